@@ -1,0 +1,259 @@
+/*
+ * cli.c - parsing and validating vdm's command line (ACRN style: -s, -U, -m).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+enum { OPT_HSM = 1000, OPT_HELP, OPT_VERSION, OPT_LOG_FILE, OPT_DUMP };
+
+static const struct option long_opts[] = {
+	{ "hsm", required_argument, NULL, OPT_HSM },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "dump-config", required_argument, NULL, OPT_DUMP },
+	{ "slot", required_argument, NULL, 's' },
+	{ "uuid", required_argument, NULL, 'U' },
+	{ "memsize", required_argument, NULL, 'm' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void cli_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vdm [OPTIONS] [-- QEMU-COMMAND...]\n"
+		"Emulate virtio PCI devices for a guest through a hypervisor service module.\n\n"
+		"  -s, --slot SLOT[:FUNC],EMUL[,OPTIONS]\n"
+		"                        add a PCI function at 00:SLOT.FUNC (SLOT 0..31, FUNC 0..7);\n"
+		"                        repeatable\n"
+		"  -U, --uuid UUID       VM UUID (generated when absent)\n"
+		"  -m, --memsize SIZE    guest RAM, with K/M/G suffix (default 256M)\n"
+		"      --hsm sim[:SOCKET]\n"
+		"                        hypervisor back-end (default %s); sim listens for the\n"
+		"                        test driver on SOCKET\n"
+		"      --dump-config DIR write each function's config space to DIR/SS.F.lspci\n"
+		"                        in the format `lspci -F` reads, at start\n"
+		"  -v, --verbose         more log detail (repeat for more)\n"
+		"      --log-file PATH   log to PATH instead of stderr\n"
+		"      --help            show this help and exit\n"
+		"      --version         show the version and exit\n\n"
+		"Emulations:\n",
+		VDM_DEFAULT_HSM);
+	for (int i = 0; devemu_table[i]; i++)
+		fprintf(f, "  %s\n", devemu_table[i]->usage);
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1] && !((end[1] == 'B' || end[1] == 'b') && !end[2]))
+		return -EINVAL;
+	if (v == 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Parse a decimal number in [0, max]; the whole string must be consumed. */
+static int parse_index(const char *s, size_t len, int max, int *out)
+{
+	int v = 0;
+
+	if (len == 0 || len > 3)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static int parse_slot(struct vdm_options *o, const char *arg, char *err, size_t errlen)
+{
+	const char *comma = strchr(arg, ',');
+	const char *colon;
+	char name[64];
+	const char *opts = NULL;
+	struct dev_spec *spec;
+	int slot, func = 0, ret;
+
+	if (!comma) {
+		snprintf(err, errlen, "-s '%s': expected SLOT[:FUNC],EMUL[,OPTIONS]", arg);
+		return -EINVAL;
+	}
+	colon = memchr(arg, ':', (size_t)(comma - arg));
+	ret = parse_index(arg, (size_t)((colon ? colon : comma) - arg), PCI_NUM_SLOTS - 1, &slot);
+	if (ret) {
+		snprintf(err, errlen, "-s '%s': slot must be a number from 0 to %d", arg,
+			 PCI_NUM_SLOTS - 1);
+		return -EINVAL;
+	}
+	if (colon && parse_index(colon + 1, (size_t)(comma - colon - 1), PCI_NUM_FUNCS - 1, &func)) {
+		snprintf(err, errlen, "-s '%s': function must be a number from 0 to %d", arg,
+			 PCI_NUM_FUNCS - 1);
+		return -EINVAL;
+	}
+	const char *ename = comma + 1;
+	const char *ecomma = strchr(ename, ',');
+	size_t nlen = ecomma ? (size_t)(ecomma - ename) : strlen(ename);
+	if (nlen == 0 || nlen >= sizeof(name)) {
+		snprintf(err, errlen, "-s '%s': missing or overlong emulation name", arg);
+		return -EINVAL;
+	}
+	memcpy(name, ename, nlen);
+	name[nlen] = '\0';
+	if (ecomma)
+		opts = ecomma + 1;
+	const struct devemu *emu = devemu_find(name);
+	if (!emu) {
+		snprintf(err, errlen, "-s '%s': unknown emulation '%s'", arg, name);
+		return -EINVAL;
+	}
+	for (int i = 0; i < o->ndevs; i++) {
+		if (o->devs[i].slot == slot && o->devs[i].func == func) {
+			snprintf(err, errlen, "-s '%s': slot %d:%d is already in use", arg, slot,
+				 func);
+			return -EINVAL;
+		}
+	}
+	if (o->ndevs >= VDM_MAX_DEVICES) {
+		snprintf(err, errlen, "-s '%s': too many devices", arg);
+		return -EINVAL;
+	}
+	spec = &o->devs[o->ndevs];
+	*spec = (struct dev_spec){ .slot = slot, .func = func, .emu = emu };
+	if (emu->parse) {
+		char why[160];
+
+		why[0] = '\0';
+		ret = emu->parse(opts, &spec->cfg, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "-s '%s': %s", arg, why[0] ? why : "bad options");
+			return -EINVAL;
+		}
+	} else if (opts && *opts) {
+		snprintf(err, errlen, "-s '%s': %s takes no options", arg, name);
+		return -EINVAL;
+	}
+	o->ndevs++;
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t errlen)
+{
+	char names[64];
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->ram_size = VDM_DEFAULT_RAM;
+	o->hsm = VDM_DEFAULT_HSM;
+	opterr = 0; /* we print our own one-line messages */
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:s:U:m:v", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_slot(o, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case 'U':
+			if (uuid_parse(optarg, o->uuid)) {
+				snprintf(err, errlen, "-U '%s': not a valid UUID", optarg);
+				return -EINVAL;
+			}
+			o->have_uuid = true;
+			break;
+		case 'm':
+			if (cli_parse_size(optarg, &o->ram_size)) {
+				snprintf(err, errlen,
+					 "-m '%s': expected a non-zero size such as 512M or 2G",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'v':
+			o->verbosity++;
+			break;
+		case OPT_HSM:
+			if (!hsm_backend_exists(optarg, names, sizeof(names))) {
+				snprintf(err, errlen, "--hsm '%s': unknown back-end (this build has: %s)",
+					 optarg, names);
+				return -EINVAL;
+			}
+			o->hsm = optarg;
+			break;
+		case OPT_LOG_FILE:
+			o->log_file = optarg;
+			break;
+		case OPT_DUMP:
+			o->dump_dir = optarg;
+			break;
+		case OPT_HELP:
+			o->help = true;
+			break;
+		case OPT_VERSION:
+			o->version = true;
+			break;
+		case ':':
+			snprintf(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			if (optopt)
+				snprintf(err, errlen, "unknown option '-%c'", optopt);
+			else
+				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--")) {
+			snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+			return -EINVAL;
+		}
+		o->extra_argc = argc - optind;
+		o->extra_argv = &argv[optind];
+	}
+	return 0;
+}
+
+void cli_free(struct vdm_options *o)
+{
+	for (int i = 0; i < o->ndevs; i++)
+		if (o->devs[i].cfg && o->devs[i].emu->free_cfg)
+			o->devs[i].emu->free_cfg(o->devs[i].cfg);
+	o->ndevs = 0;
+}

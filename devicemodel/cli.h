@@ -1,0 +1,54 @@
+/*
+ * cli.h - vdm's command line: parsed and fully validated before anything
+ * starts, so a bad argument costs one line on stderr and exit status 2.
+ */
+#ifndef VDM_CLI_H
+#define VDM_CLI_H
+
+#include "vdm.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct dev_spec {
+	int slot, func;
+	const struct devemu *emu;
+	void *cfg; /* from emu->parse */
+};
+
+struct vdm_options {
+	int ndevs;
+	struct dev_spec devs[VDM_MAX_DEVICES];
+	bool have_uuid;
+	uint8_t uuid[16];
+	uint64_t ram_size;
+	const char *hsm;
+	int verbosity;
+	const char *log_file;
+	const char *dump_dir; /* --dump-config DIR */
+	bool help;
+	bool version;
+	int extra_argc;       /* after "--" */
+	char **extra_argv;
+};
+
+#define VDM_DEFAULT_RAM (256ULL << 20)
+#define VDM_DEFAULT_HSM "sim"
+
+/*
+ * Parse argv.  Returns 0 on success or -EINVAL with a one-line message
+ * (naming the bad argument) in err.
+ */
+int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t errlen);
+
+/* Release device configs held by o. */
+void cli_free(struct vdm_options *o);
+
+/* Parse "256M", "1G", "4096" (bytes).  Returns 0 or -EINVAL; zero is invalid. */
+int cli_parse_size(const char *s, uint64_t *out);
+
+void cli_usage(FILE *f);
+
+#endif /* VDM_CLI_H */

@@ -1,0 +1,19 @@
+/*
+ * devemu.c - the table of device emulations that -s may name.
+ */
+#include "vdm.h"
+
+#include <string.h>
+
+const struct devemu *const devemu_table[] = {
+	&devemu_hostbridge,
+	NULL,
+};
+
+const struct devemu *devemu_find(const char *name)
+{
+	for (int i = 0; devemu_table[i]; i++)
+		if (!strcmp(devemu_table[i]->name, name))
+			return devemu_table[i];
+	return NULL;
+}

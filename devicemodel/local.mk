@@ -1,0 +1,15 @@
+# devicemodel: the vdm program.
+noinst_LIBRARIES += devicemodel/libdm.a
+devicemodel_libdm_a_SOURCES = \
+	devicemodel/log.h devicemodel/log.c \
+	devicemodel/evloop.h devicemodel/evloop.c \
+	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \
+	devicemodel/vdm.h devicemodel/devemu.c devicemodel/hostbridge.c \
+	devicemodel/cli.h devicemodel/cli.c
+
+bin_PROGRAMS += devicemodel/vdm
+devicemodel_vdm_SOURCES = devicemodel/main.c
+devicemodel_vdm_CFLAGS = $(AM_CFLAGS) $(UUID_CFLAGS) $(CRYPTO_CFLAGS)
+devicemodel_vdm_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a hsm-shim/libhsm.a \
+	$(UUID_LIBS) $(CRYPTO_LIBS) $(PCIACCESS_LIBS)
+dist_man1_MANS += devicemodel/vdm.1

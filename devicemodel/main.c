@@ -1,0 +1,207 @@
+/*
+ * main.c - vdm's entry point: parse the command line, open the VM on the
+ * chosen HSM back-end, create the devices, serve I/O requests until told to
+ * stop, then stop the devices and release everything.
+ *
+ * Exit status: 0 after a clean stop, 1 when start-up fails, 2 for bad
+ * arguments.
+ */
+#include "cli.h"
+#include "log.h"
+#include "vdm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+
+static void hsm_log_sink(int level, const char *msg)
+{
+	vdm_log(level, "%s", msg);
+}
+
+static int loop_add_fd(void *loop, int fd, uint32_t events, hsm_fd_cb cb, void *arg)
+{
+	return evloop_add_fd(loop, fd, events, cb, arg);
+}
+
+static int loop_del_fd(void *loop, int fd)
+{
+	return evloop_del_fd(loop, fd);
+}
+
+static void handle_ioreq(void *opaque, struct hsm_ioreq *req)
+{
+	struct vdm *vdm = opaque;
+
+	pci_bus_ioreq(&vdm->bus, req);
+}
+
+static void destroy_devices(struct vdm *vdm)
+{
+	/* Reverse order of creation: later devices may lean on earlier ones. */
+	for (int i = vdm->ndevices - 1; i >= 0; i--) {
+		struct vdm_device *vd = &vdm->devices[i];
+
+		pci_bus_remove(&vdm->bus, vd->dev);
+		vd->emu->destroy(vd->dev);
+	}
+	vdm->ndevices = 0;
+}
+
+static int create_devices(struct vdm *vdm, struct vdm_options *o)
+{
+	for (int i = 0; i < o->ndevs; i++) {
+		struct dev_spec *spec = &o->devs[i];
+		struct vdm_device *vd = &vdm->devices[vdm->ndevices];
+		char err[256] = "";
+		int ret;
+
+		ret = spec->emu->create(vdm, spec->cfg, &vd->dev, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "vdm: %d:%d,%s: %s\n", spec->slot, spec->func,
+				spec->emu->name, err[0] ? err : strerror(-ret));
+			return ret;
+		}
+		vd->emu = spec->emu;
+		vd->slot = spec->slot;
+		vd->func = spec->func;
+		vd->cfg = spec->cfg;
+		ret = pci_bus_add(&vdm->bus, vd->dev, spec->slot, spec->func);
+		if (ret) {
+			spec->emu->destroy(vd->dev);
+			fprintf(stderr, "vdm: %d:%d,%s: cannot place on the bus: %s\n", spec->slot,
+				spec->func, spec->emu->name, strerror(-ret));
+			return ret;
+		}
+		vdm->ndevices++;
+		log_info("00:%02x.%d %s", spec->slot, spec->func, spec->emu->name);
+	}
+	pci_bus_finalize(&vdm->bus);
+	return 0;
+}
+
+static int dump_config(struct vdm *vdm, const char *dir)
+{
+	for (int i = 0; i < vdm->ndevices; i++) {
+		struct vdm_device *vd = &vdm->devices[i];
+		char path[PATH_MAX];
+		int fd, ret;
+
+		snprintf(path, sizeof(path), "%s/%02x.%d.lspci", dir, vd->slot, vd->func);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			fprintf(stderr, "vdm: --dump-config: cannot write %s: %s\n", path,
+				strerror(errno));
+			return -errno;
+		}
+		ret = pci_dev_dump(vd->dev, fd, true);
+		close(fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct vdm vdm;
+	static struct vdm_options opts;
+	char err[512];
+	int status = 1, ret, sig;
+
+	if (cli_parse(argc, argv, &opts, err, sizeof(err))) {
+		fprintf(stderr, "vdm: %s\n", err);
+		cli_free(&opts);
+		return 2;
+	}
+	if (opts.help) {
+		cli_usage(stdout);
+		cli_free(&opts);
+		return 0;
+	}
+	if (opts.version) {
+		printf("vdm %s\n", PACKAGE_VERSION);
+		cli_free(&opts);
+		return 0;
+	}
+	if (opts.extra_argc) {
+		fprintf(stderr, "vdm: '%s': a hypervisor command line is only taken by --hsm qemu\n",
+			opts.extra_argv[0]);
+		cli_free(&opts);
+		return 2;
+	}
+	log_set_level(LOG_INFO + opts.verbosity);
+	if (opts.log_file) {
+		ret = log_open_file(opts.log_file);
+		if (ret) {
+			fprintf(stderr, "vdm: --log-file '%s': %s\n", opts.log_file, strerror(-ret));
+			cli_free(&opts);
+			return 2;
+		}
+	}
+	if (opts.have_uuid)
+		memcpy(vdm.uuid, opts.uuid, sizeof(vdm.uuid));
+	else
+		uuid_generate(vdm.uuid);
+	uuid_unparse_lower(vdm.uuid, vdm.uuid_str);
+	log_info("VM UUID %s", vdm.uuid_str);
+
+	vdm.loop = evloop_create();
+	if (!vdm.loop) {
+		fprintf(stderr, "vdm: cannot create the event loop: %s\n", strerror(errno));
+		goto out;
+	}
+	struct hsm_vm_config cfg = {
+		.backend = opts.hsm,
+		.ram_size = opts.ram_size,
+		.name = vdm.uuid_str,
+		.ioreq = handle_ioreq,
+		.ioreq_opaque = &vdm,
+		.loop = { .loop = vdm.loop, .add_fd = loop_add_fd, .del_fd = loop_del_fd },
+		.log = hsm_log_sink,
+	};
+	memcpy(cfg.uuid, vdm.uuid, sizeof(cfg.uuid));
+	vdm.vm = hsm_open(&cfg, &ret, err, sizeof(err));
+	if (!vdm.vm) {
+		fprintf(stderr, "vdm: --hsm %s: %s\n", opts.hsm, err);
+		goto out;
+	}
+	vdm.caps = hsm_get_caps(vdm.vm);
+	vdm.bus.vm = vdm.vm;
+	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
+		 (unsigned long long)(opts.ram_size >> 20));
+
+	if (create_devices(&vdm, &opts))
+		goto out;
+	if (opts.dump_dir && dump_config(&vdm, opts.dump_dir))
+		goto out;
+	ret = hsm_start(vdm.vm);
+	if (ret) {
+		fprintf(stderr, "vdm: cannot start the %s back-end: %s\n", hsm_backend_name(vdm.vm),
+			strerror(-ret));
+		goto out;
+	}
+	sig = evloop_run(vdm.loop);
+	if (sig < 0) {
+		log_err("event loop failed: %s", strerror(-sig));
+		goto out;
+	}
+	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
+	status = 0;
+out:
+	/* Devices first (they flush and unregister from libhsm), then the VM. */
+	destroy_devices(&vdm);
+	hsm_close(vdm.vm);
+	evloop_destroy(vdm.loop);
+	cli_free(&opts);
+	log_close();
+	return status;
+}

@@ -1,0 +1,63 @@
+/*
+ * vdm.h - the device model's shared context and the device-emulation table.
+ *
+ * Adding a device = one new file defining a `struct devemu` and one line in
+ * devemu_table (devemu.c).
+ */
+#ifndef VDM_VDM_H
+#define VDM_VDM_H
+
+#include "evloop.h"
+#include "hsm.h"
+#include "pci.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vdm;
+
+struct devemu {
+	const char *name;
+	const char *usage; /* one line for --help: "-s N,name,OPTS" */
+	/*
+	 * Parse the OPTIONS part of -s at command-line time (opts may be NULL).
+	 * Stores a device-owned config in *cfg.  Returns 0, or -EINVAL with a
+	 * one-line reason in err.  Optional: without it, options are refused.
+	 */
+	int (*parse)(const char *opts, void **cfg, char *err, size_t errlen);
+	void (*free_cfg)(void *cfg);
+	/* Build the function (files opened, resources taken).  Returns 0 or -errno
+	 * with a one-line reason in err. */
+	int (*create)(struct vdm *vdm, void *cfg, struct pci_dev **out, char *err, size_t errlen);
+	/* Stop, flush and release everything. */
+	void (*destroy)(struct pci_dev *d);
+};
+
+/* Look up an emulation by name; NULL if none. */
+const struct devemu *devemu_find(const char *name);
+/* NULL-terminated list, for --help. */
+extern const struct devemu *const devemu_table[];
+
+struct vdm_device {
+	const struct devemu *emu;
+	int slot, func;
+	void *cfg;
+	struct pci_dev *dev;
+};
+
+#define VDM_MAX_DEVICES (PCI_NUM_SLOTS * PCI_NUM_FUNCS)
+
+struct vdm {
+	struct evloop *loop;
+	struct hsm_vm *vm;
+	struct hsm_caps caps;
+	struct pci_bus bus;
+	uint8_t uuid[16];
+	char uuid_str[37];
+	int ndevices;
+	struct vdm_device devices[VDM_MAX_DEVICES];
+};
+
+extern const struct devemu devemu_hostbridge;
+
+#endif /* VDM_VDM_H */

@@ -1,0 +1,189 @@
+/*
+ * hsm.h - libhsm, the one interface between vdm and a hypervisor.
+ *
+ * A back-end (sim, qemu, acrn) gives the device model:
+ *   - a bounds-checked guest-physical -> host-virtual map of guest RAM;
+ *   - a stream of I/O requests (PCI config, port I/O, MMIO) that the device
+ *     model completes;
+ *   - ioeventfd: a guest write to an address signals an eventfd without the
+ *     request reaching the device model;
+ *   - irqfd: a write to an eventfd raises a guest interrupt (MSI or INTx);
+ *   - direct MSI and INTx injection;
+ *   - a statement of what it supports, so the PCI layer can shape devices.
+ *
+ * libhsm owns no event loop: the caller hands it a small hsm_loop_ops table
+ * (add/remove an fd watch) and every I/O request handler runs on the thread
+ * that runs that loop.  Functions return 0 or a negative errno.
+ */
+#ifndef VDM_HSM_H
+#define VDM_HSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hsm_vm;
+
+/* ---- I/O requests ---------------------------------------------------- */
+
+enum hsm_io_space {
+	HSM_IO_PCICFG = 0, /* addr = register offset, bdf = bus/dev/func */
+	HSM_IO_PIO = 1,    /* addr = port */
+	HSM_IO_MMIO = 2,   /* addr = guest-physical address */
+};
+
+enum hsm_io_dir {
+	HSM_IO_READ = 0,
+	HSM_IO_WRITE = 1,
+};
+
+struct hsm_ioreq {
+	enum hsm_io_space space;
+	enum hsm_io_dir dir;
+	uint64_t addr;
+	uint32_t size;  /* 1, 2, 4 or 8 */
+	uint16_t bdf;   /* HSM_IO_PCICFG only: bus << 8 | dev << 3 | func */
+	uint64_t data;  /* value written, or value to return for reads */
+};
+
+/*
+ * Handler for one I/O request.  For reads it stores the result in req->data
+ * (all-ones when nothing decodes the address).  It runs on the loop thread and
+ * the back-end completes the request to the hypervisor when it returns.
+ */
+typedef void (*hsm_ioreq_fn)(void *opaque, struct hsm_ioreq *req);
+
+/* Helpers for bdf packing. */
+static inline uint16_t hsm_bdf(unsigned bus, unsigned dev, unsigned func)
+{
+	return (uint16_t)((bus & 0xff) << 8 | (dev & 0x1f) << 3 | (func & 0x7));
+}
+
+/* ---- Event loop seam -------------------------------------------------- */
+
+typedef void (*hsm_fd_cb)(void *arg, int fd, uint32_t events);
+
+/* The caller's event loop, as libhsm sees it.  events are EPOLLIN etc. */
+struct hsm_loop_ops {
+	void *loop;
+	int (*add_fd)(void *loop, int fd, uint32_t events, hsm_fd_cb cb, void *arg);
+	int (*del_fd)(void *loop, int fd);
+};
+
+/* ---- Opening a VM ------------------------------------------------------ */
+
+/* Log levels match syslog's: 3 error, 4 warning, 6 info, 7 debug. */
+typedef void (*hsm_log_fn)(int level, const char *msg);
+
+struct hsm_vm_config {
+	const char *backend;      /* "sim[:SOCKET]", "qemu", "acrn[:DEV]" */
+	uint64_t ram_size;        /* bytes of guest RAM */
+	uint8_t uuid[16];         /* VM UUID */
+	const char *name;         /* for logs */
+	hsm_ioreq_fn ioreq;       /* device model's request handler */
+	void *ioreq_opaque;
+	struct hsm_loop_ops loop; /* where libhsm watches its fds */
+	hsm_log_fn log;           /* may be NULL: messages are dropped */
+};
+
+/* What a back-end can do. */
+struct hsm_caps {
+	bool msi;              /* MSI/MSI-X messages reach the guest */
+	bool intx;             /* INTx reaches the guest */
+	bool native_ioeventfd; /* the hypervisor matches ioeventfds itself */
+};
+
+/*
+ * Open a VM on the back-end named in cfg->backend.  On failure returns NULL
+ * and stores a negative errno in *err and a one-line reason in errbuf.
+ */
+struct hsm_vm *hsm_open(const struct hsm_vm_config *cfg, int *err,
+			char *errbuf, size_t errlen);
+
+/* True when spec ("name" or "name:arg") names a back-end built into libhsm.
+ * names, if not NULL, receives a comma-separated list of them. */
+bool hsm_backend_exists(const char *spec, char *names, size_t len);
+
+/* Stop delivering requests and release everything.  NULL is allowed. */
+void hsm_close(struct hsm_vm *vm);
+
+/* Back-end name ("sim", ...) and capabilities. */
+const char *hsm_backend_name(const struct hsm_vm *vm);
+struct hsm_caps hsm_get_caps(const struct hsm_vm *vm);
+
+/*
+ * Back-end-specific start, after every device is registered (for example the
+ * simulator starts accepting test-driver connections).  Returns 0 or -errno.
+ */
+int hsm_start(struct hsm_vm *vm);
+
+/* ---- Guest memory ------------------------------------------------------ */
+
+/*
+ * Host pointer for the guest-physical range [gpa, gpa + len).  Returns NULL
+ * unless the whole range lies inside one guest RAM region; ranges that wrap
+ * around the 64-bit address space and len == 0 are refused too.
+ */
+void *hsm_gpa_to_hva(struct hsm_vm *vm, uint64_t gpa, uint64_t len);
+
+/* One contiguous region of guest RAM, for back-ends outside the process. */
+struct hsm_mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	void *hva;
+	int fd;           /* backing file descriptor, owned by libhsm */
+	uint64_t fd_offset;
+};
+
+/*
+ * Copy up to max regions into out; returns the number of regions (which may
+ * be larger than max).
+ */
+int hsm_get_mem_regions(struct hsm_vm *vm, struct hsm_mem_region *out, int max);
+
+/* Total guest RAM in bytes. */
+uint64_t hsm_ram_size(const struct hsm_vm *vm);
+
+/* ---- Notifications ----------------------------------------------------- */
+
+struct hsm_ioeventfd {
+	enum hsm_io_space space; /* HSM_IO_PIO or HSM_IO_MMIO */
+	uint64_t addr;
+	uint32_t len;            /* 1, 2, 4 or 8; 0 matches any width */
+	bool datamatch;
+	uint64_t data;
+};
+
+/* Signal fd when the guest writes a matching value to addr.  fd stays the
+ * caller's. */
+int hsm_ioeventfd_add(struct hsm_vm *vm, const struct hsm_ioeventfd *ev, int fd);
+int hsm_ioeventfd_del(struct hsm_vm *vm, const struct hsm_ioeventfd *ev, int fd);
+
+enum hsm_irq_kind {
+	HSM_IRQ_MSI = 0,
+	HSM_IRQ_INTX = 1,
+};
+
+struct hsm_irq {
+	enum hsm_irq_kind kind;
+	uint64_t msi_addr; /* MSI */
+	uint32_t msi_data;
+	uint16_t bdf;      /* INTx: the function raising it */
+	uint8_t pin;       /* INTx: 1..4 = INTA..INTD */
+	uint8_t line;      /* INTx: interrupt line register */
+};
+
+/*
+ * Raise irq whenever fd is written.  For INTx the line is asserted; it is
+ * deasserted with hsm_set_intx(..., false) (the device does that when the
+ * guest acknowledges, e.g. by reading ISR).  fd stays the caller's.
+ */
+int hsm_irqfd_add(struct hsm_vm *vm, const struct hsm_irq *irq, int fd);
+int hsm_irqfd_del(struct hsm_vm *vm, int fd);
+
+/* Direct injection. */
+int hsm_inject_msi(struct hsm_vm *vm, uint64_t addr, uint32_t data);
+int hsm_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level);
+
+#endif /* VDM_HSM_H */

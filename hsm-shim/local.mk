@@ -1,0 +1,4 @@
+# hsm-shim: libhsm, the hypervisor interface and its back-ends.
+noinst_LIBRARIES += hsm-shim/libhsm.a
+hsm_shim_libhsm_a_SOURCES = hsm-shim/hsm.h hsm-shim/hsm_internal.h hsm-shim/sim-protocol.h \
+	hsm-shim/hsm.c hsm-shim/forward.c hsm-shim/sim.c

@@ -1,0 +1,48 @@
+/*
+ * sim-protocol.h - wire format between libhsm's `sim` back-end and the test
+ * driver (tests/driver).  Not part of libhsm's API: both ends include it.
+ *
+ * The simulator plays the hypervisor.  vdm listens on a UNIX SOCK_SEQPACKET
+ * socket; a test driver connects once per simulated vCPU and once to receive
+ * interrupts.  Each packet is one struct sim_msg, little-endian host layout.
+ *
+ *   driver -> vdm  SIM_HELLO  arg = SIM_ROLE_VCPU or SIM_ROLE_IRQ
+ *   vdm -> driver  SIM_WELCOME addr = guest RAM size; the memfd holding guest
+ *                  RAM (gpa 0 at offset 0) rides along as SCM_RIGHTS
+ *   driver -> vdm  SIM_IO     one I/O request (vCPU connections only)
+ *   vdm -> driver  SIM_IO_DONE data = value read (writes: 0)
+ *   vdm -> driver  SIM_IRQ    arg = HSM_IRQ_MSI: addr/data = MSI message
+ *                             arg = HSM_IRQ_INTX: bdf, pin, data = level
+ */
+#ifndef VDM_SIM_PROTOCOL_H
+#define VDM_SIM_PROTOCOL_H
+
+#include <stdint.h>
+
+enum sim_msg_type {
+	SIM_HELLO = 1,
+	SIM_WELCOME = 2,
+	SIM_IO = 3,
+	SIM_IO_DONE = 4,
+	SIM_IRQ = 5,
+};
+
+enum sim_role {
+	SIM_ROLE_VCPU = 1,
+	SIM_ROLE_IRQ = 2,
+};
+
+struct sim_msg {
+	uint32_t type;  /* enum sim_msg_type */
+	uint32_t arg;   /* role, enum hsm_io_space, or enum hsm_irq_kind */
+	uint64_t addr;
+	uint64_t data;
+	uint32_t size;  /* SIM_IO access width: 1, 2, 4, 8 */
+	uint16_t bdf;
+	uint8_t dir;    /* SIM_IO: enum hsm_io_dir */
+	uint8_t pin;    /* SIM_IRQ INTx pin 1..4 */
+};
+
+_Static_assert(sizeof(struct sim_msg) == 32, "sim_msg layout");
+
+#endif /* VDM_SIM_PROTOCOL_H */

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install vdm's build dependencies on Debian 12 (when run as root and any is
+# missing), generate the build system, and build into a directory.
+#   samples/setup.sh [--sanitizers] BUILDDIR
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+configure_flags=
+if [ "${1:-}" = "--sanitizers" ]; then
+	configure_flags=--enable-sanitizers
+	shift
+fi
+builddir=${1:-$top/build}
+
+deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev"
+missing=
+for p in $deps; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup: missing Debian packages:$missing (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "setup: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
+mkdir -p "$builddir"
+cd "$builddir"
+[ -f Makefile ] || "$top/configure" -q $configure_flags
+make -s -j"$(nproc)" all
+make -s -j"$(nproc)" check TESTS= >/dev/null # test programs, without running them

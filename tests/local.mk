@@ -1,0 +1,17 @@
+# tests: unit tests, simulator tests and the test driver.
+check_LIBRARIES += tests/driver/libdrv.a
+tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c
+
+noinst_PROGRAMS += tests/driver/vdm-enum
+tests_driver_vdm_enum_SOURCES = tests/driver/vdm-enum.c tests/driver/drv.h tests/driver/drv.c
+
+TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a hsm-shim/libhsm.a \
+	$(UUID_LIBS) $(CRYPTO_LIBS)
+
+check_PROGRAMS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
+tests_unit_test_gpa_map_LDADD = $(TEST_LDADD)
+tests_sim_test_cli_LDADD = $(TEST_LDADD)
+tests_sim_test_hostbridge_LDADD = $(TEST_LDADD)
+TESTS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
+
+include $(srcdir)/tests/unit/local-vq.mk

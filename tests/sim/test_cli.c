@@ -1,0 +1,70 @@
+/*
+ * test_cli.c - vdm's command line: --help lists every option, --version
+ * answers, and each bad argument exits 2 with one line naming it.
+ */
+#include "drv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void bad(const char *what, const char *const *args, const char *must_name)
+{
+	char out[4096];
+	int st = vdm_run(args, out, sizeof(out));
+
+	drv_check(st == 2 && count_lines(out) == 1 && strstr(out, must_name) && strstr(out, "vdm:"),
+		  "%s: exit %d, one line naming '%s': %s", what, st, must_name, out);
+}
+
+int main(void)
+{
+	char out[8192];
+	int st;
+
+	st = vdm_run((const char *const[]){ "--help", NULL }, out, sizeof(out));
+	const char *options[] = { "-s,", "--slot", "-U,", "--uuid", "-m,", "--memsize", "--hsm",
+				  "--help", "--version", "-v,", "--verbose", "--log-file",
+				  "--dump-config", "hostbridge" };
+	bool all = true;
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (!strstr(out, options[i])) {
+			all = false;
+			drv_check(false, "--help mentions %s", options[i]);
+		}
+	drv_check(st == 0 && all, "--help exits 0 and lists every option");
+
+	st = vdm_run((const char *const[]){ "--version", NULL }, out, sizeof(out));
+	drv_check(st == 0 && !strncmp(out, "vdm ", 4), "--version: %s", out);
+
+	bad("unknown emulation", (const char *const[]){ "-s", "3,frobnicator", NULL },
+	    "frobnicator");
+	bad("duplicate slot",
+	    (const char *const[]){ "-s", "0:0,hostbridge", "-s", "0:0,hostbridge", NULL }, "0:0");
+	bad("slot out of range", (const char *const[]){ "-s", "32,hostbridge", NULL }, "32");
+	bad("function out of range", (const char *const[]){ "-s", "1:8,hostbridge", NULL }, "1:8");
+	bad("slot not a number", (const char *const[]){ "-s", "x,hostbridge", NULL }, "x,hostbridge");
+	bad("no emulation", (const char *const[]){ "-s", "4", NULL }, "'4'");
+	bad("malformed UUID", (const char *const[]){ "-U", "1234-not-a-uuid", NULL },
+	    "1234-not-a-uuid");
+	bad("malformed size", (const char *const[]){ "-m", "12Q", NULL }, "12Q");
+	bad("zero size", (const char *const[]){ "-m", "0", NULL }, "'0'");
+	bad("negative size", (const char *const[]){ "-m", "-5M", NULL }, "-5M");
+	bad("unknown long option", (const char *const[]){ "--frob", NULL }, "--frob");
+	bad("unknown short option", (const char *const[]){ "-Z", NULL }, "-Z");
+	bad("missing argument", (const char *const[]){ "-m", NULL }, "-m");
+	bad("unknown back-end", (const char *const[]){ "--hsm", "xen", NULL }, "xen");
+	bad("options to an emulation without options",
+	    (const char *const[]){ "-s", "0:0,hostbridge,fast", NULL }, "fast");
+	bad("stray argument", (const char *const[]){ "-s", "0:0,hostbridge", "extra", NULL },
+	    "extra");
+	return drv_result();
+}

@@ -1,0 +1,4 @@
+check_PROGRAMS += tests/unit/test_vq
+tests_unit_test_vq_SOURCES = tests/unit/test_vq.c
+tests_unit_test_vq_LDADD = vbs-u/libvbsu.a
+TESTS += tests/unit/test_vq

@@ -1,0 +1,671 @@
+/*
+ * test_vq.c - unit test for libvbsu's split virtqueue (vbs-u/vq.c).
+ *
+ * Plays the driver: lays rings out in a fake guest RAM the way a virtio 1.x
+ * driver would, then checks well-formed chains, the used ring, interrupt and
+ * kick suppression, every malformed-ring rule vq_getchain enforces and every
+ * layout vq_setup must refuse.  Each case starts from a freshly zeroed RAM and
+ * ring.  Exits 0 on success; prints each failed check and exits 1 otherwise.
+ */
+#include "vbsu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/virtio_ring.h>
+
+#define RAM_BASE 0x40000000ull		/* non-zero, so gpa/offset mix-ups show */
+#define RAM_SIZE (1u << 20)
+
+/* Offsets inside RAM; room for rings of up to 4096 entries. */
+#define OFF_DESC  0x00000u
+#define OFF_AVAIL 0x10000u
+#define OFF_USED  0x14000u
+#define OFF_IND   0x20000u		/* indirect tables */
+#define OFF_DATA  0x40000u		/* buffers */
+
+#define F_INDIRECT (1ull << VIRTIO_RING_F_INDIRECT_DESC)
+#define F_EVENT    (1ull << VIRTIO_RING_F_EVENT_IDX)
+#define MAX_IOV 4096
+
+/* The driver's view of the rings (same layout as the spec's, 2.7.5-2.7.8). */
+struct tdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct tavail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[];
+};
+
+struct tused_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct tused {
+	uint16_t flags;
+	uint16_t idx;
+	struct tused_elem ring[];
+};
+
+struct ring {
+	uint16_t size;
+	uint64_t features;
+	struct tdesc *desc;
+	struct tavail *avail;
+	struct tused *used;
+	uint16_t avail_idx;
+	struct vqueue vq;
+};
+
+static uint8_t *ram;
+static int failures;
+static const char *cur;
+static struct iovec iov[MAX_IOV];
+
+#define CHECK(c) check((c), #c, __LINE__)
+
+static bool check(bool ok, const char *what, int line)
+{
+	if (!ok) {
+		fprintf(stderr, "test_vq.c:%d: [%s] check failed: %s\n", line, cur, what);
+		failures++;
+	}
+	return ok;
+}
+
+/* Refuses len 0, wrap-around and anything not wholly inside RAM. */
+static void *translate(void *opaque, uint64_t gpa, uint64_t len)
+{
+	uint64_t off;
+
+	if (len == 0 || gpa + len < gpa || gpa < RAM_BASE)
+		return NULL;
+	off = gpa - RAM_BASE;
+	if (off > RAM_SIZE || len > RAM_SIZE - off)
+		return NULL;
+	return ram + off;
+}
+
+static const struct vq_mem mem = { translate, NULL };
+
+static uint64_t gpa(uint32_t off)
+{
+	return RAM_BASE + off;
+}
+
+static void *ind_table(uint32_t off)
+{
+	return ram + off;
+}
+
+/* memcpy: indirect tables may be deliberately unaligned. */
+static void set_desc(void *table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
+{
+	struct tdesc d = { .addr = addr, .len = len, .flags = flags, .next = next };
+
+	memcpy((uint8_t *)table + (size_t)i * sizeof(d), &d, sizeof(d));
+}
+
+/* Make a chain head available, as a driver does (2.7.13). */
+static void publish(struct ring *r, uint16_t head)
+{
+	r->avail->ring[r->avail_idx % r->size] = head;
+	r->avail_idx++;
+	__atomic_store_n(&r->avail->idx, r->avail_idx, __ATOMIC_RELEASE);
+}
+
+/* Fresh RAM and rings, attached with vq_setup. */
+static void ring_init(struct ring *r, uint16_t size, uint64_t features)
+{
+	int rc;
+
+	memset(ram, 0, RAM_SIZE);
+	memset(r, 0, sizeof(*r));
+	r->size = size;
+	r->features = features;
+	r->desc = (struct tdesc *)(ram + OFF_DESC);
+	r->avail = (struct tavail *)(ram + OFF_AVAIL);
+	r->used = (struct tused *)(ram + OFF_USED);
+	rc = vq_setup(&r->vq, &mem, size, size, gpa(OFF_DESC), gpa(OFF_AVAIL), gpa(OFF_USED),
+		      features);
+	CHECK(rc == 0);
+	CHECK(r->vq.ready && !r->vq.broken);
+}
+
+static int take(struct ring *r, struct vq_chain *ch, int niov)
+{
+	memset(ch, 0xa5, sizeof(*ch));
+	return vq_getchain(&r->vq, ch, iov, niov);
+}
+
+/*
+ * The ring in r holds a chain breaking one rule: vq_getchain must fail with
+ * want, break the queue naming the rule, stay broken, and work again after
+ * vq_reset + vq_setup on a fresh ring.
+ */
+static void expect_broken(struct ring *r, int niov, int want, const char *rule)
+{
+	struct vq_chain ch;
+	int rc = take(r, &ch, niov);
+
+	if (!CHECK(rc == want))
+		fprintf(stderr, "    got %d, want %d\n", rc, want);
+	CHECK(r->vq.broken);
+	if (CHECK(r->vq.error != NULL) && !CHECK(strstr(r->vq.error, rule) != NULL))
+		fprintf(stderr, "    error \"%s\", want \"%s\"\n", r->vq.error, rule);
+	CHECK(take(r, &ch, niov) == want);
+	CHECK(!vq_has_work(&r->vq));
+
+	vq_reset(&r->vq);
+	CHECK(!r->vq.ready && !r->vq.broken && r->vq.error == NULL);
+	ring_init(r, r->size, r->features);
+	set_desc(r->desc, 0, gpa(OFF_DATA), 64, 0, 0);
+	publish(r, 0);
+	CHECK(take(r, &ch, 1) == 1);
+	CHECK(ch.head == 0 && ch.read_len == 64 && !r->vq.broken);
+}
+
+static void test_simple(void)
+{
+	struct ring r;
+	struct vq_chain ch;
+
+	cur = "simple";
+	ring_init(&r, 8, 0);
+	CHECK(!vq_has_work(&r.vq));
+	CHECK(take(&r, &ch, 4) == 0);
+	set_desc(r.desc, 3, gpa(OFF_DATA), 100, 0, 0);
+	publish(&r, 3);
+	CHECK(vq_has_work(&r.vq));
+	CHECK(take(&r, &ch, 4) == 1);
+	CHECK(ch.head == 3 && ch.nread == 1 && ch.nwrite == 0);
+	CHECK(ch.read_len == 100 && ch.write_len == 0);
+	CHECK(iov[0].iov_base == ram + OFF_DATA && iov[0].iov_len == 100);
+	CHECK(!vq_has_work(&r.vq));
+	CHECK(take(&r, &ch, 4) == 0);
+
+	/* vq_retchain hands the same chain out again. */
+	publish(&r, 3);
+	CHECK(take(&r, &ch, 4) == 1);
+	vq_retchain(&r.vq);
+	CHECK(vq_has_work(&r.vq));
+	CHECK(take(&r, &ch, 4) == 1 && ch.head == 3);
+
+	/* A zero-length descriptor yields an empty iovec and is never translated. */
+	set_desc(r.desc, 1, RAM_BASE + RAM_SIZE * 4ull, 0, VRING_DESC_F_WRITE, 0);
+	publish(&r, 1);
+	CHECK(take(&r, &ch, 1) == 1);
+	CHECK(iov[0].iov_base == NULL && iov[0].iov_len == 0 && ch.nwrite == 1);
+	CHECK(!r.vq.broken);
+}
+
+static void test_multi(void)
+{
+	static const uint16_t order[] = { 5, 2, 7, 0, 3 };
+	static const uint32_t lens[] = { 16, 300, 1, 4096, 512 };
+	struct ring r;
+	struct vq_chain ch;
+
+	cur = "multi";
+	ring_init(&r, 8, 0);
+	for (unsigned i = 0; i < 5; i++) {
+		uint16_t fl = (i < 3 ? 0 : VRING_DESC_F_WRITE) | (i < 4 ? VRING_DESC_F_NEXT : 0);
+
+		set_desc(r.desc, order[i], gpa(OFF_DATA + i * 0x2000), lens[i], fl,
+			 i < 4 ? order[i + 1] : 0);
+	}
+	publish(&r, 5);
+	CHECK(take(&r, &ch, 5) == 5);	/* niov exactly the chain length is fine */
+	CHECK(ch.head == 5 && ch.nread == 3 && ch.nwrite == 2);
+	CHECK(ch.read_len == 16 + 300 + 1 && ch.write_len == 4096 + 512);
+	for (unsigned i = 0; i < 5; i++)
+		CHECK(iov[i].iov_base == ram + OFF_DATA + i * 0x2000 && iov[i].iov_len == lens[i]);
+}
+
+static void test_indirect(void)
+{
+	struct ring r;
+	struct vq_chain ch;
+	void *t = ind_table(OFF_IND);
+	void *u = ind_table(OFF_IND + 0x1003);	/* unaligned table */
+
+	cur = "indirect";
+	ring_init(&r, 8, F_INDIRECT);
+	set_desc(t, 0, gpa(OFF_DATA), 10, VRING_DESC_F_NEXT, 2);
+	set_desc(t, 2, gpa(OFF_DATA + 0x100), 20, VRING_DESC_F_NEXT, 1);
+	set_desc(t, 1, gpa(OFF_DATA + 0x200), 30, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 3);
+	set_desc(t, 3, gpa(OFF_DATA + 0x300), 40, VRING_DESC_F_WRITE, 0);
+	/* WRITE on the indirect descriptor itself is ignored (2.7.5.3.2). */
+	set_desc(r.desc, 6, gpa(OFF_IND), 4 * 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE, 0);
+	publish(&r, 6);
+	CHECK(take(&r, &ch, 8) == 4);
+	CHECK(ch.head == 6 && ch.nread == 2 && ch.nwrite == 2);
+	CHECK(ch.read_len == 30 && ch.write_len == 70);
+	CHECK(iov[1].iov_base == ram + OFF_DATA + 0x100 && iov[3].iov_len == 40);
+
+	/* Direct descriptors followed by one indirect (2.7.5.3.2), table unaligned. */
+	set_desc(u, 0, gpa(OFF_DATA + 0x400), 8, VRING_DESC_F_WRITE, 0);
+	set_desc(r.desc, 1, gpa(OFF_DATA + 0x500), 5, VRING_DESC_F_NEXT, 4);
+	set_desc(r.desc, 4, gpa(OFF_IND + 0x1003), 16, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 1);
+	CHECK(take(&r, &ch, 8) == 2);
+	CHECK(ch.head == 1 && ch.nread == 1 && ch.nwrite == 1 && ch.write_len == 8);
+	CHECK(iov[1].iov_base == ram + OFF_DATA + 0x400);
+	CHECK(!r.vq.broken);
+}
+
+/* A chain through every descriptor is legal: no false loop detection. */
+static void test_full_chain(void)
+{
+	struct ring r;
+	struct vq_chain ch;
+	void *t = ind_table(OFF_IND);
+	const uint16_t n = 16;
+
+	cur = "full chain";
+	ring_init(&r, n, F_INDIRECT);
+	for (uint16_t i = 0; i < n; i++) {
+		/* Walk the table backwards: head n-1, ..., 0. */
+		set_desc(r.desc, i, gpa(OFF_DATA + i * 16u), 16, i ? VRING_DESC_F_NEXT : 0,
+			 (uint16_t)(i - 1));
+		set_desc(t, i, gpa(OFF_DATA), 1, i < n - 1 ? VRING_DESC_F_NEXT : VRING_DESC_F_WRITE,
+			 (uint16_t)(i + 1));
+	}
+	publish(&r, n - 1);
+	CHECK(take(&r, &ch, n) == n && ch.read_len == 16u * n);
+	CHECK(iov[n - 1].iov_base == ram + OFF_DATA);
+
+	/* An indirect table of exactly size entries. */
+	set_desc(r.desc, 0, gpa(OFF_IND), 16u * n, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	CHECK(take(&r, &ch, n) == n && ch.nread == n - 1 && ch.write_len == 1);
+	CHECK(!r.vq.broken);
+}
+
+static void test_used(void)
+{
+	struct ring r;
+	struct vq_chain ch;
+
+	cur = "used ring";
+	ring_init(&r, 4, 0);
+	set_desc(r.desc, 2, gpa(OFF_DATA), 8, VRING_DESC_F_WRITE, 0);
+	publish(&r, 2);
+	CHECK(take(&r, &ch, 1) == 1);
+	vq_relchain(&r.vq, ch.head, 7);
+	CHECK(r.used->idx == 1 && r.used->ring[0].id == 2 && r.used->ring[0].len == 7);
+
+	/* Run past a wrap of the ring: entries land at used_idx % size. */
+	for (uint32_t i = 0; i < 9; i++) {
+		set_desc(r.desc, i % 4, gpa(OFF_DATA), 8, VRING_DESC_F_WRITE, 0);
+		publish(&r, (uint16_t)(i % 4));
+		CHECK(take(&r, &ch, 1) == 1 && ch.head == i % 4);
+		vq_relchain(&r.vq, ch.head, 100 + i);
+		CHECK(r.used->idx == i + 2);
+		CHECK(r.used->ring[(i + 1) % 4].id == i % 4);
+		CHECK(r.used->ring[(i + 1) % 4].len == 100 + i);
+	}
+}
+
+static void use_one(struct ring *r)
+{
+	struct vq_chain ch;
+
+	set_desc(r->desc, 0, gpa(OFF_DATA), 8, 0, 0);
+	publish(r, 0);
+	CHECK(take(r, &ch, 1) == 1);
+	vq_relchain(&r->vq, ch.head, 0);
+}
+
+static void test_interrupts(void)
+{
+	struct ring r;
+	volatile uint16_t *used_event;
+
+	cur = "NO_INTERRUPT";
+	ring_init(&r, 8, 0);
+	CHECK(!vq_endchains(&r.vq));		/* nothing used yet */
+	use_one(&r);
+	CHECK(vq_endchains(&r.vq));
+	CHECK(!vq_endchains(&r.vq));		/* nothing new since */
+	r.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	use_one(&r);
+	CHECK(!vq_endchains(&r.vq));
+	r.avail->flags = 0;
+	use_one(&r);
+	CHECK(vq_endchains(&r.vq));
+
+	cur = "EVENT_IDX";
+	ring_init(&r, 8, F_EVENT);
+	used_event = &r.avail->ring[8];
+	*used_event = 5;
+	r.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;	/* ignored with EVENT_IDX */
+	use_one(&r);					/* used idx 1 */
+	CHECK(vq_endchains(&r.vq));			/* first decision always signals */
+	use_one(&r);					/* 2 */
+	CHECK(!vq_endchains(&r.vq));			/* entry 1 written, want 5 */
+	use_one(&r);
+	use_one(&r);
+	use_one(&r);					/* 3, 4, 5 */
+	CHECK(!vq_endchains(&r.vq));			/* entries 2..4 */
+	use_one(&r);					/* 6: entry 5 */
+	CHECK(vq_endchains(&r.vq));
+	CHECK(!vq_endchains(&r.vq));
+	*used_event = 6;
+	use_one(&r);
+	use_one(&r);					/* entries 6, 7 in one batch */
+	CHECK(vq_endchains(&r.vq));
+	*used_event = 7;				/* already passed */
+	use_one(&r);
+	CHECK(!vq_endchains(&r.vq));
+}
+
+static void test_notify(void)
+{
+	struct ring r;
+	volatile uint16_t *avail_event;
+
+	cur = "set_notify";
+	ring_init(&r, 8, 0);
+	vq_set_notify(&r.vq, false);
+	CHECK(r.used->flags == VRING_USED_F_NO_NOTIFY);
+	vq_set_notify(&r.vq, true);
+	CHECK(r.used->flags == 0);
+
+	cur = "set_notify EVENT_IDX";
+	ring_init(&r, 8, F_EVENT);
+	avail_event = (volatile uint16_t *)&r.used->ring[8];
+	*avail_event = 0xbeef;
+	use_one(&r);
+	use_one(&r);
+	vq_set_notify(&r.vq, true);
+	CHECK(*avail_event == 2 && r.used->flags == 0);
+	use_one(&r);
+	vq_set_notify(&r.vq, false);
+	CHECK(*avail_event == 2 && r.used->flags == 0);
+}
+
+static void test_malformed(void)
+{
+	struct ring r;
+	void *t = ind_table(OFF_IND);
+	const uint16_t n = 8;
+
+	cur = "direct loop";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 1);
+	set_desc(r.desc, 1, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "loop");
+
+	cur = "self loop";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 4, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 4);
+	publish(&r, 4);
+	expect_broken(&r, MAX_IOV, -EINVAL, "loop");
+
+	cur = "indirect loop";
+	ring_init(&r, n, F_INDIRECT);
+	set_desc(t, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 1);
+	set_desc(t, 1, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 0);
+	set_desc(r.desc, 0, gpa(OFF_IND), 2 * 16, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "loop");
+
+	cur = "direct + indirect longer than queue";
+	ring_init(&r, n, F_INDIRECT);
+	for (uint16_t i = 0; i < n; i++)
+		set_desc(t, i, gpa(OFF_DATA), 8, i < n - 1 ? VRING_DESC_F_NEXT : 0, i + 1);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 1);
+	set_desc(r.desc, 1, gpa(OFF_IND), 16u * n, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "longer than queue");
+
+	cur = "indirect table larger than queue";
+	ring_init(&r, n, F_INDIRECT);
+	for (uint16_t i = 0; i <= n; i++)
+		set_desc(t, i, gpa(OFF_DATA), 8, 0, 0);
+	set_desc(r.desc, 0, gpa(OFF_IND), 16u * (n + 1), VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "indirect table larger than queue");
+
+	cur = "buffer outside RAM";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, RAM_BASE + RAM_SIZE + 0x1000, 8, 0, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "outside guest RAM");
+
+	cur = "buffer below RAM";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, RAM_BASE - 8, 8, 0, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "outside guest RAM");
+
+	cur = "buffer straddling end of RAM";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	set_desc(r.desc, 1, RAM_BASE + RAM_SIZE - 8, 16, VRING_DESC_F_WRITE, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "outside guest RAM");
+
+	cur = "buffer wrapping 2^64";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, UINT64_MAX - 7, 16, 0, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "outside guest RAM");
+
+	cur = "indirect table outside RAM";
+	ring_init(&r, n, F_INDIRECT);
+	set_desc(r.desc, 0, RAM_BASE + RAM_SIZE - 16, 32, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "indirect table outside guest RAM");
+
+	cur = "nested indirect";
+	ring_init(&r, n, F_INDIRECT);
+	set_desc(t, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 1);
+	set_desc(t, 1, gpa(OFF_IND), 2 * 16, VRING_DESC_F_INDIRECT, 0);
+	set_desc(r.desc, 0, gpa(OFF_IND), 2 * 16, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "inside an indirect table");
+
+	cur = "indirect with NEXT";
+	ring_init(&r, n, F_INDIRECT);
+	set_desc(t, 0, gpa(OFF_DATA), 8, 0, 0);
+	set_desc(r.desc, 0, gpa(OFF_IND), 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
+	set_desc(r.desc, 1, gpa(OFF_DATA), 8, 0, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "with NEXT");
+
+	cur = "indirect length 24";
+	ring_init(&r, n, F_INDIRECT);
+	set_desc(t, 0, gpa(OFF_DATA), 8, 0, 0);
+	set_desc(r.desc, 0, gpa(OFF_IND), 24, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "multiple of 16");
+
+	cur = "indirect length 0";
+	ring_init(&r, n, F_INDIRECT);
+	set_desc(r.desc, 0, gpa(OFF_IND), 0, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "multiple of 16");
+
+	cur = "indirect not negotiated";
+	ring_init(&r, n, 0);
+	set_desc(t, 0, gpa(OFF_DATA), 8, 0, 0);
+	set_desc(r.desc, 0, gpa(OFF_IND), 16, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "not negotiated");
+
+	cur = "readable after writable";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 1);
+	set_desc(r.desc, 1, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	set_desc(r.desc, 2, gpa(OFF_DATA), 8, 0, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "readable descriptor after");
+
+	cur = "readable in indirect table after direct writable";
+	ring_init(&r, n, F_INDIRECT);
+	set_desc(t, 0, gpa(OFF_DATA), 8, 0, 0);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	set_desc(r.desc, 1, gpa(OFF_IND), 16, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "readable descriptor after");
+
+	cur = "head >= size";
+	ring_init(&r, n, 0);
+	publish(&r, n);
+	expect_broken(&r, MAX_IOV, -EINVAL, "head index");
+
+	cur = "next >= size";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, n);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "next index");
+
+	cur = "next >= indirect table entries";
+	ring_init(&r, n, F_INDIRECT);
+	set_desc(t, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 2);
+	set_desc(t, 2, gpa(OFF_DATA), 8, 0, 0);	/* in RAM, but past the table */
+	set_desc(r.desc, 0, gpa(OFF_IND), 2 * 16, VRING_DESC_F_INDIRECT, 0);
+	publish(&r, 0);
+	expect_broken(&r, MAX_IOV, -EINVAL, "next index");
+
+	cur = "avail idx jump > size";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 8, 0, 0);
+	r.avail_idx = n + 1;
+	r.avail->idx = r.avail_idx;
+	CHECK(vq_has_work(&r.vq));
+	expect_broken(&r, MAX_IOV, -EINVAL, "avail idx");
+
+	cur = "niov too small";
+	ring_init(&r, n, 0);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT, 1);
+	set_desc(r.desc, 1, gpa(OFF_DATA), 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	set_desc(r.desc, 2, gpa(OFF_DATA), 8, VRING_DESC_F_WRITE, 0);
+	publish(&r, 0);
+	expect_broken(&r, 2, -E2BIG, "iovecs");
+}
+
+/* 4096 whole-RAM buffers add up to 2^32 bytes: one past what 32 bits hold. */
+static void test_len_overflow(void)
+{
+	struct ring r;
+	const uint16_t n = 4096;
+
+	for (int w = 0; w < 2; w++) {
+		uint16_t fl = w ? VRING_DESC_F_WRITE : 0;
+
+		cur = w ? "write_len over 2^32" : "read_len over 2^32";
+		ring_init(&r, n, 0);
+		for (uint16_t i = 0; i < n; i++)
+			set_desc(r.desc, i, RAM_BASE, RAM_SIZE,
+				 fl | (i < n - 1 ? VRING_DESC_F_NEXT : 0), i + 1);
+		publish(&r, 0);
+		expect_broken(&r, MAX_IOV, -EINVAL, "32 bits");
+
+		/* One byte less is legal and fills every iovec. */
+		ring_init(&r, n, 0);
+		for (uint16_t i = 0; i < n; i++)
+			set_desc(r.desc, i, RAM_BASE, RAM_SIZE - (i == 7),
+				 fl | (i < n - 1 ? VRING_DESC_F_NEXT : 0), i + 1);
+		publish(&r, 0);
+		{
+			struct vq_chain ch;
+
+			CHECK(take(&r, &ch, MAX_IOV) == n);
+			CHECK((w ? ch.write_len : ch.read_len) == UINT32_MAX);
+		}
+	}
+}
+
+static void expect_setup_fails(uint16_t size, uint16_t max, uint64_t d, uint64_t a, uint64_t u,
+			       const struct vq_mem *m)
+{
+	struct vqueue vq;
+
+	memset(&vq, 0x5a, sizeof(vq));
+	CHECK(vq_setup(&vq, m, size, max, d, a, u, 0) == -EINVAL);
+	CHECK(!vq.ready && !vq.broken && vq.error != NULL);
+	CHECK(!vq_has_work(&vq) && vq_getchain(&vq, &(struct vq_chain){ 0 }, iov, 1) == 0);
+	/* The same struct accepts a good layout afterwards. */
+	vq_reset(&vq);
+	CHECK(vq_setup(&vq, &mem, 8, 8, gpa(OFF_DESC), gpa(OFF_AVAIL), gpa(OFF_USED), 0) == 0);
+	CHECK(vq.ready && vq.error == NULL);
+}
+
+static void test_setup(void)
+{
+	const uint64_t d = gpa(OFF_DESC), a = gpa(OFF_AVAIL), u = gpa(OFF_USED);
+	const struct vq_mem nomem = { NULL, NULL };
+	struct vqueue vq;
+
+	memset(ram, 0, RAM_SIZE);
+	cur = "setup size 0";
+	expect_setup_fails(0, 8, d, a, u, &mem);
+	cur = "setup size 12";
+	expect_setup_fails(12, 16, d, a, u, &mem);
+	cur = "setup size > max";
+	expect_setup_fails(16, 8, d, a, u, &mem);
+	cur = "setup max > VQ_MAX_SIZE";
+	expect_setup_fails(8, 40000, d, a, u, &mem);
+	cur = "setup desc misaligned";
+	expect_setup_fails(8, 8, d + 8, a, u, &mem);
+	cur = "setup avail misaligned";
+	expect_setup_fails(8, 8, d, a + 1, u, &mem);
+	cur = "setup used misaligned";
+	expect_setup_fails(8, 8, d, a, u + 2, &mem);
+	cur = "setup desc outside RAM";
+	expect_setup_fails(8, 8, RAM_BASE + RAM_SIZE, a, u, &mem);
+	cur = "setup avail straddles end of RAM";
+	expect_setup_fails(8, 8, d, RAM_BASE + RAM_SIZE - 20, u, &mem);	/* needs 22 */
+	cur = "setup used straddles end of RAM";
+	expect_setup_fails(8, 8, d, a, RAM_BASE + RAM_SIZE - 68, &mem);	/* needs 70 */
+	cur = "setup used below RAM";
+	expect_setup_fails(8, 8, d, a, RAM_BASE - 4096, &mem);
+	cur = "setup no translate";
+	expect_setup_fails(8, 8, d, a, u, &nomem);
+
+	cur = "setup exact fit";
+	CHECK(vq_setup(&vq, &mem, 8, 8, d, RAM_BASE + RAM_SIZE - 22, u,
+		       F_EVENT | F_INDIRECT) == 0);
+	CHECK(vq.ready && vq.event_idx && vq.indirect && vq.size == 8);
+	cur = "setup extreme sizes";
+	CHECK(vq_setup(&vq, &mem, 32768, 32768, d, a, u, 0) == 0 && vq.size == 32768);
+	CHECK(vq_setup(&vq, &mem, 1, 1, d, a, u, 0) == 0 && !vq.event_idx);
+}
+
+int main(void)
+{
+	ram = aligned_alloc(4096, RAM_SIZE);
+	if (!ram) {
+		perror("aligned_alloc");
+		return 2;
+	}
+	test_simple();
+	test_multi();
+	test_indirect();
+	test_full_chain();
+	test_used();
+	test_interrupts();
+	test_notify();
+	test_malformed();
+	test_len_overflow();
+	test_setup();
+	free(ram);
+	if (failures) {
+		fprintf(stderr, "test_vq: %d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("test_vq: all checks passed\n");
+	return 0;
+}

@@ -1,0 +1,3 @@
+# vbs-u: libvbsu, virtqueue access and user-space back-ends.
+noinst_LIBRARIES += vbs-u/libvbsu.a
+vbs_u_libvbsu_a_SOURCES = vbs-u/vbsu.h vbs-u/vq.c

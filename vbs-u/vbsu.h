@@ -1,0 +1,131 @@
+/*
+ * vbsu.h - libvbsu: virtqueue access for user-space back-ends (VBS-U).
+ *
+ * The queue code knows nothing of PCI or of the hypervisor: it reaches guest
+ * RAM only through a translate callback that returns NULL for any range not
+ * wholly inside guest RAM.  Every value read from guest memory is treated as
+ * hostile; a malformed ring makes the queue "broken" (vq_getchain returns a
+ * negative errno and keeps returning it until vq_reset) so that the device can
+ * set DEVICE_NEEDS_RESET.
+ *
+ * The contract follows bhyve's:
+ *   n = vq_getchain(vq, &chain, iov, niov)   0 = nothing waiting, <0 = malformed
+ *   vq_relchain(vq, chain.head, written)     put the chain on the used ring
+ *   if (vq_endchains(vq)) raise interrupt    EVENT_IDX / NO_INTERRUPT aware
+ *
+ * Threading: one thread uses a queue at a time (the caller serialises).
+ */
+#ifndef VDM_VBSU_H
+#define VDM_VBSU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* Largest queue size the virtio spec allows for a split ring (2.7). */
+#define VQ_MAX_SIZE 32768u
+
+/* gpa -> host pointer for [gpa, gpa+len); NULL outside guest RAM. */
+typedef void *(*vq_translate_fn)(void *opaque, uint64_t gpa, uint64_t len);
+
+struct vq_mem {
+	vq_translate_fn translate;
+	void *opaque;
+};
+
+struct vring_desc_le;
+struct vring_avail_le;
+struct vring_used_le;
+
+struct vqueue {
+	/* Set by vq_setup from the driver's values, then constant. */
+	struct vq_mem mem;
+	uint16_t size;
+	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	volatile struct vring_desc_le *desc;
+	volatile struct vring_avail_le *avail;
+	volatile struct vring_used_le *used;
+
+	/* Device-side state. */
+	bool ready;          /* vq_setup succeeded */
+	bool broken;         /* guest broke a rule; see error */
+	const char *error;   /* static string naming the first violation */
+	int broken_err;      /* negative errno vq_getchain returns while broken */
+	uint16_t last_avail; /* next avail entry the device will read */
+	uint16_t used_idx;   /* next used entry the device will write */
+	uint16_t signalled_used; /* used_idx at the last interrupt decision */
+	bool signalled_used_valid;
+};
+
+/* One descriptor chain taken from the avail ring. */
+struct vq_chain {
+	uint16_t head;       /* id to hand back to vq_relchain */
+	int nread;           /* iov[0 .. nread-1] are device-readable */
+	int nwrite;          /* iov[nread .. nread+nwrite-1] are device-writable */
+	uint32_t read_len;   /* bytes in the readable part */
+	uint32_t write_len;  /* bytes in the writable part */
+};
+
+/*
+ * Validate and attach a ring the driver laid out.  size must be a power of
+ * two no larger than max_size (itself <= VQ_MAX_SIZE); the descriptor table,
+ * avail ring (with used_event) and used ring (with avail_event) must each lie
+ * inside guest RAM with the spec's alignment (16, 2, 4).  features is the
+ * negotiated feature set (only the ring bits are looked at).
+ * Returns 0, or -EINVAL with vq->error set.
+ */
+int vq_setup(struct vqueue *vq, const struct vq_mem *mem, uint16_t size,
+	     uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa,
+	     uint64_t used_gpa, uint64_t features);
+
+/* Return the queue to its state before vq_setup. */
+void vq_reset(struct vqueue *vq);
+
+/* True when the driver has made buffers available that were not taken. */
+bool vq_has_work(struct vqueue *vq);
+
+/*
+ * Take the next available chain.  Fills iov (readable buffers first, then
+ * writable ones) and *chain.  Returns the number of iovecs (> 0), 0 when no
+ * chain is waiting, or a negative errno when the guest broke a rule (the
+ * queue is then broken: vq->error says why).  A chain needing more than niov
+ * entries is -E2BIG and also breaks the queue (the device sized niov for its
+ * largest legal request).
+ *
+ * Rules enforced (virtio 1.2, 2.7): avail->idx moves at most size past
+ * last_avail; head and next indices < size; every buffer inside guest RAM;
+ * at most size descriptors per chain (no loops); indirect only when
+ * negotiated, never nested, table length a non-zero multiple of 16 and no
+ * more than size entries, and not combined with NEXT; writable descriptors
+ * only after readable ones; byte totals fit in 32 bits.
+ */
+int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov,
+		int niov);
+
+/* Give back the last taken chain without using it (it is seen again next time). */
+void vq_retchain(struct vqueue *vq);
+
+/*
+ * Put chain head on the used ring with len bytes written by the device.
+ * used->idx is published here (release store); vq_endchains only decides
+ * about the interrupt.
+ */
+void vq_relchain(struct vqueue *vq, uint16_t head, uint32_t len);
+
+/*
+ * After a batch of vq_relchain calls: publish and decide whether the driver
+ * wants an interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with
+ * EVENT_IDX, virtio 1.2 2.7.7).  Returns true when the caller should raise it.
+ */
+bool vq_endchains(struct vqueue *vq);
+
+/*
+ * Ask the driver for (enable=true) or to suppress (false) kicks: sets
+ * VIRTQ_USED_F_NO_NOTIFY, or avail_event with EVENT_IDX (virtio 1.2 2.7.10).
+ * With EVENT_IDX, disabling leaves avail_event as it was.  After enabling,
+ * re-check vq_has_work to close the race with a driver that just added work.
+ */
+void vq_set_notify(struct vqueue *vq, bool enable);
+
+#endif /* VDM_VBSU_H */

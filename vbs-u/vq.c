@@ -1,0 +1,400 @@
+/*
+ * vq.c - libvbsu's split virtqueue (virtio 1.2, 2.7): the ring layouts,
+ * vq_setup's layout checks, chain walking and validation, the used ring and
+ * notification suppression in both directions.
+ *
+ * The driver is hostile and runs concurrently with us.  So every descriptor
+ * and ring entry is read exactly once into a local before it is checked and
+ * used (a second read could return a different, unchecked value), guest
+ * memory is reached only through vq->mem.translate, and a rule violation
+ * marks the queue broken instead of trusting or asserting anything.
+ * No allocation: all state lives in struct vqueue and on the stack.
+ */
+#include "vbsu.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <linux/virtio_ring.h>
+
+/* virtio 1.x rings are little-endian; we access them as native integers. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "vq.c assumes a little-endian host");
+
+struct vring_desc_le {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct vring_avail_le {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[];	/* size entries, then used_event */
+};
+
+struct vring_used_elem_le {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct vring_used_le {
+	uint16_t flags;
+	uint16_t idx;
+	struct vring_used_elem_le ring[];	/* size entries, then avail_event */
+};
+
+_Static_assert(sizeof(struct vring_desc_le) == 16, "descriptor is 16 bytes (2.7.5)");
+_Static_assert(sizeof(struct vring_used_elem_le) == 8, "used element is 8 bytes (2.7.8)");
+_Static_assert(offsetof(struct vring_avail_le, ring) == 4, "avail ring header is 4 bytes");
+_Static_assert(offsetof(struct vring_used_le, ring) == 4, "used ring header is 4 bytes");
+
+#define DESC_SIZE ((uint32_t)sizeof(struct vring_desc_le))
+
+/* used_event follows avail->ring[size] (2.7.6). */
+static volatile uint16_t *vq_used_event(struct vqueue *vq)
+{
+	return &vq->avail->ring[vq->size];
+}
+
+/* avail_event follows used->ring[size] (2.7.8); 4-aligned, so u16 access is fine. */
+static volatile uint16_t *vq_avail_event(struct vqueue *vq)
+{
+	return (volatile uint16_t *)&vq->used->ring[vq->size];
+}
+
+/*
+ * Record the first violation and break the queue.  Later calls keep
+ * returning the first errno so the device sees one consistent failure.
+ */
+static int vq_fail(struct vqueue *vq, int err, const char *why)
+{
+	if (!vq->broken) {
+		vq->broken = true;
+		vq->broken_err = err;
+		vq->error = why;
+	}
+	return vq->broken_err;
+}
+
+static int vq_setup_fail(struct vqueue *vq, const char *why)
+{
+	vq->error = why;
+	return -EINVAL;
+}
+
+static bool misaligned(uint64_t gpa, const void *hva, uint64_t align)
+{
+	/* The host check guards our direct loads should translate not keep alignment. */
+	return (gpa & (align - 1)) != 0 || ((uintptr_t)hva & (align - 1)) != 0;
+}
+
+void vq_reset(struct vqueue *vq)
+{
+	memset(vq, 0, sizeof(*vq));
+}
+
+int vq_setup(struct vqueue *vq, const struct vq_mem *mem, uint16_t size,
+	     uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa,
+	     uint64_t used_gpa, uint64_t features)
+{
+	void *desc, *avail, *used;
+
+	vq_reset(vq);
+	if (!mem || !mem->translate)
+		return vq_setup_fail(vq, "no guest memory translate callback");
+	if (max_size == 0 || max_size > VQ_MAX_SIZE)
+		return vq_setup_fail(vq, "device maximum queue size invalid");
+	/* virtio 1.2, 2.7: Queue Size is a power of 2, at most 32768. */
+	if (size == 0 || (size & (size - 1)) != 0)
+		return vq_setup_fail(vq, "queue size not a power of two");
+	if (size > max_size)
+		return vq_setup_fail(vq, "queue size larger than device maximum");
+
+	/* virtio 1.2, 2.7 table and 2.7.1: sizes include used_event/avail_event. */
+	desc = mem->translate(mem->opaque, desc_gpa, (uint64_t)DESC_SIZE * size);
+	avail = mem->translate(mem->opaque, avail_gpa, 6 + 2 * (uint64_t)size);
+	used = mem->translate(mem->opaque, used_gpa, 6 + 8 * (uint64_t)size);
+	if (!desc || !avail || !used)
+		return vq_setup_fail(vq, "ring outside guest RAM");
+	if (misaligned(desc_gpa, desc, 16) || misaligned(avail_gpa, avail, 2) ||
+	    misaligned(used_gpa, used, 4))
+		return vq_setup_fail(vq, "ring not aligned as virtio 1.2, 2.7.1 requires");
+
+	vq->mem = *mem;
+	vq->size = size;
+	vq->event_idx = (features >> VIRTIO_RING_F_EVENT_IDX) & 1;
+	vq->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
+	vq->desc = desc;
+	vq->avail = avail;
+	vq->used = used;
+	vq->last_avail = 0;
+	vq->used_idx = 0;
+	vq->signalled_used = 0;
+	vq->signalled_used_valid = false;
+	vq->broken = false;
+	vq->ready = true;
+	return 0;
+}
+
+bool vq_has_work(struct vqueue *vq)
+{
+	if (!vq->ready || vq->broken)
+		return false;
+	/*
+	 * Relaxed is enough for a hint: vq_getchain re-reads idx with acquire
+	 * before touching the ring.  Callers closing the notify race rely on
+	 * the full fence in vq_set_notify, not on this load.
+	 */
+	return __atomic_load_n(&vq->avail->idx, __ATOMIC_RELAXED) != vq->last_avail;
+}
+
+/*
+ * Copy one descriptor out of guest memory, reading each byte once so every
+ * later check and use sees the same value.  The main table is 16-aligned;
+ * an indirect table may sit at any address, so fall back to byte loads.
+ */
+static void desc_fetch(const volatile uint8_t *p, struct vring_desc_le *d)
+{
+	if (((uintptr_t)p & (_Alignof(struct vring_desc_le) - 1)) == 0) {
+		const volatile struct vring_desc_le *s = (const volatile void *)p;
+
+		d->addr = s->addr;
+		d->len = s->len;
+		d->flags = s->flags;
+		d->next = s->next;
+	} else {
+		uint8_t b[sizeof(*d)];
+
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = p[i];
+		memcpy(d, b, sizeof(b));
+	}
+}
+
+/* Per-call walk state, kept out of vq_getchain's body to keep it readable. */
+struct walk {
+	uint64_t read_len, write_len;	/* 64-bit so a 32-bit overflow is visible */
+	uint32_t ndesc;			/* buffer descriptors walked so far */
+	int n, nread;
+	bool writable_seen;
+};
+
+/* Validate one buffer descriptor and append its iovec. */
+static int walk_buffer(struct vqueue *vq, struct walk *w, const struct vring_desc_le *d,
+		       struct iovec *iov, int niov)
+{
+	void *base = NULL;
+
+	/*
+	 * virtio 1.2, 2.7.5.3.1: no chain longer than Queue Size, counting
+	 * indirect entries too; this also bounds loops, direct or indirect.
+	 */
+	if (++w->ndesc > vq->size)
+		return vq_fail(vq, -EINVAL, "descriptor loop or chain longer than queue");
+	if (d->flags & VRING_DESC_F_WRITE) {
+		w->writable_seen = true;
+		w->write_len += d->len;
+	} else {
+		/* virtio 1.2, 2.7.4.2: writable elements follow readable ones. */
+		if (w->writable_seen)
+			return vq_fail(vq, -EINVAL,
+				       "device-readable descriptor after a device-writable one");
+		w->read_len += d->len;
+		w->nread++;
+	}
+	/* virtio 1.2, 2.7.5.2: a chain holds less than 2^32 bytes (each direction). */
+	if (w->read_len > UINT32_MAX || w->write_len > UINT32_MAX)
+		return vq_fail(vq, -EINVAL, "chain byte count does not fit in 32 bits");
+	/* The device sized niov for its largest legal request: more is the guest's fault. */
+	if (w->n >= niov)
+		return vq_fail(vq, -E2BIG, "chain needs more iovecs than the device allows");
+	/* Zero length: nothing will be accessed, so there is nothing to translate. */
+	if (d->len != 0) {
+		/* Reject wrap-around even if a translate callback forgot to. */
+		if (d->addr + d->len < d->addr)
+			return vq_fail(vq, -EINVAL, "buffer outside guest RAM");
+		base = vq->mem.translate(vq->mem.opaque, d->addr, d->len);
+		if (!base)
+			return vq_fail(vq, -EINVAL, "buffer outside guest RAM");
+	}
+	iov[w->n].iov_base = base;
+	iov[w->n].iov_len = d->len;
+	w->n++;
+	return 0;
+}
+
+int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, int niov)
+{
+	const volatile uint8_t *table;
+	struct vring_desc_le d;
+	struct walk w = { 0 };
+	uint16_t avail_idx, pending, head, idx;
+	uint32_t table_entries;
+	bool in_indirect = false;
+	int rc;
+
+	if (vq->broken)
+		return vq->broken_err;
+	if (!vq->ready)
+		return 0;
+
+	/*
+	 * Acquire: pairs with the driver's barrier before its idx update
+	 * (virtio 1.2, 2.7.13.3.1) so the ring entry and descriptors we read
+	 * below are at least as new as the idx that exposed them.
+	 */
+	avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	pending = (uint16_t)(avail_idx - vq->last_avail);
+	if (pending == 0)
+		return 0;
+	/* virtio 1.2, 2.7.13: the avail ring holds at most Queue Size entries. */
+	if (pending > vq->size)
+		return vq_fail(vq, -EINVAL, "avail idx moved more than queue size past last_avail");
+
+	head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
+	if (head >= vq->size)
+		return vq_fail(vq, -EINVAL, "avail ring head index out of range");
+
+	table = (const volatile uint8_t *)vq->desc;
+	table_entries = vq->size;
+	idx = head;
+	for (;;) {
+		desc_fetch(table + (size_t)idx * DESC_SIZE, &d);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/* virtio 1.2, 2.7.5.3.1, all the driver rules for indirect tables. */
+			if (!vq->indirect)
+				return vq_fail(vq, -EINVAL,
+					       "indirect descriptor not negotiated");
+			if (in_indirect)
+				return vq_fail(vq, -EINVAL,
+					       "indirect descriptor inside an indirect table");
+			if (d.flags & VRING_DESC_F_NEXT)
+				return vq_fail(vq, -EINVAL, "indirect descriptor with NEXT set");
+			if (d.len == 0 || d.len % DESC_SIZE != 0)
+				return vq_fail(vq, -EINVAL,
+					       "indirect table length not a non-zero multiple of 16");
+			if (d.len / DESC_SIZE > vq->size)
+				return vq_fail(vq, -EINVAL, "indirect table larger than queue");
+			table = vq->mem.translate(vq->mem.opaque, d.addr, d.len);
+			if (!table)
+				return vq_fail(vq, -EINVAL, "indirect table outside guest RAM");
+			/*
+			 * 2.7.5.3.2: WRITE on this descriptor is ignored, and it may
+			 * end a chain of direct descriptors; walk its table from 0.
+			 */
+			table_entries = d.len / DESC_SIZE;
+			in_indirect = true;
+			idx = 0;
+			continue;
+		}
+		rc = walk_buffer(vq, &w, &d, iov, niov);
+		if (rc < 0)
+			return rc;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		if (d.next >= table_entries)
+			return vq_fail(vq, -EINVAL, "descriptor next index out of range");
+		idx = d.next;
+	}
+
+	chain->head = head;
+	chain->nread = w.nread;
+	chain->nwrite = w.n - w.nread;
+	chain->read_len = (uint32_t)w.read_len;
+	chain->write_len = (uint32_t)w.write_len;
+	vq->last_avail++;
+	return w.n;
+}
+
+void vq_retchain(struct vqueue *vq)
+{
+	if (vq->ready && !vq->broken)
+		vq->last_avail--;
+}
+
+/*
+ * Publishes at once: used->idx is updated here, vq_endchains only decides
+ * about the interrupt.  A broken queue is still written (it is memory-safe)
+ * so a device finishing in-flight requests needs no special case.
+ */
+void vq_relchain(struct vqueue *vq, uint16_t head, uint32_t len)
+{
+	volatile struct vring_used_elem_le *e;
+
+	if (!vq->ready)
+		return;
+	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
+	e->id = head;
+	e->len = len;
+	vq->used_idx++;
+	/*
+	 * Release: the element, and the device's writes into the buffers, are
+	 * visible before the driver can observe the new idx (2.7.8.2).
+	 */
+	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+}
+
+bool vq_endchains(struct vqueue *vq)
+{
+	uint16_t old_idx, new_idx, event;
+	bool valid;
+
+	if (!vq->ready)
+		return false;
+	old_idx = vq->signalled_used;
+	valid = vq->signalled_used_valid;
+	new_idx = vq->used_idx;
+	/* Nothing used since the last decision: nothing to tell the driver. */
+	if (new_idx == old_idx)
+		return false;
+	vq->signalled_used = new_idx;
+	vq->signalled_used_valid = true;
+
+	/*
+	 * Full fence: our used->idx store must be visible before we read
+	 * flags/used_event.  Otherwise the driver may re-enable interrupts,
+	 * see the old idx and sleep while we read its stale suppression and
+	 * stay silent: a lost interrupt (the mirror of 2.7.13.4.1).
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	/* virtio 1.2, 2.7.7.2 without EVENT_IDX: flags bit 0 suppresses. */
+	if (!vq->event_idx)
+		return !(vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+	if (!valid)
+		return true;
+	/*
+	 * 2.7.7.2 with EVENT_IDX: interrupt when the entry at index used_event
+	 * was written in this batch, i.e. used_event in [old_idx, new_idx).
+	 */
+	event = *vq_used_event(vq);
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
+void vq_set_notify(struct vqueue *vq, bool enable)
+{
+	if (!vq->ready)
+		return;
+	if (vq->event_idx) {
+		/*
+		 * virtio 1.2, 2.7.10.2: flags stay 0.  avail_event = last_avail
+		 * asks for a kick when the next entry we will read is published.
+		 * Disabling leaves avail_event behind the driver's idx, so it
+		 * stops kicking (suppression is only advisory anyway).
+		 */
+		if (enable)
+			*vq_avail_event(vq) = vq->last_avail;
+	} else {
+		/* virtio 1.2, 2.7.10.2: flags is 0 or NO_NOTIFY; we own the field. */
+		vq->used->flags = enable ? 0 : VRING_USED_F_NO_NOTIFY;
+	}
+	/*
+	 * Full fence: the store above must be visible before the caller
+	 * re-reads avail->idx (vq_has_work).  With the driver's barrier
+	 * between its idx update and its flags/avail_event read (2.7.13.4.1),
+	 * at least one side sees the other and no kick is lost.
+	 */
+	if (enable)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
