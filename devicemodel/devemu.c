@@ -7,6 +7,8 @@
 
 const struct devemu *const devemu_table[] = {
 	&devemu_hostbridge,
+	&devemu_virtio_blk,
+	&devemu_virtio_rnd,
 	NULL,
 };
 

@@ -59,5 +59,7 @@ struct vdm {
 };
 
 extern const struct devemu devemu_hostbridge;
+extern const struct devemu devemu_virtio_blk;
+extern const struct devemu devemu_virtio_rnd;
 
 #endif /* VDM_VDM_H */

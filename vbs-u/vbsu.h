@@ -19,6 +19,7 @@
 #define VDM_VBSU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -127,5 +128,58 @@ bool vq_endchains(struct vqueue *vq);
  * re-check vq_has_work to close the race with a driver that just added work.
  */
 void vq_set_notify(struct vqueue *vq, bool enable);
+
+/* ---- virtio-rnd back-end (rnd.c) ---- */
+
+/*
+ * Check that OpenSSL's DRBG is seeded and produces output.  Call once at
+ * start-up before serving a queue.  Returns 0, or -EIO with a reason in err.
+ */
+int vbsu_rnd_init(char *err, size_t errlen);
+
+/*
+ * Fill the writable buffers of every available chain on vq with CSPRNG bytes
+ * and put them on the used ring.  Returns the number of chains completed, or
+ * a negative errno when the guest broke the ring (vq->broken is then set).
+ */
+int vbsu_rnd_process(struct vqueue *vq);
+
+/* ---- virtio-blk back-end (blk.c) ---- */
+
+struct vbsu_blk {
+	int fd;
+	bool read_only;
+	uint32_t sector_size;     /* logical block size: 512 or 4096 */
+	uint64_t capacity;        /* in 512-byte sectors */
+	bool can_discard;         /* the file system punches holes */
+	bool can_write_zeroes;    /* the file system zeroes ranges */
+	char serial[20];          /* GET_ID answer, NUL-padded */
+	int max_iov;
+	struct iovec *iov;        /* per-request scratch, allocated once */
+	uint64_t requests, errors;
+};
+
+/* Largest number of discard / write-zeroes segments per request we take. */
+#define VBSU_BLK_MAX_DWZ_SEG 16
+
+/*
+ * Open the raw image at path.  max_segs is the largest number of data
+ * buffers the device advertises per request (seg_max).  Returns 0, or a
+ * negative errno with a one-line reason in err.
+ */
+int vbsu_blk_open(struct vbsu_blk *b, const char *path, bool read_only, uint32_t sector_size,
+		  const char *serial, int max_segs, char *err, size_t errlen);
+
+/*
+ * Serve every available request on vq: IN, OUT, FLUSH (fdatasync before the
+ * status is written), GET_ID, DISCARD, WRITE_ZEROES; anything else answers
+ * UNSUPP.  Malformed requests are completed with IOERR (or with no data when
+ * there is nowhere to put a status).  Returns the number of requests
+ * completed or a negative errno when the ring itself is broken.
+ */
+int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq);
+
+/* Make every completed write durable, then close the image. */
+void vbsu_blk_close(struct vbsu_blk *b);
 
 #endif /* VDM_VBSU_H */

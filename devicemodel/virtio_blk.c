@@ -1,0 +1,200 @@
+/*
+ * virtio_blk.c - `-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]`:
+ * the block device (virtio 1.2, 5.2): option parsing, features and config
+ * space.  Requests are served by the VBS-U back-end in vbs-u/blk.c.
+ */
+#include "vdm.h"
+#include "virtio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+
+#define BLK_QUEUE_SIZE 256
+#define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2)
+#define BLK_MAX_DWZ_SECTORS (1u << 22) /* 2 GiB per discard / write-zeroes segment */
+
+struct blk_cfg {
+	char *path;
+	bool read_only;
+	uint32_t sector_size;
+	char *serial;
+};
+
+struct virtio_blk {
+	struct virtio_dev vd; /* first */
+	struct vbsu_blk be;
+	struct virtio_blk_config config;
+	const struct blk_cfg *cfg;
+};
+
+static void blk_free_cfg(void *p)
+{
+	struct blk_cfg *c = p;
+
+	if (!c)
+		return;
+	free(c->path);
+	free(c->serial);
+	free(c);
+}
+
+static int blk_parse(const char *opts, void **out, char *err, size_t errlen)
+{
+	struct blk_cfg *c = calloc(1, sizeof(*c));
+	char *copy = opts ? strdup(opts) : NULL;
+	char *save = NULL, *tok;
+
+	if (!c || (opts && !copy)) {
+		free(c);
+		free(copy);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->sector_size = 512;
+	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!c->path && !strchr(tok, '=') && strcmp(tok, "ro")) {
+			c->path = strdup(tok);
+		} else if (!strcmp(tok, "ro")) {
+			c->read_only = true;
+		} else if (!strncmp(tok, "sectorsize=", 11)) {
+			if (!strcmp(tok + 11, "512"))
+				c->sector_size = 512;
+			else if (!strcmp(tok + 11, "4096"))
+				c->sector_size = 4096;
+			else {
+				snprintf(err, errlen, "sectorsize must be 512 or 4096, not '%s'",
+					 tok + 11);
+				goto bad;
+			}
+		} else if (!strncmp(tok, "serial=", 7)) {
+			if (strlen(tok + 7) > 20) {
+				snprintf(err, errlen, "serial '%s' is longer than 20 bytes", tok + 7);
+				goto bad;
+			}
+			free(c->serial);
+			c->serial = strdup(tok + 7);
+		} else {
+			snprintf(err, errlen, "unknown virtio-blk option '%s'", tok);
+			goto bad;
+		}
+	}
+	if (!c->path || !*c->path) {
+		snprintf(err, errlen, "virtio-blk needs an image path");
+		goto bad;
+	}
+	free(copy);
+	*out = c;
+	return 0;
+bad:
+	free(copy);
+	blk_free_cfg(c);
+	return -EINVAL;
+}
+
+static void blk_notify(struct virtio_dev *vd, struct virtio_queue *q)
+{
+	struct virtio_blk *b = (struct virtio_blk *)vd;
+
+	if (vbsu_blk_process(&b->be, &q->vq) >= 0)
+		virtio_queue_done(q);
+}
+
+static const struct virtio_ops blk_ops = {
+	.name = "virtio-blk",
+	.device_type = VIRTIO_ID_BLOCK,
+	.pci_class = 0x010000, /* mass storage, SCSI: what virtio-blk has always used */
+	.queue_notify = blk_notify,
+};
+
+static uint64_t blk_features(const struct virtio_blk *b)
+{
+	uint64_t f = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		     (1ULL << VIRTIO_BLK_F_FLUSH);
+
+	if (b->be.read_only)
+		f |= 1ULL << VIRTIO_BLK_F_RO;
+	if (b->be.can_discard)
+		f |= 1ULL << VIRTIO_BLK_F_DISCARD;
+	if (b->be.can_write_zeroes)
+		f |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+	return f;
+}
+
+static void blk_fill_config(struct virtio_blk *b)
+{
+	struct virtio_blk_config *c = &b->config;
+	uint32_t align = b->be.sector_size >> 9;
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = b->be.capacity;
+	c->seg_max = BLK_SEG_MAX;
+	c->blk_size = b->be.sector_size;
+	c->max_discard_sectors = BLK_MAX_DWZ_SECTORS;
+	c->max_discard_seg = VBSU_BLK_MAX_DWZ_SEG;
+	c->discard_sector_alignment = align;
+	c->max_write_zeroes_sectors = BLK_MAX_DWZ_SECTORS;
+	c->max_write_zeroes_seg = VBSU_BLK_MAX_DWZ_SEG;
+	c->write_zeroes_may_unmap = b->be.can_discard;
+}
+
+static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+{
+	const struct blk_cfg *cfg = cfgp;
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	b->cfg = cfg;
+	ret = vbsu_blk_open(&b->be, cfg->path, cfg->read_only, cfg->sector_size, cfg->serial,
+			    BLK_SEG_MAX, err, errlen);
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	blk_fill_config(b);
+	struct virtio_dev_params p = {
+		.ops = &blk_ops,
+		.nqueues = 1,
+		.queue_max = BLK_QUEUE_SIZE,
+		.features = blk_features(b),
+		.config = &b->config,
+		.config_size = sizeof(b->config),
+	};
+	ret = virtio_dev_init(&b->vd, vdm, &p);
+	if (ret) {
+		snprintf(err, errlen, "cannot build the PCI function");
+		vbsu_blk_close(&b->be);
+		free(b);
+		return ret;
+	}
+	log_info("virtio-blk: %s, %llu sectors%s, %u-byte blocks%s%s", cfg->path,
+		 (unsigned long long)b->be.capacity, cfg->read_only ? ", read-only" : "",
+		 cfg->sector_size, b->be.can_discard ? ", discard" : "",
+		 b->be.can_write_zeroes ? ", write-zeroes" : "");
+	*out = &b->vd.pci;
+	return 0;
+}
+
+static void blk_destroy(struct pci_dev *d)
+{
+	struct virtio_blk *b = (struct virtio_blk *)to_virtio_dev(d);
+
+	virtio_dev_fini(&b->vd);
+	/* Flushes the image: completed writes survive a clean stop. */
+	vbsu_blk_close(&b->be);
+	free(b);
+}
+
+const struct devemu devemu_virtio_blk = {
+	.name = "virtio-blk",
+	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]",
+	.parse = blk_parse,
+	.free_cfg = blk_free_cfg,
+	.create = blk_create,
+	.destroy = blk_destroy,
+};
