@@ -6,7 +6,8 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \
 	devicemodel/vdm.h devicemodel/devemu.c devicemodel/hostbridge.c \
 	devicemodel/cli.h devicemodel/cli.c \
-	devicemodel/virtio.h devicemodel/virtio_pci.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c
+	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c \
+	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c
 
 bin_PROGRAMS += devicemodel/vdm
 devicemodel_vdm_SOURCES = devicemodel/main.c

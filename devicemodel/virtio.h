@@ -33,7 +33,8 @@ struct virtio_queue {
 	bool enabled;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	int kick_fd;             /* ioeventfd for this queue's notify address */
-	bool kick_routed;        /* registered with libhsm */
+	bool kick_routed;        /* modern notify address registered with libhsm */
+	bool legacy_kick_routed; /* legacy notify port registered with libhsm */
 };
 
 struct virtio_ops {
@@ -67,6 +68,8 @@ struct virtio_dev {
 	uint8_t *config;         /* device config space, owned by the device */
 	uint32_t config_size;
 	bool use_msix;           /* the function has an MSI-X capability */
+	bool transitional;       /* has the legacy I/O BAR */
+	bool legacy_mode;        /* the driver uses the legacy interface */
 	bool bad_guest_logged;
 	struct ratelimit rl;
 	uint8_t pci_cfg_cap;     /* offset of VIRTIO_PCI_CAP_PCI_CFG */
@@ -79,7 +82,14 @@ struct virtio_dev_params {
 	uint64_t features;       /* device features; VERSION_1 and ring features are added */
 	void *config;
 	uint32_t config_size;
+	bool transitional;       /* also offer the legacy I/O BAR (0x1000.. device IDs) */
 };
+
+/*
+ * Options every virtio device takes, for the devices' parse hooks: returns
+ * true when tok was one ("transitional") and applied it to *transitional.
+ */
+bool virtio_parse_common_opt(const char *tok, bool *transitional);
 
 /* Build vd's PCI function (IDs, BARs, capabilities, MSI-X if the back-end
  * delivers MSI, else INTx).  Returns 0 or -errno. */

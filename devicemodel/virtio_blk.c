@@ -1,5 +1,5 @@
 /*
- * virtio_blk.c - `-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]`:
+ * virtio_blk.c - `-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID][,transitional]`:
  * the block device (virtio 1.2, 5.2): option parsing, features and config
  * space.  Requests are served by the VBS-U back-end in vbs-u/blk.c.
  */
@@ -22,6 +22,7 @@ struct blk_cfg {
 	bool read_only;
 	uint32_t sector_size;
 	char *serial;
+	bool transitional;
 };
 
 struct virtio_blk {
@@ -56,7 +57,9 @@ static int blk_parse(const char *opts, void **out, char *err, size_t errlen)
 	}
 	c->sector_size = 512;
 	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!c->path && !strchr(tok, '=') && strcmp(tok, "ro")) {
+		if (virtio_parse_common_opt(tok, &c->transitional)) {
+			continue;
+		} else if (!c->path && !strchr(tok, '=') && strcmp(tok, "ro")) {
 			c->path = strdup(tok);
 		} else if (!strcmp(tok, "ro")) {
 			c->read_only = true;
@@ -164,6 +167,7 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.features = blk_features(b),
 		.config = &b->config,
 		.config_size = sizeof(b->config),
+		.transitional = cfg->transitional,
 	};
 	ret = virtio_dev_init(&b->vd, vdm, &p);
 	if (ret) {
@@ -192,7 +196,7 @@ static void blk_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
-	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]",
+	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID][,transitional]",
 	.parse = blk_parse,
 	.free_cfg = blk_free_cfg,
 	.create = blk_create,

@@ -3,6 +3,7 @@
  * interface: what a virtio driver sees of a device through PCI.
  *
  * BAR layout:
+ *   BAR0  I/O, legacy interface of transitional devices (virtio_legacy.c)
  *   BAR1  32-bit memory, 4 KiB: MSI-X table at 0, PBA at 0x800 (only when the
  *         HSM back-end can deliver MSI)
  *   BAR4  64-bit prefetchable memory, 16 KiB:
@@ -12,7 +13,7 @@
  * PCI_CFG.  Each queue's notify address is an ioeventfd, so a kick reaches
  * the device on the event loop without passing through the ioreq path.
  */
-#include "virtio.h"
+#include "virtio_internal.h"
 #include "vdm.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@
 #define VIRTIO_MODERN_DEVICE_BASE 0x1040
 #define VIRTIO_MODERN_SUBSYS_ID 0x1100 /* >= 0x40 for non-transitional (4.1.2.1) */
 
+#define LEGACY_BAR 0
 #define MSIX_BAR 1
 #define MODERN_BAR 4
 #define MODERN_BAR_SIZE 0x4000
@@ -51,6 +53,14 @@
 	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
 static void kick_cb(void *arg, int fd, uint32_t events);
+
+bool virtio_parse_common_opt(const char *tok, bool *transitional)
+{
+	if (strcmp(tok, "transitional"))
+		return false;
+	*transitional = true;
+	return true;
+}
 
 bool virtio_dev_running(const struct virtio_dev *vd)
 {
@@ -99,6 +109,16 @@ void virtio_dev_needs_reset(struct virtio_dev *vd, const char *why)
 	raise_irq(vd, vd->msix_config, ISR_CONFIG);
 }
 
+uint8_t virtio_read_isr(struct virtio_dev *vd)
+{
+	/* Reading the ISR clears it and deasserts INTx (4.1.4.5). */
+	uint8_t isr = vd->isr;
+
+	vd->isr = 0;
+	pci_intx_set(&vd->pci, false);
+	return isr;
+}
+
 /* ---- queues ---- */
 
 static void *translate(void *opaque, uint64_t gpa, uint64_t len)
@@ -115,7 +135,7 @@ static void queue_reset(struct virtio_queue *q)
 	q->desc_gpa = q->avail_gpa = q->used_gpa = 0;
 }
 
-static void queue_enable(struct virtio_dev *vd, struct virtio_queue *q)
+void virtio_queue_enable(struct virtio_dev *vd, struct virtio_queue *q)
 {
 	struct vq_mem mem = { .translate = translate, .opaque = vd->vdm->vm };
 
@@ -127,7 +147,7 @@ static void queue_enable(struct virtio_dev *vd, struct virtio_queue *q)
 	q->enabled = true;
 }
 
-static void queue_kicked(struct virtio_queue *q)
+void virtio_queue_kicked(struct virtio_queue *q)
 {
 	struct virtio_dev *vd = q->dev;
 
@@ -143,11 +163,19 @@ static void kick_cb(void *arg, int fd, uint32_t events)
 	eventfd_t count;
 
 	if (eventfd_read(fd, &count) == 0)
-		queue_kicked(arg);
+		virtio_queue_kicked(arg);
 }
 
-static struct hsm_ioeventfd notify_ioeventfd(const struct virtio_dev *vd, int qi)
+static struct hsm_ioeventfd notify_ioeventfd(const struct virtio_dev *vd, int bar, int qi)
 {
+	if (bar == LEGACY_BAR) /* one port for all queues: the value names the queue */
+		return (struct hsm_ioeventfd){
+			.space = HSM_IO_PIO,
+			.addr = vd->pci.bars[LEGACY_BAR].addr + 0x10,
+			.len = 2,
+			.datamatch = true,
+			.data = (uint64_t)qi,
+		};
 	return (struct hsm_ioeventfd){
 		.space = HSM_IO_MMIO,
 		.addr = vd->pci.bars[MODERN_BAR].addr + NOTIFY_OFF + (uint64_t)qi * NOTIFY_MULT,
@@ -155,17 +183,19 @@ static struct hsm_ioeventfd notify_ioeventfd(const struct virtio_dev *vd, int qi
 	};
 }
 
-static void route_kicks(struct virtio_dev *vd, bool on)
+/* (Un)register the kick ioeventfds of the notify area in BAR bar. */
+static void route_kicks(struct virtio_dev *vd, int bar, bool on)
 {
 	for (int i = 0; i < vd->nqueues; i++) {
 		struct virtio_queue *q = &vd->queues[i];
-		struct hsm_ioeventfd ev = notify_ioeventfd(vd, i);
+		bool *routed = bar == LEGACY_BAR ? &q->legacy_kick_routed : &q->kick_routed;
+		struct hsm_ioeventfd ev = notify_ioeventfd(vd, bar, i);
 
-		if (on && !q->kick_routed)
-			q->kick_routed = hsm_ioeventfd_add(vd->vdm->vm, &ev, q->kick_fd) == 0;
-		else if (!on && q->kick_routed) {
+		if (on && !*routed)
+			*routed = hsm_ioeventfd_add(vd->vdm->vm, &ev, q->kick_fd) == 0;
+		else if (!on && *routed) {
 			hsm_ioeventfd_del(vd->vdm->vm, &ev, q->kick_fd);
-			q->kick_routed = false;
+			*routed = false;
 		}
 	}
 }
@@ -183,6 +213,7 @@ static void device_reset(struct virtio_dev *vd)
 	vd->msix_config = VIRTIO_NO_VECTOR;
 	vd->isr = 0;
 	vd->status = 0;
+	vd->legacy_mode = false;
 	pci_intx_set(&vd->pci, false);
 	if (vd->ops->reset)
 		vd->ops->reset(vd);
@@ -196,11 +227,11 @@ static bool features_acceptable(struct virtio_dev *vd)
 				   (unsigned long long)(vd->guest_features & ~vd->host_features));
 		return false;
 	}
-	/* This transport is modern only: VERSION_1 is required (6.1). */
-	return virtio_has_feature(vd, VIRTIO_F_VERSION_1);
+	/* Through the modern interface VERSION_1 is required (6.1). */
+	return vd->legacy_mode || virtio_has_feature(vd, VIRTIO_F_VERSION_1);
 }
 
-static void write_status(struct virtio_dev *vd, uint8_t val)
+void virtio_write_status(struct virtio_dev *vd, uint8_t val)
 {
 	uint8_t old = vd->status & (uint8_t)~VIRTIO_CONFIG_S_NEEDS_RESET;
 	uint8_t added = val & (uint8_t)~old;
@@ -217,7 +248,13 @@ static void write_status(struct virtio_dev *vd, uint8_t val)
 	}
 	if ((added & VIRTIO_CONFIG_S_FEATURES_OK) && !features_acceptable(vd))
 		val &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK; /* 3.1.1 step 6: driver re-reads */
-	if ((added & VIRTIO_CONFIG_S_DRIVER_OK) && !(val & VIRTIO_CONFIG_S_FEATURES_OK)) {
+	/* Legacy drivers have no FEATURES_OK step: the features are what they wrote. */
+	if (vd->legacy_mode && (added & VIRTIO_CONFIG_S_DRIVER_OK) && !features_acceptable(vd)) {
+		virtio_dev_needs_reset(vd, "legacy driver accepted features never offered");
+		return;
+	}
+	if (!vd->legacy_mode && (added & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(val & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		vd->status = val & (uint8_t)~VIRTIO_CONFIG_S_DRIVER_OK;
 		virtio_dev_needs_reset(vd, "DRIVER_OK without FEATURES_OK");
 		return;
@@ -227,20 +264,20 @@ static void write_status(struct virtio_dev *vd, uint8_t val)
 		/* Buffers made available before DRIVER_OK are served now. */
 		for (int i = 0; i < vd->nqueues && virtio_dev_running(vd); i++)
 			if (vd->queues[i].enabled && vq_has_work(&vd->queues[i].vq))
-				queue_kicked(&vd->queues[i]);
+				virtio_queue_kicked(&vd->queues[i]);
 	}
 }
 
 /* ---- common config (4.1.4.3) ---- */
 
-static struct virtio_queue *selected_queue(struct virtio_dev *vd)
+struct virtio_queue *virtio_selected_queue(struct virtio_dev *vd)
 {
 	return vd->queue_select < vd->nqueues ? &vd->queues[vd->queue_select] : NULL;
 }
 
 static uint64_t common_read(struct virtio_dev *vd, unsigned off, unsigned size)
 {
-	struct virtio_queue *q = selected_queue(vd);
+	struct virtio_queue *q = virtio_selected_queue(vd);
 	uint8_t buf[COMMON_LEN + 8] = { 0 };
 	uint64_t val = 0;
 
@@ -280,7 +317,7 @@ static uint64_t common_read(struct virtio_dev *vd, unsigned off, unsigned size)
 	return val;
 }
 
-static uint16_t checked_vector(struct virtio_dev *vd, uint16_t v)
+uint16_t virtio_checked_vector(struct virtio_dev *vd, uint16_t v)
 {
 	/* 4.1.5.1.2: a vector the device cannot use reads back as NO_VECTOR. */
 	return vd->use_msix && v < vd->pci.msix.nvec ? v : VIRTIO_NO_VECTOR;
@@ -297,7 +334,7 @@ static void set_half(uint64_t *addr, bool hi, uint32_t v)
 
 static void common_write(struct virtio_dev *vd, unsigned off, unsigned size, uint64_t val)
 {
-	struct virtio_queue *q = selected_queue(vd);
+	struct virtio_queue *q = virtio_selected_queue(vd);
 	uint32_t v32 = (uint32_t)val;
 
 	switch (off) {
@@ -317,10 +354,10 @@ static void common_write(struct virtio_dev *vd, unsigned off, unsigned size, uin
 		}
 		return;
 	case VIRTIO_PCI_COMMON_MSIX:
-		vd->msix_config = checked_vector(vd, (uint16_t)val);
+		vd->msix_config = virtio_checked_vector(vd, (uint16_t)val);
 		return;
 	case VIRTIO_PCI_COMMON_STATUS:
-		write_status(vd, (uint8_t)val);
+		virtio_write_status(vd, (uint8_t)val);
 		return;
 	case VIRTIO_PCI_COMMON_Q_SELECT:
 		vd->queue_select = (uint16_t)val;
@@ -332,7 +369,7 @@ static void common_write(struct virtio_dev *vd, unsigned off, unsigned size, uin
 		return;
 	}
 	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
-		q->msix_vector = checked_vector(vd, (uint16_t)val);
+		q->msix_vector = virtio_checked_vector(vd, (uint16_t)val);
 		return;
 	}
 	if (q->enabled) {
@@ -347,7 +384,7 @@ static void common_write(struct virtio_dev *vd, unsigned off, unsigned size, uin
 		return;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		if (val == 1)
-			queue_enable(vd, q);
+			virtio_queue_enable(vd, q);
 		return;
 	case VIRTIO_PCI_COMMON_Q_DESCLO:
 	case VIRTIO_PCI_COMMON_Q_DESCHI:
@@ -380,14 +417,8 @@ static uint64_t modern_read(struct virtio_dev *vd, uint64_t off, unsigned size)
 {
 	if (off + size <= COMMON_OFF + COMMON_LEN)
 		return common_read(vd, (unsigned)(off - COMMON_OFF), size);
-	if (off == ISR_OFF) {
-		/* Reading the ISR clears it and deasserts INTx (4.1.4.5). */
-		uint8_t isr = vd->isr;
-
-		vd->isr = 0;
-		pci_intx_set(&vd->pci, false);
-		return isr;
-	}
+	if (off == ISR_OFF)
+		return virtio_read_isr(vd);
 	if (off >= DEVCFG_OFF && off - DEVCFG_OFF + size <= vd->config_size) {
 		uint64_t val = 0;
 
@@ -410,26 +441,32 @@ static void modern_write(struct virtio_dev *vd, uint64_t off, unsigned size, uin
 	}
 	if (off >= NOTIFY_OFF && off < NOTIFY_OFF + (uint64_t)vd->nqueues * NOTIFY_MULT) {
 		/* Reached only when the ioeventfd did not take the write. */
-		queue_kicked(&vd->queues[(off - NOTIFY_OFF) / NOTIFY_MULT]);
+		virtio_queue_kicked(&vd->queues[(off - NOTIFY_OFF) / NOTIFY_MULT]);
 		return;
 	}
 }
 
 static uint64_t vpci_bar_read(struct pci_dev *d, int bar, uint64_t off, unsigned size)
 {
-	return bar == MODERN_BAR ? modern_read(to_virtio_dev(d), off, size) : ~0ULL;
+	if (bar == MODERN_BAR)
+		return modern_read(to_virtio_dev(d), off, size);
+	if (bar == LEGACY_BAR)
+		return virtio_legacy_read(to_virtio_dev(d), off, size);
+	return ~0ULL;
 }
 
 static void vpci_bar_write(struct pci_dev *d, int bar, uint64_t off, unsigned size, uint64_t val)
 {
 	if (bar == MODERN_BAR)
 		modern_write(to_virtio_dev(d), off, size, val);
+	else if (bar == LEGACY_BAR)
+		virtio_legacy_write(to_virtio_dev(d), off, size, val);
 }
 
 static void vpci_bar_map(struct pci_dev *d, int bar, bool mapped, uint64_t addr)
 {
-	if (bar == MODERN_BAR)
-		route_kicks(to_virtio_dev(d), mapped);
+	if (bar == MODERN_BAR || bar == LEGACY_BAR)
+		route_kicks(to_virtio_dev(d), bar, mapped);
 }
 
 /* ---- VIRTIO_PCI_CAP_PCI_CFG window (4.1.4.9) ---- */
@@ -565,12 +602,26 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 			goto err;
 	}
 
-	pci_dev_init(&vd->pci, ops->name, VIRTIO_VENDOR,
-		     (uint16_t)(VIRTIO_MODERN_DEVICE_BASE + ops->device_type), ops->pci_class,
-		     1 /* 4.1.2.1: non-transitional revision */, VIRTIO_VENDOR,
-		     VIRTIO_MODERN_SUBSYS_ID);
+	vd->transitional = p->transitional;
+	if (vd->transitional && !virtio_transitional_id(ops->device_type)) {
+		ret = -EOPNOTSUPP;
+		goto err;
+	}
+	if (vd->transitional)
+		/* 4.1.2.1: transitional IDs, revision 0, subsystem ID = device type. */
+		pci_dev_init(&vd->pci, ops->name, VIRTIO_VENDOR,
+			     virtio_transitional_id(ops->device_type), ops->pci_class, 0,
+			     VIRTIO_VENDOR, ops->device_type);
+	else
+		pci_dev_init(&vd->pci, ops->name, VIRTIO_VENDOR,
+			     (uint16_t)(VIRTIO_MODERN_DEVICE_BASE + ops->device_type),
+			     ops->pci_class, 1 /* 4.1.2.1: non-transitional revision */,
+			     VIRTIO_VENDOR, VIRTIO_MODERN_SUBSYS_ID);
 	vd->pci.ops = &virtio_pci_ops;
 	ret = pci_dev_add_bar(&vd->pci, MODERN_BAR, PCI_BAR_MEM64, MODERN_BAR_SIZE, true);
+	if (!ret && vd->transitional)
+		ret = pci_dev_add_bar(&vd->pci, LEGACY_BAR, PCI_BAR_IO,
+				      virtio_legacy_bar_size(p->config_size), false);
 	if (ret)
 		goto err;
 	vd->use_msix = vdm->caps.msi;
@@ -596,8 +647,10 @@ err:
 
 void virtio_dev_fini(struct virtio_dev *vd)
 {
-	if (vd->queues && vd->vdm)
-		route_kicks(vd, false);
+	if (vd->queues && vd->vdm) {
+		route_kicks(vd, MODERN_BAR, false);
+		route_kicks(vd, LEGACY_BAR, false);
+	}
 	for (int i = 0; vd->queues && i < vd->nqueues; i++) {
 		struct virtio_queue *q = &vd->queues[i];
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <linux/virtio_ids.h>
 
 #define RND_QUEUE_SIZE 64
@@ -30,8 +31,40 @@ static const struct virtio_ops rnd_ops = {
 	.queue_notify = rnd_notify,
 };
 
-static int rnd_create(struct vdm *vdm, void *cfg, struct pci_dev **out, char *err, size_t errlen)
+struct rnd_cfg {
+	bool transitional;
+};
+
+static int rnd_parse(const char *opts, void **out, char *err, size_t errlen)
 {
+	struct rnd_cfg *c = calloc(1, sizeof(*c));
+	char *copy = opts ? strdup(opts) : NULL;
+	char *save = NULL;
+	int ret = 0;
+
+	if (!c || (opts && !copy)) {
+		free(c);
+		free(copy);
+		return -ENOMEM;
+	}
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !ret;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!virtio_parse_common_opt(tok, &c->transitional)) {
+			snprintf(err, errlen, "unknown virtio-rnd option '%s'", tok);
+			ret = -EINVAL;
+		}
+	}
+	free(copy);
+	if (ret)
+		free(c);
+	else
+		*out = c;
+	return ret;
+}
+
+static int rnd_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+{
+	const struct rnd_cfg *cfg = cfgp;
 	struct virtio_rnd *r;
 	int ret;
 
@@ -41,7 +74,8 @@ static int rnd_create(struct vdm *vdm, void *cfg, struct pci_dev **out, char *er
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	struct virtio_dev_params p = { .ops = &rnd_ops, .nqueues = 1, .queue_max = RND_QUEUE_SIZE };
+	struct virtio_dev_params p = { .ops = &rnd_ops, .nqueues = 1, .queue_max = RND_QUEUE_SIZE,
+				       .transitional = cfg->transitional };
 	ret = virtio_dev_init(&r->vd, vdm, &p);
 	if (ret) {
 		snprintf(err, errlen, "cannot build the PCI function");
@@ -62,7 +96,9 @@ static void rnd_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_rnd = {
 	.name = "virtio-rnd",
-	.usage = "-s N,virtio-rnd",
+	.usage = "-s N,virtio-rnd[,transitional]",
+	.parse = rnd_parse,
+	.free_cfg = free,
 	.create = rnd_create,
 	.destroy = rnd_destroy,
 };

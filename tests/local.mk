@@ -15,3 +15,6 @@ tests_sim_test_hostbridge_LDADD = $(TEST_LDADD)
 TESTS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
 
 include $(srcdir)/tests/unit/local-vq.mk
+
+TESTS += tests/sim/lspci.sh
+EXTRA_DIST += tests/sim/lspci.sh

@@ -1,0 +1,23 @@
+/*
+ * virtio_internal.h - what the modern transport (virtio_pci.c) and the
+ * legacy interface (virtio_legacy.c) share.  Not for devices.
+ */
+#ifndef VDM_VIRTIO_INTERNAL_H
+#define VDM_VIRTIO_INTERNAL_H
+
+#include "virtio.h"
+
+struct virtio_queue *virtio_selected_queue(struct virtio_dev *vd);
+void virtio_queue_enable(struct virtio_dev *vd, struct virtio_queue *q);
+void virtio_queue_kicked(struct virtio_queue *q);
+void virtio_write_status(struct virtio_dev *vd, uint8_t val);
+uint8_t virtio_read_isr(struct virtio_dev *vd);
+uint16_t virtio_checked_vector(struct virtio_dev *vd, uint16_t v);
+
+/* Legacy interface. */
+uint16_t virtio_transitional_id(uint16_t type);
+uint32_t virtio_legacy_bar_size(uint32_t config_size);
+uint64_t virtio_legacy_read(struct virtio_dev *vd, uint64_t off, unsigned size);
+void virtio_legacy_write(struct virtio_dev *vd, uint64_t off, unsigned size, uint64_t val);
+
+#endif /* VDM_VIRTIO_INTERNAL_H */
