@@ -96,6 +96,9 @@ int pci_dev_add_bar(struct pci_dev *d, int idx, enum pci_bar_type type, uint64_t
 		return -EINVAL;
 	if (type == PCI_BAR_MEM64 && (idx == PCI_NUM_BARS - 1 || d->bars[idx + 1].type))
 		return -EINVAL;
+	/* The upper half of a 64-bit BAR has type NONE but is not free. */
+	if (idx > 0 && d->bars[idx - 1].type == PCI_BAR_MEM64)
+		return -EINVAL;
 	if (type == PCI_BAR_IO ? (size < 4 || size > 256) : size < 16)
 		return -EINVAL;
 	if (type == PCI_BAR_MEM32 && size > (1ULL << 31))
@@ -143,7 +146,7 @@ int pci_dev_add_cap(struct pci_dev *d, const void *data, unsigned len)
 	d->last_cap = (uint8_t)off;
 	d->cap_end = (uint8_t)((off + len + 3) & ~3u);
 	if (off + len + 3 >= PCI_CFG_SIZE)
-		d->cap_end = PCI_CFG_SIZE - 4; /* full: next add fails its bound check */
+		d->cap_end = PCI_CFG_SIZE - 1; /* full: even a 2-byte cap fails the bound check */
 	return (int)off;
 }
 
@@ -166,13 +169,18 @@ void pci_dev_set_intx_pin(struct pci_dev *d, uint8_t pin)
 
 /* ---- BAR decode ---- */
 
+static uint32_t wmask32(const struct pci_dev *d, unsigned off)
+{
+	return d->wmask[off] | d->wmask[off + 1] << 8 | d->wmask[off + 2] << 16 |
+	       (uint32_t)d->wmask[off + 3] << 24;
+}
+
 static uint64_t bar_programmed_addr(const struct pci_dev *d, int idx, bool *sizing)
 {
 	const struct pci_bar *b = &d->bars[idx];
 	unsigned off = PCI_BASE_ADDRESS_0 + 4 * (unsigned)idx;
 	uint32_t lo = pci_cfg_read32(d, off);
-	uint32_t lo_mask = d->wmask[off] | d->wmask[off + 1] << 8 | d->wmask[off + 2] << 16 |
-			   (uint32_t)d->wmask[off + 3] << 24;
+	uint32_t lo_mask = wmask32(d, off);
 
 	if (b->type == PCI_BAR_IO) {
 		*sizing = (lo & lo_mask) == lo_mask;
@@ -181,10 +189,14 @@ static uint64_t bar_programmed_addr(const struct pci_dev *d, int idx, bool *sizi
 	uint64_t addr = lo & (uint32_t)PCI_BASE_ADDRESS_MEM_MASK;
 	*sizing = (lo & lo_mask) == lo_mask;
 	if (b->type == PCI_BAR_MEM64) {
-		uint32_t hi = pci_cfg_read32(d, off + 4);
+		uint32_t hi = pci_cfg_read32(d, off + 4), hi_mask = wmask32(d, off + 4);
 
-		/* Sizing writes all-ones to one half at a time. */
-		*sizing = *sizing || hi == 0xffffffffu;
+		/*
+		 * Sizing writes all-ones to one half at a time.  A BAR over 4 GiB
+		 * has no writable bits in its low half (an empty mask would always
+		 * look "sized") and fewer than 32 in its high half.
+		 */
+		*sizing = (lo_mask && *sizing) || (hi & hi_mask) == hi_mask;
 		addr |= (uint64_t)hi << 32;
 	}
 	return addr;

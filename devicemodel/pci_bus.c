@@ -60,8 +60,10 @@ static struct pci_dev *find_bar(struct pci_bus *bus, enum hsm_io_space space, ui
 
 				if (!b->mapped || (b->type == PCI_BAR_IO) != (space == HSM_IO_PIO))
 					continue;
-				/* The whole access must fall inside the BAR. */
-				if (addr < b->addr || addr - b->addr > b->size - size)
+				/* The whole access must fall inside the BAR (which
+				 * may be smaller than the access). */
+				if (size > b->size || addr < b->addr ||
+				    addr - b->addr > b->size - size)
 					continue;
 				*bar = i;
 				*off = addr - b->addr;

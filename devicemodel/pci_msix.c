@@ -77,7 +77,7 @@ int pci_msix_init(struct pci_dev *d, int nvec, int bar, uint32_t table_off, uint
 {
 	struct pci_msix *m = &d->msix;
 	uint8_t cap[12] = { PCI_CAP_ID_MSIX };
-	int off;
+	int off, ret = -ENOMEM;
 
 	if (nvec < 1 || nvec > 2048 || bar < 0 || bar >= PCI_NUM_BARS || !d->bars[bar].type ||
 	    (table_off & 7) || (pba_off & 7) ||
@@ -86,12 +86,14 @@ int pci_msix_init(struct pci_dev *d, int nvec, int bar, uint32_t table_off, uint
 		return -EINVAL;
 	m->entries = calloc((size_t)nvec, sizeof(*m->entries));
 	m->pba = calloc((size_t)(nvec + 63) / 64, sizeof(uint64_t));
-	if (!m->entries || !m->pba)
-		goto err;
-	for (int v = 0; v < nvec; v++) {
+	/* Before any failure: the error path closes every irqfd >= 0, and
+	 * calloc left them 0 (stdin). */
+	for (int v = 0; m->entries && v < nvec; v++) {
 		m->entries[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 		m->entries[v].irqfd = -1;
 	}
+	if (!m->entries || !m->pba)
+		goto err;
 	for (int v = 0; v < nvec; v++) {
 		m->entries[v].irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (m->entries[v].irqfd < 0)
@@ -102,8 +104,10 @@ int pci_msix_init(struct pci_dev *d, int nvec, int bar, uint32_t table_off, uint
 	memcpy(&cap[4], &(uint32_t){ table_off | (uint32_t)bar }, 4);
 	memcpy(&cap[8], &(uint32_t){ pba_off | (uint32_t)bar }, 4);
 	off = pci_dev_add_cap(d, cap, sizeof(cap));
-	if (off < 0)
+	if (off < 0) {
+		ret = off; /* -ENOSPC: no room in config space */
 		goto err;
+	}
 	m->cap = (uint8_t)off;
 	m->nvec = nvec;
 	m->bar = bar;
@@ -116,7 +120,7 @@ int pci_msix_init(struct pci_dev *d, int nvec, int bar, uint32_t table_off, uint
 err:
 	m->nvec = nvec; /* so fini walks the fds */
 	pci_msix_fini(d);
-	return -ENOMEM;
+	return ret;
 }
 
 void pci_msix_fini(struct pci_dev *d)

@@ -18,3 +18,6 @@ include $(srcdir)/tests/unit/local-vq.mk
 
 TESTS += tests/sim/lspci.sh
 EXTRA_DIST += tests/sim/lspci.sh
+check_PROGRAMS += tests/unit/test_pci
+tests_unit_test_pci_LDADD = $(TEST_LDADD)
+TESTS += tests/unit/test_pci
