@@ -57,10 +57,16 @@ static volatile uint16_t *vq_used_event(struct vqueue *vq)
 	return &vq->avail->ring[vq->size];
 }
 
-/* avail_event follows used->ring[size] (2.7.8); 4-aligned, so u16 access is fine. */
+/*
+ * avail_event follows used->ring[size] (2.7.8): address it by byte offset,
+ * not through a used element; 4-aligned, so a u16 access is fine.
+ */
 static volatile uint16_t *vq_avail_event(struct vqueue *vq)
 {
-	return (volatile uint16_t *)&vq->used->ring[vq->size];
+	volatile uint8_t *p = (volatile uint8_t *)vq->used;
+
+	return (volatile void *)(p + offsetof(struct vring_used_le, ring) +
+				 (size_t)vq->size * sizeof(struct vring_used_elem_le));
 }
 
 /*
@@ -272,8 +278,8 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, in
 			if (d.flags & VRING_DESC_F_NEXT)
 				return vq_fail(vq, -EINVAL, "indirect descriptor with NEXT set");
 			if (d.len == 0 || d.len % DESC_SIZE != 0)
-				return vq_fail(vq, -EINVAL,
-					       "indirect table length not a non-zero multiple of 16");
+				return vq_fail(vq, -EINVAL, "indirect table length not a "
+					       "non-zero multiple of 16");
 			if (d.len / DESC_SIZE > vq->size)
 				return vq_fail(vq, -EINVAL, "indirect table larger than queue");
 			table = vq->mem.translate(vq->mem.opaque, d.addr, d.len);

@@ -5,14 +5,18 @@
  * driver would, then checks well-formed chains, the used ring, interrupt and
  * kick suppression, every malformed-ring rule vq_getchain enforces and every
  * layout vq_setup must refuse.  Each case starts from a freshly zeroed RAM and
- * ring.  Exits 0 on success; prints each failed check and exits 1 otherwise.
+ * ring.  A last stress run has a racing "guest" thread rewrite the rings while
+ * chains are taken.  Exits 0 on success; prints each failed check and exits 1 otherwise.
  */
 #include "vbsu.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/virtio_ring.h>
 
 #define RAM_BASE 0x40000000ull		/* non-zero, so gpa/offset mix-ups show */
@@ -86,8 +90,11 @@ static void *translate(void *opaque, uint64_t gpa, uint64_t len)
 {
 	uint64_t off;
 
-	if (naive_translate)
-		return gpa >= RAM_BASE && gpa + len <= RAM_BASE + RAM_SIZE ? ram + (gpa - RAM_BASE) : NULL;
+	if (naive_translate) {
+		if (gpa < RAM_BASE || gpa + len > RAM_BASE + RAM_SIZE)
+			return NULL;
+		return ram + (gpa - RAM_BASE);
+	}
 	if (len == 0 || gpa + len < gpa || gpa < RAM_BASE)
 		return NULL;
 	off = gpa - RAM_BASE;
@@ -389,7 +396,7 @@ static void test_notify(void)
 
 	cur = "set_notify EVENT_IDX";
 	ring_init(&r, 8, F_EVENT);
-	avail_event = (volatile uint16_t *)&r.used->ring[8];
+	avail_event = (volatile uint16_t *)(ram + OFF_USED + 4 + 8 * 8);	/* after ring[8] */
 	*avail_event = 0xbeef;
 	use_one(&r);
 	use_one(&r);
@@ -604,6 +611,174 @@ static void test_len_overflow(void)
 	}
 }
 
+/*
+ * The hostile guest rewrites descriptors, the indirect table and the avail
+ * ring while the device walks them.  Whatever it does, every chain returned
+ * must be self-consistent and inside RAM: a double fetch (checking one value
+ * and using another) shows up as an iovec disagreeing with the totals or
+ * leaving RAM.  Atomic stores keep the test's own racing writes well defined.
+ */
+#define STRESS_SIZE 16u
+#ifndef STRESS_SECONDS
+#define STRESS_SECONDS 0.5
+#endif
+static bool stress_stop;
+
+static uint32_t xorshift(uint32_t *st)
+{
+	*st ^= *st << 13;
+	*st ^= *st >> 17;
+	*st ^= *st << 5;
+	return *st;
+}
+
+#define STRESS_IND_OFF (RAM_SIZE - 16 * 16)	/* indirect slots end where RAM ends */
+
+static uint8_t *race_slot(uint32_t x)
+{
+	uint32_t i = x & (STRESS_SIZE - 1);
+
+	return ram + ((x & STRESS_SIZE) ? STRESS_IND_OFF : OFF_DESC) + (size_t)i * 16;
+}
+
+static uint16_t race_next(uint32_t r)
+{
+	/* Mostly in range for the main table; out of range now and then. */
+	return (uint16_t)((r & (STRESS_SIZE - 1)) + ((r >> 4 & 15) ? 0 : STRESS_SIZE));
+}
+
+static uint32_t race_len(uint32_t r)
+{
+	return r & ((r >> 31) ? 0xfffff : 0x3ff);
+}
+
+/* Rewrite a whole descriptor slot. */
+static void race_desc(struct tdesc *d, uint32_t *st)
+{
+	uint32_t r = xorshift(st);
+	uint64_t addr = gpa(OFF_DATA + (r & 0xffff));
+	uint32_t len = race_len(xorshift(st));
+	uint16_t flags;
+
+	if ((r >> 16 & 15) == 0)
+		addr = RAM_BASE + RAM_SIZE - (r >> 20 & 0xff);	/* near or past the end */
+	/* Mostly NEXT/WRITE combinations; INDIRECT now and then. */
+	r = xorshift(st);
+	flags = (uint16_t)(r & ((r >> 8 & 7) ? 3 : 7));
+	if (flags & VRING_DESC_F_INDIRECT) {
+		/* Table of 1..16 entries ending at the end of RAM, so walking past it is caught. */
+		len = 16u * (1 + (r >> 24 & 15));
+		addr = RAM_BASE + RAM_SIZE - len;
+	}
+	__atomic_store_n(&d->addr, addr, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->len, len, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->flags, flags, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->next, race_next(r >> 16), __ATOMIC_RELAXED);
+}
+
+static void *stress_guest(void *arg)
+{
+	struct ring *r = arg;
+	uint32_t st = 0x12345678;
+	uint16_t idx, used;
+
+	while (!__atomic_load_n(&stress_stop, __ATOMIC_RELAXED)) {
+		uint32_t x = xorshift(&st);
+		struct tdesc *d = (struct tdesc *)race_slot(x);
+
+		/* Mostly single-field flips: they hit the window between check and use. */
+		switch (x >> 29) {
+		case 0: case 1: case 2:
+			__atomic_store_n(&d->len, race_len(xorshift(&st)), __ATOMIC_RELAXED);
+			break;
+		case 3: case 4:
+			__atomic_store_n(&d->next, race_next(x >> 8), __ATOMIC_RELAXED);
+			break;
+		case 5: case 6:
+			race_desc(d, &st);
+			break;
+		default:
+			__atomic_store_n(&r->avail->ring[x >> 8 & (STRESS_SIZE - 1)],
+					 (uint16_t)(x >> 12 & (STRESS_SIZE - 1)), __ATOMIC_RELAXED);
+			break;
+		}
+		/* Like a driver, keep at most size entries outstanding. */
+		idx = __atomic_load_n(&r->avail->idx, __ATOMIC_RELAXED);
+		used = __atomic_load_n(&r->used->idx, __ATOMIC_ACQUIRE);
+		if ((uint16_t)(idx - used) >= STRESS_SIZE)
+			sched_yield();	/* ring full: let the device run even on one CPU */
+		else if ((x >> 20 & 3) == 0)
+			__atomic_store_n(&r->avail->idx, ++idx, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void test_stress(void)
+{
+	struct ring r;
+	struct vq_chain ch;
+	pthread_t guest;
+	long chains = 0, broken = 0;
+	struct timespec t0, now;
+	double elapsed = 0;
+
+	cur = "stress";
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ring_init(&r, STRESS_SIZE, F_INDIRECT);
+	if (!CHECK(pthread_create(&guest, NULL, stress_guest, &r) == 0))
+		return;
+	/*
+	 * Race for STRESS_SECONDS, longer if scheduling starved either outcome
+	 * (10 s at most): the longer the race, the likelier a double fetch shows.
+	 */
+	while (failures == 0 && elapsed < 10 &&
+	       (elapsed < STRESS_SECONDS || chains < 1000 || broken < 1000)) {
+		uint64_t rsum = 0, wsum = 0;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) * 1e-9;
+		n = take(&r, &ch, 64);
+		if (n < 0) {
+			broken++;
+			CHECK(r.vq.broken && r.vq.error != NULL);
+			vq_reset(&r.vq);
+			CHECK(vq_setup(&r.vq, &mem, STRESS_SIZE, STRESS_SIZE, gpa(OFF_DESC),
+				       gpa(OFF_AVAIL), gpa(OFF_USED), F_INDIRECT) == 0);
+			/* The "driver" restarts where it is: resync both indices to it. */
+			r.vq.last_avail = __atomic_load_n(&r.avail->idx, __ATOMIC_ACQUIRE);
+			r.vq.used_idx = r.vq.last_avail;
+			__atomic_store_n(&r.used->idx, r.vq.used_idx, __ATOMIC_RELEASE);
+			continue;
+		}
+		if (n == 0) {
+			sched_yield();	/* let the guest run even on one CPU */
+			continue;
+		}
+		chains++;
+		CHECK(n <= (int)STRESS_SIZE && ch.nread + ch.nwrite == n && ch.head < STRESS_SIZE);
+		for (int i = 0; i < n; i++) {
+			uint8_t *b = iov[i].iov_base;
+
+			if (i < ch.nread)
+				rsum += iov[i].iov_len;
+			else
+				wsum += iov[i].iov_len;
+			if (iov[i].iov_len == 0)
+				CHECK(b == NULL);
+			else
+				CHECK(b >= ram && iov[i].iov_len <= (size_t)(ram + RAM_SIZE - b));
+		}
+		CHECK(rsum == ch.read_len && wsum == ch.write_len);
+		vq_relchain(&r.vq, ch.head, 0);
+	}
+	__atomic_store_n(&stress_stop, true, __ATOMIC_RELAXED);
+	pthread_join(guest, NULL);
+	/* Both outcomes must have been exercised for the run to mean anything. */
+	if (!CHECK(chains >= 1000 && broken >= 1000))
+		fprintf(stderr, "    chains %ld, broken %ld\n", chains, broken);
+}
+
 static void expect_setup_fails(uint16_t size, uint16_t max, uint64_t d, uint64_t a, uint64_t u,
 			       const struct vq_mem *m, const char *rule)
 {
@@ -679,6 +854,7 @@ int main(void)
 	test_malformed();
 	test_len_overflow();
 	test_setup();
+	test_stress();
 	free(ram);
 	if (failures) {
 		fprintf(stderr, "test_vq: %d check(s) failed\n", failures);
