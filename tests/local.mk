@@ -1,6 +1,6 @@
 # tests: unit tests, simulator tests and the test driver.
 check_LIBRARIES += tests/driver/libdrv.a
-tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c
+tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c tests/driver/drv_virtio.h tests/driver/drv_virtio.c
 
 noinst_PROGRAMS += tests/driver/vdm-enum
 tests_driver_vdm_enum_SOURCES = tests/driver/vdm-enum.c tests/driver/drv.h tests/driver/drv.c
@@ -21,3 +21,8 @@ EXTRA_DIST += tests/sim/lspci.sh
 check_PROGRAMS += tests/unit/test_pci
 tests_unit_test_pci_LDADD = $(TEST_LDADD)
 TESTS += tests/unit/test_pci
+
+check_PROGRAMS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
+tests_sim_test_virtio_rnd_LDADD = $(TEST_LDADD)
+tests_sim_test_virtio_blk_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk

@@ -1,0 +1,260 @@
+/*
+ * test_virtio_blk.c - virtio-blk on the simulator: IDs, capabilities and
+ * features; capacity from the image; writes read back at several sizes and
+ * offsets through single, multi-descriptor and indirect chains, and found in
+ * the image file by the host; FLUSH; GET_ID; out-of-range and unsupported
+ * requests; DISCARD and WRITE_ZEROES; a read-only image that refuses writes.
+ */
+#include "drv.h"
+#include "drv_virtio.h"
+#include "hsm.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#define BLK_SLOT 3
+#define IMG_SECTORS 8192 /* 4 MiB */
+
+struct blk {
+	struct vdm_proc p;
+	struct drv d;
+	struct drv_func f;
+	struct drv_virtio v;
+	uint64_t hdr, data, status;
+};
+
+static bool blk_start(struct blk *b, const char *img, const char *extra)
+{
+	char spec[256];
+	struct drv_func funcs[8];
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+	int st, n;
+
+	snprintf(spec, sizeof(spec), "3,virtio-blk,%s%s", img, extra);
+	if (vdm_spawn(&b->p, (const char *const[]){ "-s", spec, NULL }, &st))
+		return drv_check(false, "vdm starts with %s (exit %d)", spec, st);
+	drv_connect(&b->d, b->p.sock);
+	n = drv_enumerate(&b->d, funcs, 8);
+	for (int i = 0; i < n; i++)
+		if (funcs[i].bdf == hsm_bdf(0, BLK_SLOT, 0))
+			b->f = funcs[i];
+	drv_assign_bars(&b->d, &b->f, &mmio, &io);
+	if (drv_virtio_probe(&b->v, &b->d, &b->f, 16 << 20))
+		return drv_check(false, "virtio capabilities found");
+	uint64_t want = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BLK_F_FLUSH) |
+			(1ULL << VIRTIO_BLK_F_RO) | (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+			(1ULL << VIRTIO_BLK_F_BLK_SIZE) | (1ULL << VIRTIO_BLK_F_DISCARD) |
+			(1ULL << VIRTIO_BLK_F_WRITE_ZEROES) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	if (drv_virtio_negotiate(&b->v, want) || drv_virtio_setup_irq(&b->v, true) ||
+	    drv_virtio_setup_vq(&b->v, 0, 0))
+		return drv_check(false, "virtio-blk initialises");
+	drv_virtio_driver_ok(&b->v);
+	b->hdr = drv_virtio_alloc(&b->v, 16, 16);
+	b->status = drv_virtio_alloc(&b->v, 1, 1);
+	b->data = drv_virtio_alloc(&b->v, 1 << 20, 4096);
+	return true;
+}
+
+static int blk_stop(struct blk *b)
+{
+	drv_disconnect(&b->d);
+	return vdm_stop(&b->p);
+}
+
+/* One request; data [b->data, +len) split in nseg descriptors.  Returns the
+ * status byte, or -1 when it did not complete. */
+static int blk_req(struct blk *b, uint32_t type, uint64_t sector, uint32_t len, int nseg,
+		   bool indirect, uint32_t *used_len)
+{
+	struct virtio_blk_outhdr *h = drv_gpa(&b->d, b->hdr, sizeof(*h));
+	struct drv_buf out[20], in[20];
+	int nout = 0, nin = 0;
+	uint16_t id;
+	uint32_t got;
+
+	h->type = type;
+	h->ioprio = 0;
+	h->sector = sector;
+	*(uint8_t *)drv_gpa(&b->d, b->status, 1) = 0xee;
+	out[nout++] = (struct drv_buf){ b->hdr, 16 };
+	bool write = type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_DISCARD ||
+		     type == VIRTIO_BLK_T_WRITE_ZEROES;
+	for (int i = 0; len && i < nseg; i++) {
+		uint32_t piece = len / (uint32_t)nseg;
+		struct drv_buf buf = { b->data + (uint64_t)i * piece,
+				       i == nseg - 1 ? len - piece * (uint32_t)i : piece };
+		if (write)
+			out[nout++] = buf;
+		else
+			in[nin++] = buf;
+	}
+	in[nin++] = (struct drv_buf){ b->status, 1 };
+	if (drv_virtio_post(&b->v, 0, out, nout, in, nin, indirect) < 0)
+		return -1;
+	drv_virtio_kick(&b->v, 0);
+	if (drv_virtio_wait_used(&b->v, 0, &id, &got, 5000) != 1)
+		return -1;
+	if (used_len)
+		*used_len = got;
+	return *(uint8_t *)drv_gpa(&b->d, b->status, 1);
+}
+
+static void fill(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static void make_image(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0 || ftruncate(fd, IMG_SECTORS * 512))
+		exit(99);
+	close(fd);
+}
+
+static bool image_has(const char *path, uint64_t off, const uint8_t *want, size_t len)
+{
+	static uint8_t buf[1 << 20];
+	int fd = open(path, O_RDONLY);
+	bool ok = fd >= 0 && pread(fd, buf, len, (off_t)off) == (ssize_t)len &&
+		  !memcmp(buf, want, len);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void test_rw(const char *img)
+{
+	static uint8_t pattern[1 << 20];
+	struct blk b;
+	uint32_t used;
+
+	if (!blk_start(&b, img, ",serial=vdm-test-disk"))
+		return;
+	drv_check(b.f.vendor == 0x1af4 && b.f.device == 0x1042, "IDs 1af4:1042");
+	drv_check((b.f.class_code >> 8) == 0x0100, "class mass storage (%06x)", b.f.class_code);
+	uint64_t dev = drv_virtio_device_features(&b.v);
+	drv_check((dev & (1ULL << VIRTIO_BLK_F_FLUSH)) && (dev & (1ULL << VIRTIO_BLK_F_SEG_MAX)) &&
+			  (dev & (1ULL << VIRTIO_BLK_F_BLK_SIZE)) && !(dev & (1ULL << VIRTIO_BLK_F_RO)),
+		  "features: FLUSH, SEG_MAX, BLK_SIZE, not RO (%#llx)", (unsigned long long)dev);
+	drv_check(drv_virtio_cfg_read(&b.v, 0, 8) == IMG_SECTORS, "capacity %llu sectors",
+		  (unsigned long long)drv_virtio_cfg_read(&b.v, 0, 8));
+	drv_check(drv_virtio_cfg_read(&b.v, 20, 4) == 512, "blk_size 512");
+
+	const struct {
+		uint64_t sector;
+		uint32_t len;
+		int nseg;
+		bool indirect;
+	} cases[] = {
+		{ 0, 512, 1, false },      { 1, 4096, 1, false },   { 100, 8192, 4, false },
+		{ 777, 65536, 16, false }, { 2048, 4096, 3, true }, { 4000, 1 << 20, 8, true },
+		{ IMG_SECTORS - 1, 512, 1, false },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t *buf = drv_gpa(&b.d, b.data, cases[i].len);
+
+		fill(pattern, cases[i].len, i + 1);
+		memcpy(buf, pattern, cases[i].len);
+		int s = blk_req(&b, VIRTIO_BLK_T_OUT, cases[i].sector, cases[i].len, cases[i].nseg,
+				cases[i].indirect, &used);
+		drv_check(s == VIRTIO_BLK_S_OK && used == 1,
+			  "write %u bytes at sector %llu in %d %s descriptors: status %d", cases[i].len,
+			  (unsigned long long)cases[i].sector, cases[i].nseg,
+			  cases[i].indirect ? "indirect" : "direct", s);
+		memset(buf, 0, cases[i].len);
+		s = blk_req(&b, VIRTIO_BLK_T_IN, cases[i].sector, cases[i].len, cases[i].nseg,
+			    cases[i].indirect, &used);
+		drv_check(s == VIRTIO_BLK_S_OK && used == cases[i].len + 1 &&
+				  !memcmp(buf, pattern, cases[i].len),
+			  "read back %u bytes at sector %llu: status %d, used %u, data %s",
+			  cases[i].len, (unsigned long long)cases[i].sector, s, used,
+			  memcmp(buf, pattern, cases[i].len) ? "differs" : "matches");
+		drv_check(image_has(img, cases[i].sector * 512, pattern, cases[i].len),
+			  "the host finds those %u bytes in the image", cases[i].len);
+	}
+
+	drv_check(blk_req(&b, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, NULL) == VIRTIO_BLK_S_OK,
+		  "FLUSH completes OK");
+	uint8_t *id = drv_gpa(&b.d, b.data, 20);
+	memset(id, 0xaa, 20);
+	int s = blk_req(&b, VIRTIO_BLK_T_GET_ID, 0, 20, 1, false, &used);
+	drv_check(s == VIRTIO_BLK_S_OK && !memcmp(id, "vdm-test-disk\0\0\0\0\0\0\0", 20),
+		  "GET_ID returns the serial (status %d, '%.20s')", s, (char *)id);
+	drv_check(blk_req(&b, VIRTIO_BLK_T_IN, IMG_SECTORS, 512, 1, false, NULL) ==
+			  VIRTIO_BLK_S_IOERR,
+		  "read past the end is IOERR");
+	drv_check(blk_req(&b, VIRTIO_BLK_T_OUT, IMG_SECTORS - 1, 1024, 1, false, NULL) ==
+			  VIRTIO_BLK_S_IOERR,
+		  "write straddling the end is IOERR");
+	drv_check(blk_req(&b, VIRTIO_BLK_T_IN, 0, 100, 1, false, NULL) == VIRTIO_BLK_S_IOERR,
+		  "read of a partial sector is IOERR");
+	drv_check(blk_req(&b, 0x7777, 0, 512, 1, false, NULL) == VIRTIO_BLK_S_UNSUPP,
+		  "unknown request type is UNSUPP");
+
+	if (dev & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES)) {
+		struct virtio_blk_discard_write_zeroes *seg = drv_gpa(&b.d, b.data, sizeof(*seg));
+		static const uint8_t zero[4096];
+
+		*seg = (struct virtio_blk_discard_write_zeroes){ .sector = 1, .num_sectors = 8 };
+		s = blk_req(&b, VIRTIO_BLK_T_WRITE_ZEROES, 0, sizeof(*seg), 1, false, NULL);
+		drv_check(s == VIRTIO_BLK_S_OK && image_has(img, 512, zero, 4096),
+			  "WRITE_ZEROES zeroes the range (status %d)", s);
+	}
+	if (dev & (1ULL << VIRTIO_BLK_F_DISCARD)) {
+		struct virtio_blk_discard_write_zeroes *seg = drv_gpa(&b.d, b.data, sizeof(*seg));
+
+		*seg = (struct virtio_blk_discard_write_zeroes){ .sector = 4000, .num_sectors = 16 };
+		s = blk_req(&b, VIRTIO_BLK_T_DISCARD, 0, sizeof(*seg), 1, false, NULL);
+		drv_check(s == VIRTIO_BLK_S_OK, "DISCARD completes OK (status %d)", s);
+	}
+	drv_check(blk_stop(&b) == 0, "vdm stops cleanly");
+}
+
+static void test_read_only(const char *img)
+{
+	static uint8_t before[4096];
+	struct blk b;
+
+	int fd = open(img, O_RDONLY);
+	if (fd < 0 || pread(fd, before, sizeof(before), 0) != (ssize_t)sizeof(before))
+		exit(99);
+	close(fd);
+	if (!blk_start(&b, img, ",ro"))
+		return;
+	drv_check(drv_virtio_device_features(&b.v) & (1ULL << VIRTIO_BLK_F_RO),
+		  "read-only image offers VIRTIO_BLK_F_RO");
+	memset(drv_gpa(&b.d, b.data, 4096), 0x5a, 4096);
+	drv_check(blk_req(&b, VIRTIO_BLK_T_OUT, 0, 4096, 1, false, NULL) == VIRTIO_BLK_S_IOERR,
+		  "write to a read-only image is IOERR");
+	drv_check(image_has(img, 0, before, sizeof(before)), "the image is unchanged");
+	drv_check(blk_req(&b, VIRTIO_BLK_T_IN, 0, 4096, 1, false, NULL) == VIRTIO_BLK_S_OK &&
+			  !memcmp(drv_gpa(&b.d, b.data, 4096), before, 4096),
+		  "reads still work");
+	drv_check(blk_stop(&b) == 0, "vdm stops cleanly");
+}
+
+int main(void)
+{
+	char img[] = "/tmp/vdm-blk-XXXXXX";
+	int fd = mkstemp(img);
+
+	if (fd < 0)
+		return 99;
+	close(fd);
+	make_image(img);
+	test_rw(img);
+	test_read_only(img);
+	unlink(img);
+	return drv_result();
+}
