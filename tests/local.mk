@@ -26,3 +26,7 @@ check_PROGRAMS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
 tests_sim_test_virtio_rnd_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_blk_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
+
+check_PROGRAMS += tests/sim/test_malformed
+tests_sim_test_malformed_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_malformed

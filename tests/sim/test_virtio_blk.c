@@ -64,6 +64,7 @@ static bool blk_start(struct blk *b, const char *img, const char *extra)
 
 static int blk_stop(struct blk *b)
 {
+	drv_virtio_fini(&b->v);
 	drv_disconnect(&b->d);
 	return vdm_stop(&b->p);
 }

@@ -52,7 +52,7 @@ static void run(bool msix)
 	const char *mode = msix ? "MSI-X" : "INTx";
 	struct vdm_proc p;
 	struct drv_func f = { 0 };
-	struct drv_virtio v;
+	struct drv_virtio v = { 0 };
 	struct drv d;
 	int st;
 
@@ -98,6 +98,7 @@ static void run(bool msix)
 	drv_virtio_driver_ok(&v);
 	drv_check(read_random(&v, b, 256) == 256, "%s: reads work after reset", mode);
 out:
+	drv_virtio_fini(&v);
 	drv_disconnect(&d);
 	st = vdm_stop(&p);
 	drv_check(st == 0, "%s: vdm stops cleanly (%d)", mode, st);
