@@ -1,9 +1,10 @@
 # tests: unit tests, simulator tests and the test driver.
-check_LIBRARIES += tests/driver/libdrv.a
+noinst_LIBRARIES += tests/driver/libdrv.a
 tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c tests/driver/drv_virtio.h tests/driver/drv_virtio.c
 
 noinst_PROGRAMS += tests/driver/vdm-enum
-tests_driver_vdm_enum_SOURCES = tests/driver/vdm-enum.c tests/driver/drv.h tests/driver/drv.c
+tests_driver_vdm_enum_SOURCES = tests/driver/vdm-enum.c
+tests_driver_vdm_enum_LDADD = tests/driver/libdrv.a
 
 TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a hsm-shim/libhsm.a \
 	$(UUID_LIBS) $(CRYPTO_LIBS)

@@ -66,5 +66,20 @@ int main(void)
 	    (const char *const[]){ "-s", "0:0,hostbridge,fast", NULL }, "fast");
 	bad("stray argument", (const char *const[]){ "-s", "0:0,hostbridge", "extra", NULL },
 	    "extra");
+	bad("virtio-blk without a path", (const char *const[]){ "-s", "3,virtio-blk", NULL },
+	    "needs an image path");
+	bad("virtio-blk bad sector size",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,sectorsize=1000", NULL }, "1000");
+	bad("virtio-blk unknown option",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,turbo", NULL }, "turbo");
+	bad("virtio-rnd unknown option", (const char *const[]){ "-s", "4,virtio-rnd,fast", NULL },
+	    "fast");
+
+	/* A missing image is found at start-up, before any guest access: exit 1. */
+	st = vdm_run((const char *const[]){ "--hsm", "sim:/tmp/vdm-cli-missing.sock", "-s",
+					    "3,virtio-blk,/nonexistent/disk.img", NULL },
+		     out, sizeof(out));
+	drv_check(st == 1 && strstr(out, "cannot open image /nonexistent/disk.img"),
+		  "missing image: exit 1 naming it (%d): %s", st, out);
 	return drv_result();
 }
