@@ -147,15 +147,37 @@ void virtio_queue_enable(struct virtio_dev *vd, struct virtio_queue *q)
 	q->enabled = true;
 }
 
+/* How often one kick drains a queue before yielding to the event loop. */
+#define KICK_PASSES 4
+
 void virtio_queue_kicked(struct virtio_queue *q)
 {
 	struct virtio_dev *vd = q->dev;
 
 	if (!virtio_dev_running(vd) || !q->enabled)
 		return;
-	vd->ops->queue_notify(vd, q);
-	if (q->vq.broken)
-		virtio_dev_needs_reset(vd, q->vq.error);
+	for (int pass = 0; pass < KICK_PASSES; pass++) {
+		vd->ops->queue_notify(vd, q);
+		if (q->vq.broken) {
+			virtio_dev_needs_reset(vd, q->vq.error);
+			return;
+		}
+		/*
+		 * Re-arm kicks (with EVENT_IDX this moves avail_event up to
+		 * what we consumed; without it the driver would never kick
+		 * again) and look once more: a chain the driver published
+		 * before it saw the re-arm gets no kick of its own.
+		 */
+		vq_set_notify(&q->vq, true);
+		if (!vq_has_work(&q->vq))
+			return;
+	}
+	/*
+	 * Still busy after several passes: come back through the event loop
+	 * so other devices get their turn instead of being starved.
+	 */
+	if (eventfd_write(q->kick_fd, 1) < 0)
+		log_err("%s: cannot re-queue kick: %s", vd->ops->name, strerror(errno));
 }
 
 static void kick_cb(void *arg, int fd, uint32_t events)

@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +44,8 @@ struct sq_used {
 
 _Static_assert(sizeof(struct sq_desc) == 16, "descriptor layout");
 _Static_assert(sizeof(struct sq_used_elem) == 8, "used element layout");
+_Static_assert(DRV_VIRTIO_MAX_VEC <= DRV_VIRTIO_MSI_DATA_STRIDE,
+	       "the MSI data of two functions overlap");
 
 #define RING_ALIGN 4096
 /* A used-ring wait re-checks the ring at least this often (ms). */
@@ -176,13 +177,12 @@ bool drv_virtio_handle_irq(struct drv_virtio *v, const struct drv_irq *irq)
 		uint32_t vec = irq->data - v->msi_data_base;
 
 		if (irq->addr != DRV_VIRTIO_MSI_ADDR || irq->data < v->msi_data_base ||
-		    vec >= (v->msix_table_size ? v->msix_table_size : DRV_VIRTIO_MAX_VEC)) {
+		    vec >= DRV_VIRTIO_MAX_VEC) {
 			v->foreign_irq_count++;
 			return false;
 		}
 		v->msi_count++;
-		if (vec < DRV_VIRTIO_MAX_VEC)
-			v->msi_vec_count[vec]++;
+		v->msi_vec_count[vec]++;
 		if (v->msix && vec == v->config_vector)
 			v->config_irq_count++;
 		return true;
@@ -277,7 +277,7 @@ int drv_virtio_probe(struct drv_virtio *v, struct drv *d, struct drv_func *f, ui
 	v->d = d;
 	v->f = f;
 	v->heap = v->heap_base = heap_base;
-	v->msi_data_base = DRV_VIRTIO_MSI_DATA;
+	v->msi_data_base = DRV_VIRTIO_MSI_DATA + DRV_VIRTIO_MSI_DATA_STRIDE * (f->bdf & 0xffu);
 	v->irq_grace_ms = DRV_VIRTIO_IRQ_GRACE_MS;
 	v->config_vector = DRV_VIRTIO_NO_VECTOR;
 	for (int i = 0; i < DRV_VIRTIO_MAX_VQ; i++) {
@@ -346,8 +346,6 @@ static void vq_forget(struct drv_vq *vq)
 {
 	uint16_t index = vq->index;
 
-	free(vq->next);
-	free(vq->slot);
 	memset(vq, 0, sizeof(*vq));
 	vq->index = index;
 	vq->msix_vector = DRV_VIRTIO_NO_VECTOR;
@@ -581,9 +579,10 @@ int drv_virtio_setup_vq(struct drv_virtio *v, int idx, uint16_t size)
 		return -1;
 	}
 	if (!size)
-		size = max;
-	if (size > max) {
-		vmsg("queue %d: size %u exceeds the maximum %u", idx, size, max);
+		size = max < DRV_VQ_MAX_SIZE ? max : DRV_VQ_MAX_SIZE;
+	if (size > max || size > DRV_VQ_MAX_SIZE) {
+		vmsg("queue %d: size %u exceeds the maximum %u (driver: %u)", idx, size, max,
+		     DRV_VQ_MAX_SIZE);
 		return -1;
 	}
 
@@ -597,13 +596,6 @@ int drv_virtio_setup_vq(struct drv_virtio *v, int idx, uint16_t size)
 	memset(drv_gpa(v->d, vq->avail_gpa, avail_len), 0, avail_len);
 	memset(drv_gpa(v->d, vq->used_gpa, used_len), 0, used_len);
 
-	vq->next = calloc(size, sizeof(*vq->next));
-	vq->slot = calloc(size, sizeof(*vq->slot));
-	if (!vq->next || !vq->slot) {
-		vmsg("out of memory");
-		vq_forget(vq);
-		return -1;
-	}
 	for (uint16_t i = 0; i < size; i++)
 		vq->next[i] = (uint16_t)(i + 1);
 	vq->free_head = 0;
@@ -665,7 +657,7 @@ int drv_virtio_post(struct drv_virtio *v, int q, const struct drv_buf *out, int 
 
 	if (!vq)
 		return -1;
-	if (nout < 0 || nin < 0 || n < 1 || (!indirect && n > vq->size)) {
+	if (nout < 0 || nin < 0 || n < 1 || n > (indirect ? 0xffff : vq->size)) {
 		vmsg("queue %d: cannot post %d + %d buffers", q, nout, nin);
 		return -1;
 	}
@@ -679,7 +671,7 @@ int drv_virtio_post(struct drv_virtio *v, int q, const struct drv_buf *out, int 
 		struct sq_desc *table;
 
 		if (s->ind_cap < (uint32_t)n) {
-			uint32_t cap = n < 16 ? 16 : (uint32_t)n;
+			uint16_t cap = n < 16 ? 16 : (uint16_t)n;
 
 			s->ind_gpa = drv_virtio_alloc(v, 16ULL * cap, 16);
 			s->ind_cap = cap;

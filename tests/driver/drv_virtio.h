@@ -41,9 +41,15 @@
 #define DRV_VIRTIO_MAX_VQ 8
 /* MSI-X vectors the driver programs and counts: config + one per queue. */
 #define DRV_VIRTIO_MAX_VEC (DRV_VIRTIO_MAX_VQ + 1)
-/* Default MSI message: address 0xfee00000, data msi_data_base + vector. */
+/*
+ * MSI message of vector i: address DRV_VIRTIO_MSI_ADDR, data msi_data_base +
+ * i, where probe sets msi_data_base = DRV_VIRTIO_MSI_DATA + 16 * devfn (so
+ * 0x4000 + i for 00:00.0): several devices on one link send distinct
+ * messages.  A test may change msi_data_base before drv_virtio_setup_irq.
+ */
 #define DRV_VIRTIO_MSI_ADDR 0xfee00000ULL
 #define DRV_VIRTIO_MSI_DATA 0x4000u
+#define DRV_VIRTIO_MSI_DATA_STRIDE 16
 #define DRV_VIRTIO_NO_VECTOR 0xffff
 /* Default of drv_virtio.irq_grace_ms. */
 #define DRV_VIRTIO_IRQ_GRACE_MS 50
@@ -59,11 +65,16 @@ struct drv_virtio_cap {
 	uint64_t addr;   /* BAR address + offset (valid if cap && BAR assigned) */
 };
 
+/* Largest queue the driver sets up.  Its bookkeeping lives in struct
+ * drv_vq, so nothing is allocated on the host (struct drv_virtio is about
+ * 150 KiB); size 0 in drv_virtio_setup_vq picks min(device maximum, this). */
+#define DRV_VQ_MAX_SIZE 1024
+
 /* Driver-side bookkeeping of one descriptor head (host memory only). */
 struct drv_vq_slot {
-	uint16_t ndesc;     /* descriptors the chain takes in the ring (0: free) */
 	uint64_t ind_gpa;   /* indirect table owned by this head, reused */
-	uint32_t ind_cap;   /* its capacity in descriptors */
+	uint16_t ind_cap;   /* its capacity in descriptors */
+	uint16_t ndesc;     /* descriptors the chain takes in the ring (0: free) */
 };
 
 /* One split virtqueue laid out in guest RAM. */
@@ -75,8 +86,10 @@ struct drv_vq {
 	uint16_t kicked_avail;        /* avail idx at the last kick */
 	uint16_t free_head;           /* first free descriptor */
 	uint16_t num_free;            /* free descriptors */
-	uint16_t *next;               /* shadow of desc[i].next; links the free list */
-	struct drv_vq_slot *slot;     /* per head */
+	/* Shadow of desc[].next (never read back from guest RAM); also links
+	 * the free list. */
+	uint16_t next[DRV_VQ_MAX_SIZE];
+	struct drv_vq_slot slot[DRV_VQ_MAX_SIZE]; /* per head */
 	uint16_t notify_off;          /* queue_notify_off as read */
 	uint64_t notify_addr;         /* where a kick writes the queue index */
 	uint16_t msix_vector;         /* as read back; DRV_VIRTIO_NO_VECTOR for INTx */
@@ -103,7 +116,7 @@ struct drv_virtio {
 	uint8_t msix_cap;            /* config offset of the MSI-X capability, 0 if none */
 	uint16_t msix_table_size;    /* vectors in the table */
 	uint64_t msix_table;         /* table address (BAR + offset) */
-	uint32_t msi_data_base;      /* vector v is sent with data msi_data_base + v */
+	uint32_t msi_data_base;      /* vector i is sent with data msi_data_base + i */
 	uint16_t config_vector;      /* msix_config as read back */
 	/* drv_virtio_wait_used: how long to wait for the interrupt of a used
 	 * entry found by polling before its interrupt arrived (0: not at all). */
@@ -127,7 +140,9 @@ struct drv_virtio {
 	int isr_queue_count;         /* ISR reads with bit 0 (queue) set */
 	int isr_config_count;        /* ISR reads with bit 1 (config change) set */
 	int config_irq_count;        /* config interrupts: MSI on config vector or ISR bit 1 */
-	int foreign_irq_count;       /* messages that were not for this device */
+	/* Messages that were not for this device.  With several devices on one
+	 * link, a message read while waiting on one is not credited to another. */
+	int foreign_irq_count;
 };
 
 /* A buffer of a chain: guest-physical address and length. */
@@ -146,7 +161,9 @@ struct drv_buf {
  */
 int drv_virtio_probe(struct drv_virtio *v, struct drv *d, struct drv_func *f, uint64_t heap_base);
 
-/* Free host memory of the queues (guest RAM is not reclaimed). */
+/* Forget the driver's queues (the device is not touched; guest RAM is not
+ * reclaimed).  Nothing is allocated on the host, so this is optional, and
+ * safe to call more than once. */
 void drv_virtio_fini(struct drv_virtio *v);
 
 /*
@@ -178,11 +195,13 @@ int drv_virtio_setup_irq(struct drv_virtio *v, bool use_msix);
 
 /*
  * Queue idx (< DRV_VIRTIO_MAX_VQ): select it, read the maximum queue_size
- * (0: the queue does not exist, -1), choose size (0 => the maximum; more
- * than the maximum: -1; the caller keeps it a power of 2), allocate desc,
- * avail and used rings in guest RAM (4096-aligned, zeroed), write size,
- * ring addresses and the MSI-X vector, read queue_notify_off and compute
- * notify_addr, set queue_enable = 1 and check it reads back 1.
+ * (0: the queue does not exist, -1), choose size (0 => the maximum, capped
+ * at DRV_VQ_MAX_SIZE; more than either: -1; other sizes, even ones that are
+ * not a power of 2, are written as asked), allocate desc, avail and used
+ * rings in guest RAM (4096-aligned, zeroed), write size, ring addresses and
+ * the MSI-X vector, read queue_notify_off and compute notify_addr, set
+ * queue_enable = 1 and check it reads back 1 (-1 otherwise, e.g. when the
+ * device refuses the layout).
  */
 int drv_virtio_setup_vq(struct drv_virtio *v, int idx, uint16_t size);
 
@@ -224,7 +243,9 @@ uint64_t drv_virtio_alloc(struct drv_virtio *v, uint64_t len, uint64_t align);
 int drv_virtio_post(struct drv_virtio *v, int q, const struct drv_buf *out, int nout,
 		    const struct drv_buf *in, int nin, bool indirect);
 
-/* Kick: write the queue index (2 bytes) to the queue's notify address. */
+/* Kick: write the queue index (2 bytes) to the queue's notify address,
+ * unconditionally (see drv_virtio_kick_needed).  VIRTIO_F_NOTIFICATION_DATA
+ * and VIRTIO_F_NOTIF_CONFIG_DATA are not supported: do not negotiate them. */
 void drv_virtio_kick(struct drv_virtio *v, int q);
 
 /* Whether the device wants a kick for what was posted since the last kick:
@@ -244,10 +265,11 @@ void drv_virtio_vq_interrupts(struct drv_virtio *v, int q, bool on);
  * device clears on read).  An entry found before its interrupt was seen
  * waits up to v->irq_grace_ms more for that interrupt (unless interrupts
  * are off for q), so the statistics reliably show the delivery path; a
- * device that legitimately does not interrupt costs that much.  Returns 1 with *id (head) and *len (used length)
- * filled and the chain's descriptors freed, 0 on timeout, -1 (with a
- * message) if the used entry names an id that is not an outstanding head
- * (the entry is consumed).  id or len may be NULL.
+ * device that legitimately does not interrupt costs that much.  Returns 1
+ * with *id (head) and *len (used length) filled and the chain's descriptors
+ * freed, 0 on timeout, -1 (with a message) if the used entry names an id
+ * that is not an outstanding head (the entry is consumed).  id or len may be
+ * NULL.
  */
 int drv_virtio_wait_used(struct drv_virtio *v, int q, uint16_t *id, uint32_t *len,
 			 int timeout_ms);
@@ -259,7 +281,7 @@ int drv_virtio_get_used(struct drv_virtio *v, int q, uint16_t *id, uint32_t *len
 /*
  * Account one interrupt message in v's stats; for tests that call
  * drv_wait_irq themselves.  MSI: counted per vector when the data is
- * msi_data_base + a vector of the table.  INTx of this function: an
+ * msi_data_base + i, i < DRV_VIRTIO_MAX_VEC.  INTx of this function: an
  * assertion is counted and the ISR read (as an interrupt handler would),
  * which deasserts the line.  Returns true if the message was this device's.
  */
