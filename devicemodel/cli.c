@@ -35,9 +35,11 @@ void cli_usage(FILE *f)
 		"                        repeatable\n"
 		"  -U, --uuid UUID       VM UUID (generated when absent)\n"
 		"  -m, --memsize SIZE    guest RAM, with K/M/G suffix (default 256M)\n"
-		"      --hsm sim[:SOCKET]\n"
-		"                        hypervisor back-end (default %s); sim listens for the\n"
-		"                        test driver on SOCKET\n"
+		"      --hsm qemu|sim[:SOCKET]\n"
+		"                        hypervisor back-end (default %s).  qemu starts\n"
+		"                        QEMU-COMMAND with one x-pci-proxy-dev per function\n"
+		"                        and guest RAM of -m SIZE; sim listens for the test\n"
+		"                        driver on SOCKET\n"
 		"      --dump-config DIR write each function's config space to DIR/SS.F.lspci\n"
 		"                        in the format `lspci -F` reads, at start\n"
 		"  -v, --verbose         more log detail (repeat for more)\n"
@@ -174,6 +176,28 @@ static int parse_slot(struct vdm_options *o, const char *arg, char *err, size_t 
 	return 0;
 }
 
+/* A hypervisor command after "--" goes with back-ends that run one, and
+ * only with them. */
+static int check_hv_command(const struct vdm_options *o, char *err, size_t errlen)
+{
+	struct hsm_caps caps;
+
+	if (hsm_backend_caps(o->hsm, &caps))
+		return 0; /* reported by --hsm */
+	if (caps.hv_command && !o->extra_argc) {
+		snprintf(err, errlen,
+			 "--hsm %s: needs the QEMU command after '--' "
+			 "(for example: -- qemu-system-x86_64 -accel tcg -nographic ...)", o->hsm);
+		return -EINVAL;
+	}
+	if (!caps.hv_command && o->extra_argc) {
+		snprintf(err, errlen, "'%s': a hypervisor command is only taken by --hsm qemu",
+			 o->extra_argv[0]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t errlen)
 {
 	char names[64];
@@ -247,7 +271,7 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 		o->extra_argc = argc - optind;
 		o->extra_argv = &argv[optind];
 	}
-	return 0;
+	return o->help || o->version ? 0 : check_hv_command(o, err, errlen);
 }
 
 void cli_free(struct vdm_options *o)

@@ -35,7 +35,7 @@ struct vdm_options {
 };
 
 #define VDM_DEFAULT_RAM (256ULL << 20)
-#define VDM_DEFAULT_HSM "sim"
+#define VDM_DEFAULT_HSM "qemu"
 
 /*
  * Parse argv.  Returns 0 on success or -EINVAL with a one-line message

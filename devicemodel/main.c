@@ -4,7 +4,8 @@
  * stop, then stop the devices and release everything.
  *
  * Exit status: 0 after a clean stop, 1 when start-up fails, 2 for bad
- * arguments.
+ * arguments; with a hypervisor that vdm started (--hsm qemu), the
+ * hypervisor's own exit status once it ends.
  */
 #include "cli.h"
 #include "log.h"
@@ -44,6 +45,25 @@ static void handle_ioreq(void *opaque, struct hsm_ioreq *req)
 	pci_bus_ioreq(&vdm->bus, req);
 }
 
+static void handle_reset(void *opaque, uint16_t bdf)
+{
+	struct vdm *vdm = opaque;
+
+	if (pci_bus_reset_function(&vdm->bus, bdf) == 0)
+		log_info("00:%02x.%d reset by the hypervisor", (bdf >> 3) & 0x1f, bdf & 7);
+}
+
+/* The hypervisor vdm started has ended: vdm ends too, with its status. */
+static void handle_hv_exit(void *opaque, int status, bool at_start)
+{
+	struct vdm *vdm = opaque;
+
+	vdm->hv_ended = true;
+	vdm->hv_status = status;
+	vdm->hv_failed_start = at_start;
+	evloop_stop(vdm->loop);
+}
+
 static void destroy_devices(struct vdm *vdm)
 {
 	/* Reverse order of creation: later devices may lean on earlier ones. */
@@ -64,6 +84,12 @@ static int create_devices(struct vdm *vdm, struct vdm_options *o)
 		char err[256] = "";
 		int ret;
 
+		if (spec->emu == &devemu_hostbridge && vdm->caps.hv_hostbridge) {
+			log_info("00:%02x.%d hostbridge: left to the hypervisor, which emulates "
+				 "its own host bridge", spec->slot, spec->func);
+			continue;
+		}
+
 		ret = spec->emu->create(vdm, spec->cfg, &vd->dev, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "vdm: %d:%d,%s: %s\n", spec->slot, spec->func,
@@ -82,6 +108,14 @@ static int create_devices(struct vdm *vdm, struct vdm_options *o)
 			return ret;
 		}
 		vdm->ndevices++;
+		ret = hsm_add_pci_function(vdm->vm, hsm_bdf(0, (unsigned)spec->slot,
+							     (unsigned)spec->func));
+		if (ret) {
+			fprintf(stderr, "vdm: %d:%d,%s: the %s back-end cannot serve it: %s\n",
+				spec->slot, spec->func, spec->emu->name,
+				hsm_backend_name(vdm->vm), strerror(-ret));
+			return ret;
+		}
 		log_info("00:%02x.%d %s", spec->slot, spec->func, spec->emu->name);
 	}
 	pci_bus_finalize(&vdm->bus);
@@ -132,12 +166,6 @@ int main(int argc, char **argv)
 		cli_free(&opts);
 		return 0;
 	}
-	if (opts.extra_argc) {
-		fprintf(stderr, "vdm: '%s': a hypervisor command line is only taken by --hsm qemu\n",
-			opts.extra_argv[0]);
-		cli_free(&opts);
-		return 2;
-	}
 	log_set_level(LOG_INFO + opts.verbosity);
 	if (opts.log_file) {
 		ret = log_open_file(opts.log_file);
@@ -152,7 +180,6 @@ int main(int argc, char **argv)
 	else
 		uuid_generate(vdm.uuid);
 	uuid_unparse_lower(vdm.uuid, vdm.uuid_str);
-	log_info("VM UUID %s", vdm.uuid_str);
 
 	vdm.loop = evloop_create();
 	if (!vdm.loop) {
@@ -167,6 +194,9 @@ int main(int argc, char **argv)
 		.ioreq_opaque = &vdm,
 		.loop = { .loop = vdm.loop, .add_fd = loop_add_fd, .del_fd = loop_del_fd },
 		.log = hsm_log_sink,
+		.reset = handle_reset,
+		.hv_argv = opts.extra_argc ? opts.extra_argv : NULL,
+		.hv_exited = handle_hv_exit,
 	};
 	memcpy(cfg.uuid, vdm.uuid, sizeof(cfg.uuid));
 	vdm.vm = hsm_open(&cfg, &ret, err, sizeof(err));
@@ -174,6 +204,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vdm: --hsm %s: %s\n", opts.hsm, err);
 		goto out;
 	}
+	/* After the back-end opened, so that its errors stay one line. */
+	log_info("VM UUID %s", vdm.uuid_str);
 	vdm.caps = hsm_get_caps(vdm.vm);
 	vdm.bus.vm = vdm.vm;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
@@ -194,8 +226,13 @@ int main(int argc, char **argv)
 		log_err("event loop failed: %s", strerror(-sig));
 		goto out;
 	}
+	if (vdm.hv_ended && vdm.hv_failed_start) {
+		fprintf(stderr, "vdm: the hypervisor exited during start-up with status %d "
+				"(its own messages, above, say why)\n", vdm.hv_status);
+		goto out;
+	}
 	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
-	status = 0;
+	status = vdm.hv_ended ? vdm.hv_status : 0;
 out:
 	/* Devices first (they flush and unregister from libhsm), then the VM. */
 	destroy_devices(&vdm);

@@ -49,6 +49,9 @@ struct pci_dev_ops {
 	void (*cfg_write)(struct pci_dev *d, unsigned off, unsigned size, uint32_t val);
 	/* MSI-X enable/function-mask changed (optional). */
 	void (*msix_changed)(struct pci_dev *d);
+	/* Function-level reset by the platform, before the config header is
+	 * reset (optional): the device drops all its state. */
+	void (*reset)(struct pci_dev *d);
 };
 
 struct pci_msix_entry {
@@ -170,6 +173,10 @@ void pci_bus_finalize(struct pci_bus *bus);
 
 /* Complete one I/O request (config, PIO or MMIO). */
 void pci_bus_ioreq(struct pci_bus *bus, struct hsm_ioreq *req);
+
+/* The platform reset function bdf (device state, then the config header).
+ * Returns -ENOENT when nothing is there. */
+int pci_bus_reset_function(struct pci_bus *bus, uint16_t bdf);
 
 /* ---- inside the PCI layer (pci_bus.c calls these) ---- */
 

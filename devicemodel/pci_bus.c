@@ -127,3 +127,15 @@ void pci_bus_ioreq(struct pci_bus *bus, struct hsm_ioreq *req)
 	if (req->size < 8)
 		req->data &= (1ULL << (8 * req->size)) - 1;
 }
+
+int pci_bus_reset_function(struct pci_bus *bus, uint16_t bdf)
+{
+	struct pci_dev *d = (bdf >> 8) ? NULL : bus->devs[(bdf >> 3) & 0x1f][bdf & 7];
+
+	if (!d)
+		return -ENOENT;
+	if (d->ops && d->ops->reset)
+		d->ops->reset(d);
+	pci_dev_reset(d);
+	return 0;
+}

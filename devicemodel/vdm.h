@@ -56,6 +56,9 @@ struct vdm {
 	char uuid_str[37];
 	int ndevices;
 	struct vdm_device devices[VDM_MAX_DEVICES];
+	/* Set when a hypervisor that vdm started has ended. */
+	bool hv_ended, hv_failed_start;
+	int hv_status;
 };
 
 extern const struct devemu devemu_hostbridge;

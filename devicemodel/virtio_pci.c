@@ -528,7 +528,13 @@ static void vpci_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint3
 		modern_write(vd, bar_off, len, val);
 }
 
+static void vpci_reset(struct pci_dev *d)
+{
+	device_reset(to_virtio_dev(d));
+}
+
 static const struct pci_dev_ops virtio_pci_ops = {
+	.reset = vpci_reset,
 	.bar_read = vpci_bar_read,
 	.bar_write = vpci_bar_write,
 	.bar_map = vpci_bar_map,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static const struct hsm_backend_ops *const backends[] = {
+	&hsm_qemu_ops,
 	&hsm_sim_ops,
 };
 
@@ -41,6 +42,17 @@ static const struct hsm_backend_ops *find_backend(const char *spec, const char *
 		if (strlen(backends[i]->name) == len && !strncmp(backends[i]->name, spec, len))
 			return backends[i];
 	return NULL;
+}
+
+int hsm_backend_caps(const char *spec, struct hsm_caps *caps)
+{
+	const char *arg;
+	const struct hsm_backend_ops *ops = find_backend(spec, &arg);
+
+	if (!ops)
+		return -ENOENT;
+	*caps = ops->caps;
+	return 0;
 }
 
 bool hsm_backend_exists(const char *spec, char *names, size_t len)
@@ -135,6 +147,11 @@ const char *hsm_backend_name(const struct hsm_vm *vm)
 struct hsm_caps hsm_get_caps(const struct hsm_vm *vm)
 {
 	return vm->ops->caps;
+}
+
+int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf)
+{
+	return vm->ops->add_pci_function ? vm->ops->add_pci_function(vm, bdf) : 0;
 }
 
 int hsm_start(struct hsm_vm *vm)

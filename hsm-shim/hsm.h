@@ -76,6 +76,17 @@ struct hsm_loop_ops {
 /* Log levels match syslog's: 3 error, 4 warning, 6 info, 7 debug. */
 typedef void (*hsm_log_fn)(int level, const char *msg);
 
+/* The hypervisor reset one PCI function (for example on a guest reboot). */
+typedef void (*hsm_reset_fn)(void *opaque, uint16_t bdf);
+
+/*
+ * A hypervisor that the back-end started (qemu) has ended.  status is what
+ * a shell would report: the exit code, or 128 + signal number.  at_start is
+ * true when it ended before every PCI function was connected (it failed to
+ * start).  Runs on the loop thread.
+ */
+typedef void (*hsm_exit_fn)(void *opaque, int status, bool at_start);
+
 struct hsm_vm_config {
 	const char *backend;      /* "sim[:SOCKET]", "qemu", "acrn[:DEV]" */
 	uint64_t ram_size;        /* bytes of guest RAM */
@@ -85,6 +96,11 @@ struct hsm_vm_config {
 	void *ioreq_opaque;
 	struct hsm_loop_ops loop; /* where libhsm watches its fds */
 	hsm_log_fn log;           /* may be NULL: messages are dropped */
+	hsm_reset_fn reset;       /* may be NULL; gets ioreq_opaque */
+	/* Back-ends that start the hypervisor themselves (qemu): its command
+	 * line, NULL-terminated, and who to tell when it ends (ioreq_opaque). */
+	char *const *hv_argv;
+	hsm_exit_fn hv_exited;
 };
 
 /* What a back-end can do. */
@@ -92,6 +108,8 @@ struct hsm_caps {
 	bool msi;              /* MSI/MSI-X messages reach the guest */
 	bool intx;             /* INTx reaches the guest */
 	bool native_ioeventfd; /* the hypervisor matches ioeventfds itself */
+	bool hv_hostbridge;    /* the hypervisor emulates the host bridge */
+	bool hv_command;       /* the back-end runs the hypervisor command (hv_argv) */
 };
 
 /*
@@ -100,6 +118,10 @@ struct hsm_caps {
  */
 struct hsm_vm *hsm_open(const struct hsm_vm_config *cfg, int *err,
 			char *errbuf, size_t errlen);
+
+/* What the back-end named in spec can do, without opening a VM.  Returns 0,
+ * or -ENOENT when no such back-end is built in. */
+int hsm_backend_caps(const char *spec, struct hsm_caps *caps);
 
 /* True when spec ("name" or "name:arg") names a back-end built into libhsm.
  * names, if not NULL, receives a comma-separated list of them. */
@@ -111,6 +133,13 @@ void hsm_close(struct hsm_vm *vm);
 /* Back-end name ("sim", ...) and capabilities. */
 const char *hsm_backend_name(const struct hsm_vm *vm);
 struct hsm_caps hsm_get_caps(const struct hsm_vm *vm);
+
+/*
+ * Declare a PCI function the device model serves, before hsm_start.
+ * Back-ends that connect each function separately (qemu: one socket per
+ * function) set up its channel here; the others only check bdf.
+ */
+int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf);
 
 /*
  * Back-end-specific start, after every device is registered (for example the

@@ -20,6 +20,7 @@ struct hsm_backend_ops {
 	struct hsm_caps caps;
 	/* arg: text after "name:" or NULL.  Sets up guest RAM (hsm_add_region). */
 	int (*open)(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen);
+	int (*add_pci_function)(struct hsm_vm *vm, uint16_t bdf);
 	int (*start)(struct hsm_vm *vm);
 	void (*close)(struct hsm_vm *vm);
 	/* Optional native notifications; NULL means libhsm does it in software. */
@@ -95,5 +96,6 @@ void hsm_forwarder_shutdown(struct hsm_vm *vm);
 void hsm_forwarder_fini(struct hsm_vm *vm);
 
 extern const struct hsm_backend_ops hsm_sim_ops;
+extern const struct hsm_backend_ops hsm_qemu_ops;
 
 #endif /* VDM_HSM_INTERNAL_H */

@@ -1,2 +1,8 @@
 # samples: launch scripts a user copies.
 dist_samples_SCRIPTS += samples/sim-enumerate.sh samples/setup.sh samples/main-job.sh
+
+# The test guest: image builder, its /init, and a boot script for vdm.
+guestsamplesdir = $(samplesdir)/guest
+dist_guestsamples_SCRIPTS = samples/guest/build-image.sh samples/guest/boot-guest.sh \
+	samples/guest/init
+dist_guestsamples_DATA = samples/guest/README.md

@@ -11,7 +11,8 @@ if [ "${1:-}" = "--sanitizers" ]; then
 fi
 builddir=${1:-$top/build}
 
-deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev pciutils"
+deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev pciutils
+	qemu-system-x86 seabios cpio"
 missing=
 for p in $deps; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

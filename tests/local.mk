@@ -31,3 +31,12 @@ TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
 check_PROGRAMS += tests/sim/test_malformed
 tests_sim_test_malformed_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_malformed
+
+# The qemu back-end against a stand-in that speaks x-pci-proxy-dev's format.
+check_PROGRAMS += tests/qemu/fake-qemu
+TESTS += tests/qemu/proxy.sh
+EXTRA_DIST += tests/qemu/proxy.sh
+
+# A real Linux guest under QEMU TCG, with vdm as its device process.
+TESTS += tests/guest/blk_rnd.sh
+EXTRA_DIST += tests/guest/blk_rnd.sh
