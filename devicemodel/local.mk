@@ -7,7 +7,8 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/vdm.h devicemodel/devemu.c devicemodel/hostbridge.c \
 	devicemodel/cli.h devicemodel/cli.c \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c \
-	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c
+	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
+	devicemodel/virtio_net.c
 
 bin_PROGRAMS += devicemodel/vdm
 devicemodel_vdm_SOURCES = devicemodel/main.c

@@ -90,6 +90,8 @@ static int create_devices(struct vdm *vdm, struct vdm_options *o)
 			continue;
 		}
 
+		vdm->create_slot = spec->slot;
+		vdm->create_func = spec->func;
 		ret = spec->emu->create(vdm, spec->cfg, &vd->dev, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "vdm: %d:%d,%s: %s\n", spec->slot, spec->func,

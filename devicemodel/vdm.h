@@ -56,6 +56,9 @@ struct vdm {
 	char uuid_str[37];
 	int ndevices;
 	struct vdm_device devices[VDM_MAX_DEVICES];
+	/* Where the device being created will sit (for create hooks that
+	 * derive something from their address, like virtio-net's MAC). */
+	int create_slot, create_func;
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;
 	int hv_status;
@@ -64,5 +67,6 @@ struct vdm {
 extern const struct devemu devemu_hostbridge;
 extern const struct devemu devemu_virtio_blk;
 extern const struct devemu devemu_virtio_rnd;
+extern const struct devemu devemu_virtio_net;
 
 #endif /* VDM_VDM_H */

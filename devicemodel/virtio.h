@@ -35,6 +35,13 @@ struct virtio_queue {
 	int kick_fd;             /* ioeventfd for this queue's notify address */
 	bool kick_routed;        /* modern notify address registered with libhsm */
 	bool legacy_kick_routed; /* legacy notify port registered with libhsm */
+	/*
+	 * Receive-style queue: posted buffers wait for data from the host side,
+	 * so "buffers available" is not "work to do".  A kick then only calls
+	 * queue_notify once; the device re-arms notifications itself.  Set by
+	 * the device at create.
+	 */
+	bool device_paced;
 };
 
 struct virtio_ops {

@@ -156,6 +156,12 @@ void virtio_queue_kicked(struct virtio_queue *q)
 
 	if (!virtio_dev_running(vd) || !q->enabled)
 		return;
+	if (q->device_paced) {
+		vd->ops->queue_notify(vd, q);
+		if (q->vq.broken)
+			virtio_dev_needs_reset(vd, q->vq.error);
+		return;
+	}
 	for (int pass = 0; pass < KICK_PASSES; pass++) {
 		vd->ops->queue_notify(vd, q);
 		if (q->vq.broken) {

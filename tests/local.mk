@@ -40,3 +40,7 @@ EXTRA_DIST += tests/qemu/proxy.sh
 # A real Linux guest under QEMU TCG, with vdm as its device process.
 TESTS += tests/guest/blk_rnd.sh
 EXTRA_DIST += tests/guest/blk_rnd.sh
+
+check_PROGRAMS += tests/sim/test_virtio_net
+tests_sim_test_virtio_net_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_virtio_net

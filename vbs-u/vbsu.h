@@ -114,6 +114,14 @@ void vq_retchain(struct vqueue *vq);
  */
 void vq_relchain(struct vqueue *vq, uint16_t head, uint32_t len);
 
+/* Put n chains on the used ring and publish them together, so the driver
+ * never sees part of a group (a frame spread over several receive buffers). */
+void vq_relchains(struct vqueue *vq, const uint16_t *heads, const uint32_t *lens, int n);
+
+/* The guest broke a device-level rule on this queue (e.g. a buffer of the
+ * wrong direction): break the queue as vq_getchain does for ring errors. */
+void vq_mark_broken(struct vqueue *vq, const char *why);
+
 /*
  * After a batch of vq_relchain calls: publish and decide whether the driver
  * wants an interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with
@@ -181,5 +189,66 @@ int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq);
 
 /* Make every completed write durable, then close the image. */
 void vbsu_blk_close(struct vbsu_blk *b);
+
+/* ---- virtio-net back-end on a TAP interface (net.c) ---- */
+
+#define VBSU_NET_MAC_TABLE 64
+#define VBSU_NET_MAX_IOV 64
+
+struct vbsu_net {
+	int tap_fd;
+	char ifname[16];
+	unsigned tap_offloads;    /* TUN_F_* flags the TAP accepted at open */
+	unsigned hdr_len;         /* virtio-net header bytes: 10, or 12 with num_buffers */
+	bool mrg_rxbuf;           /* a frame may span several receive chains */
+
+	/* Receive filter, as the driver set it through the control queue. */
+	uint8_t mac[6];
+	bool promisc, allmulti;
+	int n_uni, n_multi;
+	bool uni_overflow, multi_overflow; /* table too long: accept that class */
+	uint8_t uni[VBSU_NET_MAC_TABLE][6], multi[VBSU_NET_MAC_TABLE][6];
+
+	/* A frame read from the TAP that waits for guest buffers. */
+	uint8_t *frame;
+	size_t frame_len;
+	bool frame_pending;
+
+	uint64_t rx_frames, rx_filtered, rx_too_big, tx_frames, tx_errors;
+};
+
+/*
+ * Open the existing TAP interface ifname with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR,
+ * non-blocking, and find which offloads it takes.  Returns 0, or a negative
+ * errno with a one-line reason in err (missing, busy, not a TAP).
+ */
+int vbsu_net_open(struct vbsu_net *n, const char *ifname, char *err, size_t errlen);
+
+/*
+ * Apply the negotiated layout: header length, MRG_RXBUF, and the TUN_F_*
+ * offloads the driver accepted (what the TAP may hand us).  Returns 0 or -errno.
+ */
+int vbsu_net_configure(struct vbsu_net *n, unsigned hdr_len, bool mrg_rxbuf, unsigned offloads);
+
+/* Back to the state after open: filter reset to promiscuous, pending frame dropped. */
+void vbsu_net_reset(struct vbsu_net *n);
+
+/*
+ * Move frames from the TAP into receive chains, at most budget frames.
+ * Returns the number delivered, or a negative errno when the ring is broken.
+ * *starved is set when a frame waits because the guest posted too few
+ * buffers (nothing is dropped: the frame is kept), *more when the budget ran
+ * out with the TAP possibly not empty.
+ */
+int vbsu_net_rx(struct vbsu_net *n, struct vqueue *rxq, int budget, bool *starved, bool *more);
+
+/*
+ * Send every available transmit chain to the TAP.  Returns the number sent,
+ * or a negative errno when the ring is broken.  *blocked is set when the TAP
+ * refused more for now (EAGAIN): wait for it to be writable.
+ */
+int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, bool *blocked);
+
+void vbsu_net_close(struct vbsu_net *n);
 
 #endif /* VDM_VBSU_H */

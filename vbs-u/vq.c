@@ -324,21 +324,37 @@ void vq_retchain(struct vqueue *vq)
  * about the interrupt.  A broken queue is still written (it is memory-safe)
  * so a device finishing in-flight requests needs no special case.
  */
-void vq_relchain(struct vqueue *vq, uint16_t head, uint32_t len)
+void vq_relchains(struct vqueue *vq, const uint16_t *heads, const uint32_t *lens, int n)
 {
-	volatile struct vring_used_elem_le *e;
-
 	if (!vq->ready)
 		return;
-	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
-	e->id = head;
-	e->len = len;
-	vq->used_idx++;
+	for (int i = 0; i < n; i++) {
+		volatile struct vring_used_elem_le *e =
+			&vq->used->ring[vq->used_idx & (vq->size - 1)];
+
+		e->id = heads[i];
+		e->len = lens[i];
+		vq->used_idx++;
+	}
 	/*
-	 * Release: the element, and the device's writes into the buffers, are
+	 * Release: the elements, and the device's writes into the buffers, are
 	 * visible before the driver can observe the new idx (2.7.8.2).
 	 */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+}
+
+void vq_relchain(struct vqueue *vq, uint16_t head, uint32_t len)
+{
+	vq_relchains(vq, &head, &len, 1);
+}
+
+void vq_mark_broken(struct vqueue *vq, const char *why)
+{
+	if (!vq->ready || vq->broken)
+		return;
+	vq->broken = true;
+	vq->broken_err = -EPROTO;
+	vq->error = why;
 }
 
 bool vq_endchains(struct vqueue *vq)

@@ -1,0 +1,475 @@
+/*
+ * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC][,transitional]`: the
+ * network device (virtio 1.2, 5.1) on a TAP interface: options, features,
+ * config space (MAC, link status), the control queue (receive filter and
+ * MAC address), and pacing of the receive and transmit paths on the event
+ * loop.  Frames are moved by the VBS-U back-end in vbs-u/net.c.
+ *
+ * Receive is paced by the guest: the TAP is read only while the guest has
+ * buffers posted; when it has none, the TAP watch is dropped until the guest
+ * kicks the receive queue, so vdm neither spins nor drops frames.
+ */
+#include "vdm.h"
+#include "virtio.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+
+#define NET_QUEUE_SIZE 256
+#define RX_BUDGET 64           /* frames per turn of the event loop */
+#define CTRL_MAX 1024          /* largest control command we take */
+
+enum { RXQ = 0, TXQ = 1, CTRLQ = 2, NET_NQUEUES = 3 };
+
+struct net_cfg {
+	char *tap;
+	uint8_t mac[6];
+	bool have_mac;
+	bool transitional;
+};
+
+struct virtio_net {
+	struct virtio_dev vd; /* first */
+	struct vbsu_net be;
+	struct virtio_net_config config;
+	uint8_t mac[6];        /* the MAC at reset */
+	struct evloop *loop;
+	uint32_t tap_events;   /* what we watch the TAP for now */
+	bool configured;       /* vbsu_net_configure done since the last reset */
+	bool tx_blocked;
+	uint64_t logged_too_big;
+};
+
+static void net_free_cfg(void *p)
+{
+	struct net_cfg *c = p;
+
+	if (c)
+		free(c->tap);
+	free(c);
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &end) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	if (mac[0] & 1) /* a multicast address cannot be a station's */
+		return -EINVAL;
+	return 0;
+}
+
+static int net_parse(const char *opts, void **out, char *err, size_t errlen)
+{
+	struct net_cfg *c = calloc(1, sizeof(*c));
+	char *copy = opts ? strdup(opts) : NULL;
+	char *save = NULL, *tok;
+
+	if (!c || (opts && !copy)) {
+		free(c);
+		free(copy);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+		if (virtio_parse_common_opt(tok, &c->transitional)) {
+			continue;
+		} else if (!strncmp(tok, "tap=", 4) && tok[4]) {
+			free(c->tap);
+			c->tap = strdup(tok + 4);
+		} else if (!strncmp(tok, "mac=", 4)) {
+			if (parse_mac(tok + 4, c->mac)) {
+				snprintf(err, errlen,
+					 "mac '%s': expected a unicast address like 52:54:00:12:34:56",
+					 tok + 4);
+				goto bad;
+			}
+			c->have_mac = true;
+		} else {
+			snprintf(err, errlen, "unknown virtio-net option '%s'", tok);
+			goto bad;
+		}
+	}
+	if (!c->tap) {
+		snprintf(err, errlen, "virtio-net needs tap=NAME");
+		goto bad;
+	}
+	free(copy);
+	*out = c;
+	return 0;
+bad:
+	free(copy);
+	net_free_cfg(c);
+	return -EINVAL;
+}
+
+/*
+ * A MAC that stays the same for this VM and slot across runs: FNV-1a over
+ * the VM UUID and the PCI address, locally administered, unicast.
+ */
+static void derive_mac(const uint8_t uuid[16], int slot, int func, uint8_t mac[6])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	uint8_t place[2] = { (uint8_t)slot, (uint8_t)func };
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ uuid[i]) * 0x100000001b3ULL;
+	for (int i = 0; i < 2; i++)
+		h = (h ^ place[i]) * 0x100000001b3ULL;
+	mac[0] = 0x02; /* locally administered, unicast */
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+}
+
+static struct virtio_net *to_net(struct virtio_dev *vd)
+{
+	return (struct virtio_net *)vd;
+}
+
+static void set_tap_events(struct virtio_net *n, bool rx)
+{
+	uint32_t ev = (rx ? EPOLLIN : 0) | (n->tx_blocked ? EPOLLOUT : 0);
+
+	if (ev != n->tap_events && evloop_mod_fd(n->loop, n->be.tap_fd, ev) == 0)
+		n->tap_events = ev;
+}
+
+/* The TAP learns the negotiated header layout and offloads once per run. */
+static bool ensure_configured(struct virtio_net *n)
+{
+	struct virtio_dev *vd = &n->vd;
+	unsigned offloads = 0;
+	bool mrg = virtio_has_feature(vd, VIRTIO_NET_F_MRG_RXBUF);
+	unsigned hdr = virtio_has_feature(vd, VIRTIO_F_VERSION_1) || mrg
+			       ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
+			       : sizeof(struct virtio_net_hdr);
+	int ret;
+
+	if (n->configured)
+		return true;
+	if (virtio_has_feature(vd, VIRTIO_NET_F_GUEST_CSUM)) {
+		offloads |= TUN_F_CSUM;
+		if (virtio_has_feature(vd, VIRTIO_NET_F_GUEST_TSO4))
+			offloads |= TUN_F_TSO4;
+		if (virtio_has_feature(vd, VIRTIO_NET_F_GUEST_TSO6))
+			offloads |= TUN_F_TSO6;
+		if (virtio_has_feature(vd, VIRTIO_NET_F_GUEST_ECN))
+			offloads |= TUN_F_TSO_ECN;
+	}
+	ret = vbsu_net_configure(&n->be, hdr, mrg, offloads);
+	if (ret) {
+		log_err("virtio-net %s: cannot configure the TAP: %s", n->be.ifname, strerror(-ret));
+		return false;
+	}
+	n->configured = true;
+	return true;
+}
+
+static void rx_run(struct virtio_net *n)
+{
+	struct virtio_queue *q = &n->vd.queues[RXQ];
+
+	if (!virtio_dev_running(&n->vd) || !q->enabled || !ensure_configured(n)) {
+		set_tap_events(n, false);
+		return;
+	}
+	for (;;) {
+		bool starved, more;
+		uint64_t too_big = n->be.rx_too_big;
+		int r = vbsu_net_rx(&n->be, &q->vq, RX_BUDGET, &starved, &more);
+
+		if (n->be.rx_too_big != too_big)
+			virtio_guest_error(&n->vd, "virtio-net %s: frame larger than the guest's "
+				"receive buffers dropped (%llu so far)", n->be.ifname,
+				(unsigned long long)n->be.rx_too_big);
+		if (r > 0)
+			virtio_queue_done(q);
+		if (r < 0) {
+			set_tap_events(n, false);
+			virtio_dev_needs_reset(&n->vd, q->vq.error);
+			return;
+		}
+		if (starved) {
+			/* Ask for a kick, then look again: buffers posted just
+			 * before the re-arm would otherwise go unnoticed. */
+			vq_set_notify(&q->vq, true);
+			if (vq_has_work(&q->vq))
+				continue;
+			set_tap_events(n, false);
+			return;
+		}
+		/* TAP empty, or budget spent: epoll is level-triggered. */
+		set_tap_events(n, true);
+		return;
+	}
+}
+
+static void tx_run(struct virtio_net *n)
+{
+	struct virtio_queue *q = &n->vd.queues[TXQ];
+	int r;
+
+	if (!virtio_dev_running(&n->vd) || !q->enabled || !ensure_configured(n))
+		return;
+	r = vbsu_net_tx(&n->be, &q->vq, &n->tx_blocked);
+	if (r > 0)
+		virtio_queue_done(q);
+	if (r < 0)
+		virtio_dev_needs_reset(&n->vd, q->vq.error);
+	set_tap_events(n, n->tap_events & EPOLLIN);
+}
+
+/* ---- control queue ---- */
+
+static uint8_t ctrl_rx(struct virtio_net *n, uint8_t cmd, const uint8_t *data, size_t len)
+{
+	if (len != 1 || data[0] > 1)
+		return VIRTIO_NET_ERR;
+	if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
+		n->be.promisc = data[0];
+	else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
+		n->be.allmulti = data[0];
+	else
+		return VIRTIO_NET_ERR; /* ALLUNI & co need CTRL_RX_EXTRA, not offered */
+	return VIRTIO_NET_OK;
+}
+
+/* One table of VIRTIO_NET_CTRL_MAC_TABLE_SET: le32 count, count MACs. */
+static const uint8_t *mac_table(const uint8_t *p, const uint8_t *end, uint8_t (*table)[6],
+				int *count, bool *overflow)
+{
+	uint32_t entries;
+
+	if (end - p < 4)
+		return NULL;
+	memcpy(&entries, p, 4);
+	p += 4;
+	if (entries > (uint32_t)(end - p) / 6)
+		return NULL;
+	/* Too many to hold: accept that whole class, as a NIC's filter would. */
+	*overflow = entries > VBSU_NET_MAC_TABLE;
+	*count = *overflow ? 0 : (int)entries;
+	for (int i = 0; i < *count; i++)
+		memcpy(table[i], p + 6 * i, 6);
+	return p + 6 * (size_t)entries;
+}
+
+static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, const uint8_t *data, size_t len)
+{
+	const uint8_t *end = data + len, *p;
+	struct vbsu_net saved = n->be;
+
+	if (cmd == VIRTIO_NET_CTRL_MAC_TABLE_SET) {
+		p = mac_table(data, end, n->be.uni, &n->be.n_uni, &n->be.uni_overflow);
+		if (p)
+			p = mac_table(p, end, n->be.multi, &n->be.n_multi, &n->be.multi_overflow);
+		if (!p || p != end) {
+			n->be = saved; /* malformed: leave the filter as it was */
+			return VIRTIO_NET_ERR;
+		}
+		return VIRTIO_NET_OK;
+	}
+	if (cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET &&
+	    virtio_has_feature(&n->vd, VIRTIO_NET_F_CTRL_MAC_ADDR) && len == 6 && !(data[0] & 1)) {
+		memcpy(n->be.mac, data, 6);
+		memcpy(n->config.mac, data, 6);
+		return VIRTIO_NET_OK;
+	}
+	return VIRTIO_NET_ERR;
+}
+
+static void ctrl_run(struct virtio_net *n)
+{
+	struct virtio_queue *q = &n->vd.queues[CTRLQ];
+	struct iovec iov[8];
+	struct vq_chain chain;
+	uint8_t buf[CTRL_MAX];
+	int ret, done = 0;
+
+	while ((ret = vq_getchain(&q->vq, &chain, iov, 8)) > 0) {
+		uint8_t ack = VIRTIO_NET_ERR;
+		size_t len = 0;
+
+		if (chain.read_len < 2 || chain.write_len < 1) {
+			vq_mark_broken(&q->vq, "control command without header or ack byte");
+			break;
+		}
+		for (int i = 0; i < chain.nread && len < sizeof(buf); i++) {
+			size_t c = iov[i].iov_len < sizeof(buf) - len ? iov[i].iov_len
+								      : sizeof(buf) - len;
+
+			memcpy(buf + len, iov[i].iov_base, c);
+			len += c;
+		}
+		if (chain.read_len <= sizeof(buf)) {
+			if (buf[0] == VIRTIO_NET_CTRL_RX &&
+			    virtio_has_feature(&n->vd, VIRTIO_NET_F_CTRL_RX))
+				ack = ctrl_rx(n, buf[1], buf + 2, len - 2);
+			else if (buf[0] == VIRTIO_NET_CTRL_MAC)
+				ack = ctrl_mac(n, buf[1], buf + 2, len - 2);
+		}
+		/* The ack is the last writable byte (5.1.6.5). */
+		for (int i = chain.nread + chain.nwrite - 1; i >= chain.nread; i--) {
+			if (iov[i].iov_len) {
+				((uint8_t *)iov[i].iov_base)[iov[i].iov_len - 1] = ack;
+				break;
+			}
+		}
+		vq_relchain(&q->vq, chain.head, 1);
+		done++;
+	}
+	if (done)
+		virtio_queue_done(q);
+}
+
+static void net_notify(struct virtio_dev *vd, struct virtio_queue *q)
+{
+	struct virtio_net *n = to_net(vd);
+
+	if (q->index == RXQ)
+		rx_run(n); /* buffers posted: deliver what waits, watch the TAP */
+	else if (q->index == TXQ)
+		tx_run(n);
+	else
+		ctrl_run(n);
+}
+
+static void tap_event(void *arg, int fd, uint32_t events)
+{
+	struct virtio_net *n = arg;
+
+	(void)fd;
+	if (events & EPOLLOUT) {
+		n->tx_blocked = false;
+		tx_run(n);
+	}
+	if (events & (EPOLLIN | EPOLLERR))
+		rx_run(n);
+}
+
+static void net_reset(struct virtio_dev *vd)
+{
+	struct virtio_net *n = to_net(vd);
+
+	n->configured = false;
+	n->tx_blocked = false;
+	set_tap_events(n, false);
+	vbsu_net_reset(&n->be);
+	memcpy(n->be.mac, n->mac, 6);
+	memcpy(n->config.mac, n->mac, 6);
+}
+
+static const struct virtio_ops net_ops = {
+	.name = "virtio-net",
+	.device_type = VIRTIO_ID_NET,
+	.pci_class = 0x020000, /* Ethernet controller */
+	.queue_notify = net_notify,
+	.reset = net_reset,
+};
+
+static uint64_t net_features(const struct virtio_net *n)
+{
+	uint64_t f = 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS |
+		     1ULL << VIRTIO_NET_F_MRG_RXBUF | 1ULL << VIRTIO_NET_F_CTRL_VQ |
+		     1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR;
+	unsigned tap = n->be.tap_offloads;
+
+	/* Guest -> TAP: the TAP takes checksum and TSO requests in the header. */
+	if (tap & TUN_F_CSUM)
+		f |= 1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_HOST_TSO4 |
+		     1ULL << VIRTIO_NET_F_HOST_TSO6 | 1ULL << VIRTIO_NET_F_HOST_ECN;
+	/* TAP -> guest: only what TUNSETOFFLOAD accepted. */
+	if (tap & TUN_F_CSUM)
+		f |= 1ULL << VIRTIO_NET_F_GUEST_CSUM;
+	if (tap & TUN_F_TSO4)
+		f |= 1ULL << VIRTIO_NET_F_GUEST_TSO4;
+	if (tap & TUN_F_TSO6)
+		f |= 1ULL << VIRTIO_NET_F_GUEST_TSO6;
+	if (tap & TUN_F_TSO_ECN)
+		f |= 1ULL << VIRTIO_NET_F_GUEST_ECN;
+	return f;
+}
+
+static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+{
+	const struct net_cfg *cfg = cfgp;
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	int ret;
+
+	if (!n)
+		return -ENOMEM;
+	ret = vbsu_net_open(&n->be, cfg->tap, err, errlen);
+	if (ret) {
+		free(n);
+		return ret;
+	}
+	if (cfg->have_mac)
+		memcpy(n->mac, cfg->mac, 6);
+	else
+		derive_mac(vdm->uuid, vdm->create_slot, vdm->create_func, n->mac);
+	memcpy(n->be.mac, n->mac, 6);
+	memcpy(n->config.mac, n->mac, 6);
+	n->config.status = VIRTIO_NET_S_LINK_UP;
+	n->loop = vdm->loop;
+	struct virtio_dev_params p = {
+		.ops = &net_ops,
+		.nqueues = NET_NQUEUES,
+		.queue_max = NET_QUEUE_SIZE,
+		.features = net_features(n),
+		.config = &n->config,
+		.config_size = offsetof(struct virtio_net_config, mtu),
+		.transitional = cfg->transitional,
+	};
+	ret = virtio_dev_init(&n->vd, vdm, &p);
+	if (ret) {
+		snprintf(err, errlen, "cannot build the PCI function");
+		vbsu_net_close(&n->be);
+		free(n);
+		return ret;
+	}
+	n->vd.queues[RXQ].device_paced = true;
+	ret = evloop_add_fd(n->loop, n->be.tap_fd, 0, tap_event, n);
+	if (ret) {
+		snprintf(err, errlen, "cannot watch the TAP: %s", strerror(-ret));
+		virtio_dev_fini(&n->vd);
+		vbsu_net_close(&n->be);
+		free(n);
+		return ret;
+	}
+	log_info("virtio-net: tap %s, mac %02x:%02x:%02x:%02x:%02x:%02x%s", cfg->tap, n->mac[0],
+		 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
+		 n->be.tap_offloads & TUN_F_TSO4 ? ", checksum and TSO offloads" : "");
+	*out = &n->vd.pci;
+	return 0;
+}
+
+static void net_destroy(struct pci_dev *d)
+{
+	struct virtio_net *n = to_net(to_virtio_dev(d));
+
+	evloop_del_fd(n->loop, n->be.tap_fd);
+	virtio_dev_fini(&n->vd);
+	vbsu_net_close(&n->be);
+	free(n);
+}
+
+const struct devemu devemu_virtio_net = {
+	.name = "virtio-net",
+	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC][,transitional]",
+	.parse = net_parse,
+	.free_cfg = net_free_cfg,
+	.create = net_create,
+	.destroy = net_destroy,
+};
