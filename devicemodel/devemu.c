@@ -9,6 +9,7 @@ const struct devemu *const devemu_table[] = {
 	&devemu_hostbridge,
 	&devemu_virtio_blk,
 	&devemu_virtio_rnd,
+	&devemu_virtio_console,
 	&devemu_virtio_net,
 	NULL,
 };

@@ -8,6 +8,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/cli.h devicemodel/cli.c \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c \
 	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
+	devicemodel/chardev.h devicemodel/chardev.c devicemodel/virtio_console.c \
 	devicemodel/virtio_net.c
 
 bin_PROGRAMS += devicemodel/vdm

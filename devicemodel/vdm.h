@@ -67,6 +67,7 @@ struct vdm {
 extern const struct devemu devemu_hostbridge;
 extern const struct devemu devemu_virtio_blk;
 extern const struct devemu devemu_virtio_rnd;
+extern const struct devemu devemu_virtio_console;
 extern const struct devemu devemu_virtio_net;
 
 #endif /* VDM_VDM_H */

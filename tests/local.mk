@@ -32,6 +32,10 @@ check_PROGRAMS += tests/sim/test_malformed
 tests_sim_test_malformed_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_malformed
 
+check_PROGRAMS += tests/sim/test_virtio_console
+tests_sim_test_virtio_console_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_virtio_console
+
 # The qemu back-end against a stand-in that speaks x-pci-proxy-dev's format.
 check_PROGRAMS += tests/qemu/fake-qemu
 TESTS += tests/qemu/proxy.sh
@@ -40,7 +44,16 @@ EXTRA_DIST += tests/qemu/proxy.sh
 # A real Linux guest under QEMU TCG, with vdm as its device process.
 TESTS += tests/guest/blk_rnd.sh
 EXTRA_DIST += tests/guest/blk_rnd.sh
+check_PROGRAMS += tests/guest/sockpeer
+TESTS += tests/guest/console.sh
+EXTRA_DIST += tests/guest/console.sh
 
 check_PROGRAMS += tests/sim/test_virtio_net
 tests_sim_test_virtio_net_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_virtio_net
+
+check_PROGRAMS += tests/guest/tcp-sink
+tests_guest_tcp_sink_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+tests_guest_tcp_sink_LDADD = $(CRYPTO_LIBS)
+TESTS += tests/guest/net.sh
+EXTRA_DIST += tests/guest/net.sh

@@ -190,6 +190,52 @@ int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq);
 /* Make every completed write durable, then close the image. */
 void vbsu_blk_close(struct vbsu_blk *b);
 
+/* ---- virtio-console back-end, one port (console.c) ---- */
+
+/* Buffers per chain we take: a chain needing more breaks the queue. */
+#define VBSU_CON_MAX_IOV 128
+
+/* The host side takes up to len bytes of guest output; returns how many it
+ * took (less than len: it is full for now). */
+typedef size_t (*vbsu_con_sink_fn)(void *opaque, const void *buf, size_t len);
+/* The host side fills iov with input; returns the bytes written, 0 when it
+ * has nothing now. */
+typedef size_t (*vbsu_con_source_fn)(void *opaque, const struct iovec *iov, int niov);
+
+struct vbsu_con {
+	/* A transmit chain the sink has not taken whole yet: off the avail
+	 * ring, not yet on the used ring. */
+	bool tx_held;
+	uint16_t tx_head;
+	int tx_niov, tx_cur;  /* its buffers, and the one being sent */
+	size_t tx_off;        /* bytes of tx_iov[tx_cur] already taken */
+	struct iovec tx_iov[VBSU_CON_MAX_IOV];
+	uint64_t tx_bytes, rx_bytes;
+};
+
+/*
+ * Send transmit chains to sink, at most budget chains.  Returns the number
+ * put on the used ring, or a negative errno when the guest broke the queue
+ * (a writable buffer on the transmit queue breaks it too).  *blocked is set
+ * when the sink filled up (a chain is held; call again when it has room),
+ * *more when the budget ran out.
+ */
+int vbsu_con_tx(struct vbsu_con *c, struct vqueue *vq, int budget, vbsu_con_sink_fn sink,
+		void *opaque, bool *blocked, bool *more);
+
+/*
+ * Fill receive chains from source, one source call per chain, at most budget
+ * chains.  Returns the number put on the used ring, or a negative errno when
+ * the guest broke the queue (a readable buffer on the receive queue breaks
+ * it too).  *starved is set when the guest has no buffer left, *more when
+ * the budget ran out; neither means the source had nothing.
+ */
+int vbsu_con_rx(struct vbsu_con *c, struct vqueue *vq, int budget, vbsu_con_source_fn source,
+		void *opaque, bool *starved, bool *more);
+
+/* Device reset: forget the held transmit chain. */
+void vbsu_con_reset(struct vbsu_con *c);
+
 /* ---- virtio-net back-end on a TAP interface (net.c) ---- */
 
 #define VBSU_NET_MAC_TABLE 64

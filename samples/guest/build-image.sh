@@ -73,14 +73,19 @@ up_to_date() {
 		[ "$(stamp_text)" = "$(cat "$out/stamp")" ]
 }
 
+# Several guest tests may build at once (make -j): one builds, the others
+# wait on the lock and then find the image up to date.
+mkdir -p "$out" || die "cannot create $out"
+[ -w "$out" ] || die "$out is not writable"
+exec 9>"$out/.lock"
+flock 9 || die "cannot lock $out/.lock"
+
 resolve || { apt_update; resolve; } || die "cannot resolve $metapkg / $bbpkg with apt-cache"
 if up_to_date; then
 	echo "guest image up to date: $out"
 	exit 0
 fi
 
-mkdir -p "$out" || die "cannot create $out"
-[ -w "$out" ] || die "$out is not writable"
 tmp=$(mktemp -d /tmp/vdm-guest-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM

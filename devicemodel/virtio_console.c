@@ -1,0 +1,312 @@
+/*
+ * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,transitional]`:
+ * the console device (virtio 1.2, 5.3) with one port, the guest's hvc0,
+ * and no MULTIPORT: queue 0 is the port's receiveq (host -> guest), queue 1
+ * its transmitq (guest -> host).  Option parsing, features, config space and
+ * the pacing of both queues against the host side live here; the bytes are
+ * moved by the VBS-U back-end in vbs-u/console.c, and the host side of the
+ * stream is a chardev (chardev.c).
+ *
+ * Pacing.  Transmit: chains are taken only while the chardev takes their
+ * bytes; when its buffer is full the rest stay in the avail ring, kicks are
+ * suppressed, and the chardev's writable callback starts the queue again.
+ * Receive: the host side is read only while the guest has buffers posted;
+ * with none, its input is not watched until the guest kicks the receiveq.
+ * VIRTIO_CONSOLE_F_SIZE is offered only when the host side is a terminal
+ * whose size we can read (stdio on a tty).
+ */
+#include "chardev.h"
+#include "vdm.h"
+#include "virtio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <linux/virtio_console.h>
+#include <linux/virtio_ids.h>
+
+#define CON_QUEUE_SIZE 128
+#define RXQ 0
+#define TXQ 1
+/* Chains served per turn before the loop gets back to other devices. */
+#define CON_BUDGET 64
+
+_Static_assert(CON_QUEUE_SIZE <= VBSU_CON_MAX_IOV, "a chain of a full queue fits in the iovecs");
+
+struct console_cfg {
+	struct chardev_spec backend;
+	bool have_backend;
+	bool transitional;
+};
+
+struct virtio_console {
+	struct virtio_dev vd; /* first */
+	struct vbsu_con be;
+	struct chardev *cd;
+	struct virtio_console_config config;
+};
+
+static struct virtio_console *to_con(struct virtio_dev *vd)
+{
+	return (struct virtio_console *)vd;
+}
+
+static void con_free_cfg(void *p)
+{
+	struct console_cfg *c = p;
+
+	if (!c)
+		return;
+	chardev_spec_free(&c->backend);
+	free(c);
+}
+
+static int con_parse(const char *opts, void **out, char *err, size_t errlen)
+{
+	struct console_cfg *c = calloc(1, sizeof(*c));
+	char *copy = opts ? strdup(opts) : NULL;
+	char *save = NULL;
+	int ret = 0;
+
+	if (!c || (opts && !copy)) {
+		free(c);
+		free(copy);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !ret;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (virtio_parse_common_opt(tok, &c->transitional))
+			continue;
+		if (c->have_backend) {
+			snprintf(err, errlen, "unknown virtio-console option '%s'", tok);
+			ret = -EINVAL;
+			break;
+		}
+		ret = chardev_parse(tok, &c->backend, err, errlen);
+		c->have_backend = ret == 0;
+	}
+	if (!ret && !c->have_backend) {
+		snprintf(err, errlen, "virtio-console needs a back-end: stdio, pty or socket:PATH");
+		ret = -EINVAL;
+	}
+	free(copy);
+	if (ret)
+		con_free_cfg(c);
+	else
+		*out = c;
+	return ret;
+}
+
+/* ---- the data path ---- */
+
+static size_t con_sink(void *opaque, const void *buf, size_t len)
+{
+	return chardev_write(opaque, buf, len);
+}
+
+static size_t con_source(void *opaque, const struct iovec *iov, int niov)
+{
+	return chardev_read(opaque, iov, niov);
+}
+
+/* Come back to q through the loop, as a kick would. */
+static void requeue(struct virtio_queue *q)
+{
+	if (eventfd_write(q->kick_fd, 1) < 0)
+		log_err("virtio-console: cannot re-queue queue %d: %s", q->index, strerror(errno));
+}
+
+static bool queue_live(struct virtio_console *c, int qi)
+{
+	return virtio_dev_running(&c->vd) && c->vd.queues[qi].enabled && !c->vd.queues[qi].vq.broken;
+}
+
+static void rx_run(struct virtio_console *c)
+{
+	struct virtio_queue *q = &c->vd.queues[RXQ];
+
+	if (!queue_live(c, RXQ)) {
+		chardev_want_input(c->cd, false);
+		return;
+	}
+	for (;;) {
+		bool starved, more;
+		int r = vbsu_con_rx(&c->be, &q->vq, CON_BUDGET, con_source, c->cd, &starved, &more);
+
+		if (r > 0)
+			virtio_queue_done(q);
+		if (r < 0) {
+			chardev_want_input(c->cd, false);
+			virtio_dev_needs_reset(&c->vd, q->vq.error);
+			return;
+		}
+		if (starved) {
+			/* No buffer left: stop reading, ask for a kick, and look
+			 * once more for buffers posted before the re-arm. */
+			vq_set_notify(&q->vq, true);
+			if (vq_has_work(&q->vq))
+				continue;
+			chardev_want_input(c->cd, false);
+			return;
+		}
+		/* The host side has nothing now, or the budget ran out: input
+		 * is watched (level-triggered) and brings us back. */
+		chardev_want_input(c->cd, true);
+		return;
+	}
+}
+
+static void tx_run(struct virtio_console *c)
+{
+	struct virtio_queue *q = &c->vd.queues[TXQ];
+
+	if (!queue_live(c, TXQ))
+		return;
+	for (;;) {
+		bool blocked, more;
+		int r = vbsu_con_tx(&c->be, &q->vq, CON_BUDGET, con_sink, c->cd, &blocked, &more);
+
+		if (r > 0)
+			virtio_queue_done(q);
+		if (r < 0) {
+			virtio_dev_needs_reset(&c->vd, q->vq.error);
+			return;
+		}
+		if (blocked) {
+			/* The host side is full: no kicks until it drains (its
+			 * writable callback brings us back). */
+			vq_set_notify(&q->vq, false);
+			return;
+		}
+		if (more) {
+			requeue(q);
+			return;
+		}
+		vq_set_notify(&q->vq, true);
+		if (!vq_has_work(&q->vq))
+			return;
+	}
+}
+
+static void con_notify(struct virtio_dev *vd, struct virtio_queue *q)
+{
+	if (q->index == RXQ)
+		rx_run(to_con(vd)); /* buffers posted: read what waits, watch for more */
+	else
+		tx_run(to_con(vd));
+}
+
+static void con_writable(void *opaque)
+{
+	tx_run(opaque);
+}
+
+static void con_readable(void *opaque)
+{
+	rx_run(opaque);
+}
+
+static void con_resized(void *opaque)
+{
+	struct virtio_console *c = opaque;
+	uint16_t cols, rows;
+
+	if (!chardev_winsize(c->cd, &cols, &rows))
+		return;
+	c->config.cols = cols;
+	c->config.rows = rows;
+	/* 5.3.6: the driver reads cols and rows again on a config change. */
+	virtio_config_changed(&c->vd);
+}
+
+static void con_reset(struct virtio_dev *vd)
+{
+	struct virtio_console *c = to_con(vd);
+
+	vbsu_con_reset(&c->be);
+	if (c->cd)
+		chardev_want_input(c->cd, false);
+}
+
+static const struct virtio_ops con_ops = {
+	.name = "virtio-console",
+	.device_type = VIRTIO_ID_CONSOLE,
+	.pci_class = 0x078000, /* simple communication controller, other */
+	.queue_notify = con_notify,
+	.reset = con_reset,
+};
+
+static int con_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+{
+	static const struct chardev_cbs cbs = {
+		.writable = con_writable,
+		.readable = con_readable,
+		.resized = con_resized,
+	};
+	const struct console_cfg *cfg = cfgp;
+	struct virtio_console *c = calloc(1, sizeof(*c));
+	uint64_t features = 0;
+	uint16_t cols, rows;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	ret = chardev_open(&c->cd, vdm->loop, &cfg->backend, &cbs, c, "virtio-console", err,
+			   errlen);
+	if (ret) {
+		free(c);
+		return ret;
+	}
+	if (chardev_winsize(c->cd, &cols, &rows)) {
+		c->config.cols = cols;
+		c->config.rows = rows;
+		features |= 1ULL << VIRTIO_CONSOLE_F_SIZE;
+	}
+	struct virtio_dev_params p = {
+		.ops = &con_ops,
+		.nqueues = 2,
+		.queue_max = CON_QUEUE_SIZE,
+		.features = features,
+		.config = &c->config,
+		.config_size = sizeof(c->config),
+		.transitional = cfg->transitional,
+	};
+	ret = virtio_dev_init(&c->vd, vdm, &p);
+	if (ret) {
+		snprintf(err, errlen, "cannot build the PCI function");
+		chardev_close(c->cd);
+		free(c);
+		return ret;
+	}
+	/* Both queues wait on the host side, not only on the guest: a kick
+	 * runs them once and they re-arm notifications themselves. */
+	c->vd.queues[RXQ].device_paced = true;
+	c->vd.queues[TXQ].device_paced = true;
+	*out = &c->vd.pci;
+	return 0;
+}
+
+static void con_destroy(struct pci_dev *d)
+{
+	struct virtio_console *c = to_con(to_virtio_dev(d));
+
+	log_debug("virtio-console: %llu bytes from the guest (%llu discarded), %llu to it",
+		  (unsigned long long)c->be.tx_bytes, (unsigned long long)chardev_discarded(c->cd),
+		  (unsigned long long)c->be.rx_bytes);
+	virtio_dev_fini(&c->vd);
+	/* Restores the terminal (stdio) and removes the socket file. */
+	chardev_close(c->cd);
+	free(c);
+}
+
+const struct devemu devemu_virtio_console = {
+	.name = "virtio-console",
+	.usage = "-s N,virtio-console,stdio|pty|socket:PATH[,transitional]",
+	.parse = con_parse,
+	.free_cfg = con_free_cfg,
+	.create = con_create,
+	.destroy = con_destroy,
+};

@@ -1,0 +1,71 @@
+#!/bin/sh
+# A real Linux guest on vdm's virtio-net: the TAP lives in a network
+# namespace made here, with the host side at 10.0.3.1; the guest configures
+# 10.0.3.2 on its virtio-net interface, pings the host side, and sends 16 MiB
+# of random data over TCP to tcp-sink on the host; both ends print the
+# SHA-256 of what they sent / received and the two must match.  Needs root.
+set -eu
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || [ ! -c /dev/net/tun ]; then
+	echo "SKIP: needs root, ip(8) and /dev/net/tun"; exit 77
+fi
+dir=$(mktemp -d /tmp/vdm-guest-net-XXXXXX)
+ns=vdm-gnet-$$
+bytes=$((16 * 1024 * 1024))
+cleanup() {
+	[ -n "${sink:-}" ] && kill "$sink" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+# Build the guest image first: inside the namespace there is no network.
+"$VDM_SRCDIR/samples/guest/build-image.sh" >/dev/null
+ip netns add "$ns"
+inns() { ip netns exec "$ns" "$@"; }
+inns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
+inns ip link set lo up
+inns ip tuntap add dev vdmgtap0 mode tap
+inns ip link set vdmgtap0 up
+inns ip addr add 10.0.3.1/24 dev vdmgtap0
+
+inns "$VDM_BUILDDIR/tests/guest/tcp-sink" 10.0.3.1 5000 $bytes 400 >"$dir/sink.out" 2>&1 &
+sink=$!
+status=0
+inns "$VDM_SRCDIR/samples/guest/boot-guest.sh" -o "$dir" -t 400 -r enum,net \
+	-a "vdm.ip=10.0.3.2/24 vdm.peer=10.0.3.1 vdm.port=5000 vdm.bytes=$bytes" -- \
+	-m 256M -s 4,virtio-net,tap=vdmgtap0 || status=$?
+# The sink is done once the guest has sent everything; do not wait for a
+# guest that never connected.
+i=0
+while kill -0 "$sink" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill "$sink" 2>/dev/null || true
+wait "$sink" 2>/dev/null || true
+sink=
+
+fail=0
+con=$(tr -d '\r' <"$dir/console.log")
+check() { # description, pattern on the console
+	if printf '%s\n' "$con" | grep -q -- "$2"; then echo "ok: $1"
+	else echo "FAIL: $1 (no '$2' on the console)"; fail=1; fi
+}
+[ $status -eq 0 ] && echo "ok: vdm exited 0 after the guest powered off" ||
+	{ echo "FAIL: vdm exited with status $status"; fail=1; }
+check "virtio-net enumerates as 1af4:1041, bound to virtio-pci" \
+	"^VDM: pci 0000:00:04.0 vendor=0x1af4 device=0x1041 driver=virtio-pci"
+check "the guest's interface is up with its address" "^VDM: net link=up ip=10.0.3.2"
+check "the guest pings the host side of the TAP" "^VDM: net ping=ok"
+sent=$(printf '%s\n' "$con" | sed -n 's/^VDM: net sent bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p')
+got=$(sed -n 's/^bytes=\([0-9]*\) sha256=\([0-9a-f]*\)/\1 \2/p' "$dir/sink.out")
+if [ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${got%% *}" -eq $bytes ]; then
+	echo "ok: 16 MiB over TCP, same SHA-256 at both ends ($got)"
+else
+	echo "FAIL: TCP transfer: guest sent '$sent', host received '$got'"; fail=1
+fi
+if printf '%s\n' "$con" | grep -q "^VDM: FAIL"; then
+	echo "FAIL: guest reported:"; printf '%s\n' "$con" | grep "^VDM: FAIL"; fail=1
+fi
+if [ $fail -ne 0 ]; then
+	echo "---- tcp-sink"; cat "$dir/sink.out"
+	echo "---- guest console"; cat "$dir/console.log"
+	echo "---- vdm log"; cat "$dir/vdm.log"
+fi
+exit $fail
