@@ -1,14 +1,28 @@
 #!/bin/sh
 # The main job: build vdm and the test guest, boot a real Linux guest under
-# QEMU (TCG) with vdm serving it a virtio-blk disk and a virtio-rnd device
-# through QEMU's x-pci-proxy-dev, and print what the guest saw.
+# QEMU (TCG) with vdm serving it a virtio-blk disk, a virtio-rnd device, a
+# virtio-net NIC on a TAP and a virtio-console on a UNIX socket, all through
+# QEMU's x-pci-proxy-dev, and print what the guest saw.
 #   samples/main-job.sh [WORKDIR]     (WORKDIR keeps the disk image and logs)
+# The NIC needs root and /dev/net/tun: its TAP lives in a network namespace
+# made here (host side 10.0.3.1, guest 10.0.3.2), removed at exit.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/samples/setup.sh" "$top/build" >&2
+build=$top/build
+"$top/samples/setup.sh" "$build" >&2
+"$top/samples/guest/build-image.sh" >&2
 work=${1:-$(mktemp -d /tmp/vdm-main-job-XXXXXX)}
 mkdir -p "$work"
 size=$((16 * 1024 * 1024))
+netbytes=$((16 * 1024 * 1024))
+ns=vdm-main-$$
+sink= peer=
+cleanup() { # runs under set -e: nothing here may fail
+	for p in $sink $peer; do kill "$p" 2>/dev/null || true; done
+	ip netns del "$ns" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # A disk whose 4 KiB blocks each name their number, so a wrong read shows.
 i=0
@@ -19,12 +33,40 @@ done | awk '{ printf "%-4095s\n", $0 }' >"$work/disk.img"
 host_sum=$(sha256sum <"$work/disk.img" | cut -d' ' -f1)
 want_sum=$(yes vdm-guest-write | head -c $size | sha256sum | cut -d' ' -f1)
 
-echo "Booting a Linux guest under QEMU TCG with vdm serving 00:04.0 virtio-blk and"
-echo "00:05.0 virtio-rnd (this takes about half a minute)..."
+# The console's host end: a client on vdm's socket that waits for the
+# guest's line and answers it.
+"$build/tests/guest/sockpeer" "$work/console.sock" "VDM-CONSOLE-OUT hello-from-guest" \
+	host-says-hi 400 >"$work/console-peer.out" 2>"$work/console-peer.err" &
+peer=$!
+
+# The NIC: a TAP in a private namespace, and a TCP sink on its host side.
+run=enum,blk,rng,console
+devices="-s 4,virtio-blk,$work/disk.img -s 5,virtio-rnd -s 6,virtio-console,socket:$work/console.sock"
+inns=
+if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ] &&
+	ip netns add "$ns" 2>/dev/null; then
+	inns="ip netns exec $ns"
+	$inns ip link set lo up
+	$inns ip tuntap add dev vdmtap0 mode tap
+	$inns ip link set vdmtap0 up
+	$inns ip addr add 10.0.3.1/24 dev vdmtap0
+	$inns "$build/tests/guest/tcp-sink" 10.0.3.1 5000 $netbytes 400 >"$work/tcp-sink.out" 2>&1 &
+	sink=$!
+	run=$run,net
+	devices="$devices -s 7,virtio-net,tap=vdmtap0"
+	netnote="and 00:07.0 virtio-net"
+else
+	netnote="(no virtio-net: it needs root, ip(8) and /dev/net/tun)"
+fi
+
+echo "Booting a Linux guest under QEMU TCG with vdm serving 00:04.0 virtio-blk,"
+echo "00:05.0 virtio-rnd, 00:06.0 virtio-console $netnote"
+echo "(this takes about a minute)..."
 status=0
-VDM=$top/build/devicemodel/vdm "$top/samples/guest/boot-guest.sh" -o "$work" -t 400 \
-	-r enum,blk,rng -a vdm.blkwrite=1 -- \
-	-m 256M -s 0:0,hostbridge -s 4,virtio-blk,"$work/disk.img" -s 5,virtio-rnd || status=$?
+# shellcheck disable=SC2086 # $devices and $inns are word lists
+VDM=$build/devicemodel/vdm $inns "$top/samples/guest/boot-guest.sh" -o "$work" -t 400 \
+	-r "$run" -a "vdm.blkwrite=1 vdm.ip=10.0.3.2/24 vdm.peer=10.0.3.1 vdm.port=5000 vdm.bytes=$netbytes" \
+	-- -m 256M -s 0:0,hostbridge $devices || status=$?
 img_sum=$(sha256sum <"$work/disk.img" | cut -d' ' -f1)
 
 console=$work/console.log
@@ -53,6 +95,29 @@ say "disk read" $ok "${bsize:-?} bytes, guest sha256 ${gsum:-none} $([ $ok = yes
 say "disk write (O_DIRECT)" $ok "guest's pattern is in the image after power-off: $([ $ok = yes ] && echo yes || echo no)"
 case $rcur in virtio_rng*) [ "${rbytes:-0}" -eq 65536 ] && ok=yes || ok=no ;; *) ok=no ;; esac
 say "hwrng" $ok "${rbytes:-0} bytes from ${rcur:-no rng}; ${rdist:-?} of 64 lines distinct"
+# The helpers end once vdm is gone; do not wait for one that hangs.
+i=0
+while { kill -0 "$peer" 2>/dev/null || { [ -n "$sink" ] && kill -0 "$sink" 2>/dev/null; }; } &&
+	[ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+cgot=$(field console got)
+grep -q "VDM-CONSOLE-OUT hello-from-guest" "$work/console-peer.out" && cout=yes || cout=no
+[ $cout = yes ] && [ "$cgot" = host-says-hi ] && ok=yes || ok=no
+say "console (hvc0)" $ok "guest -> socket: $cout; socket -> guest: ${cgot:-nothing}"
+if [ -n "$inns" ]; then
+	link=$(field net link)
+	ping=$(field net ping)
+	sent=$(tr -d '\r' <"$console" | sed -n 's/^VDM: net sent bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p')
+	got=$(sed -n 's/^bytes=\([0-9]*\) sha256=\([0-9a-f]*\)/\1 \2/p' "$work/tcp-sink.out")
+	[ "$link" = up ] && [ "$ping" = ok ] && ok=yes || ok=no
+	say "net link + ping" $ok "link ${link:-?}, ping 10.0.3.1 from 10.0.3.2: ${ping:-failed}"
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${got%% *}" -eq $netbytes ] && ok=yes || ok=no
+	gsha=${sent#* } hsha=${got#* }
+	say "net TCP transfer" $ok "${got%% *} of $netbytes bytes, host sha256 $(echo "$hsha" | cut -c1-12)... $(
+		[ $ok = yes ] && echo = || echo '!=') guest's $(echo "$gsha" | cut -c1-12)..."
+fi
 [ $status -eq 0 ] && ok=yes || ok=no
 say "power-off" $ok "vdm exited with QEMU's status $status"
 tr -d '\r' <"$console" | grep "^VDM: FAIL" | sed 's/^VDM: /  guest: /' || true
