@@ -14,12 +14,14 @@
 #include "log.h"
 #include "pci.h"
 #include "vbsu.h"
+#include "vhostproxy.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
 struct vdm;
 struct virtio_dev;
+struct virtio_vhost;
 
 #define VIRTIO_NO_VECTOR 0xffff
 
@@ -33,6 +35,7 @@ struct virtio_queue {
 	bool enabled;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	int kick_fd;             /* ioeventfd for this queue's notify address */
+	bool kick_watched;       /* kick_fd is on vdm's loop (not a vhost back-end's) */
 	bool kick_routed;        /* modern notify address registered with libhsm */
 	bool legacy_kick_routed; /* legacy notify port registered with libhsm */
 	/*
@@ -80,6 +83,7 @@ struct virtio_dev {
 	bool bad_guest_logged;
 	struct ratelimit rl;
 	uint8_t pci_cfg_cap;     /* offset of VIRTIO_PCI_CAP_PCI_CFG */
+	struct virtio_vhost *vhost; /* data plane on a vhost back-end, or NULL (VBS-U) */
 };
 
 struct virtio_dev_params {
@@ -132,5 +136,67 @@ void virtio_config_changed(struct virtio_dev *vd);
 
 /* Log a guest mistake on this device, rate-limited. */
 #define virtio_guest_error(vd, ...) log_ratelimited(&(vd)->rl, LOG_WARN, __VA_ARGS__)
+
+/* ---- vhost route (virtio_vhost.c) ---- */
+
+#define VIRTIO_VHOST_MAX_RINGS 8
+
+/* A device's `vhost=` / `reconnect=` options. */
+enum vhost_route_kind {
+	VHOST_ROUTE_NONE = 0, /* VBS-U */
+	VHOST_ROUTE_KERNEL,
+	VHOST_ROUTE_USER,
+	VHOST_ROUTE_AUTO,     /* kernel vhost if its node is there, else VBS-U */
+};
+
+struct vhost_route {
+	enum vhost_route_kind kind;
+	char *path;           /* vhost-user socket, or kernel node (NULL: the device's) */
+	unsigned reconnect_s; /* vhost-user: retry period after a loss, 0 = never */
+};
+
+/*
+ * A device option token: "vhost=user:SOCKET", "vhost=kernel[:NODE]",
+ * "vhost=auto" or "reconnect=SECONDS".  Returns 1 when tok was one (applied
+ * to *r), 0 when it was not, or -EINVAL with a one-line reason in err.
+ */
+int vhost_route_parse(const char *tok, struct vhost_route *r, char *err, size_t errlen);
+/* After parsing: refuse what device dev cannot do (kernel_node NULL: it has
+ * no kernel vhost).  0 or -EINVAL with err. */
+int vhost_route_check(const struct vhost_route *r, const char *dev, const char *kernel_node,
+		      char *err, size_t errlen);
+void vhost_route_free(struct vhost_route *r);
+
+/* What a device tells the vhost glue. */
+struct virtio_vhost_params {
+	const char *kernel_node;  /* default node for vhost=kernel/auto; NULL: none */
+	unsigned nrings;          /* queues 0..nrings-1 go to the back-end */
+	/* Feature bits vdm keeps serving itself whatever the back-end says
+	 * (config-space and control-queue features of the device). */
+	uint64_t vdm_features;
+	/* Optional: after the rings start / before they stop (kernel vhost-net
+	 * attaches the TAP, vhost-vsock sets the CID and runs). */
+	int (*start)(struct virtio_dev *vd, struct vhost_dev *dev);
+	void (*stop)(struct virtio_dev *vd, struct vhost_dev *dev);
+};
+
+/*
+ * Before virtio_dev_init: resolve route (auto picks kernel vhost when
+ * p->kernel_node is usable, and logs the choice) and connect to the
+ * back-end.  Returns 1 with *out set when the device is vhost-routed, 0 when
+ * VBS-U serves it, or -errno with a one-line reason in err.  p must outlive
+ * the route.
+ */
+int virtio_vhost_open(struct virtio_vhost **out, const struct vhost_route *route,
+		      const char *devname, const struct virtio_vhost_params *p, char *err,
+		      size_t errlen);
+/* The back-end's features (to shape the device's offer), and its handle. */
+uint64_t virtio_vhost_features(const struct virtio_vhost *vv);
+struct vhost_dev *virtio_vhost_dev(const struct virtio_vhost *vv);
+/* After virtio_dev_init: route vd's data plane to vv (vd owns it then) and
+ * mask vd's offer to what the back-end does.  0 or -errno with err. */
+int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *err, size_t errlen);
+/* Stop and release (before virtio_dev_fini).  NULL allowed. */
+void virtio_vhost_free(struct virtio_vhost *vv);
 
 #endif /* VDM_VIRTIO_H */

@@ -1,12 +1,17 @@
 /*
- * virtio_blk.c - `-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID][,transitional]`:
- * the block device (virtio 1.2, 5.2): option parsing, features and config
- * space.  Requests are served by the VBS-U back-end in vbs-u/blk.c.
+ * virtio_blk.c - `-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID][,transitional]`
+ * or `-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]`: the
+ * block device (virtio 1.2, 5.2): option parsing, features and config
+ * space.  Requests are served by the VBS-U back-end in vbs-u/blk.c, or by a
+ * vhost-user-blk back-end (virtio_vhost.c), which then also owns the disk's
+ * geometry: config space comes from it (GET_CONFIG) and the features it
+ * offers shape ours.
  */
 #include "vdm.h"
 #include "virtio.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,20 +22,32 @@
 #define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2)
 #define BLK_MAX_DWZ_SECTORS (1u << 22) /* 2 GiB per discard / write-zeroes segment */
 
+/* What a vhost-user-blk back-end may offer that we pass on to the guest:
+ * single-queue block features (no MQ: the device has one queue). */
+#define BLK_VHOST_FEATURES                                                                         \
+	((1ULL << VIRTIO_BLK_F_SIZE_MAX) | (1ULL << VIRTIO_BLK_F_SEG_MAX) |                         \
+	 (1ULL << VIRTIO_BLK_F_GEOMETRY) | (1ULL << VIRTIO_BLK_F_RO) |                             \
+	 (1ULL << VIRTIO_BLK_F_BLK_SIZE) | (1ULL << VIRTIO_BLK_F_FLUSH) |                          \
+	 (1ULL << VIRTIO_BLK_F_TOPOLOGY) | (1ULL << VIRTIO_BLK_F_CONFIG_WCE) |                     \
+	 (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
+
 struct blk_cfg {
 	char *path;
 	bool read_only;
 	uint32_t sector_size;
 	char *serial;
 	bool transitional;
+	struct vhost_route route;
 };
 
 struct virtio_blk {
 	struct virtio_dev vd; /* first */
-	struct vbsu_blk be;
+	struct vbsu_blk be;   /* VBS-U only */
 	struct virtio_blk_config config;
 	const struct blk_cfg *cfg;
 };
+
+static const struct virtio_vhost_params blk_vhost = { .nrings = 1 };
 
 static void blk_free_cfg(void *p)
 {
@@ -40,6 +57,7 @@ static void blk_free_cfg(void *p)
 		return;
 	free(c->path);
 	free(c->serial);
+	vhost_route_free(&c->route);
 	free(c);
 }
 
@@ -48,6 +66,8 @@ static int blk_parse(const char *opts, void **out, char *err, size_t errlen)
 	struct blk_cfg *c = calloc(1, sizeof(*c));
 	char *copy = opts ? strdup(opts) : NULL;
 	char *save = NULL, *tok;
+	bool vbsu_opt = false;
+	int r;
 
 	if (!c || (opts && !copy)) {
 		free(c);
@@ -59,7 +79,13 @@ static int blk_parse(const char *opts, void **out, char *err, size_t errlen)
 	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
 		if (virtio_parse_common_opt(tok, &c->transitional)) {
 			continue;
-		} else if (!c->path && !strchr(tok, '=') && strcmp(tok, "ro")) {
+		} else if ((r = vhost_route_parse(tok, &c->route, err, errlen)) != 0) {
+			if (r < 0)
+				goto bad;
+			continue;
+		}
+		vbsu_opt = true;
+		if (!c->path && !strchr(tok, '=') && strcmp(tok, "ro")) {
 			c->path = strdup(tok);
 		} else if (!strcmp(tok, "ro")) {
 			c->read_only = true;
@@ -85,8 +111,17 @@ static int blk_parse(const char *opts, void **out, char *err, size_t errlen)
 			goto bad;
 		}
 	}
-	if (!c->path || !*c->path) {
-		snprintf(err, errlen, "virtio-blk needs an image path");
+	if (vhost_route_check(&c->route, "virtio-blk", NULL, err, errlen))
+		goto bad;
+	if (c->route.kind == VHOST_ROUTE_USER && vbsu_opt) {
+		snprintf(err, errlen, "with vhost=user the back-end owns the disk: give no image, "
+				      "ro, sectorsize or serial");
+		goto bad;
+	}
+	if (c->route.kind == VHOST_ROUTE_AUTO) /* no kernel vhost-blk: always VBS-U */
+		c->route.kind = VHOST_ROUTE_NONE;
+	if (c->route.kind == VHOST_ROUTE_NONE && (!c->path || !*c->path)) {
+		snprintf(err, errlen, "virtio-blk needs an image path or vhost=user:SOCKET");
 		goto bad;
 	}
 	free(copy);
@@ -106,11 +141,26 @@ static void blk_notify(struct virtio_dev *vd, struct virtio_queue *q)
 		virtio_queue_done(q);
 }
 
+/* vhost-user: the driver toggled the write cache (5.2.6.1): tell the back-end. */
+static void blk_cfg_write(struct virtio_dev *vd, unsigned off, unsigned size, uint64_t val)
+{
+	struct virtio_blk *b = (struct virtio_blk *)vd;
+	unsigned wce = offsetof(struct virtio_blk_config, wce);
+	struct vhost_dev *dev = virtio_vhost_dev(vd->vhost);
+
+	if (off != wce || size != 1 || !virtio_has_feature(vd, VIRTIO_BLK_F_CONFIG_WCE) || !dev)
+		return;
+	b->config.wce = (uint8_t)val;
+	if (vhost_dev_set_config(dev, wce, &b->config.wce, 1))
+		log_warn("virtio-blk: %s", vhost_dev_error(dev));
+}
+
 static const struct virtio_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_type = VIRTIO_ID_BLOCK,
 	.pci_class = 0x010000, /* mass storage, SCSI: what virtio-blk has always used */
 	.queue_notify = blk_notify,
+	.cfg_write = blk_cfg_write,
 };
 
 static uint64_t blk_features(const struct virtio_blk *b)
@@ -144,6 +194,67 @@ static void blk_fill_config(struct virtio_blk *b)
 	c->write_zeroes_may_unmap = b->be.can_discard;
 }
 
+/* A disk served by a vhost-user-blk back-end: its config and features. */
+static int blk_create_vhost(struct vdm *vdm, struct virtio_blk *b, char *err, size_t errlen)
+{
+	const struct blk_cfg *cfg = b->cfg;
+	struct virtio_vhost *vv;
+	struct vhost_dev *dev;
+	int ret = virtio_vhost_open(&vv, &cfg->route, "virtio-blk", &blk_vhost, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	dev = virtio_vhost_dev(vv);
+	if (!vhost_dev_has_config(dev)) {
+		snprintf(err, errlen, "vhost-user back-end %s does not serve config space (CONFIG)",
+			 cfg->route.path);
+		virtio_vhost_free(vv);
+		return -EOPNOTSUPP;
+	}
+	/* Back-ends built against older headers know a shorter config: ask for
+	 * less until one answers (the fields not read stay zero). */
+	static const uint32_t sizes[] = {
+		sizeof(b->config),
+		offsetof(struct virtio_blk_config, max_secure_erase_sectors),
+		offsetof(struct virtio_blk_config, max_discard_sectors),
+	};
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		ret = vhost_dev_get_config(dev, 0, &b->config, sizes[i]);
+		if (ret != -EIO) /* -EIO: refused; anything else is final */
+			break;
+	}
+	if (ret) {
+		snprintf(err, errlen, "%s", vhost_dev_error(dev));
+		virtio_vhost_free(vv);
+		return ret;
+	}
+	struct virtio_dev_params p = {
+		.ops = &blk_ops,
+		.nqueues = 1,
+		.queue_max = BLK_QUEUE_SIZE,
+		.features = virtio_vhost_features(vv) & BLK_VHOST_FEATURES,
+		.config = &b->config,
+		.config_size = sizeof(b->config),
+		.transitional = cfg->transitional,
+	};
+	ret = virtio_dev_init(&b->vd, vdm, &p);
+	if (ret) {
+		snprintf(err, errlen, "cannot build the PCI function");
+		virtio_vhost_free(vv);
+		return ret;
+	}
+	ret = virtio_vhost_attach(&b->vd, vv, err, errlen);
+	if (ret) {
+		virtio_vhost_free(vv);
+		virtio_dev_fini(&b->vd);
+		return ret;
+	}
+	log_info("virtio-blk: vhost-user %s, %llu sectors%s", cfg->route.path,
+		 (unsigned long long)b->config.capacity,
+		 b->vd.host_features >> VIRTIO_BLK_F_RO & 1 ? ", read-only" : "");
+	return 0;
+}
+
 static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
 {
 	const struct blk_cfg *cfg = cfgp;
@@ -153,6 +264,15 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 	if (!b)
 		return -ENOMEM;
 	b->cfg = cfg;
+	if (cfg->route.kind != VHOST_ROUTE_NONE) {
+		ret = blk_create_vhost(vdm, b, err, errlen);
+		if (ret) {
+			free(b);
+			return ret;
+		}
+		*out = &b->vd.pci;
+		return 0;
+	}
 	ret = vbsu_blk_open(&b->be, cfg->path, cfg->read_only, cfg->sector_size, cfg->serial,
 			    BLK_SEG_MAX, err, errlen);
 	if (ret) {
@@ -187,16 +307,20 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 static void blk_destroy(struct pci_dev *d)
 {
 	struct virtio_blk *b = (struct virtio_blk *)to_virtio_dev(d);
+	bool vhost = b->vd.vhost != NULL;
 
+	virtio_vhost_free(b->vd.vhost);
 	virtio_dev_fini(&b->vd);
 	/* Flushes the image: completed writes survive a clean stop. */
-	vbsu_blk_close(&b->be);
+	if (!vhost)
+		vbsu_blk_close(&b->be);
 	free(b);
 }
 
 const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
-	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID][,transitional]",
+	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID][,transitional] | "
+		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.parse = blk_parse,
 	.free_cfg = blk_free_cfg,
 	.create = blk_create,

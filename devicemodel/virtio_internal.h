@@ -14,6 +14,16 @@ void virtio_write_status(struct virtio_dev *vd, uint8_t val);
 uint8_t virtio_read_isr(struct virtio_dev *vd);
 uint16_t virtio_checked_vector(struct virtio_dev *vd, uint16_t v);
 
+void virtio_queue_interrupt(struct virtio_queue *q);
+/* Take q's kick eventfd on or off vdm's loop (off: a vhost back-end has it). */
+void virtio_queue_watch_kicks(struct virtio_queue *q, bool on);
+
+/* vhost glue (virtio_vhost.c), called by the transport. */
+int virtio_vhost_start(struct virtio_dev *vd);   /* at DRIVER_OK */
+void virtio_vhost_reset(struct virtio_dev *vd);  /* at device reset */
+void virtio_vhost_irq_changed(struct virtio_dev *vd); /* MSI-X state or a vector changed */
+bool virtio_vhost_owns(const struct virtio_queue *q); /* q runs on the back-end now */
+
 /* Legacy interface. */
 uint16_t virtio_transitional_id(uint16_t type);
 uint32_t virtio_legacy_bar_size(uint32_t config_size);

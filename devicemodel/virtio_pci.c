@@ -82,10 +82,15 @@ static void raise_irq(struct virtio_dev *vd, uint16_t vector, uint8_t isr_bit)
 	pci_intx_set(&vd->pci, true);
 }
 
+void virtio_queue_interrupt(struct virtio_queue *q)
+{
+	raise_irq(q->dev, q->msix_vector, ISR_QUEUE);
+}
+
 void virtio_queue_done(struct virtio_queue *q)
 {
 	if (vq_endchains(&q->vq))
-		raise_irq(q->dev, q->msix_vector, ISR_QUEUE);
+		virtio_queue_interrupt(q);
 }
 
 void virtio_config_changed(struct virtio_dev *vd)
@@ -156,6 +161,13 @@ void virtio_queue_kicked(struct virtio_queue *q)
 
 	if (!virtio_dev_running(vd) || !q->enabled)
 		return;
+	if (virtio_vhost_owns(q)) {
+		/* A kick that came the slow way (not through the ioeventfd):
+		 * pass it on to the back-end, which waits on kick_fd. */
+		if (eventfd_write(q->kick_fd, 1) < 0)
+			log_err("%s: cannot pass a kick on: %s", vd->ops->name, strerror(errno));
+		return;
+	}
 	if (q->device_paced) {
 		vd->ops->queue_notify(vd, q);
 		if (q->vq.broken)
@@ -192,6 +204,20 @@ static void kick_cb(void *arg, int fd, uint32_t events)
 
 	if (eventfd_read(fd, &count) == 0)
 		virtio_queue_kicked(arg);
+}
+
+void virtio_queue_watch_kicks(struct virtio_queue *q, bool on)
+{
+	struct evloop *loop = q->dev->vdm->loop;
+
+	if (on == q->kick_watched)
+		return;
+	if (on)
+		q->kick_watched = evloop_add_fd(loop, q->kick_fd, EPOLLIN, kick_cb, q) == 0;
+	else {
+		evloop_del_fd(loop, q->kick_fd);
+		q->kick_watched = false;
+	}
 }
 
 static struct hsm_ioeventfd notify_ioeventfd(const struct virtio_dev *vd, int bar, int qi)
@@ -232,6 +258,8 @@ static void route_kicks(struct virtio_dev *vd, int bar, bool on)
 
 static void device_reset(struct virtio_dev *vd)
 {
+	/* A vhost back-end stops first: it must not touch rings being reset. */
+	virtio_vhost_reset(vd);
 	for (int i = 0; i < vd->nqueues; i++)
 		queue_reset(&vd->queues[i]);
 	vd->guest_features = 0;
@@ -288,6 +316,10 @@ void virtio_write_status(struct virtio_dev *vd, uint8_t val)
 		return;
 	}
 	vd->status = val;
+	if ((added & VIRTIO_CONFIG_S_DRIVER_OK) && virtio_vhost_start(vd)) {
+		virtio_dev_needs_reset(vd, "the vhost back-end did not start");
+		return;
+	}
 	if (added & VIRTIO_CONFIG_S_DRIVER_OK) {
 		/* Buffers made available before DRIVER_OK are served now. */
 		for (int i = 0; i < vd->nqueues && virtio_dev_running(vd); i++)
@@ -398,6 +430,7 @@ static void common_write(struct virtio_dev *vd, unsigned off, unsigned size, uin
 	}
 	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
 		q->msix_vector = virtio_checked_vector(vd, (uint16_t)val);
+		virtio_vhost_irq_changed(vd);
 		return;
 	}
 	if (q->enabled) {
@@ -539,8 +572,14 @@ static void vpci_reset(struct pci_dev *d)
 	device_reset(to_virtio_dev(d));
 }
 
+static void vpci_msix_changed(struct pci_dev *d)
+{
+	virtio_vhost_irq_changed(to_virtio_dev(d));
+}
+
 static const struct pci_dev_ops virtio_pci_ops = {
 	.reset = vpci_reset,
+	.msix_changed = vpci_msix_changed,
 	.bar_read = vpci_bar_read,
 	.bar_write = vpci_bar_write,
 	.bar_map = vpci_bar_map,
@@ -630,10 +669,15 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 		struct virtio_queue *q = &vd->queues[i];
 
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		ret = q->kick_fd < 0 ? -errno
-				     : evloop_add_fd(vdm->loop, q->kick_fd, EPOLLIN, kick_cb, q);
-		if (ret)
+		if (q->kick_fd < 0) {
+			ret = -errno;
 			goto err;
+		}
+		virtio_queue_watch_kicks(q, true);
+		if (!q->kick_watched) {
+			ret = -ENOMEM;
+			goto err;
+		}
 	}
 
 	vd->transitional = p->transitional;
@@ -689,7 +733,7 @@ void virtio_dev_fini(struct virtio_dev *vd)
 		struct virtio_queue *q = &vd->queues[i];
 
 		if (q->kick_fd >= 0) {
-			evloop_del_fd(vd->vdm->loop, q->kick_fd);
+			virtio_queue_watch_kicks(q, false);
 			close(q->kick_fd);
 		}
 	}

@@ -12,7 +12,7 @@ fi
 builddir=${1:-$top/build}
 
 deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev pciutils
-	qemu-system-x86 seabios cpio"
+	qemu-system-x86 qemu-system-common seabios cpio"
 missing=
 for p in $deps; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

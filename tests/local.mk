@@ -6,7 +6,7 @@ noinst_PROGRAMS += tests/driver/vdm-enum
 tests_driver_vdm_enum_SOURCES = tests/driver/vdm-enum.c
 tests_driver_vdm_enum_LDADD = tests/driver/libdrv.a
 
-TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a hsm-shim/libhsm.a \
+TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
 	$(UUID_LIBS) $(CRYPTO_LIBS)
 
 check_PROGRAMS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
@@ -57,3 +57,8 @@ tests_guest_tcp_sink_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 tests_guest_tcp_sink_LDADD = $(CRYPTO_LIBS)
 TESTS += tests/guest/net.sh
 EXTRA_DIST += tests/guest/net.sh
+
+# vhost proxy: virtio-blk on qemu-storage-daemon's vhost-user-blk export.
+check_PROGRAMS += tests/sim/test_vhost_user_blk
+tests_sim_test_vhost_user_blk_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_vhost_user_blk

@@ -1,0 +1,498 @@
+/*
+ * virtio_vhost.c - a virtio device's data plane routed to a vhost back-end
+ * (libvhostproxy) instead of VBS-U: the `vhost=` and `reconnect=` options,
+ * the choice of route, and the glue between the virtio-pci transport and the
+ * back-end.  The control plane (PCI, features, status, reset, config space)
+ * stays in vdm; only the rings named by the device move out.
+ *
+ * Notifications bypass vdm: each ring's kick eventfd, already the ioeventfd
+ * of its notify address, is handed to the back-end (and taken off vdm's
+ * loop while the ring runs).  The back-end's call fd is the MSI-X vector's
+ * irqfd when the driver uses MSI-X; otherwise it is an eventfd vdm watches,
+ * setting ISR and raising INTx (the only per-request work vdm does then).
+ *
+ * A vhost-user back-end that goes away puts the device in
+ * DEVICE_NEEDS_RESET; vdm and the other devices go on.  With reconnect=N,
+ * vdm tries to connect again every N seconds, and the guest's reset of the
+ * device brings it back once connected.
+ */
+#include "virtio_internal.h"
+#include "vdm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+struct virtio_vhost {
+	struct virtio_dev *vd;
+	struct vhost_dev *dev;          /* NULL while a vhost-user back-end is away */
+	enum vhost_transport transport;
+	char path[108];
+	unsigned reconnect_s;
+	int reconnect_timer;            /* evloop timer id, 0 if none */
+	unsigned nrings;
+	const struct virtio_vhost_params *params;
+	bool started;
+	bool watching_sock;
+	bool ring_running[VIRTIO_VHOST_MAX_RINGS];
+	uint16_t base[VIRTIO_VHOST_MAX_RINGS];  /* next avail index, kept across a stop */
+	int call_fd[VIRTIO_VHOST_MAX_RINGS];    /* vdm's eventfd per ring (INTx, no vector) */
+	int given_call[VIRTIO_VHOST_MAX_RINGS]; /* the call fd the back-end has now */
+};
+
+/* ---- options ---- */
+
+int vhost_route_parse(const char *tok, struct vhost_route *r, char *err, size_t errlen)
+{
+	if (!strncmp(tok, "reconnect=", 10)) {
+		char *end;
+		unsigned long s = strtoul(tok + 10, &end, 10);
+
+		if (!tok[10] || *end || s < 1 || s > 3600) {
+			snprintf(err, errlen, "reconnect=%s: expected seconds, 1..3600", tok + 10);
+			return -EINVAL;
+		}
+		r->reconnect_s = (unsigned)s;
+		return 1;
+	}
+	if (strncmp(tok, "vhost=", 6))
+		return 0;
+	free(r->path);
+	r->path = NULL;
+	if (!strcmp(tok + 6, "auto")) {
+		r->kind = VHOST_ROUTE_AUTO;
+	} else if (!strcmp(tok + 6, "kernel")) {
+		r->kind = VHOST_ROUTE_KERNEL;
+	} else if (!strncmp(tok + 6, "kernel:", 7) && tok[13]) {
+		r->kind = VHOST_ROUTE_KERNEL;
+		r->path = strdup(tok + 13);
+	} else if (!strncmp(tok + 6, "user:", 5) && tok[11]) {
+		r->kind = VHOST_ROUTE_USER;
+		r->path = strdup(tok + 11);
+	} else {
+		snprintf(err, errlen,
+			 "%s: expected vhost=user:SOCKET, vhost=kernel[:DEVICE] or vhost=auto", tok);
+		return -EINVAL;
+	}
+	if ((r->kind == VHOST_ROUTE_USER || (r->kind == VHOST_ROUTE_KERNEL && tok[12])) &&
+	    !r->path) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (r->path && strlen(r->path) >= sizeof(((struct virtio_vhost *)0)->path)) {
+		snprintf(err, errlen, "%s: path too long", tok);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+int vhost_route_check(const struct vhost_route *r, const char *dev, const char *kernel_node,
+		      char *err, size_t errlen)
+{
+	if (r->kind == VHOST_ROUTE_KERNEL && !kernel_node) {
+		snprintf(err, errlen, "%s has no kernel vhost back-end; use vhost=user:SOCKET", dev);
+		return -EINVAL;
+	}
+	if (r->reconnect_s && r->kind != VHOST_ROUTE_USER) {
+		snprintf(err, errlen, "reconnect= needs vhost=user:SOCKET");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void vhost_route_free(struct vhost_route *r)
+{
+	free(r->path);
+	r->path = NULL;
+}
+
+/* ---- interrupts ---- */
+
+/* The fd the back-end should write to interrupt the driver for queue q. */
+static int wanted_call_fd(struct virtio_vhost *vv, struct virtio_queue *q)
+{
+	struct virtio_dev *vd = vv->vd;
+
+	if (vd->use_msix && pci_msix_enabled(&vd->pci) && q->msix_vector != VIRTIO_NO_VECTOR &&
+	    q->msix_vector < vd->pci.msix.nvec)
+		return vd->pci.msix.entries[q->msix_vector].irqfd;
+	return vv->call_fd[q->index];
+}
+
+/* The back-end interrupted through vdm's eventfd: ISR + INTx (or MSI-X
+ * pending semantics through the transport). */
+static void call_cb(void *arg, int fd, uint32_t events)
+{
+	struct virtio_queue *q = arg;
+	eventfd_t n;
+
+	if (eventfd_read(fd, &n) == 0 && virtio_dev_running(q->dev))
+		virtio_queue_interrupt(q);
+}
+
+void virtio_vhost_irq_changed(struct virtio_dev *vd)
+{
+	struct virtio_vhost *vv = vd->vhost;
+
+	if (!vv || !vv->started)
+		return;
+	for (unsigned i = 0; i < vv->nrings; i++) {
+		int fd = wanted_call_fd(vv, &vd->queues[i]);
+
+		if (!vv->ring_running[i] || fd == vv->given_call[i])
+			continue;
+		if (vhost_dev_vring_set_call(vv->dev, i, fd) == 0)
+			vv->given_call[i] = fd;
+		else
+			log_err("%s: %s", vd->ops->name, vhost_dev_error(vv->dev));
+	}
+}
+
+/* ---- losing and finding a vhost-user back-end ---- */
+
+static void sock_cb(void *arg, int fd, uint32_t events);
+static void stop_rings(struct virtio_vhost *vv);
+
+static void watch_sock(struct virtio_vhost *vv, bool on)
+{
+	struct evloop *loop = vv->vd->vdm->loop;
+	int fd = vv->dev ? vhost_dev_fd(vv->dev) : -1;
+
+	if (fd < 0 || on == vv->watching_sock)
+		return;
+	if (on)
+		vv->watching_sock = evloop_add_fd(loop, fd, EPOLLIN | EPOLLRDHUP, sock_cb, vv) == 0;
+	else {
+		evloop_del_fd(loop, fd);
+		vv->watching_sock = false;
+	}
+}
+
+static int try_connect(struct virtio_vhost *vv, char *err, size_t errlen);
+
+static void reconnect_cb(void *arg)
+{
+	struct virtio_vhost *vv = arg;
+	char err[200];
+
+	if (try_connect(vv, err, sizeof(err)) == 0) {
+		evloop_del_timer(vv->vd->vdm->loop, vv->reconnect_timer);
+		vv->reconnect_timer = 0;
+		log_info("00:%02x.%d %s: vhost-user back-end %s is back; the device works again "
+			 "after the guest resets it",
+			 vv->vd->pci.slot, vv->vd->pci.func, vv->vd->ops->name, vv->path);
+	}
+}
+
+/* The back-end is gone: the device needs a reset, vdm goes on. */
+static void back_end_lost(struct virtio_vhost *vv, const char *why)
+{
+	struct virtio_dev *vd = vv->vd;
+
+	log_err("00:%02x.%d %s: vhost-user back-end %s lost (%s)", vd->pci.slot, vd->pci.func,
+		vd->ops->name, vv->path, why);
+	watch_sock(vv, false);
+	stop_rings(vv);
+	vhost_dev_close(vv->dev);
+	vv->dev = NULL;
+	virtio_dev_needs_reset(vd, "vhost-user back-end lost");
+	if (vv->reconnect_s && !vv->reconnect_timer) {
+		int id = evloop_add_timer(vd->vdm->loop, vv->reconnect_s * 1000, true, reconnect_cb,
+					  vv);
+
+		vv->reconnect_timer = id > 0 ? id : 0;
+		log_info("%s: trying %s again every %u s", vd->ops->name, vv->path,
+			 vv->reconnect_s);
+	}
+}
+
+static void sock_cb(void *arg, int fd, uint32_t events)
+{
+	struct virtio_vhost *vv = arg;
+	char c;
+
+	/* A back-end never speaks unasked: readable means closed or broken. */
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	back_end_lost(vv, n == 0 ? "connection closed" : "unexpected message");
+}
+
+/* After a failed call: if the stream is gone, handle it as a loss. */
+static void check_lost(struct virtio_vhost *vv)
+{
+	if (vv->dev && vhost_dev_disconnected(vv->dev))
+		back_end_lost(vv, vhost_dev_error(vv->dev));
+}
+
+/* ---- start / stop ---- */
+
+static void stop_rings(struct virtio_vhost *vv)
+{
+	struct virtio_dev *vd = vv->vd;
+
+	if (!vv->started)
+		return;
+	if (vv->dev && vv->params->stop && !vhost_dev_disconnected(vv->dev))
+		vv->params->stop(vd, vv->dev);
+	for (unsigned i = 0; i < vv->nrings; i++) {
+		if (!vv->ring_running[i])
+			continue;
+		if (vv->dev && vhost_dev_vring_stop(vv->dev, i, &vv->base[i]) < 0 &&
+		    !vhost_dev_disconnected(vv->dev))
+			log_err("%s: %s", vd->ops->name, vhost_dev_error(vv->dev));
+		vv->ring_running[i] = false;
+		vv->given_call[i] = -1;
+		evloop_del_fd(vd->vdm->loop, vv->call_fd[i]);
+		virtio_queue_watch_kicks(&vd->queues[i], true);
+	}
+	vv->started = false;
+}
+
+static int mem_table(struct virtio_vhost *vv)
+{
+	struct hsm_mem_region hr[VHOST_MAX_MEM_REGIONS];
+	struct vhost_mem_region r[VHOST_MAX_MEM_REGIONS];
+	int n = hsm_get_mem_regions(vv->vd->vdm->vm, hr, VHOST_MAX_MEM_REGIONS);
+
+	if (n < 1 || n > VHOST_MAX_MEM_REGIONS) {
+		log_err("%s: guest RAM has %d regions; vhost takes 1..%d", vv->vd->ops->name, n,
+			VHOST_MAX_MEM_REGIONS);
+		return -E2BIG;
+	}
+	for (int i = 0; i < n; i++)
+		r[i] = (struct vhost_mem_region){ .gpa = hr[i].gpa, .size = hr[i].size,
+						  .uaddr = (uint64_t)(uintptr_t)hr[i].hva,
+						  .fd = hr[i].fd, .fd_offset = hr[i].fd_offset };
+	return vhost_dev_set_mem_table(vv->dev, r, n);
+}
+
+static int start_ring(struct virtio_vhost *vv, unsigned i)
+{
+	struct virtio_dev *vd = vv->vd;
+	struct virtio_queue *q = &vd->queues[i];
+	struct hsm_vm *vm = vd->vdm->vm;
+	uint64_t n = q->size;
+	void *desc = hsm_gpa_to_hva(vm, q->desc_gpa, 16 * n);
+	void *avail = hsm_gpa_to_hva(vm, q->avail_gpa, 6 + 2 * n);
+	void *used = hsm_gpa_to_hva(vm, q->used_gpa, 6 + 8 * n);
+	struct vhost_vring vr = {
+		.num = q->size,
+		.base = vv->base[i],
+		.desc = (uint64_t)(uintptr_t)desc,
+		.avail = (uint64_t)(uintptr_t)avail,
+		.used = (uint64_t)(uintptr_t)used,
+		.kick_fd = q->kick_fd,
+		.call_fd = wanted_call_fd(vv, q),
+	};
+	int ret;
+
+	/* vq_setup checked this layout when the queue was enabled. */
+	if (!desc || !avail || !used)
+		return -EFAULT;
+	ret = evloop_add_fd(vd->vdm->loop, vv->call_fd[i], EPOLLIN, call_cb, q);
+	if (ret)
+		return ret;
+	/* The back-end takes the kicks from here on. */
+	virtio_queue_watch_kicks(q, false);
+	ret = vhost_dev_vring_start(vv->dev, i, &vr);
+	if (ret) {
+		evloop_del_fd(vd->vdm->loop, vv->call_fd[i]);
+		virtio_queue_watch_kicks(q, true);
+		return ret;
+	}
+	vv->ring_running[i] = true;
+	vv->given_call[i] = vr.call_fd;
+	return 0;
+}
+
+int virtio_vhost_start(struct virtio_dev *vd)
+{
+	struct virtio_vhost *vv = vd->vhost;
+	int ret;
+
+	if (!vv || vv->started)
+		return 0;
+	if (!vv->dev) {
+		log_err("%s: vhost-user back-end %s is not connected", vd->ops->name, vv->path);
+		return -ENOTCONN;
+	}
+	ret = vhost_dev_set_features(vv->dev, vd->guest_features & vhost_dev_features(vv->dev));
+	if (!ret)
+		ret = mem_table(vv);
+	vv->started = true; /* from here, stop_rings undoes what was done */
+	for (unsigned i = 0; !ret && i < vv->nrings; i++)
+		if (vd->queues[i].enabled)
+			ret = start_ring(vv, i);
+	if (!ret && vv->params->start)
+		ret = vv->params->start(vd, vv->dev);
+	if (ret) {
+		log_err("%s: cannot start the vhost back-end: %s", vd->ops->name,
+			vv->dev && *vhost_dev_error(vv->dev) ? vhost_dev_error(vv->dev)
+							      : strerror(-ret));
+		stop_rings(vv);
+		check_lost(vv);
+		return ret;
+	}
+	return 0;
+}
+
+void virtio_vhost_reset(struct virtio_dev *vd)
+{
+	struct virtio_vhost *vv = vd->vhost;
+
+	if (!vv)
+		return;
+	stop_rings(vv);
+	check_lost(vv);
+	/* A reset device starts its rings from index 0 again. */
+	memset(vv->base, 0, sizeof(vv->base));
+}
+
+bool virtio_vhost_owns(const struct virtio_queue *q)
+{
+	const struct virtio_vhost *vv = q->dev->vhost;
+
+	return vv && vv->started && (unsigned)q->index < vv->nrings;
+}
+
+/* ---- open / attach / detach ---- */
+
+static int try_connect(struct virtio_vhost *vv, char *err, size_t errlen)
+{
+	struct vhost_dev *dev;
+	int ret = vhost_dev_open(&dev, vv->transport, vv->path, err, errlen);
+
+	if (ret)
+		return ret;
+	if (vv->vd) {
+		/* A back-end coming back must still do what the guest was offered. */
+		uint64_t missing = vv->vd->host_features & ~vv->params->vdm_features &
+				   ~vhost_dev_features(dev);
+
+		if (missing) {
+			snprintf(err, errlen, "back-end %s lacks features %#llx offered to the guest",
+				 vv->path, (unsigned long long)missing);
+			vhost_dev_close(dev);
+			return -EOPNOTSUPP;
+		}
+	}
+	vv->dev = dev;
+	if (vv->vd)
+		watch_sock(vv, true);
+	return 0;
+}
+
+int virtio_vhost_open(struct virtio_vhost **out, const struct vhost_route *route,
+		      const char *devname, const struct virtio_vhost_params *p, char *err,
+		      size_t errlen)
+{
+	struct virtio_vhost *vv;
+	const char *path = route->path;
+	enum vhost_transport t = VHOST_TRANSPORT_USER;
+	int ret;
+
+	*out = NULL;
+	if (route->kind == VHOST_ROUTE_NONE)
+		return 0;
+	if (route->kind == VHOST_ROUTE_KERNEL || route->kind == VHOST_ROUTE_AUTO) {
+		t = VHOST_TRANSPORT_KERNEL;
+		path = path ? path : p->kernel_node;
+		if (route->kind == VHOST_ROUTE_AUTO) {
+			if (!path || access(path, R_OK | W_OK)) {
+				log_info("%s: vhost=auto: %s%s, serving it with VBS-U", devname,
+					 path ? path : "no kernel vhost for this device",
+					 path ? " is not available" : "");
+				return 0;
+			}
+			log_info("%s: vhost=auto: %s exists, using kernel vhost", devname, path);
+		}
+	}
+	if (p->nrings < 1 || p->nrings > VIRTIO_VHOST_MAX_RINGS) {
+		snprintf(err, errlen, "%s: bad vhost ring count", devname);
+		return -EINVAL;
+	}
+	vv = calloc(1, sizeof(*vv));
+	if (!vv) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	vv->transport = t;
+	snprintf(vv->path, sizeof(vv->path), "%s", path);
+	vv->reconnect_s = route->reconnect_s;
+	vv->nrings = p->nrings;
+	vv->params = p;
+	for (unsigned i = 0; i < VIRTIO_VHOST_MAX_RINGS; i++)
+		vv->call_fd[i] = vv->given_call[i] = -1;
+	for (unsigned i = 0; i < vv->nrings; i++) {
+		vv->call_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vv->call_fd[i] < 0) {
+			snprintf(err, errlen, "eventfd: %s", strerror(errno));
+			virtio_vhost_free(vv);
+			return -errno;
+		}
+	}
+	ret = try_connect(vv, err, errlen);
+	if (ret) {
+		virtio_vhost_free(vv);
+		return ret;
+	}
+	*out = vv;
+	return 1;
+}
+
+uint64_t virtio_vhost_features(const struct virtio_vhost *vv)
+{
+	return vv->dev ? vhost_dev_features(vv->dev) : 0;
+}
+
+struct vhost_dev *virtio_vhost_dev(const struct virtio_vhost *vv)
+{
+	return vv ? vv->dev : NULL;
+}
+
+int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *err, size_t errlen)
+{
+	uint64_t backend = vhost_dev_features(vv->dev) | vv->params->vdm_features;
+
+	if (!(backend >> VIRTIO_F_VERSION_1 & 1)) {
+		snprintf(err, errlen, "vhost back-end %s does not offer VIRTIO_F_VERSION_1",
+			 vv->path);
+		return -EOPNOTSUPP;
+	}
+	/* Offer the guest only what the back-end will do (the transport added
+	 * its ring features for VBS-U). */
+	vd->host_features &= backend;
+	vd->vhost = vv;
+	vv->vd = vd;
+	watch_sock(vv, true);
+	log_info("00:%02x.%d %s: data plane on %s vhost %s", vd->vdm->create_slot,
+		 vd->vdm->create_func,
+		 vd->ops->name, vv->transport == VHOST_TRANSPORT_KERNEL ? "kernel" : "user",
+		 vv->path);
+	return 0;
+}
+
+void virtio_vhost_free(struct virtio_vhost *vv)
+{
+	if (!vv)
+		return;
+	if (vv->vd) {
+		stop_rings(vv);
+		watch_sock(vv, false);
+		if (vv->reconnect_timer)
+			evloop_del_timer(vv->vd->vdm->loop, vv->reconnect_timer);
+		vv->vd->vhost = NULL;
+	}
+	vhost_dev_close(vv->dev);
+	for (unsigned i = 0; i < VIRTIO_VHOST_MAX_RINGS; i++)
+		if (vv->call_fd[i] >= 0)
+			close(vv->call_fd[i]);
+	free(vv);
+}

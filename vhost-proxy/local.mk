@@ -1,0 +1,4 @@
+# vhost-proxy: libvhostproxy, kernel vhost and vhost-user front-end.
+noinst_LIBRARIES += vhost-proxy/libvhostproxy.a
+vhost_proxy_libvhostproxy_a_SOURCES = vhost-proxy/vhostproxy.h vhost-proxy/vhost_internal.h \
+	vhost-proxy/vhost.c vhost-proxy/vhost_kernel.c vhost-proxy/vhost_user.c

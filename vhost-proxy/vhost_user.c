@@ -1,0 +1,405 @@
+/*
+ * vhost_user.c - the vhost-user transport, front-end side (QEMU's
+ * docs/interop/vhost-user.rst): messages on a connected UNIX stream socket,
+ * a 12-byte header (request, flags, size) then the payload, file
+ * descriptors as SCM_RIGHTS on the header.
+ *
+ * vdm only asks; a back-end only answers, on this socket (no back-end
+ * request channel is negotiated).  So every reply is read right after its
+ * request, and anything arriving unasked means the back-end is gone or
+ * broken.  A back-end that does not answer within VU_TIMEOUT_MS, closes the
+ * socket, or answers out of line is marked disconnected: the stream cannot
+ * be trusted after that.
+ */
+#include "vhost_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+enum vu_request {
+	VU_GET_FEATURES = 1,
+	VU_SET_FEATURES = 2,
+	VU_SET_OWNER = 3,
+	VU_SET_MEM_TABLE = 5,
+	VU_SET_VRING_NUM = 8,
+	VU_SET_VRING_ADDR = 9,
+	VU_SET_VRING_BASE = 10,
+	VU_GET_VRING_BASE = 11,
+	VU_SET_VRING_KICK = 12,
+	VU_SET_VRING_CALL = 13,
+	VU_GET_PROTOCOL_FEATURES = 15,
+	VU_SET_PROTOCOL_FEATURES = 16,
+	VU_SET_VRING_ENABLE = 18,
+	VU_GET_CONFIG = 24,
+	VU_SET_CONFIG = 25,
+};
+
+#define VU_VERSION 0x1u
+#define VU_FLAG_REPLY (1u << 2)
+#define VU_FLAG_NEED_REPLY (1u << 3)
+#define VU_F_PROTOCOL_FEATURES 30 /* a virtio feature bit with a vhost-user meaning */
+#define VU_PROTOCOL_F_REPLY_ACK 3
+#define VU_PROTOCOL_F_CONFIG 9
+#define VU_WANTED_PROTOCOL (1ULL << VU_PROTOCOL_F_REPLY_ACK | 1ULL << VU_PROTOCOL_F_CONFIG)
+#define VU_TIMEOUT_MS 5000
+#define VU_MAX_PAYLOAD 4096
+#define VU_MAX_CONFIG 256 /* the message's config region */
+#define VU_VRING_NOFD (1ULL << 8)
+
+struct vu_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+} __attribute__((packed));
+
+struct vu_state {
+	uint32_t index;
+	uint32_t num;
+};
+
+struct vu_addr {
+	uint32_t index;
+	uint32_t flags;
+	uint64_t desc;
+	uint64_t used;
+	uint64_t avail;
+	uint64_t log;
+};
+
+struct vu_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uaddr;
+	uint64_t mmap_offset;
+};
+
+struct vu_mem {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vu_region regions[VHOST_MAX_MEM_REGIONS];
+};
+
+struct vu_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[VU_MAX_CONFIG];
+};
+
+static const char *req_name(uint32_t r)
+{
+	static const char *const names[] = {
+		[VU_GET_FEATURES] = "GET_FEATURES",
+		[VU_SET_FEATURES] = "SET_FEATURES",
+		[VU_SET_OWNER] = "SET_OWNER",
+		[VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
+		[VU_SET_VRING_NUM] = "SET_VRING_NUM",
+		[VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
+		[VU_SET_VRING_BASE] = "SET_VRING_BASE",
+		[VU_GET_VRING_BASE] = "GET_VRING_BASE",
+		[VU_SET_VRING_KICK] = "SET_VRING_KICK",
+		[VU_SET_VRING_CALL] = "SET_VRING_CALL",
+		[VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+		[VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+		[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+		[VU_GET_CONFIG] = "GET_CONFIG",
+		[VU_SET_CONFIG] = "SET_CONFIG",
+	};
+
+	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : "?";
+}
+
+/* The stream is lost: remember it, and say why. */
+static int lost(struct vhost_dev *d, int ret, uint32_t req, const char *why)
+{
+	d->disconnected = true;
+	return vhost_set_error(d, ret, "vhost-user %s: %s: %s", d->path, req_name(req), why);
+}
+
+static int vu_send(struct vhost_dev *d, uint32_t req, uint32_t flags, const void *payload,
+		   uint32_t len, const int *fds, int nfds)
+{
+	struct vu_hdr hdr = { .request = req, .flags = VU_VERSION | flags, .size = len };
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)payload, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VHOST_MAX_MEM_REGIONS)];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	size_t want = sizeof(hdr) + len;
+	ssize_t n;
+
+	if (nfds > VHOST_MAX_MEM_REGIONS)
+		return vhost_set_error(d, -EINVAL, "vhost-user %s: too many fds", d->path);
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	do
+		n = sendmsg(d->fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return lost(d, -errno, req, strerror(errno));
+	/* Messages are small; a short write on a stream socket with room for
+	 * them means the peer is going away. */
+	if ((size_t)n != want)
+		return lost(d, -EIO, req, "short write");
+	return 0;
+}
+
+/* Read exactly len bytes within the deadline. */
+static int read_full(struct vhost_dev *d, uint32_t req, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = d->fd, .events = POLLIN };
+		int r = poll(&p, 1, VU_TIMEOUT_MS);
+		ssize_t n;
+
+		if (r == 0)
+			return lost(d, -ETIMEDOUT, req, "no answer from the back-end");
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return lost(d, -errno, req, strerror(errno));
+		}
+		n = recv(d->fd, (char *)buf + got, len - got, 0);
+		if (n == 0)
+			return lost(d, -ECONNRESET, req, "back-end closed the connection");
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return lost(d, -errno, req, strerror(errno));
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Read the reply to req: its header must name req with the reply flag, and
+ * its payload must be exactly len bytes (exact_len) or at most len bytes;
+ * the payload size is stored in *got.
+ */
+static int vu_recv(struct vhost_dev *d, uint32_t req, void *payload, uint32_t len, bool exact_len,
+		   uint32_t *got)
+{
+	struct vu_hdr hdr;
+	int ret = read_full(d, req, &hdr, sizeof(hdr));
+
+	if (ret)
+		return ret;
+	if (hdr.request != req || (hdr.flags & 0x3) != VU_VERSION || !(hdr.flags & VU_FLAG_REPLY))
+		return lost(d, -EPROTO, req, "reply does not match the request");
+	if (hdr.size > len || (exact_len && hdr.size != len))
+		return lost(d, -EPROTO, req, "reply has the wrong size");
+	ret = read_full(d, req, payload, hdr.size);
+	if (!ret && got)
+		*got = hdr.size;
+	return ret;
+}
+
+/* A request with no reply but REPLY_ACK's, when the back-end offers it. */
+static int vu_request(struct vhost_dev *d, uint32_t req, const void *payload, uint32_t len,
+		      const int *fds, int nfds)
+{
+	bool ack = d->protocol_features >> VU_PROTOCOL_F_REPLY_ACK & 1;
+	uint64_t status;
+	int ret = vu_send(d, req, ack ? VU_FLAG_NEED_REPLY : 0, payload, len, fds, nfds);
+
+	if (ret || !ack)
+		return ret;
+	ret = vu_recv(d, req, &status, sizeof(status), true, NULL);
+	if (!ret && status)
+		return vhost_set_error(d, -EIO, "vhost-user %s: %s refused by the back-end",
+				       d->path, req_name(req));
+	return ret;
+}
+
+static int vu_get_u64(struct vhost_dev *d, uint32_t req, uint64_t *val)
+{
+	int ret = vu_send(d, req, 0, NULL, 0, NULL, 0);
+
+	return ret ? ret : vu_recv(d, req, val, sizeof(*val), true, NULL);
+}
+
+static int u_open(struct vhost_dev *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t f, pf;
+	int ret;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->path);
+	d->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d->fd < 0 || connect(d->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		return vhost_set_error(d, -e, "vhost=user: cannot connect to %s: %s", d->path,
+				       strerror(e));
+	}
+	ret = vu_get_u64(d, VU_GET_FEATURES, &f);
+	if (ret)
+		return ret;
+	if (f >> VU_F_PROTOCOL_FEATURES & 1) {
+		ret = vu_get_u64(d, VU_GET_PROTOCOL_FEATURES, &pf);
+		if (ret)
+			return ret;
+		pf &= VU_WANTED_PROTOCOL;
+		/* Not acknowledged: REPLY_ACK is not in force until sent. */
+		ret = vu_send(d, VU_SET_PROTOCOL_FEATURES, 0, &pf, sizeof(pf), NULL, 0);
+		if (ret)
+			return ret;
+		d->protocol_features = pf;
+		d->has_config = pf >> VU_PROTOCOL_F_CONFIG & 1;
+	}
+	ret = vu_request(d, VU_SET_OWNER, NULL, 0, NULL, 0);
+	if (ret)
+		return ret;
+	/* Bit 30 is the vhost-user protocol's, never the guest's. */
+	d->features = f & ~(1ULL << VU_F_PROTOCOL_FEATURES);
+	d->proto_feature_bit = f & 1ULL << VU_F_PROTOCOL_FEATURES;
+	return 0;
+}
+
+static void u_close(struct vhost_dev *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+static int u_set_features(struct vhost_dev *d, uint64_t features)
+{
+	/* With protocol features, echo bit 30: rings then wait for ENABLE. */
+	uint64_t f = features | d->proto_feature_bit;
+
+	return vu_request(d, VU_SET_FEATURES, &f, sizeof(f), NULL, 0);
+}
+
+static int u_set_mem_table(struct vhost_dev *d, const struct vhost_mem_region *r, int n)
+{
+	struct vu_mem m = { .nregions = (uint32_t)n };
+	int fds[VHOST_MAX_MEM_REGIONS];
+
+	for (int i = 0; i < n; i++) {
+		if (r[i].fd < 0)
+			return vhost_set_error(d, -EINVAL,
+					       "vhost-user %s: guest RAM region %d has no fd to share",
+					       d->path, i);
+		m.regions[i] = (struct vu_region){ r[i].gpa, r[i].size, r[i].uaddr, r[i].fd_offset };
+		fds[i] = r[i].fd;
+	}
+	return vu_request(d, VU_SET_MEM_TABLE, &m,
+			  (uint32_t)(offsetof(struct vu_mem, regions) + (size_t)n * sizeof(m.regions[0])),
+			  fds, n);
+}
+
+static int vring_fd(struct vhost_dev *d, uint32_t req, unsigned idx, int fd)
+{
+	uint64_t v = idx;
+
+	return vu_request(d, req, &v, sizeof(v), &fd, 1);
+}
+
+static int u_vring_start(struct vhost_dev *d, unsigned idx, const struct vhost_vring *vr)
+{
+	struct vu_state num = { idx, vr->num }, base = { idx, vr->base }, on = { idx, 1 };
+	struct vu_addr addr = { .index = idx, .desc = vr->desc, .used = vr->used, .avail = vr->avail };
+	int ret;
+
+	ret = vu_request(d, VU_SET_VRING_NUM, &num, sizeof(num), NULL, 0);
+	if (!ret)
+		ret = vu_request(d, VU_SET_VRING_BASE, &base, sizeof(base), NULL, 0);
+	if (!ret)
+		ret = vu_request(d, VU_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0);
+	if (!ret)
+		ret = vring_fd(d, VU_SET_VRING_KICK, idx, vr->kick_fd);
+	if (!ret)
+		ret = vring_fd(d, VU_SET_VRING_CALL, idx, vr->call_fd);
+	if (!ret && d->proto_feature_bit)
+		ret = vu_request(d, VU_SET_VRING_ENABLE, &on, sizeof(on), NULL, 0);
+	return ret;
+}
+
+static int u_vring_set_call(struct vhost_dev *d, unsigned idx, int fd)
+{
+	return vring_fd(d, VU_SET_VRING_CALL, idx, fd);
+}
+
+static int u_vring_stop(struct vhost_dev *d, unsigned idx, uint16_t *base)
+{
+	struct vu_state st = { idx, 0 }, off = { idx, 0 };
+	int ret = 0;
+
+	if (d->proto_feature_bit)
+		ret = vu_request(d, VU_SET_VRING_ENABLE, &off, sizeof(off), NULL, 0);
+	if (!ret)
+		ret = vu_send(d, VU_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0);
+	if (!ret)
+		ret = vu_recv(d, VU_GET_VRING_BASE, &st, sizeof(st), true, NULL);
+	if (ret)
+		return ret;
+	if (st.index != idx)
+		return lost(d, -EPROTO, VU_GET_VRING_BASE, "reply names another ring");
+	*base = (uint16_t)st.num;
+	return 0;
+}
+
+static int u_get_config(struct vhost_dev *d, uint32_t off, void *buf, uint32_t len)
+{
+	struct vu_config c = { .offset = off, .size = len };
+	uint32_t hdr = offsetof(struct vu_config, region), got;
+	int ret;
+
+	if (len > VU_MAX_CONFIG)
+		return vhost_set_error(d, -EINVAL, "vhost-user %s: config read too large", d->path);
+	ret = vu_send(d, VU_GET_CONFIG, 0, &c, hdr + len, NULL, 0);
+	if (!ret)
+		ret = vu_recv(d, VU_GET_CONFIG, &c, hdr + len, false, &got);
+	if (ret)
+		return ret;
+	/* A back-end that cannot answer replies with an empty payload. */
+	if (got != hdr + len || c.size != len)
+		return vhost_set_error(d, -EIO, "vhost-user %s: GET_CONFIG refused by the back-end",
+				       d->path);
+	memcpy(buf, c.region, len);
+	return 0;
+}
+
+static int u_set_config(struct vhost_dev *d, uint32_t off, const void *buf, uint32_t len)
+{
+	struct vu_config c = { .offset = off, .size = len };
+
+	if (len > VU_MAX_CONFIG)
+		return vhost_set_error(d, -EINVAL, "vhost-user %s: config write too large",
+				       d->path);
+	memcpy(c.region, buf, len);
+	return vu_request(d, VU_SET_CONFIG, &c, (uint32_t)offsetof(struct vu_config, region) + len,
+			  NULL, 0);
+}
+
+const struct vhost_transport_ops vhost_user_ops = {
+	.open = u_open,
+	.close = u_close,
+	.set_features = u_set_features,
+	.set_mem_table = u_set_mem_table,
+	.vring_start = u_vring_start,
+	.vring_set_call = u_vring_set_call,
+	.vring_stop = u_vring_stop,
+	.get_config = u_get_config,
+	.set_config = u_set_config,
+};
