@@ -62,3 +62,5 @@ EXTRA_DIST += tests/guest/net.sh
 check_PROGRAMS += tests/sim/test_vhost_user_blk
 tests_sim_test_vhost_user_blk_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_vhost_user_blk
+TESTS += tests/guest/vhost_user_blk.sh
+EXTRA_DIST += tests/guest/vhost_user_blk.sh

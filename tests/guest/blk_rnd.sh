@@ -35,9 +35,10 @@ check "virtio-blk enumerates as 1af4:1042, bound to virtio-pci" \
 	"^VDM: pci 0000:00:04.0 vendor=0x1af4 device=0x1042 driver=virtio-pci"
 check "virtio-rnd enumerates as 1af4:1044, bound to virtio-pci" \
 	"^VDM: pci 0000:00:05.0 vendor=0x1af4 device=0x1044 driver=virtio-pci"
-check "guest sees the disk's size" "^VDM: blk size=$size "
-check "guest reads the host's pattern (sha256 matches)" "^VDM: blk size=$size sha256=$host_sum"
-check "guest reads back its own write" "^VDM: blkwrite sha256=$want_sum"
+check "guest sees the disk's size" "^VDM: blk dev=vda pci=0000:00:04.0 size=$size "
+check "guest reads the host's pattern (sha256 matches)" \
+	"^VDM: blk dev=vda pci=0000:00:04.0 size=$size sha256=$host_sum"
+check "guest reads back its own write" "^VDM: blkwrite dev=vda pci=0000:00:04.0 sha256=$want_sum"
 check "hwrng is virtio_rng and gave 64 KiB" "^VDM: rng current=virtio_rng.* bytes=65536"
 check "guest finished its tests" "^VDM: done"
 if grep -q "^VDM: FAIL" "$dir/console.log"; then
