@@ -11,6 +11,7 @@ const struct devemu *const devemu_table[] = {
 	&devemu_virtio_rnd,
 	&devemu_virtio_console,
 	&devemu_virtio_net,
+	&devemu_virtio_vsock,
 	NULL,
 };
 

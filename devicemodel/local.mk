@@ -9,7 +9,8 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c \
 	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
 	devicemodel/chardev.h devicemodel/chardev.c devicemodel/virtio_console.c \
-	devicemodel/virtio_net.c devicemodel/virtio_vhost.c
+	devicemodel/virtio_net.c devicemodel/virtio_vhost.c \
+	devicemodel/virtio_vsock.c
 
 bin_PROGRAMS += devicemodel/vdm
 devicemodel_vdm_SOURCES = devicemodel/main.c

@@ -69,5 +69,6 @@ extern const struct devemu devemu_virtio_blk;
 extern const struct devemu devemu_virtio_rnd;
 extern const struct devemu devemu_virtio_console;
 extern const struct devemu devemu_virtio_net;
+extern const struct devemu devemu_virtio_vsock;
 
 #endif /* VDM_VDM_H */

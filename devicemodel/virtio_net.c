@@ -1,9 +1,14 @@
 /*
- * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC][,transitional]`: the
- * network device (virtio 1.2, 5.1) on a TAP interface: options, features,
- * config space (MAC, link status), the control queue (receive filter and
- * MAC address), and pacing of the receive and transmit paths on the event
- * loop.  Frames are moved by the VBS-U back-end in vbs-u/net.c.
+ * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC][,vhost=kernel[:NODE]|auto][,transitional]`
+ * or `-s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]`: the
+ * network device (virtio 1.2, 5.1): options, features, config space (MAC,
+ * link status), the control queue (receive filter and MAC address), and
+ * pacing of the receive and transmit paths on the event loop.  Frames are
+ * moved by the VBS-U back-end in vbs-u/net.c on a TAP, or, with a vhost
+ * route, by kernel vhost-net on the same TAP (handed over with
+ * VHOST_NET_SET_BACKEND) or by a vhost-user back-end.  The control queue
+ * always stays in vdm; with a vhost route vdm does not see the frames, so
+ * it offers no receive filter (CTRL_RX) there.
  *
  * Receive is paced by the guest: the TAP is read only while the guest has
  * buffers posted; when it has none, the TAP watch is dropped until the guest
@@ -28,11 +33,32 @@
 
 enum { RXQ = 0, TXQ = 1, CTRLQ = 2, NET_NQUEUES = 3 };
 
+/* What a vhost-user network back-end may offer that we pass on. */
+#define NET_VHOST_USER_FEATURES                                                                    \
+	(1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_GUEST_CSUM |                             \
+	 1ULL << VIRTIO_NET_F_GUEST_TSO4 | 1ULL << VIRTIO_NET_F_GUEST_TSO6 |                       \
+	 1ULL << VIRTIO_NET_F_GUEST_ECN | 1ULL << VIRTIO_NET_F_GUEST_UFO |                         \
+	 1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6 |                         \
+	 1ULL << VIRTIO_NET_F_HOST_ECN | 1ULL << VIRTIO_NET_F_HOST_UFO |                           \
+	 1ULL << VIRTIO_NET_F_MRG_RXBUF)
+/* What vdm serves itself on a vhost route: config space and the control
+ * queue's MAC command. */
+#define NET_VDM_FEATURES                                                                           \
+	(1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS | 1ULL << VIRTIO_NET_F_CTRL_VQ |   \
+	 1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR)
+/* The TAP's offloads, which kernel vhost-net passes through in the header. */
+#define NET_TAP_OFFLOAD_FEATURES                                                                   \
+	(1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_HOST_TSO4 |                              \
+	 1ULL << VIRTIO_NET_F_HOST_TSO6 | 1ULL << VIRTIO_NET_F_HOST_ECN |                          \
+	 1ULL << VIRTIO_NET_F_GUEST_CSUM | 1ULL << VIRTIO_NET_F_GUEST_TSO4 |                       \
+	 1ULL << VIRTIO_NET_F_GUEST_TSO6 | 1ULL << VIRTIO_NET_F_GUEST_ECN)
+
 struct net_cfg {
 	char *tap;
 	uint8_t mac[6];
 	bool have_mac;
 	bool transitional;
+	struct vhost_route route;
 };
 
 struct virtio_net {
@@ -51,8 +77,10 @@ static void net_free_cfg(void *p)
 {
 	struct net_cfg *c = p;
 
-	if (c)
+	if (c) {
 		free(c->tap);
+		vhost_route_free(&c->route);
+	}
 	free(c);
 }
 
@@ -76,6 +104,7 @@ static int net_parse(const char *opts, void **out, char *err, size_t errlen)
 	struct net_cfg *c = calloc(1, sizeof(*c));
 	char *copy = opts ? strdup(opts) : NULL;
 	char *save = NULL, *tok;
+	int r;
 
 	if (!c || (opts && !copy)) {
 		free(c);
@@ -86,6 +115,9 @@ static int net_parse(const char *opts, void **out, char *err, size_t errlen)
 	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
 		if (virtio_parse_common_opt(tok, &c->transitional)) {
 			continue;
+		} else if ((r = vhost_route_parse(tok, &c->route, err, errlen)) != 0) {
+			if (r < 0)
+				goto bad;
 		} else if (!strncmp(tok, "tap=", 4) && tok[4]) {
 			free(c->tap);
 			c->tap = strdup(tok + 4);
@@ -102,8 +134,14 @@ static int net_parse(const char *opts, void **out, char *err, size_t errlen)
 			goto bad;
 		}
 	}
-	if (!c->tap) {
-		snprintf(err, errlen, "virtio-net needs tap=NAME");
+	if (vhost_route_check(&c->route, "virtio-net", "/dev/vhost-net", err, errlen))
+		goto bad;
+	if (c->route.kind == VHOST_ROUTE_USER && c->tap) {
+		snprintf(err, errlen, "with vhost=user the back-end owns the network: no tap=");
+		goto bad;
+	}
+	if (c->route.kind != VHOST_ROUTE_USER && !c->tap) {
+		snprintf(err, errlen, "virtio-net needs tap=NAME (or vhost=user:SOCKET)");
 		goto bad;
 	}
 	free(copy);
@@ -142,6 +180,8 @@ static void set_tap_events(struct virtio_net *n, bool rx)
 {
 	uint32_t ev = (rx ? EPOLLIN : 0) | (n->tx_blocked ? EPOLLOUT : 0);
 
+	if (n->vd.vhost) /* the TAP is vhost's, or there is none */
+		return;
 	if (ev != n->tap_events && evloop_mod_fd(n->loop, n->be.tap_fd, ev) == 0)
 		n->tap_events = ev;
 }
@@ -371,6 +411,40 @@ static void net_reset(struct virtio_dev *vd)
 	memcpy(n->config.mac, n->mac, 6);
 }
 
+/* Kernel vhost-net: the TAP takes the negotiated header, then serves both
+ * rings. */
+static int net_vhost_start(struct virtio_dev *vd, struct vhost_dev *dev)
+{
+	struct virtio_net *n = to_net(vd);
+	int ret;
+
+	if (!ensure_configured(n))
+		return -EIO;
+	ret = vhost_dev_net_set_backend(dev, RXQ, n->be.tap_fd);
+	if (!ret)
+		ret = vhost_dev_net_set_backend(dev, TXQ, n->be.tap_fd);
+	return ret;
+}
+
+static void net_vhost_stop(struct virtio_dev *vd, struct vhost_dev *dev)
+{
+	vhost_dev_net_set_backend(dev, RXQ, -1);
+	vhost_dev_net_set_backend(dev, TXQ, -1);
+}
+
+static const struct virtio_vhost_params net_vhost_kernel = {
+	.kernel_node = "/dev/vhost-net",
+	.nrings = 2, /* receiveq and transmitq; the control queue stays in vdm */
+	.vdm_features = NET_VDM_FEATURES | NET_TAP_OFFLOAD_FEATURES,
+	.start = net_vhost_start,
+	.stop = net_vhost_stop,
+};
+
+static const struct virtio_vhost_params net_vhost_user = {
+	.nrings = 2,
+	.vdm_features = NET_VDM_FEATURES,
+};
+
 static const struct virtio_ops net_ops = {
 	.name = "virtio-net",
 	.device_type = VIRTIO_ID_NET,
@@ -406,15 +480,34 @@ static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 {
 	const struct net_cfg *cfg = cfgp;
 	struct virtio_net *n = calloc(1, sizeof(*n));
+	bool user = cfg->route.kind == VHOST_ROUTE_USER;
+	const struct virtio_vhost_params *vp = user ? &net_vhost_user : &net_vhost_kernel;
+	struct virtio_vhost *vv = NULL;
+	uint64_t features;
 	int ret;
 
 	if (!n)
 		return -ENOMEM;
-	ret = vbsu_net_open(&n->be, cfg->tap, err, errlen);
-	if (ret) {
+	n->be.tap_fd = -1;
+	if (!user) {
+		ret = vbsu_net_open(&n->be, cfg->tap, err, errlen);
+		if (ret) {
+			free(n);
+			return ret;
+		}
+	}
+	ret = virtio_vhost_open(&vv, &cfg->route, "virtio-net", vp, err, errlen);
+	if (ret < 0) {
+		vbsu_net_close(&n->be);
 		free(n);
 		return ret;
 	}
+	if (user)
+		features = (virtio_vhost_features(vv) & NET_VHOST_USER_FEATURES) | NET_VDM_FEATURES;
+	else if (vv) /* kernel vhost-net filters nothing: no CTRL_RX */
+		features = net_features(n) & ~(1ULL << VIRTIO_NET_F_CTRL_RX);
+	else
+		features = net_features(n);
 	if (cfg->have_mac)
 		memcpy(n->mac, cfg->mac, 6);
 	else
@@ -427,7 +520,7 @@ static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.ops = &net_ops,
 		.nqueues = NET_NQUEUES,
 		.queue_max = NET_QUEUE_SIZE,
-		.features = net_features(n),
+		.features = features,
 		.config = &n->config,
 		.config_size = offsetof(struct virtio_net_config, mtu),
 		.transitional = cfg->transitional,
@@ -435,31 +528,39 @@ static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 	ret = virtio_dev_init(&n->vd, vdm, &p);
 	if (ret) {
 		snprintf(err, errlen, "cannot build the PCI function");
-		vbsu_net_close(&n->be);
-		free(n);
-		return ret;
+		goto fail;
 	}
 	n->vd.queues[RXQ].device_paced = true;
-	ret = evloop_add_fd(n->loop, n->be.tap_fd, 0, tap_event, n);
-	if (ret) {
+	if (vv)
+		ret = virtio_vhost_attach(&n->vd, vv, err, errlen);
+	else if ((ret = evloop_add_fd(n->loop, n->be.tap_fd, 0, tap_event, n)) != 0)
 		snprintf(err, errlen, "cannot watch the TAP: %s", strerror(-ret));
+	if (ret) {
 		virtio_dev_fini(&n->vd);
-		vbsu_net_close(&n->be);
-		free(n);
-		return ret;
+		goto fail;
 	}
-	log_info("virtio-net: tap %s, mac %02x:%02x:%02x:%02x:%02x:%02x%s", cfg->tap, n->mac[0],
-		 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
-		 n->be.tap_offloads & TUN_F_TSO4 ? ", checksum and TSO offloads" : "");
+	log_info("virtio-net: %s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s", user ? "vhost-user " : "tap ",
+		 user ? cfg->route.path : cfg->tap, n->mac[0], n->mac[1], n->mac[2], n->mac[3],
+		 n->mac[4], n->mac[5],
+		 n->vd.host_features >> VIRTIO_NET_F_HOST_TSO4 & 1 ? ", checksum and TSO offloads"
+								   : "");
 	*out = &n->vd.pci;
 	return 0;
+fail:
+	virtio_vhost_free(vv);
+	vbsu_net_close(&n->be);
+	free(n);
+	return ret;
 }
 
 static void net_destroy(struct pci_dev *d)
 {
 	struct virtio_net *n = to_net(to_virtio_dev(d));
 
-	evloop_del_fd(n->loop, n->be.tap_fd);
+	if (n->vd.vhost)
+		virtio_vhost_free(n->vd.vhost);
+	else
+		evloop_del_fd(n->loop, n->be.tap_fd);
 	virtio_dev_fini(&n->vd);
 	vbsu_net_close(&n->be);
 	free(n);
@@ -467,7 +568,8 @@ static void net_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_net = {
 	.name = "virtio-net",
-	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC][,transitional]",
+	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC][,vhost=kernel[:NODE]|vhost=auto][,transitional]"
+		 " | -s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]",
 	.parse = net_parse,
 	.free_cfg = net_free_cfg,
 	.create = net_create,

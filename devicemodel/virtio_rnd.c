@@ -1,7 +1,8 @@
 /*
- * virtio_rnd.c - `-s N,virtio-rnd`: the entropy device (virtio 1.2, 5.4).
- * One request queue, no features, no config; requests are served by the
- * VBS-U back-end in vbs-u/rnd.c from OpenSSL's CSPRNG.
+ * virtio_rnd.c - `-s N,virtio-rnd[,vhost=user:SOCKET[,reconnect=S]]`: the
+ * entropy device (virtio 1.2, 5.4).  One request queue, no features, no
+ * config; requests are served by the VBS-U back-end in vbs-u/rnd.c from
+ * OpenSSL's CSPRNG, or by a vhost-user-rng back-end.
  */
 #include "vdm.h"
 #include "virtio.h"
@@ -33,7 +34,19 @@ static const struct virtio_ops rnd_ops = {
 
 struct rnd_cfg {
 	bool transitional;
+	struct vhost_route route;
 };
+
+static const struct virtio_vhost_params rnd_vhost = { .nrings = 1 };
+
+static void rnd_free_cfg(void *p)
+{
+	struct rnd_cfg *c = p;
+
+	if (c)
+		vhost_route_free(&c->route);
+	free(c);
+}
 
 static int rnd_parse(const char *opts, void **out, char *err, size_t errlen)
 {
@@ -49,14 +62,20 @@ static int rnd_parse(const char *opts, void **out, char *err, size_t errlen)
 	}
 	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !ret;
 	     tok = strtok_r(NULL, ",", &save)) {
-		if (!virtio_parse_common_opt(tok, &c->transitional)) {
+		if (virtio_parse_common_opt(tok, &c->transitional))
+			continue;
+		ret = vhost_route_parse(tok, &c->route, err, errlen);
+		if (ret == 0) {
 			snprintf(err, errlen, "unknown virtio-rnd option '%s'", tok);
 			ret = -EINVAL;
 		}
+		ret = ret < 0 ? ret : 0;
 	}
 	free(copy);
+	if (!ret)
+		ret = vhost_route_check(&c->route, "virtio-rnd", NULL, err, errlen);
 	if (ret)
-		free(c);
+		rnd_free_cfg(c);
 	else
 		*out = c;
 	return ret;
@@ -65,40 +84,60 @@ static int rnd_parse(const char *opts, void **out, char *err, size_t errlen)
 static int rnd_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
 {
 	const struct rnd_cfg *cfg = cfgp;
+	struct virtio_vhost *vv = NULL;
 	struct virtio_rnd *r;
 	int ret;
 
-	ret = vbsu_rnd_init(err, errlen);
-	if (ret)
+	/* vhost=auto: there is no kernel vhost for entropy, so VBS-U. */
+	ret = virtio_vhost_open(&vv, &cfg->route, "virtio-rnd", &rnd_vhost, err, errlen);
+	if (ret < 0)
 		return ret;
+	if (!vv) {
+		ret = vbsu_rnd_init(err, errlen);
+		if (ret)
+			return ret;
+	}
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!r) {
+		virtio_vhost_free(vv);
 		return -ENOMEM;
+	}
 	struct virtio_dev_params p = { .ops = &rnd_ops, .nqueues = 1, .queue_max = RND_QUEUE_SIZE,
 				       .transitional = cfg->transitional };
 	ret = virtio_dev_init(&r->vd, vdm, &p);
 	if (ret) {
 		snprintf(err, errlen, "cannot build the PCI function");
-		free(r);
-		return ret;
+		goto fail;
+	}
+	if (vv) {
+		ret = virtio_vhost_attach(&r->vd, vv, err, errlen);
+		if (ret) {
+			virtio_dev_fini(&r->vd);
+			goto fail;
+		}
 	}
 	*out = &r->vd.pci;
 	return 0;
+fail:
+	virtio_vhost_free(vv);
+	free(r);
+	return ret;
 }
 
 static void rnd_destroy(struct pci_dev *d)
 {
 	struct virtio_rnd *r = (struct virtio_rnd *)to_virtio_dev(d);
 
+	virtio_vhost_free(r->vd.vhost);
 	virtio_dev_fini(&r->vd);
 	free(r);
 }
 
 const struct devemu devemu_virtio_rnd = {
 	.name = "virtio-rnd",
-	.usage = "-s N,virtio-rnd[,transitional]",
+	.usage = "-s N,virtio-rnd[,vhost=user:SOCKET[,reconnect=S]][,transitional]",
 	.parse = rnd_parse,
-	.free_cfg = free,
+	.free_cfg = rnd_free_cfg,
 	.create = rnd_create,
 	.destroy = rnd_destroy,
 };

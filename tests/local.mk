@@ -64,3 +64,5 @@ tests_sim_test_vhost_user_blk_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_vhost_user_blk
 TESTS += tests/guest/vhost_user_blk.sh
 EXTRA_DIST += tests/guest/vhost_user_blk.sh
+TESTS += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
+EXTRA_DIST += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
