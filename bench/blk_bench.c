@@ -1,0 +1,496 @@
+/*
+ * blk_bench.c - virtio-blk data-plane figures on the simulator, measured side
+ * by side in one run:
+ *
+ *   1. 4 KiB random reads and writes at queue depths 1, 8 and 32 on one
+ *      image, served by vdm's VBS-U back-end and then, same driver and same
+ *      image, routed with vhost=user: to qemu-storage-daemon; IOPS, mean and
+ *      p99 latency, CPU time per request of vdm and of the back-end, and the
+ *      VBS-U / qemu-storage-daemon ratios.
+ *   2. Notification cost: the round trip of a request that moves no data
+ *      (GET_ID, 20 bytes) from kick to completion interrupt, beside an
+ *      eventfd ping-pong between two threads on the same CPU and on two CPUs.
+ *   3. Footprint: vdm's resident set with four devices, and the time from
+ *      starting vdm to the first completed I/O request.
+ *
+ *   blk-bench [-t SECONDS-PER-POINT] IMAGE
+ *
+ * IMAGE should live on tmpfs so the figures are about the data path, not the
+ * disk.  The test driver (tests/driver) plays the guest; it waits for
+ * completion interrupts (no polling), as a guest would.  Not a test: it
+ * prints figures and never fails on them.
+ */
+#include "drv.h"
+#include "drv_virtio.h"
+#include "hsm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/virtio_blk.h>
+
+#define SLOT 4
+#define MAX_QD 32
+#define MAX_SAMPLES (4 << 20)
+
+struct point {
+	double iops, mean_us, p99_us;
+	double vdm_cpu_us, be_cpu_us; /* CPU time per request */
+	long n;
+};
+
+struct bench {
+	struct vdm_proc p;
+	struct drv d;
+	struct drv_func f;
+	struct drv_virtio v;
+	uint64_t hdr[MAX_QD], data[MAX_QD], status[MAX_QD];
+	uint64_t sectors;
+	pid_t backend; /* qemu-storage-daemon, or 0 */
+};
+
+static double seconds = 3;
+static uint32_t *lat_ns; /* one run's latencies */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* utime + stime of pid, in microseconds. */
+static double cpu_us(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	p = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long status_kib(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			sscanf(line + strlen(field), ": %ld", &v);
+	fclose(f);
+	return v;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Post request slot i: 4 KiB of type at a random 4 KiB-aligned sector. */
+static int post(struct bench *b, int i, uint32_t type)
+{
+	struct virtio_blk_outhdr *h = drv_gpa(&b->d, b->hdr[i], sizeof(*h));
+	struct drv_buf out[2] = { { b->hdr[i], 16 } }, in[2];
+	int nout = 1, nin = 0;
+	uint64_t blocks = b->sectors / 8;
+
+	*h = (struct virtio_blk_outhdr){ .type = type, .sector = rnd() % blocks * 8 };
+	if (type == VIRTIO_BLK_T_OUT)
+		out[nout++] = (struct drv_buf){ b->data[i], 4096 };
+	else if (type == VIRTIO_BLK_T_IN)
+		in[nin++] = (struct drv_buf){ b->data[i], 4096 };
+	else /* GET_ID: 20 bytes, no I/O behind it */
+		in[nin++] = (struct drv_buf){ b->data[i], 20 };
+	in[nin++] = (struct drv_buf){ b->status[i], 1 };
+	return drv_virtio_post(&b->v, 0, out, nout, in, nin, false);
+}
+
+/*
+ * Start vdm with args (its -s options; the virtio-blk to drive at SLOT) and
+ * bring that device up.  With first_io_ns, serve one 4 KiB read at once and
+ * store the time from starting vdm to its completion; with spawn_ns, the
+ * time until vdm accepted the driver.
+ */
+static bool bench_start(struct bench *b, const char *const *args, int64_t *spawn_ns,
+			int64_t *first_io_ns)
+{
+	struct drv_func funcs[8];
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+	int st, n;
+	int64_t t0 = now_ns();
+
+	if (vdm_spawn(&b->p, args, &st)) {
+		fprintf(stderr, "blk-bench: vdm did not start (exit %d)\n", st);
+		return false;
+	}
+	if (spawn_ns)
+		*spawn_ns = now_ns() - t0;
+	drv_connect(&b->d, b->p.sock);
+	n = drv_enumerate(&b->d, funcs, 8);
+	for (int i = 0; i < n; i++)
+		if (funcs[i].bdf == hsm_bdf(0, SLOT, 0))
+			b->f = funcs[i];
+	drv_assign_bars(&b->d, &b->f, &mmio, &io);
+	if (drv_virtio_probe(&b->v, &b->d, &b->f, 16 << 20) ||
+	    drv_virtio_negotiate(&b->v, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_BLK_F_FLUSH |
+						1ULL << VIRTIO_RING_F_EVENT_IDX) ||
+	    drv_virtio_setup_irq(&b->v, true) || drv_virtio_setup_vq(&b->v, 0, 0)) {
+		fprintf(stderr, "blk-bench: the device did not initialise\n");
+		return false;
+	}
+	drv_virtio_driver_ok(&b->v);
+	b->v.irq_grace_ms = 0; /* count nothing, wait for nothing extra */
+	b->sectors = drv_virtio_cfg_read(&b->v, 0, 8);
+	for (int i = 0; i < MAX_QD; i++) {
+		b->hdr[i] = drv_virtio_alloc(&b->v, 16, 16);
+		b->status[i] = drv_virtio_alloc(&b->v, 1, 1);
+		b->data[i] = drv_virtio_alloc(&b->v, 4096, 4096);
+	}
+	if (first_io_ns) {
+		if (post(b, 0, VIRTIO_BLK_T_IN) < 0)
+			return false;
+		drv_virtio_kick(&b->v, 0);
+		if (drv_virtio_wait_used(&b->v, 0, NULL, NULL, 5000) != 1)
+			return false;
+		*first_io_ns = now_ns() - t0;
+	}
+	return true;
+}
+
+static void bench_stop(struct bench *b)
+{
+	drv_virtio_fini(&b->v);
+	drv_disconnect(&b->d);
+	vdm_stop(&b->p);
+}
+
+/* Closed loop at depth qd for `seconds`. */
+static struct point run(struct bench *b, uint32_t type, int qd)
+{
+	int64_t t0[MAX_QD], start, end, deadline;
+	int slot_of[1024];
+	struct point pt = { 0 };
+	long n = 0;
+	int outstanding = 0;
+	double vdm0 = cpu_us(b->p.pid), be0 = cpu_us(b->backend);
+
+	for (int i = 0; i < qd; i++) {
+		int id = post(b, i, type);
+
+		if (id < 0)
+			return pt;
+		slot_of[id] = i;
+		t0[i] = now_ns();
+		outstanding++;
+	}
+	drv_virtio_kick(&b->v, 0);
+	start = now_ns();
+	deadline = start + (int64_t)(seconds * 1e9);
+	while (outstanding) {
+		uint16_t id;
+		int i;
+
+		if (drv_virtio_wait_used(&b->v, 0, &id, NULL, 5000) != 1) {
+			fprintf(stderr, "blk-bench: a request did not complete within 5 s\n");
+			break;
+		}
+		i = slot_of[id];
+		if (*(uint8_t *)drv_gpa(&b->d, b->status[i], 1) != VIRTIO_BLK_S_OK)
+			fprintf(stderr, "blk-bench: request failed\n");
+		if (n < MAX_SAMPLES)
+			lat_ns[n] = (uint32_t)(now_ns() - t0[i]);
+		n++;
+		outstanding--;
+		if (now_ns() < deadline) {
+			int nid = post(b, i, type);
+
+			slot_of[nid] = i;
+			t0[i] = now_ns();
+			outstanding++;
+			if (drv_virtio_kick_needed(&b->v, 0))
+				drv_virtio_kick(&b->v, 0);
+		}
+	}
+	end = now_ns();
+	long m = n < MAX_SAMPLES ? n : MAX_SAMPLES;
+	double sum = 0;
+
+	for (long i = 0; i < m; i++)
+		sum += lat_ns[i];
+	qsort(lat_ns, (size_t)m, sizeof(lat_ns[0]), cmp_u32);
+	pt.n = n;
+	pt.iops = (double)n / ((double)(end - start) / 1e9);
+	pt.mean_us = m ? sum / (double)m / 1e3 : 0;
+	pt.p99_us = m ? lat_ns[(long)((double)m * 0.99)] / 1e3 : 0;
+	pt.vdm_cpu_us = n ? (cpu_us(b->p.pid) - vdm0) / (double)n : 0;
+	pt.be_cpu_us = n ? (cpu_us(b->backend) - be0) / (double)n : 0;
+	return pt;
+}
+
+/* ---- eventfd ping-pong ---- */
+
+struct pingpong {
+	int a, b;
+	int cpu;
+	long rounds;
+};
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *pong(void *arg)
+{
+	struct pingpong *pp = arg;
+	eventfd_t v;
+
+	pin(pp->cpu);
+	for (long i = 0; i < pp->rounds; i++) {
+		eventfd_read(pp->a, &v);
+		eventfd_write(pp->b, 1);
+	}
+	return NULL;
+}
+
+/* Round trip in microseconds between this thread on CPU 0 and one on cpu. */
+static double ping_pong(int cpu, long rounds)
+{
+	struct pingpong pp = { eventfd(0, 0), eventfd(0, 0), cpu, rounds };
+	pthread_t t;
+	eventfd_t v;
+	cpu_set_t saved;
+	int64_t t0;
+
+	sched_getaffinity(0, sizeof(saved), &saved);
+	pin(0);
+	pthread_create(&t, NULL, pong, &pp);
+	t0 = now_ns();
+	for (long i = 0; i < rounds; i++) {
+		eventfd_write(pp.a, 1);
+		eventfd_read(pp.b, &v);
+	}
+	double us = (double)(now_ns() - t0) / (double)rounds / 1e3;
+	pthread_join(t, NULL);
+	close(pp.a);
+	close(pp.b);
+	sched_setaffinity(0, sizeof(saved), &saved);
+	return us;
+}
+
+/* ---- qemu-storage-daemon ---- */
+
+static pid_t qsd_start(const char *img, const char *sock)
+{
+	char blockdev[400], export[400];
+	struct stat sb;
+	pid_t pid;
+
+	unlink(sock);
+	snprintf(blockdev, sizeof(blockdev),
+		 "driver=file,node-name=d0,filename=%s,cache.direct=off", img);
+	snprintf(export, sizeof(export),
+		 "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=%s,writable=on",
+		 sock);
+	pid = fork();
+	if (pid == 0) {
+		execlp("qemu-storage-daemon", "qemu-storage-daemon", "--blockdev", blockdev,
+		       "--export", export, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; pid > 0 && i < 200; i++) {
+		if (stat(sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			return pid;
+		usleep(20000);
+	}
+	return -1;
+}
+
+static void qsd_stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/* ---- report ---- */
+
+static const int depths[] = { 1, 8, 32 };
+enum { NDEPTH = 3 };
+
+static void table(const char *title, struct point vb[2][NDEPTH], struct point vu[2][NDEPTH],
+		  bool have_vu)
+{
+	static const char *const names[2] = { "randread", "randwrite" };
+
+	printf("\n%s\n", title);
+	printf("%-10s %3s | %9s %8s %8s %8s | %9s %8s %8s %8s %8s | %6s %6s\n", "workload", "QD",
+	       "VBS-U IOPS", "mean us", "p99 us", "vdm us/r", "qsd IOPS", "mean us", "p99 us",
+	       "vdm us/r", "qsd us/r", "IOPS", "CPU");
+	for (int w = 0; w < 2; w++)
+		for (int d = 0; d < NDEPTH; d++) {
+			struct point *a = &vb[w][d], *q = &vu[w][d];
+			double cpu_vu = q->vdm_cpu_us + q->be_cpu_us;
+
+			printf("%-10s %3d | %9.0f %8.1f %8.1f %8.1f |", names[w], depths[d], a->iops,
+			       a->mean_us, a->p99_us, a->vdm_cpu_us);
+			if (have_vu)
+				printf(" %9.0f %8.1f %8.1f %8.1f %8.1f | %6.2f %6.2f\n", q->iops,
+				       q->mean_us, q->p99_us, q->vdm_cpu_us, q->be_cpu_us,
+				       q->iops > 0 ? a->iops / q->iops : 0,
+				       cpu_vu > 0 ? a->vdm_cpu_us / cpu_vu : 0);
+			else
+				printf(" %9s\n", "(no qemu-storage-daemon)");
+		}
+	printf("ratios: VBS-U / qemu-storage-daemon; CPU = vdm's CPU per request (VBS-U) over\n"
+	       "vdm + qemu-storage-daemon per request (vhost-user); below 1 is cheaper.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct point vb[2][NDEPTH], vu[2][NDEPTH];
+	struct point nb = { 0 }, nu = { 0 };
+	char spec[400], sock[300], dir[] = "/tmp/vdm-bench-XXXXXX";
+	const char *img;
+	struct bench b;
+	int64_t first_io = 0;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "t:")) != -1) {
+		if (opt == 't')
+			seconds = atof(optarg);
+		else
+			goto usage;
+	}
+	if (optind != argc - 1 || seconds <= 0) {
+usage:
+		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] IMAGE\n");
+		return 2;
+	}
+	img = argv[optind];
+	lat_ns = malloc(sizeof(*lat_ns) * MAX_SAMPLES);
+	if (!lat_ns || !mkdtemp(dir))
+		return 1;
+	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
+
+	/* VBS-U. */
+	memset(&b, 0, sizeof(b));
+	snprintf(spec, sizeof(spec), "%d,virtio-blk,%s", SLOT, img);
+	if (!bench_start(&b, (const char *const[]){ "-s", spec, NULL }, NULL, NULL))
+		return 1;
+	for (int w = 0; w < 2; w++)
+		for (int d = 0; d < NDEPTH; d++)
+			vb[w][d] = run(&b, w ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, depths[d]);
+	nb = run(&b, VIRTIO_BLK_T_GET_ID, 1);
+	bench_stop(&b);
+
+	/* vhost-user to qemu-storage-daemon, same image. */
+	bool have_vu = system("command -v qemu-storage-daemon >/dev/null 2>&1") == 0;
+	if (have_vu) {
+		memset(&b, 0, sizeof(b));
+		b.backend = qsd_start(img, sock);
+		snprintf(spec, sizeof(spec), "%d,virtio-blk,vhost=user:%s", SLOT, sock);
+		have_vu = b.backend > 0 &&
+			  bench_start(&b, (const char *const[]){ "-s", spec, NULL }, NULL, NULL);
+		if (have_vu) {
+			for (int w = 0; w < 2; w++)
+				for (int d = 0; d < NDEPTH; d++)
+					vu[w][d] = run(&b, w ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+						       depths[d]);
+			nu = run(&b, VIRTIO_BLK_T_GET_ID, 1);
+			bench_stop(&b);
+		}
+		qsd_stop(b.backend);
+	}
+	table("1. 4 KiB random I/O on a tmpfs image, test driver on the simulator", vb, vu,
+	      have_vu);
+
+	/* Notification cost. */
+	double same = ping_pong(0, 20000);
+	double cross = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? ping_pong(1, 20000) : 0;
+	printf("\n2. Notification cost (round trip, microseconds)\n");
+	printf("  empty request (GET_ID), kick -> interrupt, VBS-U:        %8.1f  (p99 %.1f)\n",
+	       nb.mean_us, nb.p99_us);
+	if (have_vu)
+		printf("  empty request (GET_ID), kick -> interrupt, vhost-user:   %8.1f  (p99 %.1f)\n",
+		       nu.mean_us, nu.p99_us);
+	printf("  eventfd ping-pong, two threads on one CPU:               %8.1f\n", same);
+	printf("  eventfd ping-pong, two threads on two CPUs:              %8.1f\n", cross);
+	printf("  empty request / one-CPU ping-pong: %.1f; / two-CPU ping-pong: %.1f\n",
+	       same > 0 ? nb.mean_us / same : 0, cross > 0 ? nb.mean_us / cross : 0);
+
+	/* Footprint: four devices. */
+	char img2[300], con[300], s2[400];
+	int64_t spawned = 0;
+	int fd;
+
+	snprintf(img2, sizeof(img2), "%s/second.img", dir);
+	snprintf(con, sizeof(con), "6,virtio-console,socket:%s/con.sock", dir);
+	snprintf(spec, sizeof(spec), "%d,virtio-blk,%s", SLOT, img);
+	snprintf(s2, sizeof(s2), "5,virtio-blk,%s", img2);
+	fd = open(img2, O_RDWR | O_CREAT, 0644);
+	memset(&b, 0, sizeof(b));
+	if (fd >= 0 && ftruncate(fd, 64 << 20) == 0 &&
+	    bench_start(&b, (const char *const[]){ "-s", spec, "-s", s2, "-s", con, "-s",
+						    "7,virtio-rnd", NULL },
+			&spawned, &first_io)) {
+		printf("\n4. Footprint (vdm with 2 x virtio-blk, virtio-console, virtio-rnd)\n");
+		printf("  resident set: %ld KiB now, %ld KiB peak (VmRSS, VmHWM)\n",
+		       status_kib(b.p.pid, "VmRSS"), status_kib(b.p.pid, "VmHWM"));
+		printf("  start -> accepting the guest: %.1f ms; start -> first 4 KiB read served "
+		       "(enumeration and set-up included): %.1f ms\n",
+		       (double)spawned / 1e6, (double)first_io / 1e6);
+		bench_stop(&b);
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(img2);
+	rmdir(dir);
+	return 0;
+}
