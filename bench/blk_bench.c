@@ -13,7 +13,9 @@
  *   3. Footprint: vdm's resident set with four devices, and the time from
  *      starting vdm to the first completed I/O request.
  *
- *   blk-bench [-t SECONDS-PER-POINT] IMAGE
+ *   blk-bench [-t SECONDS-PER-POINT] [-V] IMAGE
+ *
+ * -V runs only the VBS-U series (for profiling vdm, bench/profile.sh).
  *
  * IMAGE should live on tmpfs so the figures are about the data path, not the
  * disk.  The test driver (tests/driver) plays the guest; it waits for
@@ -402,15 +404,19 @@ int main(int argc, char **argv)
 	int64_t first_io = 0;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:")) != -1) {
+	bool vbsu_only = false;
+
+	while ((opt = getopt(argc, argv, "t:V")) != -1) {
 		if (opt == 't')
 			seconds = atof(optarg);
+		else if (opt == 'V')
+			vbsu_only = true;
 		else
 			goto usage;
 	}
 	if (optind != argc - 1 || seconds <= 0) {
 usage:
-		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] IMAGE\n");
+		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] [-V] IMAGE\n");
 		return 2;
 	}
 	img = argv[optind];
@@ -431,7 +437,7 @@ usage:
 	bench_stop(&b);
 
 	/* vhost-user to qemu-storage-daemon, same image. */
-	bool have_vu = system("command -v qemu-storage-daemon >/dev/null 2>&1") == 0;
+	bool have_vu = !vbsu_only && system("command -v qemu-storage-daemon >/dev/null 2>&1") == 0;
 	if (have_vu) {
 		memset(&b, 0, sizeof(b));
 		b.backend = qsd_start(img, sock);
@@ -450,6 +456,8 @@ usage:
 	}
 	table("1. 4 KiB random I/O on a tmpfs image, test driver on the simulator", vb, vu,
 	      have_vu);
+	if (vbsu_only)
+		return 0;
 
 	/* Notification cost. */
 	double same = ping_pong(0, 20000);

@@ -210,6 +210,7 @@ int main(int argc, char **argv)
 	log_info("VM UUID %s", vdm.uuid_str);
 	vdm.caps = hsm_get_caps(vdm.vm);
 	vdm.bus.vm = vdm.vm;
+	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
 		 (unsigned long long)(opts.ram_size >> 20));
 

@@ -162,6 +162,7 @@ int pci_dev_dump(const struct pci_dev *d, int fd, bool full);
 
 struct pci_bus {
 	struct hsm_vm *vm;
+	bool caps_native_irqfd;  /* hsm_get_caps(vm).native_irqfd, kept at hand */
 	struct pci_dev *devs[PCI_NUM_SLOTS][PCI_NUM_FUNCS];
 };
 

@@ -152,6 +152,11 @@ int pci_msix_notify(struct pci_dev *d, int vec)
 	if (vec < 0 || vec >= d->msix.nvec)
 		return -EINVAL;
 	e = &d->msix.entries[vec];
+	if (e->routed && !d->bus->caps_native_irqfd)
+		/* A software irqfd would only come back through the event loop
+		 * to inject this same message: inject it now and save the
+		 * eventfd write, the loop turn and the read. */
+		return hsm_inject_msi(d->bus->vm, e->addr, e->data);
 	if (e->routed)
 		return eventfd_write(e->irqfd, 1) ? -errno : 0;
 	set_pending(d, vec, true);

@@ -52,6 +52,7 @@ int hsm_backend_caps(const char *spec, struct hsm_caps *caps)
 	if (!ops)
 		return -ENOENT;
 	*caps = ops->caps;
+	caps->native_irqfd = ops->irqfd_add != NULL;
 	return 0;
 }
 
@@ -146,7 +147,10 @@ const char *hsm_backend_name(const struct hsm_vm *vm)
 
 struct hsm_caps hsm_get_caps(const struct hsm_vm *vm)
 {
-	return vm->ops->caps;
+	struct hsm_caps caps = vm->ops->caps;
+
+	caps.native_irqfd = vm->ops->irqfd_add != NULL;
+	return caps;
 }
 
 int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf)

@@ -108,6 +108,8 @@ struct hsm_caps {
 	bool msi;              /* MSI/MSI-X messages reach the guest */
 	bool intx;             /* INTx reaches the guest */
 	bool native_ioeventfd; /* the hypervisor matches ioeventfds itself */
+	bool native_irqfd;     /* the hypervisor raises irqfds itself (else libhsm
+				* watches them on the caller's loop) */
 	bool hv_hostbridge;    /* the hypervisor emulates the host bridge */
 	bool hv_command;       /* the back-end runs the hypervisor command (hv_argv) */
 };
