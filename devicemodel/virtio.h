@@ -199,4 +199,13 @@ int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *er
 /* Stop and release (before virtio_dev_fini).  NULL allowed. */
 void virtio_vhost_free(struct virtio_vhost *vv);
 
+/*
+ * virtio_dev_init, then, when vv is not NULL, virtio_vhost_attach: what
+ * every device's create does.  On failure vd is undone (vv stays the
+ * caller's to free) and err says why.
+ */
+int virtio_dev_init_routed(struct virtio_dev *vd, struct vdm *vdm,
+			   const struct virtio_dev_params *p, struct virtio_vhost *vv, char *err,
+			   size_t errlen);
+
 #endif /* VDM_VIRTIO_H */

@@ -237,16 +237,9 @@ static int blk_create_vhost(struct vdm *vdm, struct virtio_blk *b, char *err, si
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,
 	};
-	ret = virtio_dev_init(&b->vd, vdm, &p);
-	if (ret) {
-		snprintf(err, errlen, "cannot build the PCI function");
-		virtio_vhost_free(vv);
-		return ret;
-	}
-	ret = virtio_vhost_attach(&b->vd, vv, err, errlen);
+	ret = virtio_dev_init_routed(&b->vd, vdm, &p, vv, err, errlen);
 	if (ret) {
 		virtio_vhost_free(vv);
-		virtio_dev_fini(&b->vd);
 		return ret;
 	}
 	log_info("virtio-blk: vhost-user %s, %llu sectors%s", cfg->route.path,

@@ -525,17 +525,12 @@ static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.config_size = offsetof(struct virtio_net_config, mtu),
 		.transitional = cfg->transitional,
 	};
-	ret = virtio_dev_init(&n->vd, vdm, &p);
-	if (ret) {
-		snprintf(err, errlen, "cannot build the PCI function");
+	ret = virtio_dev_init_routed(&n->vd, vdm, &p, vv, err, errlen);
+	if (ret)
 		goto fail;
-	}
 	n->vd.queues[RXQ].device_paced = true;
-	if (vv)
-		ret = virtio_vhost_attach(&n->vd, vv, err, errlen);
-	else if ((ret = evloop_add_fd(n->loop, n->be.tap_fd, 0, tap_event, n)) != 0)
+	if (!vv && (ret = evloop_add_fd(n->loop, n->be.tap_fd, 0, tap_event, n)) != 0) {
 		snprintf(err, errlen, "cannot watch the TAP: %s", strerror(-ret));
-	if (ret) {
 		virtio_dev_fini(&n->vd);
 		goto fail;
 	}

@@ -104,24 +104,14 @@ static int rnd_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 	}
 	struct virtio_dev_params p = { .ops = &rnd_ops, .nqueues = 1, .queue_max = RND_QUEUE_SIZE,
 				       .transitional = cfg->transitional };
-	ret = virtio_dev_init(&r->vd, vdm, &p);
+	ret = virtio_dev_init_routed(&r->vd, vdm, &p, vv, err, errlen);
 	if (ret) {
-		snprintf(err, errlen, "cannot build the PCI function");
-		goto fail;
-	}
-	if (vv) {
-		ret = virtio_vhost_attach(&r->vd, vv, err, errlen);
-		if (ret) {
-			virtio_dev_fini(&r->vd);
-			goto fail;
-		}
+		virtio_vhost_free(vv);
+		free(r);
+		return ret;
 	}
 	*out = &r->vd.pci;
 	return 0;
-fail:
-	virtio_vhost_free(vv);
-	free(r);
-	return ret;
 }
 
 static void rnd_destroy(struct pci_dev *d)

@@ -479,6 +479,21 @@ int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *er
 	return 0;
 }
 
+int virtio_dev_init_routed(struct virtio_dev *vd, struct vdm *vdm,
+			   const struct virtio_dev_params *p, struct virtio_vhost *vv, char *err,
+			   size_t errlen)
+{
+	int ret = virtio_dev_init(vd, vdm, p);
+
+	if (ret) {
+		snprintf(err, errlen, "cannot build the PCI function");
+		return ret;
+	}
+	if (vv && (ret = virtio_vhost_attach(vd, vv, err, errlen)) != 0)
+		virtio_dev_fini(vd);
+	return ret;
+}
+
 void virtio_vhost_free(struct virtio_vhost *vv)
 {
 	if (!vv)

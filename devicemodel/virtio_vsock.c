@@ -158,11 +158,7 @@ static int vsock_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char 
 		.config = &v->config,
 		.config_size = sizeof(v->config),
 	};
-	ret = virtio_dev_init(&v->vd, vdm, &p);
-	if (ret)
-		snprintf(err, errlen, "cannot build the PCI function");
-	else if ((ret = virtio_vhost_attach(&v->vd, vv, err, errlen)) != 0)
-		virtio_dev_fini(&v->vd);
+	ret = virtio_dev_init_routed(&v->vd, vdm, &p, vv, err, errlen);
 	if (ret) {
 		virtio_vhost_free(vv);
 		free(v);

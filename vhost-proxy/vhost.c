@@ -102,28 +102,29 @@ static bool any_running(const struct vhost_dev *d)
 	return false;
 }
 
-int vhost_dev_get_config(struct vhost_dev *d, uint32_t off, void *buf, uint32_t len)
+/* Config space calls need a live back-end that serves config space. */
+static int check_config(struct vhost_dev *d)
 {
 	int ret = check_live(d);
 
-	if (ret)
-		return ret;
-	if (!vhost_dev_has_config(d))
-		return vhost_set_error(d, -EOPNOTSUPP, "vhost %s: back-end has no config space",
-				       d->path);
-	return d->ops->get_config(d, off, buf, len);
+	if (!ret && !vhost_dev_has_config(d))
+		ret = vhost_set_error(d, -EOPNOTSUPP, "vhost %s: back-end has no config space",
+				      d->path);
+	return ret;
+}
+
+int vhost_dev_get_config(struct vhost_dev *d, uint32_t off, void *buf, uint32_t len)
+{
+	int ret = check_config(d);
+
+	return ret ? ret : d->ops->get_config(d, off, buf, len);
 }
 
 int vhost_dev_set_config(struct vhost_dev *d, uint32_t off, const void *buf, uint32_t len)
 {
-	int ret = check_live(d);
+	int ret = check_config(d);
 
-	if (ret)
-		return ret;
-	if (!vhost_dev_has_config(d))
-		return vhost_set_error(d, -EOPNOTSUPP, "vhost %s: back-end has no config space",
-				       d->path);
-	return d->ops->set_config(d, off, buf, len);
+	return ret ? ret : d->ops->set_config(d, off, buf, len);
 }
 
 int vhost_dev_set_features(struct vhost_dev *d, uint64_t features)
