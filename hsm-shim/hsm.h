@@ -127,6 +127,13 @@ int hsm_backend_caps(const char *spec, struct hsm_caps *caps);
  * names, if not NULL, receives a comma-separated list of them. */
 bool hsm_backend_exists(const char *spec, char *names, size_t len);
 
+/*
+ * Stop the guest and I/O request delivery, before the device model tears
+ * its devices down (they may still unregister ioeventfds and irqfds after
+ * it).  Back-ends without such a step do nothing.  NULL is allowed.
+ */
+void hsm_stop(struct hsm_vm *vm);
+
 /* Stop delivering requests and release everything.  NULL is allowed. */
 void hsm_close(struct hsm_vm *vm);
 

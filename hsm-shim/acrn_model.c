@@ -1,0 +1,1171 @@
+/*
+ * acrn_model.c - a user-space model of the ACRN HSM (/dev/acrn_hsm) and the
+ * hypervisor behind it, so that the acrn back-end (acrn.c) runs unchanged
+ * in tests.  It sits behind struct acrn_sys, the back-end's only seam.
+ *
+ * What it models, on the <linux/acrn.h> structures themselves:
+ *  - one VM per open "file", ioctls refused with -EINVAL before CREATE_VM
+ *    and after DESTROY_VM, and the hypervisor's state rules (START only a
+ *    created VM, RESET and DESTROY only a paused one: -EPERM otherwise);
+ *  - the ioreq page the back-end hands to CREATE_VM (the hypervisor uses the
+ *    whole page that holds the address, as the kernel pins it), slots set
+ *    FREE, and the state machine FREE -> PENDING (hypervisor) -> PROCESSING
+ *    (HSM dispatch to the default client) -> COMPLETE (HSM, on
+ *    NOTIFY_REQUEST_FINISH) -> FREE (hypervisor), with acquire/release
+ *    ordering on `processed` as the kernel uses;
+ *  - ATTACH_IOREQ_CLIENT blocking until a request is assigned, and failing
+ *    with -ENODEV once DESTROY_IOREQ_CLIENT ran;
+ *  - the kernel's ioeventfd client: it claims [addr, addr + len) of every
+ *    registered ioeventfd, answers reads there with 0, signals a matching
+ *    write (width <= len, data if DATAMATCH) and drops the others;
+ *  - irqfds (an eventfd write injects its MSI), INJECT_MSI, SET_IRQLINE.
+ *
+ * It plays the hypervisor to the test driver over the simulator's wire
+ * format (sim-protocol.h): each driver vCPU connection is one vCPU with its
+ * own slot, which fills the slot, waits for completion and answers
+ * SIM_IO_DONE; interrupts go to the interrupt connection.  Guest RAM given
+ * with SET_MEMSEG at gpa 0 reaches the driver as the file behind that
+ * mapping (found through /proc/self/maps and the process's fds, as the
+ * kernel finds the pages of a vma).  An INTx GSI reaches the driver as the
+ * functions whose interrupt line register the guest set to that GSI (the
+ * model sees config writes pass through the slots).
+ *
+ * Where the kernel accepts something only a buggy device model does (a
+ * NOTIFY for a slot that is not PROCESSING, a wrong vmid in it, removing an
+ * ioeventfd that is not there, closing without DESTROY_VM), the model counts
+ * a violation and logs it, and tests check the count stays 0.
+ */
+#include "acrn_internal.h"
+#include "sim-protocol.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MODEL_FD 1000 /* what open() returns: a handle, never passed to the OS */
+#define MODEL_VMID 3
+#define MODEL_MAX_CONNS 64
+#define MODEL_MAX_SEGS 8
+#define MODEL_MAX_NOTIFIERS 256
+#define MODEL_PAGE 4096UL
+
+enum model_vm_state { VM_NONE, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_DESTROYED };
+
+struct model_conn {
+	struct acrn_model *m;
+	int fd;
+	int slot; /* vCPU index; -1 for the interrupt connection */
+	pthread_t thread;
+	bool has_thread;
+};
+
+struct model_seg {
+	uint64_t gpa, len;
+	uintptr_t hva;
+};
+
+struct model_ioeventfd {
+	bool used;
+	int fd;          /* our own reference to the eventfd */
+	struct acrn_ioeventfd ev;
+};
+
+struct model_irqfd {
+	bool used;
+	uint32_t gen;
+	int fd;          /* our own reference */
+	int user_fd;
+	struct acrn_msi_entry msi;
+};
+
+struct acrn_model {
+	struct hsm_vm *vm;
+	unsigned vcpus;
+	char refuse[32];
+	int refuse_errno;
+
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t cond;  /* any state change */
+	bool dev_open;
+	enum model_vm_state state;
+	struct acrn_io_request_buffer *iobuf;
+	bool client;
+	unsigned client_gen;
+	uint32_t pending; /* slots assigned to the default client */
+	int nsegs;
+	struct model_seg segs[MODEL_MAX_SEGS];
+	int memfd;        /* guest RAM from gpa 0, for the driver */
+	uint64_t memfd_size;
+	struct model_ioeventfd ioev[MODEL_MAX_NOTIFIERS];
+	struct model_irqfd irqfds[MODEL_MAX_NOTIFIERS];
+	uint32_t irqfd_gen;
+	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
+	bool slot_used[ACRN_IO_REQUEST_MAX];
+	unsigned violations;
+	bool stopping;
+
+	int irq_epoll, irq_wake;
+	pthread_t irq_thread;
+	bool irq_thread_running;
+
+	char path[108];
+	int listen_fd;
+	pthread_t accept_thread;
+	bool accepting;
+	int nconns;
+	struct model_conn conns[MODEL_MAX_CONNS];
+	int irq_conn;
+};
+
+static void violation(struct acrn_model *m, const char *fmt, const char *what, unsigned n)
+{
+	char msg[256];
+
+	m->violations++;
+	snprintf(msg, sizeof(msg), fmt, what, n);
+	hsm_log(m->vm, 3, "acrn model: protocol violation: %s", msg);
+}
+
+/* ---- interrupts to the driver ---- */
+
+static void send_irq_locked(struct acrn_model *m, const struct sim_msg *msg)
+{
+	/* Never block: a driver that stops reading loses interrupts. */
+	if (m->irq_conn >= 0)
+		(void)send(m->irq_conn, msg, sizeof(*msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data)
+{
+	struct sim_msg msg = { .type = SIM_IRQ, .arg = HSM_IRQ_MSI, .addr = addr,
+			       .data = (uint32_t)data };
+
+	send_irq_locked(m, &msg);
+}
+
+static void send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level)
+{
+	for (int devfn = 0; devfn < 256; devfn++) {
+		if (m->line[devfn] != gsi)
+			continue;
+		struct sim_msg msg = { .type = SIM_IRQ, .arg = HSM_IRQ_INTX, .bdf = (uint16_t)devfn,
+				       .pin = m->pin[devfn], .data = level };
+		send_irq_locked(m, &msg);
+	}
+}
+
+/* The HSM's irqfd worker: an eventfd write injects its MSI. */
+static void *irqfd_thread(void *arg)
+{
+	struct acrn_model *m = arg;
+
+	for (;;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(m->irq_epoll, evs, 16, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		pthread_mutex_lock(&m->lock);
+		if (m->stopping) {
+			pthread_mutex_unlock(&m->lock);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint32_t idx = (uint32_t)evs[i].data.u64, gen = (uint32_t)(evs[i].data.u64 >> 32);
+			eventfd_t count;
+
+			if (idx >= MODEL_MAX_NOTIFIERS)
+				continue; /* the wake-up eventfd */
+			struct model_irqfd *f = &m->irqfds[idx];
+			if (!f->used || f->gen != gen || eventfd_read(f->fd, &count))
+				continue;
+			send_msi_locked(m, f->msi.msi_addr, f->msi.msi_data);
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+	return NULL;
+}
+
+/* ---- the slot state machine ---- */
+
+/* The HSM's upcall handler: hand a PENDING slot to the default client. */
+static void dispatch_locked(struct acrn_model *m, unsigned vcpu)
+{
+	struct acrn_io_request *slot = &m->iobuf->req_slot[vcpu];
+
+	/* Acquire: pairs with the hypervisor's release store of PENDING. */
+	if (__atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) != ACRN_IOREQ_STATE_PENDING)
+		return;
+	if (!m->client) {
+		/* As the kernel: no client, the request stays pending. */
+		hsm_log(m->vm, 4, "acrn model: no ioreq client; vCPU %u waits", vcpu);
+		return;
+	}
+	slot->kernel_handled = 0;
+	/* Release: the client that sees PROCESSING sees the request. */
+	__atomic_store_n(&slot->processed, ACRN_IOREQ_STATE_PROCESSING, __ATOMIC_RELEASE);
+	m->pending |= 1U << vcpu;
+	pthread_cond_broadcast(&m->cond);
+}
+
+static bool vm_gone(const struct acrn_model *m)
+{
+	return m->stopping || m->state == VM_DESTROYED || m->state == VM_NONE;
+}
+
+/*
+ * Play one I/O exit of vCPU vcpu: the hypervisor fills the slot, the HSM
+ * dispatches it, the client completes it.  req is the slot image (its
+ * `processed` is ignored); the completed slot is copied to done.  Lock held.
+ */
+static int exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req,
+			  struct acrn_io_request *done, int timeout_ms)
+{
+	struct acrn_io_request *slot;
+	struct timespec deadline;
+	int ret = 0;
+
+	if (vm_gone(m) || !m->iobuf)
+		return -ESHUTDOWN;
+	slot = &m->iobuf->req_slot[vcpu];
+	if (__atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) != ACRN_IOREQ_STATE_FREE)
+		return -EBUSY;
+	/* The request body, then `processed` last. */
+	memcpy(slot, req, offsetof(struct acrn_io_request, processed));
+	slot->completion_polling = 0;
+	/* Release: the request body is visible to whoever sees PENDING. */
+	__atomic_store_n(&slot->processed, ACRN_IOREQ_STATE_PENDING, __ATOMIC_RELEASE);
+	dispatch_locked(m, vcpu);
+
+	if (timeout_ms >= 0) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+	}
+	/* Acquire: pairs with the HSM's release store of COMPLETE, so the
+	 * value the client wrote is visible. */
+	while (__atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) != ACRN_IOREQ_STATE_COMPLETE) {
+		if (vm_gone(m))
+			return -ESHUTDOWN;
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&m->cond, &m->lock);
+		} else if (pthread_cond_timedwait(&m->cond, &m->lock, &deadline) == ETIMEDOUT) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (done)
+		memcpy(done, slot, sizeof(*done));
+	if (ret == 0) /* the hypervisor's post-handling: the slot is free again */
+		__atomic_store_n(&slot->processed, ACRN_IOREQ_STATE_FREE, __ATOMIC_RELEASE);
+	return ret;
+}
+
+/*
+ * The kernel's ioeventfd client claims whole ranges.  Returns true when it
+ * took the access (*val is then what a read returns).
+ */
+static bool ioeventfd_take_locked(struct acrn_model *m, const struct sim_msg *io, uint64_t *val)
+{
+	bool pio = io->arg == HSM_IO_PIO, claimed = false;
+
+	if (io->arg == HSM_IO_PCICFG)
+		return false;
+	for (int i = 0; i < MODEL_MAX_NOTIFIERS && !claimed; i++) {
+		const struct model_ioeventfd *e = &m->ioev[i];
+
+		if (e->used && !!(e->ev.flags & ACRN_IOEVENTFD_FLAG_PIO) == pio &&
+		    io->addr >= e->ev.addr && io->addr + io->size <= e->ev.addr + e->ev.len)
+			claimed = true;
+	}
+	if (!claimed)
+		return false;
+	*val = 0;
+	if (io->dir != HSM_IO_WRITE)
+		return true; /* reads in an ioeventfd range return 0 */
+	for (int i = 0; i < MODEL_MAX_NOTIFIERS; i++) {
+		const struct model_ioeventfd *e = &m->ioev[i];
+
+		if (!e->used || !!(e->ev.flags & ACRN_IOEVENTFD_FLAG_PIO) != pio ||
+		    e->ev.addr != io->addr || e->ev.len < io->size)
+			continue;
+		if ((e->ev.flags & ACRN_IOEVENTFD_FLAG_DATAMATCH) && e->ev.data != io->data)
+			continue;
+		(void)eventfd_write(e->fd, 1);
+		break;
+	}
+	return true; /* unmatched writes in a claimed range are dropped */
+}
+
+static void request_from_sim(const struct sim_msg *io, struct acrn_io_request *r)
+{
+	uint32_t dir = io->dir == HSM_IO_WRITE ? ACRN_IOREQ_DIR_WRITE : ACRN_IOREQ_DIR_READ;
+
+	memset(r, 0, sizeof(*r));
+	switch (io->arg) {
+	case HSM_IO_PIO:
+		r->type = ACRN_IOREQ_TYPE_PORTIO;
+		r->reqs.pio_request.direction = dir;
+		r->reqs.pio_request.address = io->addr;
+		r->reqs.pio_request.size = io->size;
+		r->reqs.pio_request.value = (uint32_t)io->data;
+		break;
+	case HSM_IO_MMIO:
+		r->type = ACRN_IOREQ_TYPE_MMIO;
+		r->reqs.mmio_request.direction = dir;
+		r->reqs.mmio_request.address = io->addr;
+		r->reqs.mmio_request.size = io->size;
+		r->reqs.mmio_request.value = io->data;
+		break;
+	default: /* what the HSM makes of a 0xCF8/0xCFC access */
+		r->type = ACRN_IOREQ_TYPE_PCICFG;
+		r->reqs.pci_request.direction = dir;
+		r->reqs.pci_request.size = io->size;
+		r->reqs.pci_request.value = (uint32_t)io->data;
+		r->reqs.pci_request.bus = io->bdf >> 8;
+		r->reqs.pci_request.dev = (io->bdf >> 3) & 0x1f;
+		r->reqs.pci_request.func = io->bdf & 7;
+		r->reqs.pci_request.reg = (uint32_t)io->addr;
+		break;
+	}
+}
+
+/* Note the interrupt line and pin of bus-0 functions as config traffic
+ * passes (what the guest set up, and what its devices report). */
+static void snoop_cfg_locked(struct acrn_model *m, const struct sim_msg *io, uint64_t val)
+{
+	uint64_t v = io->dir == HSM_IO_WRITE ? io->data : val;
+
+	if (io->arg != HSM_IO_PCICFG || io->bdf >> 8)
+		return;
+	for (unsigned reg = 0x3c; reg <= 0x3d; reg++) {
+		if (io->addr > reg || io->addr + io->size <= reg)
+			continue;
+		uint8_t byte = (uint8_t)(v >> (8 * (reg - io->addr)));
+		if (reg == 0x3c && io->dir == HSM_IO_WRITE)
+			m->line[io->bdf & 0xff] = byte;
+		else if (reg == 0x3d && io->dir == HSM_IO_READ)
+			m->pin[io->bdf & 0xff] = byte;
+	}
+}
+
+static bool valid_io(const struct sim_msg *m)
+{
+	if (m->type != SIM_IO || m->arg > HSM_IO_MMIO || m->dir > HSM_IO_WRITE)
+		return false;
+	if (m->size != 1 && m->size != 2 && m->size != 4 && m->size != 8)
+		return false;
+	if (m->arg != HSM_IO_MMIO && m->size == 8)
+		return false; /* port and config accesses are at most 32 bits */
+	if (m->arg == HSM_IO_PCICFG && m->addr + m->size > 4096)
+		return false;
+	if (m->arg == HSM_IO_PIO && m->addr + m->size > 0x10000)
+		return false;
+	return true;
+}
+
+/* One simulated vCPU: it runs while the VM runs, one I/O exit at a time. */
+static void *vcpu_thread(void *arg)
+{
+	struct model_conn *c = arg;
+	struct acrn_model *m = c->m;
+	struct sim_msg io;
+
+	for (;;) {
+		ssize_t n = recv(c->fd, &io, sizeof(io), 0);
+		struct acrn_io_request req, done;
+		uint64_t val = 0;
+		int ret = 0;
+
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break;
+		if (n != (ssize_t)sizeof(io) || !valid_io(&io)) {
+			hsm_log(m->vm, 4, "acrn model: malformed request from test driver; "
+					  "dropping vCPU");
+			break;
+		}
+		pthread_mutex_lock(&m->lock);
+		/* A created, paused or reset vCPU does not run. */
+		while (m->state != VM_RUNNING && !vm_gone(m))
+			pthread_cond_wait(&m->cond, &m->lock);
+		if (!ioeventfd_take_locked(m, &io, &val)) {
+			request_from_sim(&io, &req);
+			ret = exit_io_locked(m, (unsigned)c->slot, &req, &done, -1);
+			if (ret == 0 && io.dir == HSM_IO_READ)
+				val = done.type == ACRN_IOREQ_TYPE_MMIO ? done.reqs.mmio_request.value
+									: done.reqs.pio_request.value;
+		}
+		if (ret == 0)
+			snoop_cfg_locked(m, &io, val);
+		pthread_mutex_unlock(&m->lock);
+		if (ret)
+			break;
+		struct sim_msg reply = { .type = SIM_IO_DONE, .data = io.dir == HSM_IO_READ ? val : 0 };
+		if (send(c->fd, &reply, sizeof(reply), MSG_NOSIGNAL) != (ssize_t)sizeof(reply))
+			break;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->slot_used[c->slot] = false;
+	pthread_mutex_unlock(&m->lock);
+	shutdown(c->fd, SHUT_RDWR);
+	return NULL;
+}
+
+static int send_with_fd(int sock, const struct sim_msg *msg, int fd)
+{
+	char ctrl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = sizeof(*msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
+			     .msg_controllen = sizeof(ctrl) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg) ? 0 : -errno;
+}
+
+static void handle_new_conn(struct acrn_model *m, int fd)
+{
+	struct timeval hello_timeout = { .tv_sec = 5 }, no_timeout = { 0 };
+	struct sim_msg hello, welcome = { .type = SIM_WELCOME };
+	int slot = -1;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &hello_timeout, sizeof(hello_timeout));
+	n = recv(fd, &hello, sizeof(hello), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &no_timeout, sizeof(no_timeout));
+	if (n == 0) { /* a readiness probe */
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (n != (ssize_t)sizeof(hello) || hello.type != SIM_HELLO ||
+	    (hello.arg != SIM_ROLE_VCPU && hello.arg != SIM_ROLE_IRQ) || m->memfd < 0 ||
+	    m->stopping || m->nconns >= MODEL_MAX_CONNS) {
+		pthread_mutex_unlock(&m->lock);
+		hsm_log(m->vm, 4, "acrn model: test driver connection refused (bad hello, no "
+				  "guest RAM yet, or too many)");
+		close(fd);
+		return;
+	}
+	if (hello.arg == SIM_ROLE_VCPU) {
+		for (unsigned i = 0; i < m->vcpus && slot < 0; i++)
+			if (!m->slot_used[i])
+				slot = (int)i;
+		if (slot < 0) {
+			pthread_mutex_unlock(&m->lock);
+			hsm_log(m->vm, 4, "acrn model: all %u vCPUs are connected; refused",
+				m->vcpus);
+			close(fd);
+			return;
+		}
+	}
+	welcome.addr = m->memfd_size;
+	if (send_with_fd(fd, &welcome, m->memfd)) {
+		pthread_mutex_unlock(&m->lock);
+		close(fd);
+		return;
+	}
+	struct model_conn *c = &m->conns[m->nconns++];
+	*c = (struct model_conn){ .m = m, .fd = fd, .slot = slot };
+	if (slot < 0) {
+		m->irq_conn = fd; /* the newest interrupt listener wins */
+	} else {
+		m->slot_used[slot] = true;
+		if (pthread_create(&c->thread, NULL, vcpu_thread, c) == 0)
+			c->has_thread = true;
+		else
+			m->slot_used[slot] = false;
+	}
+	pthread_mutex_unlock(&m->lock);
+	hsm_log(m->vm, 7, "acrn model: test driver connected (%s %d)",
+		slot < 0 ? "interrupts" : "vCPU", slot);
+}
+
+static void *accept_thread(void *arg)
+{
+	struct acrn_model *m = arg;
+
+	for (;;) {
+		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;
+		}
+		handle_new_conn(m, fd);
+	}
+	return NULL;
+}
+
+/* ---- guest RAM: find the file behind the back-end's mapping ---- */
+
+static int find_mapping(uintptr_t addr, uint64_t len, dev_t *dev, ino_t *ino, uint64_t *off)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int ret = -EFAULT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, offset, inode;
+		unsigned maj, min;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &maj,
+			   &min, &inode) != 7)
+			continue;
+		if (addr < start || addr >= end)
+			continue;
+		/* The whole range in one writable, shared mapping. */
+		if (len > end - addr || perms[1] != 'w' || perms[3] != 's')
+			break;
+		*dev = makedev(maj, min);
+		*ino = (ino_t)inode;
+		*off = offset + (addr - start);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+static int dup_file(dev_t dev, ino_t ino)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = -ENOENT;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && found < 0) {
+		struct stat st;
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d))
+			continue;
+		if (fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+			found = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	}
+	closedir(d);
+	return found;
+}
+
+/* ---- the ioctls ---- */
+
+static int do_memseg_locked(struct acrn_model *m, const struct acrn_vm_memmap *mm, bool set)
+{
+	if (mm->type == ACRN_MEMMAP_MMIO)
+		return 0; /* passthrough MMIO: nothing the test driver sees */
+	if (mm->type != ACRN_MEMMAP_RAM)
+		return -EINVAL;
+	if (!set) {
+		for (int i = 0; i < m->nsegs; i++) {
+			if (m->segs[i].gpa == mm->user_vm_pa && m->segs[i].len == mm->len) {
+				m->segs[i] = m->segs[--m->nsegs];
+				return 0;
+			}
+		}
+		return -EINVAL;
+	}
+	if (mm->len == 0 || (mm->len | mm->vma_base | mm->user_vm_pa) % MODEL_PAGE ||
+	    mm->user_vm_pa + mm->len < mm->user_vm_pa || (mm->attr & ~ACRN_MEM_ACCESS_RIGHT_MASK &
+							   ~ACRN_MEM_TYPE_MASK))
+		return -EINVAL;
+	for (int i = 0; i < m->nsegs; i++)
+		if (mm->user_vm_pa < m->segs[i].gpa + m->segs[i].len &&
+		    m->segs[i].gpa < mm->user_vm_pa + mm->len)
+			return -EINVAL; /* overlaps guest RAM already mapped */
+	if (m->nsegs >= MODEL_MAX_SEGS)
+		return -ENOMEM;
+
+	dev_t dev;
+	ino_t ino;
+	uint64_t off;
+	int ret = find_mapping((uintptr_t)mm->vma_base, mm->len, &dev, &ino, &off);
+
+	if (ret)
+		return ret; /* the kernel cannot pin what is not mapped */
+	if (mm->user_vm_pa == 0) {
+		if (off != 0) {
+			hsm_log(m->vm, 3, "acrn model: RAM at gpa 0 must start its file");
+			return -EINVAL;
+		}
+		int fd = dup_file(dev, ino);
+		if (fd < 0) {
+			hsm_log(m->vm, 3, "acrn model: cannot find the file behind guest RAM");
+			return -EFAULT;
+		}
+		if (m->memfd >= 0)
+			close(m->memfd);
+		m->memfd = fd;
+		m->memfd_size = mm->len;
+	}
+	m->segs[m->nsegs++] = (struct model_seg){ mm->user_vm_pa, mm->len, (uintptr_t)mm->vma_base };
+	return 0;
+}
+
+static void drop_notifiers_locked(struct acrn_model *m)
+{
+	for (int i = 0; i < MODEL_MAX_NOTIFIERS; i++) {
+		if (m->ioev[i].used) {
+			close(m->ioev[i].fd);
+			m->ioev[i].used = false;
+		}
+		if (m->irqfds[i].used) {
+			epoll_ctl(m->irq_epoll, EPOLL_CTL_DEL, m->irqfds[i].fd, NULL);
+			close(m->irqfds[i].fd);
+			m->irqfds[i].used = false;
+		}
+	}
+}
+
+static bool is_eventfd(int fd)
+{
+	char link[64], target[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+static int do_ioeventfd_locked(struct acrn_model *m, const struct acrn_ioeventfd *ev)
+{
+	bool pio = ev->flags & ACRN_IOEVENTFD_FLAG_PIO;
+	bool wild = !(ev->flags & ACRN_IOEVENTFD_FLAG_DATAMATCH);
+	struct model_ioeventfd *free_slot = NULL;
+	struct stat st_new;
+
+	if (ev->reserved)
+		return -EINVAL;
+	if (fstat((int)ev->fd, &st_new) || !is_eventfd((int)ev->fd))
+		return -EBADF;
+	for (int i = 0; i < MODEL_MAX_NOTIFIERS; i++) {
+		struct model_ioeventfd *e = &m->ioev[i];
+		struct stat st;
+
+		if (!e->used) {
+			if (!free_slot)
+				free_slot = e;
+			continue;
+		}
+		bool same_fd = fstat(e->fd, &st) == 0 && st.st_ino == st_new.st_ino;
+		bool e_wild = !(e->ev.flags & ACRN_IOEVENTFD_FLAG_DATAMATCH);
+		bool same = same_fd && e->ev.addr == ev->addr &&
+			    !!(e->ev.flags & ACRN_IOEVENTFD_FLAG_PIO) == pio &&
+			    (wild || e_wild || e->ev.data == ev->data);
+
+		if (!same)
+			continue;
+		if (!(ev->flags & ACRN_IOEVENTFD_FLAG_DEASSIGN))
+			return -EEXIST;
+		close(e->fd);
+		e->used = false;
+		return 0;
+	}
+	if (ev->flags & ACRN_IOEVENTFD_FLAG_DEASSIGN) {
+		violation(m, "%s of an ioeventfd not registered at %#x", "deassign",
+			  (unsigned)ev->addr);
+		return 0; /* the kernel says nothing */
+	}
+	if (ev->len != 1 && ev->len != 2 && ev->len != 4 && ev->len != 8)
+		return -EINVAL;
+	if (ev->addr + ev->len < ev->addr)
+		return -EINVAL;
+	if (!free_slot)
+		return -ENOSPC;
+	int fd = fcntl((int)ev->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	*free_slot = (struct model_ioeventfd){ .used = true, .fd = fd, .ev = *ev };
+	return 0;
+}
+
+static int do_irqfd_locked(struct acrn_model *m, const struct acrn_irqfd *f)
+{
+	struct model_irqfd *free_slot = NULL;
+	int idx = -1;
+
+	if (f->flags & ~ACRN_IRQFD_FLAG_DEASSIGN)
+		return -EINVAL;
+	if (f->fd < 0 || !is_eventfd(f->fd))
+		return -EBADF;
+	for (int i = 0; i < MODEL_MAX_NOTIFIERS; i++) {
+		struct model_irqfd *e = &m->irqfds[i];
+
+		if (!e->used) {
+			if (!free_slot) {
+				free_slot = e;
+				idx = i;
+			}
+			continue;
+		}
+		if (e->user_fd != f->fd)
+			continue;
+		if (!(f->flags & ACRN_IRQFD_FLAG_DEASSIGN))
+			return -EBUSY;
+		epoll_ctl(m->irq_epoll, EPOLL_CTL_DEL, e->fd, NULL);
+		close(e->fd);
+		e->used = false;
+		return 0;
+	}
+	if (f->flags & ACRN_IRQFD_FLAG_DEASSIGN) {
+		violation(m, "%s of an irqfd not registered (fd %u)", "deassign", (unsigned)f->fd);
+		return 0;
+	}
+	if (!free_slot)
+		return -ENOSPC;
+	int fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	uint32_t gen = ++m->irqfd_gen;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)gen << 32 | (uint32_t)idx };
+	if (epoll_ctl(m->irq_epoll, EPOLL_CTL_ADD, fd, &ev)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	*free_slot = (struct model_irqfd){ .used = true, .gen = gen, .fd = fd, .user_fd = f->fd,
+					   .msi = f->msi };
+	return 0;
+}
+
+static int start_accepting_locked(struct acrn_model *m)
+{
+	if (m->accepting)
+		return 0;
+	if (pthread_create(&m->accept_thread, NULL, accept_thread, m))
+		return -EAGAIN;
+	m->accepting = true;
+	return 0;
+}
+
+static void destroy_vm_locked(struct acrn_model *m)
+{
+	m->client = false;
+	m->client_gen++;
+	m->pending = 0;
+	drop_notifiers_locked(m);
+	m->nsegs = 0;
+	m->iobuf = NULL; /* unpinned */
+	m->state = VM_DESTROYED;
+	pthread_cond_broadcast(&m->cond);
+}
+
+static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long arg)
+{
+	struct acrn_vm_creation *cv;
+	struct acrn_ioreq_notify *nt;
+	struct acrn_io_request *slot;
+	unsigned gen;
+
+	if ((m->state == VM_NONE || m->state == VM_DESTROYED) && cmd != ACRN_IOCTL_CREATE_VM)
+		return -EINVAL; /* no VM behind this fd */
+	switch (cmd) {
+	case ACRN_IOCTL_CREATE_VM:
+		cv = (struct acrn_vm_creation *)arg;
+		if (m->state != VM_NONE && m->state != VM_DESTROYED)
+			return -EEXIST;
+		if (cv->reserved0 || cv->reserved1 || !cv->ioreq_buf)
+			return -EINVAL;
+		/* The kernel pins the page holding ioreq_buf and gives the
+		 * hypervisor that page: an unaligned address is rounded down. */
+		m->iobuf = (struct acrn_io_request_buffer *)(uintptr_t)(cv->ioreq_buf &
+									~(MODEL_PAGE - 1));
+		for (unsigned i = 0; i < ACRN_IO_REQUEST_MAX; i++)
+			__atomic_store_n(&m->iobuf->req_slot[i].processed, ACRN_IOREQ_STATE_FREE,
+					 __ATOMIC_RELEASE);
+		cv->vmid = MODEL_VMID;
+		cv->vcpu_num = (uint16_t)m->vcpus;
+		m->state = VM_CREATED;
+		return 0;
+	case ACRN_IOCTL_START_VM:
+		if (m->state != VM_CREATED)
+			return -EPERM;
+		m->state = VM_RUNNING;
+		pthread_cond_broadcast(&m->cond);
+		return start_accepting_locked(m);
+	case ACRN_IOCTL_PAUSE_VM:
+		m->state = VM_PAUSED;
+		return 0;
+	case ACRN_IOCTL_RESET_VM:
+		if (m->state != VM_PAUSED)
+			return -EPERM;
+		for (unsigned i = 0; i < ACRN_IO_REQUEST_MAX; i++)
+			__atomic_store_n(&m->iobuf->req_slot[i].processed, ACRN_IOREQ_STATE_FREE,
+					 __ATOMIC_RELEASE);
+		m->pending = 0;
+		m->state = VM_CREATED;
+		pthread_cond_broadcast(&m->cond);
+		return 0;
+	case ACRN_IOCTL_DESTROY_VM:
+		if (m->state != VM_PAUSED)
+			return -EPERM; /* the hypervisor destroys only a paused VM */
+		destroy_vm_locked(m);
+		return 0;
+	case ACRN_IOCTL_SET_MEMSEG:
+	case ACRN_IOCTL_UNSET_MEMSEG:
+		return do_memseg_locked(m, (const struct acrn_vm_memmap *)arg,
+					cmd == ACRN_IOCTL_SET_MEMSEG);
+	case ACRN_IOCTL_CREATE_IOREQ_CLIENT:
+		if (m->client)
+			return -EEXIST;
+		m->client = true;
+		m->client_gen++;
+		return 0;
+	case ACRN_IOCTL_DESTROY_IOREQ_CLIENT:
+		if (m->client) {
+			m->client = false;
+			m->client_gen++;
+			m->pending = 0;
+			pthread_cond_broadcast(&m->cond);
+		}
+		return 0;
+	case ACRN_IOCTL_ATTACH_IOREQ_CLIENT:
+		if (!m->client)
+			return -ENODEV;
+		gen = m->client_gen;
+		while (m->client && m->client_gen == gen && !m->pending && !m->stopping)
+			pthread_cond_wait(&m->cond, &m->lock);
+		return m->client && m->client_gen == gen && !m->stopping ? 0 : -ENODEV;
+	case ACRN_IOCTL_NOTIFY_REQUEST_FINISH:
+		nt = (struct acrn_ioreq_notify *)arg;
+		if (nt->reserved)
+			return -EINVAL;
+		if (!m->client)
+			return 0;
+		if (nt->vcpu >= m->vcpus)
+			return -EINVAL;
+		if (nt->vmid != MODEL_VMID) {
+			violation(m, "%s with vmid %u", "NOTIFY_REQUEST_FINISH", nt->vmid);
+			return -EINVAL;
+		}
+		slot = &m->iobuf->req_slot[nt->vcpu];
+		if (!(m->pending & (1U << nt->vcpu)) ||
+		    __atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) !=
+			    ACRN_IOREQ_STATE_PROCESSING) {
+			violation(m, "%s for vCPU %u whose slot is not PROCESSING",
+				  "NOTIFY_REQUEST_FINISH", nt->vcpu);
+			return -EINVAL;
+		}
+		m->pending &= ~(1U << nt->vcpu);
+		/* Release: the value the client stored before this call is
+		 * visible to the vCPU that sees COMPLETE. */
+		__atomic_store_n(&slot->processed, ACRN_IOREQ_STATE_COMPLETE, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&m->cond);
+		return 0;
+	case ACRN_IOCTL_CLEAR_VM_IOREQ:
+		for (unsigned i = 0; i < m->vcpus; i++) {
+			uint32_t st = __atomic_load_n(&m->iobuf->req_slot[i].processed,
+						      __ATOMIC_ACQUIRE);
+
+			if (st == ACRN_IOREQ_STATE_PENDING || st == ACRN_IOREQ_STATE_PROCESSING)
+				__atomic_store_n(&m->iobuf->req_slot[i].processed,
+						 ACRN_IOREQ_STATE_COMPLETE, __ATOMIC_RELEASE);
+		}
+		m->pending = 0;
+		pthread_cond_broadcast(&m->cond);
+		return 0;
+	case ACRN_IOCTL_IOEVENTFD:
+		return do_ioeventfd_locked(m, (const struct acrn_ioeventfd *)arg);
+	case ACRN_IOCTL_IRQFD:
+		return do_irqfd_locked(m, (const struct acrn_irqfd *)arg);
+	case ACRN_IOCTL_INJECT_MSI: {
+		const struct acrn_msi_entry *msi = (const struct acrn_msi_entry *)arg;
+
+		send_msi_locked(m, msi->msi_addr, msi->msi_data);
+		return 0;
+	}
+	case ACRN_IOCTL_SET_IRQLINE: {
+		uint32_t gsi = (uint32_t)arg, op = (uint32_t)((uint64_t)arg >> 32);
+
+		if (gsi >= ACRN_VIOAPIC_PINS)
+			return -EPERM; /* the hypercall refuses it */
+		if (op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_RAISING_PULSE)
+			send_intx_locked(m, gsi, true);
+		if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_RAISING_PULSE ||
+		    op == ACRN_GSI_FALLING_PULSE)
+			send_intx_locked(m, gsi, false);
+		return 0;
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* Calls the order test reads from the log; per-request ones are left out. */
+static bool logged_cmd(unsigned long cmd)
+{
+	return cmd != ACRN_IOCTL_ATTACH_IOREQ_CLIENT && cmd != ACRN_IOCTL_NOTIFY_REQUEST_FINISH &&
+	       cmd != ACRN_IOCTL_INJECT_MSI && cmd != ACRN_IOCTL_SET_IRQLINE;
+}
+
+static int model_ioctl(void *ctx, int fd, unsigned long cmd, unsigned long arg)
+{
+	struct acrn_model *m = ctx;
+	const char *name = acrn_ioctl_name(cmd);
+	int ret;
+
+	pthread_mutex_lock(&m->lock);
+	if (fd != MODEL_FD || !m->dev_open)
+		ret = -EBADF;
+	else if (m->refuse[0] && !strcmp(name + strlen("ACRN_IOCTL_"), m->refuse))
+		ret = -m->refuse_errno;
+	else
+		ret = ioctl_locked(m, cmd, arg);
+	pthread_mutex_unlock(&m->lock);
+	if (logged_cmd(cmd)) {
+		unsigned flags = 0;
+
+		if (cmd == ACRN_IOCTL_IOEVENTFD)
+			flags = ((const struct acrn_ioeventfd *)arg)->flags;
+		else if (cmd == ACRN_IOCTL_IRQFD)
+			flags = ((const struct acrn_irqfd *)arg)->flags;
+		hsm_log(m->vm, 7, "acrn model: %s%s -> %d", name,
+			flags & (cmd == ACRN_IOCTL_IOEVENTFD ? ACRN_IOEVENTFD_FLAG_DEASSIGN
+							     : ACRN_IRQFD_FLAG_DEASSIGN)
+				? " (deassign)"
+				: "",
+			ret);
+	}
+	return ret;
+}
+
+static int model_open(void *ctx, const char *path)
+{
+	struct acrn_model *m = ctx;
+	int ret = MODEL_FD;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->dev_open)
+		ret = -EBUSY;
+	else
+		m->dev_open = true;
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+static void model_close(void *ctx, int fd)
+{
+	struct acrn_model *m = ctx;
+
+	pthread_mutex_lock(&m->lock);
+	if (fd == MODEL_FD && m->dev_open) {
+		m->dev_open = false;
+		if (m->state != VM_NONE && m->state != VM_DESTROYED) {
+			/* The kernel tries DESTROY_VM itself, which the hypervisor
+			 * refuses unless the VM is paused. */
+			violation(m, "%s without DESTROY_VM (%u)", "close", 0);
+			destroy_vm_locked(m);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- life cycle ---- */
+
+static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t errlen)
+{
+	for (char *save = NULL, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		char *end;
+
+		if (!strncmp(o, "vcpus=", 6)) {
+			unsigned long n = strtoul(o + 6, &end, 10);
+
+			if (*end || n < 1 || n > ACRN_IO_REQUEST_MAX) {
+				snprintf(errbuf, errlen, "acrn model: vcpus must be 1..%d",
+					 ACRN_IO_REQUEST_MAX);
+				return -EINVAL;
+			}
+			m->vcpus = (unsigned)n;
+		} else if (!strncmp(o, "refuse=", 7)) {
+			char *slash = strchr(o + 7, '/');
+
+			m->refuse_errno = EPERM;
+			if (slash) {
+				*slash = '\0';
+				m->refuse_errno = (int)strtol(slash + 1, &end, 10);
+				if (*end || m->refuse_errno <= 0) {
+					snprintf(errbuf, errlen, "acrn model: refuse=NAME/ERRNO");
+					return -EINVAL;
+				}
+			}
+			snprintf(m->refuse, sizeof(m->refuse), "%s", o + 7);
+		} else {
+			snprintf(errbuf, errlen, "acrn model: unknown option '%s'", o);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
+		      struct acrn_model **out, char *errbuf, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char opts[128] = "";
+	const char *sock;
+	struct acrn_model *m;
+	int ret;
+
+	if (*spec == ',') {
+		const char *colon = strchr(spec, ':');
+
+		if (!colon || (size_t)(colon - spec) >= sizeof(opts)) {
+			snprintf(errbuf, errlen, "acrn model: expected acrn:model,OPTIONS:SOCKET");
+			return -EINVAL;
+		}
+		memcpy(opts, spec + 1, (size_t)(colon - spec - 1));
+		sock = colon + 1;
+	} else if (*spec == ':') {
+		sock = spec + 1;
+	} else {
+		snprintf(errbuf, errlen, "acrn model: expected acrn:model:SOCKET");
+		return -EINVAL;
+	}
+	if (!*sock || strlen(sock) >= sizeof(sa.sun_path)) {
+		snprintf(errbuf, errlen, "acrn model: bad socket path '%s'", sock);
+		return -EINVAL;
+	}
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->vm = vm;
+	m->vcpus = 8;
+	m->memfd = -1;
+	m->listen_fd = -1;
+	m->irq_conn = -1;
+	m->irq_wake = -1;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	snprintf(m->path, sizeof(m->path), "%s", sock);
+	ret = parse_opts(m, opts, errbuf, errlen);
+	if (ret)
+		goto err;
+
+	m->irq_epoll = epoll_create1(EPOLL_CLOEXEC);
+	m->irq_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event wake = { .events = EPOLLIN, .data.u64 = UINT32_MAX };
+	if (m->irq_epoll < 0 || m->irq_wake < 0 ||
+	    epoll_ctl(m->irq_epoll, EPOLL_CTL_ADD, m->irq_wake, &wake) ||
+	    pthread_create(&m->irq_thread, NULL, irqfd_thread, m)) {
+		ret = -errno;
+		snprintf(errbuf, errlen, "acrn model: cannot start: %s", strerror(errno));
+		goto err;
+	}
+	m->irq_thread_running = true;
+
+	strcpy(sa.sun_path, m->path);
+	m->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	unlink(m->path);
+	if (m->listen_fd < 0 || bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(m->listen_fd, 16)) {
+		ret = -errno;
+		snprintf(errbuf, errlen, "acrn model: cannot listen on %s: %s", m->path,
+			 strerror(errno));
+		goto err;
+	}
+	*sys = (struct acrn_sys){ model_open, model_ioctl, model_close, m };
+	*out = m;
+	hsm_log(vm, 6, "acrn model: %u vCPUs; waiting for the test driver on %s", m->vcpus,
+		m->path);
+	return 0;
+err:
+	acrn_model_destroy(m);
+	return ret;
+}
+
+void acrn_model_destroy(struct acrn_model *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	if (m->listen_fd >= 0) {
+		shutdown(m->listen_fd, SHUT_RDWR); /* wakes accept() */
+		if (m->accepting)
+			pthread_join(m->accept_thread, NULL);
+		close(m->listen_fd);
+		unlink(m->path);
+	}
+	for (int i = 0; i < m->nconns; i++)
+		shutdown(m->conns[i].fd, SHUT_RDWR); /* wakes recv() in vCPU threads */
+	for (int i = 0; i < m->nconns; i++) {
+		if (m->conns[i].has_thread)
+			pthread_join(m->conns[i].thread, NULL);
+		close(m->conns[i].fd);
+	}
+	if (m->irq_thread_running) {
+		(void)eventfd_write(m->irq_wake, 1);
+		pthread_join(m->irq_thread, NULL);
+	}
+	drop_notifiers_locked(m);
+	if (m->irq_wake >= 0)
+		close(m->irq_wake);
+	if (m->irq_epoll >= 0)
+		close(m->irq_epoll);
+	if (m->memfd >= 0)
+		close(m->memfd);
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+int acrn_model_raw_request(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req,
+			   struct acrn_io_request *done, int timeout_ms)
+{
+	int ret;
+
+	pthread_mutex_lock(&m->lock);
+	if (vcpu >= m->vcpus || m->state != VM_RUNNING) {
+		ret = -EINVAL;
+	} else if (m->slot_used[vcpu]) {
+		ret = -EBUSY;
+	} else {
+		m->slot_used[vcpu] = true;
+		ret = exit_io_locked(m, vcpu, req, done, timeout_ms);
+		m->slot_used[vcpu] = false;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+unsigned acrn_model_violations(struct acrn_model *m)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->violations;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
