@@ -114,6 +114,7 @@ struct acrn_model {
 	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
 	bool slot_used[ACRN_IO_REQUEST_MAX];
 	unsigned violations;
+	unsigned exits, waiting, max_waiting; /* I/O exits, for the log at the end */
 	bool stopping;
 
 	int irq_epoll, irq_wake;
@@ -250,6 +251,9 @@ static int exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn
 	/* Release: the request body is visible to whoever sees PENDING. */
 	__atomic_store_n(&slot->processed, ACRN_IOREQ_STATE_PENDING, __ATOMIC_RELEASE);
 	dispatch_locked(m, vcpu);
+	m->exits++;
+	if (++m->waiting > m->max_waiting)
+		m->max_waiting = m->waiting;
 
 	if (timeout_ms >= 0) {
 		clock_gettime(CLOCK_REALTIME, &deadline);
@@ -263,8 +267,10 @@ static int exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn
 	/* Acquire: pairs with the HSM's release store of COMPLETE, so the
 	 * value the client wrote is visible. */
 	while (__atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) != ACRN_IOREQ_STATE_COMPLETE) {
-		if (vm_gone(m))
+		if (vm_gone(m)) {
+			m->waiting--;
 			return -ESHUTDOWN;
+		}
 		if (timeout_ms < 0) {
 			pthread_cond_wait(&m->cond, &m->lock);
 		} else if (pthread_cond_timedwait(&m->cond, &m->lock, &deadline) == ETIMEDOUT) {
@@ -272,6 +278,7 @@ static int exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn
 			break;
 		}
 	}
+	m->waiting--;
 	if (done)
 		memcpy(done, slot, sizeof(*done));
 	if (ret == 0) /* the hypervisor's post-handling: the slot is free again */
@@ -1130,6 +1137,10 @@ void acrn_model_destroy(struct acrn_model *m)
 		pthread_join(m->irq_thread, NULL);
 	}
 	drop_notifiers_locked(m);
+	hsm_log(m->vm, 6,
+		"acrn model: %u I/O exits, at most %u vCPUs waiting at once, %u protocol "
+		"violations",
+		m->exits, m->max_waiting, m->violations);
 	if (m->irq_wake >= 0)
 		close(m->irq_wake);
 	if (m->irq_epoll >= 0)

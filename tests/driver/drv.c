@@ -236,6 +236,17 @@ static int hello(const char *path, uint32_t role, int *memfd, uint64_t *ram_size
 	return fd;
 }
 
+int drv_connect_vcpu(struct drv *d, const struct drv *base, const char *path)
+{
+	int memfd;
+	uint64_t size;
+
+	*d = *base;
+	d->vcpu_fd = hello(path, SIM_ROLE_VCPU, &memfd, &size);
+	close(memfd);
+	return 0;
+}
+
 int drv_connect(struct drv *d, const char *path)
 {
 	int memfd, memfd2;

@@ -61,6 +61,9 @@ struct drv {
 /* Connect one vCPU and the interrupt listener to the simulator at path. */
 int drv_connect(struct drv *d, const char *path);
 void drv_disconnect(struct drv *d);
+/* Another vCPU of base's guest: its own vCPU connection, base's RAM mapping
+ * and interrupt link.  Close d->vcpu_fd when done (not drv_disconnect). */
+int drv_connect_vcpu(struct drv *d, const struct drv *base, const char *path);
 
 /* Host pointer for guest-physical gpa (the test aborts if out of RAM). */
 void *drv_gpa(struct drv *d, uint64_t gpa, uint64_t len);
