@@ -213,12 +213,15 @@ int main(void)
 		if (funcs[i].bdf == hsm_bdf(0, 4, 0))
 			fr = &funcs[i];
 	}
-	if (!drv_check(n == 4 && fb[0] && fb[1] && fr, "four functions enumerated (%d)", n))
+	bool ok = drv_check(n == 4 && fb[0] && fb[1] && fr, "four functions enumerated (%d)", n);
+	ok = ok && drv_check(setup(&blk[0], &d, fb[0], 16 << 20) &&
+				     setup(&blk[1], &d, fb[1], 24 << 20) &&
+				     setup(&rnd, &d, fr, 32 << 20),
+			     "both disks and the entropy device initialise");
+	if (!ok) {
+		vdm_stop(&p);
 		return drv_result();
-	bool ok = setup(&blk[0], &d, fb[0], 16 << 20) && setup(&blk[1], &d, fb[1], 24 << 20) &&
-		  setup(&rnd, &d, fr, 32 << 20);
-	if (!drv_check(ok, "both disks and the entropy device initialise"))
-		return drv_result();
+	}
 
 	struct drv_virtio *mine[NVCPU] = { &blk[0], &blk[1], &rnd, NULL };
 	pthread_barrier_init(&start, NULL, NVCPU);
