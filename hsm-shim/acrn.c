@@ -629,21 +629,49 @@ static int acrn_ioeventfd_add(struct hsm_vm *vm, const struct hsm_ioeventfd *ev,
 	return ret;
 }
 
+/*
+ * The HSM's DEASSIGN names only the eventfd and drops its oldest
+ * registration, whatever the address.  A transitional virtio device kicks
+ * one eventfd from two places (modern notify and legacy port), so removing
+ * one of them is: drop every registration of the eventfd, then put back
+ * the ones that stay.
+ */
 static int acrn_ioeventfd_del(struct hsm_vm *vm, const struct hsm_ioeventfd *ev, int fd)
 {
 	struct acrn *a = acrn_of(vm);
 	struct acrn_ioeventfd aev = to_acrn_ioeventfd(ev, fd);
-	int ret = -ENOENT;
+	struct acrn_ioeventfd_reg *target = NULL;
+	int ret = 0, nsame = 0;
 
 	pthread_mutex_lock(&a->reg_lock);
 	for (int i = 0; i < ACRN_MAX_NOTIFIERS; i++) {
 		struct acrn_ioeventfd_reg *r = &a->ioeventfds[i];
 
-		if (r->used && !memcmp(&r->ev, &aev, sizeof(aev))) {
-			aev.flags |= ACRN_IOEVENTFD_FLAG_DEASSIGN;
-			ret = acrn_ioctl(a, ACRN_IOCTL_IOEVENTFD, (unsigned long)&aev);
+		if (!r->used || r->ev.fd != aev.fd)
+			continue;
+		nsame++;
+		if (!target && !memcmp(&r->ev, &aev, sizeof(aev)))
+			target = r;
+	}
+	if (!target) {
+		pthread_mutex_unlock(&a->reg_lock);
+		return -ENOENT;
+	}
+	aev.flags |= ACRN_IOEVENTFD_FLAG_DEASSIGN;
+	for (int i = 0; i < nsame && ret >= 0; i++)
+		ret = acrn_ioctl(a, ACRN_IOCTL_IOEVENTFD, (unsigned long)&aev);
+	target->used = false;
+	for (int i = 0; i < ACRN_MAX_NOTIFIERS; i++) {
+		struct acrn_ioeventfd_reg *r = &a->ioeventfds[i];
+		int again;
+
+		if (!r->used || r->ev.fd != aev.fd)
+			continue;
+		again = acrn_ioctl(a, ACRN_IOCTL_IOEVENTFD, (unsigned long)&r->ev);
+		if (again < 0) {
+			hsm_log(vm, 3, "acrn: cannot restore the ioeventfd at %#llx: %s",
+				(unsigned long long)r->ev.addr, strerror(-again));
 			r->used = false;
-			break;
 		}
 	}
 	pthread_mutex_unlock(&a->reg_lock);

@@ -17,7 +17,8 @@
  *    with -ENODEV once DESTROY_IOREQ_CLIENT ran;
  *  - the kernel's ioeventfd client: it claims [addr, addr + len) of every
  *    registered ioeventfd, answers reads there with 0, signals a matching
- *    write (width <= len, data if DATAMATCH) and drops the others;
+ *    write (width <= len, data if DATAMATCH) and drops the others; DEASSIGN
+ *    removes the oldest registration of the eventfd, whatever its address;
  *  - irqfds (an eventfd write injects its MSI), INJECT_MSI, SET_IRQLINE.
  *
  * It plays the hypervisor to the test driver over the simulator's wire
@@ -78,6 +79,7 @@ struct model_seg {
 
 struct model_ioeventfd {
 	bool used;
+	uint64_t seq;    /* registration order: the kernel keeps a list */
 	int fd;          /* our own reference to the eventfd */
 	struct acrn_ioeventfd ev;
 };
@@ -109,6 +111,7 @@ struct acrn_model {
 	int memfd;        /* guest RAM from gpa 0, for the driver */
 	uint64_t memfd_size;
 	struct model_ioeventfd ioev[MODEL_MAX_NOTIFIERS];
+	uint64_t ioev_seq;
 	struct model_irqfd irqfds[MODEL_MAX_NOTIFIERS];
 	uint32_t irqfd_gen;
 	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
@@ -287,39 +290,62 @@ static int exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn
 }
 
 /*
- * The kernel's ioeventfd client claims whole ranges.  Returns true when it
- * took the access (*val is then what a read returns).
+ * The kernel's ioeventfd client, which the HSM asks before the default
+ * client: it claims the whole [addr, addr + len) of each registration.
+ * Returns true when it took the request (a read there returns 0; a write
+ * signals the oldest registration with the same address, a length no
+ * shorter than the access and matching data, and is dropped otherwise).
  */
-static bool ioeventfd_take_locked(struct acrn_model *m, const struct sim_msg *io, uint64_t *val)
+static bool ioeventfd_take_locked(struct acrn_model *m, struct acrn_io_request *r)
 {
-	bool pio = io->arg == HSM_IO_PIO, claimed = false;
+	bool pio = r->type == ACRN_IOREQ_TYPE_PORTIO, claimed = false;
+	struct model_ioeventfd *hit = NULL;
+	uint64_t addr, size, val;
+	uint32_t dir;
 
-	if (io->arg == HSM_IO_PCICFG)
+	if (pio) {
+		addr = r->reqs.pio_request.address;
+		size = r->reqs.pio_request.size;
+		val = r->reqs.pio_request.value;
+		dir = r->reqs.pio_request.direction;
+	} else if (r->type == ACRN_IOREQ_TYPE_MMIO) {
+		addr = r->reqs.mmio_request.address;
+		size = r->reqs.mmio_request.size;
+		val = r->reqs.mmio_request.value;
+		dir = r->reqs.mmio_request.direction;
+	} else {
 		return false;
+	}
 	for (int i = 0; i < MODEL_MAX_NOTIFIERS && !claimed; i++) {
 		const struct model_ioeventfd *e = &m->ioev[i];
 
 		if (e->used && !!(e->ev.flags & ACRN_IOEVENTFD_FLAG_PIO) == pio &&
-		    io->addr >= e->ev.addr && io->addr + io->size <= e->ev.addr + e->ev.len)
+		    addr >= e->ev.addr && size <= e->ev.len && addr - e->ev.addr <= e->ev.len - size)
 			claimed = true;
 	}
 	if (!claimed)
 		return false;
-	*val = 0;
-	if (io->dir != HSM_IO_WRITE)
-		return true; /* reads in an ioeventfd range return 0 */
+	if (dir == ACRN_IOREQ_DIR_READ) {
+		if (pio)
+			r->reqs.pio_request.value = 0;
+		else
+			r->reqs.mmio_request.value = 0;
+		return true;
+	}
 	for (int i = 0; i < MODEL_MAX_NOTIFIERS; i++) {
-		const struct model_ioeventfd *e = &m->ioev[i];
+		struct model_ioeventfd *e = &m->ioev[i];
 
 		if (!e->used || !!(e->ev.flags & ACRN_IOEVENTFD_FLAG_PIO) != pio ||
-		    e->ev.addr != io->addr || e->ev.len < io->size)
+		    e->ev.addr != addr || e->ev.len < size)
 			continue;
-		if ((e->ev.flags & ACRN_IOEVENTFD_FLAG_DATAMATCH) && e->ev.data != io->data)
+		if ((e->ev.flags & ACRN_IOEVENTFD_FLAG_DATAMATCH) && e->ev.data != val)
 			continue;
-		(void)eventfd_write(e->fd, 1);
-		break;
+		if (!hit || e->seq < hit->seq)
+			hit = e;
 	}
-	return true; /* unmatched writes in a claimed range are dropped */
+	if (hit)
+		(void)eventfd_write(hit->fd, 1);
+	return true;
 }
 
 static void request_from_sim(const struct sim_msg *io, struct acrn_io_request *r)
@@ -413,13 +439,14 @@ static void *vcpu_thread(void *arg)
 		/* A created, paused or reset vCPU does not run. */
 		while (m->state != VM_RUNNING && !vm_gone(m))
 			pthread_cond_wait(&m->cond, &m->lock);
-		if (!ioeventfd_take_locked(m, &io, &val)) {
-			request_from_sim(&io, &req);
+		request_from_sim(&io, &req);
+		if (ioeventfd_take_locked(m, &req))
+			done = req;
+		else
 			ret = exit_io_locked(m, (unsigned)c->slot, &req, &done, -1);
-			if (ret == 0 && io.dir == HSM_IO_READ)
-				val = done.type == ACRN_IOREQ_TYPE_MMIO ? done.reqs.mmio_request.value
-									: done.reqs.pio_request.value;
-		}
+		if (ret == 0 && io.dir == HSM_IO_READ)
+			val = done.type == ACRN_IOREQ_TYPE_MMIO ? done.reqs.mmio_request.value
+								: done.reqs.pio_request.value;
 		if (ret == 0)
 			snoop_cfg_locked(m, &io, val);
 		pthread_mutex_unlock(&m->lock);
@@ -662,6 +689,12 @@ static bool is_eventfd(int fd)
 	return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
+/*
+ * ACRN_IOCTL_IOEVENTFD.  As the kernel does, DEASSIGN looks at the eventfd
+ * only and removes the oldest registration of it, whatever its address: a
+ * device model that registers one eventfd at two addresses must put back
+ * the one it did not mean to remove.
+ */
 static int do_ioeventfd_locked(struct acrn_model *m, const struct acrn_ioeventfd *ev)
 {
 	bool pio = ev->flags & ACRN_IOEVENTFD_FLAG_PIO;
@@ -673,6 +706,26 @@ static int do_ioeventfd_locked(struct acrn_model *m, const struct acrn_ioeventfd
 		return -EINVAL;
 	if (fstat((int)ev->fd, &st_new) || !is_eventfd((int)ev->fd))
 		return -EBADF;
+	if (ev->flags & ACRN_IOEVENTFD_FLAG_DEASSIGN) {
+		struct model_ioeventfd *oldest = NULL;
+
+		for (int i = 0; i < MODEL_MAX_NOTIFIERS; i++) {
+			struct model_ioeventfd *e = &m->ioev[i];
+			struct stat st;
+
+			if (e->used && fstat(e->fd, &st) == 0 && st.st_ino == st_new.st_ino &&
+			    (!oldest || e->seq < oldest->seq))
+				oldest = e;
+		}
+		if (!oldest) {
+			violation(m, "%s of an eventfd with no ioeventfd (at %#x)", "deassign",
+				  (unsigned)ev->addr);
+			return 0; /* the kernel says nothing */
+		}
+		close(oldest->fd);
+		oldest->used = false;
+		return 0;
+	}
 	for (int i = 0; i < MODEL_MAX_NOTIFIERS; i++) {
 		struct model_ioeventfd *e = &m->ioev[i];
 		struct stat st;
@@ -688,18 +741,8 @@ static int do_ioeventfd_locked(struct acrn_model *m, const struct acrn_ioeventfd
 			    !!(e->ev.flags & ACRN_IOEVENTFD_FLAG_PIO) == pio &&
 			    (wild || e_wild || e->ev.data == ev->data);
 
-		if (!same)
-			continue;
-		if (!(ev->flags & ACRN_IOEVENTFD_FLAG_DEASSIGN))
+		if (same)
 			return -EEXIST;
-		close(e->fd);
-		e->used = false;
-		return 0;
-	}
-	if (ev->flags & ACRN_IOEVENTFD_FLAG_DEASSIGN) {
-		violation(m, "%s of an ioeventfd not registered at %#x", "deassign",
-			  (unsigned)ev->addr);
-		return 0; /* the kernel says nothing */
 	}
 	if (ev->len != 1 && ev->len != 2 && ev->len != 4 && ev->len != 8)
 		return -EINVAL;
@@ -710,7 +753,8 @@ static int do_ioeventfd_locked(struct acrn_model *m, const struct acrn_ioeventfd
 	int fd = fcntl((int)ev->fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	*free_slot = (struct model_ioeventfd){ .used = true, .fd = fd, .ev = *ev };
+	*free_slot = (struct model_ioeventfd){ .used = true, .seq = ++m->ioev_seq, .fd = fd,
+					       .ev = *ev };
 	return 0;
 }
 
@@ -1163,8 +1207,17 @@ int acrn_model_raw_request(struct acrn_model *m, unsigned vcpu, const struct acr
 	} else if (m->slot_used[vcpu]) {
 		ret = -EBUSY;
 	} else {
+		struct acrn_io_request r = *req;
+
 		m->slot_used[vcpu] = true;
-		ret = exit_io_locked(m, vcpu, req, done, timeout_ms);
+		if (ioeventfd_take_locked(m, &r)) {
+			r.processed = ACRN_IOREQ_STATE_COMPLETE;
+			if (done)
+				*done = r;
+			ret = 0;
+		} else {
+			ret = exit_io_locked(m, vcpu, req, done, timeout_ms);
+		}
 		m->slot_used[vcpu] = false;
 	}
 	pthread_mutex_unlock(&m->lock);
