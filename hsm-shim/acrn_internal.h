@@ -71,6 +71,14 @@ void acrn_model_destroy(struct acrn_model *m);
 int acrn_model_raw_request(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req,
 			   struct acrn_io_request *done, int timeout_ms);
 
+/*
+ * Test hook: with req, put req in vCPU vcpu's slot as PROCESSING with
+ * kernel_handled set, as the HSM does for a request an in-kernel client
+ * owns (the device model must leave it alone); with req NULL, complete and
+ * free that slot again.  Returns 0, -EBUSY or -EINVAL.
+ */
+int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req);
+
 /* The model behind an open acrn VM, or NULL (tests). */
 struct acrn_model *acrn_model_of(struct hsm_vm *vm);
 

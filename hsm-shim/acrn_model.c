@@ -1224,6 +1224,41 @@ int acrn_model_raw_request(struct acrn_model *m, unsigned vcpu, const struct acr
 	return ret;
 }
 
+int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req)
+{
+	struct acrn_io_request *slot;
+	int ret = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (vcpu >= m->vcpus || m->state != VM_RUNNING || !m->iobuf) {
+		ret = -EINVAL;
+		goto out;
+	}
+	slot = &m->iobuf->req_slot[vcpu];
+	if (req) {
+		if (m->slot_used[vcpu] || __atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) !=
+						  ACRN_IOREQ_STATE_FREE) {
+			ret = -EBUSY;
+			goto out;
+		}
+		m->slot_used[vcpu] = true;
+		memcpy(slot, req, offsetof(struct acrn_io_request, processed));
+		slot->kernel_handled = 1; /* an in-kernel client owns it */
+		__atomic_store_n(&slot->processed, ACRN_IOREQ_STATE_PROCESSING, __ATOMIC_RELEASE);
+	} else {
+		if (__atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) !=
+		    ACRN_IOREQ_STATE_PROCESSING) {
+			ret = -EINVAL;
+			goto out;
+		}
+		__atomic_store_n(&slot->processed, ACRN_IOREQ_STATE_FREE, __ATOMIC_RELEASE);
+		m->slot_used[vcpu] = false;
+	}
+out:
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
 unsigned acrn_model_violations(struct acrn_model *m)
 {
 	unsigned n;
