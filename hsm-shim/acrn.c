@@ -392,6 +392,11 @@ static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t er
 	pthread_mutex_init(&a->reg_lock, NULL);
 	vm->priv = a;
 
+	if (a->ram_size % ACRN_PAGE) {
+		snprintf(errbuf, errlen, "guest RAM must be a whole number of 4 KiB pages");
+		ret = -EINVAL;
+		goto err;
+	}
 	if (arg && (!strncmp(arg, "model:", 6) || !strncmp(arg, "model,", 6))) {
 		ret = acrn_model_create(vm, arg + 5, &a->sys, &a->model, errbuf, errlen);
 		if (ret)
@@ -405,12 +410,6 @@ static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t er
 		}
 		snprintf(a->dev, sizeof(a->dev), "%s", arg && *arg ? arg : ACRN_DEFAULT_DEV);
 	}
-	if (a->ram_size % ACRN_PAGE) {
-		snprintf(errbuf, errlen, "guest RAM must be a whole number of 4 KiB pages");
-		ret = -EINVAL;
-		goto err;
-	}
-
 	ret = a->sys.open(a->sys.ctx, a->dev);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "open %s failed: %s (%s)%s", a->dev, strerror(-ret),

@@ -113,8 +113,10 @@ static void startup_error(const char *hsm, const char *want1, const char *want2)
 {
 	char out[2048];
 	int lines = 0;
-	int st = vdm_run((const char *const[]){ "--hsm", hsm, "-s", "0:0,hostbridge", NULL }, out,
-			 sizeof(out));
+	int st = vdm_run((const char *const[]){ "--hsm", hsm, "-m", strstr(hsm, "memsize") ? "1001K"
+								: "16M", "-s", "0:0,hostbridge",
+						  NULL },
+			 out, sizeof(out));
 
 	for (char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 		lines += strncmp(p, "vdm: info:", 10) != 0;
@@ -275,18 +277,45 @@ static void backend(void)
 	drv_check(hsm_ioeventfd_del(vm, &modern, shared) == 0, "the MMIO one is removed");
 	close(shared);
 
+	/* Interrupts, seen by a test driver on the model's socket. */
+	struct drv d;
+	struct drv_irq irq;
+	snprintf(spec, sizeof(spec), "%s/b.sock", tmpdir);
+	drv_connect(&d, spec);
+	drv_check(hsm_inject_msi(vm, 0xfee01000, 0x55) == 0 && drv_wait_irq(&d, &irq, 2000) == 1 &&
+			  irq.kind == HSM_IRQ_MSI && irq.addr == 0xfee01000 && irq.data == 0x55,
+		  "INJECT_MSI reaches the guest with its address and data");
+
 	/* Notifiers left registered, so close has to deassign them. */
 	int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
 	struct hsm_ioeventfd ev = { .space = HSM_IO_MMIO, .addr = 0xc0002000 };
 	struct hsm_irq msi = { .kind = HSM_IRQ_MSI, .msi_addr = 0xfee00000, .msi_data = 0x41 };
 	drv_check(hsm_ioeventfd_add(vm, &ev, kick) == 0, "ioeventfd registered with the HSM");
+	drv_check(hsm_ioeventfd_del(vm, &(struct hsm_ioeventfd){ .space = HSM_IO_MMIO,
+								  .addr = 0xc0002004 },
+				    kick) == -ENOENT,
+		  "removing an ioeventfd never registered: -ENOENT");
 	drv_check(hsm_irqfd_add(vm, &msi, call) == 0, "MSI irqfd registered with the HSM");
+	drv_check(hsm_irqfd_add(vm, &msi, call) == -EEXIST, "the same irqfd twice: -EEXIST");
+	drv_check(eventfd_write(call, 1) == 0 && drv_wait_irq(&d, &irq, 2000) == 1 &&
+			  irq.kind == HSM_IRQ_MSI && irq.data == 0x41,
+		  "writing the irqfd injects its MSI");
 	struct hsm_irq intx = { .kind = HSM_IRQ_INTX, .bdf = hsm_bdf(0, 3, 0), .pin = 1 };
+	drv_check(hsm_irqfd_add(vm, &intx, kick) == -EOPNOTSUPP,
+		  "an INTx irqfd is refused (the HSM's irqfds carry MSI only)");
 	drv_check(hsm_set_intx(vm, &intx, true) == -EINVAL,
 		  "INTx on a function whose line the guest never set is refused");
+	/* The guest routes 00:03.0 to GSI 19 (firmware's job), then the line rises. */
+	drv_cfg_write(&d, hsm_bdf(0, 3, 0), 0x3c, 1, 19);
 	intx.line = 19;
-	drv_check(hsm_set_intx(vm, &intx, true) == 0, "INTx on GSI 19 goes to SET_IRQLINE");
+	drv_check(hsm_set_intx(vm, &intx, true) == 0 && drv_wait_irq(&d, &irq, 2000) == 1 &&
+			  irq.kind == HSM_IRQ_INTX && irq.bdf == hsm_bdf(0, 3, 0) && irq.data == 1,
+		  "INTx on GSI 19 goes through SET_IRQLINE to the function routed there");
+	drv_check(hsm_set_intx(vm, &intx, false) == 0 && drv_wait_irq(&d, &irq, 2000) == 1 &&
+			  irq.kind == HSM_IRQ_INTX && irq.data == 0,
+		  "and falls again");
 	drv_check(acrn_model_violations(m) == 0, "no protocol violation so far");
+	drv_disconnect(&d);
 
 	/* Shutdown order, read from the model's log of ioctls. */
 	pthread_mutex_lock(&log_lock);
@@ -410,12 +439,23 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		return 99;
 	startup_error("acrn:/nonexistent/acrn_hsm", "open /nonexistent/acrn_hsm", "ENOENT");
+	/* A node that is no HSM: the real ioctl path, refused by the kernel. */
+	startup_error("acrn:/dev/null", "ACRN_IOCTL_CREATE_VM on /dev/null", "ENOTTY");
+	snprintf(hsm, sizeof(hsm), "acrn:model:%s/memsize.sock", tmpdir);
+	startup_error(hsm, "whole number of 4 KiB pages", "guest RAM");
 	snprintf(hsm, sizeof(hsm), "acrn:model,refuse=CREATE_VM:%s/r.sock", tmpdir);
 	startup_error(hsm, "ACRN_IOCTL_CREATE_VM", "EPERM");
 	snprintf(hsm, sizeof(hsm), "acrn:model,refuse=SET_MEMSEG/12:%s/r.sock", tmpdir);
 	startup_error(hsm, "ACRN_IOCTL_SET_MEMSEG", "ENOMEM");
 	snprintf(hsm, sizeof(hsm), "acrn:model,refuse=CREATE_IOREQ_CLIENT/22:%s/r.sock", tmpdir);
 	startup_error(hsm, "ACRN_IOCTL_CREATE_IOREQ_CLIENT", "EINVAL");
+
+	snprintf(hsm, sizeof(hsm), "acrn:model,refuse=START_VM:%s/r.sock", tmpdir);
+	char out[2048];
+	int st = vdm_run((const char *const[]){ "--hsm", hsm, "-s", "0:0,hostbridge", NULL }, out,
+			 sizeof(out));
+	drv_check(st == 1 && strstr(out, "ACRN_IOCTL_START_VM") && strstr(out, "EPERM"),
+		  "a refused START_VM stops vdm with exit 1, naming the call (%d: %s)", st, out);
 
 	loop.ep = epoll_create1(EPOLL_CLOEXEC);
 	loop.stop = eventfd(0, EFD_CLOEXEC);
