@@ -49,7 +49,7 @@ run_suite sanitizer "$top/build-asan" --sanitizers
 # back-end's ioreq client, the HSM model's vCPUs and the forwarder.
 tests="tests/acrn/test_acrn tests/acrn/test_acrn_vcpus tests/acrn/test_hostbridge.acrn
 	tests/acrn/test_virtio_rnd.acrn tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn
-	tests/acrn/test_virtio_console.acrn tests/acrn/lspci.acrn"
+	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn"
 run_suite tsan "$top/build-tsan" --tsan
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

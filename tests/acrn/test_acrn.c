@@ -348,6 +348,36 @@ static void backend(void)
 		  k, logbuf);
 }
 
+/* More than 2 GiB of guest RAM: the rest goes above 4 GiB, as ACRN lays
+ * out a User VM, leaving a hole for PCI memory. */
+static void highmem(void)
+{
+	char spec[160], err[256];
+	int ret;
+
+	snprintf(spec, sizeof(spec), "acrn:model:%s/h.sock", tmpdir);
+	struct hsm_vm_config cfg = {
+		.backend = spec, .ram_size = 3ULL << 30, .ioreq = handler,
+		.loop = { .add_fd = add_fd, .del_fd = del_fd },
+	};
+	struct hsm_vm *vm = hsm_open(&cfg, &ret, err, sizeof(err));
+	if (!drv_check(vm != NULL, "open an acrn VM with 3 GiB (%s)", vm ? "ok" : err))
+		return;
+	struct hsm_mem_region r[4];
+	int n = hsm_get_mem_regions(vm, r, 4);
+	drv_check(n == 2 && r[0].gpa == 0 && r[0].size == 2ULL << 30 && r[1].gpa == 4ULL << 30 &&
+			  r[1].size == 1ULL << 30 && r[1].fd_offset == 2ULL << 30,
+		  "3 GiB: 2 GiB at 0 and 1 GiB at 4 GiB, from one file (%d regions)", n);
+	drv_check(hsm_gpa_to_hva(vm, (2ULL << 30) - 8, 8) != NULL &&
+			  hsm_gpa_to_hva(vm, 2ULL << 30, 1) == NULL &&
+			  hsm_gpa_to_hva(vm, (4ULL << 30) - 1, 1) == NULL &&
+			  hsm_gpa_to_hva(vm, (5ULL << 30) - 8, 8) != NULL &&
+			  hsm_gpa_to_hva(vm, 5ULL << 30, 1) == NULL,
+		  "the hole between 2 and 4 GiB and the end at 5 GiB map nothing");
+	hsm_stop(vm);
+	hsm_close(vm);
+}
+
 /* ---- the model answers as the kernel and hypervisor do ---- */
 
 static void model_abi(void)
@@ -463,6 +493,7 @@ int main(void)
 	epoll_ctl(loop.ep, EPOLL_CTL_ADD, loop.stop, &sev);
 	pthread_create(&loop.thread, NULL, loop_thread, NULL);
 	backend();
+	highmem();
 	(void)eventfd_write(loop.stop, 1);
 	pthread_join(loop.thread, NULL);
 
