@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -62,6 +64,8 @@ struct acrn {
 	bool vm_created, client_created, started, stopped;
 	pthread_t client;
 	bool client_running;
+	int dead_efd;       /* the client thread gave up: tell the loop thread */
+	bool dead_watched;
 
 	/* Registered with the HSM; released at close if devices did not. */
 	pthread_mutex_t reg_lock;
@@ -306,10 +310,15 @@ static void *client_thread(void *arg)
 		if (ret == -EINTR)
 			continue;
 		if (ret < 0) {
-			if (ret != -ENODEV)
-				hsm_log(vm, 3, "acrn: %s failed: %s; no more I/O requests are served",
+			/* -ENODEV is the way out only when acrn_stop asked for it. */
+			if (ret != -ENODEV || !__atomic_load_n(&a->stopped, __ATOMIC_ACQUIRE)) {
+				hsm_log(vm, 3, "acrn: %s failed: %s (%s); no more I/O requests are "
+					       "served",
 					acrn_ioctl_name(ACRN_IOCTL_ATTACH_IOREQ_CLIENT),
-					strerror(-ret));
+					strerror(-ret), errname(-ret));
+				/* A guest nobody serves hangs: stop vdm instead. */
+				(void)eventfd_write(a->dead_efd, 1);
+			}
 			break;
 		}
 		for (unsigned i = 0; i < a->vcpus; i++)
@@ -386,11 +395,16 @@ static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t er
 		return -ENOMEM;
 	a->fd = -1;
 	a->memfd = -1;
+	a->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	a->ram = MAP_FAILED;
 	a->ram_size = vm->cfg.ram_size;
 	a->sys = acrn_sys_kernel;
 	pthread_mutex_init(&a->reg_lock, NULL);
 	vm->priv = a;
+	if (a->dead_efd < 0) {
+		ret = -errno;
+		goto err;
+	}
 
 	if (a->ram_size % ACRN_PAGE) {
 		snprintf(errbuf, errlen, "guest RAM must be a whole number of 4 KiB pages");
@@ -474,12 +488,28 @@ err:
 	return ret;
 }
 
+/* On the loop thread: the client thread stopped for good. */
+static void client_died(void *arg, int fd, uint32_t events)
+{
+	struct hsm_vm *vm = arg;
+	eventfd_t count;
+
+	if (eventfd_read(fd, &count))
+		return;
+	if (vm->cfg.hv_exited)
+		vm->cfg.hv_exited(vm->cfg.ioreq_opaque, 1, false);
+}
+
 static int acrn_start(struct hsm_vm *vm)
 {
 	struct acrn *a = acrn_of(vm);
 	char err[256];
 	int ret;
 
+	ret = vm->cfg.loop.add_fd(vm->cfg.loop.loop, a->dead_efd, EPOLLIN, client_died, vm);
+	if (ret)
+		return ret;
+	a->dead_watched = true;
 	if (pthread_create(&a->client, NULL, client_thread, vm))
 		return -EAGAIN;
 	a->client_running = true;
@@ -512,7 +542,8 @@ static void acrn_stop(struct hsm_vm *vm)
 
 	if (!a || a->stopped)
 		return;
-	a->stopped = true;
+	/* Release: pairs with the client thread's acquire after ATTACH fails. */
+	__atomic_store_n(&a->stopped, true, __ATOMIC_RELEASE);
 	if (a->vm_created)
 		teardown_ioctl(vm, ACRN_IOCTL_PAUSE_VM, 0);
 	hsm_forwarder_shutdown(vm);
@@ -569,6 +600,10 @@ static void acrn_close(struct hsm_vm *vm)
 		munmap(a->iobuf, ACRN_PAGE);
 	if (a->model)
 		acrn_model_destroy(a->model);
+	if (a->dead_watched)
+		vm->cfg.loop.del_fd(vm->cfg.loop.loop, a->dead_efd);
+	if (a->dead_efd >= 0)
+		close(a->dead_efd);
 	pthread_mutex_destroy(&a->reg_lock);
 	free(a);
 	vm->priv = NULL;

@@ -487,6 +487,15 @@ int main(void)
 	drv_check(st == 1 && strstr(out, "ACRN_IOCTL_START_VM") && strstr(out, "EPERM"),
 		  "a refused START_VM stops vdm with exit 1, naming the call (%d: %s)", st, out);
 
+	snprintf(hsm, sizeof(hsm), "acrn:model,refuse=ATTACH_IOREQ_CLIENT/5:%s/r.sock", tmpdir);
+	st = vdm_run((const char *const[]){ "--hsm", hsm, "-s", "0:0,hostbridge", NULL }, out,
+		     sizeof(out));
+	drv_check(st == 1 && strstr(out, "ACRN_IOCTL_ATTACH_IOREQ_CLIENT failed") &&
+			  strstr(out, "EIO"),
+		  "when the HSM stops delivering requests vdm stops, exit 1, naming the call "
+		  "(%d: %s)",
+		  st, out);
+
 	loop.ep = epoll_create1(EPOLL_CLOEXEC);
 	loop.stop = eventfd(0, EFD_CLOEXEC);
 	struct epoll_event sev = { .events = EPOLLIN, .data.fd = loop.stop };
