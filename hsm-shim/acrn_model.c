@@ -21,23 +21,18 @@
  *    removes the oldest registration of the eventfd, whatever its address;
  *  - irqfds (an eventfd write injects its MSI), INJECT_MSI, SET_IRQLINE.
  *
- * It plays the hypervisor to the test driver over the simulator's wire
- * format (sim-protocol.h): each driver vCPU connection is one vCPU with its
- * own slot, which fills the slot, waits for completion and answers
- * SIM_IO_DONE; interrupts go to the interrupt connection.  Guest RAM given
- * with SET_MEMSEG at gpa 0 reaches the driver as the file behind that
- * mapping (found through /proc/self/maps and the process's fds, as the
- * kernel finds the pages of a vma).  An INTx GSI reaches the driver as the
- * functions whose interrupt line register the guest set to that GSI (the
- * model sees config writes pass through the slots).
+ * Guest RAM given with SET_MEMSEG at gpa 0 is found as the file behind that
+ * mapping (through /proc/self/maps and the process's fds, as the kernel
+ * finds the pages of a vma), for the test driver.  The test driver's side
+ * (simulated vCPUs and interrupts over sim-protocol.h) is
+ * acrn_model_link.c.
  *
  * Where the kernel accepts something only a buggy device model does (a
  * NOTIFY for a slot that is not PROCESSING, a wrong vmid in it, removing an
  * ioeventfd that is not there, closing without DESTROY_VM), the model counts
  * a violation and logs it, and tests check the count stays 0.
  */
-#include "acrn_internal.h"
-#include "sim-protocol.h"
+#include "acrn_model_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,91 +42,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MODEL_FD 1000 /* what open() returns: a handle, never passed to the OS */
-#define MODEL_VMID 3
-#define MODEL_MAX_CONNS 64
-#define MODEL_MAX_SEGS 8
-#define MODEL_MAX_NOTIFIERS 256
-#define MODEL_PAGE 4096UL
-
-enum model_vm_state { VM_NONE, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_DESTROYED };
-
-struct model_conn {
-	struct acrn_model *m;
-	int fd;
-	int slot; /* vCPU index; -1 for the interrupt connection */
-	pthread_t thread;
-	bool has_thread;
-};
-
-struct model_seg {
-	uint64_t gpa, len;
-	uintptr_t hva;
-};
-
-struct model_ioeventfd {
-	bool used;
-	uint64_t seq;    /* registration order: the kernel keeps a list */
-	int fd;          /* our own reference to the eventfd */
-	struct acrn_ioeventfd ev;
-};
-
-struct model_irqfd {
-	bool used;
-	uint32_t gen;
-	int fd;          /* our own reference */
-	int user_fd;
-	struct acrn_msi_entry msi;
-};
-
-struct acrn_model {
-	struct hsm_vm *vm;
-	unsigned vcpus;
-	char refuse[32];
-	int refuse_errno;
-
-	pthread_mutex_t lock; /* everything below */
-	pthread_cond_t cond;  /* any state change */
-	bool dev_open;
-	enum model_vm_state state;
-	struct acrn_io_request_buffer *iobuf;
-	bool client;
-	unsigned client_gen;
-	uint32_t pending; /* slots assigned to the default client */
-	int nsegs;
-	struct model_seg segs[MODEL_MAX_SEGS];
-	int memfd;        /* guest RAM from gpa 0, for the driver */
-	uint64_t memfd_size;
-	struct model_ioeventfd ioev[MODEL_MAX_NOTIFIERS];
-	uint64_t ioev_seq;
-	struct model_irqfd irqfds[MODEL_MAX_NOTIFIERS];
-	uint32_t irqfd_gen;
-	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
-	bool slot_used[ACRN_IO_REQUEST_MAX];
-	unsigned violations;
-	unsigned exits, waiting, max_waiting; /* I/O exits, for the log at the end */
-	bool stopping;
-
-	int irq_epoll, irq_wake;
-	pthread_t irq_thread;
-	bool irq_thread_running;
-
-	char path[108];
-	int listen_fd;
-	pthread_t accept_thread;
-	bool accepting;
-	int nconns;
-	struct model_conn conns[MODEL_MAX_CONNS];
-	int irq_conn;
-};
 
 static void violation(struct acrn_model *m, const char *fmt, const char *what, unsigned n)
 {
@@ -140,34 +54,6 @@ static void violation(struct acrn_model *m, const char *fmt, const char *what, u
 	m->violations++;
 	snprintf(msg, sizeof(msg), fmt, what, n);
 	hsm_log(m->vm, 3, "acrn model: protocol violation: %s", msg);
-}
-
-/* ---- interrupts to the driver ---- */
-
-static void send_irq_locked(struct acrn_model *m, const struct sim_msg *msg)
-{
-	/* Never block: a driver that stops reading loses interrupts. */
-	if (m->irq_conn >= 0)
-		(void)send(m->irq_conn, msg, sizeof(*msg), MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
-static void send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data)
-{
-	struct sim_msg msg = { .type = SIM_IRQ, .arg = HSM_IRQ_MSI, .addr = addr,
-			       .data = (uint32_t)data };
-
-	send_irq_locked(m, &msg);
-}
-
-static void send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level)
-{
-	for (int devfn = 0; devfn < 256; devfn++) {
-		if (m->line[devfn] != gsi)
-			continue;
-		struct sim_msg msg = { .type = SIM_IRQ, .arg = HSM_IRQ_INTX, .bdf = (uint16_t)devfn,
-				       .pin = m->pin[devfn], .data = level };
-		send_irq_locked(m, &msg);
-	}
 }
 
 /* The HSM's irqfd worker: an eventfd write injects its MSI. */
@@ -197,7 +83,7 @@ static void *irqfd_thread(void *arg)
 			struct model_irqfd *f = &m->irqfds[idx];
 			if (!f->used || f->gen != gen || eventfd_read(f->fd, &count))
 				continue;
-			send_msi_locked(m, f->msi.msi_addr, f->msi.msi_data);
+			model_send_msi_locked(m, f->msi.msi_addr, f->msi.msi_data);
 		}
 		pthread_mutex_unlock(&m->lock);
 	}
@@ -226,7 +112,7 @@ static void dispatch_locked(struct acrn_model *m, unsigned vcpu)
 	pthread_cond_broadcast(&m->cond);
 }
 
-static bool vm_gone(const struct acrn_model *m)
+bool model_vm_gone(const struct acrn_model *m)
 {
 	return m->stopping || m->state == VM_DESTROYED || m->state == VM_NONE;
 }
@@ -236,14 +122,14 @@ static bool vm_gone(const struct acrn_model *m)
  * dispatches it, the client completes it.  req is the slot image (its
  * `processed` is ignored); the completed slot is copied to done.  Lock held.
  */
-static int exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req,
+int model_exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req,
 			  struct acrn_io_request *done, int timeout_ms)
 {
 	struct acrn_io_request *slot;
 	struct timespec deadline;
 	int ret = 0;
 
-	if (vm_gone(m) || !m->iobuf)
+	if (model_vm_gone(m) || !m->iobuf)
 		return -ESHUTDOWN;
 	slot = &m->iobuf->req_slot[vcpu];
 	if (__atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) != ACRN_IOREQ_STATE_FREE)
@@ -270,7 +156,7 @@ static int exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn
 	/* Acquire: pairs with the HSM's release store of COMPLETE, so the
 	 * value the client wrote is visible. */
 	while (__atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) != ACRN_IOREQ_STATE_COMPLETE) {
-		if (vm_gone(m)) {
+		if (model_vm_gone(m)) {
 			m->waiting--;
 			return -ESHUTDOWN;
 		}
@@ -296,7 +182,7 @@ static int exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn
  * signals the oldest registration with the same address, a length no
  * shorter than the access and matching data, and is dropped otherwise).
  */
-static bool ioeventfd_take_locked(struct acrn_model *m, struct acrn_io_request *r)
+bool model_ioeventfd_take_locked(struct acrn_model *m, struct acrn_io_request *r)
 {
 	bool pio = r->type == ACRN_IOREQ_TYPE_PORTIO, claimed = false;
 	struct model_ioeventfd *hit = NULL;
@@ -346,211 +232,6 @@ static bool ioeventfd_take_locked(struct acrn_model *m, struct acrn_io_request *
 	if (hit)
 		(void)eventfd_write(hit->fd, 1);
 	return true;
-}
-
-static void request_from_sim(const struct sim_msg *io, struct acrn_io_request *r)
-{
-	uint32_t dir = io->dir == HSM_IO_WRITE ? ACRN_IOREQ_DIR_WRITE : ACRN_IOREQ_DIR_READ;
-
-	memset(r, 0, sizeof(*r));
-	switch (io->arg) {
-	case HSM_IO_PIO:
-		r->type = ACRN_IOREQ_TYPE_PORTIO;
-		r->reqs.pio_request.direction = dir;
-		r->reqs.pio_request.address = io->addr;
-		r->reqs.pio_request.size = io->size;
-		r->reqs.pio_request.value = (uint32_t)io->data;
-		break;
-	case HSM_IO_MMIO:
-		r->type = ACRN_IOREQ_TYPE_MMIO;
-		r->reqs.mmio_request.direction = dir;
-		r->reqs.mmio_request.address = io->addr;
-		r->reqs.mmio_request.size = io->size;
-		r->reqs.mmio_request.value = io->data;
-		break;
-	default: /* what the HSM makes of a 0xCF8/0xCFC access */
-		r->type = ACRN_IOREQ_TYPE_PCICFG;
-		r->reqs.pci_request.direction = dir;
-		r->reqs.pci_request.size = io->size;
-		r->reqs.pci_request.value = (uint32_t)io->data;
-		r->reqs.pci_request.bus = io->bdf >> 8;
-		r->reqs.pci_request.dev = (io->bdf >> 3) & 0x1f;
-		r->reqs.pci_request.func = io->bdf & 7;
-		r->reqs.pci_request.reg = (uint32_t)io->addr;
-		break;
-	}
-}
-
-/* Note the interrupt line and pin of bus-0 functions as config traffic
- * passes (what the guest set up, and what its devices report). */
-static void snoop_cfg_locked(struct acrn_model *m, const struct sim_msg *io, uint64_t val)
-{
-	uint64_t v = io->dir == HSM_IO_WRITE ? io->data : val;
-
-	if (io->arg != HSM_IO_PCICFG || io->bdf >> 8)
-		return;
-	for (unsigned reg = 0x3c; reg <= 0x3d; reg++) {
-		if (io->addr > reg || io->addr + io->size <= reg)
-			continue;
-		uint8_t byte = (uint8_t)(v >> (8 * (reg - io->addr)));
-		if (reg == 0x3c && io->dir == HSM_IO_WRITE)
-			m->line[io->bdf & 0xff] = byte;
-		else if (reg == 0x3d && io->dir == HSM_IO_READ)
-			m->pin[io->bdf & 0xff] = byte;
-	}
-}
-
-static bool valid_io(const struct sim_msg *m)
-{
-	if (m->type != SIM_IO || m->arg > HSM_IO_MMIO || m->dir > HSM_IO_WRITE)
-		return false;
-	if (m->size != 1 && m->size != 2 && m->size != 4 && m->size != 8)
-		return false;
-	if (m->arg != HSM_IO_MMIO && m->size == 8)
-		return false; /* port and config accesses are at most 32 bits */
-	if (m->arg == HSM_IO_PCICFG && m->addr + m->size > 4096)
-		return false;
-	if (m->arg == HSM_IO_PIO && m->addr + m->size > 0x10000)
-		return false;
-	return true;
-}
-
-/* One simulated vCPU: it runs while the VM runs, one I/O exit at a time. */
-static void *vcpu_thread(void *arg)
-{
-	struct model_conn *c = arg;
-	struct acrn_model *m = c->m;
-	struct sim_msg io;
-
-	for (;;) {
-		ssize_t n = recv(c->fd, &io, sizeof(io), 0);
-		struct acrn_io_request req, done;
-		uint64_t val = 0;
-		int ret = 0;
-
-		if (n == 0 || (n < 0 && errno != EINTR))
-			break;
-		if (n != (ssize_t)sizeof(io) || !valid_io(&io)) {
-			hsm_log(m->vm, 4, "acrn model: malformed request from test driver; "
-					  "dropping vCPU");
-			break;
-		}
-		pthread_mutex_lock(&m->lock);
-		/* A created, paused or reset vCPU does not run. */
-		while (m->state != VM_RUNNING && !vm_gone(m))
-			pthread_cond_wait(&m->cond, &m->lock);
-		request_from_sim(&io, &req);
-		if (ioeventfd_take_locked(m, &req))
-			done = req;
-		else
-			ret = exit_io_locked(m, (unsigned)c->slot, &req, &done, -1);
-		if (ret == 0 && io.dir == HSM_IO_READ)
-			val = done.type == ACRN_IOREQ_TYPE_MMIO ? done.reqs.mmio_request.value
-								: done.reqs.pio_request.value;
-		if (ret == 0)
-			snoop_cfg_locked(m, &io, val);
-		pthread_mutex_unlock(&m->lock);
-		if (ret)
-			break;
-		struct sim_msg reply = { .type = SIM_IO_DONE, .data = io.dir == HSM_IO_READ ? val : 0 };
-		if (send(c->fd, &reply, sizeof(reply), MSG_NOSIGNAL) != (ssize_t)sizeof(reply))
-			break;
-	}
-	pthread_mutex_lock(&m->lock);
-	m->slot_used[c->slot] = false;
-	pthread_mutex_unlock(&m->lock);
-	shutdown(c->fd, SHUT_RDWR);
-	return NULL;
-}
-
-static int send_with_fd(int sock, const struct sim_msg *msg, int fd)
-{
-	char ctrl[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = sizeof(*msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
-			     .msg_controllen = sizeof(ctrl) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg) ? 0 : -errno;
-}
-
-static void handle_new_conn(struct acrn_model *m, int fd)
-{
-	struct timeval hello_timeout = { .tv_sec = 5 }, no_timeout = { 0 };
-	struct sim_msg hello, welcome = { .type = SIM_WELCOME };
-	int slot = -1;
-	ssize_t n;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &hello_timeout, sizeof(hello_timeout));
-	n = recv(fd, &hello, sizeof(hello), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &no_timeout, sizeof(no_timeout));
-	if (n == 0) { /* a readiness probe */
-		close(fd);
-		return;
-	}
-	pthread_mutex_lock(&m->lock);
-	if (n != (ssize_t)sizeof(hello) || hello.type != SIM_HELLO ||
-	    (hello.arg != SIM_ROLE_VCPU && hello.arg != SIM_ROLE_IRQ) || m->memfd < 0 ||
-	    m->stopping || m->nconns >= MODEL_MAX_CONNS) {
-		pthread_mutex_unlock(&m->lock);
-		hsm_log(m->vm, 4, "acrn model: test driver connection refused (bad hello, no "
-				  "guest RAM yet, or too many)");
-		close(fd);
-		return;
-	}
-	if (hello.arg == SIM_ROLE_VCPU) {
-		for (unsigned i = 0; i < m->vcpus && slot < 0; i++)
-			if (!m->slot_used[i])
-				slot = (int)i;
-		if (slot < 0) {
-			pthread_mutex_unlock(&m->lock);
-			hsm_log(m->vm, 4, "acrn model: all %u vCPUs are connected; refused",
-				m->vcpus);
-			close(fd);
-			return;
-		}
-	}
-	welcome.addr = m->memfd_size;
-	if (send_with_fd(fd, &welcome, m->memfd)) {
-		pthread_mutex_unlock(&m->lock);
-		close(fd);
-		return;
-	}
-	struct model_conn *c = &m->conns[m->nconns++];
-	*c = (struct model_conn){ .m = m, .fd = fd, .slot = slot };
-	if (slot < 0) {
-		m->irq_conn = fd; /* the newest interrupt listener wins */
-	} else {
-		m->slot_used[slot] = true;
-		if (pthread_create(&c->thread, NULL, vcpu_thread, c) == 0)
-			c->has_thread = true;
-		else
-			m->slot_used[slot] = false;
-	}
-	pthread_mutex_unlock(&m->lock);
-	hsm_log(m->vm, 7, "acrn model: test driver connected (%s %d)",
-		slot < 0 ? "interrupts" : "vCPU", slot);
-}
-
-static void *accept_thread(void *arg)
-{
-	struct acrn_model *m = arg;
-
-	for (;;) {
-		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			break;
-		}
-		handle_new_conn(m, fd);
-	}
-	return NULL;
 }
 
 /* ---- guest RAM: find the file behind the back-end's mapping ---- */
@@ -808,16 +489,6 @@ static int do_irqfd_locked(struct acrn_model *m, const struct acrn_irqfd *f)
 	return 0;
 }
 
-static int start_accepting_locked(struct acrn_model *m)
-{
-	if (m->accepting)
-		return 0;
-	if (pthread_create(&m->accept_thread, NULL, accept_thread, m))
-		return -EAGAIN;
-	m->accepting = true;
-	return 0;
-}
-
 static void destroy_vm_locked(struct acrn_model *m)
 {
 	m->client = false;
@@ -862,7 +533,7 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 			return -EPERM;
 		m->state = VM_RUNNING;
 		pthread_cond_broadcast(&m->cond);
-		return start_accepting_locked(m);
+		return model_link_start_locked(m);
 	case ACRN_IOCTL_PAUSE_VM:
 		m->state = VM_PAUSED;
 		return 0;
@@ -951,7 +622,7 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 	case ACRN_IOCTL_INJECT_MSI: {
 		const struct acrn_msi_entry *msi = (const struct acrn_msi_entry *)arg;
 
-		send_msi_locked(m, msi->msi_addr, msi->msi_data);
+		model_send_msi_locked(m, msi->msi_addr, msi->msi_data);
 		return 0;
 	}
 	case ACRN_IOCTL_SET_IRQLINE: {
@@ -960,10 +631,10 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		if (gsi >= ACRN_VIOAPIC_PINS)
 			return -EPERM; /* the hypercall refuses it */
 		if (op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_RAISING_PULSE)
-			send_intx_locked(m, gsi, true);
+			model_send_intx_locked(m, gsi, true);
 		if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_RAISING_PULSE ||
 		    op == ACRN_GSI_FALLING_PULSE)
-			send_intx_locked(m, gsi, false);
+			model_send_intx_locked(m, gsi, false);
 		return 0;
 	}
 	default:
@@ -1080,7 +751,6 @@ static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t err
 int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
 		      struct acrn_model **out, char *errbuf, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char opts[128] = "";
 	const char *sock;
 	struct acrn_model *m;
@@ -1101,7 +771,7 @@ int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
 		snprintf(errbuf, errlen, "acrn model: expected acrn:model:SOCKET");
 		return -EINVAL;
 	}
-	if (!*sock || strlen(sock) >= sizeof(sa.sun_path)) {
+	if (!*sock || strlen(sock) >= sizeof(((struct acrn_model *)0)->path)) {
 		snprintf(errbuf, errlen, "acrn model: bad socket path '%s'", sock);
 		return -EINVAL;
 	}
@@ -1134,16 +804,9 @@ int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
 	}
 	m->irq_thread_running = true;
 
-	strcpy(sa.sun_path, m->path);
-	m->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	unlink(m->path);
-	if (m->listen_fd < 0 || bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(m->listen_fd, 16)) {
-		ret = -errno;
-		snprintf(errbuf, errlen, "acrn model: cannot listen on %s: %s", m->path,
-			 strerror(errno));
+	ret = model_link_listen(m, errbuf, errlen);
+	if (ret)
 		goto err;
-	}
 	*sys = (struct acrn_sys){ model_open, model_ioctl, model_close, m };
 	*out = m;
 	hsm_log(vm, 6, "acrn model: %u vCPUs; waiting for the test driver on %s", m->vcpus,
@@ -1162,20 +825,7 @@ void acrn_model_destroy(struct acrn_model *m)
 	m->stopping = true;
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
-	if (m->listen_fd >= 0) {
-		shutdown(m->listen_fd, SHUT_RDWR); /* wakes accept() */
-		if (m->accepting)
-			pthread_join(m->accept_thread, NULL);
-		close(m->listen_fd);
-		unlink(m->path);
-	}
-	for (int i = 0; i < m->nconns; i++)
-		shutdown(m->conns[i].fd, SHUT_RDWR); /* wakes recv() in vCPU threads */
-	for (int i = 0; i < m->nconns; i++) {
-		if (m->conns[i].has_thread)
-			pthread_join(m->conns[i].thread, NULL);
-		close(m->conns[i].fd);
-	}
+	model_link_stop(m);
 	if (m->irq_thread_running) {
 		(void)eventfd_write(m->irq_wake, 1);
 		pthread_join(m->irq_thread, NULL);
@@ -1210,13 +860,13 @@ int acrn_model_raw_request(struct acrn_model *m, unsigned vcpu, const struct acr
 		struct acrn_io_request r = *req;
 
 		m->slot_used[vcpu] = true;
-		if (ioeventfd_take_locked(m, &r)) {
+		if (model_ioeventfd_take_locked(m, &r)) {
 			r.processed = ACRN_IOREQ_STATE_COMPLETE;
 			if (done)
 				*done = r;
 			ret = 0;
 		} else {
-			ret = exit_io_locked(m, vcpu, req, done, timeout_ms);
+			ret = model_exit_io_locked(m, vcpu, req, done, timeout_ms);
 		}
 		m->slot_used[vcpu] = false;
 	}

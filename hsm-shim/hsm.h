@@ -80,7 +80,8 @@ typedef void (*hsm_log_fn)(int level, const char *msg);
 typedef void (*hsm_reset_fn)(void *opaque, uint16_t bdf);
 
 /*
- * A hypervisor that the back-end started (qemu) has ended.  status is what
+ * A hypervisor that the back-end started (qemu) has ended, or the one it
+ * attached to stopped delivering requests (acrn: status 1).  status is what
  * a shell would report: the exit code, or 128 + signal number.  at_start is
  * true when it ended before every PCI function was connected (it failed to
  * start).  Runs on the loop thread.
