@@ -66,9 +66,9 @@ ACRN_LOG_COMPILER = $(SHELL) $(srcdir)/tests/acrn/over-acrn.sh
 ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn
-ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn
+ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh
 check_PROGRAMS += tests/acrn/test_acrn_vcpus tests/acrn/test_acrn
 tests_acrn_test_acrn_vcpus_LDADD = $(TEST_LDADD)
 tests_acrn_test_acrn_LDADD = $(TEST_LDADD)
 TESTS += $(ACRN_TESTS)
-EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED)
+EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh
