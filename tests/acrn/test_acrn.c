@@ -233,20 +233,19 @@ static void backend(void)
 	/* A slot an in-kernel client owns (PROCESSING, kernel_handled) is left
 	 * alone while the client serves another vCPU. */
 	r = mmio(ACRN_IOREQ_DIR_WRITE, 0xc0000040, 4, 7);
-	drv_check(acrn_model_kernel_slot(m, 3, &r) == 0, "vCPU 3's slot held by an in-kernel client");
+	drv_check(acrn_model_kernel_slot(m, 0, &r) == 0, "vCPU 0's slot held by an in-kernel client");
 	int held = nseen;
-	/* The second request completes only after the client went back to
-	 * ATTACH, so by then it has walked past slot 3. */
+	/* The client walks the slots from 0: to serve vCPU 1 it passes slot 0. */
 	r = mmio(ACRN_IOREQ_DIR_READ, 0xc0000044, 4, 0);
-	ret = acrn_model_raw_request(m, 0, &r, &done, 5000);
+	ret = acrn_model_raw_request(m, 1, &r, &done, 5000);
 	r = mmio(ACRN_IOREQ_DIR_READ, 0xc0000048, 4, 0);
-	ret |= acrn_model_raw_request(m, 1, &r, &done, 5000);
+	ret |= acrn_model_raw_request(m, 2, &r, &done, 5000);
 	drv_check(ret == 0 && nseen == held + 2 && seen.addr == 0xc0000048 &&
 			  acrn_model_violations(m) == 0,
-		  "serving vCPUs 0 and 1 skips the kernel-handled slot (%d requests seen, %u "
+		  "serving vCPUs 1 and 2 skips the kernel-handled slot (%d requests seen, %u "
 		  "violations)",
 		  nseen - held, acrn_model_violations(m));
-	drv_check(acrn_model_kernel_slot(m, 3, NULL) == 0, "and the slot is still PROCESSING after");
+	drv_check(acrn_model_kernel_slot(m, 0, NULL) == 0, "and the slot is still PROCESSING after");
 
 	/* One eventfd kicked from two places, as a transitional virtio device
 	 * does; the HSM's DEASSIGN names only the eventfd. */
