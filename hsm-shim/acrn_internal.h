@@ -52,6 +52,7 @@ struct acrn_model;
  *   vcpus=N         vCPUs (ioreq slots) the hypervisor gives the VM, 1..16
  *   refuse=NAME     the ioctl NAME (e.g. CREATE_VM) fails with EPERM
  *   refuse=NAME/E   ... with errno E (a number)
+ *   report_vcpus=N  CREATE_VM reports N vCPUs whatever vcpus is (hostile)
  * The model logs every VM-lifecycle ioctl at debug level ("acrn model:
  * ACRN_IOCTL_... -> 0") so tests can check the order of calls.
  */

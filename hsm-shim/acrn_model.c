@@ -525,7 +525,7 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 			__atomic_store_n(&m->iobuf->req_slot[i].processed, ACRN_IOREQ_STATE_FREE,
 					 __ATOMIC_RELEASE);
 		cv->vmid = MODEL_VMID;
-		cv->vcpu_num = (uint16_t)m->vcpus;
+		cv->vcpu_num = m->report_vcpus ? m->report_vcpus : (uint16_t)m->vcpus;
 		m->state = VM_CREATED;
 		return 0;
 	case ACRN_IOCTL_START_VM:
@@ -727,6 +727,15 @@ static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t err
 				return -EINVAL;
 			}
 			m->vcpus = (unsigned)n;
+		} else if (!strncmp(o, "report_vcpus=", 13)) {
+			/* A hypervisor that misreports vcpu_num (hostile input). */
+			unsigned long n = strtoul(o + 13, &end, 10);
+
+			if (*end || n > UINT16_MAX) {
+				snprintf(errbuf, errlen, "acrn model: report_vcpus must be 0..65535");
+				return -EINVAL;
+			}
+			m->report_vcpus = (uint16_t)n;
 		} else if (!strncmp(o, "refuse=", 7)) {
 			char *slash = strchr(o + 7, '/');
 

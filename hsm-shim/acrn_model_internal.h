@@ -52,6 +52,7 @@ struct model_irqfd {
 struct acrn_model {
 	struct hsm_vm *vm;
 	unsigned vcpus;
+	uint16_t report_vcpus; /* what CREATE_VM says, if not 0 (tests) */
 	char refuse[32];
 	int refuse_errno;
 

@@ -377,6 +377,37 @@ static void highmem(void)
 	hsm_close(vm);
 }
 
+/* A hypervisor that reports more vCPUs than there are slots: the client
+ * walks the 16 slots of the page and no further. */
+static void too_many_vcpus(void)
+{
+	char spec[160], err[256];
+	struct acrn_io_request done;
+	int ret;
+
+	snprintf(spec, sizeof(spec), "acrn:model,vcpus=16,report_vcpus=40:%s/v.sock", tmpdir);
+	pthread_mutex_lock(&log_lock);
+	logbuf[0] = '\0';
+	pthread_mutex_unlock(&log_lock);
+	struct hsm_vm_config cfg = {
+		.backend = spec, .ram_size = 4 << 20, .ioreq = handler, .log = log_sink,
+		.loop = { .add_fd = add_fd, .del_fd = del_fd },
+	};
+	struct hsm_vm *vm = hsm_open(&cfg, &ret, err, sizeof(err));
+	if (!drv_check(vm != NULL, "open with a hypervisor claiming 40 vCPUs (%s)",
+		       vm ? "ok" : err))
+		return;
+	drv_check(strstr(logbuf, "reports 40 vCPUs; serving 16 ioreq slots") != NULL,
+		  "the bogus vCPU count is logged and capped at the 16 slots");
+	hsm_start(vm);
+	struct acrn_io_request r = pio(ACRN_IOREQ_DIR_READ, 0x70, 1, 0);
+	ret = acrn_model_raw_request(acrn_model_of(vm), 15, &r, &done, 5000);
+	drv_check(ret == 0 && done.reqs.pio_request.value == (uint32_t)(0x70 ^ 0xa5a5a5a5a5a5a5a5ULL),
+		  "the last slot (vCPU 15) is served (%d)", ret);
+	hsm_stop(vm);
+	hsm_close(vm);
+}
+
 /* ---- the model answers as the kernel and hypervisor do ---- */
 
 static void model_abi(void)
@@ -502,6 +533,7 @@ int main(void)
 	pthread_create(&loop.thread, NULL, loop_thread, NULL);
 	backend();
 	highmem();
+	too_many_vcpus();
 	(void)eventfd_write(loop.stop, 1);
 	pthread_join(loop.thread, NULL);
 
