@@ -237,7 +237,9 @@ int main(int argc, char **argv)
 	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
 	status = vdm.hv_ended ? vdm.hv_status : 0;
 out:
-	/* Devices first (they flush and unregister from libhsm), then the VM. */
+	/* Stop the guest, then the devices (they flush and unregister from
+	 * libhsm), then the VM. */
+	hsm_stop(vdm.vm);
 	destroy_devices(&vdm);
 	hsm_close(vdm.vm);
 	evloop_destroy(vdm.loop);

@@ -17,6 +17,7 @@
 static const struct hsm_backend_ops *const backends[] = {
 	&hsm_qemu_ops,
 	&hsm_sim_ops,
+	&hsm_acrn_ops,
 };
 
 void hsm_log(struct hsm_vm *vm, int level, const char *fmt, ...)
@@ -123,6 +124,12 @@ err:
 	free(vm);
 	*err = ret;
 	return NULL;
+}
+
+void hsm_stop(struct hsm_vm *vm)
+{
+	if (vm && vm->ops->stop)
+		vm->ops->stop(vm);
 }
 
 void hsm_close(struct hsm_vm *vm)

@@ -80,7 +80,8 @@ typedef void (*hsm_log_fn)(int level, const char *msg);
 typedef void (*hsm_reset_fn)(void *opaque, uint16_t bdf);
 
 /*
- * A hypervisor that the back-end started (qemu) has ended.  status is what
+ * A hypervisor that the back-end started (qemu) has ended, or the one it
+ * attached to stopped delivering requests (acrn: status 1).  status is what
  * a shell would report: the exit code, or 128 + signal number.  at_start is
  * true when it ended before every PCI function was connected (it failed to
  * start).  Runs on the loop thread.
@@ -128,6 +129,13 @@ int hsm_backend_caps(const char *spec, struct hsm_caps *caps);
 /* True when spec ("name" or "name:arg") names a back-end built into libhsm.
  * names, if not NULL, receives a comma-separated list of them. */
 bool hsm_backend_exists(const char *spec, char *names, size_t len);
+
+/*
+ * Stop the guest and I/O request delivery, before the device model tears
+ * its devices down (they may still unregister ioeventfds and irqfds after
+ * it).  Back-ends without such a step do nothing.  NULL is allowed.
+ */
+void hsm_stop(struct hsm_vm *vm);
 
 /* Stop delivering requests and release everything.  NULL is allowed. */
 void hsm_close(struct hsm_vm *vm);

@@ -22,6 +22,8 @@ struct hsm_backend_ops {
 	int (*open)(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen);
 	int (*add_pci_function)(struct hsm_vm *vm, uint16_t bdf);
 	int (*start)(struct hsm_vm *vm);
+	/* Optional: stop the guest and request delivery (hsm_stop). */
+	void (*stop)(struct hsm_vm *vm);
 	void (*close)(struct hsm_vm *vm);
 	/* Optional native notifications; NULL means libhsm does it in software. */
 	int (*ioeventfd_add)(struct hsm_vm *vm, const struct hsm_ioeventfd *ev, int fd);
@@ -97,5 +99,6 @@ void hsm_forwarder_fini(struct hsm_vm *vm);
 
 extern const struct hsm_backend_ops hsm_sim_ops;
 extern const struct hsm_backend_ops hsm_qemu_ops;
+extern const struct hsm_backend_ops hsm_acrn_ops;
 
 #endif /* VDM_HSM_INTERNAL_H */

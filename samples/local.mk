@@ -6,3 +6,7 @@ guestsamplesdir = $(samplesdir)/guest
 dist_guestsamples_SCRIPTS = samples/guest/build-image.sh samples/guest/boot-guest.sh \
 	samples/guest/init
 dist_guestsamples_DATA = samples/guest/README.md
+
+# A User VM launch on an ACRN Service VM (vdm --hsm acrn).
+acrnsamplesdir = $(samplesdir)/acrn
+dist_acrnsamples_SCRIPTS = samples/acrn/launch_uvm.sh

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Install vdm's build dependencies on Debian 12 (when run as root and any is
 # missing), generate the build system, and build into a directory.
-#   samples/setup.sh [--sanitizers] BUILDDIR
+#   samples/setup.sh [--sanitizers|--tsan] BUILDDIR
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 configure_flags=
 if [ "${1:-}" = "--sanitizers" ]; then
 	configure_flags=--enable-sanitizers
+	shift
+elif [ "${1:-}" = "--tsan" ]; then
+	configure_flags=--enable-tsan
 	shift
 fi
 builddir=${1:-$top/build}

@@ -66,3 +66,19 @@ TESTS += tests/guest/vhost_user_blk.sh
 EXTRA_DIST += tests/guest/vhost_user_blk.sh
 TESTS += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
 EXTRA_DIST += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
+
+# The acrn back-end against the HSM model: the simulator device tests again
+# over --hsm acrn:model (tests/acrn/NAME.acrn runs tests/sim/NAME), four
+# concurrent vCPUs, and the back-end's own start-up, garbage and shutdown.
+TEST_EXTENSIONS = .test .acrn
+ACRN_LOG_COMPILER = $(SHELL) $(srcdir)/tests/acrn/over-acrn.sh
+ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
+	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
+	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
+	tests/acrn/test_vhost_user_blk.acrn
+ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh
+check_PROGRAMS += tests/acrn/test_acrn_vcpus tests/acrn/test_acrn
+tests_acrn_test_acrn_vcpus_LDADD = $(TEST_LDADD)
+tests_acrn_test_acrn_LDADD = $(TEST_LDADD)
+TESTS += $(ACRN_TESTS)
+EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh

@@ -1,6 +1,7 @@
 #!/bin/sh
 # vdm's test command: build and run `make check` twice, plainly and under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then print the totals as
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded acrn tests
+# under ThreadSanitizer, and print the totals as
 # "N passed, N failed".  Installs build dependencies when run as root.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +20,11 @@ run_suite() { # name builddir [--sanitizers]
 		return
 	fi
 	echo "== $name tests"
-	(cd "$dir" && make -s -j"$(nproc)" check) || status=1
+	if [ -n "$tests" ]; then
+		(cd "$dir" && make -s -j"$(nproc)" check TESTS="$tests") || status=1
+	else
+		(cd "$dir" && make -s -j"$(nproc)" check) || status=1
+	fi
 	log=$dir/test-suite.log
 	if [ -f "$log" ]; then
 		p=$(sed -n 's/^# PASS: *//p' "$log")
@@ -37,7 +42,14 @@ run_suite() { # name builddir [--sanitizers]
 	fi
 }
 
+tests= # all of them
 run_suite plain "$top/build"
 run_suite sanitizer "$top/build-asan" --sanitizers
+# ThreadSanitizer on what runs threads against each other: the acrn
+# back-end's ioreq client, the HSM model's vCPUs and the forwarder.
+tests="tests/acrn/test_acrn tests/acrn/test_acrn_vcpus tests/acrn/test_hostbridge.acrn
+	tests/acrn/test_virtio_rnd.acrn tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn
+	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn"
+run_suite tsan "$top/build-tsan" --tsan
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

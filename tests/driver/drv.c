@@ -68,6 +68,17 @@ static const char *vdm_path(void)
 	return p && *p ? p : "./devicemodel/vdm";
 }
 
+const char *drv_hsm_prefix(void)
+{
+	const char *h = getenv("VDM_TEST_HSM");
+
+	if (!h || !*h || !strcmp(h, "sim"))
+		return "sim";
+	if (!strcmp(h, "acrn"))
+		return "acrn:model"; /* the acrn back-end against its HSM model */
+	return h;
+}
+
 static int connect_seqpacket(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -100,7 +111,7 @@ int vdm_spawn(struct vdm_proc *p, const char *const *args, int *status)
 	if (!mkdtemp(p->dir))
 		hard_error("mkdtemp: %s", strerror(errno));
 	snprintf(p->sock, sizeof(p->sock), "%s/sim.sock", p->dir);
-	snprintf(hsm, sizeof(hsm), "sim:%s", p->sock);
+	snprintf(hsm, sizeof(hsm), "%s:%s", drv_hsm_prefix(), p->sock);
 	argv[n++] = vdm_path();
 	argv[n++] = "--hsm";
 	argv[n++] = hsm;
@@ -223,6 +234,17 @@ static int hello(const char *path, uint32_t role, int *memfd, uint64_t *ram_size
 	memcpy(memfd, CMSG_DATA(cm), sizeof(int));
 	*ram_size = m.addr;
 	return fd;
+}
+
+int drv_connect_vcpu(struct drv *d, const struct drv *base, const char *path)
+{
+	int memfd;
+	uint64_t size;
+
+	*d = *base;
+	d->vcpu_fd = hello(path, SIM_ROLE_VCPU, &memfd, &size);
+	close(memfd);
+	return 0;
 }
 
 int drv_connect(struct drv *d, const char *path)
@@ -432,6 +454,11 @@ void drv_assign_bars(struct drv *d, struct drv_func *f, uint64_t *mmio_base, uin
 		if (b->type == DRV_BAR_MEM64)
 			drv_cfg_write(d, f->bdf, off + 4, 4, (uint32_t)(b->addr >> 32));
 	}
+	/* What firmware does: route INTx to an interrupt controller pin and
+	 * say which in the line register (a hypervisor that raises INTx by
+	 * GSI, like ACRN, delivers it there).  One pin per slot. */
+	if (f->int_pin)
+		drv_cfg_write(d, f->bdf, PCI_INTERRUPT_LINE, 1, DRV_INTX_GSI_BASE + ((f->bdf >> 3) & 0x1f));
 	uint16_t cmd = (uint16_t)drv_cfg_read(d, f->bdf, PCI_COMMAND, 2);
 	drv_cfg_write(d, f->bdf, PCI_COMMAND, 2,
 		      cmd | PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);

@@ -23,8 +23,12 @@ struct vdm_proc {
 	char dir[64];  /* private temporary directory */
 };
 
+/* The --hsm back-end tests run vdm on, before ":SOCK": "sim", or with
+ * VDM_TEST_HSM=acrn "acrn:model" (any other value is used as it is). */
+const char *drv_hsm_prefix(void);
+
 /*
- * Start $VDM (or ./devicemodel/vdm) with "--hsm sim:SOCK" followed by args
+ * Start $VDM (or ./devicemodel/vdm) with "--hsm PREFIX:SOCK" followed by args
  * (NULL-terminated) and wait until its socket accepts.  Returns 0, or -1 if
  * vdm exited first (its status is then in *status if status is not NULL).
  */
@@ -57,6 +61,9 @@ struct drv {
 /* Connect one vCPU and the interrupt listener to the simulator at path. */
 int drv_connect(struct drv *d, const char *path);
 void drv_disconnect(struct drv *d);
+/* Another vCPU of base's guest: its own vCPU connection, base's RAM mapping
+ * and interrupt link.  Close d->vcpu_fd when done (not drv_disconnect). */
+int drv_connect_vcpu(struct drv *d, const struct drv *base, const char *path);
 
 /* Host pointer for guest-physical gpa (the test aborts if out of RAM). */
 void *drv_gpa(struct drv *d, uint64_t gpa, uint64_t len);
@@ -111,8 +118,11 @@ struct drv_func {
  * and walk each capability list.  Returns the number of functions found. */
 int drv_enumerate(struct drv *d, struct drv_func *out, int max);
 
-/* Program every BAR of f from the running bases and enable decode + bus
- * mastering. */
+/* First GSI drv_assign_bars routes INTx to: slot N gets GSI BASE + N. */
+#define DRV_INTX_GSI_BASE 16
+
+/* Program every BAR of f from the running bases, set the interrupt line of
+ * a function with an INTx pin, and enable decode + bus mastering. */
 void drv_assign_bars(struct drv *d, struct drv_func *f, uint64_t *mmio_base, uint32_t *io_base);
 
 /* Config offset of the first capability with id at or after index *iter

@@ -6,7 +6,11 @@ set -eu
 dir=$(mktemp -d /tmp/vdm-lspci-XXXXXX)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 truncate -s 8M "$dir/disk.img"
-"$VDM" --hsm "sim:$dir/sim.sock" -s 0:0,hostbridge -s 3,virtio-blk,"$dir/disk.img" \
+# VDM_TEST_HSM=acrn: the same over the acrn back-end and its HSM model.
+hsm=sim
+[ "${VDM_TEST_HSM:-sim}" = acrn ] && hsm=acrn:model
+echo "vdm on --hsm $hsm"
+"$VDM" --hsm "$hsm:$dir/sim.sock" -s 0:0,hostbridge -s 3,virtio-blk,"$dir/disk.img" \
 	-s 4,virtio-rnd 2>"$dir/vdm.log" &
 pid=$!
 i=0

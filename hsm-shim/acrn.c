@@ -1,0 +1,812 @@
+/*
+ * acrn.c - libhsm's acrn back-end: vdm as the device model of a User VM on
+ * an ACRN Service VM, through the HSM driver (/dev/acrn_hsm, <linux/acrn.h>).
+ *
+ * It owns the VM's life on the HSM: CREATE_VM with the VM UUID and the
+ * ioreq page, guest RAM (a memfd, huge pages when the host has them) mapped
+ * into the guest with SET_MEMSEG, the default ioreq client and the thread
+ * that serves it, native ioeventfds and (MSI) irqfds, MSI and INTx
+ * injection, and the shutdown sequence.  Every kernel access goes through
+ * struct acrn_sys (acrn_internal.h), so tests run this file unchanged
+ * against the user-space model of the HSM in acrn_model.c.
+ *
+ * It does not load a guest or set vCPU registers (see README "Running on
+ * ACRN").
+ *
+ * Spec: "acrn" or "acrn:DEVICE" (default /dev/acrn_hsm); "acrn:model:SOCK"
+ * or "acrn:model,OPTS:SOCK" selects the model instead of the kernel.
+ */
+#include "acrn_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define ACRN_DEFAULT_DEV "/dev/acrn_hsm"
+#define ACRN_PAGE 4096UL
+#define ACRN_HUGE_PAGE (2UL << 20)
+/* Guest RAM above this goes above 4 GiB, leaving a hole for PCI MMIO (as
+ * ACRN's own device model lays out a User VM). */
+#define ACRN_LOWMEM_LIMIT (2ULL << 30)
+#define ACRN_HIGHMEM_BASE (4ULL << 30)
+#define ACRN_MAX_NOTIFIERS 256
+
+struct acrn_ioeventfd_reg {
+	struct acrn_ioeventfd ev;
+	bool used;
+};
+
+struct acrn_irqfd_reg {
+	struct acrn_irqfd irqfd;
+	bool used;
+};
+
+struct acrn {
+	struct acrn_sys sys;
+	struct acrn_model *model; /* NULL on the real kernel */
+	char dev[128];
+	int fd;
+	uint16_t vmid;
+	unsigned vcpus;                     /* slots the client walks */
+	struct acrn_io_request_buffer *iobuf; /* shared with the hypervisor */
+
+	int memfd;
+	void *ram;
+	uint64_t ram_size;
+
+	bool vm_created, client_created, started, stopped;
+	pthread_t client;
+	bool client_running;
+	int dead_efd;       /* the client thread gave up: tell the loop thread */
+	bool dead_watched;
+
+	/* Registered with the HSM; released at close if devices did not. */
+	pthread_mutex_t reg_lock;
+	struct acrn_ioeventfd_reg ioeventfds[ACRN_MAX_NOTIFIERS];
+	struct acrn_irqfd_reg irqfds[ACRN_MAX_NOTIFIERS];
+
+	unsigned bad_slots;  /* malformed requests seen, for rate-limited logs */
+	bool intx_line_warned;
+};
+
+/* ---- the kernel seam ---- */
+
+static int kernel_open(void *ctx, const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int kernel_ioctl(void *ctx, int fd, unsigned long cmd, unsigned long arg)
+{
+	int ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static void kernel_close(void *ctx, int fd)
+{
+	close(fd);
+}
+
+const struct acrn_sys acrn_sys_kernel = { kernel_open, kernel_ioctl, kernel_close, NULL };
+
+const char *acrn_ioctl_name(unsigned long cmd)
+{
+	switch (cmd) {
+	case ACRN_IOCTL_CREATE_VM: return "ACRN_IOCTL_CREATE_VM";
+	case ACRN_IOCTL_DESTROY_VM: return "ACRN_IOCTL_DESTROY_VM";
+	case ACRN_IOCTL_START_VM: return "ACRN_IOCTL_START_VM";
+	case ACRN_IOCTL_PAUSE_VM: return "ACRN_IOCTL_PAUSE_VM";
+	case ACRN_IOCTL_RESET_VM: return "ACRN_IOCTL_RESET_VM";
+	case ACRN_IOCTL_INJECT_MSI: return "ACRN_IOCTL_INJECT_MSI";
+	case ACRN_IOCTL_SET_IRQLINE: return "ACRN_IOCTL_SET_IRQLINE";
+	case ACRN_IOCTL_NOTIFY_REQUEST_FINISH: return "ACRN_IOCTL_NOTIFY_REQUEST_FINISH";
+	case ACRN_IOCTL_CREATE_IOREQ_CLIENT: return "ACRN_IOCTL_CREATE_IOREQ_CLIENT";
+	case ACRN_IOCTL_ATTACH_IOREQ_CLIENT: return "ACRN_IOCTL_ATTACH_IOREQ_CLIENT";
+	case ACRN_IOCTL_DESTROY_IOREQ_CLIENT: return "ACRN_IOCTL_DESTROY_IOREQ_CLIENT";
+	case ACRN_IOCTL_CLEAR_VM_IOREQ: return "ACRN_IOCTL_CLEAR_VM_IOREQ";
+	case ACRN_IOCTL_SET_MEMSEG: return "ACRN_IOCTL_SET_MEMSEG";
+	case ACRN_IOCTL_UNSET_MEMSEG: return "ACRN_IOCTL_UNSET_MEMSEG";
+	case ACRN_IOCTL_IOEVENTFD: return "ACRN_IOCTL_IOEVENTFD";
+	case ACRN_IOCTL_IRQFD: return "ACRN_IOCTL_IRQFD";
+	default: return "ACRN_IOCTL_(unknown)";
+	}
+}
+
+static const char *errname(int err)
+{
+	const char *n = strerrorname_np(err);
+
+	return n ? n : "?";
+}
+
+static struct acrn *acrn_of(struct hsm_vm *vm)
+{
+	return vm->priv;
+}
+
+static int acrn_ioctl(struct acrn *a, unsigned long cmd, unsigned long arg)
+{
+	return a->sys.ioctl(a->sys.ctx, a->fd, cmd, arg);
+}
+
+/* An ioctl whose failure is a one-line start-up error naming it and errno. */
+static int setup_ioctl(struct acrn *a, unsigned long cmd, void *arg, char *errbuf, size_t errlen)
+{
+	int ret = acrn_ioctl(a, cmd, (unsigned long)arg);
+
+	if (ret < 0)
+		snprintf(errbuf, errlen, "ioctl %s on %s failed: %s (%s)", acrn_ioctl_name(cmd),
+			 a->dev, strerror(-ret), errname(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+/* A teardown ioctl: failures are logged, and teardown goes on. */
+static void teardown_ioctl(struct hsm_vm *vm, unsigned long cmd, unsigned long arg)
+{
+	struct acrn *a = acrn_of(vm);
+	int ret = acrn_ioctl(a, cmd, arg);
+
+	if (ret < 0)
+		hsm_log(vm, 4, "acrn: %s failed: %s (%s)", acrn_ioctl_name(cmd), strerror(-ret),
+			errname(-ret));
+}
+
+/* ---- the ioreq client ---- */
+
+static void log_bad_slot(struct hsm_vm *vm, unsigned vcpu, const struct acrn_io_request *s,
+			 const char *why)
+{
+	struct acrn *a = acrn_of(vm);
+
+	/* Rate limit: a misbehaving hypervisor must not flood the log. */
+	a->bad_slots++;
+	if (a->bad_slots <= 10 || a->bad_slots % 1000 == 0)
+		hsm_log(vm, 4,
+			"acrn: vCPU %u: malformed I/O request (%s; type %u); completed with "
+			"all-ones (%u so far)",
+			vcpu, why, s->type, a->bad_slots);
+}
+
+static bool valid_size(uint64_t size, uint64_t max)
+{
+	return (size == 1 || size == 2 || size == 4 || size == 8) && size <= max;
+}
+
+/*
+ * Translate a snapshot of a slot (hypervisor-written, so hostile) into an
+ * hsm_ioreq.  Returns NULL when it is fine, or why it is not.
+ */
+static const char *slot_to_ioreq(const struct acrn_io_request *s, struct hsm_ioreq *r)
+{
+	const struct acrn_pio_request *pio = &s->reqs.pio_request;
+	const struct acrn_mmio_request *mmio = &s->reqs.mmio_request;
+	const struct acrn_pci_request *pci = &s->reqs.pci_request;
+	uint32_t dir;
+
+	memset(r, 0, sizeof(*r));
+	switch (s->type) {
+	case ACRN_IOREQ_TYPE_PORTIO:
+		dir = pio->direction;
+		if (!valid_size(pio->size, 4))
+			return "bad port I/O size";
+		if (pio->address > 0xffff || pio->address + pio->size > 0x10000)
+			return "port outside the 64 KiB I/O space";
+		*r = (struct hsm_ioreq){ .space = HSM_IO_PIO, .addr = pio->address,
+					 .size = (uint32_t)pio->size, .data = pio->value };
+		break;
+	case ACRN_IOREQ_TYPE_MMIO:
+		dir = mmio->direction;
+		if (!valid_size(mmio->size, 8))
+			return "bad MMIO size";
+		if (mmio->address + mmio->size - 1 < mmio->address)
+			return "MMIO access wraps around";
+		*r = (struct hsm_ioreq){ .space = HSM_IO_MMIO, .addr = mmio->address,
+					 .size = (uint32_t)mmio->size, .data = mmio->value };
+		break;
+	case ACRN_IOREQ_TYPE_PCICFG:
+		dir = pci->direction;
+		if (!valid_size(pci->size, 4))
+			return "bad PCI config size";
+		if (pci->bus > 0xff || pci->dev > 0x1f || pci->func > 7)
+			return "bad bus/device/function";
+		/* Config space is 4 KiB per function; an access never crosses its end. */
+		if (pci->reg >= 4096 || pci->reg + pci->size > 4096)
+			return "config register past 4 KiB";
+		*r = (struct hsm_ioreq){ .space = HSM_IO_PCICFG, .addr = pci->reg,
+					 .size = (uint32_t)pci->size, .data = pci->value,
+					 .bdf = hsm_bdf(pci->bus, pci->dev, pci->func) };
+		break;
+	default:
+		return "unknown request type";
+	}
+	if (dir != ACRN_IOREQ_DIR_READ && dir != ACRN_IOREQ_DIR_WRITE)
+		return "bad direction";
+	r->dir = dir == ACRN_IOREQ_DIR_WRITE ? HSM_IO_WRITE : HSM_IO_READ;
+	if (r->dir == HSM_IO_READ)
+		r->data = 0;
+	return NULL;
+}
+
+/* Store a read's result in the live slot.  pio, pci and mmio requests all
+ * keep their value at byte 24 of the union; pio and pci values are 32 bits. */
+static void complete_read(struct acrn_io_request *slot, uint32_t type, uint64_t data)
+{
+	if (type == ACRN_IOREQ_TYPE_MMIO)
+		slot->reqs.mmio_request.value = data;
+	else if (type == ACRN_IOREQ_TYPE_PORTIO)
+		slot->reqs.pio_request.value = (uint32_t)data;
+	else if (type == ACRN_IOREQ_TYPE_PCICFG)
+		slot->reqs.pci_request.value = (uint32_t)data;
+	else
+		slot->reqs.mmio_request.value = ~0ULL; /* unknown type: all-ones at byte 24 */
+}
+
+static void serve_slot(struct hsm_vm *vm, unsigned vcpu)
+{
+	struct acrn *a = acrn_of(vm);
+	struct acrn_io_request *slot = &a->iobuf->req_slot[vcpu];
+	struct acrn_io_request snap;
+	struct hsm_ioreq req;
+	const char *why;
+
+	/*
+	 * Acquire: pairs with the HSM's release store of PROCESSING, so the
+	 * request fields the hypervisor wrote before it are visible below.
+	 */
+	if (__atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) != ACRN_IOREQ_STATE_PROCESSING)
+		return;
+	/* Requests an in-kernel client (ioeventfd, PCI host bridge) owns. */
+	if (__atomic_load_n(&slot->kernel_handled, __ATOMIC_RELAXED))
+		return;
+	/* One copy, validated once: the shared page may change under us. */
+	memcpy(&snap, slot, sizeof(snap));
+	why = slot_to_ioreq(&snap, &req);
+	if (why) {
+		log_bad_slot(vm, vcpu, &snap, why);
+		complete_read(slot, snap.type, ~0ULL);
+	} else {
+		/* -ESHUTDOWN while vdm stops: reads then carry all-ones. */
+		(void)hsm_forward_ioreq(vm, &req);
+		if (req.dir == HSM_IO_READ)
+			complete_read(slot, snap.type, req.data);
+	}
+	/*
+	 * The HSM, not the device model, moves the slot to COMPLETE (a release
+	 * store in the kernel, after which the hypervisor may reuse the slot);
+	 * the value written above is ordered before it by this system call.
+	 * Writing COMPLETE here would let a polling hypervisor refill the slot
+	 * before the kernel's own store, which would then complete the new
+	 * request unseen.
+	 */
+	struct acrn_ioreq_notify n = { .vmid = a->vmid, .vcpu = vcpu };
+	int ret = acrn_ioctl(a, ACRN_IOCTL_NOTIFY_REQUEST_FINISH, (unsigned long)&n);
+
+	if (ret < 0)
+		hsm_log(vm, 3, "acrn: %s for vCPU %u failed: %s",
+			acrn_ioctl_name(ACRN_IOCTL_NOTIFY_REQUEST_FINISH), vcpu, strerror(-ret));
+}
+
+/* The default ioreq client: wait for requests, serve every vCPU's slot. */
+static void *client_thread(void *arg)
+{
+	struct hsm_vm *vm = arg;
+	struct acrn *a = acrn_of(vm);
+
+	for (;;) {
+		/* Returns once a request is assigned to this client; -ENODEV once
+		 * DESTROY_IOREQ_CLIENT ran (the way out at shutdown). */
+		int ret = acrn_ioctl(a, ACRN_IOCTL_ATTACH_IOREQ_CLIENT, 0);
+
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0) {
+			/* -ENODEV is the way out only when acrn_stop asked for it. */
+			if (ret != -ENODEV || !__atomic_load_n(&a->stopped, __ATOMIC_ACQUIRE)) {
+				hsm_log(vm, 3, "acrn: %s failed: %s (%s); no more I/O requests are "
+					       "served",
+					acrn_ioctl_name(ACRN_IOCTL_ATTACH_IOREQ_CLIENT),
+					strerror(-ret), errname(-ret));
+				/* A guest nobody serves hangs: stop vdm instead. */
+				(void)eventfd_write(a->dead_efd, 1);
+			}
+			break;
+		}
+		for (unsigned i = 0; i < a->vcpus; i++)
+			serve_slot(vm, i);
+	}
+	return NULL;
+}
+
+/* ---- guest RAM ---- */
+
+/* A memfd for guest RAM: huge pages when the host has enough reserved. */
+static int alloc_ram(struct hsm_vm *vm, struct acrn *a, char *errbuf, size_t errlen)
+{
+	if (a->ram_size % ACRN_HUGE_PAGE == 0) {
+		a->memfd = memfd_create("vdm-guest-ram", MFD_CLOEXEC | MFD_HUGETLB);
+		if (a->memfd >= 0 && ftruncate(a->memfd, (off_t)a->ram_size) == 0) {
+			/* MAP_POPULATE makes a short huge-page pool fail here rather
+			 * than as SIGBUS later. */
+			a->ram = mmap(NULL, a->ram_size, PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_POPULATE, a->memfd, 0);
+			if (a->ram != MAP_FAILED) {
+				hsm_log(vm, 6, "acrn: guest RAM on 2 MiB huge pages");
+				return 0;
+			}
+		}
+		if (a->memfd >= 0)
+			close(a->memfd);
+	}
+	a->memfd = memfd_create("vdm-guest-ram", MFD_CLOEXEC);
+	if (a->memfd < 0 || ftruncate(a->memfd, (off_t)a->ram_size)) {
+		snprintf(errbuf, errlen, "cannot allocate %llu bytes of guest RAM: %s",
+			 (unsigned long long)a->ram_size, strerror(errno));
+		return -errno;
+	}
+	a->ram = mmap(NULL, a->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
+	if (a->ram == MAP_FAILED) {
+		snprintf(errbuf, errlen, "cannot map guest RAM: %s", strerror(errno));
+		return -errno;
+	}
+	hsm_log(vm, 6, "acrn: guest RAM on 4 KiB pages (no huge pages available)");
+	return 0;
+}
+
+static int map_segment(struct hsm_vm *vm, uint64_t gpa, uint64_t off, uint64_t len,
+		       char *errbuf, size_t errlen)
+{
+	struct acrn *a = acrn_of(vm);
+	struct acrn_vm_memmap mm = {
+		.type = ACRN_MEMMAP_RAM,
+		.attr = ACRN_MEM_ACCESS_RWX,
+		.user_vm_pa = gpa,
+		.vma_base = (uint64_t)(uintptr_t)a->ram + off,
+		.len = len,
+	};
+	int ret = setup_ioctl(a, ACRN_IOCTL_SET_MEMSEG, &mm, errbuf, errlen);
+
+	if (ret)
+		return ret;
+	ret = hsm_add_region(vm, gpa, len, (uint8_t *)a->ram + off, a->memfd, off);
+	if (ret)
+		snprintf(errbuf, errlen, "guest memory map: %s", strerror(-ret));
+	return ret;
+}
+
+/* ---- open, start, stop, close ---- */
+
+static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen)
+{
+	struct acrn *a;
+	int ret;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->fd = -1;
+	a->memfd = -1;
+	a->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	a->ram = MAP_FAILED;
+	a->ram_size = vm->cfg.ram_size;
+	a->sys = acrn_sys_kernel;
+	pthread_mutex_init(&a->reg_lock, NULL);
+	vm->priv = a;
+	if (a->dead_efd < 0) {
+		ret = -errno;
+		goto err;
+	}
+
+	if (a->ram_size % ACRN_PAGE) {
+		snprintf(errbuf, errlen, "guest RAM must be a whole number of 4 KiB pages");
+		ret = -EINVAL;
+		goto err;
+	}
+	if (arg && (!strncmp(arg, "model:", 6) || !strncmp(arg, "model,", 6))) {
+		ret = acrn_model_create(vm, arg + 5, &a->sys, &a->model, errbuf, errlen);
+		if (ret)
+			goto err;
+		snprintf(a->dev, sizeof(a->dev), "the HSM model");
+	} else {
+		if (arg && strlen(arg) >= sizeof(a->dev)) {
+			snprintf(errbuf, errlen, "device path too long: %s", arg);
+			ret = -ENAMETOOLONG;
+			goto err;
+		}
+		snprintf(a->dev, sizeof(a->dev), "%s", arg && *arg ? arg : ACRN_DEFAULT_DEV);
+	}
+	ret = a->sys.open(a->sys.ctx, a->dev);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "open %s failed: %s (%s)%s", a->dev, strerror(-ret),
+			 errname(-ret),
+			 ret == -ENOENT ? "; is this an ACRN Service VM with the HSM driver loaded?"
+					: "");
+		goto err;
+	}
+	a->fd = ret;
+
+	/* The ioreq page: one page, page-aligned, because the kernel pins and
+	 * hands the hypervisor the whole page that holds the address. */
+	a->iobuf = mmap(NULL, ACRN_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	if (a->iobuf == MAP_FAILED) {
+		a->iobuf = NULL;
+		ret = -errno;
+		snprintf(errbuf, errlen, "cannot allocate the ioreq page: %s", strerror(errno));
+		goto err;
+	}
+
+	struct acrn_vm_creation cv = { .ioreq_buf = (uint64_t)(uintptr_t)a->iobuf };
+	_Static_assert(sizeof(cv.uuid) == sizeof(vm->cfg.uuid), "uuid size");
+	memcpy(&cv.uuid, vm->cfg.uuid, sizeof(cv.uuid));
+	ret = setup_ioctl(a, ACRN_IOCTL_CREATE_VM, &cv, errbuf, errlen);
+	if (ret)
+		goto err;
+	a->vm_created = true;
+	a->vmid = cv.vmid;
+	/* vcpu_num is hypervisor output: never walk past the 16 slots. */
+	a->vcpus = cv.vcpu_num;
+	if (a->vcpus == 0 || a->vcpus > ACRN_IO_REQUEST_MAX) {
+		hsm_log(vm, 4, "acrn: hypervisor reports %u vCPUs; serving %u ioreq slots",
+			cv.vcpu_num, ACRN_IO_REQUEST_MAX);
+		a->vcpus = ACRN_IO_REQUEST_MAX;
+	}
+
+	ret = alloc_ram(vm, a, errbuf, errlen);
+	if (ret)
+		goto err;
+	if (a->ram_size <= ACRN_LOWMEM_LIMIT) {
+		ret = map_segment(vm, 0, 0, a->ram_size, errbuf, errlen);
+	} else {
+		ret = map_segment(vm, 0, 0, ACRN_LOWMEM_LIMIT, errbuf, errlen);
+		if (!ret)
+			ret = map_segment(vm, ACRN_HIGHMEM_BASE, ACRN_LOWMEM_LIMIT,
+					  a->ram_size - ACRN_LOWMEM_LIMIT, errbuf, errlen);
+	}
+	if (ret)
+		goto err;
+
+	ret = setup_ioctl(a, ACRN_IOCTL_CREATE_IOREQ_CLIENT, NULL, errbuf, errlen);
+	if (ret)
+		goto err;
+	a->client_created = true;
+	hsm_log(vm, 6, "acrn: VM %u created on %s, %u vCPU ioreq slots", a->vmid, a->dev,
+		a->vcpus);
+	return 0;
+
+err:
+	vm->ops->close(vm);
+	return ret;
+}
+
+/* On the loop thread: the client thread stopped for good. */
+static void client_died(void *arg, int fd, uint32_t events)
+{
+	struct hsm_vm *vm = arg;
+	eventfd_t count;
+
+	if (eventfd_read(fd, &count))
+		return;
+	if (vm->cfg.hv_exited)
+		vm->cfg.hv_exited(vm->cfg.ioreq_opaque, 1, false);
+}
+
+static int acrn_start(struct hsm_vm *vm)
+{
+	struct acrn *a = acrn_of(vm);
+	char err[256];
+	int ret;
+
+	ret = vm->cfg.loop.add_fd(vm->cfg.loop.loop, a->dead_efd, EPOLLIN, client_died, vm);
+	if (ret)
+		return ret;
+	a->dead_watched = true;
+	if (pthread_create(&a->client, NULL, client_thread, vm))
+		return -EAGAIN;
+	a->client_running = true;
+	/* Devices are all registered and the client is waiting: let vCPUs run. */
+	ret = setup_ioctl(a, ACRN_IOCTL_START_VM, NULL, err, sizeof(err));
+	if (ret) {
+		hsm_log(vm, 3, "acrn: %s", err);
+		return ret;
+	}
+	a->started = true;
+	return 0;
+}
+
+/*
+ * Stop the guest and request delivery, before the devices go away.  The
+ * order follows what the hypervisor and the HSM require:
+ *  1. PAUSE_VM: vCPUs stop, so no new request lands in a slot;
+ *  2. release a request the client may still be forwarding to the (stopped)
+ *     loop thread: it completes with all-ones;
+ *  3. DESTROY_IOREQ_CLIENT: the blocked ATTACH_IOREQ_CLIENT returns -ENODEV;
+ *  4. join the client thread.
+ * The devices then unregister their ioeventfds and irqfds against a paused
+ * VM, and close() destroys it.  RESET_VM is not part of shutdown: the
+ * hypervisor resets a paused VM only to run it again (a reboot), and
+ * DESTROY_VM of a paused VM releases everything a reset would.
+ */
+static void acrn_stop(struct hsm_vm *vm)
+{
+	struct acrn *a = acrn_of(vm);
+
+	if (!a || a->stopped)
+		return;
+	/* Release: pairs with the client thread's acquire after ATTACH fails. */
+	__atomic_store_n(&a->stopped, true, __ATOMIC_RELEASE);
+	if (a->vm_created)
+		teardown_ioctl(vm, ACRN_IOCTL_PAUSE_VM, 0);
+	hsm_forwarder_shutdown(vm);
+	if (a->client_created) {
+		teardown_ioctl(vm, ACRN_IOCTL_DESTROY_IOREQ_CLIENT, 0);
+		a->client_created = false;
+	}
+	if (a->client_running) {
+		pthread_join(a->client, NULL);
+		a->client_running = false;
+	}
+}
+
+static void acrn_close(struct hsm_vm *vm)
+{
+	struct acrn *a = acrn_of(vm);
+
+	if (!a)
+		return;
+	acrn_stop(vm);
+	if (a->vm_created) {
+		/* What devices left registered; DESTROY_VM would drop them too,
+		 * but say goodbye explicitly while the VM exists. */
+		for (int i = 0; i < ACRN_MAX_NOTIFIERS; i++) {
+			if (a->ioeventfds[i].used) {
+				struct acrn_ioeventfd ev = a->ioeventfds[i].ev;
+
+				ev.flags |= ACRN_IOEVENTFD_FLAG_DEASSIGN;
+				teardown_ioctl(vm, ACRN_IOCTL_IOEVENTFD, (unsigned long)&ev);
+				a->ioeventfds[i].used = false;
+			}
+			if (a->irqfds[i].used) {
+				struct acrn_irqfd f = a->irqfds[i].irqfd;
+
+				f.flags |= ACRN_IRQFD_FLAG_DEASSIGN;
+				teardown_ioctl(vm, ACRN_IOCTL_IRQFD, (unsigned long)&f);
+				a->irqfds[i].used = false;
+			}
+		}
+		/* The hypervisor destroys only a paused VM (acrn_stop paused it);
+		 * the HSM then unmaps guest RAM and unpins the ioreq page. */
+		teardown_ioctl(vm, ACRN_IOCTL_DESTROY_VM, 0);
+		a->vm_created = false;
+	}
+	if (a->fd >= 0)
+		a->sys.close(a->sys.ctx, a->fd);
+	hsm_clear_regions(vm);
+	/* Only now: the kernel had these pages pinned until DESTROY_VM. */
+	if (a->ram != MAP_FAILED)
+		munmap(a->ram, a->ram_size);
+	if (a->memfd >= 0)
+		close(a->memfd);
+	if (a->iobuf)
+		munmap(a->iobuf, ACRN_PAGE);
+	if (a->model)
+		acrn_model_destroy(a->model);
+	if (a->dead_watched)
+		vm->cfg.loop.del_fd(vm->cfg.loop.loop, a->dead_efd);
+	if (a->dead_efd >= 0)
+		close(a->dead_efd);
+	pthread_mutex_destroy(&a->reg_lock);
+	free(a);
+	vm->priv = NULL;
+}
+
+struct acrn_model *acrn_model_of(struct hsm_vm *vm)
+{
+	if (!vm || strcmp(vm->ops->name, "acrn") || !vm->priv)
+		return NULL;
+	return acrn_of(vm)->model;
+}
+
+/* ---- notifications ---- */
+
+static struct acrn_ioeventfd to_acrn_ioeventfd(const struct hsm_ioeventfd *ev, int fd)
+{
+	struct acrn_ioeventfd a = { .fd = (uint32_t)fd, .addr = ev->addr, .len = ev->len };
+
+	if (ev->space == HSM_IO_PIO)
+		a.flags |= ACRN_IOEVENTFD_FLAG_PIO;
+	if (ev->datamatch) {
+		a.flags |= ACRN_IOEVENTFD_FLAG_DATAMATCH;
+		a.data = ev->data;
+	}
+	/*
+	 * libhsm's len 0 means "any width".  The HSM takes 1/2/4/8 only, claims
+	 * the whole [addr, addr + len) range, and matches accesses no wider than
+	 * len: 4 covers the 1-, 2- and 4-byte writes virtio drivers kick with
+	 * without reaching into a neighbouring register.
+	 */
+	if (a.len == 0)
+		a.len = 4;
+	return a;
+}
+
+static int acrn_ioeventfd_add(struct hsm_vm *vm, const struct hsm_ioeventfd *ev, int fd)
+{
+	struct acrn *a = acrn_of(vm);
+	struct acrn_ioeventfd aev = to_acrn_ioeventfd(ev, fd);
+	struct acrn_ioeventfd_reg *slot = NULL;
+	int ret;
+
+	pthread_mutex_lock(&a->reg_lock);
+	for (int i = 0; i < ACRN_MAX_NOTIFIERS && !slot; i++)
+		if (!a->ioeventfds[i].used)
+			slot = &a->ioeventfds[i];
+	ret = slot ? acrn_ioctl(a, ACRN_IOCTL_IOEVENTFD, (unsigned long)&aev) : -ENOSPC;
+	if (ret >= 0) {
+		slot->ev = aev;
+		slot->used = true;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&a->reg_lock);
+	if (ret)
+		hsm_log(vm, 4, "acrn: %s at %#llx: %s", acrn_ioctl_name(ACRN_IOCTL_IOEVENTFD),
+			(unsigned long long)ev->addr, strerror(-ret));
+	return ret;
+}
+
+/*
+ * The HSM's DEASSIGN names only the eventfd and drops its oldest
+ * registration, whatever the address.  A transitional virtio device kicks
+ * one eventfd from two places (modern notify and legacy port), so removing
+ * one of them is: drop every registration of the eventfd, then put back
+ * the ones that stay.
+ */
+static int acrn_ioeventfd_del(struct hsm_vm *vm, const struct hsm_ioeventfd *ev, int fd)
+{
+	struct acrn *a = acrn_of(vm);
+	struct acrn_ioeventfd aev = to_acrn_ioeventfd(ev, fd);
+	struct acrn_ioeventfd_reg *target = NULL;
+	int ret = 0, nsame = 0;
+
+	pthread_mutex_lock(&a->reg_lock);
+	for (int i = 0; i < ACRN_MAX_NOTIFIERS; i++) {
+		struct acrn_ioeventfd_reg *r = &a->ioeventfds[i];
+
+		if (!r->used || r->ev.fd != aev.fd)
+			continue;
+		nsame++;
+		if (!target && !memcmp(&r->ev, &aev, sizeof(aev)))
+			target = r;
+	}
+	if (!target) {
+		pthread_mutex_unlock(&a->reg_lock);
+		return -ENOENT;
+	}
+	aev.flags |= ACRN_IOEVENTFD_FLAG_DEASSIGN;
+	for (int i = 0; i < nsame && ret >= 0; i++)
+		ret = acrn_ioctl(a, ACRN_IOCTL_IOEVENTFD, (unsigned long)&aev);
+	target->used = false;
+	for (int i = 0; i < ACRN_MAX_NOTIFIERS; i++) {
+		struct acrn_ioeventfd_reg *r = &a->ioeventfds[i];
+		int again;
+
+		if (!r->used || r->ev.fd != aev.fd)
+			continue;
+		again = acrn_ioctl(a, ACRN_IOCTL_IOEVENTFD, (unsigned long)&r->ev);
+		if (again < 0) {
+			hsm_log(vm, 3, "acrn: cannot restore the ioeventfd at %#llx: %s",
+				(unsigned long long)r->ev.addr, strerror(-again));
+			r->used = false;
+		}
+	}
+	pthread_mutex_unlock(&a->reg_lock);
+	return ret < 0 ? ret : 0;
+}
+
+static int acrn_irqfd_add(struct hsm_vm *vm, const struct hsm_irq *irq, int fd)
+{
+	struct acrn *a = acrn_of(vm);
+	struct acrn_irqfd f = { .fd = fd, .msi = { irq->msi_addr, irq->msi_data } };
+	struct acrn_irqfd_reg *slot = NULL;
+	int ret;
+
+	/* The HSM's irqfds carry an MSI message; INTx has no irqfd on ACRN. */
+	if (irq->kind != HSM_IRQ_MSI)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&a->reg_lock);
+	for (int i = 0; i < ACRN_MAX_NOTIFIERS; i++) {
+		if (a->irqfds[i].used && a->irqfds[i].irqfd.fd == fd) {
+			pthread_mutex_unlock(&a->reg_lock);
+			return -EEXIST;
+		}
+		if (!a->irqfds[i].used && !slot)
+			slot = &a->irqfds[i];
+	}
+	ret = slot ? acrn_ioctl(a, ACRN_IOCTL_IRQFD, (unsigned long)&f) : -ENOSPC;
+	if (ret >= 0) {
+		slot->irqfd = f;
+		slot->used = true;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&a->reg_lock);
+	if (ret)
+		hsm_log(vm, 4, "acrn: %s: %s", acrn_ioctl_name(ACRN_IOCTL_IRQFD), strerror(-ret));
+	return ret;
+}
+
+static int acrn_irqfd_del(struct hsm_vm *vm, int fd)
+{
+	struct acrn *a = acrn_of(vm);
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&a->reg_lock);
+	for (int i = 0; i < ACRN_MAX_NOTIFIERS; i++) {
+		if (a->irqfds[i].used && a->irqfds[i].irqfd.fd == fd) {
+			struct acrn_irqfd f = a->irqfds[i].irqfd;
+
+			f.flags |= ACRN_IRQFD_FLAG_DEASSIGN;
+			ret = acrn_ioctl(a, ACRN_IOCTL_IRQFD, (unsigned long)&f);
+			a->irqfds[i].used = false;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->reg_lock);
+	return ret < 0 ? ret : 0;
+}
+
+static int acrn_inject_msi(struct hsm_vm *vm, uint64_t addr, uint32_t data)
+{
+	struct acrn_msi_entry msi = { .msi_addr = addr, .msi_data = data };
+	int ret = acrn_ioctl(acrn_of(vm), ACRN_IOCTL_INJECT_MSI, (unsigned long)&msi);
+
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * INTx: the hypervisor's virtual IOAPIC pin is the GSI the guest programmed
+ * into the function's interrupt line register (vdm writes no ACPI tables,
+ * so it routes nothing itself).  SET_IRQLINE takes the 64-bit word
+ * {u32 gsi; u32 op} by value, not a pointer.
+ */
+static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level)
+{
+	struct acrn *a = acrn_of(vm);
+	uint32_t op = level ? ACRN_GSI_SET_HIGH : ACRN_GSI_SET_LOW;
+	int ret;
+
+	if (irq->line == 0 || irq->line >= ACRN_VIOAPIC_PINS) {
+		if (!a->intx_line_warned)
+			hsm_log(vm, 4,
+				"acrn: %02x:%02x.%x: INTx with interrupt line %u, which is no "
+				"IOAPIC pin the guest set up; not raised",
+				irq->bdf >> 8, (irq->bdf >> 3) & 0x1f, irq->bdf & 7, irq->line);
+		a->intx_line_warned = true;
+		return -EINVAL;
+	}
+	ret = acrn_ioctl(a, ACRN_IOCTL_SET_IRQLINE, (unsigned long)irq->line | (unsigned long)op << 32);
+	return ret < 0 ? ret : 0;
+}
+
+const struct hsm_backend_ops hsm_acrn_ops = {
+	.name = "acrn",
+	.caps = { .msi = true, .intx = true, .native_ioeventfd = true },
+	.open = acrn_open,
+	.start = acrn_start,
+	.stop = acrn_stop,
+	.close = acrn_close,
+	.ioeventfd_add = acrn_ioeventfd_add,
+	.ioeventfd_del = acrn_ioeventfd_del,
+	.irqfd_add = acrn_irqfd_add,
+	.irqfd_del = acrn_irqfd_del,
+	.inject_msi = acrn_inject_msi,
+	.set_intx = acrn_set_intx,
+};

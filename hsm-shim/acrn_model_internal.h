@@ -1,0 +1,125 @@
+/*
+ * acrn_model_internal.h - what the two halves of the HSM model share:
+ * acrn_model.c (the HSM and hypervisor: VM state, ioreq slots, ioctls,
+ * notifiers) and acrn_model_link.c (the test driver's side: simulated vCPUs
+ * that fill slots, and interrupts sent to the driver).
+ */
+#ifndef VDM_ACRN_MODEL_INTERNAL_H
+#define VDM_ACRN_MODEL_INTERNAL_H
+
+#include "acrn_internal.h"
+#include "sim-protocol.h"
+
+#include <sys/types.h>
+
+#define MODEL_FD 1000 /* what open() returns: a handle, never passed to the OS */
+#define MODEL_VMID 3
+#define MODEL_MAX_CONNS 64
+#define MODEL_MAX_SEGS 8
+#define MODEL_MAX_NOTIFIERS 256
+#define MODEL_PAGE 4096UL
+
+enum model_vm_state { VM_NONE, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_DESTROYED };
+
+struct model_conn {
+	struct acrn_model *m;
+	int fd;
+	int slot; /* vCPU index; -1 for the interrupt connection */
+	pthread_t thread;
+	bool has_thread;
+};
+
+struct model_seg {
+	uint64_t gpa, len;
+	uintptr_t hva;
+};
+
+struct model_ioeventfd {
+	bool used;
+	uint64_t seq;    /* registration order: the kernel keeps a list */
+	int fd;          /* our own reference to the eventfd */
+	struct acrn_ioeventfd ev;
+};
+
+struct model_irqfd {
+	bool used;
+	uint32_t gen;
+	int fd;          /* our own reference */
+	int user_fd;
+	struct acrn_msi_entry msi;
+};
+
+struct acrn_model {
+	struct hsm_vm *vm;
+	unsigned vcpus;
+	uint16_t report_vcpus; /* what CREATE_VM says, if not 0 (tests) */
+	char refuse[32];
+	int refuse_errno;
+
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t cond;  /* any state change */
+	bool dev_open;
+	enum model_vm_state state;
+	struct acrn_io_request_buffer *iobuf;
+	bool client;
+	unsigned client_gen;
+	uint32_t pending; /* slots assigned to the default client */
+	int nsegs;
+	struct model_seg segs[MODEL_MAX_SEGS];
+	int memfd;        /* guest RAM from gpa 0, for the driver */
+	uint64_t memfd_size;
+	struct model_ioeventfd ioev[MODEL_MAX_NOTIFIERS];
+	uint64_t ioev_seq;
+	struct model_irqfd irqfds[MODEL_MAX_NOTIFIERS];
+	uint32_t irqfd_gen;
+	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
+	bool slot_used[ACRN_IO_REQUEST_MAX];
+	unsigned violations;
+	unsigned exits, waiting, max_waiting; /* I/O exits, for the log at the end */
+	bool stopping;
+
+	int irq_epoll, irq_wake;
+	pthread_t irq_thread;
+	bool irq_thread_running;
+
+	char path[108];
+	int listen_fd;
+	pthread_t accept_thread;
+	bool accepting;
+	int nconns;
+	struct model_conn conns[MODEL_MAX_CONNS];
+	int irq_conn;
+};
+
+/* ---- acrn_model.c, for the link ---- */
+
+/* No VM to run (not created, destroyed, or the model is stopping). */
+bool model_vm_gone(const struct acrn_model *m);
+
+/*
+ * Play one I/O exit of vCPU vcpu: the hypervisor fills the slot, the HSM
+ * dispatches it, the client completes it.  req is the slot image (its
+ * `processed` is ignored); the completed slot is copied to done.  Waits
+ * for ever when timeout_ms < 0.  Returns 0, -EBUSY, -ETIMEDOUT or
+ * -ESHUTDOWN.  Lock held.
+ */
+int model_exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req,
+			 struct acrn_io_request *done, int timeout_ms);
+
+/* The kernel's ioeventfd client: true when it took r (a read's value is
+ * then in r).  Lock held. */
+bool model_ioeventfd_take_locked(struct acrn_model *m, struct acrn_io_request *r);
+
+/* ---- acrn_model_link.c ---- */
+
+int model_link_listen(struct acrn_model *m, char *errbuf, size_t errlen);
+/* Start taking driver connections (START_VM: the vCPUs run).  Lock held. */
+int model_link_start_locked(struct acrn_model *m);
+/* Close the listener and every connection, join their threads (stopping
+ * is set, lock not held). */
+void model_link_stop(struct acrn_model *m);
+/* Interrupts to the driver.  Lock held. */
+void model_send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data);
+void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
+
+#endif /* VDM_ACRN_MODEL_INTERNAL_H */

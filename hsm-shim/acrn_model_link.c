@@ -1,0 +1,299 @@
+/*
+ * acrn_model_link.c - the HSM model's side facing the test driver: it plays
+ * the User VM's vCPUs and interrupt controller over the simulator's wire
+ * format (sim-protocol.h).  Each driver vCPU connection is one vCPU with
+ * its own ioreq slot: a request goes through the kernel's ioeventfd client
+ * or becomes an I/O exit (acrn_model.c), and the value read goes back as
+ * SIM_IO_DONE.  MSIs and INTx levels go to the interrupt connection; an
+ * INTx GSI reaches the functions whose interrupt line register the guest
+ * set to that GSI (config writes pass through here, so the model sees them,
+ * as the hypervisor does).
+ */
+#include "acrn_model_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ---- interrupts to the driver ---- */
+
+static void model_send_irq_locked(struct acrn_model *m, const struct sim_msg *msg)
+{
+	/* Never block: a driver that stops reading loses interrupts. */
+	if (m->irq_conn >= 0)
+		(void)send(m->irq_conn, msg, sizeof(*msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void model_send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data)
+{
+	struct sim_msg msg = { .type = SIM_IRQ, .arg = HSM_IRQ_MSI, .addr = addr,
+			       .data = (uint32_t)data };
+
+	model_send_irq_locked(m, &msg);
+}
+
+void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level)
+{
+	for (int devfn = 0; devfn < 256; devfn++) {
+		if (m->line[devfn] != gsi)
+			continue;
+		struct sim_msg msg = { .type = SIM_IRQ, .arg = HSM_IRQ_INTX, .bdf = (uint16_t)devfn,
+				       .pin = m->pin[devfn], .data = level };
+		model_send_irq_locked(m, &msg);
+	}
+}
+
+static void request_from_sim(const struct sim_msg *io, struct acrn_io_request *r)
+{
+	uint32_t dir = io->dir == HSM_IO_WRITE ? ACRN_IOREQ_DIR_WRITE : ACRN_IOREQ_DIR_READ;
+
+	memset(r, 0, sizeof(*r));
+	switch (io->arg) {
+	case HSM_IO_PIO:
+		r->type = ACRN_IOREQ_TYPE_PORTIO;
+		r->reqs.pio_request.direction = dir;
+		r->reqs.pio_request.address = io->addr;
+		r->reqs.pio_request.size = io->size;
+		r->reqs.pio_request.value = (uint32_t)io->data;
+		break;
+	case HSM_IO_MMIO:
+		r->type = ACRN_IOREQ_TYPE_MMIO;
+		r->reqs.mmio_request.direction = dir;
+		r->reqs.mmio_request.address = io->addr;
+		r->reqs.mmio_request.size = io->size;
+		r->reqs.mmio_request.value = io->data;
+		break;
+	default: /* what the HSM makes of a 0xCF8/0xCFC access */
+		r->type = ACRN_IOREQ_TYPE_PCICFG;
+		r->reqs.pci_request.direction = dir;
+		r->reqs.pci_request.size = io->size;
+		r->reqs.pci_request.value = (uint32_t)io->data;
+		r->reqs.pci_request.bus = io->bdf >> 8;
+		r->reqs.pci_request.dev = (io->bdf >> 3) & 0x1f;
+		r->reqs.pci_request.func = io->bdf & 7;
+		r->reqs.pci_request.reg = (uint32_t)io->addr;
+		break;
+	}
+}
+
+/* Note the interrupt line and pin of bus-0 functions as config traffic
+ * passes (what the guest set up, and what its devices report). */
+static void snoop_cfg_locked(struct acrn_model *m, const struct sim_msg *io, uint64_t val)
+{
+	uint64_t v = io->dir == HSM_IO_WRITE ? io->data : val;
+
+	if (io->arg != HSM_IO_PCICFG || io->bdf >> 8)
+		return;
+	for (unsigned reg = 0x3c; reg <= 0x3d; reg++) {
+		if (io->addr > reg || io->addr + io->size <= reg)
+			continue;
+		uint8_t byte = (uint8_t)(v >> (8 * (reg - io->addr)));
+		if (reg == 0x3c && io->dir == HSM_IO_WRITE)
+			m->line[io->bdf & 0xff] = byte;
+		else if (reg == 0x3d && io->dir == HSM_IO_READ)
+			m->pin[io->bdf & 0xff] = byte;
+	}
+}
+
+static bool valid_io(const struct sim_msg *m)
+{
+	if (m->type != SIM_IO || m->arg > HSM_IO_MMIO || m->dir > HSM_IO_WRITE)
+		return false;
+	if (m->size != 1 && m->size != 2 && m->size != 4 && m->size != 8)
+		return false;
+	if (m->arg != HSM_IO_MMIO && m->size == 8)
+		return false; /* port and config accesses are at most 32 bits */
+	if (m->arg == HSM_IO_PCICFG && m->addr + m->size > 4096)
+		return false;
+	if (m->arg == HSM_IO_PIO && m->addr + m->size > 0x10000)
+		return false;
+	return true;
+}
+
+/* One simulated vCPU: it runs while the VM runs, one I/O exit at a time. */
+static void *vcpu_thread(void *arg)
+{
+	struct model_conn *c = arg;
+	struct acrn_model *m = c->m;
+	struct sim_msg io;
+
+	for (;;) {
+		ssize_t n = recv(c->fd, &io, sizeof(io), 0);
+		struct acrn_io_request req, done;
+		uint64_t val = 0;
+		int ret = 0;
+
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break;
+		if (n != (ssize_t)sizeof(io) || !valid_io(&io)) {
+			hsm_log(m->vm, 4, "acrn model: malformed request from test driver; "
+					  "dropping vCPU");
+			break;
+		}
+		pthread_mutex_lock(&m->lock);
+		/* A created, paused or reset vCPU does not run. */
+		while (m->state != VM_RUNNING && !model_vm_gone(m))
+			pthread_cond_wait(&m->cond, &m->lock);
+		request_from_sim(&io, &req);
+		if (model_ioeventfd_take_locked(m, &req))
+			done = req;
+		else
+			ret = model_exit_io_locked(m, (unsigned)c->slot, &req, &done, -1);
+		if (ret == 0 && io.dir == HSM_IO_READ)
+			val = done.type == ACRN_IOREQ_TYPE_MMIO ? done.reqs.mmio_request.value
+								: done.reqs.pio_request.value;
+		if (ret == 0)
+			snoop_cfg_locked(m, &io, val);
+		pthread_mutex_unlock(&m->lock);
+		if (ret)
+			break;
+		struct sim_msg reply = { .type = SIM_IO_DONE, .data = io.dir == HSM_IO_READ ? val : 0 };
+		if (send(c->fd, &reply, sizeof(reply), MSG_NOSIGNAL) != (ssize_t)sizeof(reply))
+			break;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->slot_used[c->slot] = false;
+	pthread_mutex_unlock(&m->lock);
+	shutdown(c->fd, SHUT_RDWR);
+	return NULL;
+}
+
+static int send_with_fd(int sock, const struct sim_msg *msg, int fd)
+{
+	char ctrl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = sizeof(*msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
+			     .msg_controllen = sizeof(ctrl) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg) ? 0 : -errno;
+}
+
+static void handle_new_conn(struct acrn_model *m, int fd)
+{
+	struct timeval hello_timeout = { .tv_sec = 5 }, no_timeout = { 0 };
+	struct sim_msg hello, welcome = { .type = SIM_WELCOME };
+	int slot = -1;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &hello_timeout, sizeof(hello_timeout));
+	n = recv(fd, &hello, sizeof(hello), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &no_timeout, sizeof(no_timeout));
+	if (n == 0) { /* a readiness probe */
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (n != (ssize_t)sizeof(hello) || hello.type != SIM_HELLO ||
+	    (hello.arg != SIM_ROLE_VCPU && hello.arg != SIM_ROLE_IRQ) || m->memfd < 0 ||
+	    m->stopping || m->nconns >= MODEL_MAX_CONNS) {
+		pthread_mutex_unlock(&m->lock);
+		hsm_log(m->vm, 4, "acrn model: test driver connection refused (bad hello, no "
+				  "guest RAM yet, or too many)");
+		close(fd);
+		return;
+	}
+	if (hello.arg == SIM_ROLE_VCPU) {
+		for (unsigned i = 0; i < m->vcpus && slot < 0; i++)
+			if (!m->slot_used[i])
+				slot = (int)i;
+		if (slot < 0) {
+			pthread_mutex_unlock(&m->lock);
+			hsm_log(m->vm, 4, "acrn model: all %u vCPUs are connected; refused",
+				m->vcpus);
+			close(fd);
+			return;
+		}
+	}
+	welcome.addr = m->memfd_size;
+	if (send_with_fd(fd, &welcome, m->memfd)) {
+		pthread_mutex_unlock(&m->lock);
+		close(fd);
+		return;
+	}
+	struct model_conn *c = &m->conns[m->nconns++];
+	*c = (struct model_conn){ .m = m, .fd = fd, .slot = slot };
+	if (slot < 0) {
+		m->irq_conn = fd; /* the newest interrupt listener wins */
+	} else {
+		m->slot_used[slot] = true;
+		if (pthread_create(&c->thread, NULL, vcpu_thread, c) == 0)
+			c->has_thread = true;
+		else
+			m->slot_used[slot] = false;
+	}
+	pthread_mutex_unlock(&m->lock);
+	hsm_log(m->vm, 7, "acrn model: test driver connected (%s %d)",
+		slot < 0 ? "interrupts" : "vCPU", slot);
+}
+
+static void *accept_thread(void *arg)
+{
+	struct acrn_model *m = arg;
+
+	for (;;) {
+		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;
+		}
+		handle_new_conn(m, fd);
+	}
+	return NULL;
+}
+
+
+/* Listen on m->path for the test driver (at model creation). */
+int model_link_listen(struct acrn_model *m, char *errbuf, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	strcpy(sa.sun_path, m->path);
+	m->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	unlink(m->path);
+	if (m->listen_fd < 0 || bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(m->listen_fd, 16)) {
+		snprintf(errbuf, errlen, "acrn model: cannot listen on %s: %s", m->path,
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int model_link_start_locked(struct acrn_model *m)
+{
+	if (m->accepting)
+		return 0;
+	if (pthread_create(&m->accept_thread, NULL, accept_thread, m))
+		return -EAGAIN;
+	m->accepting = true;
+	return 0;
+}
+
+void model_link_stop(struct acrn_model *m)
+{
+	if (m->listen_fd >= 0) {
+		shutdown(m->listen_fd, SHUT_RDWR); /* wakes accept() */
+		if (m->accepting)
+			pthread_join(m->accept_thread, NULL);
+		close(m->listen_fd);
+		unlink(m->path);
+	}
+	for (int i = 0; i < m->nconns; i++)
+		shutdown(m->conns[i].fd, SHUT_RDWR); /* wakes recv() in vCPU threads */
+	for (int i = 0; i < m->nconns; i++) {
+		if (m->conns[i].has_thread)
+			pthread_join(m->conns[i].thread, NULL);
+		close(m->conns[i].fd);
+	}
+}

@@ -1,0 +1,70 @@
+#!/bin/sh
+# launch_uvm.sh - run vdm as the device model of one User VM on an ACRN
+# Service VM, with a virtio-blk disk, a virtio-net NIC on a TAP (VBS-U, or
+# kernel vhost-net with NET_ROUTE=vhost=kernel or vhost=auto) and a
+# virtio-rnd entropy device.  Copy it, set the variables below, run it as
+# root in the Service VM.
+#
+#   launch_uvm.sh [--dry-run]     --dry-run prints the vdm command only
+#
+# Read README.md "Running on ACRN" first: vdm emulates the PCI devices and
+# serves their I/O requests, but it does not load a guest kernel or
+# firmware, set vCPU registers or build ACPI tables.  Started on its own,
+# the User VM runs from empty RAM.  This script is the device half of a
+# launch; the boot half is not written yet.
+set -eu
+dry_run=no
+[ "${1:-}" = --dry-run ] && dry_run=yes
+
+# ---- per-VM settings (override from the environment) ----
+VM_NAME=${VM_NAME:-vdm_uvm1}
+VM_UUID=${VM_UUID:-d2795438-25d6-11e8-864e-cb7a18b34643}
+MEM=${MEM:-1024M}
+DISK=${DISK:-/home/acrn/uvm1.img}
+TAP=${TAP:-tap_vdm1}           # created if missing, added to acrn-br0 if it exists
+NET_ROUTE=${NET_ROUTE:-}       # empty: VBS-U; vhost=kernel or vhost=auto: /dev/vhost-net
+VDM=${VDM:-vdm}
+HSM_DEV=${HSM_DEV:-/dev/acrn_hsm}
+LOG=${LOG:-/var/log/vdm-$VM_NAME.log}
+
+die() {
+	echo "launch_uvm: $*" >&2
+	exit 1
+}
+
+check_service_vm() {
+	[ -c "$HSM_DEV" ] || die "$HSM_DEV is missing: not an ACRN Service VM, or the HSM driver (CONFIG_ACRN_HSM) is not loaded"
+	[ "$(id -u)" -eq 0 ] || die "run as root: the HSM and TAP devices need it"
+	[ -e "$DISK" ] || die "disk image $DISK does not exist"
+}
+
+# One TAP per VM; on the acrn-br0 bridge the Service VM's network scripts
+# set up, when there is one.
+create_tap() {
+	if ip link show dev "$TAP" >/dev/null 2>&1; then
+		echo "launch_uvm: reusing TAP $TAP"
+	else
+		ip tuntap add dev "$TAP" mode tap
+	fi
+	if ip link show dev acrn-br0 >/dev/null 2>&1; then
+		ip link set dev "$TAP" master acrn-br0
+	fi
+	ip link set dev "$TAP" up
+}
+
+# Slot layout as ACRN's own launch scripts use it: host bridge at 0:0,
+# storage, network, then the rest.
+set -- "$VDM" --hsm "acrn:$HSM_DEV" -U "$VM_UUID" -m "$MEM" --log-file "$LOG" \
+	-s 0:0,hostbridge \
+	-s 3,virtio-blk,"$DISK" \
+	-s 4,virtio-net,tap="$TAP"${NET_ROUTE:+,$NET_ROUTE} \
+	-s 5,virtio-rnd
+
+if [ "$dry_run" = yes ]; then
+	echo "$@"
+	exit 0
+fi
+check_service_vm
+create_tap
+echo "launch_uvm: starting $VM_NAME ($VM_UUID), log in $LOG"
+exec "$@"

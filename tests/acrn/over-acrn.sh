@@ -1,0 +1,24 @@
+#!/bin/sh
+# Run one simulator test with vdm on the acrn back-end against the HSM model
+# (VDM_TEST_HSM=acrn) instead of the simulator back-end.  The test is named
+# by the file automake hands us: tests/acrn/NAME.acrn runs tests/sim/NAME
+# (a program in the build tree, or NAME.sh in the source tree).  Besides the
+# test's own verdict, any protocol violation the model logged fails it.
+set -u
+name=$(basename "$1" .acrn)
+VDM_TEST_HSM=acrn
+export VDM_TEST_HSM
+out=$(mktemp /tmp/vdm-over-acrn-XXXXXX)
+trap 'rm -f "$out"' EXIT
+if [ -x "$VDM_BUILDDIR/tests/sim/$name" ]; then
+	"$VDM_BUILDDIR/tests/sim/$name" >"$out" 2>&1
+else
+	sh "$VDM_SRCDIR/tests/sim/$name.sh" >"$out" 2>&1
+fi
+status=$?
+cat "$out"
+if grep -q "acrn model: protocol violation" "$out"; then
+	echo "FAIL: the acrn back-end broke the HSM protocol (see above)"
+	[ "$status" -eq 0 ] && status=1
+fi
+exit "$status"
