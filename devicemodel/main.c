@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "log.h"
 #include "vdm.h"
+#include "virtio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +44,12 @@ static void handle_ioreq(void *opaque, struct hsm_ioreq *req)
 	struct vdm *vdm = opaque;
 
 	pci_bus_ioreq(&vdm->bus, req);
+}
+
+/* Guest RAM moved under running vhost back-ends: tell them. */
+static void handle_mem_changed(void *opaque)
+{
+	virtio_vhost_mem_changed(opaque);
 }
 
 static void handle_reset(void *opaque, uint16_t bdf)
@@ -197,6 +204,7 @@ int main(int argc, char **argv)
 		.loop = { .loop = vdm.loop, .add_fd = loop_add_fd, .del_fd = loop_del_fd },
 		.log = hsm_log_sink,
 		.reset = handle_reset,
+		.mem_changed = handle_mem_changed,
 		.hv_argv = opts.extra_argc ? opts.extra_argv : NULL,
 		.hv_exited = handle_hv_exit,
 	};

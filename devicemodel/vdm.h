@@ -59,6 +59,8 @@ struct vdm {
 	/* Where the device being created will sit (for create hooks that
 	 * derive something from their address, like virtio-net's MAC). */
 	int create_slot, create_func;
+	/* Devices whose data plane is on a vhost back-end (virtio_vhost.c). */
+	struct virtio_vhost *vhosts;
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;
 	int hv_status;

@@ -200,6 +200,13 @@ int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *er
 void virtio_vhost_free(struct virtio_vhost *vv);
 
 /*
+ * Guest RAM changed (the HSM back-end's map): running back-ends get the new
+ * memory table; a device whose rings no longer sit where the back-end was
+ * told needs a reset.
+ */
+void virtio_vhost_mem_changed(struct vdm *vdm);
+
+/*
  * virtio_dev_init, then, when vv is not NULL, virtio_vhost_attach: what
  * every device's create does.  On failure vd is undone (vv stays the
  * caller's to free) and err says why.

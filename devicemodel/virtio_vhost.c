@@ -31,6 +31,7 @@
 #include <linux/virtio_ring.h>
 
 struct virtio_vhost {
+	struct virtio_vhost *next;      /* in vdm->vhosts once attached */
 	struct virtio_dev *vd;
 	struct vhost_dev *dev;          /* NULL while a vhost-user back-end is away */
 	enum vhost_transport transport;
@@ -45,6 +46,7 @@ struct virtio_vhost {
 	uint16_t base[VIRTIO_VHOST_MAX_RINGS];  /* next avail index, kept across a stop */
 	int call_fd[VIRTIO_VHOST_MAX_RINGS];    /* vdm's eventfd per ring (INTx, no vector) */
 	int given_call[VIRTIO_VHOST_MAX_RINGS]; /* the call fd the back-end has now */
+	struct vhost_vring ring[VIRTIO_VHOST_MAX_RINGS]; /* as started */
 };
 
 /* ---- options ---- */
@@ -309,7 +311,45 @@ static int start_ring(struct virtio_vhost *vv, unsigned i)
 	}
 	vv->ring_running[i] = true;
 	vv->given_call[i] = vr.call_fd;
+	vv->ring[i] = vr;
 	return 0;
+}
+
+void virtio_vhost_mem_changed(struct vdm *vdm)
+{
+	for (struct virtio_vhost *vv = vdm->vhosts; vv; vv = vv->next) {
+		struct virtio_dev *vd = vv->vd;
+		struct hsm_vm *vm = vdm->vm;
+		bool moved = false;
+
+		if (!vv->started)
+			continue; /* the next start sends the map as it is then */
+		for (unsigned i = 0; i < vv->nrings; i++) {
+			struct virtio_queue *q = &vd->queues[i];
+			uint64_t n = q->size;
+
+			moved |= vv->ring_running[i] &&
+				 ((uintptr_t)hsm_gpa_to_hva(vm, q->desc_gpa, 16 * n) != vv->ring[i].desc ||
+				  (uintptr_t)hsm_gpa_to_hva(vm, q->avail_gpa, 6 + 2 * n) !=
+					  vv->ring[i].avail ||
+				  (uintptr_t)hsm_gpa_to_hva(vm, q->used_gpa, 6 + 8 * n) !=
+					  vv->ring[i].used);
+		}
+		if (moved) {
+			/* The back-end holds ring addresses that now mean nothing. */
+			stop_rings(vv);
+			virtio_dev_needs_reset(vd, "guest RAM under a running vhost ring moved");
+			continue;
+		}
+		log_debug("%s: guest RAM map changed, new memory table for %s", vd->ops->name,
+			  vv->path);
+		if (mem_table(vv)) {
+			log_err("%s: cannot give the vhost back-end the new memory map: %s",
+				vd->ops->name, vv->dev ? vhost_dev_error(vv->dev) : "gone");
+			check_lost(vv);
+			virtio_dev_needs_reset(vd, "vhost back-end refused the new memory map");
+		}
+	}
 }
 
 int virtio_vhost_start(struct virtio_dev *vd)
@@ -471,6 +511,8 @@ int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *er
 	vd->host_features &= backend;
 	vd->vhost = vv;
 	vv->vd = vd;
+	vv->next = vd->vdm->vhosts;
+	vd->vdm->vhosts = vv;
 	watch_sock(vv, true);
 	log_info("00:%02x.%d %s: data plane on %s vhost %s", vd->vdm->create_slot,
 		 vd->vdm->create_func,
@@ -499,6 +541,11 @@ void virtio_vhost_free(struct virtio_vhost *vv)
 	if (!vv)
 		return;
 	if (vv->vd) {
+		for (struct virtio_vhost **p = &vv->vd->vdm->vhosts; *p; p = &(*p)->next)
+			if (*p == vv) {
+				*p = vv->next;
+				break;
+			}
 		stop_rings(vv);
 		watch_sock(vv, false);
 		if (vv->reconnect_timer)

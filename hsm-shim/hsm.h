@@ -98,6 +98,9 @@ struct hsm_vm_config {
 	struct hsm_loop_ops loop; /* where libhsm watches its fds */
 	hsm_log_fn log;           /* may be NULL: messages are dropped */
 	hsm_reset_fn reset;       /* may be NULL; gets ioreq_opaque */
+	/* The guest RAM map changed after start (qemu: QEMU sent a different
+	 * SYNC_SYSMEM); on the loop thread, gets ioreq_opaque.  May be NULL. */
+	void (*mem_changed)(void *opaque);
 	/* Back-ends that start the hypervisor themselves (qemu): its command
 	 * line, NULL-terminated, and who to tell when it ends (ioreq_opaque). */
 	char *const *hv_argv;

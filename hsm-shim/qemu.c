@@ -263,10 +263,20 @@ static int sync_sysmem(struct qemu_fn *f, const char **why)
 						      .hva = (uint8_t *)rf->base + off,
 						      .fd = rf->fd, .fd_offset = off };
 	}
+	/* Each function's socket gets the same map: only a change is news. */
+	bool same = n == f->vm->nregions;
+	for (int i = 0; same && i < n; i++)
+		same = regions[i].gpa == f->vm->regions[i].gpa &&
+		       regions[i].size == f->vm->regions[i].size &&
+		       regions[i].hva == f->vm->regions[i].hva;
+	if (same)
+		return 0;
 	hsm_clear_regions(f->vm);
 	for (int i = 0; i < n; i++)
 		hsm_add_region(f->vm, regions[i].gpa, regions[i].size, regions[i].hva,
 			       regions[i].fd, regions[i].fd_offset);
+	if (f->vm->cfg.mem_changed)
+		f->vm->cfg.mem_changed(f->vm->cfg.ioreq_opaque);
 	return 0;
 }
 

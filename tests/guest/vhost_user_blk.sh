@@ -41,7 +41,7 @@ while [ ! -S "$dir/blk.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); do
 
 status=0
 "$VDM_SRCDIR/samples/guest/boot-guest.sh" -o "$dir" -t 400 -r enum,blk -a vdm.blkwrite=1 -- \
-	-m 256M -s 4,virtio-blk,vhost=user:"$dir/blk.sock" -s 5,virtio-blk,"$dir/vb.img" ||
+	-m 256M -v -s 4,virtio-blk,vhost=user:"$dir/blk.sock" -s 5,virtio-blk,"$dir/vb.img" ||
 	status=$?
 kill "$qsd" 2>/dev/null || true
 wait "$qsd" 2>/dev/null || true

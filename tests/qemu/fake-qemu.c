@@ -10,10 +10,20 @@
  * the first two functions (A and B).  It prints "ok:"/"FAIL:" lines and
  * exits with status 7 when every check passed (so the test also sees that
  * vdm passes QEMU's exit status on), 1 otherwise.
+ *
+ * With FAKE_QEMU_SCENARIO=vhost-remap it instead plays a guest driving one
+ * virtio-blk routed to a vhost-user back-end (tests/qemu/vhost_remap.sh):
+ * the memory map grows while the ring runs (a request whose buffer lies in
+ * the new region must work), then guest RAM under the ring moves (the
+ * device must go to DEVICE_NEEDS_RESET).
  */
 #include "../../hsm-shim/mpqemu.h"
 
 #include <errno.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -262,6 +272,131 @@ static void hostile(int *socks, int n)
 	}
 }
 
+/* ---- vhost-remap scenario ---- */
+
+#define RING_DESC 0x10000
+#define RING_AVAIL 0x11000
+#define RING_USED 0x12000
+#define REQ_HDR 0x20000
+#define REQ_STATUS 0x21000
+#define QSIZE 16
+
+static void sysmem(int s, int memfd, int n, const uint64_t *gpa, const uint64_t *len,
+		   const uint64_t *off)
+{
+	struct mpqemu_sysmem m = { 0 };
+	int fds[MPQEMU_MAX_FDS];
+
+	for (int i = 0; i < n; i++) {
+		m.gpas[i] = gpa[i];
+		m.sizes[i] = len[i];
+		m.offsets[i] = (int64_t)off[i];
+		fds[i] = memfd;
+	}
+	send_msg(s, MPQEMU_SYNC_SYSMEM, &m, sizeof(m), fds, n);
+}
+
+static void common_wr(int s, unsigned off, unsigned size, uint64_t val)
+{
+	bool closed;
+
+	bar(s, true, BAR4_BASE + off, val, size, &closed);
+}
+
+/* One blk request: header, 4 KiB at data_gpa, status; waits for it. */
+static int blk_request(int s, uint8_t *ram, uint32_t type, uint64_t data_gpa, uint16_t *avail_idx)
+{
+	struct vring_desc *desc = (struct vring_desc *)(ram + RING_DESC);
+	struct vring_avail *avail = (struct vring_avail *)(ram + RING_AVAIL);
+	struct vring_used *used = (struct vring_used *)(ram + RING_USED);
+	struct virtio_blk_outhdr *h = (struct virtio_blk_outhdr *)(ram + REQ_HDR);
+	uint16_t want = (uint16_t)(*avail_idx + 1);
+
+	*h = (struct virtio_blk_outhdr){ .type = type, .sector = 8 };
+	ram[REQ_STATUS] = 0xee;
+	desc[0] = (struct vring_desc){ REQ_HDR, 16, VRING_DESC_F_NEXT, 1 };
+	desc[1] = (struct vring_desc){ data_gpa, 4096,
+				       VRING_DESC_F_NEXT |
+					       (type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0),
+				       2 };
+	desc[2] = (struct vring_desc){ REQ_STATUS, 1, VRING_DESC_F_WRITE, 0 };
+	avail->ring[*avail_idx % QSIZE] = 0;
+	/* Release: the descriptors before the index that publishes them. */
+	__atomic_store_n(&avail->idx, want, __ATOMIC_RELEASE);
+	*avail_idx = want;
+	common_wr(s, 0x3000, 2, 0); /* kick queue 0 */
+	for (int i = 0; i < 500; i++) {
+		if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == want)
+			return ram[REQ_STATUS];
+		usleep(10000);
+	}
+	return -1;
+}
+
+static int vhost_remap(int s, int memfd, uint64_t size)
+{
+	uint8_t *ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	uint64_t half = size / 2, gpa[2] = { 0, half }, len[2] = { half, half }, off[2] = { 0, half };
+	uint64_t data = half + 0x1000; /* in the region that comes later */
+	uint16_t avail_idx = 0;
+	bool closed;
+
+	if (ram == MAP_FAILED)
+		return 1;
+	sysmem(s, memfd, 1, gpa, len, off);
+	cfg(s, true, 0x20, (uint32_t)BAR4_BASE, 4, &closed);
+	cfg(s, true, 0x24, 0, 4, &closed);
+	cfg(s, true, 0x04, 0x2, 2, &closed);
+	common_wr(s, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	common_wr(s, VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	common_wr(s, VIRTIO_PCI_COMMON_STATUS, 1,
+		  VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	common_wr(s, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+	common_wr(s, VIRTIO_PCI_COMMON_GF, 4, 1); /* VIRTIO_F_VERSION_1, bit 32 */
+	common_wr(s, VIRTIO_PCI_COMMON_STATUS, 1,
+		  VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			  VIRTIO_CONFIG_S_FEATURES_OK);
+	common_wr(s, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	common_wr(s, VIRTIO_PCI_COMMON_Q_SIZE, 2, QSIZE);
+	common_wr(s, VIRTIO_PCI_COMMON_Q_DESCLO, 4, RING_DESC);
+	common_wr(s, VIRTIO_PCI_COMMON_Q_AVAILLO, 4, RING_AVAIL);
+	common_wr(s, VIRTIO_PCI_COMMON_Q_USEDLO, 4, RING_USED);
+	common_wr(s, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	common_wr(s, VIRTIO_PCI_COMMON_STATUS, 1,
+		  VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			  VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	check((bar(s, false, BAR4_BASE + VIRTIO_PCI_COMMON_STATUS, 0, 1, &closed) & 0x4f) == 0xf,
+	      "vhost-remap: the routed virtio-blk reaches DRIVER_OK");
+	check(blk_request(s, ram, VIRTIO_BLK_T_OUT, 0x30000, &avail_idx) == VIRTIO_BLK_S_OK,
+	      "vhost-remap: a write from the first region completes");
+
+	/* Guest RAM grows: the back-end must learn the new region. */
+	sysmem(s, memfd, 2, gpa, len, off);
+	for (int i = 0; i < 4096; i++)
+		ram[data + i] = (uint8_t)(i * 7 + 3);
+	check(blk_request(s, ram, VIRTIO_BLK_T_OUT, data, &avail_idx) == VIRTIO_BLK_S_OK,
+	      "vhost-remap: after the map grew, a write from the new region completes");
+	memset(ram + data, 0, 4096);
+	bool same = blk_request(s, ram, VIRTIO_BLK_T_IN, data, &avail_idx) == VIRTIO_BLK_S_OK;
+	for (int i = 0; same && i < 4096; i++)
+		same = ram[data + i] == (uint8_t)(i * 7 + 3);
+	check(same, "vhost-remap: and reads back into the new region");
+
+	/* Guest RAM under the ring moves: the ring addresses the back-end
+	 * holds mean nothing now, so the device needs a reset. */
+	off[0] = 0x100000;
+	sysmem(s, memfd, 2, gpa, len, off);
+	uint64_t st = 0;
+	for (int i = 0; i < 100 && !(st & VIRTIO_CONFIG_S_NEEDS_RESET); i++) {
+		st = bar(s, false, BAR4_BASE + VIRTIO_PCI_COMMON_STATUS, 0, 1, &closed);
+		usleep(10000);
+	}
+	check(st & VIRTIO_CONFIG_S_NEEDS_RESET,
+	      "vhost-remap: moving RAM under the running ring sets DEVICE_NEEDS_RESET");
+	munmap(ram, size);
+	return failures ? 1 : 7;
+}
+
 int main(int argc, char **argv)
 {
 	int socks[MAX_FNS], nsocks = 0, memfd;
@@ -280,12 +415,17 @@ int main(int argc, char **argv)
 		    (p = strstr(argv[i + 1], "fd=")) && nsocks < MAX_FNS)
 			socks[nsocks++] = atoi(p + 3);
 	}
-	check(size > 0 && nsocks >= 2, "vdm passed guest RAM and proxy sockets");
-	if (size == 0 || nsocks < 2)
+	const char *scenario = getenv("FAKE_QEMU_SCENARIO");
+	bool remap = scenario && !strcmp(scenario, "vhost-remap");
+
+	check(size > 0 && nsocks >= (remap ? 1 : 2), "vdm passed guest RAM and proxy sockets");
+	if (size == 0 || nsocks < (remap ? 1 : 2))
 		return 1;
 	memfd = memfd_create("fake-qemu-ram", 0);
 	if (memfd < 0 || ftruncate(memfd, (off_t)size))
 		return 1;
+	if (remap)
+		return vhost_remap(socks[0], memfd, size);
 	for (int i = 0; i < nsocks; i++) {
 		struct mpqemu_sysmem m = { .gpas = { 0 }, .sizes = { size }, .offsets = { 0 } };
 
