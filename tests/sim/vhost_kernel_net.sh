@@ -5,8 +5,7 @@
 # (vhost=kernel).  Runs where the kernel offers /dev/vhost-net; elsewhere it
 # is reported as skipped, with the reason.
 if [ ! -c /dev/vhost-net ]; then
-	echo "SKIP: /dev/vhost-net is absent (no vhost_net module on this kernel);"
-	echo "      the kernel vhost transport is tested where a kernel offers it"
+	echo "SKIP: /dev/vhost-net is absent (no vhost_net module on this kernel); the kernel vhost transport runs where a kernel offers it"
 	exit 77
 fi
 VDM_TEST_NET_ROUTE=vhost=kernel exec "$VDM_BUILDDIR/tests/sim/test_virtio_net"
