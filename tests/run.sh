@@ -1,6 +1,7 @@
 #!/bin/sh
 # vdm's test command: build and run `make check` twice, plainly and under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then print the totals as
+# AddressSanitizer + UndefinedBehaviorSanitizer, run each libFuzzer target
+# briefly (`make fuzz-check`, clang), then print the totals as
 # "N passed, N failed".  Installs build dependencies when run as root.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,9 +9,9 @@ passed=0
 failed=0
 status=0
 
-run_suite() { # name builddir [--sanitizers]
-	name=$1 dir=$2
-	shift 2
+run_suite() { # name builddir make-target [--sanitizers|--fuzz]
+	name=$1 dir=$2 target=$3
+	shift 3
 	echo "== $name build"
 	if ! "$top/samples/setup.sh" "$@" "$dir"; then
 		echo "== $name: build failed"
@@ -19,7 +20,7 @@ run_suite() { # name builddir [--sanitizers]
 		return
 	fi
 	echo "== $name tests"
-	(cd "$dir" && make -s -j"$(nproc)" check) || status=1
+	(cd "$dir" && make -s -j"$(nproc)" "$target") || status=1
 	log=$dir/test-suite.log
 	if [ -f "$log" ]; then
 		p=$(sed -n 's/^# PASS: *//p' "$log")
@@ -37,7 +38,9 @@ run_suite() { # name builddir [--sanitizers]
 	fi
 }
 
-run_suite plain "$top/build"
-run_suite sanitizer "$top/build-asan" --sanitizers
+run_suite plain "$top/build" check
+run_suite sanitizer "$top/build-asan" check --sanitizers
+# Every libFuzzer target for FUZZ_SECONDS (25), two at a time: one test each.
+run_suite fuzz "$top/build-fuzz" fuzz-check --fuzz
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

@@ -295,6 +295,31 @@ int vbsu_net_rx(struct vbsu_net *n, struct vqueue *rxq, int budget, bool *starve
  */
 int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, bool *blocked);
 
+/*
+ * Use fd as the TAP (already opened and set up; vbsu_net_open calls this):
+ * allocate the frame buffer and reset the filter.  Tests and fuzz targets
+ * pass a datagram socket instead.  Returns 0 or -ENOMEM.
+ */
+int vbsu_net_attach(struct vbsu_net *n, int fd, const char *name);
+
+/* Largest control command taken whole, and buffers per command chain. */
+#define VBSU_NET_CTRL_MAX 1024
+#define VBSU_NET_CTRL_MAX_IOV 8
+
+/*
+ * One control command (class, command, data; virtio 1.2, 5.1.6.5) against
+ * the receive filter and MAC, with the negotiated features.  Returns
+ * VIRTIO_NET_OK or VIRTIO_NET_ERR; a malformed command changes nothing.
+ */
+uint8_t vbsu_net_ctrl(struct vbsu_net *n, const uint8_t *cmd, size_t len, uint64_t features);
+
+/*
+ * Serve every command on the control queue, writing each ack.  Returns the
+ * number served, or a negative errno when the guest broke the queue (a
+ * chain without a command header or an ack byte breaks it too).
+ */
+int vbsu_net_ctrl_process(struct vbsu_net *n, struct vqueue *cq, uint64_t features);
+
 void vbsu_net_close(struct vbsu_net *n);
 
 #endif /* VDM_VBSU_H */
