@@ -28,9 +28,7 @@ tests_sim_test_virtio_rnd_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_blk_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
 
-check_PROGRAMS += tests/sim/test_malformed
-tests_sim_test_malformed_LDADD = $(TEST_LDADD)
-TESTS += tests/sim/test_malformed
+include $(srcdir)/tests/sim/malformed.mk
 
 check_PROGRAMS += tests/sim/test_virtio_console
 tests_sim_test_virtio_console_LDADD = $(TEST_LDADD)

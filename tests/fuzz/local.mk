@@ -70,7 +70,7 @@ FUZZ_JOBS = 2
 # options and runs tests/fuzz/fuzz_NAME through run-fuzz.sh.  They are in
 # the usual test-suite.log (tests/run.sh counts them); check-TESTS runs them
 # without building every other test program with clang.
-TEST_EXTENSIONS = .test .fuzz
+TEST_EXTENSIONS += .fuzz
 FUZZ_LOG_COMPILER = $(SHELL) $(abs_top_srcdir)/tests/fuzz/run-fuzz.sh
 FUZZ_TESTS = $(FUZZ_TARGETS:tests/fuzz/fuzz_%=tests/fuzz/%.fuzz)
 EXTRA_DIST += tests/fuzz/vq.fuzz tests/fuzz/blk.fuzz tests/fuzz/virtio_pci.fuzz \
