@@ -29,6 +29,7 @@ tests_sim_test_virtio_blk_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
 
 include $(srcdir)/tests/sim/malformed.mk
+include $(srcdir)/tests/sim/faults.mk
 
 check_PROGRAMS += tests/sim/test_virtio_console
 tests_sim_test_virtio_console_LDADD = $(TEST_LDADD)
