@@ -187,12 +187,12 @@ static uint8_t do_dwz(struct vbsu_blk *b, const struct iovec *iov, int nread, ui
 	return VIRTIO_BLK_S_OK;
 }
 
-int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq)
+int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq, int budget)
 {
 	struct vq_chain c;
-	int done = 0, n;
+	int done = 0, n = 0;
 
-	while ((n = vq_getchain(vq, &c, b->iov, b->max_iov)) > 0) {
+	while (done < budget && (n = vq_getchain(vq, &c, b->iov, b->max_iov)) > 0) {
 		struct virtio_blk_outhdr hdr;
 		uint8_t status = VIRTIO_BLK_S_IOERR;
 		uint32_t written = 0;

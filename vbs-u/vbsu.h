@@ -179,13 +179,15 @@ int vbsu_blk_open(struct vbsu_blk *b, const char *path, bool read_only, uint32_t
 		  const char *serial, int max_segs, char *err, size_t errlen);
 
 /*
- * Serve every available request on vq: IN, OUT, FLUSH (fdatasync before the
- * status is written), GET_ID, DISCARD, WRITE_ZEROES; anything else answers
- * UNSUPP.  Malformed requests are completed with IOERR (or with no data when
- * there is nowhere to put a status).  Returns the number of requests
- * completed or a negative errno when the ring itself is broken.
+ * Serve up to budget available requests on vq: IN, OUT, FLUSH (fdatasync
+ * before the status is written), GET_ID, DISCARD, WRITE_ZEROES; anything
+ * else answers UNSUPP.  Malformed requests are completed with IOERR (or with
+ * no data when there is nowhere to put a status).  Returns the number of
+ * requests completed or a negative errno when the ring itself is broken.
+ * The budget keeps one busy queue from holding the event loop: the caller
+ * comes back for the rest (vq_has_work) after other devices had a turn.
  */
-int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq);
+int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq, int budget);
 
 /* Make every completed write durable, then close the image. */
 void vbsu_blk_close(struct vbsu_blk *b);

@@ -6,3 +6,6 @@ TESTS += tests/sim/test_blk_durability
 check_PROGRAMS += tests/sim/test_blk_enospc
 tests_sim_test_blk_enospc_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_enospc
+check_PROGRAMS += tests/sim/test_fairness
+tests_sim_test_fairness_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_fairness
