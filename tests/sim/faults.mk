@@ -9,3 +9,7 @@ TESTS += tests/sim/test_blk_enospc
 check_PROGRAMS += tests/sim/test_fairness
 tests_sim_test_fairness_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_fairness
+check_PROGRAMS += tests/sim/test_blk_eio
+tests_sim_test_blk_eio_SOURCES = tests/sim/test_blk_eio.c tests/sim/fuse_eio.c tests/sim/fuse_eio.h
+tests_sim_test_blk_eio_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_blk_eio
