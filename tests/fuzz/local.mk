@@ -68,8 +68,9 @@ FUZZ_JOBS = 2
 
 # One test per target: tests/fuzz/NAME.fuzz holds that target's libFuzzer
 # options and runs tests/fuzz/fuzz_NAME through run-fuzz.sh.  They are in
-# the usual test-suite.log (tests/run.sh counts them); check-TESTS runs them
-# without building every other test program with clang.
+# the usual test-suite.log (tests/run.sh counts them); check-TESTS, with
+# check_PROGRAMS emptied, runs them without building every other test
+# program with clang.
 TEST_EXTENSIONS += .fuzz
 FUZZ_LOG_COMPILER = $(SHELL) $(abs_top_srcdir)/tests/fuzz/run-fuzz.sh
 FUZZ_TESTS = $(FUZZ_TARGETS:tests/fuzz/fuzz_%=tests/fuzz/%.fuzz)
@@ -79,6 +80,7 @@ EXTRA_DIST += tests/fuzz/vq.fuzz tests/fuzz/blk.fuzz tests/fuzz/virtio_pci.fuzz 
 fuzz-check: $(FUZZ_TARGETS)
 	@test -n "$(FUZZ_TARGETS)" || { echo "configure with --enable-fuzzing (CC=clang)"; exit 1; }
 	$(MAKE) $(AM_MAKEFLAGS) -j$(FUZZ_JOBS) check-TESTS TESTS="$(FUZZ_TESTS)" \
+		check_PROGRAMS= check_LIBRARIES= \
 		AM_TESTS_ENVIRONMENT='$(AM_TESTS_ENVIRONMENT) FUZZ_SECONDS=$(FUZZ_SECONDS); export FUZZ_SECONDS;'
 
 fuzz-long: $(FUZZ_TARGETS)
