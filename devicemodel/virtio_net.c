@@ -235,12 +235,12 @@ static void tx_run(struct virtio_net *n)
 static void ctrl_run(struct virtio_net *n)
 {
 	struct virtio_queue *q = &n->vd.queues[CTRLQ];
-	int done = vbsu_net_ctrl_process(&n->be, &q->vq, n->vd.guest_features);
-
+	vbsu_net_ctrl_process(&n->be, &q->vq, n->vd.guest_features);
 	/* VIRTIO_NET_CTRL_MAC_ADDR_SET changes what the config space shows. */
 	memcpy(n->config.mac, n->be.mac, 6);
-	if (done > 0)
-		virtio_queue_done(q);
+	/* Commands acknowledged before a broken one still get their interrupt
+	 * (vq_endchains stays quiet when nothing was used). */
+	virtio_queue_done(q);
 }
 
 static void net_notify(struct virtio_dev *vd, struct virtio_queue *q)
