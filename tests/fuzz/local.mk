@@ -3,7 +3,8 @@
 # `make fuzz-long` for FUZZ_LONG_SECONDS (an hour) each; both go through
 # tests/fuzz/run-fuzz.sh, which starts from the seed corpus in
 # tests/fuzz/corpus/TARGET and keeps what a run learns out of the source tree.
-EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/corpus tests/fuzz/mkseeds.py
+EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/corpus tests/fuzz/mkseeds.py tests/fuzz/coverage.sh \
+	tests/fuzz/README.md
 
 FUZZ_TARGETS =
 tests_fuzz_fuzz_vq_LDADD = vbs-u/libvbsu.a

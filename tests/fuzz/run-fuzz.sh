@@ -4,7 +4,9 @@
 # (default 25) of fuzzing with the options listed in NAME.fuzz.  New inputs
 # go to a private copy of the corpus; a crash leaves its input in
 # FUZZ_ARTIFACTS (default: the build's tests/fuzz/artifacts) and fails the
-# test.  Prints libFuzzer's final executions and coverage.
+# test.  Prints libFuzzer's final executions and coverage.  With
+# FUZZ_KEEP_CORPUS=DIR the corpus a run ends with is kept in DIR/NAME (for
+# tests/fuzz/coverage.sh).
 #   run-fuzz.sh SRCDIR/tests/fuzz/NAME.fuzz     (with VDM_BUILDDIR set, as make check does)
 set -u
 def=$1
@@ -28,4 +30,8 @@ status=$?
 # Progress lines are noise in a test log; keep the start, findings and stats.
 grep -v -e '^#[0-9]*	\(NEW\|REDUCE\|pulse\)' -e '^"' -e '^######' "$work/log"
 echo "corpus after the run: $(ls "$work/corpus" | wc -l) inputs"
+if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
+	mkdir -p "$FUZZ_KEEP_CORPUS/$name"
+	cp "$work/corpus"/* "$FUZZ_KEEP_CORPUS/$name/"
+fi
 exit "$status"
