@@ -21,6 +21,9 @@
 #define BLK_QUEUE_SIZE 256
 #define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2)
 #define BLK_MAX_DWZ_SECTORS (1u << 22) /* 2 GiB per discard / write-zeroes segment */
+/* Requests per pass; the transport makes a few passes per kick, then lets
+ * the other devices have the event loop (tests/sim/test_fairness.c). */
+#define BLK_BUDGET 64
 
 /* What a vhost-user-blk back-end may offer that we pass on to the guest:
  * single-queue block features (no MQ: the device has one queue). */
@@ -137,7 +140,7 @@ static void blk_notify(struct virtio_dev *vd, struct virtio_queue *q)
 {
 	struct virtio_blk *b = (struct virtio_blk *)vd;
 
-	if (vbsu_blk_process(&b->be, &q->vq) >= 0)
+	if (vbsu_blk_process(&b->be, &q->vq, BLK_BUDGET) >= 0)
 		virtio_queue_done(q);
 }
 

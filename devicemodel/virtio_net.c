@@ -2,10 +2,10 @@
  * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC][,vhost=kernel[:NODE]|auto][,transitional]`
  * or `-s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]`: the
  * network device (virtio 1.2, 5.1): options, features, config space (MAC,
- * link status), the control queue (receive filter and MAC address), and
- * pacing of the receive and transmit paths on the event loop.  Frames are
- * moved by the VBS-U back-end in vbs-u/net.c on a TAP, or, with a vhost
- * route, by kernel vhost-net on the same TAP (handed over with
+ * link status), and pacing of the receive, transmit and control queues on
+ * the event loop.  Frames are moved, and control commands parsed, by the
+ * VBS-U back-end in vbs-u/net.c on a TAP; with a vhost route the frames are
+ * moved by kernel vhost-net on the same TAP (handed over with
  * VHOST_NET_SET_BACKEND) or by a vhost-user back-end.  The control queue
  * always stays in vdm; with a vhost route vdm does not see the frames, so
  * it offers no receive filter (CTRL_RX) there.
@@ -29,7 +29,6 @@
 
 #define NET_QUEUE_SIZE 256
 #define RX_BUDGET 64           /* frames per turn of the event loop */
-#define CTRL_MAX 1024          /* largest control command we take */
 
 enum { RXQ = 0, TXQ = 1, CTRLQ = 2, NET_NQUEUES = 3 };
 
@@ -271,107 +270,18 @@ static void tx_run(struct virtio_net *n)
 	set_tap_events(n, n->tap_events & EPOLLIN);
 }
 
-/* ---- control queue ---- */
-
-static uint8_t ctrl_rx(struct virtio_net *n, uint8_t cmd, const uint8_t *data, size_t len)
-{
-	if (len != 1 || data[0] > 1)
-		return VIRTIO_NET_ERR;
-	if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
-		n->be.promisc = data[0];
-	else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
-		n->be.allmulti = data[0];
-	else
-		return VIRTIO_NET_ERR; /* ALLUNI & co need CTRL_RX_EXTRA, not offered */
-	return VIRTIO_NET_OK;
-}
-
-/* One table of VIRTIO_NET_CTRL_MAC_TABLE_SET: le32 count, count MACs. */
-static const uint8_t *mac_table(const uint8_t *p, const uint8_t *end, uint8_t (*table)[6],
-				int *count, bool *overflow)
-{
-	uint32_t entries;
-
-	if (end - p < 4)
-		return NULL;
-	memcpy(&entries, p, 4);
-	p += 4;
-	if (entries > (uint32_t)(end - p) / 6)
-		return NULL;
-	/* Too many to hold: accept that whole class, as a NIC's filter would. */
-	*overflow = entries > VBSU_NET_MAC_TABLE;
-	*count = *overflow ? 0 : (int)entries;
-	for (int i = 0; i < *count; i++)
-		memcpy(table[i], p + 6 * i, 6);
-	return p + 6 * (size_t)entries;
-}
-
-static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, const uint8_t *data, size_t len)
-{
-	const uint8_t *end = data + len, *p;
-	struct vbsu_net saved = n->be;
-
-	if (cmd == VIRTIO_NET_CTRL_MAC_TABLE_SET) {
-		p = mac_table(data, end, n->be.uni, &n->be.n_uni, &n->be.uni_overflow);
-		if (p)
-			p = mac_table(p, end, n->be.multi, &n->be.n_multi, &n->be.multi_overflow);
-		if (!p || p != end) {
-			n->be = saved; /* malformed: leave the filter as it was */
-			return VIRTIO_NET_ERR;
-		}
-		return VIRTIO_NET_OK;
-	}
-	if (cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET &&
-	    virtio_has_feature(&n->vd, VIRTIO_NET_F_CTRL_MAC_ADDR) && len == 6 && !(data[0] & 1)) {
-		memcpy(n->be.mac, data, 6);
-		memcpy(n->config.mac, data, 6);
-		return VIRTIO_NET_OK;
-	}
-	return VIRTIO_NET_ERR;
-}
+/* ---- control queue (commands are parsed by vbs-u/net.c) ---- */
 
 static void ctrl_run(struct virtio_net *n)
 {
 	struct virtio_queue *q = &n->vd.queues[CTRLQ];
-	struct iovec iov[8];
-	struct vq_chain chain;
-	uint8_t buf[CTRL_MAX];
-	int ret, done = 0;
 
-	while ((ret = vq_getchain(&q->vq, &chain, iov, 8)) > 0) {
-		uint8_t ack = VIRTIO_NET_ERR;
-		size_t len = 0;
-
-		if (chain.read_len < 2 || chain.write_len < 1) {
-			vq_mark_broken(&q->vq, "control command without header or ack byte");
-			break;
-		}
-		for (int i = 0; i < chain.nread && len < sizeof(buf); i++) {
-			size_t c = iov[i].iov_len < sizeof(buf) - len ? iov[i].iov_len
-								      : sizeof(buf) - len;
-
-			memcpy(buf + len, iov[i].iov_base, c);
-			len += c;
-		}
-		if (chain.read_len <= sizeof(buf)) {
-			if (buf[0] == VIRTIO_NET_CTRL_RX &&
-			    virtio_has_feature(&n->vd, VIRTIO_NET_F_CTRL_RX))
-				ack = ctrl_rx(n, buf[1], buf + 2, len - 2);
-			else if (buf[0] == VIRTIO_NET_CTRL_MAC)
-				ack = ctrl_mac(n, buf[1], buf + 2, len - 2);
-		}
-		/* The ack is the last writable byte (5.1.6.5). */
-		for (int i = chain.nread + chain.nwrite - 1; i >= chain.nread; i--) {
-			if (iov[i].iov_len) {
-				((uint8_t *)iov[i].iov_base)[iov[i].iov_len - 1] = ack;
-				break;
-			}
-		}
-		vq_relchain(&q->vq, chain.head, 1);
-		done++;
-	}
-	if (done)
-		virtio_queue_done(q);
+	vbsu_net_ctrl_process(&n->be, &q->vq, n->vd.guest_features);
+	/* VIRTIO_NET_CTRL_MAC_ADDR_SET changes what the config space shows. */
+	memcpy(n->config.mac, n->be.mac, 6);
+	/* Commands acknowledged before a broken one still get their interrupt
+	 * (vq_endchains stays quiet when nothing was used). */
+	virtio_queue_done(q);
 }
 
 static void net_notify(struct virtio_dev *vd, struct virtio_queue *q)

@@ -61,7 +61,7 @@ static void drop_irqfds(struct qemu_fn *f)
 
 /* Stop serving one function after a protocol error (why says which) or an
  * orderly close by QEMU (why == NULL). */
-static void fn_stop(struct qemu_fn *f, const char *why)
+void qemu_fn_stop(struct qemu_fn *f, const char *why)
 {
 	struct hsm_vm *vm = f->vm;
 
@@ -387,11 +387,15 @@ static int handle_message(struct qemu_fn *f, const char **why)
 
 static void fn_readable(void *arg, int fd, uint32_t events)
 {
-	struct qemu_fn *f = arg;
-	const char *why = NULL;
-
 	(void)fd;
 	(void)events;
+	qemu_fn_serve(arg);
+}
+
+void qemu_fn_serve(struct qemu_fn *f)
+{
+	const char *why = NULL;
+
 	while (f->sock >= 0) {
 		int r = fn_receive(f, &why);
 
@@ -411,9 +415,9 @@ static void fn_readable(void *arg, int fd, uint32_t events)
 		if (r < 0 && !why) { /* QEMU went away between messages */
 			hsm_log(f->vm, 6, "qemu: %02x:%02x.%x: QEMU closed the connection",
 				f->bdf >> 8, (f->bdf >> 3) & 0x1f, f->bdf & 7);
-			fn_stop(f, NULL);
+			qemu_fn_stop(f, NULL);
 		} else if (r < 0) {
-			fn_stop(f, why);
+			qemu_fn_stop(f, why);
 		}
 		if (r < 0)
 			return;

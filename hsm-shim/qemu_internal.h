@@ -74,5 +74,10 @@ void qemu_stop(struct qemu_vm *q);
 
 /* qemu.c: true once every function has heard from QEMU. */
 bool qemu_all_connected(const struct qemu_vm *q);
+/* Serve every complete message waiting on f's socket (the loop's callback
+ * when it is readable; also the seam the proxy-message fuzz target uses). */
+void qemu_fn_serve(struct qemu_fn *f);
+/* Stop serving f: why is the protocol error, NULL for an orderly close. */
+void qemu_fn_stop(struct qemu_fn *f, const char *why);
 
 #endif /* VDM_QEMU_INTERNAL_H */

@@ -1,21 +1,28 @@
 #!/bin/sh
 # Install vdm's build dependencies on Debian 12 (when run as root and any is
 # missing), generate the build system, and build into a directory.
-#   samples/setup.sh [--sanitizers|--tsan] BUILDDIR
+#   samples/setup.sh [--sanitizers | --tsan | --fuzz] BUILDDIR
+# --fuzz: clang with libFuzzer, ./configure --enable-fuzzing (tests/fuzz).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 configure_flags=
+fuzz=
 if [ "${1:-}" = "--sanitizers" ]; then
 	configure_flags=--enable-sanitizers
 	shift
 elif [ "${1:-}" = "--tsan" ]; then
 	configure_flags=--enable-tsan
 	shift
+elif [ "${1:-}" = "--fuzz" ]; then
+	configure_flags="--enable-fuzzing CC=clang"
+	fuzz=1
+	shift
 fi
 builddir=${1:-$top/build}
 
 deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev pciutils
 	qemu-system-x86 qemu-system-common seabios cpio"
+[ -z "$fuzz" ] || deps="$deps clang libclang-rt-14-dev"
 missing=
 for p in $deps; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -36,4 +43,5 @@ mkdir -p "$builddir"
 cd "$builddir"
 [ -f Makefile ] || "$top/configure" -q $configure_flags
 make -s -j"$(nproc)" all
-make -s -j"$(nproc)" check TESTS= >/dev/null # test programs, without running them
+# Test programs, without running them (a fuzz build runs only its targets).
+[ -n "$fuzz" ] || make -s -j"$(nproc)" check TESTS= >/dev/null

@@ -1,4 +1,6 @@
 # tests: unit tests, simulator tests and the test driver.
+# Test kinds by extension (each folder adds its own): .test is automake's.
+TEST_EXTENSIONS = .test
 noinst_LIBRARIES += tests/driver/libdrv.a
 tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c tests/driver/drv_virtio.h tests/driver/drv_virtio.c
 
@@ -28,9 +30,8 @@ tests_sim_test_virtio_rnd_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_blk_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
 
-check_PROGRAMS += tests/sim/test_malformed
-tests_sim_test_malformed_LDADD = $(TEST_LDADD)
-TESTS += tests/sim/test_malformed
+include $(srcdir)/tests/sim/malformed.mk
+include $(srcdir)/tests/sim/faults.mk
 
 check_PROGRAMS += tests/sim/test_virtio_console
 tests_sim_test_virtio_console_LDADD = $(TEST_LDADD)
@@ -70,7 +71,7 @@ EXTRA_DIST += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
 # The acrn back-end against the HSM model: the simulator device tests again
 # over --hsm acrn:model (tests/acrn/NAME.acrn runs tests/sim/NAME), four
 # concurrent vCPUs, and the back-end's own start-up, garbage and shutdown.
-TEST_EXTENSIONS = .test .acrn
+TEST_EXTENSIONS += .acrn
 ACRN_LOG_COMPILER = $(SHELL) $(srcdir)/tests/acrn/over-acrn.sh
 ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \

@@ -1,7 +1,8 @@
 #!/bin/sh
 # vdm's test command: build and run `make check` twice, plainly and under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded acrn tests
-# under ThreadSanitizer, and print the totals as
+# under ThreadSanitizer, run each libFuzzer target briefly (`make fuzz-check`,
+# clang), and print the totals as
 # "N passed, N failed".  Installs build dependencies when run as root.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,9 +10,11 @@ passed=0
 failed=0
 status=0
 
-run_suite() { # name builddir [--sanitizers]
-	name=$1 dir=$2
-	shift 2
+# run_suite NAME BUILDDIR MAKE-TARGET [--sanitizers|--tsan|--fuzz]
+# $tests, when set, limits `make check` to those tests.
+run_suite() {
+	name=$1 dir=$2 target=$3
+	shift 3
 	echo "== $name build"
 	if ! "$top/samples/setup.sh" "$@" "$dir"; then
 		echo "== $name: build failed"
@@ -21,9 +24,9 @@ run_suite() { # name builddir [--sanitizers]
 	fi
 	echo "== $name tests"
 	if [ -n "$tests" ]; then
-		(cd "$dir" && make -s -j"$(nproc)" check TESTS="$tests") || status=1
+		(cd "$dir" && make -s -j"$(nproc)" "$target" TESTS="$tests") || status=1
 	else
-		(cd "$dir" && make -s -j"$(nproc)" check) || status=1
+		(cd "$dir" && make -s -j"$(nproc)" "$target") || status=1
 	fi
 	log=$dir/test-suite.log
 	if [ -f "$log" ]; then
@@ -54,13 +57,17 @@ run_suite() { # name builddir [--sanitizers]
 }
 
 tests= # all of them
-run_suite plain "$top/build"
-run_suite sanitizer "$top/build-asan" --sanitizers
+run_suite plain "$top/build" check
+run_suite sanitizer "$top/build-asan" check --sanitizers
 # ThreadSanitizer on what runs threads against each other: the acrn
 # back-end's ioreq client, the HSM model's vCPUs and the forwarder.
 tests="tests/acrn/test_acrn tests/acrn/test_acrn_vcpus tests/acrn/test_hostbridge.acrn
 	tests/acrn/test_virtio_rnd.acrn tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn
-	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn"
-run_suite tsan "$top/build-tsan" --tsan
+	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn
+	tests/acrn/test_vhost_user_blk.acrn"
+run_suite tsan "$top/build-tsan" check --tsan
+# Every libFuzzer target for FUZZ_SECONDS (25), two at a time: one test each.
+tests=
+run_suite fuzz "$top/build-fuzz" fuzz-check --fuzz
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

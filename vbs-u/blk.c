@@ -51,6 +51,8 @@ static size_t scatter(const struct iovec *iov, int n, const void *src, size_t le
 	for (int i = 0; i < n && put < len; i++) {
 		size_t take = iov[i].iov_len < len - put ? iov[i].iov_len : len - put;
 
+		if (take == 0)
+			continue; /* an empty buffer has no host address (NULL) */
 		memcpy(iov[i].iov_base, (const uint8_t *)src + put, take);
 		put += take;
 	}
@@ -185,20 +187,26 @@ static uint8_t do_dwz(struct vbsu_blk *b, const struct iovec *iov, int nread, ui
 	return VIRTIO_BLK_S_OK;
 }
 
-int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq)
+int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq, int budget)
 {
 	struct vq_chain c;
-	int done = 0, n;
+	int done = 0, n = 0;
 
-	while ((n = vq_getchain(vq, &c, b->iov, b->max_iov)) > 0) {
+	while (done < budget && (n = vq_getchain(vq, &c, b->iov, b->max_iov)) > 0) {
 		struct virtio_blk_outhdr hdr;
 		uint8_t status = VIRTIO_BLK_S_IOERR;
 		uint32_t written = 0;
 		struct iovec *st;
 
 		b->requests++;
-		/* The status byte is the last writable byte; without one, nothing can be said. */
-		if (c.nwrite == 0 || c.write_len == 0 ||
+		/*
+		 * The status byte is the last writable byte (5.2.6), which need
+		 * not be in the last writable buffer: zero-length buffers after it
+		 * hold nothing.  Without one, nothing can be said.
+		 */
+		while (c.nwrite > 0 && b->iov[c.nread + c.nwrite - 1].iov_len == 0)
+			c.nwrite--;
+		if (c.nwrite == 0 ||
 		    gather(b->iov, c.nread, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
 			b->errors++;
 			vq_relchain(vq, c.head, 0);

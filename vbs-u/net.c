@@ -1,7 +1,8 @@
 /*
  * net.c - the VBS-U virtio-net data path on a TAP interface: opening the
  * TAP with a virtio-net header, receive (TAP -> guest, with MRG_RXBUF and the
- * receive filter) and transmit (guest -> TAP, zero-copy writev).
+ * receive filter), transmit (guest -> TAP, zero-copy writev), and the
+ * control queue's commands that set the receive filter and the MAC.
  *
  * The TAP speaks the virtio-net header itself (IFF_VNET_HDR), so checksum
  * and segmentation offloads pass through untouched in both directions; this
@@ -88,13 +89,21 @@ int vbsu_net_open(struct vbsu_net *n, const char *ifname, char *err, size_t errl
 		}
 	}
 	ioctl(n->tap_fd, TUNSETOFFLOAD, 0); /* nothing until the driver accepts it */
-	n->frame = malloc(FRAME_MAX);
-	if (!n->frame) {
+	if (vbsu_net_attach(n, n->tap_fd, ifname)) {
 		vbsu_net_close(n);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	snprintf(n->ifname, sizeof(n->ifname), "%s", ifname);
+	return 0;
+}
+
+int vbsu_net_attach(struct vbsu_net *n, int fd, const char *name)
+{
+	n->tap_fd = fd;
+	n->frame = malloc(FRAME_MAX);
+	if (!n->frame)
+		return -ENOMEM;
+	snprintf(n->ifname, sizeof(n->ifname), "%s", name);
 	n->hdr_len = sizeof(struct virtio_net_hdr_mrg_rxbuf);
 	vbsu_net_reset(n);
 	return 0;
@@ -147,6 +156,8 @@ static void scatter(const struct iovec *iov, int niov, const uint8_t *src, size_
 	for (int i = 0; i < niov && len; i++) {
 		size_t chunk = iov[i].iov_len < len ? iov[i].iov_len : len;
 
+		if (chunk == 0)
+			continue; /* an empty buffer has no host address (NULL) */
 		memcpy(iov[i].iov_base, src, chunk);
 		src += chunk;
 		len -= chunk;
@@ -321,6 +332,122 @@ int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, bool *blocked)
 		sent++;
 	}
 	return ret < 0 ? ret : sent;
+}
+
+/* ---- control queue (virtio 1.2, 5.1.6.5) ---- */
+
+static uint8_t ctrl_rx(struct vbsu_net *n, uint8_t cmd, const uint8_t *data, size_t len)
+{
+	if (len != 1 || data[0] > 1)
+		return VIRTIO_NET_ERR;
+	if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
+		n->promisc = data[0];
+	else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
+		n->allmulti = data[0];
+	else
+		return VIRTIO_NET_ERR; /* ALLUNI & co need CTRL_RX_EXTRA, not offered */
+	return VIRTIO_NET_OK;
+}
+
+/* One table of VIRTIO_NET_CTRL_MAC_TABLE_SET: le32 count, count MACs. */
+static const uint8_t *mac_table(const uint8_t *p, const uint8_t *end, uint8_t (*table)[6],
+				int *count, bool *overflow)
+{
+	uint32_t entries;
+
+	if (end - p < 4)
+		return NULL;
+	memcpy(&entries, p, 4);
+	p += 4;
+	if (entries > (uint32_t)(end - p) / 6)
+		return NULL;
+	/* Too many to hold: accept that whole class, as a NIC's filter would. */
+	*overflow = entries > VBSU_NET_MAC_TABLE;
+	*count = *overflow ? 0 : (int)entries;
+	for (int i = 0; i < *count; i++)
+		memcpy(table[i], p + 6 * i, 6);
+	return p + 6 * (size_t)entries;
+}
+
+static uint8_t ctrl_mac(struct vbsu_net *n, uint8_t cmd, const uint8_t *data, size_t len,
+			uint64_t features)
+{
+	const uint8_t *end = data + len, *p;
+
+	if (cmd == VIRTIO_NET_CTRL_MAC_TABLE_SET) {
+		/* Parse into copies: a malformed command leaves the filter as it was. */
+		uint8_t uni[VBSU_NET_MAC_TABLE][6], multi[VBSU_NET_MAC_TABLE][6];
+		int n_uni, n_multi;
+		bool uni_over, multi_over;
+
+		p = mac_table(data, end, uni, &n_uni, &uni_over);
+		if (p)
+			p = mac_table(p, end, multi, &n_multi, &multi_over);
+		if (!p || p != end)
+			return VIRTIO_NET_ERR;
+		memcpy(n->uni, uni, sizeof(uni[0]) * (size_t)n_uni);
+		memcpy(n->multi, multi, sizeof(multi[0]) * (size_t)n_multi);
+		n->n_uni = n_uni;
+		n->n_multi = n_multi;
+		n->uni_overflow = uni_over;
+		n->multi_overflow = multi_over;
+		return VIRTIO_NET_OK;
+	}
+	if (cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET &&
+	    (features >> VIRTIO_NET_F_CTRL_MAC_ADDR & 1) && len == 6 && !(data[0] & 1)) {
+		memcpy(n->mac, data, 6);
+		return VIRTIO_NET_OK;
+	}
+	return VIRTIO_NET_ERR;
+}
+
+uint8_t vbsu_net_ctrl(struct vbsu_net *n, const uint8_t *cmd, size_t len, uint64_t features)
+{
+	if (len < 2)
+		return VIRTIO_NET_ERR;
+	if (cmd[0] == VIRTIO_NET_CTRL_RX && (features >> VIRTIO_NET_F_CTRL_RX & 1))
+		return ctrl_rx(n, cmd[1], cmd + 2, len - 2);
+	if (cmd[0] == VIRTIO_NET_CTRL_MAC)
+		return ctrl_mac(n, cmd[1], cmd + 2, len - 2, features);
+	return VIRTIO_NET_ERR;
+}
+
+int vbsu_net_ctrl_process(struct vbsu_net *n, struct vqueue *cq, uint64_t features)
+{
+	struct iovec iov[VBSU_NET_CTRL_MAX_IOV];
+	struct vq_chain chain;
+	uint8_t buf[VBSU_NET_CTRL_MAX];
+	int ret, done = 0;
+
+	while ((ret = vq_getchain(cq, &chain, iov, VBSU_NET_CTRL_MAX_IOV)) > 0) {
+		uint8_t ack = VIRTIO_NET_ERR;
+		size_t len = 0;
+
+		if (chain.read_len < 2 || chain.write_len < 1) {
+			vq_mark_broken(cq, "control command without header or ack byte");
+			return -EPROTO;
+		}
+		for (int i = 0; i < chain.nread && len < sizeof(buf); i++) {
+			size_t c = iov[i].iov_len < sizeof(buf) - len ? iov[i].iov_len
+								      : sizeof(buf) - len;
+
+			if (c)
+				memcpy(buf + len, iov[i].iov_base, c);
+			len += c;
+		}
+		if (chain.read_len <= sizeof(buf))
+			ack = vbsu_net_ctrl(n, buf, len, features);
+		/* The ack is the last writable byte (5.1.6.5). */
+		for (int i = chain.nread + chain.nwrite - 1; i >= chain.nread; i--) {
+			if (iov[i].iov_len) {
+				((uint8_t *)iov[i].iov_base)[iov[i].iov_len - 1] = ack;
+				break;
+			}
+		}
+		vq_relchain(cq, chain.head, 1);
+		done++;
+	}
+	return ret < 0 ? ret : done;
 }
 
 void vbsu_net_close(struct vbsu_net *n)

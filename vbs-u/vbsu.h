@@ -179,13 +179,15 @@ int vbsu_blk_open(struct vbsu_blk *b, const char *path, bool read_only, uint32_t
 		  const char *serial, int max_segs, char *err, size_t errlen);
 
 /*
- * Serve every available request on vq: IN, OUT, FLUSH (fdatasync before the
- * status is written), GET_ID, DISCARD, WRITE_ZEROES; anything else answers
- * UNSUPP.  Malformed requests are completed with IOERR (or with no data when
- * there is nowhere to put a status).  Returns the number of requests
- * completed or a negative errno when the ring itself is broken.
+ * Serve up to budget available requests on vq: IN, OUT, FLUSH (fdatasync
+ * before the status is written), GET_ID, DISCARD, WRITE_ZEROES; anything
+ * else answers UNSUPP.  Malformed requests are completed with IOERR (or with
+ * no data when there is nowhere to put a status).  Returns the number of
+ * requests completed or a negative errno when the ring itself is broken.
+ * The budget keeps one busy queue from holding the event loop: the caller
+ * comes back for the rest (vq_has_work) after other devices had a turn.
  */
-int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq);
+int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq, int budget);
 
 /* Make every completed write durable, then close the image. */
 void vbsu_blk_close(struct vbsu_blk *b);
@@ -294,6 +296,31 @@ int vbsu_net_rx(struct vbsu_net *n, struct vqueue *rxq, int budget, bool *starve
  * refused more for now (EAGAIN): wait for it to be writable.
  */
 int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, bool *blocked);
+
+/*
+ * Use fd as the TAP (already opened and set up; vbsu_net_open calls this):
+ * allocate the frame buffer and reset the filter.  Tests and fuzz targets
+ * pass a datagram socket instead.  Returns 0 or -ENOMEM.
+ */
+int vbsu_net_attach(struct vbsu_net *n, int fd, const char *name);
+
+/* Largest control command taken whole, and buffers per command chain. */
+#define VBSU_NET_CTRL_MAX 1024
+#define VBSU_NET_CTRL_MAX_IOV 8
+
+/*
+ * One control command (class, command, data; virtio 1.2, 5.1.6.5) against
+ * the receive filter and MAC, with the negotiated features.  Returns
+ * VIRTIO_NET_OK or VIRTIO_NET_ERR; a malformed command changes nothing.
+ */
+uint8_t vbsu_net_ctrl(struct vbsu_net *n, const uint8_t *cmd, size_t len, uint64_t features);
+
+/*
+ * Serve every command on the control queue, writing each ack.  Returns the
+ * number served, or a negative errno when the guest broke the queue (a
+ * chain without a command header or an ack byte breaks it too).
+ */
+int vbsu_net_ctrl_process(struct vbsu_net *n, struct vqueue *cq, uint64_t features);
 
 void vbsu_net_close(struct vbsu_net *n);
 
