@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int vhost_set_error(struct vhost_dev *d, int ret, const char *fmt, ...)
 {
@@ -42,6 +43,34 @@ int vhost_dev_open(struct vhost_dev **out, enum vhost_transport t, const char *p
 	d->fd = -1;
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	ret = d->ops->open(d);
+	if (ret) {
+		snprintf(err, errlen, "%s", d->err);
+		d->ops->close(d);
+		free(d);
+		return ret;
+	}
+	d->state = VHOST_OPEN;
+	*out = d;
+	return 0;
+}
+
+int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name, char *err,
+			     size_t errlen)
+{
+	struct vhost_dev *d = calloc(1, sizeof(*d));
+	int ret;
+
+	*out = NULL;
+	if (!d) {
+		close(fd);
+		snprintf(err, errlen, "vhost: out of memory");
+		return -ENOMEM;
+	}
+	d->transport = VHOST_TRANSPORT_USER;
+	d->ops = &vhost_user_ops;
+	d->fd = fd;
+	snprintf(d->path, sizeof(d->path), "%s", name);
+	ret = vhost_user_handshake(d);
 	if (ret) {
 		snprintf(err, errlen, "%s", d->err);
 		d->ops->close(d);

@@ -58,6 +58,18 @@ struct vhost_dev {
 int vhost_set_error(struct vhost_dev *d, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* vhost-user: the exchange after connecting (features, protocol features,
+ * owner), on d->fd. */
+int vhost_user_handshake(struct vhost_dev *d);
+
+/*
+ * Open a vhost-user device on an fd already connected to a back-end (the
+ * fuzz target's seam: tests/fuzz/fuzz_vhost_user.c).  Takes fd; name is for
+ * messages.  Returns 0 or -errno with err set, like vhost_dev_open.
+ */
+int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name, char *err,
+			     size_t errlen);
+
 extern const struct vhost_transport_ops vhost_kernel_ops;
 extern const struct vhost_transport_ops vhost_user_ops;
 

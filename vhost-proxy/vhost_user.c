@@ -237,20 +237,11 @@ static int vu_get_u64(struct vhost_dev *d, uint32_t req, uint64_t *val)
 	return ret ? ret : vu_recv(d, req, val, sizeof(*val), true, NULL);
 }
 
-static int u_open(struct vhost_dev *d)
+int vhost_user_handshake(struct vhost_dev *d)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint64_t f, pf;
 	int ret;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->path);
-	d->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (d->fd < 0 || connect(d->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		return vhost_set_error(d, -e, "vhost=user: cannot connect to %s: %s", d->path,
-				       strerror(e));
-	}
 	ret = vu_get_u64(d, VU_GET_FEATURES, &f);
 	if (ret)
 		return ret;
@@ -273,6 +264,21 @@ static int u_open(struct vhost_dev *d)
 	d->features = f & ~(1ULL << VU_F_PROTOCOL_FEATURES);
 	d->proto_feature_bit = f & 1ULL << VU_F_PROTOCOL_FEATURES;
 	return 0;
+}
+
+static int u_open(struct vhost_dev *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->path);
+	d->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d->fd < 0 || connect(d->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		return vhost_set_error(d, -e, "vhost=user: cannot connect to %s: %s", d->path,
+				       strerror(e));
+	}
+	return vhost_user_handshake(d);
 }
 
 static void u_close(struct vhost_dev *d)

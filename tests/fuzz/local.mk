@@ -40,6 +40,11 @@ tests_fuzz_fuzz_qemu_SOURCES = tests/fuzz/fuzz_qemu.c
 tests_fuzz_fuzz_qemu_LDADD = hsm-shim/libhsm.a
 tests_fuzz_fuzz_qemu_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
+FUZZ_TARGETS += tests/fuzz/fuzz_vhost_user
+tests_fuzz_fuzz_vhost_user_SOURCES = tests/fuzz/fuzz_vhost_user.c
+tests_fuzz_fuzz_vhost_user_LDADD = vhost-proxy/libvhostproxy.a
+tests_fuzz_fuzz_vhost_user_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
 noinst_PROGRAMS += $(FUZZ_TARGETS)
 else
 # Ordinary builds replay every committed input of every target once.
@@ -59,6 +64,9 @@ tests_fuzz_replay_vq_SOURCES = tests/fuzz/fuzz_vq.c tests/fuzz/replay.c
 tests_fuzz_replay_vq_LDADD = $(tests_fuzz_fuzz_vq_LDADD)
 tests_fuzz_replay_blk_SOURCES = tests/fuzz/fuzz_blk.c tests/fuzz/replay.c
 tests_fuzz_replay_blk_LDADD = $(tests_fuzz_fuzz_blk_LDADD)
+FUZZ_REPLAYS += tests/fuzz/replay_vhost_user
+tests_fuzz_replay_vhost_user_SOURCES = tests/fuzz/fuzz_vhost_user.c tests/fuzz/replay.c
+tests_fuzz_replay_vhost_user_LDADD = vhost-proxy/libvhostproxy.a
 check_PROGRAMS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)
 endif
@@ -76,7 +84,7 @@ TEST_EXTENSIONS += .fuzz
 FUZZ_LOG_COMPILER = $(SHELL) $(abs_top_srcdir)/tests/fuzz/run-fuzz.sh
 FUZZ_TESTS = $(FUZZ_TARGETS:tests/fuzz/fuzz_%=tests/fuzz/%.fuzz)
 EXTRA_DIST += tests/fuzz/vq.fuzz tests/fuzz/blk.fuzz tests/fuzz/virtio_pci.fuzz \
-	tests/fuzz/pci_cfg.fuzz tests/fuzz/net.fuzz tests/fuzz/qemu.fuzz
+	tests/fuzz/pci_cfg.fuzz tests/fuzz/net.fuzz tests/fuzz/qemu.fuzz tests/fuzz/vhost_user.fuzz
 
 fuzz-check: $(FUZZ_TARGETS)
 	@test -n "$(FUZZ_TARGETS)" || { echo "configure with --enable-fuzzing (CC=clang)"; exit 1; }
