@@ -45,6 +45,13 @@ struct virtio_queue {
 	 * the device at create.
 	 */
 	bool device_paced;
+	/*
+	 * Set by the device while the host side cannot take more from this
+	 * queue (a full TAP): a kick then serves it once and stops, instead of
+	 * coming back round the loop; the device kicks the queue itself (writes
+	 * kick_fd) when the host side has room again.
+	 */
+	bool host_blocked;
 };
 
 struct virtio_ops {

@@ -23,12 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
 #define NET_QUEUE_SIZE 256
 #define RX_BUDGET 64           /* frames per turn of the event loop */
+#define TX_BUDGET 64
 
 enum { RXQ = 0, TXQ = 1, CTRLQ = 2, NET_NQUEUES = 3 };
 
@@ -262,7 +264,8 @@ static void tx_run(struct virtio_net *n)
 
 	if (!virtio_dev_running(&n->vd) || !q->enabled || !ensure_configured(n))
 		return;
-	r = vbsu_net_tx(&n->be, &q->vq, &n->tx_blocked);
+	r = vbsu_net_tx(&n->be, &q->vq, TX_BUDGET, &n->tx_blocked);
+	q->host_blocked = n->tx_blocked;
 	if (r > 0)
 		virtio_queue_done(q);
 	if (r < 0)
@@ -302,8 +305,13 @@ static void tap_event(void *arg, int fd, uint32_t events)
 
 	(void)fd;
 	if (events & EPOLLOUT) {
+		/* The TAP has room again: go through the kick path, which serves
+		 * the queue in budgets and re-arms its notifications. */
 		n->tx_blocked = false;
-		tx_run(n);
+		set_tap_events(n, n->tap_events & EPOLLIN);
+		if (eventfd_write(n->vd.queues[TXQ].kick_fd, 1) < 0)
+			log_err("virtio-net %s: cannot re-queue transmit: %s", n->be.ifname,
+				strerror(errno));
 	}
 	if (events & (EPOLLIN | EPOLLERR))
 		rx_run(n);

@@ -137,6 +137,7 @@ static void queue_reset(struct virtio_queue *q)
 	q->size = q->max_size;
 	q->msix_vector = VIRTIO_NO_VECTOR;
 	q->enabled = false;
+	q->host_blocked = false;
 	q->desc_gpa = q->avail_gpa = q->used_gpa = 0;
 }
 
@@ -180,6 +181,8 @@ void virtio_queue_kicked(struct virtio_queue *q)
 			virtio_dev_needs_reset(vd, q->vq.error);
 			return;
 		}
+		if (q->host_blocked)
+			return; /* the device kicks again when the host side has room */
 		/*
 		 * Re-arm kicks (with EVENT_IDX this moves avail_event up to
 		 * what we consumed; without it the driver would never kick

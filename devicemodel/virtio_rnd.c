@@ -14,6 +14,9 @@
 #include <linux/virtio_ids.h>
 
 #define RND_QUEUE_SIZE 64
+/* Requests per call: the transport comes back for the rest after other
+ * devices had their turn (see virtio_queue_kicked). */
+#define RND_BUDGET 64
 
 struct virtio_rnd {
 	struct virtio_dev vd; /* first */
@@ -21,7 +24,7 @@ struct virtio_rnd {
 
 static void rnd_notify(struct virtio_dev *vd, struct virtio_queue *q)
 {
-	if (vbsu_rnd_process(&q->vq) >= 0)
+	if (vbsu_rnd_process(&q->vq, RND_BUDGET) >= 0)
 		virtio_queue_done(q);
 }
 

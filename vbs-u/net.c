@@ -296,14 +296,14 @@ int vbsu_net_rx(struct vbsu_net *n, struct vqueue *rxq, int budget, bool *starve
 	return delivered;
 }
 
-int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, bool *blocked)
+int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, int budget, bool *blocked)
 {
 	struct iovec iov[VBSU_NET_MAX_IOV];
 	struct vq_chain chain;
-	int sent = 0, ret;
+	int sent = 0, ret = 0;
 
 	*blocked = false;
-	while ((ret = vq_getchain(txq, &chain, iov, VBSU_NET_MAX_IOV)) > 0) {
+	while (sent < budget && (ret = vq_getchain(txq, &chain, iov, VBSU_NET_MAX_IOV)) > 0) {
 		ssize_t w;
 
 		if (chain.nwrite) {

@@ -24,13 +24,13 @@ int vbsu_rnd_init(char *err, size_t errlen)
 	return 0;
 }
 
-int vbsu_rnd_process(struct vqueue *vq)
+int vbsu_rnd_process(struct vqueue *vq, int budget)
 {
 	struct iovec iov[RND_MAX_IOV];
 	struct vq_chain c;
-	int done = 0, n;
+	int done = 0, n = 0;
 
-	while ((n = vq_getchain(vq, &c, iov, RND_MAX_IOV)) > 0) {
+	while (done < budget && (n = vq_getchain(vq, &c, iov, RND_MAX_IOV)) > 0) {
 		uint32_t written = 0;
 
 		/* Readable buffers mean nothing to this device (5.4.6): skip them. */

@@ -146,11 +146,13 @@ void vq_set_notify(struct vqueue *vq, bool enable);
 int vbsu_rnd_init(char *err, size_t errlen);
 
 /*
- * Fill the writable buffers of every available chain on vq with CSPRNG bytes
- * and put them on the used ring.  Returns the number of chains completed, or
- * a negative errno when the guest broke the ring (vq->broken is then set).
+ * Fill the writable buffers of up to budget available chains on vq with
+ * CSPRNG bytes and put them on the used ring.  Returns the number of chains
+ * completed, or a negative errno when the guest broke the ring (vq->broken
+ * is then set).  The budget keeps a guest that refills the queue as fast as
+ * it empties from holding the event loop (the caller comes back for more).
  */
-int vbsu_rnd_process(struct vqueue *vq);
+int vbsu_rnd_process(struct vqueue *vq, int budget);
 
 /* ---- virtio-blk back-end (blk.c) ---- */
 
@@ -291,11 +293,11 @@ void vbsu_net_reset(struct vbsu_net *n);
 int vbsu_net_rx(struct vbsu_net *n, struct vqueue *rxq, int budget, bool *starved, bool *more);
 
 /*
- * Send every available transmit chain to the TAP.  Returns the number sent,
- * or a negative errno when the ring is broken.  *blocked is set when the TAP
- * refused more for now (EAGAIN): wait for it to be writable.
+ * Send up to budget available transmit chains to the TAP.  Returns the
+ * number sent, or a negative errno when the ring is broken.  *blocked is set
+ * when the TAP refused more for now (EAGAIN): wait for it to be writable.
  */
-int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, bool *blocked);
+int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, int budget, bool *blocked);
 
 /*
  * Use fd as the TAP (already opened and set up; vbsu_net_open calls this):

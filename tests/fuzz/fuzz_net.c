@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Transmit: every chain sent is one datagram of its readable bytes. */
 	fuzz_ram_fill(&ram, data + FUZZ_HDR, size - FUZZ_HDR);
 	fuzz_vq_setup(&vq, &ram, data, 256);
-	r = vbsu_net_tx(&net, &vq, &blocked);
+	r = vbsu_net_tx(&net, &vq, 64, &blocked);
 	check(r < 0 ? vq.broken : r == vq.used_idx, "transmit: return value counts frames");
 	drain();
 
