@@ -71,7 +71,6 @@ struct virtio_net {
 	uint32_t tap_events;   /* what we watch the TAP for now */
 	bool configured;       /* vbsu_net_configure done since the last reset */
 	bool tx_blocked;
-	uint64_t logged_too_big;
 };
 
 static void net_free_cfg(void *p)
@@ -264,8 +263,14 @@ static void tx_run(struct virtio_net *n)
 
 	if (!virtio_dev_running(&n->vd) || !q->enabled || !ensure_configured(n))
 		return;
+	uint64_t errors = n->be.tx_errors;
+
 	r = vbsu_net_tx(&n->be, &q->vq, TX_BUDGET, &n->tx_blocked);
 	q->host_blocked = n->tx_blocked;
+	if (n->be.tx_errors != errors)
+		virtio_guest_error(&n->vd, "virtio-net %s: the TAP refused a transmitted frame (%s); "
+			"dropped (%llu so far)", n->be.ifname, strerror(n->be.tx_last_errno),
+			(unsigned long long)n->be.tx_errors);
 	if (r > 0)
 		virtio_queue_done(q);
 	if (r < 0)

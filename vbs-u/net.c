@@ -324,9 +324,10 @@ int vbsu_net_tx(struct vbsu_net *n, struct vqueue *txq, int budget, bool *blocke
 		}
 		/* A header the kernel refuses (bad GSO fields) or an interface
 		 * that is down drops the frame, as a NIC would. */
-		if (w < 0)
+		if (w < 0) {
 			n->tx_errors++;
-		else
+			n->tx_last_errno = errno;
+		} else
 			n->tx_frames++;
 		vq_relchain(txq, chain.head, 0);
 		sent++;

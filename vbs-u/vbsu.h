@@ -265,6 +265,7 @@ struct vbsu_net {
 	bool frame_pending;
 
 	uint64_t rx_frames, rx_filtered, rx_too_big, tx_frames, tx_errors;
+	int tx_last_errno; /* why the TAP refused the last dropped frame */
 };
 
 /*

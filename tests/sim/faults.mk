@@ -1,5 +1,5 @@
 # Back-end faults, durability and fairness between devices (virtio-blk).
-EXTRA_DIST += tests/sim/blk_guest.h
+EXTRA_DIST += tests/sim/blk_guest.h tests/sim/netns_tap.h
 check_PROGRAMS += tests/sim/test_blk_durability
 tests_sim_test_blk_durability_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_durability
@@ -9,6 +9,16 @@ TESTS += tests/sim/test_blk_enospc
 check_PROGRAMS += tests/sim/test_fairness
 tests_sim_test_fairness_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_fairness
+# The same with virtio-rnd and virtio-net transmit as the device that keeps
+# its queue full (test_fairness.c, FAIR_HAMMER).
+check_PROGRAMS += tests/sim/test_fairness_rnd tests/sim/test_fairness_net
+tests_sim_test_fairness_rnd_SOURCES = tests/sim/test_fairness.c
+tests_sim_test_fairness_rnd_CPPFLAGS = $(AM_CPPFLAGS) -DFAIR_HAMMER=HAMMER_RND
+tests_sim_test_fairness_rnd_LDADD = $(TEST_LDADD)
+tests_sim_test_fairness_net_SOURCES = tests/sim/test_fairness.c
+tests_sim_test_fairness_net_CPPFLAGS = $(AM_CPPFLAGS) -DFAIR_HAMMER=HAMMER_NET
+tests_sim_test_fairness_net_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_fairness_rnd tests/sim/test_fairness_net
 check_PROGRAMS += tests/sim/test_blk_eio
 tests_sim_test_blk_eio_SOURCES = tests/sim/test_blk_eio.c tests/sim/fuse_eio.c tests/sim/fuse_eio.h
 tests_sim_test_blk_eio_LDADD = $(TEST_LDADD)

@@ -1,10 +1,14 @@
 /*
  * test_fairness.c - a guest that keeps one device's queue full cannot starve
  * another device.  A second simulated vCPU (its own thread and simulator
- * connection) keeps virtio-blk A's queue full of reads, re-posting each one
- * the moment it completes and kicking every round, for the whole test.
- * Meanwhile the first vCPU does write+read-back pairs on virtio-blk B: at
- * least 100, and on until A has done 50000 reads in the meantime.
+ * connection) keeps device A's queue full, re-posting each request the
+ * moment it completes and kicking every round, for the whole test.  A is
+ * chosen at build time (FAIR_HAMMER): virtio-blk reads (test_fairness),
+ * virtio-rnd 4 KiB entropy requests (test_fairness_rnd) or virtio-net
+ * transmits of 1514-byte frames to a TAP in a private network namespace
+ * (test_fairness_net; needs root).  Meanwhile the first vCPU does
+ * write+read-back pairs on virtio-blk B: at least 100, and on until A has
+ * done 50000 requests in the meantime.
  *
  * The bound is a count, not a time: how many of A's requests vdm completes
  * while one of B's is waiting.  vdm serves every device from one event-loop
@@ -19,6 +23,8 @@
  */
 #include "blk_guest.h"
 
+#include "netns_tap.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,6 +32,37 @@
 #include <unistd.h>
 
 #define CHUNK 4096
+/* A's requests are large enough that serving one costs vdm more than
+ * re-posting it costs the hammer: the hammer keeps A's queue full even when
+ * it shares a CPU with vdm. */
+#define A_CHUNK (64 * 1024)
+#define A_SECTORS (A_CHUNK / 512)
+
+#define HAMMER_BLK 1
+#define HAMMER_RND 2
+#define HAMMER_NET 3
+#ifndef FAIR_HAMMER
+#define FAIR_HAMMER HAMMER_BLK
+#endif
+
+#if FAIR_HAMMER == HAMMER_BLK
+#define A_SPEC "3,virtio-blk,%s"
+#define A_QUEUE 0
+#define A_WHAT "reads"
+#elif FAIR_HAMMER == HAMMER_RND
+#define A_SPEC "3,virtio-rnd%.0s" /* (the image name is not used) */
+#define A_QUEUE 0
+#define A_WHAT "entropy requests"
+#elif FAIR_HAMMER == HAMMER_NET
+#define TAP "vdmfair0"
+#define A_SPEC "3,virtio-net,tap=" TAP "%.0s"
+#define A_QUEUE 1 /* transmit */
+#define A_WHAT "frames sent"
+#define FRAME 1514
+#define NET_HDR 12 /* virtio_net_hdr_v1 */
+#else
+#error "FAIR_HAMMER: HAMMER_BLK, HAMMER_RND or HAMMER_NET"
+#endif
 
 /* Bound on A's completions while one B request waits (see above). */
 #define MAX_A_PER_B 2048
@@ -62,20 +99,38 @@ static void measure(void)
 	}
 }
 
+/* Post one of A's requests, no kick; -1 when the queue is full.  The
+ * requests share one buffer: what A's data is does not matter here. */
+static int a_post(void)
+{
+#if FAIR_HAMMER == HAMMER_BLK
+	return blk_guest_post(&a, VIRTIO_BLK_T_IN,
+			      (a_done * A_SECTORS) % (8192 - A_SECTORS), A_CHUNK);
+#elif FAIR_HAMMER == HAMMER_RND
+	struct drv_buf in = { a.data, A_CHUNK };
+
+	return drv_virtio_post(&a.v, A_QUEUE, NULL, 0, &in, 1, false);
+#else
+	struct drv_buf out = { a.data, NET_HDR + FRAME };
+
+	return drv_virtio_post(&a.v, A_QUEUE, &out, 1, NULL, 0, false);
+#endif
+}
+
 static void *hammer(void *arg)
 {
 	(void)arg;
 	/* Interrupts off: this vCPU only polls. */
-	drv_virtio_vq_interrupts(&a.v, 0, false);
+	drv_virtio_vq_interrupts(&a.v, A_QUEUE, false);
 	while (!stop) {
 		int posted = 0;
 
-		/* Fill every free descriptor with 4 KiB reads. */
-		while (blk_guest_post(&a, VIRTIO_BLK_T_IN, (a_done * 8) % 8192, CHUNK) >= 0)
+		/* Fill every free descriptor. */
+		while (a_post() >= 0)
 			posted++;
 		if (posted)
-			drv_virtio_kick(&a.v, 0);
-		while (drv_virtio_get_used(&a.v, 0, NULL, NULL) == 1)
+			drv_virtio_kick(&a.v, A_QUEUE);
+		while (drv_virtio_get_used(&a.v, A_QUEUE, NULL, NULL) == 1)
 			a_done++;
 		measure();
 	}
@@ -108,6 +163,63 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+#if FAIR_HAMMER == HAMMER_NET
+/* Frames the TAP took from vdm (its receive side, seen from the host), from
+ * /proc/net/dev, which is this namespace's view (/sys/class/net is not). */
+static unsigned long long tap_rx_frames(void)
+{
+	FILE *f = fopen("/proc/net/dev", "r");
+	unsigned long long bytes, packets = 0;
+	char line[512];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, TAP ":");
+
+		if (p && sscanf(p + strlen(TAP ":"), "%llu %llu", &bytes, &packets) == 2)
+			break;
+		packets = 0;
+	}
+	fclose(f);
+	return packets;
+}
+#endif
+
+/* Bring A up with queues 0..A_QUEUE, and its request buffer: a 4 KiB
+ * data buffer, or for virtio-net one frame (zero header, broadcast to an
+ * EtherType nobody listens to) that every transmit sends again. */
+static int a_up(struct drv *d, struct drv_func *funcs, int nf, uint64_t *mmio, uint32_t *io)
+{
+#if FAIR_HAMMER == HAMMER_NET
+	struct drv_func *f = NULL;
+
+	for (int i = 0; i < nf; i++)
+		if (funcs[i].bdf == hsm_bdf(0, 3, 0))
+			f = &funcs[i];
+	if (!f)
+		return -1;
+	drv_assign_bars(d, f, mmio, io);
+	if (drv_virtio_probe(&a.v, d, f, 16 << 20) ||
+	    drv_virtio_negotiate(&a.v, 1ULL << VIRTIO_F_VERSION_1) ||
+	    drv_virtio_setup_irq(&a.v, true) || drv_virtio_setup_vq(&a.v, 0, 0) ||
+	    drv_virtio_setup_vq(&a.v, 1, 0))
+		return -1;
+	drv_virtio_driver_ok(&a.v);
+	a.data = drv_virtio_alloc(&a.v, NET_HDR + FRAME, 64);
+	uint8_t *p = drv_gpa(d, a.data, NET_HDR + FRAME);
+
+	memset(p, 0, NET_HDR + FRAME);
+	memset(p + NET_HDR, 0xff, 6);                      /* to: broadcast */
+	memcpy(p + NET_HDR + 6, "\x52\x54\x00\xfa\x1e\x01", 6); /* from: locally made */
+	p[NET_HDR + 12] = 0x88;                            /* EtherType 0x88b5: */
+	p[NET_HDR + 13] = 0xb5;                            /* local experimental */
+	return 0;
+#else
+	return blk_guest_up(&a, d, funcs, nf, 3, 16 << 20, A_CHUNK, 0, mmio, io);
+#endif
+}
+
 int main(void)
 {
 	char ia[] = "/tmp/vdm-fair-a-XXXXXX", ib[] = "/tmp/vdm-fair-b-XXXXXX", sa[160], sb[160];
@@ -122,7 +234,15 @@ int main(void)
 		return 99;
 	close(fa);
 	close(fb);
-	snprintf(sa, sizeof(sa), "3,virtio-blk,%s", ia);
+#if FAIR_HAMMER == HAMMER_NET
+	if (!netns_tap(TAP, 1500, "10.0.0.1/24")) {
+		printf("SKIP: needs root, /dev/net/tun and ip(8) to make a TAP in a namespace\n");
+		unlink(ia);
+		unlink(ib);
+		return 77;
+	}
+#endif
+	snprintf(sa, sizeof(sa), A_SPEC, ia);
 	snprintf(sb, sizeof(sb), "4,virtio-blk,%s", ib);
 	if (vdm_spawn(&p, (const char *const[]){ "-m", "256M", "-s", sa, "-s", sb, NULL }, &st)) {
 		drv_check(false, "vdm starts (%d)", st);
@@ -134,7 +254,7 @@ int main(void)
 	drv_connect(&d_main, p.sock);
 	int nf = drv_enumerate(&d_main, funcs, 8);
 	if (blk_guest_up(&b, &d_main, funcs, nf, 4, 64 << 20, CHUNK, 0, &mmio, &io) ||
-	    blk_guest_up(&a, &d_main, funcs, nf, 3, 16 << 20, CHUNK, 0, &mmio, &io)) {
+	    a_up(&d_main, funcs, nf, &mmio, &io)) {
 		drv_check(false, "devices set up");
 		return drv_result();
 	}
@@ -145,10 +265,13 @@ int main(void)
 	while (a_done < 1000) /* A's queue is full and busy before B starts */
 		usleep(1000);
 
+#if FAIR_HAMMER == HAMMER_NET
+	unsigned long long tap_before = tap_rx_frames();
+#endif
 	double t0 = now(), worst = 0;
 	unsigned long a_start = a_done;
 	int served = 0, i;
-	/* At least 100 pairs, and on until A has done 50000 reads meanwhile. */
+	/* At least 100 pairs, and on until A has done 50000 requests meanwhile. */
 	for (i = 0; (i < 100 || a_done - a_start < 50000) && i < 100000; i++) {
 		double t1 = now();
 		uint8_t *buf = blk_guest_buf(&b);
@@ -171,13 +294,21 @@ int main(void)
 	stop = true;
 	pthread_join(t, NULL);
 
-	printf("B: %d of %d write+read pairs in %.2f s (slowest %.3f s); A: %lu reads meanwhile\n",
-	       served, i, elapsed, worst, a_during);
+	printf("B: %d of %d write+read pairs in %.2f s (slowest %.3f s); A: %lu " A_WHAT
+	       " meanwhile\n", served, i, elapsed, worst, a_during);
 	drv_check(served == i && served >= 100, "B completes every request while A's queue is kept "
 		  "full (%d of %d; a wait over 10 s fails)", served, i);
 	drv_check(worst_a_per_b <= MAX_A_PER_B, "at most %d of A's requests while one of B's waits "
 		  "(worst: %lu)", MAX_A_PER_B, worst_a_per_b);
-	drv_check(a_during >= 50000, "A was busy the whole time (%lu reads)", a_during);
+	drv_check(a_during >= 50000, "A was busy the whole time (%lu " A_WHAT ")", a_during);
+#if FAIR_HAMMER == HAMMER_NET
+	/* Transmits are completed once written: the TAP has them all.  Up to a
+	 * queue's worth of them may have reached it before tap_before was
+	 * read and been reaped only after a_start. */
+	unsigned long long tap_got = tap_rx_frames() - tap_before;
+	drv_check(tap_got + a.v.vq[A_QUEUE].size >= a_during,
+		  "the TAP received every frame sent meanwhile (%llu of %lu)", tap_got, a_during);
+#endif
 
 	drv_disconnect(&d_main);
 	drv_disconnect(&d_hammer);

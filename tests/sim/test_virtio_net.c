@@ -16,6 +16,7 @@
 #include "drv.h"
 #include "drv_virtio.h"
 #include "hsm.h"
+#include "netns_tap.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,7 +26,6 @@
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,39 +49,6 @@ struct net {
 	uint64_t rx[NRX];   /* receive buffers, by head id order of posting */
 	uint64_t tx;
 };
-
-static int sh(const char *cmd)
-{
-	int st = system(cmd);
-
-	return st == 0 ? 0 : -1;
-}
-
-/* A fresh network namespace with a persistent TAP at 10.0.0.1/24. */
-static bool make_tap(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd;
-
-	if (unshare(CLONE_NEWNET))
-		return false;
-	/* No IPv6: its neighbour discovery would put frames of its own on the
-	 * TAP at unpredictable times. */
-	sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; "
-	   "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6");
-	fd = open("/dev/net/tun", O_RDWR);
-	if (fd < 0)
-		return false;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), TAP);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETPERSIST, 1)) {
-		close(fd);
-		return false;
-	}
-	close(fd);
-	return sh("ip link set lo up && ip link set " TAP " mtu 9000 up && "
-		  "ip addr add 10.0.0.1/24 dev " TAP) == 0;
-}
 
 static uint16_t csum(const void *p, size_t len)
 {
@@ -458,7 +425,7 @@ int main(void)
 	struct net n;
 	int st, ps;
 
-	if (!make_tap()) {
+	if (!netns_tap(TAP, 9000, "10.0.0.1/24")) {
 		printf("SKIP: needs root, /dev/net/tun and ip(8) to make a TAP in a namespace\n");
 		return 77;
 	}
