@@ -16,6 +16,9 @@ tests_unit_test_gpa_map_LDADD = $(TEST_LDADD)
 tests_sim_test_cli_LDADD = $(TEST_LDADD)
 tests_sim_test_hostbridge_LDADD = $(TEST_LDADD)
 TESTS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
+check_PROGRAMS += tests/unit/test_vhost_user
+tests_unit_test_vhost_user_LDADD = $(TEST_LDADD)
+TESTS += tests/unit/test_vhost_user
 
 include $(srcdir)/tests/unit/local-vq.mk
 

@@ -54,8 +54,8 @@ int vhost_dev_open(struct vhost_dev **out, enum vhost_transport t, const char *p
 	return 0;
 }
 
-int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name, char *err,
-			     size_t errlen)
+int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name,
+			     int reply_timeout_ms, char *err, size_t errlen)
 {
 	struct vhost_dev *d = calloc(1, sizeof(*d));
 	int ret;
@@ -69,6 +69,7 @@ int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name, c
 	d->transport = VHOST_TRANSPORT_USER;
 	d->ops = &vhost_user_ops;
 	d->fd = fd;
+	d->reply_timeout_ms = reply_timeout_ms;
 	snprintf(d->path, sizeof(d->path), "%s", name);
 	ret = vhost_user_handshake(d);
 	if (ret) {

@@ -51,6 +51,7 @@ struct vhost_dev {
 	bool has_config;             /* the transport can get/set config space */
 	uint64_t proto_feature_bit;  /* VHOST_USER_F_PROTOCOL_FEATURES if offered, else 0 */
 	bool disconnected;
+	int reply_timeout_ms;        /* 0: VU_TIMEOUT_MS (vhost_user.c) */
 	char err[200];
 };
 
@@ -64,11 +65,13 @@ int vhost_user_handshake(struct vhost_dev *d);
 
 /*
  * Open a vhost-user device on an fd already connected to a back-end (the
- * fuzz target's seam: tests/fuzz/fuzz_vhost_user.c).  Takes fd; name is for
- * messages.  Returns 0 or -errno with err set, like vhost_dev_open.
+ * seam of tests/fuzz/fuzz_vhost_user.c and tests/unit/test_vhost_user.c).
+ * Takes fd; name is for messages; each reply must be complete within
+ * reply_timeout_ms (0: the default).  Returns 0 or -errno with err set,
+ * like vhost_dev_open.
  */
-int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name, char *err,
-			     size_t errlen);
+int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name,
+			     int reply_timeout_ms, char *err, size_t errlen);
 
 extern const struct vhost_transport_ops vhost_kernel_ops;
 extern const struct vhost_transport_ops vhost_user_ops;

@@ -7,9 +7,10 @@
  * vdm only asks; a back-end only answers, on this socket (no back-end
  * request channel is negotiated).  So every reply is read right after its
  * request, and anything arriving unasked means the back-end is gone or
- * broken.  A back-end that does not answer within VU_TIMEOUT_MS, closes the
- * socket, or answers out of line is marked disconnected: the stream cannot
- * be trusted after that.
+ * broken.  A back-end that has not sent a whole reply within VU_TIMEOUT_MS
+ * of being asked (one deadline per reply, however the bytes trickle in),
+ * closes the socket, or answers out of line is marked disconnected: the
+ * stream cannot be trusted after that.
  */
 #include "vhost_internal.h"
 
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 enum vu_request {
@@ -160,14 +162,23 @@ static int vu_send(struct vhost_dev *d, uint32_t req, uint32_t flags, const void
 	return 0;
 }
 
-/* Read exactly len bytes within the deadline. */
-static int read_full(struct vhost_dev *d, uint32_t req, void *buf, size_t len)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read exactly len bytes by deadline (now_ms() time). */
+static int read_full(struct vhost_dev *d, uint32_t req, void *buf, size_t len, int64_t deadline)
 {
 	size_t got = 0;
 
 	while (got < len) {
 		struct pollfd p = { .fd = d->fd, .events = POLLIN };
-		int r = poll(&p, 1, VU_TIMEOUT_MS);
+		int64_t left = deadline - now_ms();
+		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
 		ssize_t n;
 
 		if (r == 0)
@@ -198,8 +209,9 @@ static int read_full(struct vhost_dev *d, uint32_t req, void *buf, size_t len)
 static int vu_recv(struct vhost_dev *d, uint32_t req, void *payload, uint32_t len, bool exact_len,
 		   uint32_t *got)
 {
+	int64_t deadline = now_ms() + (d->reply_timeout_ms > 0 ? d->reply_timeout_ms : VU_TIMEOUT_MS);
 	struct vu_hdr hdr;
-	int ret = read_full(d, req, &hdr, sizeof(hdr));
+	int ret = read_full(d, req, &hdr, sizeof(hdr), deadline);
 
 	if (ret)
 		return ret;
@@ -207,7 +219,7 @@ static int vu_recv(struct vhost_dev *d, uint32_t req, void *payload, uint32_t le
 		return lost(d, -EPROTO, req, "reply does not match the request");
 	if (hdr.size > len || (exact_len && hdr.size != len))
 		return lost(d, -EPROTO, req, "reply has the wrong size");
-	ret = read_full(d, req, payload, hdr.size);
+	ret = read_full(d, req, payload, hdr.size, deadline);
 	if (!ret && got)
 		*got = hdr.size;
 	return ret;

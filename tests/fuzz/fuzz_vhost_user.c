@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	shutdown(sv[1], SHUT_WR);
-	if (vhost_dev_open_connected(&d, sv[0], "fuzz", err, sizeof(err)) == 0) {
+	if (vhost_dev_open_connected(&d, sv[0], "fuzz", 0, err, sizeof(err)) == 0) {
 		struct vhost_mem_region r = { .gpa = 0, .size = RAM, .uaddr = (uintptr_t)ram,
 					      .fd = ram_fd, .fd_offset = 0 };
 		struct vhost_vring vr = { .num = 16, .base = 0, .desc = (uintptr_t)ram,
