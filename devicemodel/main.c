@@ -226,10 +226,12 @@ int main(int argc, char **argv)
 		goto out;
 	if (opts.dump_dir && dump_config(&vdm, opts.dump_dir))
 		goto out;
-	ret = hsm_start(vdm.vm);
+	char start_err[256];
+
+	ret = hsm_start(vdm.vm, start_err, sizeof(start_err));
 	if (ret) {
 		fprintf(stderr, "vdm: cannot start the %s back-end: %s\n", hsm_backend_name(vdm.vm),
-			strerror(-ret));
+			start_err);
 		goto out;
 	}
 	sig = evloop_run(vdm.loop);

@@ -500,25 +500,26 @@ static void client_died(void *arg, int fd, uint32_t events)
 		vm->cfg.hv_exited(vm->cfg.ioreq_opaque, 1, false);
 }
 
-static int acrn_start(struct hsm_vm *vm)
+static int acrn_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 {
 	struct acrn *a = acrn_of(vm);
-	char err[256];
 	int ret;
 
 	ret = vm->cfg.loop.add_fd(vm->cfg.loop.loop, a->dead_efd, EPOLLIN, client_died, vm);
-	if (ret)
-		return ret;
-	a->dead_watched = true;
-	if (pthread_create(&a->client, NULL, client_thread, vm))
-		return -EAGAIN;
-	a->client_running = true;
-	/* Devices are all registered and the client is waiting: let vCPUs run. */
-	ret = setup_ioctl(a, ACRN_IOCTL_START_VM, NULL, err, sizeof(err));
 	if (ret) {
-		hsm_log(vm, 3, "acrn: %s", err);
+		snprintf(errbuf, errlen, "acrn: cannot watch the ioreq client: %s", strerror(-ret));
 		return ret;
 	}
+	a->dead_watched = true;
+	if (pthread_create(&a->client, NULL, client_thread, vm)) {
+		snprintf(errbuf, errlen, "acrn: cannot start the ioreq client thread");
+		return -EAGAIN;
+	}
+	a->client_running = true;
+	/* Devices are all registered and the client is waiting: let vCPUs run. */
+	ret = setup_ioctl(a, ACRN_IOCTL_START_VM, NULL, errbuf, errlen);
+	if (ret)
+		return ret;
 	a->started = true;
 	return 0;
 }

@@ -165,9 +165,16 @@ int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf)
 	return vm->ops->add_pci_function ? vm->ops->add_pci_function(vm, bdf) : 0;
 }
 
-int hsm_start(struct hsm_vm *vm)
+int hsm_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 {
-	return vm->ops->start ? vm->ops->start(vm) : 0;
+	int ret;
+
+	if (errlen)
+		errbuf[0] = 0;
+	ret = vm->ops->start ? vm->ops->start(vm, errbuf, errlen) : 0;
+	if (ret && errlen && !errbuf[0])
+		snprintf(errbuf, errlen, "%s", strerror(-ret));
+	return ret;
 }
 
 /* ---- guest memory ---- */

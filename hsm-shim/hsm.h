@@ -156,9 +156,10 @@ int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf);
 
 /*
  * Back-end-specific start, after every device is registered (for example the
- * simulator starts accepting test-driver connections).  Returns 0 or -errno.
+ * simulator starts accepting test-driver connections).  Returns 0, or -errno
+ * with a one-line reason in errbuf.
  */
-int hsm_start(struct hsm_vm *vm);
+int hsm_start(struct hsm_vm *vm, char *errbuf, size_t errlen);
 
 /* ---- Guest memory ------------------------------------------------------ */
 

@@ -21,7 +21,7 @@ struct hsm_backend_ops {
 	/* arg: text after "name:" or NULL.  Sets up guest RAM (hsm_add_region). */
 	int (*open)(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen);
 	int (*add_pci_function)(struct hsm_vm *vm, uint16_t bdf);
-	int (*start)(struct hsm_vm *vm);
+	int (*start)(struct hsm_vm *vm, char *errbuf, size_t errlen);
 	/* Optional: stop the guest and request delivery (hsm_stop). */
 	void (*stop)(struct hsm_vm *vm);
 	void (*close)(struct hsm_vm *vm);

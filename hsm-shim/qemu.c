@@ -485,9 +485,9 @@ static int qemu_add_pci_function(struct hsm_vm *vm, uint16_t bdf)
 	return 0;
 }
 
-static int qemu_start(struct hsm_vm *vm)
+static int qemu_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 {
-	return qemu_launch(qvm(vm));
+	return qemu_launch(qvm(vm), errbuf, errlen);
 }
 
 static void qemu_close(struct hsm_vm *vm)

@@ -67,8 +67,9 @@ struct qemu_vm {
 
 /* Check that argv[0] runs and offers x-pci-proxy-dev. */
 int qemu_probe(char *const *argv, char *errbuf, size_t errlen);
-/* Start QEMU with the proxy devices and the shared RAM appended. */
-int qemu_launch(struct qemu_vm *q);
+/* Start QEMU with the proxy devices and the shared RAM appended; 0, or
+ * -errno with a one-line reason in errbuf. */
+int qemu_launch(struct qemu_vm *q, char *errbuf, size_t errlen);
 /* Stop QEMU if it still runs (SIGTERM, then SIGKILL) and reap it. */
 void qemu_stop(struct qemu_vm *q);
 

@@ -198,7 +198,7 @@ static void child_exited(void *arg, int fd, uint32_t events)
 		vm->cfg.hv_exited(vm->cfg.ioreq_opaque, status, !qemu_all_connected(q));
 }
 
-int qemu_launch(struct qemu_vm *q)
+int qemu_launch(struct qemu_vm *q, char *errbuf, size_t errlen)
 {
 	struct hsm_vm *vm = q->vm;
 	pid_t parent = getpid(), pid;
@@ -209,13 +209,17 @@ int qemu_launch(struct qemu_vm *q)
 	if (ret)
 		return ret;
 	log_command(q);
-	if (pipe2(errpipe, O_CLOEXEC))
-		return -errno;
+	if (pipe2(errpipe, O_CLOEXEC)) {
+		ret = -errno;
+		snprintf(errbuf, errlen, "qemu: cannot make a pipe: %s", strerror(-ret));
+		return ret;
+	}
 	pid = fork();
 	if (pid < 0) {
 		ret = -errno;
 		close(errpipe[0]);
 		close(errpipe[1]);
+		snprintf(errbuf, errlen, "qemu: cannot fork: %s", strerror(-ret));
 		return ret;
 	}
 	if (pid == 0)
@@ -227,7 +231,7 @@ int qemu_launch(struct qemu_vm *q)
 	close(errpipe[0]);
 	if (n == (ssize_t)sizeof(err)) { /* exec failed */
 		waitpid(pid, NULL, 0);
-		hsm_log(vm, 3, "qemu: cannot run '%s': %s", q->argv[0], strerror(err));
+		snprintf(errbuf, errlen, "qemu: cannot run '%s': %s", q->argv[0], strerror(err));
 		return -err;
 	}
 	q->pid = pid;
@@ -239,7 +243,7 @@ int qemu_launch(struct qemu_vm *q)
 	if (q->pidfd < 0 ||
 	    vm->cfg.loop.add_fd(vm->cfg.loop.loop, q->pidfd, EPOLLIN, child_exited, q)) {
 		ret = q->pidfd < 0 ? -errno : -ENOMEM;
-		hsm_log(vm, 3, "qemu: cannot watch the QEMU process: %s", strerror(-ret));
+		snprintf(errbuf, errlen, "qemu: cannot watch the QEMU process: %s", strerror(-ret));
 		qemu_stop(q);
 		return ret;
 	}

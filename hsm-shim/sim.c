@@ -238,12 +238,14 @@ err:
 	return ret;
 }
 
-static int sim_start(struct hsm_vm *vm)
+static int sim_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 {
 	struct sim *s = vm->priv;
 
-	if (pthread_create(&s->accept_thread, NULL, accept_thread, vm))
+	if (pthread_create(&s->accept_thread, NULL, accept_thread, vm)) {
+		snprintf(errbuf, errlen, "cannot start the accept thread");
 		return -EAGAIN;
+	}
 	s->accepting = true;
 	hsm_log(vm, 6, "sim: waiting for the test driver on %s", s->path);
 	return 0;
