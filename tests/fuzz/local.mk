@@ -86,9 +86,14 @@ FUZZ_TESTS = $(FUZZ_TARGETS:tests/fuzz/fuzz_%=tests/fuzz/%.fuzz)
 EXTRA_DIST += tests/fuzz/vq.fuzz tests/fuzz/blk.fuzz tests/fuzz/virtio_pci.fuzz \
 	tests/fuzz/pci_cfg.fuzz tests/fuzz/net.fuzz tests/fuzz/qemu.fuzz tests/fuzz/vhost_user.fuzz
 
+# The tests run FUZZ_JOBS at a time whatever -j the caller gave: the inner
+# make gets MAKEFLAGS of its own (a -j beside an inherited jobserver would
+# draw make's "-jN forced in submake" warning), keeping only -s (in
+# MAKEFLAGS' first word, the single-letter flags, when it has no dash).
 fuzz-check: $(FUZZ_TARGETS)
 	@test -n "$(FUZZ_TARGETS)" || { echo "configure with --enable-fuzzing (CC=clang)"; exit 1; }
-	$(MAKE) $(AM_MAKEFLAGS) -j$(FUZZ_JOBS) check-TESTS TESTS="$(FUZZ_TESTS)" \
+	@silent=; set -- $$MAKEFLAGS; case "$${1-}" in -*) ;; *s*) silent=-s;; esac; \
+	MAKEFLAGS= $(MAKE) $(AM_MAKEFLAGS) $$silent -j$(FUZZ_JOBS) check-TESTS TESTS="$(FUZZ_TESTS)" \
 		check_PROGRAMS= check_LIBRARIES= \
 		AM_TESTS_ENVIRONMENT='$(AM_TESTS_ENVIRONMENT) FUZZ_SECONDS=$(FUZZ_SECONDS); export FUZZ_SECONDS;'
 
