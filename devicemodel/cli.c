@@ -161,17 +161,10 @@ static int parse_slot(struct vdm_options *o, const char *arg, char *err, size_t 
 	}
 	spec = &o->devs[o->ndevs];
 	*spec = (struct dev_spec){ .slot = slot, .func = func, .emu = emu };
-	if (emu->parse) {
-		char why[160];
+	char why[160] = "";
 
-		why[0] = '\0';
-		ret = emu->parse(opts, &spec->cfg, why, sizeof(why));
-		if (ret) {
-			snprintf(err, errlen, "-s '%s': %s", arg, why[0] ? why : "bad options");
-			return -EINVAL;
-		}
-	} else if (opts && *opts) {
-		snprintf(err, errlen, "-s '%s': %s takes no options", arg, name);
+	if (devemu_parse(emu, opts, &spec->cfg, why, sizeof(why))) {
+		snprintf(err, errlen, "-s '%s': %s", arg, why[0] ? why : "bad options");
 		return -EINVAL;
 	}
 	o->ndevs++;
@@ -279,7 +272,6 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 void cli_free(struct vdm_options *o)
 {
 	for (int i = 0; i < o->ndevs; i++)
-		if (o->devs[i].cfg && o->devs[i].emu->free_cfg)
-			o->devs[i].emu->free_cfg(o->devs[i].cfg);
+		devemu_free_cfg(o->devs[i].emu, o->devs[i].cfg);
 	o->ndevs = 0;
 }

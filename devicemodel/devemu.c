@@ -1,8 +1,12 @@
 /*
- * devemu.c - the table of device emulations that -s may name.
+ * devemu.c - the table of device emulations that -s may name, and the walk
+ * over a device's options that every emulation shares.
  */
 #include "vdm.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct devemu *const devemu_table[] = {
@@ -21,4 +25,53 @@ const struct devemu *devemu_find(const char *name)
 		if (!strcmp(devemu_table[i]->name, name))
 			return devemu_table[i];
 	return NULL;
+}
+
+int devemu_parse(const struct devemu *emu, const char *opts, void **out, char *err, size_t errlen)
+{
+	char *copy = NULL, *save = NULL;
+	void *cfg = NULL;
+	int ret = 0;
+
+	*out = NULL;
+	if (!emu->option) {
+		if (opts && *opts) {
+			snprintf(err, errlen, "%s takes no options", emu->name);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	cfg = calloc(1, emu->cfg_size);
+	copy = strdup(opts ? opts : "");
+	if (!cfg || !copy) {
+		free(cfg);
+		free(copy);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (char *opt = strtok_r(copy, ",", &save); opt && !ret; opt = strtok_r(NULL, ",", &save)) {
+		ret = emu->option(cfg, opt, err, errlen);
+		if (ret == DEVEMU_UNKNOWN) {
+			snprintf(err, errlen, "unknown %s option '%s'", emu->name, opt);
+			ret = -EINVAL;
+		}
+	}
+	free(copy);
+	if (!ret && emu->options_done)
+		ret = emu->options_done(cfg, err, errlen);
+	if (ret) {
+		devemu_free_cfg(emu, cfg);
+		return ret;
+	}
+	*out = cfg;
+	return 0;
+}
+
+void devemu_free_cfg(const struct devemu *emu, void *cfg)
+{
+	if (!cfg)
+		return;
+	if (emu->clear_cfg)
+		emu->clear_cfg(cfg);
+	free(cfg);
 }

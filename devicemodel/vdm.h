@@ -16,16 +16,25 @@
 
 struct vdm;
 
+/* What a devemu's option hook returns for an option it does not know. */
+#define DEVEMU_UNKNOWN 1
+
 struct devemu {
 	const char *name;
 	const char *usage; /* one line for --help: "-s N,name,OPTS" */
 	/*
-	 * Parse the OPTIONS part of -s at command-line time (opts may be NULL).
-	 * Stores a device-owned config in *cfg.  Returns 0, or -EINVAL with a
-	 * one-line reason in err.  Optional: without it, options are refused.
+	 * The OPTIONS part of -s, at command-line time (devemu_parse): a config
+	 * of cfg_size bytes starts zeroed, option() applies each comma-separated
+	 * option to it in turn (0, DEVEMU_UNKNOWN, or -errno with a one-line
+	 * reason in err), then options_done() (optional) checks what goes
+	 * together and fills defaults.  clear_cfg (optional) releases what they
+	 * stored in the config, not the config itself.  Without option(), the
+	 * device takes no options.
 	 */
-	int (*parse)(const char *opts, void **cfg, char *err, size_t errlen);
-	void (*free_cfg)(void *cfg);
+	size_t cfg_size;
+	int (*option)(void *cfg, const char *opt, char *err, size_t errlen);
+	int (*options_done)(void *cfg, char *err, size_t errlen);
+	void (*clear_cfg)(void *cfg);
 	/* Build the function (files opened, resources taken).  Returns 0 or -errno
 	 * with a one-line reason in err. */
 	int (*create)(struct vdm *vdm, void *cfg, struct pci_dev **out, char *err, size_t errlen);
@@ -35,6 +44,14 @@ struct devemu {
 
 /* Look up an emulation by name; NULL if none. */
 const struct devemu *devemu_find(const char *name);
+/*
+ * Parse opts (NULL or empty: no options; empty options between commas are
+ * skipped) for emu into *cfg (NULL for a device without options).  Returns
+ * 0, or -errno with a one-line reason in err.
+ */
+int devemu_parse(const struct devemu *emu, const char *opts, void **cfg, char *err, size_t errlen);
+/* Release a config from devemu_parse (NULL is fine). */
+void devemu_free_cfg(const struct devemu *emu, void *cfg);
 /* NULL-terminated list, for --help. */
 extern const struct devemu *const devemu_table[];
 

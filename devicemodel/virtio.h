@@ -103,11 +103,6 @@ struct virtio_dev_params {
 	bool transitional;       /* also offer the legacy I/O BAR (0x1000.. device IDs) */
 };
 
-/*
- * Options every virtio device takes, for the devices' parse hooks: returns
- * true when tok was one ("transitional") and applied it to *transitional.
- */
-bool virtio_parse_common_opt(const char *tok, bool *transitional);
 
 /* Build vd's PCI function (IDs, BARs, capabilities, MSI-X if the back-end
  * delivers MSI, else INTx).  Returns 0 or -errno. */
@@ -173,6 +168,16 @@ int vhost_route_parse(const char *tok, struct vhost_route *r, char *err, size_t 
 int vhost_route_check(const struct vhost_route *r, const char *dev, const char *kernel_node,
 		      char *err, size_t errlen);
 void vhost_route_free(struct vhost_route *r);
+
+/*
+ * The options virtio devices share, for their devemu option hooks:
+ * "transitional" (unless transitional is NULL: the device has no legacy
+ * interface) and the vhost route's (vhost_route_parse; unless route is
+ * NULL).  Returns 1 when opt was one of them (applied), 0 when it was not,
+ * or -errno with a one-line reason in err.
+ */
+int virtio_common_option(const char *opt, bool *transitional, struct vhost_route *route,
+			 char *err, size_t errlen);
 
 /* What a device tells the vhost glue. */
 struct virtio_vhost_params {

@@ -39,6 +39,7 @@ struct blk_cfg {
 	bool read_only;
 	uint32_t sector_size;
 	char *serial;
+	bool image_opts; /* an option about the image was given */
 	bool transitional;
 	struct vhost_route route;
 };
@@ -52,88 +53,73 @@ struct virtio_blk {
 
 static const struct virtio_vhost_params blk_vhost = { .nrings = 1 };
 
-static void blk_free_cfg(void *p)
+static void blk_clear_cfg(void *cfg)
 {
-	struct blk_cfg *c = p;
+	struct blk_cfg *c = cfg;
 
-	if (!c)
-		return;
 	free(c->path);
 	free(c->serial);
 	vhost_route_free(&c->route);
-	free(c);
 }
 
-static int blk_parse(const char *opts, void **out, char *err, size_t errlen)
+static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
-	struct blk_cfg *c = calloc(1, sizeof(*c));
-	char *copy = opts ? strdup(opts) : NULL;
-	char *save = NULL, *tok;
-	bool vbsu_opt = false;
-	int r;
+	struct blk_cfg *c = cfg;
+	int r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
 
-	if (!c || (opts && !copy)) {
-		free(c);
-		free(copy);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	c->sector_size = 512;
-	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
-		if (virtio_parse_common_opt(tok, &c->transitional)) {
-			continue;
-		} else if ((r = vhost_route_parse(tok, &c->route, err, errlen)) != 0) {
-			if (r < 0)
-				goto bad;
-			continue;
+	if (r)
+		return r < 0 ? r : 0;
+	c->image_opts = true;
+	if (!strcmp(opt, "ro")) {
+		c->read_only = true;
+	} else if (!strncmp(opt, "sectorsize=", 11)) {
+		if (!strcmp(opt + 11, "512"))
+			c->sector_size = 512;
+		else if (!strcmp(opt + 11, "4096"))
+			c->sector_size = 4096;
+		else {
+			snprintf(err, errlen, "sectorsize must be 512 or 4096, not '%s'", opt + 11);
+			return -EINVAL;
 		}
-		vbsu_opt = true;
-		if (!c->path && !strchr(tok, '=') && strcmp(tok, "ro")) {
-			c->path = strdup(tok);
-		} else if (!strcmp(tok, "ro")) {
-			c->read_only = true;
-		} else if (!strncmp(tok, "sectorsize=", 11)) {
-			if (!strcmp(tok + 11, "512"))
-				c->sector_size = 512;
-			else if (!strcmp(tok + 11, "4096"))
-				c->sector_size = 4096;
-			else {
-				snprintf(err, errlen, "sectorsize must be 512 or 4096, not '%s'",
-					 tok + 11);
-				goto bad;
-			}
-		} else if (!strncmp(tok, "serial=", 7)) {
-			if (strlen(tok + 7) > 20) {
-				snprintf(err, errlen, "serial '%s' is longer than 20 bytes", tok + 7);
-				goto bad;
-			}
-			free(c->serial);
-			c->serial = strdup(tok + 7);
-		} else {
-			snprintf(err, errlen, "unknown virtio-blk option '%s'", tok);
-			goto bad;
+	} else if (!strncmp(opt, "serial=", 7)) {
+		if (strlen(opt + 7) > 20) {
+			snprintf(err, errlen, "serial '%s' is longer than 20 bytes", opt + 7);
+			return -EINVAL;
 		}
+		free(c->serial);
+		c->serial = strdup(opt + 7);
+		if (!c->serial)
+			return -ENOMEM;
+	} else if (!c->path && !strchr(opt, '=')) { /* the first plain word is the image */
+		c->path = strdup(opt);
+		if (!c->path)
+			return -ENOMEM;
+	} else {
+		return DEVEMU_UNKNOWN;
 	}
+	return 0;
+}
+
+static int blk_options_done(void *cfg, char *err, size_t errlen)
+{
+	struct blk_cfg *c = cfg;
+
 	if (vhost_route_check(&c->route, "virtio-blk", NULL, err, errlen))
-		goto bad;
-	if (c->route.kind == VHOST_ROUTE_USER && vbsu_opt) {
+		return -EINVAL;
+	if (c->route.kind == VHOST_ROUTE_USER && c->image_opts) {
 		snprintf(err, errlen, "with vhost=user the back-end owns the disk: give no image, "
 				      "ro, sectorsize or serial");
-		goto bad;
+		return -EINVAL;
 	}
 	if (c->route.kind == VHOST_ROUTE_AUTO) /* no kernel vhost-blk: always VBS-U */
 		c->route.kind = VHOST_ROUTE_NONE;
-	if (c->route.kind == VHOST_ROUTE_NONE && (!c->path || !*c->path)) {
+	if (c->route.kind == VHOST_ROUTE_NONE && !c->path) {
 		snprintf(err, errlen, "virtio-blk needs an image path or vhost=user:SOCKET");
-		goto bad;
+		return -EINVAL;
 	}
-	free(copy);
-	*out = c;
+	if (!c->sector_size)
+		c->sector_size = 512;
 	return 0;
-bad:
-	free(copy);
-	blk_free_cfg(c);
-	return -EINVAL;
 }
 
 static void blk_notify(struct virtio_dev *vd, struct virtio_queue *q)
@@ -317,8 +303,10 @@ const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
 	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID][,transitional] | "
 		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]",
-	.parse = blk_parse,
-	.free_cfg = blk_free_cfg,
+	.cfg_size = sizeof(struct blk_cfg),
+	.option = blk_option,
+	.options_done = blk_options_done,
+	.clear_cfg = blk_clear_cfg,
 	.create = blk_create,
 	.destroy = blk_destroy,
 };

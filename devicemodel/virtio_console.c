@@ -53,51 +53,31 @@ static struct virtio_console *to_con(struct virtio_dev *vd)
 	return (struct virtio_console *)vd;
 }
 
-static void con_free_cfg(void *p)
+static void con_clear_cfg(void *cfg)
 {
-	struct console_cfg *c = p;
-
-	if (!c)
-		return;
-	chardev_spec_free(&c->backend);
-	free(c);
+	chardev_spec_free(&((struct console_cfg *)cfg)->backend);
 }
 
-static int con_parse(const char *opts, void **out, char *err, size_t errlen)
+static int con_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
-	struct console_cfg *c = calloc(1, sizeof(*c));
-	char *copy = opts ? strdup(opts) : NULL;
-	char *save = NULL;
-	int ret = 0;
+	struct console_cfg *c = cfg;
+	int r;
 
-	if (!c || (opts && !copy)) {
-		free(c);
-		free(copy);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !ret;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (virtio_parse_common_opt(tok, &c->transitional))
-			continue;
-		if (c->have_backend) {
-			snprintf(err, errlen, "unknown virtio-console option '%s'", tok);
-			ret = -EINVAL;
-			break;
-		}
-		ret = chardev_parse(tok, &c->backend, err, errlen);
-		c->have_backend = ret == 0;
-	}
-	if (!ret && !c->have_backend) {
-		snprintf(err, errlen, "virtio-console needs a back-end: stdio, pty or socket:PATH");
-		ret = -EINVAL;
-	}
-	free(copy);
-	if (ret)
-		con_free_cfg(c);
-	else
-		*out = c;
-	return ret;
+	if (virtio_common_option(opt, &c->transitional, NULL, err, errlen))
+		return 0;
+	if (c->have_backend) /* one port, one back-end */
+		return DEVEMU_UNKNOWN;
+	r = chardev_parse(opt, &c->backend, err, errlen);
+	c->have_backend = r == 0;
+	return r;
+}
+
+static int con_options_done(void *cfg, char *err, size_t errlen)
+{
+	if (((struct console_cfg *)cfg)->have_backend)
+		return 0;
+	snprintf(err, errlen, "virtio-console needs a back-end: stdio, pty or socket:PATH");
+	return -EINVAL;
 }
 
 /* ---- the data path ---- */
@@ -305,8 +285,10 @@ static void con_destroy(struct pci_dev *d)
 const struct devemu devemu_virtio_console = {
 	.name = "virtio-console",
 	.usage = "-s N,virtio-console,stdio|pty|socket:PATH[,transitional]",
-	.parse = con_parse,
-	.free_cfg = con_free_cfg,
+	.cfg_size = sizeof(struct console_cfg),
+	.option = con_option,
+	.options_done = con_options_done,
+	.clear_cfg = con_clear_cfg,
 	.create = con_create,
 	.destroy = con_destroy,
 };

@@ -73,15 +73,12 @@ struct virtio_net {
 	bool tx_blocked;
 };
 
-static void net_free_cfg(void *p)
+static void net_clear_cfg(void *cfg)
 {
-	struct net_cfg *c = p;
+	struct net_cfg *c = cfg;
 
-	if (c) {
-		free(c->tap);
-		vhost_route_free(&c->route);
-	}
-	free(c);
+	free(c->tap);
+	vhost_route_free(&c->route);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -99,58 +96,45 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-static int net_parse(const char *opts, void **out, char *err, size_t errlen)
+static int net_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
-	struct net_cfg *c = calloc(1, sizeof(*c));
-	char *copy = opts ? strdup(opts) : NULL;
-	char *save = NULL, *tok;
-	int r;
+	struct net_cfg *c = cfg;
+	int r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
 
-	if (!c || (opts && !copy)) {
-		free(c);
-		free(copy);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+	if (r)
+		return r < 0 ? r : 0;
+	if (!strncmp(opt, "tap=", 4) && opt[4]) {
+		free(c->tap);
+		c->tap = strdup(opt + 4);
+		return c->tap ? 0 : -ENOMEM;
 	}
-	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
-		if (virtio_parse_common_opt(tok, &c->transitional)) {
-			continue;
-		} else if ((r = vhost_route_parse(tok, &c->route, err, errlen)) != 0) {
-			if (r < 0)
-				goto bad;
-		} else if (!strncmp(tok, "tap=", 4) && tok[4]) {
-			free(c->tap);
-			c->tap = strdup(tok + 4);
-		} else if (!strncmp(tok, "mac=", 4)) {
-			if (parse_mac(tok + 4, c->mac)) {
-				snprintf(err, errlen,
-					 "mac '%s': expected a unicast address like 52:54:00:12:34:56",
-					 tok + 4);
-				goto bad;
-			}
-			c->have_mac = true;
-		} else {
-			snprintf(err, errlen, "unknown virtio-net option '%s'", tok);
-			goto bad;
+	if (!strncmp(opt, "mac=", 4)) {
+		if (parse_mac(opt + 4, c->mac)) {
+			snprintf(err, errlen,
+				 "mac '%s': expected a unicast address like 52:54:00:12:34:56", opt + 4);
+			return -EINVAL;
 		}
+		c->have_mac = true;
+		return 0;
 	}
+	return DEVEMU_UNKNOWN;
+}
+
+static int net_options_done(void *cfg, char *err, size_t errlen)
+{
+	struct net_cfg *c = cfg;
+
 	if (vhost_route_check(&c->route, "virtio-net", "/dev/vhost-net", err, errlen))
-		goto bad;
+		return -EINVAL;
 	if (c->route.kind == VHOST_ROUTE_USER && c->tap) {
 		snprintf(err, errlen, "with vhost=user the back-end owns the network: no tap=");
-		goto bad;
+		return -EINVAL;
 	}
 	if (c->route.kind != VHOST_ROUTE_USER && !c->tap) {
 		snprintf(err, errlen, "virtio-net needs tap=NAME (or vhost=user:SOCKET)");
-		goto bad;
+		return -EINVAL;
 	}
-	free(copy);
-	*out = c;
 	return 0;
-bad:
-	free(copy);
-	net_free_cfg(c);
-	return -EINVAL;
 }
 
 /*
@@ -488,8 +472,10 @@ const struct devemu devemu_virtio_net = {
 	.name = "virtio-net",
 	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC][,vhost=kernel[:NODE]|vhost=auto][,transitional]"
 		 " | -s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]",
-	.parse = net_parse,
-	.free_cfg = net_free_cfg,
+	.cfg_size = sizeof(struct net_cfg),
+	.option = net_option,
+	.options_done = net_options_done,
+	.clear_cfg = net_clear_cfg,
 	.create = net_create,
 	.destroy = net_destroy,
 };

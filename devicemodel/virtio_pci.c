@@ -54,12 +54,14 @@
 
 static void kick_cb(void *arg, int fd, uint32_t events);
 
-bool virtio_parse_common_opt(const char *tok, bool *transitional)
+int virtio_common_option(const char *opt, bool *transitional, struct vhost_route *route,
+			 char *err, size_t errlen)
 {
-	if (strcmp(tok, "transitional"))
-		return false;
-	*transitional = true;
-	return true;
+	if (transitional && !strcmp(opt, "transitional")) {
+		*transitional = true;
+		return 1;
+	}
+	return route ? vhost_route_parse(opt, route, err, errlen) : 0;
 }
 
 bool virtio_dev_running(const struct virtio_dev *vd)

@@ -42,46 +42,22 @@ struct rnd_cfg {
 
 static const struct virtio_vhost_params rnd_vhost = { .nrings = 1 };
 
-static void rnd_free_cfg(void *p)
+static void rnd_clear_cfg(void *cfg)
 {
-	struct rnd_cfg *c = p;
-
-	if (c)
-		vhost_route_free(&c->route);
-	free(c);
+	vhost_route_free(&((struct rnd_cfg *)cfg)->route);
 }
 
-static int rnd_parse(const char *opts, void **out, char *err, size_t errlen)
+static int rnd_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
-	struct rnd_cfg *c = calloc(1, sizeof(*c));
-	char *copy = opts ? strdup(opts) : NULL;
-	char *save = NULL;
-	int ret = 0;
+	struct rnd_cfg *c = cfg;
+	int r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
 
-	if (!c || (opts && !copy)) {
-		free(c);
-		free(copy);
-		return -ENOMEM;
-	}
-	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !ret;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (virtio_parse_common_opt(tok, &c->transitional))
-			continue;
-		ret = vhost_route_parse(tok, &c->route, err, errlen);
-		if (ret == 0) {
-			snprintf(err, errlen, "unknown virtio-rnd option '%s'", tok);
-			ret = -EINVAL;
-		}
-		ret = ret < 0 ? ret : 0;
-	}
-	free(copy);
-	if (!ret)
-		ret = vhost_route_check(&c->route, "virtio-rnd", NULL, err, errlen);
-	if (ret)
-		rnd_free_cfg(c);
-	else
-		*out = c;
-	return ret;
+	return r < 0 ? r : r ? 0 : DEVEMU_UNKNOWN;
+}
+
+static int rnd_options_done(void *cfg, char *err, size_t errlen)
+{
+	return vhost_route_check(&((struct rnd_cfg *)cfg)->route, "virtio-rnd", NULL, err, errlen);
 }
 
 static int rnd_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
@@ -129,8 +105,10 @@ static void rnd_destroy(struct pci_dev *d)
 const struct devemu devemu_virtio_rnd = {
 	.name = "virtio-rnd",
 	.usage = "-s N,virtio-rnd[,vhost=user:SOCKET[,reconnect=S]][,transitional]",
-	.parse = rnd_parse,
-	.free_cfg = rnd_free_cfg,
+	.cfg_size = sizeof(struct rnd_cfg),
+	.option = rnd_option,
+	.options_done = rnd_options_done,
+	.clear_cfg = rnd_clear_cfg,
 	.create = rnd_create,
 	.destroy = rnd_destroy,
 };

@@ -1,5 +1,5 @@
 /*
- * virtio_vsock.c - `-s N,virtio-vsock,cid=N[,vhost=kernel[:NODE]][,transitional]`:
+ * virtio_vsock.c - `-s N,virtio-vsock,cid=N[,vhost=kernel[:NODE]]`:
  * the socket device (virtio 1.2, 5.10) served by kernel vhost-vsock.  vdm
  * owns the function, the config space (the guest's CID) and the event
  * queue; the receive and transmit queues run in the kernel.  There is no
@@ -33,67 +33,48 @@ struct virtio_vsock {
 	struct virtio_vsock_config config;
 };
 
-static void vsock_free_cfg(void *p)
+static void vsock_clear_cfg(void *cfg)
 {
-	struct vsock_cfg *c = p;
-
-	if (c)
-		vhost_route_free(&c->route);
-	free(c);
+	vhost_route_free(&((struct vsock_cfg *)cfg)->route);
 }
 
-static int vsock_parse(const char *opts, void **out, char *err, size_t errlen)
+static int vsock_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
-	struct vsock_cfg *c = calloc(1, sizeof(*c));
-	char *copy = opts ? strdup(opts) : NULL;
-	char *save = NULL, *end;
-	int ret = 0;
+	struct vsock_cfg *c = cfg;
+	char *end;
+	int r;
 
-	if (!c || (opts && !copy)) {
-		free(c);
-		free(copy);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !ret;
-	     tok = strtok_r(NULL, ",", &save)) {
-		/* No "transitional": vsock has no legacy interface. */
-		if (!strncmp(tok, "cid=", 4)) {
-			errno = 0;
-			c->cid = strtoull(tok + 4, &end, 0);
-			/* 0-2 are reserved, and so is U32_MAX; the upper 32 bits
-			 * must be zero (5.10.4). */
-			if (!tok[4] || *end || errno || c->cid < 3 || c->cid >= 0xffffffffULL) {
-				snprintf(err, errlen, "cid=%s: expected a number from 3 to 4294967294",
-					 tok + 4);
-				ret = -EINVAL;
-			}
-			continue;
+	if (!strncmp(opt, "cid=", 4)) {
+		errno = 0;
+		c->cid = strtoull(opt + 4, &end, 0);
+		/* 0-2 are reserved, and so is U32_MAX; the upper 32 bits must be
+		 * zero (5.10.4). */
+		if (!opt[4] || *end || errno || c->cid < 3 || c->cid >= 0xffffffffULL) {
+			snprintf(err, errlen, "cid=%s: expected a number from 3 to 4294967294", opt + 4);
+			return -EINVAL;
 		}
-		ret = vhost_route_parse(tok, &c->route, err, errlen);
-		if (ret == 0) {
-			snprintf(err, errlen, "unknown virtio-vsock option '%s'", tok);
-			ret = -EINVAL;
-		}
-		ret = ret < 0 ? ret : 0;
+		return 0;
 	}
-	free(copy);
-	if (!ret && !c->cid) {
+	/* No "transitional": vsock has no legacy interface. */
+	r = virtio_common_option(opt, NULL, &c->route, err, errlen);
+	return r < 0 ? r : r ? 0 : DEVEMU_UNKNOWN;
+}
+
+static int vsock_options_done(void *cfg, char *err, size_t errlen)
+{
+	struct vsock_cfg *c = cfg;
+
+	if (!c->cid) {
 		snprintf(err, errlen, "virtio-vsock needs cid=N (the guest's context ID, 3 or more)");
-		ret = -EINVAL;
+		return -EINVAL;
 	}
-	if (!ret && c->route.kind != VHOST_ROUTE_NONE && c->route.kind != VHOST_ROUTE_KERNEL &&
+	if (c->route.kind != VHOST_ROUTE_NONE && c->route.kind != VHOST_ROUTE_KERNEL &&
 	    c->route.kind != VHOST_ROUTE_AUTO) {
 		snprintf(err, errlen, "virtio-vsock is served by kernel vhost-vsock only");
-		ret = -EINVAL;
-	}
-	if (ret) {
-		vsock_free_cfg(c);
-		return ret;
+		return -EINVAL;
 	}
 	/* Kernel vhost is the only route, so it is the default. */
 	c->route.kind = VHOST_ROUTE_KERNEL;
-	*out = c;
 	return 0;
 }
 
@@ -183,8 +164,10 @@ static void vsock_destroy(struct pci_dev *d)
 const struct devemu devemu_virtio_vsock = {
 	.name = "virtio-vsock",
 	.usage = "-s N,virtio-vsock,cid=N[,vhost=kernel[:NODE]]",
-	.parse = vsock_parse,
-	.free_cfg = vsock_free_cfg,
+	.cfg_size = sizeof(struct vsock_cfg),
+	.option = vsock_option,
+	.options_done = vsock_options_done,
+	.clear_cfg = vsock_clear_cfg,
 	.create = vsock_create,
 	.destroy = vsock_destroy,
 };

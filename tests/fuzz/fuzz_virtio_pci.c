@@ -78,7 +78,7 @@ static void add_device(const char *emu_name, const char *opts, int slot)
 
 	vdm.create_slot = slot;
 	vdm.create_func = 0;
-	if (!emu || emu->parse(opts, &cfg, err, sizeof(err)) ||
+	if (!emu || devemu_parse(emu, opts, &cfg, err, sizeof(err)) ||
 	    emu->create(&vdm, cfg, &d, err, sizeof(err)) || pci_bus_add(&vdm.bus, d, slot, 0)) {
 		fprintf(stderr, "fuzz_virtio_pci: cannot create %s: %s\n", emu_name, err);
 		abort();

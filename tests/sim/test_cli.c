@@ -74,6 +74,39 @@ int main(void)
 	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,turbo", NULL }, "turbo");
 	bad("virtio-rnd unknown option", (const char *const[]){ "-s", "4,virtio-rnd,fast", NULL },
 	    "fast");
+	bad("virtio-blk serial too long",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,serial=123456789012345678901",
+				   NULL }, "longer than 20 bytes");
+	bad("virtio-blk second image",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/a.img,/tmp/b.img", NULL },
+	    "unknown virtio-blk option '/tmp/b.img'");
+	bad("virtio-blk image beside vhost=user",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,vhost=user:/tmp/s", NULL },
+	    "back-end owns the disk");
+	bad("virtio-net without a TAP", (const char *const[]){ "-s", "5,virtio-net", NULL },
+	    "needs tap=NAME");
+	bad("virtio-net empty tap=", (const char *const[]){ "-s", "5,virtio-net,tap=", NULL },
+	    "unknown virtio-net option 'tap='");
+	bad("virtio-net multicast MAC",
+	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,mac=01:00:5e:00:00:01", NULL },
+	    "unicast");
+	bad("virtio-net unknown option",
+	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,speed=10", NULL }, "speed=10");
+	bad("virtio-console without a back-end",
+	    (const char *const[]){ "-s", "6,virtio-console,transitional", NULL }, "needs a back-end");
+	bad("virtio-console with two back-ends",
+	    (const char *const[]){ "-s", "6,virtio-console,stdio,pty", NULL },
+	    "unknown virtio-console option 'pty'");
+	bad("virtio-vsock without a CID", (const char *const[]){ "-s", "7,virtio-vsock", NULL },
+	    "needs cid=N");
+	bad("virtio-vsock reserved CID", (const char *const[]){ "-s", "7,virtio-vsock,cid=2", NULL },
+	    "from 3 to 4294967294");
+	bad("virtio-vsock has no legacy interface",
+	    (const char *const[]){ "-s", "7,virtio-vsock,cid=3,transitional", NULL },
+	    "unknown virtio-vsock option 'transitional'");
+	bad("reconnect out of range",
+	    (const char *const[]){ "-s", "4,virtio-rnd,vhost=user:/tmp/s,reconnect=0", NULL },
+	    "reconnect=0");
 
 	/* A missing image is found at start-up, before any guest access: exit 1. */
 	st = vdm_run((const char *const[]){ "--hsm", "sim:/tmp/vdm-cli-missing.sock", "-s",
