@@ -1,9 +1,9 @@
 /*
- * blk_guest.h - a virtio-blk guest for the fault, durability and fairness
- * tests: vdm on the simulator with the devices a test asks for, each
- * virtio-blk function brought up by the test driver, and block requests
- * (header, data, status byte) posted and waited for.  Header-only: each
- * test is one program.
+ * blk_guest.h - a guest for the fault, durability and fairness tests: any
+ * virtio function brought up by the test driver, a virtio-blk disk with
+ * block requests (header, data, status byte) posted and waited for, and a
+ * virtio-rnd request to show another device still serves.  Header-only:
+ * each test is one program.
  */
 #ifndef VDM_TEST_BLK_GUEST_H
 #define VDM_TEST_BLK_GUEST_H
@@ -12,8 +12,10 @@
 #include "drv_virtio.h"
 #include "hsm.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/virtio_blk.h>
 
 struct blk_guest {
@@ -22,25 +24,63 @@ struct blk_guest {
 	uint32_t data_len;
 };
 
-/* Bring up the virtio device at slot (already enumerated into funcs) with
- * its guest-RAM heap at heap; data_len bytes of data buffer. */
+/* The function at slot (function 0) among funcs; NULL if there is none. */
+static inline struct drv_func *guest_func(struct drv_func *funcs, int nf, int slot)
+{
+	for (int i = 0; i < nf; i++)
+		if (funcs[i].bdf == hsm_bdf(0, (unsigned)slot, 0))
+			return &funcs[i];
+	return NULL;
+}
+
+/*
+ * Bring up the virtio function at slot (already enumerated into funcs) as a
+ * driver would: BARs from *mmio / *io, VERSION_1 plus features, MSI-X,
+ * queues 0..nqueues-1 at their largest size, DRIVER_OK; its guest-RAM heap
+ * starts at heap.  0, or -1 if any step fails.
+ */
+static inline int virtio_guest_up(struct drv_virtio *v, struct drv *d, struct drv_func *funcs,
+				  int nf, int slot, uint64_t heap, uint64_t features, int nqueues,
+				  uint64_t *mmio, uint32_t *io)
+{
+	struct drv_func *f = guest_func(funcs, nf, slot);
+
+	if (!f)
+		return -1;
+	drv_assign_bars(d, f, mmio, io);
+	if (drv_virtio_probe(v, d, f, heap) ||
+	    drv_virtio_negotiate(v, (1ULL << VIRTIO_F_VERSION_1) | features) ||
+	    drv_virtio_setup_irq(v, true))
+		return -1;
+	for (int q = 0; q < nqueues; q++)
+		if (drv_virtio_setup_vq(v, q, 0))
+			return -1;
+	drv_virtio_driver_ok(v);
+	return 0;
+}
+
+/* One 64-byte entropy request on virtio-rnd r, waited for (5 s): whether it
+ * was served in full. */
+static inline bool rnd_guest_serves(struct drv_virtio *r)
+{
+	uint64_t buf = drv_virtio_alloc(r, 64, 64);
+	struct drv_buf in = { buf, 64 };
+	uint32_t len;
+
+	if (drv_virtio_post(r, 0, NULL, 0, &in, 1, false) < 0)
+		return false;
+	drv_virtio_kick(r, 0);
+	return drv_virtio_wait_used(r, 0, NULL, &len, 5000) == 1 && len == 64;
+}
+
+/* Bring up the virtio-blk device at slot (see virtio_guest_up) with data_len
+ * bytes of data buffer. */
 static inline int blk_guest_up(struct blk_guest *g, struct drv *d, struct drv_func *funcs, int nf,
 			       int slot, uint64_t heap, uint32_t data_len, uint64_t features,
 			       uint64_t *mmio, uint32_t *io)
 {
-	struct drv_func *f = NULL;
-
-	for (int i = 0; i < nf; i++)
-		if (funcs[i].bdf == hsm_bdf(0, (unsigned)slot, 0))
-			f = &funcs[i];
-	if (!f)
+	if (virtio_guest_up(&g->v, d, funcs, nf, slot, heap, features, 1, mmio, io))
 		return -1;
-	drv_assign_bars(d, f, mmio, io);
-	if (drv_virtio_probe(&g->v, d, f, heap) ||
-	    drv_virtio_negotiate(&g->v, (1ULL << VIRTIO_F_VERSION_1) | features) ||
-	    drv_virtio_setup_irq(&g->v, true) || drv_virtio_setup_vq(&g->v, 0, 0))
-		return -1;
-	drv_virtio_driver_ok(&g->v);
 	g->data_len = data_len;
 	g->hdr = drv_virtio_alloc(&g->v, 16, 16);
 	g->data = drv_virtio_alloc(&g->v, data_len, 4096);
@@ -71,6 +111,17 @@ static inline int blk_guest_post(struct blk_guest *g, uint32_t type, uint64_t se
 	return drv_virtio_post(&g->v, 0, &hb, 1, &sb, 1, false);
 }
 
+/* Whether the first len bytes of the data buffer are all byte. */
+static inline bool blk_guest_buf_is(struct blk_guest *g, uint8_t byte, uint32_t len)
+{
+	const uint8_t *p = blk_guest_buf(g);
+
+	for (uint32_t i = 0; i < len; i++)
+		if (p[i] != byte)
+			return false;
+	return true;
+}
+
 /* One request, waited for: returns its status byte, or -1 on timeout. */
 static inline int blk_guest_rw(struct blk_guest *g, uint32_t type, uint64_t sector, uint32_t len)
 {
@@ -83,6 +134,28 @@ static inline int blk_guest_rw(struct blk_guest *g, uint32_t type, uint64_t sect
 	if (drv_virtio_wait_used(&g->v, 0, &id, &used, 10000) != 1)
 		return -1;
 	return *(uint8_t *)drv_gpa(g->v.d, g->status, 1);
+}
+
+/* A pattern of len bytes that differs with seed and from one 512-byte
+ * sector to the next (so data landing a sector off is caught). */
+static inline void blk_pattern(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
+}
+
+/* Whether the image file at path holds want (len <= 1 MiB) at byte off, as
+ * the host sees it. */
+static inline bool image_has(const char *path, uint64_t off, const uint8_t *want, size_t len)
+{
+	static uint8_t buf[1 << 20];
+	int fd = open(path, O_RDONLY);
+	bool ok = fd >= 0 && len <= sizeof(buf) && pread(fd, buf, len, (off_t)off) == (ssize_t)len &&
+		  !memcmp(buf, want, len);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
 }
 
 #endif /* VDM_TEST_BLK_GUEST_H */

@@ -38,19 +38,6 @@ static int private_tmpfs(char *dir)
 	return 0;
 }
 
-static bool rnd_serves(struct drv_virtio *r)
-{
-	uint64_t buf = drv_virtio_alloc(r, 64, 64);
-	struct drv_buf in = { buf, 64 };
-	uint16_t id;
-	uint32_t len;
-
-	if (drv_virtio_post(r, 0, NULL, 0, &in, 1, false) < 0)
-		return false;
-	drv_virtio_kick(r, 0);
-	return drv_virtio_wait_used(r, 0, &id, &len, 5000) == 1 && len == 64;
-}
-
 int main(void)
 {
 	char dir[] = "/tmp/vdm-enospc-XXXXXX", img[128], blk[160];
@@ -79,22 +66,11 @@ int main(void)
 	}
 	drv_connect(&d, p.sock);
 	int nf = drv_enumerate(&d, funcs, 8);
-	struct drv_func *fr = NULL;
-	for (int i = 0; i < nf; i++)
-		if (funcs[i].bdf == hsm_bdf(0, 4, 0))
-			fr = &funcs[i];
-	if (blk_guest_up(&g, &d, funcs, nf, 3, 16 << 20, CHUNK, 0, &mmio, &io) || !fr) {
+	if (blk_guest_up(&g, &d, funcs, nf, 3, 16 << 20, CHUNK, 0, &mmio, &io) ||
+	    virtio_guest_up(&rnd, &d, funcs, nf, 4, 64 << 20, 0, 1, &mmio, &io)) {
 		drv_check(false, "devices set up");
 		return drv_result();
 	}
-	drv_assign_bars(&d, fr, &mmio, &io);
-	if (drv_virtio_probe(&rnd, &d, fr, 64 << 20) ||
-	    drv_virtio_negotiate(&rnd, 1ULL << VIRTIO_F_VERSION_1) ||
-	    drv_virtio_setup_irq(&rnd, true) || drv_virtio_setup_vq(&rnd, 0, 0)) {
-		drv_check(false, "virtio-rnd set up");
-		return drv_result();
-	}
-	drv_virtio_driver_ok(&rnd);
 
 	/* Fill the image until the tmpfs is full: 1 MiB holds at most 16 chunks. */
 	int ok_writes = 0, status = VIRTIO_BLK_S_OK;
@@ -115,15 +91,13 @@ int main(void)
 
 	/* Still serving: reads, rewrites of allocated blocks, FLUSH, the other device. */
 	memset(blk_guest_buf(&g), 0, CHUNK);
-	bool same = blk_guest_rw(&g, VIRTIO_BLK_T_IN, 0, CHUNK) == VIRTIO_BLK_S_OK;
-	for (int k = 0; same && k < CHUNK; k++)
-		same = blk_guest_buf(&g)[k] == 0x40;
-	drv_check(same, "data written before the failure reads back");
+	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_IN, 0, CHUNK) == VIRTIO_BLK_S_OK &&
+		  blk_guest_buf_is(&g, 0x40, CHUNK), "data written before the failure reads back");
 	memset(blk_guest_buf(&g), 0x77, CHUNK);
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_OUT, 0, CHUNK) == VIRTIO_BLK_S_OK,
 		  "rewriting an allocated block still works");
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK, "FLUSH works");
-	drv_check(rnd_serves(&rnd), "the other device still serves");
+	drv_check(rnd_guest_serves(&rnd), "the other device still serves");
 
 	drv_virtio_fini(&g.v);
 	drv_virtio_fini(&rnd);

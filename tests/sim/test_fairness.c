@@ -192,20 +192,8 @@ static unsigned long long tap_rx_frames(void)
 static int a_up(struct drv *d, struct drv_func *funcs, int nf, uint64_t *mmio, uint32_t *io)
 {
 #if FAIR_HAMMER == HAMMER_NET
-	struct drv_func *f = NULL;
-
-	for (int i = 0; i < nf; i++)
-		if (funcs[i].bdf == hsm_bdf(0, 3, 0))
-			f = &funcs[i];
-	if (!f)
+	if (virtio_guest_up(&a.v, d, funcs, nf, 3, 16 << 20, 0, 2, mmio, io))
 		return -1;
-	drv_assign_bars(d, f, mmio, io);
-	if (drv_virtio_probe(&a.v, d, f, 16 << 20) ||
-	    drv_virtio_negotiate(&a.v, 1ULL << VIRTIO_F_VERSION_1) ||
-	    drv_virtio_setup_irq(&a.v, true) || drv_virtio_setup_vq(&a.v, 0, 0) ||
-	    drv_virtio_setup_vq(&a.v, 1, 0))
-		return -1;
-	drv_virtio_driver_ok(&a.v);
 	a.data = drv_virtio_alloc(&a.v, NET_HDR + FRAME, 64);
 	uint8_t *p = drv_gpa(d, a.data, NET_HDR + FRAME);
 

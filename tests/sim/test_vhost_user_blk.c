@@ -14,9 +14,7 @@
  *   - start-up errors: no back-end listening, options that make no sense.
  * Skipped (77) when qemu-storage-daemon is not installed.
  */
-#include "drv.h"
-#include "drv_virtio.h"
-#include "hsm.h"
+#include "blk_guest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -179,24 +177,6 @@ static int disk_req(struct vm *m, struct disk *k, uint32_t type, uint64_t sector
 	return *(uint8_t *)drv_gpa(&m->d, k->status, 1);
 }
 
-static void fill(uint8_t *p, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(seed * 37 + i * 13 + (i >> 11));
-}
-
-static bool image_has(const char *path, uint64_t off, const uint8_t *want, size_t len)
-{
-	static uint8_t buf[1 << 20];
-	int fd = open(path, O_RDONLY);
-	bool ok = fd >= 0 && pread(fd, buf, len, (off_t)off) == (ssize_t)len &&
-		  !memcmp(buf, want, len);
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 /* Write a pattern, FLUSH, read it back; the host finds it in img. */
 static bool round_trip(struct vm *m, struct disk *k, const char *img, uint64_t sector,
 		       uint32_t len, unsigned seed)
@@ -204,7 +184,7 @@ static bool round_trip(struct vm *m, struct disk *k, const char *img, uint64_t s
 	static uint8_t pat[1 << 20];
 	uint8_t *buf = drv_gpa(&m->d, k->data, len);
 
-	fill(pat, len, seed);
+	blk_pattern(pat, len, seed);
 	memcpy(buf, pat, len);
 	if (disk_req(m, k, VIRTIO_BLK_T_OUT, sector, len) != VIRTIO_BLK_S_OK ||
 	    disk_req(m, k, VIRTIO_BLK_T_FLUSH, 0, 0) != VIRTIO_BLK_S_OK)

@@ -5,9 +5,7 @@
  * the image file by the host; FLUSH; GET_ID; out-of-range and unsupported
  * requests; DISCARD and WRITE_ZEROES; a read-only image that refuses writes.
  */
-#include "drv.h"
-#include "drv_virtio.h"
-#include "hsm.h"
+#include "blk_guest.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -107,12 +105,6 @@ static int blk_req(struct blk *b, uint32_t type, uint64_t sector, uint32_t len, 
 	return *(uint8_t *)drv_gpa(&b->d, b->status, 1);
 }
 
-static void fill(uint8_t *p, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
-}
-
 static void make_image(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -120,18 +112,6 @@ static void make_image(const char *path)
 	if (fd < 0 || ftruncate(fd, IMG_SECTORS * 512))
 		exit(99);
 	close(fd);
-}
-
-static bool image_has(const char *path, uint64_t off, const uint8_t *want, size_t len)
-{
-	static uint8_t buf[1 << 20];
-	int fd = open(path, O_RDONLY);
-	bool ok = fd >= 0 && pread(fd, buf, len, (off_t)off) == (ssize_t)len &&
-		  !memcmp(buf, want, len);
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
 }
 
 static void test_rw(const char *img)
@@ -165,7 +145,7 @@ static void test_rw(const char *img)
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t *buf = drv_gpa(&b.d, b.data, cases[i].len);
 
-		fill(pattern, cases[i].len, i + 1);
+		blk_pattern(pattern, cases[i].len, i + 1);
 		memcpy(buf, pattern, cases[i].len);
 		int s = blk_req(&b, VIRTIO_BLK_T_OUT, cases[i].sector, cases[i].len, cases[i].nseg,
 				cases[i].indirect, &used);
