@@ -99,21 +99,6 @@ static void snoop_cfg_locked(struct acrn_model *m, const struct sim_msg *io, uin
 	}
 }
 
-static bool valid_io(const struct sim_msg *m)
-{
-	if (m->type != SIM_IO || m->arg > HSM_IO_MMIO || m->dir > HSM_IO_WRITE)
-		return false;
-	if (m->size != 1 && m->size != 2 && m->size != 4 && m->size != 8)
-		return false;
-	if (m->arg != HSM_IO_MMIO && m->size == 8)
-		return false; /* port and config accesses are at most 32 bits */
-	if (m->arg == HSM_IO_PCICFG && m->addr + m->size > 4096)
-		return false;
-	if (m->arg == HSM_IO_PIO && m->addr + m->size > 0x10000)
-		return false;
-	return true;
-}
-
 /* One simulated vCPU: it runs while the VM runs, one I/O exit at a time. */
 static void *vcpu_thread(void *arg)
 {
@@ -129,7 +114,7 @@ static void *vcpu_thread(void *arg)
 
 		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
-		if (n != (ssize_t)sizeof(io) || !valid_io(&io)) {
+		if (n != (ssize_t)sizeof(io) || !sim_io_valid(&io)) {
 			hsm_log(m->vm, 4, "acrn model: malformed request from test driver; "
 					  "dropping vCPU");
 			break;

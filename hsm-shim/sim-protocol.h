@@ -17,6 +17,9 @@
 #ifndef VDM_SIM_PROTOCOL_H
 #define VDM_SIM_PROTOCOL_H
 
+#include "hsm.h"
+
+#include <stdbool.h>
 #include <stdint.h>
 
 enum sim_msg_type {
@@ -44,5 +47,27 @@ struct sim_msg {
 };
 
 _Static_assert(sizeof(struct sim_msg) == 32, "sim_msg layout");
+
+/*
+ * Whether m is an I/O exit a real vCPU could make: SIM_IO, a known space and
+ * direction, 1/2/4/8 bytes (8 only for MMIO: port and config accesses are
+ * at most 32 bits), inside the 4 KiB config space of a function or the
+ * 64 KiB port space.  Both simulated hypervisors (sim.c, acrn_model_link.c)
+ * drop a vCPU that sends anything else.
+ */
+static inline bool sim_io_valid(const struct sim_msg *m)
+{
+	if (m->type != SIM_IO || m->arg > HSM_IO_MMIO || m->dir > HSM_IO_WRITE)
+		return false;
+	if (m->size != 1 && m->size != 2 && m->size != 4 && m->size != 8)
+		return false;
+	if (m->arg != HSM_IO_MMIO && m->size == 8)
+		return false;
+	if (m->arg == HSM_IO_PCICFG && m->addr + m->size > 4096)
+		return false;
+	if (m->arg == HSM_IO_PIO && m->addr + m->size > 0x10000)
+		return false;
+	return true;
+}
 
 #endif /* VDM_SIM_PROTOCOL_H */

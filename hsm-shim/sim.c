@@ -65,18 +65,6 @@ static int send_with_fd(int sock, const struct sim_msg *msg, int fd)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg) ? 0 : -errno;
 }
 
-static bool valid_io(const struct sim_msg *m)
-{
-	if (m->arg > HSM_IO_MMIO || m->dir > HSM_IO_WRITE)
-		return false;
-	if (m->size != 1 && m->size != 2 && m->size != 4 && m->size != 8)
-		return false;
-	/* Config space is 4 KiB per function; a request never crosses its end. */
-	if (m->arg == HSM_IO_PCICFG && m->addr + m->size > 4096)
-		return false;
-	return true;
-}
-
 /* One simulated vCPU: take requests until the driver hangs up. */
 static void *vcpu_thread(void *arg)
 {
@@ -89,7 +77,7 @@ static void *vcpu_thread(void *arg)
 
 		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
-		if (n != (ssize_t)sizeof(m) || m.type != SIM_IO || !valid_io(&m)) {
+		if (n != (ssize_t)sizeof(m) || !sim_io_valid(&m)) {
 			hsm_log(vm, 4, "sim: malformed request from test driver; dropping vCPU");
 			break;
 		}

@@ -28,13 +28,8 @@ peer_status=0
 wait "$peer" || peer_status=$?
 peer=
 
-fail=0
-check() { # description, pattern that must be on the console
-	if tr -d '\r' <"$dir/console.log" | grep -q -- "$2"; then echo "ok: $1"
-	else echo "FAIL: $1 (no '$2' on the console)"; fail=1; fi
-}
-[ $status -eq 0 ] && echo "ok: vdm exited 0 after the guest powered off" ||
-	{ echo "FAIL: vdm exited with status $status"; fail=1; }
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+guest_checks_begin $status
 check "virtio-console enumerates as 1af4:1043, bound to virtio-pci" \
 	"^VDM: pci 0000:00:06.0 vendor=0x1af4 device=0x1043 driver=virtio-pci"
 if [ $peer_status -eq 0 ] && grep -q "VDM-CONSOLE-OUT hello-from-guest" "$dir/peer.out"; then
@@ -44,13 +39,5 @@ else
 	fail=1
 fi
 check "the guest read the client's line from hvc0" "^VDM: console got=host-says-hi\$"
-check "guest finished its tests" "^VDM: done"
-if grep -q "^VDM: FAIL" "$dir/console.log"; then
-	echo "FAIL: guest reported:"; grep "^VDM: FAIL" "$dir/console.log"; fail=1
-fi
-if [ $fail -ne 0 ]; then
-	echo "---- guest console"; cat "$dir/console.log"
-	echo "---- what the socket's client read"; cat "$dir/peer.out"; cat "$dir/peer.err"
-	echo "---- vdm log"; cat "$dir/vdm.log"
-fi
-exit $fail
+guest_checks_end "what the socket's client read" "$dir/peer.out" \
+	"the socket's client's errors" "$dir/peer.err"

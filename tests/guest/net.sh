@@ -41,31 +41,17 @@ kill "$sink" 2>/dev/null || true
 wait "$sink" 2>/dev/null || true
 sink=
 
-fail=0
-con=$(tr -d '\r' <"$dir/console.log")
-check() { # description, pattern on the console
-	if printf '%s\n' "$con" | grep -q -- "$2"; then echo "ok: $1"
-	else echo "FAIL: $1 (no '$2' on the console)"; fail=1; fi
-}
-[ $status -eq 0 ] && echo "ok: vdm exited 0 after the guest powered off" ||
-	{ echo "FAIL: vdm exited with status $status"; fail=1; }
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+guest_checks_begin $status
 check "virtio-net enumerates as 1af4:1041, bound to virtio-pci" \
 	"^VDM: pci 0000:00:04.0 vendor=0x1af4 device=0x1041 driver=virtio-pci"
 check "the guest's interface is up with its address" "^VDM: net link=up ip=10.0.3.2"
 check "the guest pings the host side of the TAP" "^VDM: net ping=ok"
-sent=$(printf '%s\n' "$con" | sed -n 's/^VDM: net sent bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p')
+sent=$(tr -d '\r' <"$dir/console.log" | sed -n 's/^VDM: net sent bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p')
 got=$(sed -n 's/^bytes=\([0-9]*\) sha256=\([0-9a-f]*\)/\1 \2/p' "$dir/sink.out")
 if [ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${got%% *}" -eq $bytes ]; then
 	echo "ok: 16 MiB over TCP, same SHA-256 at both ends ($got)"
 else
 	echo "FAIL: TCP transfer: guest sent '$sent', host received '$got'"; fail=1
 fi
-if printf '%s\n' "$con" | grep -q "^VDM: FAIL"; then
-	echo "FAIL: guest reported:"; printf '%s\n' "$con" | grep "^VDM: FAIL"; fail=1
-fi
-if [ $fail -ne 0 ]; then
-	echo "---- tcp-sink"; cat "$dir/sink.out"
-	echo "---- guest console"; cat "$dir/console.log"
-	echo "---- vdm log"; cat "$dir/vdm.log"
-fi
-exit $fail
+guest_checks_end tcp-sink "$dir/sink.out"

@@ -47,13 +47,8 @@ kill "$qsd" 2>/dev/null || true
 wait "$qsd" 2>/dev/null || true
 qsd=
 
-fail=0
-check() { # description, pattern that must be on the console
-	if tr -d '\r' <"$dir/console.log" | grep -q -- "$2"; then echo "ok: $1"
-	else echo "FAIL: $1 (no '$2' on the console)"; fail=1; fi
-}
-[ $status -eq 0 ] && echo "ok: vdm exited 0 after the guest powered off" ||
-	{ echo "FAIL: vdm exited with status $status"; fail=1; }
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+guest_checks_begin $status
 check "both disks enumerate as 1af4:1042, bound to virtio-pci" \
 	"^VDM: pci 0000:00:05.0 vendor=0x1af4 device=0x1042 driver=virtio-pci"
 check "vhost-user disk: the guest reads the host's pattern (sha256 matches)" \
@@ -64,10 +59,6 @@ check "vhost-user disk: the guest reads back its own write" \
 	"^VDM: blkwrite dev=vd. pci=0000:00:04.0 sha256=$vu_want"
 check "VBS-U disk: the guest reads back its own write" \
 	"^VDM: blkwrite dev=vd. pci=0000:00:05.0 sha256=$vb_want"
-check "guest finished its tests" "^VDM: done"
-if grep -q "^VDM: FAIL" "$dir/console.log"; then
-	echo "FAIL: guest reported:"; grep "^VDM: FAIL" "$dir/console.log"; fail=1
-fi
 for d in vu:$vu_want vb:$vb_want; do
 	got=$(sha256sum <"$dir/${d%%:*}.img" | cut -d' ' -f1)
 	[ "$got" = "${d#*:}" ] && echo "ok: ${d%%:*}.img holds the guest's pattern after power-off" ||
@@ -76,9 +67,4 @@ done
 grep -q "data plane on user vhost" "$dir/vdm.log" &&
 	echo "ok: vdm routed 00:04.0 to the vhost-user back-end" ||
 	{ echo "FAIL: vdm's log does not show the vhost-user route"; fail=1; }
-if [ $fail -ne 0 ]; then
-	echo "---- guest console"; cat "$dir/console.log"
-	echo "---- vdm log"; cat "$dir/vdm.log"
-	echo "---- qemu-storage-daemon"; cat "$dir/qsd.log"
-fi
-exit $fail
+guest_checks_end qemu-storage-daemon "$dir/qsd.log"
