@@ -7,6 +7,8 @@
  * libhsm as an irqfd for the vector's message, so a back-end (or a vhost
  * process) raises it without entering vdm.  While it cannot, a notify sets
  * the pending bit instead; unmasking delivers what is pending (PCI 3.0, 6.8.3).
+ * A masked vector's irqfd may still be written by a vhost back-end: the PBA
+ * shows such a signal as pending when read (collect_signals).
  */
 #include "pci.h"
 
@@ -64,6 +66,24 @@ static void sync_vector(struct pci_dev *d, int v)
 	if (pending(d, v)) {
 		set_pending(d, v, false);
 		hsm_inject_msi(vm, e->addr, e->data);
+	}
+}
+
+/*
+ * A vector that cannot be delivered is not routed, but whoever holds its
+ * irqfd (a vhost back-end's call fd) may still signal it: such a signal is
+ * pending.  Move what vectors [first, end) collected into their pending
+ * bits, so the PBA shows it; unmasking then delivers it (sync_vector).
+ */
+static void collect_signals(struct pci_dev *d, int first, int end)
+{
+	eventfd_t count;
+
+	for (int v = first; v < end && v < d->msix.nvec; v++) {
+		struct pci_msix_entry *e = &d->msix.entries[v];
+
+		if (!e->routed && e->irqfd >= 0 && eventfd_read(e->irqfd, &count) == 0)
+			set_pending(d, v, true);
 	}
 }
 
@@ -232,10 +252,14 @@ bool pci_msix_bar_access(struct pci_dev *d, int bar, uint64_t off, unsigned size
 		/* The PBA is read-only; writes are ignored. */
 		if (!write) {
 			uint64_t rel = off - m->pba_off;
-			uint64_t word = m->pba[rel / 8];
-			*val = word >> (8 * (rel % 8));
-			if (size < 8)
-				*val &= (1ULL << (8 * size)) - 1;
+
+			*val = 0;
+			for (unsigned i = 0; i < size && rel + i < pba_len; i++) {
+				uint64_t byte = rel + i;
+
+				collect_signals(d, (int)byte * 8, (int)byte * 8 + 8);
+				*val |= (m->pba[byte / 8] >> (8 * (byte % 8)) & 0xff) << (8 * i);
+			}
 		}
 		return true;
 	}

@@ -479,15 +479,19 @@ int drv_virtio_setup_irq(struct drv_virtio *v, bool use_msix)
 	if (use_msix && cap) {
 		uint16_t flags = (uint16_t)drv_cfg_read(d, bdf, cap + PCI_MSIX_FLAGS, 2);
 		uint32_t table = drv_cfg_read(d, bdf, cap + PCI_MSIX_TABLE, 4);
+		uint32_t pba = drv_cfg_read(d, bdf, cap + PCI_MSIX_PBA, 4);
 		const struct drv_bar *b = &v->f->bars[table & PCI_MSIX_TABLE_BIR];
+		const struct drv_bar *pb = &v->f->bars[pba & PCI_MSIX_PBA_BIR];
 
-		if (b->type != DRV_BAR_MEM32 && b->type != DRV_BAR_MEM64) {
-			vmsg("MSI-X table in BAR%u, which is not a memory BAR",
-			     table & PCI_MSIX_TABLE_BIR);
+		if ((b->type != DRV_BAR_MEM32 && b->type != DRV_BAR_MEM64) ||
+		    (pb->type != DRV_BAR_MEM32 && pb->type != DRV_BAR_MEM64)) {
+			vmsg("MSI-X table in BAR%u or PBA in BAR%u, not a memory BAR",
+			     table & PCI_MSIX_TABLE_BIR, pba & PCI_MSIX_PBA_BIR);
 			return -1;
 		}
 		v->msix_table_size = (uint16_t)((flags & PCI_MSIX_FLAGS_QSIZE) + 1);
 		v->msix_table = b->addr + (table & PCI_MSIX_TABLE_OFFSET);
+		v->msix_pba = pb->addr + (pba & PCI_MSIX_PBA_OFFSET);
 		/* Enable with the function masked while the table is programmed. */
 		drv_cfg_write(d, bdf, cap + PCI_MSIX_FLAGS, 2,
 			      flags | PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);

@@ -116,6 +116,7 @@ struct drv_virtio {
 	uint8_t msix_cap;            /* config offset of the MSI-X capability, 0 if none */
 	uint16_t msix_table_size;    /* vectors in the table */
 	uint64_t msix_table;         /* table address (BAR + offset) */
+	uint64_t msix_pba;           /* pending-bit array address (BAR + offset) */
 	uint32_t msi_data_base;      /* vector i is sent with data msi_data_base + i */
 	uint16_t config_vector;      /* msix_config as read back */
 	/* drv_virtio_wait_used: how long to wait for the interrupt of a used

@@ -589,6 +589,17 @@ static void test_msix(struct pci_bus *bus, struct pci_dev *d, struct rec *r)
 	cfg_wr(bus, d, cap + PCI_MSIX_FLAGS + 1, 1, PCI_MSIX_FLAGS_ENABLE >> 8);
 	drv_check(pba(bus, base) == 0 && d->msix.entries[0].routed && d->msix.entries[3].routed,
 		  "clearing the function mask delivers both and routes them");
+
+	/* A vhost back-end holds vector 3's irqfd as its call fd and signals
+	 * while the guest has the vector masked. */
+	mmio_wr(bus, tbl + 0x3c, 4, 1);
+	drv_check(eventfd_write(d->msix.entries[3].irqfd, 1) == 0 && pba(bus, base) == 0x8,
+		  "a signal on masked vector 3's irqfd shows in the PBA");
+	drv_check(eventfd_read(d->msix.entries[3].irqfd, &count) != 0,
+		  "... taken from the irqfd, so it is delivered once");
+	mmio_wr(bus, tbl + 0x3c, 4, 0);
+	drv_check(pba(bus, base) == 0 && d->msix.entries[3].routed,
+		  "unmasking vector 3 delivers the back-end's signal and routes the vector");
 	cfg_wr(bus, d, cap + PCI_MSIX_FLAGS, 2, 0);
 	drv_check(!d->msix.entries[0].routed && !d->msix.entries[3].routed,
 		  "disabling MSI-X unroutes every vector");
