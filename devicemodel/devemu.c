@@ -16,6 +16,7 @@ const struct devemu *const devemu_table[] = {
 	&devemu_virtio_console,
 	&devemu_virtio_net,
 	&devemu_virtio_vsock,
+	&devemu_virtio_fs,
 	NULL,
 };
 

@@ -10,7 +10,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
 	devicemodel/chardev.h devicemodel/chardev.c devicemodel/virtio_console.c \
 	devicemodel/virtio_net.c devicemodel/virtio_vhost.c \
-	devicemodel/virtio_vsock.c
+	devicemodel/virtio_vsock.c devicemodel/virtio_fs.c
 
 bin_PROGRAMS += devicemodel/vdm
 devicemodel_vdm_SOURCES = devicemodel/main.c

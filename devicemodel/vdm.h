@@ -89,5 +89,6 @@ extern const struct devemu devemu_virtio_rnd;
 extern const struct devemu devemu_virtio_console;
 extern const struct devemu devemu_virtio_net;
 extern const struct devemu devemu_virtio_vsock;
+extern const struct devemu devemu_virtio_fs;
 
 #endif /* VDM_VDM_H */

@@ -37,6 +37,9 @@ include $(srcdir)/tests/sim/malformed.mk
 include $(srcdir)/tests/sim/faults.mk
 
 check_PROGRAMS += tests/sim/test_virtio_console
+check_PROGRAMS += tests/sim/test_virtio_fs
+tests_sim_test_virtio_fs_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_virtio_fs
 tests_sim_test_virtio_console_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_virtio_console
 
@@ -79,7 +82,7 @@ ACRN_LOG_COMPILER = $(SHELL) $(srcdir)/tests/acrn/over-acrn.sh
 ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
-	tests/acrn/test_vhost_user_blk.acrn
+	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh
 check_PROGRAMS += tests/acrn/test_acrn_vcpus tests/acrn/test_acrn
 tests_acrn_test_acrn_vcpus_LDADD = $(TEST_LDADD)

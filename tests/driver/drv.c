@@ -53,6 +53,11 @@ bool drv_check(bool ok, const char *fmt, ...)
 	return ok;
 }
 
+int drv_failures(void)
+{
+	return checks_failed;
+}
+
 int drv_result(void)
 {
 	printf("%d checks passed, %d failed\n", checks_passed, checks_failed);

@@ -133,5 +133,7 @@ uint8_t drv_next_cap(const struct drv_func *f, uint8_t id, int *iter);
 bool drv_check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Exit status for the test: 0 when every check passed. */
 int drv_result(void);
+/* How many checks failed so far. */
+int drv_failures(void);
 
 #endif /* VDM_TEST_DRV_H */
