@@ -64,6 +64,8 @@ tests_guest_tcp_sink_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 tests_guest_tcp_sink_LDADD = $(CRYPTO_LIBS)
 TESTS += tests/guest/net.sh
 EXTRA_DIST += tests/guest/net.sh
+TESTS += tests/guest/fs.sh
+EXTRA_DIST += tests/guest/fs.sh
 
 # vhost proxy: virtio-blk on qemu-storage-daemon's vhost-user-blk export.
 check_PROGRAMS += tests/sim/test_vhost_user_blk
