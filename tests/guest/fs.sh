@@ -25,7 +25,7 @@ head -c 3000000 /dev/urandom >"$dir/share/from-host.bin"
 host_sum=$(sha256sum <"$dir/share/from-host.bin" | cut -d' ' -f1)
 want_sum=$(yes vdm-guest-fs | head -c 1048576 | sha256sum | cut -d' ' -f1)
 
-"$vfsd_bin" --socket-path="$dir/fs.sock" -o source="$dir/share" -o cache=none -f \
+"$vfsd_bin" --socket-path="$dir/fs.sock" -o source="$dir/share" -o cache=none -o sandbox=chroot -f \
 	>"$dir/virtiofsd.log" 2>&1 &
 vfsd=$!
 i=0

@@ -6,7 +6,8 @@
  * virtiofs driver does: INIT, LOOKUP of a file the host wrote, OPEN, READ
  * (the bytes must be the host's), CREATE + WRITE of a new file (the host
  * must find it).  Then the refusals: no vhost=user, no tag, a tag too long.
- * Needs root (virtiofsd) and virtiofsd; skipped otherwise.
+ * Needs root (virtiofsd) and virtiofsd; skipped otherwise.  virtiofsd runs
+ * with its chroot sandbox, which works where namespaces are not allowed.
  */
 #include "blk_guest.h"
 
@@ -65,7 +66,8 @@ static bool vfsd_start(const char *path)
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(path, path, sockarg, "-o", src, "-o", "cache=none", "-f", (char *)NULL);
+		execl(path, path, sockarg, "-o", src, "-o", "cache=none", "-o", "sandbox=chroot", "-f",
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
