@@ -1,11 +1,13 @@
 #!/bin/sh
 # The main job: build vdm and the test guest, boot a real Linux guest under
 # QEMU (TCG) with vdm serving it a virtio-blk disk, a virtio-rnd device, a
-# virtio-net NIC on a TAP and a virtio-console on a UNIX socket, all through
-# QEMU's x-pci-proxy-dev, and print what the guest saw.
+# virtio-net NIC on a TAP, a virtio-console on a UNIX socket and a virtio-fs
+# share routed to virtiofsd (vhost-user), all through QEMU's x-pci-proxy-dev,
+# and print what the guest saw.
 #   samples/main-job.sh [WORKDIR]     (WORKDIR keeps the disk image and logs)
 # The NIC needs root and /dev/net/tun: its TAP lives in a network namespace
-# made here (host side 10.0.3.1, guest 10.0.3.2), removed at exit.
+# made here (host side 10.0.3.1, guest 10.0.3.2), removed at exit.  The
+# share needs root and virtiofsd (Debian: qemu-system-common).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build
@@ -16,9 +18,9 @@ mkdir -p "$work"
 size=$((16 * 1024 * 1024))
 netbytes=$((16 * 1024 * 1024))
 ns=vdm-main-$$
-sink= peer=
+sink= peer= vfsd=
 cleanup() { # runs under set -e: nothing here may fail
-	for p in $sink $peer; do kill "$p" 2>/dev/null || true; done
+	for p in $sink $peer $vfsd; do kill "$p" 2>/dev/null || true; done
 	ip netns del "$ns" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -59,13 +61,39 @@ else
 	netnote="(no virtio-net: it needs root, ip(8) and /dev/net/tun)"
 fi
 
+# The share: a directory with a file from the host, served by virtiofsd.
+vfsd_bin=
+for p in /usr/lib/qemu/virtiofsd /usr/libexec/virtiofsd; do
+	[ -x "$p" ] && vfsd_bin=$p && break
+done
+append="vdm.blkwrite=1 vdm.ip=10.0.3.2/24 vdm.peer=10.0.3.1 vdm.port=5000 vdm.bytes=$netbytes"
+if [ "$(id -u)" -eq 0 ] && [ -n "$vfsd_bin" ]; then
+	rm -rf "$work/share" "$work/fs.sock"
+	mkdir "$work/share"
+	head -c 1000000 /dev/urandom >"$work/share/from-host.bin"
+	fs_host_sum=$(sha256sum <"$work/share/from-host.bin" | cut -d' ' -f1)
+	fs_want_sum=$(yes vdm-guest-fs | head -c 1048576 | sha256sum | cut -d' ' -f1)
+	"$vfsd_bin" --socket-path="$work/fs.sock" -o source="$work/share" -o cache=none \
+		-o sandbox=chroot -f >"$work/virtiofsd.log" 2>&1 &
+	vfsd=$!
+	i=0
+	while [ ! -S "$work/fs.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	run=$run,fs
+	devices="$devices -s 8,virtio-fs,vhost=user:$work/fs.sock,tag=vdmshare"
+	append="$append vdm.fstag=vdmshare"
+	fsnote="and 00:08.0 virtio-fs on virtiofsd"
+else
+	fsnote="(no virtio-fs: it needs root and virtiofsd)"
+fi
+
 echo "Booting a Linux guest under QEMU TCG with vdm serving 00:04.0 virtio-blk,"
 echo "00:05.0 virtio-rnd, 00:06.0 virtio-console $netnote"
+echo "$fsnote"
 echo "(this takes about a minute)..."
 status=0
 # shellcheck disable=SC2086 # $devices and $inns are word lists
 VDM=$build/devicemodel/vdm $inns "$top/samples/guest/boot-guest.sh" -o "$work" -t 400 \
-	-r "$run" -a "vdm.blkwrite=1 vdm.ip=10.0.3.2/24 vdm.peer=10.0.3.1 vdm.port=5000 vdm.bytes=$netbytes" \
+	-r "$run" -a "$append" \
 	-- -m 256M -s 0:0,hostbridge $devices || status=$?
 img_sum=$(sha256sum <"$work/disk.img" | cut -d' ' -f1)
 
@@ -117,6 +145,15 @@ if [ -n "$inns" ]; then
 	gsha=${sent#* } hsha=${got#* }
 	say "net TCP transfer" $ok "${got%% *} of $netbytes bytes, host sha256 $(echo "$hsha" | cut -c1-12)... $(
 		[ $ok = yes ] && echo = || echo '!=') guest's $(echo "$gsha" | cut -c1-12)..."
+fi
+if [ -n "$vfsd" ]; then
+	fsum=$(field "fs tag=vdmshare file=from-host.bin" sha256)
+	[ "$fsum" = "$fs_host_sum" ] && ok=yes || ok=no
+	say "virtio-fs read" $ok "guest mounted vdmshare; from-host.bin sha256 $(echo "${fsum:-none}" | cut -c1-12)... $(
+		[ $ok = yes ] && echo = || echo '!=') host's"
+	hsum=$(sha256sum <"$work/share/from-guest.bin" 2>/dev/null | cut -d' ' -f1)
+	[ "$hsum" = "$fs_want_sum" ] && ok=yes || ok=no
+	say "virtio-fs write" $ok "the guest's 1 MiB file is in the host's directory: $ok"
 fi
 [ $status -eq 0 ] && ok=yes || ok=no
 say "power-off" $ok "vdm exited with QEMU's status $status"
