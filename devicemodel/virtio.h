@@ -127,9 +127,9 @@ bool virtio_dev_running(const struct virtio_dev *vd);
 void virtio_queue_done(struct virtio_queue *q);
 
 /*
- * The guest broke a rule on this device: set DEVICE_NEEDS_RESET, tell the
- * driver with a config interrupt, log once (rate-limited).  The device then
- * ignores its queues until reset.
+ * The guest broke a rule on this device, or its vhost back-end is gone: set
+ * DEVICE_NEEDS_RESET, tell the driver with a config interrupt, log why
+ * (rate-limited).  The device then ignores its queues until reset.
  */
 void virtio_dev_needs_reset(struct virtio_dev *vd, const char *why);
 

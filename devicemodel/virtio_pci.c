@@ -107,7 +107,7 @@ void virtio_dev_needs_reset(struct virtio_dev *vd, const char *why)
 	if (vd->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
 	if (!vd->bad_guest_logged || ratelimit_ok(&vd->rl))
-		log_warn("00:%02x.%d %s: guest error, device needs reset: %s", vd->pci.slot,
+		log_warn("00:%02x.%d %s: device needs reset: %s", vd->pci.slot,
 			 vd->pci.func, vd->ops->name, why);
 	vd->bad_guest_logged = true;
 	vd->status |= VIRTIO_CONFIG_S_NEEDS_RESET;

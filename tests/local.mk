@@ -71,6 +71,11 @@ EXTRA_DIST += tests/guest/fs.sh
 check_PROGRAMS += tests/sim/test_vhost_user_blk
 tests_sim_test_vhost_user_blk_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_vhost_user_blk
+# ... and virtio-net on DPDK's vhost PMD (testpmd, fetched by tests/peers/testpmd.sh).
+check_PROGRAMS += tests/sim/test_vhost_user_net
+tests_sim_test_vhost_user_net_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_vhost_user_net
+EXTRA_DIST += tests/peers/testpmd.sh
 TESTS += tests/guest/vhost_user_blk.sh
 EXTRA_DIST += tests/guest/vhost_user_blk.sh
 TESTS += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
@@ -84,7 +89,7 @@ ACRN_LOG_COMPILER = $(SHELL) $(srcdir)/tests/acrn/over-acrn.sh
 ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
-	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn
+	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh
 check_PROGRAMS += tests/acrn/test_acrn_vcpus tests/acrn/test_acrn
 tests_acrn_test_acrn_vcpus_LDADD = $(TEST_LDADD)

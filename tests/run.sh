@@ -64,7 +64,7 @@ run_suite sanitizer "$top/build-asan" check --sanitizers
 tests="tests/acrn/test_acrn tests/acrn/test_acrn_vcpus tests/acrn/test_hostbridge.acrn
 	tests/acrn/test_virtio_rnd.acrn tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn
-	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn"
+	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn"
 run_suite tsan "$top/build-tsan" check --tsan
 # Every libFuzzer target for FUZZ_SECONDS (25), two at a time: one test each.
 tests=
