@@ -15,6 +15,7 @@
  * Skipped (77) when qemu-storage-daemon is not installed.
  */
 #include "blk_guest.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,13 +50,6 @@ static char dir[] = "/tmp/vdm-vublk-XXXXXX";
 static char vu_img[64], vbsu_img[64], sock[64];
 static pid_t qsd = -1;
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static void make_image(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -69,7 +63,6 @@ static void make_image(const char *path)
 static bool qsd_start(void)
 {
 	char blockdev[160], export[200];
-	struct stat sb;
 
 	unlink(sock);
 	snprintf(blockdev, sizeof(blockdev), "driver=file,node-name=disk0,filename=%s", vu_img);
@@ -77,32 +70,15 @@ static bool qsd_start(void)
 		 "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=%s,"
 		 "writable=on",
 		 sock);
-	qsd = fork();
-	if (qsd < 0)
-		exit(99);
-	if (qsd == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		execlp("qemu-storage-daemon", "qemu-storage-daemon", "--blockdev", blockdev,
-		       "--export", export, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (stat(sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
-			return true;
-		sleep_ms(50);
-	}
-	return false;
+	qsd = peer_spawn((char *const[]){ "qemu-storage-daemon", "--blockdev", blockdev, "--export",
+					  export, NULL },
+			 NULL);
+	return peer_wait_socket(&qsd, sock, 5000) == 0;
 }
 
 static void qsd_kill(void)
 {
-	if (qsd > 0) {
-		kill(qsd, SIGKILL);
-		waitpid(qsd, NULL, 0);
-	}
-	qsd = -1;
+	peer_stop(&qsd, SIGKILL);
 }
 
 static bool disk_init(struct vm *m, struct disk *k, bool msix)

@@ -11,14 +11,11 @@
  * Needs root; skipped when testpmd cannot be fetched or run.
  */
 #include "blk_guest.h"
+#include "peer.h"
 
 #include <fcntl.h>
 #include <linux/virtio_net.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define NET_SLOT 5
@@ -42,67 +39,17 @@ struct net {
 	int next_tx;
 };
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Start testpmd.sh on sock; 0 when it listens, 77 when it cannot run here. */
 static int pmd_start(void)
 {
 	const char *src = getenv("VDM_SRCDIR");
 	char script[256];
-	struct stat sb;
 
 	snprintf(script, sizeof(script), "%s/tests/peers/testpmd.sh", src ? src : ".");
-	pmd = fork();
-	if (pmd < 0)
-		exit(99);
-	if (pmd == 0) {
-		int fd = open(pmdlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execlp("sh", "sh", script, sock, (char *)NULL);
-		_exit(127);
-	}
+	pmd = peer_spawn((char *const[]){ "sh", script, sock, NULL }, pmdlog);
 	/* The first run fetches DPDK (a minute at most on a slow mirror). */
-	for (int i = 0; i < 1800; i++) {
-		int st;
-
-		if (stat(sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
-			return 0;
-		if (waitpid(pmd, &st, WNOHANG) == pmd) {
-			pmd = -1;
-			return WIFEXITED(st) && WEXITSTATUS(st) == 77 ? 77 : -1;
-		}
-		sleep_ms(100);
-	}
-	return -1;
-}
-
-static void pmd_stop(void)
-{
-	if (pmd > 0) {
-		kill(pmd, SIGTERM);
-		waitpid(pmd, NULL, 0);
-	}
-	pmd = -1;
-}
-
-static void dump_pmd_log(void)
-{
-	char line[256];
-	FILE *f = fopen(pmdlog, "r");
-
-	if (!f)
-		return;
-	printf("---- testpmd\n");
-	while (fgets(line, sizeof(line), f))
-		fputs(line, stdout);
-	fclose(f);
+	int st = peer_wait_socket(&pmd, sock, 180000);
+	return st == 0 ? 0 : st == 77 && pmd < 0 ? 77 : -1;
 }
 
 static void post_rx(struct net *n, int i)
@@ -229,7 +176,7 @@ int main(void)
 	st = pmd_start();
 	if (st == 77) {
 		printf("SKIP: DPDK's testpmd cannot be fetched or run here:\n");
-		dump_pmd_log();
+		peer_dump_log("testpmd.sh", pmdlog);
 		return 77;
 	}
 	if (!drv_check(st == 0, "testpmd listens on %s", sock))
@@ -267,7 +214,7 @@ int main(void)
 	traffic(&n);
 
 	/* The back-end dies: this device needs a reset, vdm goes on. */
-	pmd_stop();
+	peer_stop(&pmd, SIGTERM);
 	uint8_t status = 0;
 	for (int i = 0; i < 100 && !(status & VIRTIO_CONFIG_S_NEEDS_RESET); i++) {
 		sleep_ms(50);
@@ -281,9 +228,9 @@ stop:
 	st = vdm_stop(&p);
 	drv_check(st == 0, "vdm stops cleanly (%d)", st);
 out:
-	pmd_stop();
+	peer_stop(&pmd, SIGTERM);
 	if (drv_failures())
-		dump_pmd_log();
+		peer_dump_log("testpmd", pmdlog);
 	unlink(pmdlog);
 	unlink(sock);
 	rmdir(dir);

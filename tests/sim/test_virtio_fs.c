@@ -10,15 +10,12 @@
  * with its chroot sandbox, which works where namespaces are not allowed.
  */
 #include "blk_guest.h"
+#include "peer.h"
 
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <linux/virtio_fs.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define FS_SLOT 4
@@ -40,51 +37,18 @@ static const char *virtiofsd_path(void)
 	return NULL;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Start virtiofsd sharing share on sock; wait for the socket. */
 static bool vfsd_start(const char *path)
 {
-	char src[96], sockarg[96];
-	struct stat sb;
+	char src[96], sockarg[96], log[96];
 
 	snprintf(src, sizeof(src), "source=%s", share);
 	snprintf(sockarg, sizeof(sockarg), "--socket-path=%s", sock);
-	vfsd = fork();
-	if (vfsd < 0)
-		exit(99);
-	if (vfsd == 0) {
-		char log[96];
-		int fd;
-
-		snprintf(log, sizeof(log), "%s/virtiofsd.log", dir);
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(path, path, sockarg, "-o", src, "-o", "cache=none", "-o", "sandbox=chroot", "-f",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (stat(sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
-			return true;
-		sleep_ms(50);
-	}
-	return false;
-}
-
-static void vfsd_stop(void)
-{
-	if (vfsd > 0) {
-		kill(vfsd, SIGTERM);
-		waitpid(vfsd, NULL, 0);
-	}
-	vfsd = -1;
+	snprintf(log, sizeof(log), "%s/virtiofsd.log", dir);
+	vfsd = peer_spawn((char *const[]){ (char *)path, sockarg, "-o", src, "-o", "cache=none",
+					   "-o", "sandbox=chroot", "-f", NULL },
+			  log);
+	return peer_wait_socket(&vfsd, sock, 5000) == 0;
 }
 
 /* The guest's side of FUSE: request buffers in guest RAM. */
@@ -259,18 +223,12 @@ stop:
 	st = vdm_stop(&p);
 	drv_check(st == 0, "vdm stops cleanly (%d)", st);
 out:
-	vfsd_stop();
+	peer_stop(&vfsd, SIGTERM);
 	if (drv_failures()) {
-		char log[96], line[256];
-		FILE *lf;
+		char log[96];
 
 		snprintf(log, sizeof(log), "%s/virtiofsd.log", dir);
-		if ((lf = fopen(log, "r"))) {
-			printf("---- virtiofsd\n");
-			while (fgets(line, sizeof(line), lf))
-				fputs(line, stdout);
-			fclose(lf);
-		}
+		peer_dump_log("virtiofsd", log);
 	}
 	unlink(file);
 	snprintf(file, sizeof(file), "%s/out.txt", share);

@@ -1,0 +1,93 @@
+/*
+ * peer.h - a back-end process for the vhost peer tests (qemu-storage-daemon,
+ * virtiofsd, testpmd): start it with its output in a log, wait for its
+ * socket, stop it, show its log.  Header-only: each test is one program.
+ */
+#ifndef VDM_TEST_PEER_H
+#define VDM_TEST_PEER_H
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Run argv (argv[0] looked up in PATH) with stdout and stderr in log
+ * (/dev/null when log is NULL).  Its pid; the test exits 99 if it cannot
+ * fork. */
+static inline pid_t peer_spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		exit(99);
+	if (pid == 0) {
+		int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644)
+			     : open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * Wait up to timeout_ms for the UNIX socket at path to appear.  0 when it
+ * did; the peer's exit status when it ended first (*pid is then -1); -1 on
+ * timeout.
+ */
+static inline int peer_wait_socket(pid_t *pid, const char *path, int timeout_ms)
+{
+	struct stat sb;
+
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		int st;
+
+		if (stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			return 0;
+		if (*pid > 0 && waitpid(*pid, &st, WNOHANG) == *pid) {
+			*pid = -1;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		sleep_ms(50);
+	}
+	return -1;
+}
+
+/* Send sig to the peer (if it runs) and reap it. */
+static inline void peer_stop(pid_t *pid, int sig)
+{
+	if (*pid > 0) {
+		kill(*pid, sig);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = -1;
+}
+
+/* Print the peer's log under a title (for a failed test's output). */
+static inline void peer_dump_log(const char *title, const char *log)
+{
+	char line[256];
+	FILE *f = fopen(log, "r");
+
+	if (!f)
+		return;
+	printf("---- %s\n", title);
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stdout);
+	fclose(f);
+}
+
+#endif /* VDM_TEST_PEER_H */
