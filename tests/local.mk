@@ -66,6 +66,8 @@ TESTS += tests/guest/net.sh
 EXTRA_DIST += tests/guest/net.sh
 TESTS += tests/guest/fs.sh
 EXTRA_DIST += tests/guest/fs.sh
+TESTS += tests/guest/vhost_user_net.sh
+EXTRA_DIST += tests/guest/vhost_user_net.sh
 
 # vhost proxy: virtio-blk on qemu-storage-daemon's vhost-user-blk export.
 check_PROGRAMS += tests/sim/test_vhost_user_blk

@@ -4,26 +4,54 @@
 # 10.0.3.2 on its virtio-net interface, pings the host side, and sends 16 MiB
 # of random data over TCP to tcp-sink on the host; both ends print the
 # SHA-256 of what they sent / received and the two must match.  Needs root.
+#
+# With NET_PEER=testpmd (tests/guest/vhost_user_net.sh) the NIC is routed
+# with vhost=user: to DPDK's vhost PMD in testpmd, which forwards between it
+# and a TAP of DPDK's own (net_tap PMD) in the namespace: the same traffic
+# then crosses a vhost-user back-end we did not write.
 set -eu
+peer=${NET_PEER:-}
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || [ ! -c /dev/net/tun ]; then
 	echo "SKIP: needs root, ip(8) and /dev/net/tun"; exit 77
 fi
 dir=$(mktemp -d /tmp/vdm-guest-net-XXXXXX)
 ns=vdm-gnet-$$
 bytes=$((16 * 1024 * 1024))
+pmd= sink=
 cleanup() {
-	[ -n "${sink:-}" ] && kill "$sink" 2>/dev/null
+	for p in $sink $pmd; do kill "$p" 2>/dev/null || true; done
+	[ -z "$pmd" ] || wait "$pmd" 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-# Build the guest image first: inside the namespace there is no network.
+# Fetch what runs in the namespace first: there is no network inside it.
 "$VDM_SRCDIR/samples/guest/build-image.sh" >/dev/null
+testpmd="$VDM_SRCDIR/tests/peers/testpmd.sh"
+if [ "$peer" = testpmd ]; then
+	st=0
+	sh "$testpmd" --fetch 2>"$dir/fetch.log" || st=$?
+	[ $st -ne 77 ] || { echo "SKIP: DPDK's testpmd: $(tail -n 1 "$dir/fetch.log")"; exit 77; }
+	[ $st -eq 0 ] || { cat "$dir/fetch.log"; exit 1; }
+fi
 ip netns add "$ns"
 inns() { ip netns exec "$ns" "$@"; }
 inns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
 inns ip link set lo up
-inns ip tuntap add dev vdmgtap0 mode tap
+if [ "$peer" = testpmd ]; then
+	inns sh "$testpmd" "$dir/net.sock" vdmgtap0 >"$dir/testpmd.log" 2>&1 &
+	pmd=$!
+	i=0
+	while { [ ! -S "$dir/net.sock" ] || ! inns ip link show vdmgtap0 >/dev/null 2>&1; } &&
+		[ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	nic="4,virtio-net,vhost=user:$dir/net.sock"
+else
+	inns ip tuntap add dev vdmgtap0 mode tap
+	nic="4,virtio-net,tap=vdmgtap0"
+fi
 inns ip link set vdmgtap0 up
 inns ip addr add 10.0.3.1/24 dev vdmgtap0
 
@@ -32,7 +60,7 @@ sink=$!
 status=0
 inns "$VDM_SRCDIR/samples/guest/boot-guest.sh" -o "$dir" -t 400 -r enum,net \
 	-a "vdm.ip=10.0.3.2/24 vdm.peer=10.0.3.1 vdm.port=5000 vdm.bytes=$bytes" -- \
-	-m 256M -s 4,virtio-net,tap=vdmgtap0 || status=$?
+	-m 256M -s "$nic" || status=$?
 # The sink is done once the guest has sent everything; do not wait for a
 # guest that never connected.
 i=0
@@ -53,5 +81,11 @@ if [ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${got%% *}" -eq $bytes ]; then
 	echo "ok: 16 MiB over TCP, same SHA-256 at both ends ($got)"
 else
 	echo "FAIL: TCP transfer: guest sent '$sent', host received '$got'"; fail=1
+fi
+if [ "$peer" = testpmd ]; then
+	grep -q "data plane on user vhost" "$dir/vdm.log" &&
+		echo "ok: vdm routed 00:04.0 to testpmd's vhost-user port" ||
+		{ echo "FAIL: vdm's log does not show the vhost-user route"; fail=1; }
+	guest_checks_end tcp-sink "$dir/sink.out" testpmd "$dir/testpmd.log"
 fi
 guest_checks_end tcp-sink "$dir/sink.out"

@@ -1,7 +1,13 @@
 #!/bin/sh
-# testpmd.sh SOCKET: run DPDK's testpmd as a vhost-user network back-end
-# listening on SOCKET, sending every frame it receives back with the
-# Ethernet addresses swapped (forward mode macswap), until SIGTERM.
+# testpmd.sh --fetch: only make sure testpmd is here (a step to take outside
+# a network namespace: fetching needs the network).
+# testpmd.sh SOCKET [TAP]: run DPDK's testpmd as a vhost-user network
+# back-end listening on SOCKET until SIGTERM.  Without TAP it sends every
+# frame it receives back with the Ethernet addresses swapped (forward mode
+# macswap); with TAP it makes a kernel TAP interface of that name (DPDK's
+# net_tap PMD, in the caller's network namespace) and forwards frames both
+# ways between it and the vhost-user port (forward mode io), so the guest
+# is on a wire to the host's network stack.
 #
 # Debian 12 ships testpmd only in dpdk-dev, whose dependencies (rdma-core,
 # a newer systemd, ...) are far more than a test needs.  So nothing is
@@ -17,6 +23,7 @@
 # testpmd's.
 set -eu
 sock=$1
+tap=${2:-}
 dir=${VDM_DPDK_DIR:-/var/cache/vdm-dpdk}
 skip() { echo "testpmd.sh: $*" >&2; exit 77; }
 
@@ -26,25 +33,34 @@ exec 9>"$dir/.lock"
 flock 9 || skip "cannot lock $dir/.lock"
 version=$(apt-cache policy dpdk-dev 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
 [ -n "$version" ] && [ "$version" != "(none)" ] || skip "apt knows no dpdk-dev package"
-if [ "$(cat "$dir/stamp" 2>/dev/null)" != "$version" ]; then
+# The stamp names what was fetched: change it with the package list.
+want="$version with net_vhost net_tap"
+if [ "$(cat "$dir/stamp" 2>/dev/null)" != "$want" ]; then
 	echo "testpmd.sh: fetching dpdk-dev $version and its libraries into $dir" >&2
-	rm -rf "$dir/debs" "$dir/root" "$dir/stamp"
-	mkdir -p "$dir/debs" "$dir/root"
+	# Into a fresh directory, swapped in only once complete: a failed
+	# fetch leaves the last good copy.
+	new=$dir/new
+	rm -rf "$new"
+	mkdir -p "$new/debs" "$new/root"
 	# testpmd's runtime libraries: dpdk-dev's dependencies that are
-	# libraries, the vhost PMD (loaded as a plugin), and what those link to.
+	# libraries, the PMDs loaded as plugins, and what those link to.
 	libs=$(apt-cache depends --no-recommends --no-suggests "dpdk-dev=$version" 2>/dev/null |
 		awk '$1 == "Depends:" { print $2 }' |
 		grep -E '^(librte-|lib[a-z]|ibverbs-providers)' | grep -v -- '-dev$' | sort -u)
-	chown _apt "$dir/debs" 2>/dev/null || true
-	(cd "$dir/debs" && apt-get -qq download "dpdk-dev=$version" librte-net-vhost23 \
-		libnl-3-200 libnl-route-3-200 libdbus-1-3 $libs) >&2 ||
-		skip "apt-get download of dpdk-dev and its libraries failed"
-	for deb in "$dir"/debs/*.deb; do
-		dpkg-deb -x "$deb" "$dir/root"
+	chown _apt "$new/debs" 2>/dev/null || true
+	# shellcheck disable=SC2086 # $libs is a word list
+	(cd "$new/debs" && apt-get -qq download "dpdk-dev=$version" librte-net-vhost23 \
+		librte-net-tap23 libnl-3-200 libnl-route-3-200 libdbus-1-3 $libs) >&2 ||
+		{ rm -rf "$new"; skip "apt-get download of dpdk-dev and its libraries failed"; }
+	for deb in "$new"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$new/root"
 	done
-	rm -rf "$dir/debs"
-	echo "$version" >"$dir/stamp"
+	rm -rf "$dir/root" "$new/debs"
+	mv "$new/root" "$dir/root"
+	rmdir "$new"
+	echo "$want" >"$dir/stamp"
 fi
+[ "$sock" != --fetch ] || exit 0
 flock -u 9
 root=$dir/root
 lib=$root/usr/lib/x86_64-linux-gnu
@@ -54,7 +70,7 @@ syspmds=/usr/lib/x86_64-linux-gnu/dpdk/${pmds##*/}
 # Plugins: the system's when it has DPDK (EAL loads its directory anyway),
 # else ours.
 plugins=
-for p in librte_net_vhost librte_mempool_ring; do
+for p in librte_net_vhost librte_net_tap librte_mempool_ring; do
 	[ -e "$syspmds/$p.so" ] || [ -e "$syspmds/$p.so.23" ] || plugins="$plugins -d $pmds/$p.so.23"
 done
 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:$lib:$lib/libibverbs
@@ -63,10 +79,16 @@ export LD_LIBRARY_PATH
 # no huge pages, no PCI, no shared config; a small mbuf pool.  EAL still
 # makes a runtime directory: removed when testpmd ends.
 prefix=vdm-testpmd-$$
-# shellcheck disable=SC2086 # $plugins is a word list
+if [ -n "$tap" ]; then
+	ports="--vdev net_vhost0,iface=$sock --vdev net_tap0,iface=$tap"
+	mode=io
+else
+	ports="--vdev net_vhost0,iface=$sock"
+	mode=macswap
+fi
+# shellcheck disable=SC2086 # $plugins and $ports are word lists
 "$root/usr/bin/dpdk-testpmd" -l 0,1 --no-huge -m 256 --no-pci --no-shconf \
-	--file-prefix "$prefix" $plugins \
-	--vdev "net_vhost0,iface=$sock" -- --forward-mode=macswap --auto-start \
+	--file-prefix "$prefix" $plugins $ports -- --forward-mode=$mode --auto-start \
 	--total-num-mbufs=4096 --stats-period 60 &
 pmd=$!
 trap 'kill "$pmd" 2>/dev/null || true' TERM INT
