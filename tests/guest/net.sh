@@ -39,7 +39,9 @@ inns() { ip netns exec "$ns" "$@"; }
 inns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
 inns ip link set lo up
 if [ "$peer" = testpmd ]; then
-	inns sh "$testpmd" "$dir/net.sock" vdmgtap0 >"$dir/testpmd.log" 2>&1 &
+	# Not through inns: $! must be testpmd.sh's own pid (ip netns exec
+	# execs it), for the cleanup's kill to reach it.
+	ip netns exec "$ns" sh "$testpmd" "$dir/net.sock" vdmgtap0 >"$dir/testpmd.log" 2>&1 &
 	pmd=$!
 	i=0
 	while { [ ! -S "$dir/net.sock" ] || ! inns ip link show vdmgtap0 >/dev/null 2>&1; } &&
@@ -55,7 +57,8 @@ fi
 inns ip link set vdmgtap0 up
 inns ip addr add 10.0.3.1/24 dev vdmgtap0
 
-inns "$VDM_BUILDDIR/tests/guest/tcp-sink" 10.0.3.1 5000 $bytes 400 >"$dir/sink.out" 2>&1 &
+ip netns exec "$ns" "$VDM_BUILDDIR/tests/guest/tcp-sink" 10.0.3.1 5000 $bytes 400 \
+	>"$dir/sink.out" 2>&1 &
 sink=$!
 status=0
 inns "$VDM_SRCDIR/samples/guest/boot-guest.sh" -o "$dir" -t 400 -r enum,net \
