@@ -48,9 +48,13 @@ if [ "$(cat "$dir/stamp" 2>/dev/null)" != "$want" ]; then
 		awk '$1 == "Depends:" { print $2 }' |
 		grep -E '^(librte-|lib[a-z]|ibverbs-providers)' | grep -v -- '-dev$' | sort -u)
 	chown _apt "$new/debs" 2>/dev/null || true
-	# shellcheck disable=SC2086 # $libs is a word list
-	(cd "$new/debs" && apt-get -qq download "dpdk-dev=$version" librte-net-vhost23 \
-		librte-net-tap23 libnl-3-200 libnl-route-3-200 libdbus-1-3 $libs) >&2 ||
+	download() {
+		# shellcheck disable=SC2086 # $libs is a word list
+		(cd "$new/debs" && apt-get -qq download "dpdk-dev=$version" librte-net-vhost23 \
+			librte-net-tap23 libnl-3-200 libnl-route-3-200 libdbus-1-3 $libs) >&2
+	}
+	# Stale package lists name files the mirror no longer has: update once.
+	download || { apt-get -qq update >&2 && download; } ||
 		{ rm -rf "$new"; skip "apt-get download of dpdk-dev and its libraries failed"; }
 	for deb in "$new"/debs/*.deb; do
 		dpkg-deb -x "$deb" "$new/root"
