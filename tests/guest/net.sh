@@ -17,7 +17,8 @@ fi
 dir=$(mktemp -d /tmp/vdm-guest-net-XXXXXX)
 ns=vdm-gnet-$$
 bytes=$((16 * 1024 * 1024))
-pmd= sink=
+pmd=
+sink=
 cleanup() {
 	for p in $sink $pmd; do kill "$p" 2>/dev/null || true; done
 	[ -z "$pmd" ] || wait "$pmd" 2>/dev/null || true
