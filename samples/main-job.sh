@@ -18,7 +18,9 @@ mkdir -p "$work"
 size=$((16 * 1024 * 1024))
 netbytes=$((16 * 1024 * 1024))
 ns=vdm-main-$$
-sink= peer= vfsd=
+sink=
+peer=
+vfsd=
 cleanup() { # runs under set -e: nothing here may fail
 	for p in $sink $peer $vfsd; do kill "$p" 2>/dev/null || true; done
 	ip netns del "$ns" 2>/dev/null || true

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2154 # dir is the sourcing test's
 # tests/guest/lib.sh - what the real-guest tests share, sourced after a test
 # has booted its guest with boot-guest.sh -o "$dir" (console in
 # $dir/console.log, vdm's log in $dir/vdm.log) and kept vdm's exit status.
