@@ -120,7 +120,7 @@ rcur=$(field rng current)
 rbytes=$(field rng bytes)
 rdist=$(field rng distinct)
 [ "$gsum" = "$host_sum" ] && ok=yes || ok=no
-say "disk read" $ok "${bsize:-?} bytes, guest sha256 ${gsum:-none} $([ $ok = yes ] && echo = || echo '!=') host's"
+say "disk read" $ok "${bsize:-?} bytes, guest sha256 ${gsum:-none} $([ $ok = yes ] && echo '=' || echo '!=') host's"
 [ "$wsum" = "$want_sum" ] && [ "$img_sum" = "$want_sum" ] && ok=yes || ok=no
 say "disk write (O_DIRECT)" $ok "guest's pattern is in the image after power-off: $([ $ok = yes ] && echo yes || echo no)"
 case $rcur in virtio_rng*) [ "${rbytes:-0}" -eq 65536 ] && ok=yes || ok=no ;; *) ok=no ;; esac
@@ -146,13 +146,13 @@ if [ -n "$inns" ]; then
 	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${got%% *}" -eq $netbytes ] && ok=yes || ok=no
 	gsha=${sent#* } hsha=${got#* }
 	say "net TCP transfer" $ok "${got%% *} of $netbytes bytes, host sha256 $(echo "$hsha" | cut -c1-12)... $(
-		[ $ok = yes ] && echo = || echo '!=') guest's $(echo "$gsha" | cut -c1-12)..."
+		[ $ok = yes ] && echo '=' || echo '!=') guest's $(echo "$gsha" | cut -c1-12)..."
 fi
 if [ -n "$vfsd" ]; then
 	fsum=$(field "fs tag=vdmshare file=from-host.bin" sha256)
 	[ "$fsum" = "$fs_host_sum" ] && ok=yes || ok=no
 	say "virtio-fs read" $ok "guest mounted vdmshare; from-host.bin sha256 $(echo "${fsum:-none}" | cut -c1-12)... $(
-		[ $ok = yes ] && echo = || echo '!=') host's"
+		[ $ok = yes ] && echo '=' || echo '!=') host's"
 	hsum=$(sha256sum <"$work/share/from-guest.bin" 2>/dev/null | cut -d' ' -f1)
 	[ "$hsum" = "$fs_want_sum" ] && ok=yes || ok=no
 	say "virtio-fs write" $ok "the guest's 1 MiB file is in the host's directory: $ok"
