@@ -411,6 +411,13 @@ static int try_connect(struct virtio_vhost *vv, char *err, size_t errlen)
 
 	if (ret)
 		return ret;
+	/* A back-end that says how many rings it serves must serve ours. */
+	if (vhost_dev_max_rings(dev) && vhost_dev_max_rings(dev) < vv->nrings) {
+		snprintf(err, errlen, "vhost-user %s serves %u queues; the device has %u", vv->path,
+			 vhost_dev_max_rings(dev), vv->nrings);
+		vhost_dev_close(dev);
+		return -EOPNOTSUPP;
+	}
 	if (vv->vd) {
 		/* A back-end coming back must still do what the guest was offered. */
 		uint64_t missing = vv->vd->host_features & ~vv->params->vdm_features &

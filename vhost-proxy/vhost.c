@@ -116,6 +116,11 @@ bool vhost_dev_has_config(const struct vhost_dev *d)
 	return d->has_config;
 }
 
+unsigned vhost_dev_max_rings(const struct vhost_dev *d)
+{
+	return d->max_rings;
+}
+
 static int check_live(struct vhost_dev *d)
 {
 	if (d->disconnected)

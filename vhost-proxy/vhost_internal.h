@@ -49,6 +49,7 @@ struct vhost_dev {
 	/* vhost-user */
 	uint64_t protocol_features;  /* negotiated */
 	bool has_config;             /* the transport can get/set config space */
+	unsigned max_rings;          /* rings the back-end serves (GET_QUEUE_NUM); 0: not said */
 	uint64_t proto_feature_bit;  /* VHOST_USER_F_PROTOCOL_FEATURES if offered, else 0 */
 	bool disconnected;
 	int reply_timeout_ms;        /* 0: VU_TIMEOUT_MS (vhost_user.c) */

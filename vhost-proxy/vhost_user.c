@@ -36,6 +36,7 @@ enum vu_request {
 	VU_SET_VRING_CALL = 13,
 	VU_GET_PROTOCOL_FEATURES = 15,
 	VU_SET_PROTOCOL_FEATURES = 16,
+	VU_GET_QUEUE_NUM = 17,
 	VU_SET_VRING_ENABLE = 18,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
@@ -45,9 +46,11 @@ enum vu_request {
 #define VU_FLAG_REPLY (1u << 2)
 #define VU_FLAG_NEED_REPLY (1u << 3)
 #define VU_F_PROTOCOL_FEATURES 30 /* a virtio feature bit with a vhost-user meaning */
+#define VU_PROTOCOL_F_MQ 0
 #define VU_PROTOCOL_F_REPLY_ACK 3
 #define VU_PROTOCOL_F_CONFIG 9
-#define VU_WANTED_PROTOCOL (1ULL << VU_PROTOCOL_F_REPLY_ACK | 1ULL << VU_PROTOCOL_F_CONFIG)
+#define VU_WANTED_PROTOCOL                                                                        \
+	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK | 1ULL << VU_PROTOCOL_F_CONFIG)
 #define VU_TIMEOUT_MS 5000
 #define VU_MAX_PAYLOAD 4096
 #define VU_MAX_CONFIG 256 /* the message's config region */
@@ -268,6 +271,15 @@ int vhost_user_handshake(struct vhost_dev *d)
 			return ret;
 		d->protocol_features = pf;
 		d->has_config = pf >> VU_PROTOCOL_F_CONFIG & 1;
+		/* With MQ the back-end says how many rings it serves. */
+		if (pf >> VU_PROTOCOL_F_MQ & 1) {
+			uint64_t n;
+
+			ret = vu_get_u64(d, VU_GET_QUEUE_NUM, &n);
+			if (ret)
+				return ret;
+			d->max_rings = n > VHOST_MAX_VRINGS ? VHOST_MAX_VRINGS : (unsigned)n;
+		}
 	}
 	ret = vu_request(d, VU_SET_OWNER, NULL, 0, NULL, 0);
 	if (ret)

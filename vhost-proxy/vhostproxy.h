@@ -74,6 +74,10 @@ uint64_t vhost_dev_features(const struct vhost_dev *d);
 /* True when the back-end serves the device config space (vhost-user CONFIG). */
 bool vhost_dev_has_config(const struct vhost_dev *d);
 
+/* How many rings the back-end serves, when it says (vhost-user MQ:
+ * GET_QUEUE_NUM); 0 when it does not. */
+unsigned vhost_dev_max_rings(const struct vhost_dev *d);
+
 /* Read / write len bytes of device config space at off (vhost-user CONFIG). */
 int vhost_dev_get_config(struct vhost_dev *d, uint32_t off, void *buf, uint32_t len);
 int vhost_dev_set_config(struct vhost_dev *d, uint32_t off, const void *buf, uint32_t len);

@@ -5,7 +5,7 @@
  * The input is the whole byte stream the back-end sends, written into one
  * end of a socket pair (then shut for writing); vdm's front-end, on the
  * other end, runs the bring-up a device does: handshake (features,
- * protocol features, owner), config space, features, memory table, one
+ * protocol features, queue count, owner), config space, features, memory table, one
  * ring's start and call change, the ring's stop, close.  Whatever the bytes,
  * the front-end must fail cleanly (an error, the stream marked lost) and
  * never crash, read past what it was sent, or report a ring state it was

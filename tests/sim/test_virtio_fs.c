@@ -5,7 +5,8 @@
  * space), then speaks FUSE over the request queue the way the guest's
  * virtiofs driver does: INIT, LOOKUP of a file the host wrote, OPEN, READ
  * (the bytes must be the host's), CREATE + WRITE of a new file (the host
- * must find it).  Then the refusals: no vhost=user, no tag, a tag too long.
+ * must find it).  Then the refusals: no vhost=user, no tag, a tag too long,
+ * more request queues than virtiofsd serves.
  * Needs root (virtiofsd) and virtiofsd; skipped otherwise.  virtiofsd runs
  * with its chroot sandbox, which works where namespaces are not allowed.
  */
@@ -21,6 +22,7 @@
 #define FS_SLOT 4
 #define HELLO_LEN 5000
 #define BUF_LEN 16384
+#define REQ_QUEUE 1 /* queue 0 is the high-priority queue */
 
 static char dir[] = "/tmp/vdm-vfs-XXXXXX";
 static char share[64], sock[64];
@@ -59,7 +61,7 @@ struct fuse_guest {
 };
 
 /*
- * One FUSE request on the request queue (queue 1): header + arg (len bytes)
+ * One FUSE request on the (first) request queue, REQ_QUEUE: header + arg (len bytes)
  * device-readable, reply header + up to BUF_LEN device-writable.  Returns
  * the reply's error (0 or -errno), or 1 when the device did not answer
  * properly; *out points at the reply's argument, *out_len its length.
@@ -76,10 +78,10 @@ static int fuse_call(struct fuse_guest *g, uint32_t opcode, uint64_t nodeid, con
 				       .nodeid = nodeid };
 	memcpy(in + 1, arg, len);
 	memset(o, 0xee, sizeof(*o));
-	if (drv_virtio_post(&g->v, 1, &rd, 1, &wr, 1, false) < 0)
+	if (drv_virtio_post(&g->v, REQ_QUEUE, &rd, 1, &wr, 1, false) < 0)
 		return 1;
-	drv_virtio_kick(&g->v, 1);
-	if (drv_virtio_wait_used(&g->v, 1, NULL, &used, 5000) != 1 || used < sizeof(*o) ||
+	drv_virtio_kick(&g->v, REQ_QUEUE);
+	if (drv_virtio_wait_used(&g->v, REQ_QUEUE, NULL, &used, 5000) != 1 || used < sizeof(*o) ||
 	    o->unique != g->unique || o->len != used)
 		return 1;
 	*out = o + 1;
@@ -222,6 +224,22 @@ stop:
 	drv_disconnect(&d);
 	st = vdm_stop(&p);
 	drv_check(st == 0, "vdm stops cleanly (%d)", st);
+
+	/* virtiofsd says (vhost-user MQ) that it serves two queues: a device
+	 * with more is refused at start-up, not left to break at DRIVER_OK. */
+	peer_stop(&vfsd, SIGTERM);
+	unlink(sock);
+	if (drv_check(vfsd_start(path), "virtiofsd listens again")) {
+		char out[1024];
+
+		snprintf(spec, sizeof(spec), "%d,virtio-fs,vhost=user:%s,tag=vdmfs,queues=2", FS_SLOT,
+			 sock);
+		st = vdm_run((const char *const[]){ "--hsm", "sim", "-s", spec, NULL }, out,
+			     sizeof(out));
+		drv_check(st == 1 && strstr(out, "serves 2 queues; the device has 3"),
+			  "queues=2 on a back-end serving 2 queues: refused at start-up (%d: %s)", st,
+			  out);
+	}
 out:
 	peer_stop(&vfsd, SIGTERM);
 	if (drv_failures()) {
