@@ -35,6 +35,8 @@ int devemu_parse(const struct devemu *emu, const char *opts, void **out, char *e
 	int ret = 0;
 
 	*out = NULL;
+	if (errlen)
+		err[0] = '\0';
 	if (!emu->option) {
 		if (opts && *opts) {
 			snprintf(err, errlen, "%s takes no options", emu->name);
@@ -61,6 +63,8 @@ int devemu_parse(const struct devemu *emu, const char *opts, void **out, char *e
 	if (!ret && emu->options_done)
 		ret = emu->options_done(cfg, err, errlen);
 	if (ret) {
+		if (errlen && !err[0]) /* e.g. -ENOMEM from a strdup */
+			snprintf(err, errlen, "%s", strerror(-ret));
 		devemu_free_cfg(emu, cfg);
 		return ret;
 	}

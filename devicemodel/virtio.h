@@ -103,7 +103,6 @@ struct virtio_dev_params {
 	bool transitional;       /* also offer the legacy I/O BAR (0x1000.. device IDs) */
 };
 
-
 /* Build vd's PCI function (IDs, BARs, capabilities, MSI-X if the back-end
  * delivers MSI, else INTx).  Returns 0 or -errno. */
 int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_dev_params *p);

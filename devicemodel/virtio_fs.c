@@ -114,9 +114,9 @@ static int fs_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *er
 		return -ENOMEM;
 	f->vhost.nrings = 1 + cfg->request_queues;
 	ret = virtio_vhost_open(&vv, &cfg->route, "virtio-fs", &f->vhost, err, errlen);
-	if (ret < 0) {
+	if (ret <= 0) { /* 0 would be VBS-U, which virtio-fs does not have */
 		free(f);
-		return ret;
+		return ret ? ret : -EINVAL;
 	}
 	memcpy(f->config.tag, cfg->tag, strlen(cfg->tag)); /* NUL-padded, not terminated */
 	f->config.num_request_queues = htole32(cfg->request_queues);
