@@ -9,8 +9,9 @@
  * request, and anything arriving unasked means the back-end is gone or
  * broken.  A back-end that has not sent a whole reply within VU_TIMEOUT_MS
  * of being asked (one deadline per reply, however the bytes trickle in),
- * closes the socket, or answers out of line is marked disconnected: the
- * stream cannot be trusted after that.
+ * does not read a request within that time either, closes the socket, or
+ * answers out of line is marked disconnected: the stream cannot be trusted
+ * after that.
  */
 #include "vhost_internal.h"
 
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -156,6 +158,8 @@ static int vu_send(struct vhost_dev *d, uint32_t req, uint32_t flags, const void
 	do
 		n = sendmsg(d->fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) /* SO_SNDTIMEO ran out */
+		return lost(d, -ETIMEDOUT, req, "the back-end is not reading its socket");
 	if (n < 0)
 		return lost(d, -errno, req, strerror(errno));
 	/* Messages are small; a short write on a stream socket with room for
@@ -254,8 +258,15 @@ static int vu_get_u64(struct vhost_dev *d, uint32_t req, uint64_t *val)
 
 int vhost_user_handshake(struct vhost_dev *d)
 {
+	int ms = d->reply_timeout_ms > 0 ? d->reply_timeout_ms : VU_TIMEOUT_MS;
+	struct timeval send_timeout = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
 	uint64_t f, pf;
 	int ret;
+
+	/* A back-end that stops reading must not block vdm in sendmsg either. */
+	if (setsockopt(d->fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout)))
+		return vhost_set_error(d, -errno, "vhost-user %s: SO_SNDTIMEO: %s", d->path,
+				       strerror(errno));
 
 	ret = vu_get_u64(d, VU_GET_FEATURES, &f);
 	if (ret)

@@ -4,12 +4,14 @@
  * socket pair): a reply that arrives in time, even in pieces, is read
  * whole; a back-end that says nothing, or trickles its reply so slowly that
  * it is not complete when the reply is due, is given up on when the reply is
- * due (one deadline per reply, not per byte), with the stream marked lost.
+ * due (one deadline per reply, not per byte), with the stream marked lost;
+ * and one that does not read its socket is given up on as well.
  */
 #include "drv.h"
 #include "vhost_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -146,5 +148,31 @@ int main(void)
 		  ret, err);
 	drv_check(secs >= 0.29 && secs < 1.5,
 		  "... when it is due, not one timeout per byte (%.2f s, due 0.30 s)", secs);
+
+	/* A back-end that does not read: the socket's send buffer is full
+	 * before the first request, so that request cannot go out. */
+	int sv[2];
+	struct vhost_dev *d;
+	char junk[4096] = { 0 };
+
+	if (drv_check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socket pair")) {
+		int fl = fcntl(sv[0], F_GETFL);
+
+		fcntl(sv[0], F_SETFL, fl | O_NONBLOCK);
+		while (send(sv[0], junk, sizeof(junk), MSG_NOSIGNAL) > 0)
+			;
+		fcntl(sv[0], F_SETFL, fl);
+		alarm(10); /* a front-end blocked in sendmsg for good ends the test */
+		double t0 = now();
+		ret = vhost_dev_open_connected(&d, sv[0], "test", 300, err, sizeof(err));
+		secs = now() - t0;
+		alarm(0);
+		drv_check(ret == -ETIMEDOUT && strstr(err, "not reading"),
+			  "a back-end that does not read its socket is given up on (ret %d: %s)", ret,
+			  err);
+		drv_check(secs >= 0.29 && secs < 2.0, "... after the timeout (%.2f s, due 0.30 s)",
+			  secs);
+		close(sv[1]);
+	}
 	return drv_result();
 }
