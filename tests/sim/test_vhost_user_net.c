@@ -5,9 +5,9 @@
  * Ethernet addresses swapped.  The test driver, as the guest, transmits
  * frames on queue 1 and must receive each of them on queue 0 with the
  * addresses swapped and the payload intact: one frame, then 300 of mixed
- * sizes in bursts larger than the receive ring.  vdm still serves the
- * function, the config space (MAC, link) and the control queue.  Then the
- * back-end is killed: the device needs a reset, vdm keeps running.
+ * sizes (several times what the rings hold, up to 32 in flight), in order.
+ * vdm still serves the function and the config space (MAC, link).  Then
+ * the back-end is killed: the device needs a reset, vdm keeps running.
  * Needs root; skipped when testpmd cannot be fetched or run.
  */
 #include "blk_guest.h"
@@ -135,7 +135,7 @@ static void traffic(struct net *n)
 		  "the frame comes back from testpmd with the addresses swapped, payload intact");
 	reap_tx(n);
 
-	/* Bursts larger than the receive ring: sizes 60..1514, in order. */
+	/* Several ringfuls, up to 32 frames in flight: sizes 60..1514, in order. */
 	int got = 0, bad = 0, sent = 0;
 	while (got + bad < BURST_FRAMES) {
 		while (sent < BURST_FRAMES && sent - (got + bad) < NRX / 2 &&
