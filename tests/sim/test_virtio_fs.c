@@ -201,9 +201,9 @@ int main(void)
 	drv_connect(&d, p.sock);
 	int nf = drv_enumerate(&d, funcs, 8);
 	struct drv_func *f = guest_func(funcs, nf, FS_SLOT);
-	drv_check(f && f->vendor == 0x1af4 && f->device == 0x105a,
-		  "virtio-fs is function 1af4:105a (%04x:%04x)", f ? f->vendor : 0,
-		  f ? f->device : 0);
+	drv_check(f && f->vendor == 0x1af4 && f->device == 0x105a && f->class_code == 0x018000,
+		  "virtio-fs is function 1af4:105a, class 0180 (%04x:%04x, %06x)", f ? f->vendor : 0,
+		  f ? f->device : 0, f ? f->class_code : 0);
 	if (!drv_check(virtio_guest_up(&g.v, &d, funcs, nf, FS_SLOT, 16 << 20, 0, 2, &mmio, &io) ==
 				   0 &&
 			       !(drv_virtio_status(&g.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
