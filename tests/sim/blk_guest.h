@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/virtio_blk.h>
@@ -134,6 +135,17 @@ static inline int blk_guest_rw(struct blk_guest *g, uint32_t type, uint64_t sect
 	if (drv_virtio_wait_used(&g->v, 0, &id, &used, 10000) != 1)
 		return -1;
 	return *(uint8_t *)drv_gpa(g->v.d, g->status, 1);
+}
+
+/* Create (or truncate) the image file at path, size bytes of zeros; the
+ * test exits 99 (a set-up failure) if it cannot. */
+static inline void blk_image_create(const char *path, off_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0 || ftruncate(fd, size))
+		exit(99);
+	close(fd);
 }
 
 /* A pattern of len bytes that differs with seed and from one 512-byte

@@ -42,10 +42,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 99;
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	fd = open(img, O_RDWR | O_CREAT, 0600);
-	if (fd < 0 || ftruncate(fd, IMAGE_SIZE))
-		return 99;
-	close(fd);
+	blk_image_create(img, IMAGE_SIZE);
 	snprintf(blk, sizeof(blk), "3,virtio-blk,%s", img);
 	if (vdm_spawn(&p, (const char *const[]){ "-m", "256M", "-s", blk, NULL }, &st)) {
 		drv_check(false, "vdm starts (%d)", st);

@@ -48,15 +48,12 @@ int main(void)
 	struct drv_virtio rnd;
 	uint64_t mmio = 0xc0000000;
 	uint32_t io = 0xc000;
-	int st, fd;
+	int st;
 
 	if (private_tmpfs(dir))
 		return 77;
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	fd = open(img, O_RDWR | O_CREAT, 0600);
-	if (fd < 0 || ftruncate(fd, IMAGE_SIZE))
-		return 99;
-	close(fd);
+	blk_image_create(img, IMAGE_SIZE);
 	snprintf(blk, sizeof(blk), "3,virtio-blk,%s", img);
 	if (vdm_spawn(&p, (const char *const[]){ "-m", "256M", "-s", blk, "-s", "4,virtio-rnd",
 						 NULL },

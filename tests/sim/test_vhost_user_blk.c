@@ -50,15 +50,6 @@ static char dir[] = "/tmp/vdm-vublk-XXXXXX";
 static char vu_img[64], vbsu_img[64], sock[64];
 static pid_t qsd = -1;
 
-static void make_image(const char *path)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-
-	if (fd < 0 || ftruncate(fd, IMG_BYTES))
-		exit(99);
-	close(fd);
-}
-
 /* Start qemu-storage-daemon exporting vu_img on sock; wait for the socket. */
 static bool qsd_start(void)
 {
@@ -363,8 +354,8 @@ int main(void)
 	snprintf(vu_img, sizeof(vu_img), "%s/vu.img", dir);
 	snprintf(vbsu_img, sizeof(vbsu_img), "%s/vbsu.img", dir);
 	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
-	make_image(vu_img);
-	make_image(vbsu_img);
+	blk_image_create(vu_img, IMG_BYTES);
+	blk_image_create(vbsu_img, IMG_BYTES);
 	test_serve();
 	test_reconnect();
 	test_errors();

@@ -105,15 +105,6 @@ static int blk_req(struct blk *b, uint32_t type, uint64_t sector, uint32_t len, 
 	return *(uint8_t *)drv_gpa(&b->d, b->status, 1);
 }
 
-static void make_image(const char *path)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-
-	if (fd < 0 || ftruncate(fd, IMG_SECTORS * 512))
-		exit(99);
-	close(fd);
-}
-
 static void test_rw(const char *img)
 {
 	static uint8_t pattern[1 << 20];
@@ -233,7 +224,7 @@ int main(void)
 	if (fd < 0)
 		return 99;
 	close(fd);
-	make_image(img);
+	blk_image_create(img, IMG_SECTORS * 512);
 	test_rw(img);
 	test_read_only(img);
 	unlink(img);
