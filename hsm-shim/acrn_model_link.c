@@ -147,21 +147,6 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-static int send_with_fd(int sock, const struct sim_msg *msg, int fd)
-{
-	char ctrl[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = sizeof(*msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
-			     .msg_controllen = sizeof(ctrl) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg) ? 0 : -errno;
-}
-
 static void handle_new_conn(struct acrn_model *m, int fd)
 {
 	struct timeval hello_timeout = { .tv_sec = 5 }, no_timeout = { 0 };
@@ -199,7 +184,7 @@ static void handle_new_conn(struct acrn_model *m, int fd)
 		}
 	}
 	welcome.addr = m->memfd_size;
-	if (send_with_fd(fd, &welcome, m->memfd)) {
+	if (sim_send(fd, &welcome, m->memfd)) {
 		pthread_mutex_unlock(&m->lock);
 		close(fd);
 		return;

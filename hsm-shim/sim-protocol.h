@@ -19,8 +19,11 @@
 
 #include "hsm.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
 enum sim_msg_type {
 	SIM_HELLO = 1,
@@ -68,6 +71,30 @@ static inline bool sim_io_valid(const struct sim_msg *m)
 	if (m->arg == HSM_IO_PIO && m->addr + m->size > 0x10000)
 		return false;
 	return true;
+}
+
+/* Send one message on sock, with fd as SCM_RIGHTS when fd >= 0.  0, or
+ * -errno (a short send counts as an error). */
+static inline int sim_send(int sock, const struct sim_msg *msg, int fd)
+{
+	char ctrl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = sizeof(*msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = ctrl;
+		mh.msg_controllen = sizeof(ctrl);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg))
+		return 0;
+	return errno ? -errno : -EIO;
 }
 
 #endif /* VDM_SIM_PROTOCOL_H */

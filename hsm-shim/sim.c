@@ -47,24 +47,6 @@ struct sim {
 	int irq_fd;
 };
 
-static int send_with_fd(int sock, const struct sim_msg *msg, int fd)
-{
-	char ctrl[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = sizeof(*msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		mh.msg_control = ctrl;
-		mh.msg_controllen = sizeof(ctrl);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg) ? 0 : -errno;
-}
-
 /* One simulated vCPU: take requests until the driver hangs up. */
 static void *vcpu_thread(void *arg)
 {
@@ -93,7 +75,7 @@ static void *vcpu_thread(void *arg)
 			break; /* VM closing */
 		struct sim_msg done = { .type = SIM_IO_DONE,
 					.data = req.dir == HSM_IO_READ ? req.data : 0 };
-		if (send_with_fd(c->fd, &done, -1))
+		if (sim_send(c->fd, &done, -1))
 			break;
 	}
 	return NULL;
@@ -117,7 +99,7 @@ static void handle_new_conn(struct hsm_vm *vm, int fd)
 	}
 	if (n != (ssize_t)sizeof(hello) || hello.type != SIM_HELLO ||
 	    (hello.arg != SIM_ROLE_VCPU && hello.arg != SIM_ROLE_IRQ) ||
-	    send_with_fd(fd, &welcome, s->memfd)) {
+	    sim_send(fd, &welcome, s->memfd)) {
 		hsm_log(vm, 4, "sim: test driver connection without a valid hello; closed");
 		close(fd);
 		return;
