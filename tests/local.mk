@@ -68,6 +68,8 @@ TESTS += tests/guest/fs.sh
 EXTRA_DIST += tests/guest/fs.sh
 TESTS += tests/guest/vhost_user_net.sh
 EXTRA_DIST += tests/guest/vhost_user_net.sh
+TESTS += tests/guest/vhost_kernel.sh
+EXTRA_DIST += tests/guest/vhost_kernel.sh
 
 # vhost proxy: virtio-blk on qemu-storage-daemon's vhost-user-blk export.
 check_PROGRAMS += tests/sim/test_vhost_user_blk

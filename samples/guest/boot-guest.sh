@@ -2,12 +2,14 @@
 # Boot the test guest (samples/guest/build-image.sh) under QEMU TCG with vdm
 # as the remote device process for the functions given after "--".
 #
-#   boot-guest.sh [-r TESTS] [-a APPEND] [-t SECONDS] [-o DIR] -- VDM-OPTIONS...
+#   boot-guest.sh [-r TESTS] [-a APPEND] [-t SECONDS] [-o DIR] [-x CPIO] -- VDM-OPTIONS...
 #
 #   -r TESTS    what the guest's init runs (vdm.run=, default enum,blk,rng)
 #   -a APPEND   more kernel command-line words (e.g. vdm.blkwrite=1)
 #   -t SECONDS  kill vdm and QEMU after this long (default 300)
 #   -o DIR      where console.log and vdm.log go (default: a new temp dir)
+#   -x CPIO     a (gzipped) cpio archive appended to the initramfs: more files
+#               for the guest (the "extra" test runs its /extra/run)
 #
 # Environment: VDM (the vdm binary, default: vdm in PATH), VDM_GUEST_DIR (the
 # image cache).  Exit status: vdm's (QEMU's once the guest powers off), or
@@ -24,13 +26,16 @@ run=enum,blk,rng
 append=
 limit=300
 out=
-while getopts r:a:t:o: opt; do
+extra=
+while getopts r:a:t:o:x: opt; do
 	case $opt in
 	r) run=$OPTARG ;;
 	a) append=$OPTARG ;;
 	t) limit=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) echo "usage: $0 [-r TESTS] [-a APPEND] [-t SECONDS] [-o DIR] -- VDM-OPTIONS..." >&2
+	x) extra=$OPTARG ;;
+	*) echo "usage: $0 [-r TESTS] [-a APPEND] [-t SECONDS] [-o DIR] [-x CPIO]" \
+		"-- VDM-OPTIONS..." >&2
 	   exit 2 ;;
 	esac
 done
@@ -42,12 +47,17 @@ guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
 [ -n "$out" ] || out=$(mktemp -d /tmp/vdm-guest-XXXXXX)
 mkdir -p "$out"
 : >"$out/console.log"
+initrd=$guest/initramfs.cpio.gz
+if [ -n "$extra" ]; then # the kernel unpacks concatenated archives in turn
+	cat "$initrd" "$extra" >"$out/initrd.cpio.gz"
+	initrd=$out/initrd.cpio.gz
+fi
 status=0
 timeout -k 10 "$limit" "$vdm" --hsm qemu --log-file "$out/vdm.log" "$@" -- \
 	qemu-system-x86_64 -accel tcg -machine pc -cpu max -smp 1 \
 	-display none -vga none -monitor none -nic none -no-reboot \
 	-serial "file:$out/console.log" \
-	-kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
+	-kernel "$guest/vmlinuz" -initrd "$initrd" \
 	-append "console=ttyS0 panic=-1 irqpoll nolapic_timer hpet=disable nohz=off vdm.run=$run $append" \
 	</dev/null || status=$?
 exit $status

@@ -8,7 +8,8 @@
  *
  * With --exercise it drives each virtio device as a guest driver would:
  * virtio-blk gets a 1 MiB pattern written, flushed, read back and compared;
- * virtio-rnd gets 64 bytes read.
+ * virtio-rnd gets 64 bytes read; virtio-vsock gets its queues up and
+ * DRIVER_OK (its back-end starts) and its CID read.
  */
 #include "drv.h"
 #include "drv_virtio.h"
@@ -101,15 +102,20 @@ static uint64_t mmio_next = 0xc0000000;
 static uint32_t io_next = 0xc000;
 static uint64_t heap_next = 16 << 20;
 
-static bool virtio_up(struct drv *d, struct drv_func *f, struct drv_virtio *v, uint64_t feats)
+/* Bring the function up with queues 0..nq-1 and DRIVER_OK. */
+static bool virtio_up(struct drv *d, struct drv_func *f, struct drv_virtio *v, uint64_t feats,
+		      int nq)
 {
 	drv_assign_bars(d, f, &mmio_next, &io_next);
 	if (drv_virtio_probe(v, d, f, heap_next))
 		return false;
 	heap_next += 16 << 20;
 	if (drv_virtio_negotiate(v, feats | (1ULL << VIRTIO_F_VERSION_1)) ||
-	    drv_virtio_setup_irq(v, true) || drv_virtio_setup_vq(v, 0, 0))
+	    drv_virtio_setup_irq(v, true))
 		return false;
+	for (int q = 0; q < nq; q++)
+		if (drv_virtio_setup_vq(v, q, 0))
+			return false;
 	drv_virtio_driver_ok(v);
 	return true;
 }
@@ -156,7 +162,7 @@ static void exercise(struct drv *d, struct drv_func *f)
 	if (f->device == 0x1042 || f->device == 0x1001) {
 		const uint32_t len = 1 << 20;
 
-		if (!virtio_up(d, f, &v, 1ULL << VIRTIO_BLK_F_FLUSH)) {
+		if (!virtio_up(d, f, &v, 1ULL << VIRTIO_BLK_F_FLUSH, 1)) {
 			printf("00:%02x.%d virtio-blk: set-up failed\n", slot, fn);
 			return;
 		}
@@ -182,7 +188,7 @@ static void exercise(struct drv *d, struct drv_func *f)
 		       slot, fn, (unsigned long long)cap, wrote, read,
 		       w == 0 && fl == 0 && r == 0 && wrote == read ? "match" : "MISMATCH");
 	} else if (f->device == 0x1044 || f->device == 0x1005) {
-		if (!virtio_up(d, f, &v, 0)) {
+		if (!virtio_up(d, f, &v, 0, 1)) {
 			printf("00:%02x.%d virtio-rnd: set-up failed\n", slot, fn);
 			return;
 		}
@@ -197,6 +203,18 @@ static void exercise(struct drv *d, struct drv_func *f)
 		for (uint32_t i = 0; i < got && i < 16; i++)
 			printf(" %02x", ((uint8_t *)drv_gpa(d, data, 64))[i]);
 		printf("%s\n", got > 16 ? " ..." : "");
+	} else if (f->device == 0x1053) {
+		/* virtio-vsock: its three queues up and DRIVER_OK, which starts
+		 * the back-end (kernel vhost-vsock runs from here). */
+		bool up = virtio_up(d, f, &v, 0, 3);
+		uint64_t cid = up ? drv_virtio_cfg_read(&v, 0, 8) : 0;
+		uint8_t st = up ? drv_virtio_status(&v) : 0;
+
+		printf("00:%02x.%d virtio-vsock: guest cid %llu, %s\n", slot, fn,
+		       (unsigned long long)cid,
+		       !up ? "set-up failed"
+		       : st & VIRTIO_CONFIG_S_NEEDS_RESET ? "DEVICE_NEEDS_RESET after DRIVER_OK"
+							   : "3 queues up, running");
 	}
 	drv_virtio_fini(&v);
 }

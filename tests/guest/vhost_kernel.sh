@@ -1,0 +1,71 @@
+#!/bin/sh
+# The kernel vhost transport where this host has none: inside the test
+# guest, whose Debian kernel ships vhost_net and vhost_vsock.  An extra
+# initramfs brings vdm, the simulator test tests/sim/test_virtio_net and the
+# libraries they link to; the guest runs that test with virtio-net's queues
+# on /dev/vhost-net (vhost=kernel: ARP, a 4000-byte ping over MRG_RXBUF,
+# frames waiting for buffers, a transmitted frame on the TAP); and it runs
+# a virtio-vsock on /dev/vhost-vsock (CID set, rings started by the test
+# driver's vdm-enum --exercise).  Under TCG it takes a minute at most.
+set -eu
+dir=$(mktemp -d /tmp/vdm-guest-vhostk-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+root=$dir/extra
+mkdir -p "$root/extra"
+cp "$VDM_BUILDDIR/devicemodel/vdm" "$VDM_BUILDDIR/tests/sim/test_virtio_net" \
+	"$VDM_BUILDDIR/tests/driver/vdm-enum" "$root/extra/"
+# The shared libraries, at the paths the programs look for them.
+for lib in $(ldd "$root/extra/vdm" "$root/extra/test_virtio_net" "$root/extra/vdm-enum" |
+	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u); do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+cat >"$root/extra/run" <<'EOS'
+#!/bin/sh
+# Inside the guest (see tests/guest/vhost_kernel.sh).
+cd /extra
+[ -c /dev/vhost-net ] && echo "VDM: vhostk vhost-net=yes" || echo "VDM: vhostk vhost-net=no"
+[ -c /dev/vhost-vsock ] && echo "VDM: vhostk vhost-vsock=yes" || echo "VDM: vhostk vhost-vsock=no"
+VDM=/extra/vdm VDM_TEST_NET_ROUTE=vhost=kernel ./test_virtio_net >/tmp/t.log 2>&1
+rc=$?
+sed 's/^/VDM: vhostk | /' /tmp/t.log
+echo "VDM: vhostk test_virtio_net rc=$rc"
+
+# virtio-vsock on kernel vhost-vsock, brought up by the test driver.
+/extra/vdm --hsm sim:/tmp/vs.sock --log-file /tmp/vs.log -s 4,virtio-vsock,cid=7 &
+pid=$!
+i=0
+while [ ! -S /tmp/vs.sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+/extra/vdm-enum --exercise /tmp/vs.sock >/tmp/vs.out 2>&1
+vrc=$?
+kill -TERM $pid
+wait $pid
+src=$?
+cat /tmp/vs.log /tmp/vs.out | sed 's/^/VDM: vhostk vsock | /'
+echo "VDM: vhostk vsock rc=$vrc stop=$src"
+[ $rc -eq 0 ] && [ $vrc -eq 0 ] && [ $src -eq 0 ]
+EOS
+chmod +x "$root/extra/run"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$dir/extra.cpio.gz"
+
+status=0
+"$VDM_SRCDIR/samples/guest/boot-guest.sh" -o "$dir" -t 600 -r extra \
+	-a "vdm.timeout=400 vdm.watchdog=560" -x "$dir/extra.cpio.gz" -- -m 1G || status=$?
+
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+guest_checks_begin $status
+check "the guest kernel offers /dev/vhost-net" "^VDM: vhostk vhost-net=yes"
+check "and /dev/vhost-vsock" "^VDM: vhostk vhost-vsock=yes"
+check "test_virtio_net with vhost=kernel passes inside the guest" \
+	"^VDM: vhostk test_virtio_net rc=0"
+check "... its traffic ran on the kernel vhost route" "^VDM: vhostk | .*data plane on kernel vhost"
+check "virtio-vsock on /dev/vhost-vsock: exercised, and vdm stopped cleanly" \
+	"^VDM: vhostk vsock rc=0 stop=0"
+check "... enumerated as 1af4:1053" "^VDM: vhostk vsock | .*1af4:1053"
+check "... with guest CID 7 set in kernel vhost-vsock" \
+	"^VDM: vhostk vsock | .*guest cid 7 on kernel vhost-vsock"
+check "... the driver's queues up and the back-end running after DRIVER_OK" \
+	"^VDM: vhostk vsock | .*virtio-vsock: guest cid 7, 3 queues up, running"
+echo "inside the guest:"
+tr -d '\r' <"$dir/console.log" | sed -n 's/^VDM: vhostk \(vsock \)\{0,1\}| /  /p'
+guest_checks_end
