@@ -6,7 +6,8 @@
 # on /dev/vhost-net (vhost=kernel: ARP, a 4000-byte ping over MRG_RXBUF,
 # frames waiting for buffers, a transmitted frame on the TAP); and it runs
 # a virtio-vsock on /dev/vhost-vsock (CID set, rings started by the test
-# driver's vdm-enum --exercise).  Under TCG it takes a minute at most.
+# driver's vdm-enum --exercise); and vhost=auto, which takes kernel vhost
+# where the node is there.  Under TCG it takes a minute at most.
 set -eu
 dir=$(mktemp -d /tmp/vdm-guest-vhostk-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
@@ -43,7 +44,25 @@ wait $pid
 src=$?
 cat /tmp/vs.log /tmp/vs.out | sed 's/^/VDM: vhostk vsock | /'
 echo "VDM: vhostk vsock rc=$vrc stop=$src"
-[ $rc -eq 0 ] && [ $vrc -eq 0 ] && [ $src -eq 0 ]
+
+# vhost=auto where /dev/vhost-net is there: kernel vhost, and it says so.
+# (A TAP in a network namespace of its own, with busybox's tools.)
+unshare -n sh -c '
+	tunctl -t vdmauto0 >/dev/null && ip link set vdmauto0 up || exit 9
+	/extra/vdm --hsm sim:/tmp/auto.sock --log-file /tmp/auto.log \
+		-s 4,virtio-net,tap=vdmauto0,vhost=auto &
+	pid=$!
+	i=0
+	while [ ! -S /tmp/auto.sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	/extra/vdm-enum /tmp/auto.sock >/tmp/auto.out 2>&1
+	s=$?
+	kill -TERM $pid
+	wait $pid || s=8
+	exit $s'
+arc=$?
+cat /tmp/auto.log /tmp/auto.out | sed 's/^/VDM: vhostk auto | /'
+echo "VDM: vhostk auto rc=$arc"
+[ $rc -eq 0 ] && [ $vrc -eq 0 ] && [ $src -eq 0 ] && [ $arc -eq 0 ]
 EOS
 chmod +x "$root/extra/run"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$dir/extra.cpio.gz"
@@ -66,6 +85,11 @@ check "... with guest CID 7 set in kernel vhost-vsock" \
 	"^VDM: vhostk vsock | .*guest cid 7 on kernel vhost-vsock"
 check "... the driver's queues up and the back-end running after DRIVER_OK" \
 	"^VDM: vhostk vsock | .*virtio-vsock: guest cid 7, 3 queues up, running"
+check "vhost=auto with /dev/vhost-net present: served, and vdm stopped cleanly" \
+	"^VDM: vhostk auto rc=0"
+check "... on kernel vhost, and vdm says why" \
+	"^VDM: vhostk auto | .*vhost=auto: /dev/vhost-net exists, using kernel vhost"
+check "... the NIC enumerates" "^VDM: vhostk auto | .*1af4:1041"
 echo "inside the guest:"
-tr -d '\r' <"$dir/console.log" | sed -n 's/^VDM: vhostk \(vsock \)\{0,1\}| /  /p'
+tr -d '\r' <"$dir/console.log" | sed -n 's/^VDM: vhostk \(vsock \|auto \)\{0,1\}| /  /p'
 guest_checks_end
