@@ -4,10 +4,10 @@
 # initramfs brings vdm, the simulator test tests/sim/test_virtio_net and the
 # libraries they link to; the guest runs that test with virtio-net's queues
 # on /dev/vhost-net (vhost=kernel: ARP, a 4000-byte ping over MRG_RXBUF,
-# frames waiting for buffers, a transmitted frame on the TAP); and it runs
-# a virtio-vsock on /dev/vhost-vsock (CID set, rings started by the test
-# driver's vdm-enum --exercise); and vhost=auto, which takes kernel vhost
-# where the node is there.  Under TCG it takes a minute at most.
+# frames waiting for buffers, a transmitted frame on the TAP), brings a
+# virtio-vsock up on /dev/vhost-vsock (CID set, rings started by the test
+# driver's vdm-enum --exercise), and checks that vhost=auto takes kernel
+# vhost where the node is there.  Under TCG it takes a minute at most.
 set -eu
 dir=$(mktemp -d /tmp/vdm-guest-vhostk-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
