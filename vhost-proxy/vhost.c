@@ -22,11 +22,25 @@ int vhost_set_error(struct vhost_dev *d, int ret, const char *fmt, ...)
 	return ret;
 }
 
+/* After the transport's opening step (ret): hand d out, or undo it. */
+static int open_done(struct vhost_dev *d, int ret, struct vhost_dev **out, char *err,
+		     size_t errlen)
+{
+	if (ret) {
+		snprintf(err, errlen, "%s", d->err);
+		d->ops->close(d);
+		free(d);
+		return ret;
+	}
+	d->state = VHOST_OPEN;
+	*out = d;
+	return 0;
+}
+
 int vhost_dev_open(struct vhost_dev **out, enum vhost_transport t, const char *path, char *err,
 		   size_t errlen)
 {
 	struct vhost_dev *d;
-	int ret;
 
 	*out = NULL;
 	if (!path || !*path || strlen(path) >= sizeof(d->path)) {
@@ -42,23 +56,13 @@ int vhost_dev_open(struct vhost_dev **out, enum vhost_transport t, const char *p
 	d->ops = t == VHOST_TRANSPORT_KERNEL ? &vhost_kernel_ops : &vhost_user_ops;
 	d->fd = -1;
 	snprintf(d->path, sizeof(d->path), "%s", path);
-	ret = d->ops->open(d);
-	if (ret) {
-		snprintf(err, errlen, "%s", d->err);
-		d->ops->close(d);
-		free(d);
-		return ret;
-	}
-	d->state = VHOST_OPEN;
-	*out = d;
-	return 0;
+	return open_done(d, d->ops->open(d), out, err, errlen);
 }
 
 int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name,
 			     int reply_timeout_ms, char *err, size_t errlen)
 {
 	struct vhost_dev *d = calloc(1, sizeof(*d));
-	int ret;
 
 	*out = NULL;
 	if (!d) {
@@ -71,16 +75,7 @@ int vhost_dev_open_connected(struct vhost_dev **out, int fd, const char *name,
 	d->fd = fd;
 	d->reply_timeout_ms = reply_timeout_ms;
 	snprintf(d->path, sizeof(d->path), "%s", name);
-	ret = vhost_user_handshake(d);
-	if (ret) {
-		snprintf(err, errlen, "%s", d->err);
-		d->ops->close(d);
-		free(d);
-		return ret;
-	}
-	d->state = VHOST_OPEN;
-	*out = d;
-	return 0;
+	return open_done(d, vhost_user_handshake(d), out, err, errlen);
 }
 
 void vhost_dev_close(struct vhost_dev *d)
