@@ -48,6 +48,7 @@
 struct point {
 	double iops, mean_us, p99_us;
 	double vdm_cpu_us, be_cpu_us; /* CPU time per request */
+	double kicks, irqs;           /* the driver's kicks and interrupts, per request */
 	long n;
 };
 
@@ -59,9 +60,16 @@ struct bench {
 	uint64_t hdr[MAX_QD], data[MAX_QD], status[MAX_QD];
 	uint64_t sectors;
 	pid_t backend; /* qemu-storage-daemon, or 0 */
+	long kicks;    /* notifies the driver wrote */
 };
 
+/* Where the processes run: vdm (and qemu-storage-daemon) on dev_cpu, the
+ * test driver on drv_cpu; -1 = wherever the scheduler likes. */
+static int dev_cpu = -1, drv_cpu = -1;
+
 static double seconds = 3;
+static void pin_for_device(void);
+static void pin_for_driver(void);
 static uint32_t *lat_ns; /* one run's latencies */
 
 static int64_t now_ns(void)
@@ -162,7 +170,10 @@ static bool bench_start(struct bench *b, const char *const *args, int64_t *spawn
 	int st, n;
 	int64_t t0 = now_ns();
 
-	if (vdm_spawn(&b->p, args, &st)) {
+	pin_for_device();
+	int spawned = vdm_spawn(&b->p, args, &st);
+	pin_for_driver();
+	if (spawned) {
 		fprintf(stderr, "blk-bench: vdm did not start (exit %d)\n", st);
 		return false;
 	}
@@ -216,6 +227,7 @@ static struct point run(struct bench *b, uint32_t type, int qd)
 	long n = 0;
 	int outstanding = 0;
 	double vdm0 = cpu_us(b->p.pid), be0 = cpu_us(b->backend);
+	long kicks0 = b->kicks + 1, irqs0 = b->v.msi_count;
 
 	for (int i = 0; i < qd; i++) {
 		int id = post(b, i, type);
@@ -227,6 +239,7 @@ static struct point run(struct bench *b, uint32_t type, int qd)
 		outstanding++;
 	}
 	drv_virtio_kick(&b->v, 0);
+	b->kicks++;
 	start = now_ns();
 	deadline = start + (int64_t)(seconds * 1e9);
 	while (outstanding) {
@@ -250,8 +263,10 @@ static struct point run(struct bench *b, uint32_t type, int qd)
 			slot_of[nid] = i;
 			t0[i] = now_ns();
 			outstanding++;
-			if (drv_virtio_kick_needed(&b->v, 0))
+			if (drv_virtio_kick_needed(&b->v, 0)) {
 				drv_virtio_kick(&b->v, 0);
+				b->kicks++;
+			}
 		}
 	}
 	end = now_ns();
@@ -267,6 +282,8 @@ static struct point run(struct bench *b, uint32_t type, int qd)
 	pt.p99_us = m ? lat_ns[(long)((double)m * 0.99)] / 1e3 : 0;
 	pt.vdm_cpu_us = n ? (cpu_us(b->p.pid) - vdm0) / (double)n : 0;
 	pt.be_cpu_us = n ? (cpu_us(b->backend) - be0) / (double)n : 0;
+	pt.kicks = n ? (double)(b->kicks - kicks0) / (double)n : 0;
+	pt.irqs = n ? (double)(b->v.msi_count - irqs0) / (double)n : 0;
 	return pt;
 }
 
@@ -285,6 +302,28 @@ static void pin(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Run what starts next on the device's CPU (children inherit it), then put
+ * this thread, the driver, back on its own. */
+static void pin_for_device(void)
+{
+	if (dev_cpu >= 0)
+		pin(dev_cpu);
+}
+
+static void pin_for_driver(void)
+{
+	cpu_set_t all;
+
+	if (drv_cpu >= 0) {
+		pin(drv_cpu);
+		return;
+	}
+	CPU_ZERO(&all);
+	for (int i = 0; i < CPU_SETSIZE && i < sysconf(_SC_NPROCESSORS_ONLN); i++)
+		CPU_SET(i, &all);
+	sched_setaffinity(0, sizeof(all), &all);
 }
 
 static void *pong(void *arg)
@@ -327,24 +366,26 @@ static double ping_pong(int cpu, long rounds)
 
 /* ---- qemu-storage-daemon ---- */
 
-static pid_t qsd_start(const char *img, const char *sock)
+static pid_t qsd_start(const char *img, const char *sock, const char *file_opts)
 {
 	char blockdev[400], export[400];
 	struct stat sb;
 	pid_t pid;
 
 	unlink(sock);
-	snprintf(blockdev, sizeof(blockdev),
-		 "driver=file,node-name=d0,filename=%s,cache.direct=off", img);
+	snprintf(blockdev, sizeof(blockdev), "driver=file,node-name=d0,filename=%s,%s", img,
+		 file_opts);
 	snprintf(export, sizeof(export),
 		 "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=%s,writable=on",
 		 sock);
+	pin_for_device();
 	pid = fork();
 	if (pid == 0) {
 		execlp("qemu-storage-daemon", "qemu-storage-daemon", "--blockdev", blockdev,
 		       "--export", export, (char *)NULL);
 		_exit(127);
 	}
+	pin_for_driver();
 	for (int i = 0; pid > 0 && i < 200; i++) {
 		if (stat(sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
 			return pid;
@@ -394,6 +435,122 @@ static void table(const char *title, struct point vb[2][NDEPTH], struct point vu
 	       "vdm + qemu-storage-daemon per request (vhost-user); below 1 is cheaper.\n");
 }
 
+/* ---- settings: placement and cache mode, VBS-U against qemu-storage-daemon ---- */
+
+struct setting {
+	const char *name;
+	const char *img;
+	int dev_cpu, drv_cpu;
+	const char *vdm_opts; /* appended to vdm's -s */
+	const char *qsd_opts; /* qemu-storage-daemon's file driver options */
+};
+
+static const struct row {
+	const char *name;
+	uint32_t type;
+	int qd;
+} rows[] = {
+	{ "randread", VIRTIO_BLK_T_IN, 1 },
+	{ "randread", VIRTIO_BLK_T_IN, 32 },
+	{ "randwrite", VIRTIO_BLK_T_OUT, 1 },
+	{ "randwrite", VIRTIO_BLK_T_OUT, 32 },
+};
+enum { NROWS = sizeof(rows) / sizeof(rows[0]) };
+
+/* The same rows with vdm serving img with spec (VBS-U), or routed to a
+ * qemu-storage-daemon started with qsd_opts (spec NULL). */
+static bool run_rows(struct point *out, const struct setting *st, const char *sock, bool vbsu)
+{
+	char spec[600];
+	struct bench b;
+
+	memset(&b, 0, sizeof(b));
+	if (vbsu) {
+		snprintf(spec, sizeof(spec), "%d,virtio-blk,%s%s", SLOT, st->img, st->vdm_opts);
+	} else {
+		b.backend = qsd_start(st->img, sock, st->qsd_opts);
+		if (b.backend <= 0)
+			return false;
+		snprintf(spec, sizeof(spec), "%d,virtio-blk,vhost=user:%s", SLOT, sock);
+	}
+	if (!bench_start(&b, (const char *const[]){ "-s", spec, NULL }, NULL, NULL)) {
+		qsd_stop(b.backend);
+		return false;
+	}
+	for (int i = 0; i < NROWS; i++)
+		out[i] = run(&b, rows[i].type, rows[i].qd);
+	bench_stop(&b);
+	qsd_stop(b.backend);
+	return true;
+}
+
+/* fio's 4 KiB O_DIRECT io_uring random reads at depth 32 on img: the disk's
+ * own limit.  0 when fio is missing or fails. */
+static double fio_ceiling(const char *img)
+{
+	char cmd[800], line[4096];
+	double iops = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "fio --minimal --name=ceiling --filename='%s' --direct=1 --ioengine=io_uring "
+		 "--rw=randread --bs=4k --iodepth=32 --runtime=%g --time_based --norandommap "
+		 "2>/dev/null",
+		 img, seconds);
+	f = popen(cmd, "r");
+	if (!f)
+		return 0;
+	/* --minimal: terse, ';'-separated; field 8 is the read IOPS. */
+	if (fgets(line, sizeof(line), f)) {
+		char *tok = strtok(line, ";");
+
+		for (int i = 1; tok && i < 8; i++)
+			tok = strtok(NULL, ";");
+		if (tok)
+			iops = atof(tok);
+	}
+	pclose(f);
+	return iops;
+}
+
+static void run_setting(const struct setting *st, const char *sock)
+{
+	struct point vb[NROWS] = { 0 }, vu[NROWS] = { 0 };
+	bool ok;
+
+	dev_cpu = st->dev_cpu;
+	drv_cpu = st->drv_cpu;
+	pin_for_driver();
+	ok = run_rows(vb, st, sock, true) && run_rows(vu, st, sock, false);
+	printf("\nsetting %s: vdm%s on CPU %d, driver on CPU %d; qemu-storage-daemon %s\n",
+	       st->name, st->vdm_opts, st->dev_cpu, st->drv_cpu, st->qsd_opts);
+	if (!ok) {
+		printf("  (did not run: vdm or qemu-storage-daemon did not start)\n");
+		return;
+	}
+	printf("%-10s %3s | %9s %8s %7s %7s | %9s %8s %7s %7s\n", "workload", "QD", "VBS-U IOPS",
+	       "vdm us/r", "kicks/r", "irqs/r", "qsd IOPS", "cpu us/r", "kicks/r", "irqs/r");
+	for (int i = 0; i < NROWS; i++)
+		printf("%-10s %3d | %9.0f %8.1f %7.3f %7.3f | %9.0f %8.1f %7.3f %7.3f\n", rows[i].name,
+		       rows[i].qd, vb[i].iops, vb[i].vdm_cpu_us, vb[i].kicks, vb[i].irqs, vu[i].iops,
+		       vu[i].vdm_cpu_us + vu[i].be_cpu_us, vu[i].kicks, vu[i].irqs);
+	for (int i = 0; i < NROWS; i++) {
+		double both = vu[i].vdm_cpu_us + vu[i].be_cpu_us;
+
+		if (rows[i].type == VIRTIO_BLK_T_OUT && rows[i].qd == 1)
+			continue; /* the three lines; the row is in the table */
+		printf("ratio %s qd%d %s: iops %.2f cpu %.2f\n", rows[i].name, rows[i].qd, st->name,
+		       vu[i].iops > 0 ? vb[i].iops / vu[i].iops : 0,
+		       both > 0 ? vb[i].vdm_cpu_us / both : 0);
+	}
+	if (!strcmp(st->name, "disk-direct")) {
+		double fio = fio_ceiling(st->img);
+
+		printf("fio O_DIRECT io_uring randread qd32 on the same file: %.0f IOPS\n", fio);
+		printf("ceiling randread qd32 %s: %.2f\n", st->name, fio > 0 ? vb[1].iops / fio : 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct point vb[2][NDEPTH], vu[2][NDEPTH];
@@ -404,19 +561,25 @@ int main(int argc, char **argv)
 	int64_t first_io = 0;
 	int opt;
 
-	bool vbsu_only = false;
+	bool vbsu_only = false, settings_only = false;
+	const char *disk_img = NULL;
 
-	while ((opt = getopt(argc, argv, "t:V")) != -1) {
+	while ((opt = getopt(argc, argv, "t:VSD:")) != -1) {
 		if (opt == 't')
 			seconds = atof(optarg);
 		else if (opt == 'V')
 			vbsu_only = true;
+		else if (opt == 'S')
+			settings_only = true;
+		else if (opt == 'D')
+			disk_img = optarg;
 		else
 			goto usage;
 	}
 	if (optind != argc - 1 || seconds <= 0) {
 usage:
-		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] [-V] IMAGE\n");
+		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] [-V] [-S] [-D DISK-IMAGE] "
+				"IMAGE\n");
 		return 2;
 	}
 	img = argv[optind];
@@ -424,6 +587,27 @@ usage:
 	if (!lat_ns || !mkdtemp(dir))
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
+
+	if (settings_only) {
+		/* Placement decides how much a kick costs: measure both, and the
+		 * disk with the page cache out of the way. */
+		int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+		const struct setting settings[] = {
+			{ "tmpfs-same-cpu", img, 0, 0, "", "cache.direct=off" },
+			{ "tmpfs-split-cpu", img, cpus > 1 ? 1 : 0, 0, "", "cache.direct=off" },
+			{ "disk-direct", disk_img, -1, -1, ",nocache", "cache.direct=on,aio=io_uring" },
+		};
+		printf("\n5. Placement and cache settings: 4 KiB random I/O, VBS-U vs "
+		       "qemu-storage-daemon (vhost-user), same driver\n");
+		printf("kicks/r, irqs/r: the driver's notifications and the interrupts it got, per "
+		       "request;\nratio: iops VBS-U / qsd, cpu = vdm's CPU per request / (vdm + qsd "
+		       "per request)\n");
+		for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+			if (settings[i].img)
+				run_setting(&settings[i], sock);
+		rmdir(dir);
+		return 0;
+	}
 
 	/* VBS-U. */
 	memset(&b, 0, sizeof(b));
@@ -440,7 +624,7 @@ usage:
 	bool have_vu = !vbsu_only && system("command -v qemu-storage-daemon >/dev/null 2>&1") == 0;
 	if (have_vu) {
 		memset(&b, 0, sizeof(b));
-		b.backend = qsd_start(img, sock);
+		b.backend = qsd_start(img, sock, "cache.direct=off");
 		snprintf(spec, sizeof(spec), "%d,virtio-blk,vhost=user:%s", SLOT, sock);
 		have_vu = b.backend > 0 &&
 			  bench_start(&b, (const char *const[]){ "-s", spec, NULL }, NULL, NULL);

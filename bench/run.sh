@@ -4,7 +4,12 @@
 #      qemu-storage-daemon, with IOPS, latency and CPU per request, and ratios;
 #   2. notification cost beside eventfd ping-pong on one and on two CPUs;
 #   3. a real guest's dd on vdm's virtio-blk vs QEMU's built-in virtio-blk-pci;
-#   4. vdm's footprint with four devices and its start-to-first-I/O time.
+#   4. vdm's footprint with four devices and its start-to-first-I/O time;
+#   5. VBS-U vs qemu-storage-daemon in three settings: a tmpfs image with vdm
+#      and the driver pinned to one CPU and to two, and a 2 GiB image on the
+#      machine's disk with O_DIRECT on both sides (vdm nocache), with fio's
+#      O_DIRECT figure on that file as the ceiling; a "ratio ..." line per
+#      workload.
 #   bench/run.sh [SECONDS-PER-POINT]      (default 3)
 # Figures, never pass/fail; the machine's other load shows in them, so read
 # the ratios (both sides measured in the same run).  Logs: bench-*.log in a
@@ -14,7 +19,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build
 secs=${1:-3}
 "$top/samples/setup.sh" "$build" >&2
+if ! command -v fio >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fio >/dev/null
+fi
 logs=$(mktemp -d /tmp/vdm-bench-logs-XXXXXX)
+# The disk setting's image: 2 GiB of real blocks on the disk under /var/tmp,
+# kept between runs (writing it takes a while).
+disk_img=/var/tmp/vdm-bench-disk.img
+if [ "$(stat -c %s "$disk_img" 2>/dev/null || echo 0)" -ne 2147483648 ]; then
+	dd if=/dev/urandom of="$disk_img" bs=1M count=2048 conv=fsync status=none
+fi
 img=/dev/shm/vdm-bench-$$.img
 trap 'rm -f "$img"' EXIT
 truncate -s 256M "$img"
@@ -24,5 +38,7 @@ echo "vdm benchmarks on $(uname -m), $(nproc) CPUs ($(sed -n 's/^model name[^:]*
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 VDM=$build/devicemodel/vdm "$build/bench/blk-bench" -t "$secs" "$img" 2>"$logs/bench-sim.log"
 "$top/bench/guest.sh" "$build" 2>"$logs/bench-guest.log"
+VDM=$build/devicemodel/vdm "$build/bench/blk-bench" -t "$secs" -S -D "$disk_img" "$img" \
+	2>"$logs/bench-settings.log"
 echo
 echo "logs: $logs"

@@ -25,6 +25,32 @@ struct virtio_vhost;
 
 #define VIRTIO_NO_VECTOR 0xffff
 
+/*
+ * What a queue does after it runs empty (virtio_pacing.c): re-enable kicks
+ * at once (OFF), or hold them off for a window first and look again from a
+ * timer, so a driver that posts again soon needs no kick: a fixed window
+ * (FIXED, like acrn-dm's --virtio_poll) or one that adapts to how soon the
+ * driver comes back and shrinks to nothing on an idle queue (AUTO).
+ */
+enum virtio_poll_mode { VIRTIO_POLL_AUTO = 0, VIRTIO_POLL_OFF, VIRTIO_POLL_FIXED };
+
+struct virtio_poll {
+	enum virtio_poll_mode mode;
+	uint32_t us;             /* FIXED: the window */
+};
+
+/* "poll=off|auto|USECS" into *p: 1 when opt was one (applied), 0 when it was
+ * not, -EINVAL with a one-line reason in err. */
+int virtio_poll_option(const char *opt, struct virtio_poll *p, char *err, size_t errlen);
+
+/* What a queue has done, for the log and the management of the future. */
+struct virtio_queue_stats {
+	uint64_t kicks;          /* notifications from the driver */
+	uint64_t interrupts;     /* used-buffer notifications sent */
+	uint64_t holdoff_hits;   /* a hold-off window found new work: a kick saved */
+	uint64_t holdoff_misses; /* it found none: kicks re-enabled */
+};
+
 struct virtio_queue {
 	struct virtio_dev *dev;
 	int index;
@@ -52,14 +78,31 @@ struct virtio_queue {
 	 * kick_fd) when the host side has room again.
 	 */
 	bool host_blocked;
+	/* Notification hold-off after the ring ran empty (virtio_pacing.c). */
+	struct virtio_poll poll;
+	int holdoff_fd;          /* timerfd, -1 until first needed */
+	bool holding;            /* kicks off, the timer will look at the ring */
+	uint32_t window_ns;      /* current hold-off window, 0 = none */
+	int64_t kicks_on_ns;     /* when kicks were last re-enabled */
+	int64_t holdoff_start_ns; /* when the current hold-off began */
+	bool requeued;           /* kick_fd was written by vdm, not the driver */
+	struct virtio_queue_stats stats;
 };
 
 struct virtio_ops {
 	const char *name;
 	uint16_t device_type;    /* VIRTIO_ID_* */
 	uint32_t pci_class;      /* base << 16 | sub << 8 | prog-if */
-	/* The driver kicked q (or DRIVER_OK found work waiting). */
-	void (*queue_notify)(struct virtio_dev *vd, struct virtio_queue *q);
+	/*
+	 * The driver kicked q (or DRIVER_OK, a hold-off timer or the device
+	 * itself found work waiting): serve it.  Returns 0, or a negative
+	 * errno when the guest broke the queue (the transport then sets
+	 * DEVICE_NEEDS_RESET, naming q->vq.error).
+	 */
+	int (*queue_notify)(struct virtio_dev *vd, struct virtio_queue *q);
+	/* Optional, first thing at a device reset: finish every request in
+	 * flight, so nothing touches the rings or buffers afterwards. */
+	void (*quiesce)(struct virtio_dev *vd);
 	/* Device reset: back to the state after create (queues are done by the
 	 * transport). */
 	void (*reset)(struct virtio_dev *vd);
@@ -101,6 +144,7 @@ struct virtio_dev_params {
 	void *config;
 	uint32_t config_size;
 	bool transitional;       /* also offer the legacy I/O BAR (0x1000.. device IDs) */
+	struct virtio_poll poll; /* for every queue the transport paces */
 };
 
 /* Build vd's PCI function (IDs, BARs, capabilities, MSI-X if the back-end
@@ -124,6 +168,16 @@ bool virtio_dev_running(const struct virtio_dev *vd);
 
 /* After a batch of vq_relchain on q: interrupt the driver if it wants one. */
 void virtio_queue_done(struct virtio_queue *q);
+
+/*
+ * Serve q now, as a kick would, through the transport's pacing (passes,
+ * budget, hold-off): for a device whose host side finished work or made
+ * room (completions reaped, a TAP writable again).
+ */
+void virtio_queue_serve(struct virtio_queue *q);
+
+/* A device's own run function failed on q (r < 0): DEVICE_NEEDS_RESET. */
+void virtio_queue_failed(struct virtio_queue *q, int r);
 
 /*
  * The guest broke a rule on this device, or its vhost back-end is gone: set

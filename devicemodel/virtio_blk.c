@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 
@@ -39,6 +40,9 @@ struct blk_cfg {
 	bool read_only;
 	uint32_t sector_size;
 	char *serial;
+	enum vbsu_blk_cache cache;
+	enum vbsu_blk_aio aio;
+	struct virtio_poll poll;
 	bool image_opts; /* an option about the image was given */
 	bool transitional;
 	struct vhost_route route;
@@ -47,6 +51,7 @@ struct blk_cfg {
 struct virtio_blk {
 	struct virtio_dev vd; /* first */
 	struct vbsu_blk be;   /* VBS-U only */
+	bool reap_watched;    /* be's completion eventfd is on the loop */
 	struct virtio_blk_config config;
 	const struct blk_cfg *cfg;
 };
@@ -69,6 +74,9 @@ static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 
 	if (r)
 		return r < 0 ? r : 0;
+	r = virtio_poll_option(opt, &c->poll, err, errlen);
+	if (r)
+		return r < 0 ? r : 0;
 	c->image_opts = true;
 	if (!strcmp(opt, "ro")) {
 		c->read_only = true;
@@ -79,6 +87,24 @@ static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 			c->sector_size = 4096;
 		else {
 			snprintf(err, errlen, "sectorsize must be 512 or 4096, not '%s'", opt + 11);
+			return -EINVAL;
+		}
+	} else if (!strcmp(opt, "writeback")) {
+		c->cache = VBSU_BLK_WRITEBACK;
+	} else if (!strcmp(opt, "writethru")) {
+		c->cache = VBSU_BLK_WRITETHRU;
+	} else if (!strcmp(opt, "nocache")) {
+		c->cache = VBSU_BLK_NOCACHE;
+	} else if (!strncmp(opt, "aio=", 4)) {
+		if (!strcmp(opt + 4, "io_uring"))
+			c->aio = VBSU_BLK_AIO_IO_URING;
+		else if (!strcmp(opt + 4, "threads"))
+			c->aio = VBSU_BLK_AIO_THREADS;
+		else if (!strcmp(opt + 4, "auto"))
+			c->aio = VBSU_BLK_AIO_AUTO;
+		else {
+			snprintf(err, errlen, "aio must be io_uring, threads or auto, not '%s'",
+				 opt + 4);
 			return -EINVAL;
 		}
 	} else if (!strncmp(opt, "serial=", 7)) {
@@ -122,12 +148,40 @@ static int blk_options_done(void *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static void blk_notify(struct virtio_dev *vd, struct virtio_queue *q)
+static int blk_notify(struct virtio_dev *vd, struct virtio_queue *q)
+{
+	struct virtio_blk *b = (struct virtio_blk *)vd;
+	int r = vbsu_blk_process(&b->be, &q->vq, BLK_BUDGET);
+
+	if (r > 0)
+		virtio_queue_done(q); /* what completed at once (page-cache hits) */
+	/* Every request slot in flight: wait for completions, not for kicks. */
+	q->host_blocked = b->be.out_of_slots;
+	return r < 0 ? r : 0;
+}
+
+/* The I/O engine finished requests: complete them, then look at the ring
+ * again (kicks may be held off, and a full set of slots has room now). */
+static void blk_reaped(void *arg, int fd, uint32_t events)
+{
+	struct virtio_blk *b = arg;
+	struct virtio_queue *q = &b->vd.queues[0];
+
+	if (vbsu_blk_reap(&b->be) > 0)
+		virtio_queue_done(q);
+	if (q->host_blocked || (q->enabled && vq_has_work(&q->vq))) {
+		q->host_blocked = false;
+		virtio_queue_serve(q);
+	}
+}
+
+/* Device reset: requests in flight finish before the ring is forgotten. */
+static void blk_quiesce(struct virtio_dev *vd)
 {
 	struct virtio_blk *b = (struct virtio_blk *)vd;
 
-	if (vbsu_blk_process(&b->be, &q->vq, BLK_BUDGET) >= 0)
-		virtio_queue_done(q);
+	if (!vd->vhost)
+		vbsu_blk_drain(&b->be);
 }
 
 /* vhost-user: the driver toggled the write cache (5.2.6.1): tell the back-end. */
@@ -149,6 +203,7 @@ static const struct virtio_ops blk_ops = {
 	.device_type = VIRTIO_ID_BLOCK,
 	.pci_class = 0x010000, /* mass storage, SCSI: what virtio-blk has always used */
 	.queue_notify = blk_notify,
+	.quiesce = blk_quiesce,
 	.cfg_write = blk_cfg_write,
 };
 
@@ -255,8 +310,17 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		*out = &b->vd.pci;
 		return 0;
 	}
-	ret = vbsu_blk_open(&b->be, cfg->path, cfg->read_only, cfg->sector_size, cfg->serial,
-			    BLK_SEG_MAX, err, errlen);
+	struct vbsu_blk_params bp = {
+		.path = cfg->path,
+		.read_only = cfg->read_only,
+		.sector_size = cfg->sector_size,
+		.serial = cfg->serial,
+		.max_segs = BLK_SEG_MAX,
+		.queue_size = BLK_QUEUE_SIZE,
+		.cache = cfg->cache,
+		.aio = cfg->aio,
+	};
+	ret = vbsu_blk_open(&b->be, &bp, err, errlen);
 	if (ret) {
 		free(b);
 		return ret;
@@ -270,18 +334,27 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.config = &b->config,
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,
+		.poll = cfg->poll,
 	};
 	ret = virtio_dev_init(&b->vd, vdm, &p);
+	if (!ret) {
+		ret = evloop_add_fd(vdm->loop, vbsu_blk_event_fd(&b->be), EPOLLIN, blk_reaped, b);
+		b->reap_watched = ret == 0;
+		if (ret)
+			virtio_dev_fini(&b->vd);
+	}
 	if (ret) {
 		snprintf(err, errlen, "cannot build the PCI function");
 		vbsu_blk_close(&b->be);
 		free(b);
 		return ret;
 	}
-	log_info("virtio-blk: %s, %llu sectors%s, %u-byte blocks%s%s", cfg->path,
+	static const char *const cache_names[] = { "writeback", "writethru", "nocache" };
+	log_info("virtio-blk: %s, %llu sectors%s, %u-byte blocks%s%s, %s, I/O on %s", cfg->path,
 		 (unsigned long long)b->be.capacity, cfg->read_only ? ", read-only" : "",
 		 cfg->sector_size, b->be.can_discard ? ", discard" : "",
-		 b->be.can_write_zeroes ? ", write-zeroes" : "");
+		 b->be.can_write_zeroes ? ", write-zeroes" : "", cache_names[cfg->cache],
+		 vbsu_blk_engine(&b->be));
 	*out = &b->vd.pci;
 	return 0;
 }
@@ -292,6 +365,21 @@ static void blk_destroy(struct pci_dev *d)
 	bool vhost = b->vd.vhost != NULL;
 
 	virtio_vhost_free(b->vd.vhost);
+	if (!vhost) {
+		vbsu_blk_drain(&b->be);
+		log_info("virtio-blk: %s: %llu requests (%llu failed), %llu served from the page "
+			 "cache at once, %llu through %s; queue: %llu kicks, %llu interrupts, "
+			 "hold-off %llu hits / %llu misses",
+			 b->cfg->path, (unsigned long long)b->be.requests,
+			 (unsigned long long)b->be.errors, (unsigned long long)b->be.inline_done,
+			 (unsigned long long)b->be.submitted, vbsu_blk_engine(&b->be),
+			 (unsigned long long)b->vd.queues[0].stats.kicks,
+			 (unsigned long long)b->vd.queues[0].stats.interrupts,
+			 (unsigned long long)b->vd.queues[0].stats.holdoff_hits,
+			 (unsigned long long)b->vd.queues[0].stats.holdoff_misses);
+	}
+	if (b->reap_watched)
+		evloop_del_fd(b->vd.vdm->loop, vbsu_blk_event_fd(&b->be));
 	virtio_dev_fini(&b->vd);
 	/* Flushes the image: completed writes survive a clean stop. */
 	if (!vhost)
@@ -301,7 +389,9 @@ static void blk_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
-	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID][,transitional] | "
+	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]"
+		 "[,writeback|writethru|nocache][,aio=io_uring|threads][,poll=off|auto|USECS]"
+		 "[,transitional] | "
 		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.cfg_size = sizeof(struct blk_cfg),
 	.option = blk_option,

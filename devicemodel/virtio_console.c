@@ -120,7 +120,7 @@ static void rx_run(struct virtio_console *c)
 			virtio_queue_done(q);
 		if (r < 0) {
 			chardev_want_input(c->cd, false);
-			virtio_dev_needs_reset(&c->vd, q->vq.error);
+			virtio_queue_failed(q, r);
 			return;
 		}
 		if (starved) {
@@ -152,7 +152,7 @@ static void tx_run(struct virtio_console *c)
 		if (r > 0)
 			virtio_queue_done(q);
 		if (r < 0) {
-			virtio_dev_needs_reset(&c->vd, q->vq.error);
+			virtio_queue_failed(q, r);
 			return;
 		}
 		if (blocked) {
@@ -171,12 +171,13 @@ static void tx_run(struct virtio_console *c)
 	}
 }
 
-static void con_notify(struct virtio_dev *vd, struct virtio_queue *q)
+static int con_notify(struct virtio_dev *vd, struct virtio_queue *q)
 {
 	if (q->index == RXQ)
 		rx_run(to_con(vd)); /* buffers posted: read what waits, watch for more */
 	else
 		tx_run(to_con(vd));
+	return 0; /* errors are the run functions' (virtio_queue_failed) */
 }
 
 static void con_writable(void *opaque)

@@ -91,9 +91,10 @@ static int fs_options_done(void *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static void fs_notify(struct virtio_dev *vd, struct virtio_queue *q)
+static int fs_notify(struct virtio_dev *vd, struct virtio_queue *q)
 {
 	/* Every queue is the back-end's; kicks go to it (virtio_queue_kicked). */
+	return 0;
 }
 
 static const struct virtio_ops fs_ops = {

@@ -18,6 +18,10 @@ void virtio_queue_interrupt(struct virtio_queue *q);
 /* Take q's kick eventfd on or off vdm's loop (off: a vhost back-end has it). */
 void virtio_queue_watch_kicks(struct virtio_queue *q, bool on);
 
+/* Pacing (virtio_pacing.c). */
+void virtio_queue_pacing_reset(struct virtio_queue *q); /* disarm the hold-off */
+void virtio_queue_pacing_fini(struct virtio_queue *q);
+
 /* vhost glue (virtio_vhost.c), called by the transport. */
 int virtio_vhost_start(struct virtio_dev *vd);   /* at DRIVER_OK */
 void virtio_vhost_reset(struct virtio_dev *vd);  /* at device reset */

@@ -222,7 +222,7 @@ static void rx_run(struct virtio_net *n)
 			virtio_queue_done(q);
 		if (r < 0) {
 			set_tap_events(n, false);
-			virtio_dev_needs_reset(&n->vd, q->vq.error);
+			virtio_queue_failed(q, r);
 			return;
 		}
 		if (starved) {
@@ -258,7 +258,7 @@ static void tx_run(struct virtio_net *n)
 	if (r > 0)
 		virtio_queue_done(q);
 	if (r < 0)
-		virtio_dev_needs_reset(&n->vd, q->vq.error);
+		virtio_queue_failed(q, r);
 	set_tap_events(n, n->tap_events & EPOLLIN);
 }
 
@@ -276,7 +276,7 @@ static void ctrl_run(struct virtio_net *n)
 	virtio_queue_done(q);
 }
 
-static void net_notify(struct virtio_dev *vd, struct virtio_queue *q)
+static int net_notify(struct virtio_dev *vd, struct virtio_queue *q)
 {
 	struct virtio_net *n = to_net(vd);
 
@@ -286,6 +286,7 @@ static void net_notify(struct virtio_dev *vd, struct virtio_queue *q)
 		tx_run(n);
 	else
 		ctrl_run(n);
+	return 0; /* errors are the run functions' (virtio_queue_failed) */
 }
 
 static void tap_event(void *arg, int fd, uint32_t events)

@@ -52,8 +52,6 @@
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |                    \
 	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
-static void kick_cb(void *arg, int fd, uint32_t events);
-
 int virtio_common_option(const char *opt, bool *transitional, struct vhost_route *route,
 			 char *err, size_t errlen)
 {
@@ -91,8 +89,10 @@ void virtio_queue_interrupt(struct virtio_queue *q)
 
 void virtio_queue_done(struct virtio_queue *q)
 {
-	if (vq_endchains(&q->vq))
+	if (vq_endchains(&q->vq)) {
+		q->stats.interrupts++;
 		virtio_queue_interrupt(q);
+	}
 }
 
 void virtio_config_changed(struct virtio_dev *vd)
@@ -140,6 +140,7 @@ static void queue_reset(struct virtio_queue *q)
 	q->msix_vector = VIRTIO_NO_VECTOR;
 	q->enabled = false;
 	q->host_blocked = false;
+	virtio_queue_pacing_reset(q);
 	q->desc_gpa = q->avail_gpa = q->used_gpa = 0;
 }
 
@@ -153,76 +154,6 @@ void virtio_queue_enable(struct virtio_dev *vd, struct virtio_queue *q)
 		return;
 	}
 	q->enabled = true;
-}
-
-/* How often one kick drains a queue before yielding to the event loop. */
-#define KICK_PASSES 4
-
-void virtio_queue_kicked(struct virtio_queue *q)
-{
-	struct virtio_dev *vd = q->dev;
-
-	if (!virtio_dev_running(vd) || !q->enabled)
-		return;
-	if (virtio_vhost_owns(q)) {
-		/* A kick that came the slow way (not through the ioeventfd):
-		 * pass it on to the back-end, which waits on kick_fd. */
-		if (eventfd_write(q->kick_fd, 1) < 0)
-			log_err("%s: cannot pass a kick on: %s", vd->ops->name, strerror(errno));
-		return;
-	}
-	if (q->device_paced) {
-		vd->ops->queue_notify(vd, q);
-		if (q->vq.broken)
-			virtio_dev_needs_reset(vd, q->vq.error);
-		return;
-	}
-	for (int pass = 0; pass < KICK_PASSES; pass++) {
-		vd->ops->queue_notify(vd, q);
-		if (q->vq.broken) {
-			virtio_dev_needs_reset(vd, q->vq.error);
-			return;
-		}
-		if (q->host_blocked)
-			return; /* the device kicks again when the host side has room */
-		/*
-		 * Re-arm kicks (with EVENT_IDX this moves avail_event up to
-		 * what we consumed; without it the driver would never kick
-		 * again) and look once more: a chain the driver published
-		 * before it saw the re-arm gets no kick of its own.
-		 */
-		vq_set_notify(&q->vq, true);
-		if (!vq_has_work(&q->vq))
-			return;
-	}
-	/*
-	 * Still busy after several passes: come back through the event loop
-	 * so other devices get their turn instead of being starved.
-	 */
-	if (eventfd_write(q->kick_fd, 1) < 0)
-		log_err("%s: cannot re-queue kick: %s", vd->ops->name, strerror(errno));
-}
-
-static void kick_cb(void *arg, int fd, uint32_t events)
-{
-	eventfd_t count;
-
-	if (eventfd_read(fd, &count) == 0)
-		virtio_queue_kicked(arg);
-}
-
-void virtio_queue_watch_kicks(struct virtio_queue *q, bool on)
-{
-	struct evloop *loop = q->dev->vdm->loop;
-
-	if (on == q->kick_watched)
-		return;
-	if (on)
-		q->kick_watched = evloop_add_fd(loop, q->kick_fd, EPOLLIN, kick_cb, q) == 0;
-	else {
-		evloop_del_fd(loop, q->kick_fd);
-		q->kick_watched = false;
-	}
 }
 
 static struct hsm_ioeventfd notify_ioeventfd(const struct virtio_dev *vd, int bar, int qi)
@@ -263,6 +194,9 @@ static void route_kicks(struct virtio_dev *vd, int bar, bool on)
 
 static void device_reset(struct virtio_dev *vd)
 {
+	/* Requests in flight finish before their rings go away. */
+	if (vd->ops->quiesce)
+		vd->ops->quiesce(vd);
 	/* A vhost back-end stops first: it must not touch rings being reset. */
 	virtio_vhost_reset(vd);
 	for (int i = 0; i < vd->nqueues; i++)
@@ -668,6 +602,8 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 		q->index = i;
 		q->max_size = p->queue_max;
 		q->kick_fd = -1;
+		q->holdoff_fd = -1;
+		q->poll = p->poll;
 		queue_reset(q);
 	}
 	for (int i = 0; i < p->nqueues; i++) {
@@ -741,6 +677,7 @@ void virtio_dev_fini(struct virtio_dev *vd)
 			virtio_queue_watch_kicks(q, false);
 			close(q->kick_fd);
 		}
+		virtio_queue_pacing_fini(q);
 	}
 	free(vd->queues);
 	vd->queues = NULL;

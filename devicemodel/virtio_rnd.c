@@ -22,10 +22,13 @@ struct virtio_rnd {
 	struct virtio_dev vd; /* first */
 };
 
-static void rnd_notify(struct virtio_dev *vd, struct virtio_queue *q)
+static int rnd_notify(struct virtio_dev *vd, struct virtio_queue *q)
 {
-	if (vbsu_rnd_process(&q->vq, RND_BUDGET) >= 0)
+	int r = vbsu_rnd_process(&q->vq, RND_BUDGET);
+
+	if (r > 0)
 		virtio_queue_done(q);
+	return r < 0 ? r : 0;
 }
 
 static const struct virtio_ops rnd_ops = {

@@ -95,9 +95,10 @@ static const struct virtio_vhost_params vsock_vhost = {
 	.stop = vsock_stop,
 };
 
-static void vsock_notify(struct virtio_dev *vd, struct virtio_queue *q)
+static int vsock_notify(struct virtio_dev *vd, struct virtio_queue *q)
 {
 	/* Only the event queue reaches vdm; its buffers wait for an event. */
+	return 0;
 }
 
 static const struct virtio_ops vsock_ops = {

@@ -1,29 +1,35 @@
 /*
- * blk.c - VBS-U virtio-blk back-end: requests from a virtqueue served on a
- * raw image file (virtio 1.2, 5.2.6).
+ * blk.c - VBS-U virtio-blk back-end, request path: requests from a virtqueue
+ * served on a raw image (virtio 1.2, 5.2.6) without ever waiting for the
+ * disk on the caller's thread.
  *
  * A request is a 16-byte header (type, reserved, sector) in readable
  * buffers, then data, then one status byte at the end of the writable part.
- * Everything is checked against the image before the file is touched, and
- * no memory is allocated per request (the iovec scratch is sized at open).
+ * Everything is checked against the image before the file is touched.  A
+ * read or write is first tried with RWF_NOWAIT, which the kernel serves only
+ * from the page cache (on a tmpfs image, where nothing waits for a disk,
+ * it is simply done); what would block goes to the I/O engine (aio.h) and
+ * completes when vbsu_blk_reap finds it finished.  Handing a page-cache hit
+ * to io_uring costs 10-40 us here against 1-3 us done inline.  No memory is allocated
+ * per request, except bounce buffers for unaligned guest buffers in
+ * nocache mode.
  */
-#include "vbsu.h"
+#include "blk_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
 #include <linux/virtio_blk.h>
-#include <sys/ioctl.h>
 
 #define SECTOR_SHIFT 9
+#define REAP_BATCH 64
 
-/* Copy up to len bytes out of the readable iovecs, starting at byte skip. */
+/* Copy up to len bytes out of the iovecs, starting at byte skip. */
 static size_t gather(const struct iovec *iov, int n, size_t skip, void *dst, size_t len)
 {
 	size_t got = 0;
@@ -43,7 +49,7 @@ static size_t gather(const struct iovec *iov, int n, size_t skip, void *dst, siz
 	return got;
 }
 
-/* Copy src into the writable iovecs from the start; returns bytes copied. */
+/* Copy src into the iovecs from the start; returns bytes copied. */
 static size_t scatter(const struct iovec *iov, int n, const void *src, size_t len)
 {
 	size_t put = 0;
@@ -60,24 +66,28 @@ static size_t scatter(const struct iovec *iov, int n, const void *src, size_t le
 }
 
 /*
- * Trim iov[first..first+cnt) to drop `skip` bytes from the front; returns
- * the new first index and count through the pointers.  Works in the
- * per-request scratch copy, never in guest memory.
+ * Drop `skip` bytes from the front of *iov / *cnt (the slot's own copy of
+ * the guest's buffer list, never guest memory).
  */
-static void drop_front(struct iovec *iov, int *first, int *cnt, size_t skip)
+static void iov_advance(struct iovec **iov, int *cnt, size_t skip)
 {
 	while (*cnt && skip) {
-		struct iovec *v = &iov[*first];
+		struct iovec *v = *iov;
 
 		if (v->iov_len <= skip) {
 			skip -= v->iov_len;
-			(*first)++;
+			(*iov)++;
 			(*cnt)--;
 		} else {
 			v->iov_base = (uint8_t *)v->iov_base + skip;
 			v->iov_len -= skip;
 			skip = 0;
 		}
+	}
+	/* Empty buffers at the front carry nothing. */
+	while (*cnt && (*iov)->iov_len == 0) {
+		(*iov)++;
+		(*cnt)--;
 	}
 }
 
@@ -88,39 +98,6 @@ static uint64_t iov_bytes(const struct iovec *iov, int n)
 	for (int i = 0; i < n; i++)
 		sum += iov[i].iov_len;
 	return sum;
-}
-
-/* Full positional read/write over an iovec array, retrying short transfers. */
-static int rw_all(int fd, struct iovec *iov, int n, off_t pos, bool write)
-{
-	while (n > 0) {
-		ssize_t r = write ? pwritev(fd, iov, n, pos) : preadv(fd, iov, n, pos);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0) {
-			/* A read past a file that shrank under us: the rest is zeroes. */
-			if (write)
-				return -EIO;
-			for (int i = 0; i < n; i++)
-				memset(iov[i].iov_base, 0, iov[i].iov_len);
-			return 0;
-		}
-		pos += r;
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
-	}
-	return 0;
 }
 
 /* True when [sector, sector + bytes/512) lies inside the image and is
@@ -135,20 +112,162 @@ static bool range_ok(const struct vbsu_blk *b, uint64_t sector, uint64_t bytes)
 	return sector <= b->capacity && nsect <= b->capacity - sector;
 }
 
-static uint8_t do_rw(struct vbsu_blk *b, struct iovec *iov, int first, int cnt, uint64_t sector,
-		     bool write)
-{
-	uint64_t bytes = iov_bytes(&iov[first], cnt);
+/* ---- request slots ---- */
 
-	if (write && b->read_only)
+int blk_reqs_alloc(struct vbsu_blk *b, unsigned n)
+{
+	b->reqs = calloc(n, sizeof(*b->reqs));
+	if (!b->reqs)
+		return -ENOMEM;
+	b->nreqs = n;
+	for (unsigned i = 0; i < n; i++) {
+		struct blk_req *r = &b->reqs[i];
+
+		r->iov = calloc((size_t)b->max_iov, sizeof(*r->iov));
+		if (!r->iov) {
+			blk_reqs_free(b);
+			return -ENOMEM;
+		}
+		r->next_free = b->free_reqs;
+		b->free_reqs = r;
+	}
+	return 0;
+}
+
+void blk_reqs_free(struct vbsu_blk *b)
+{
+	for (unsigned i = 0; b->reqs && i < b->nreqs; i++)
+		free(b->reqs[i].iov);
+	free(b->reqs);
+	b->reqs = NULL;
+	b->free_reqs = NULL;
+	b->nreqs = 0;
+}
+
+/* ---- completion ---- */
+
+static void finish(struct vbsu_blk *b, struct blk_req *r, uint8_t status)
+{
+	if (status != VIRTIO_BLK_S_OK)
+		b->errors++;
+	if (r->bounce) {
+		if (status == VIRTIO_BLK_S_OK && r->is_read)
+			scatter(r->data, r->ndata, r->bounce, r->used_len - 1);
+		free(r->bounce);
+		r->bounce = NULL;
+	}
+	*r->status_byte = status;
+	vq_relchain(r->vq, r->head, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
+	r->next_free = b->free_reqs;
+	b->free_reqs = r;
+}
+
+/* The part of a read or write the kernel did: go on with the rest, or finish. */
+static bool advance_rw(struct blk_req *r, ssize_t done, uint8_t *status)
+{
+	struct iovec *v = (struct iovec *)r->io.iov;
+	int n = r->io.niov;
+
+	if (done < 0) {
+		*status = VIRTIO_BLK_S_IOERR;
+		return true;
+	}
+	if (done == 0) {
+		/* Nothing more: a read past a file that shrank under us reads
+		 * zeroes; a write that makes no progress failed. */
+		if (!r->is_read) {
+			*status = VIRTIO_BLK_S_IOERR;
+			return true;
+		}
+		for (int i = 0; i < n; i++)
+			memset(v[i].iov_base, 0, v[i].iov_len);
+		*status = VIRTIO_BLK_S_OK;
+		return true;
+	}
+	iov_advance(&v, &n, (size_t)done);
+	r->io.iov = v;
+	r->io.niov = n;
+	r->io.off += (uint64_t)done;
+	*status = VIRTIO_BLK_S_OK;
+	return n == 0;
+}
+
+static void submit(struct vbsu_blk *b, struct blk_req *r)
+{
+	b->inflight++;
+	b->submitted++;
+	aio_submit(b->aio, &r->io);
+}
+
+/*
+ * Serve what is left of a read or write on this thread when that cannot
+ * wait for a disk: always on a memory-backed image (tmpfs: a copy), else
+ * with RWF_NOWAIT, which the kernel serves only from the page cache.
+ * Returns true when the request is finished (*status set), false when the
+ * rest must go to the engine.
+ */
+static bool try_inline(struct vbsu_blk *b, struct blk_req *r, uint8_t *status)
+{
+	bool *allowed = r->is_read ? &b->nowait_read : &b->nowait_write;
+	int flags = b->memory_backed ? 0 : RWF_NOWAIT;
+
+	while (b->memory_backed || *allowed) {
+		ssize_t n = r->is_read
+				    ? preadv2(b->fd, r->io.iov, r->io.niov, (off_t)r->io.off, flags)
+				    : pwritev2(b->fd, r->io.iov, r->io.niov, (off_t)r->io.off, flags);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && flags && errno == EAGAIN)
+			return false; /* would block: the engine's job */
+		if (n < 0 && flags && errno == EOPNOTSUPP) {
+			*allowed = false; /* this file system has no RWF_NOWAIT for it */
+			return false;
+		}
+		if (advance_rw(r, n < 0 ? -errno : n, status))
+			return true;
+	}
+	return false;
+}
+
+static uint8_t start_rw(struct vbsu_blk *b, struct blk_req *r, uint64_t sector)
+{
+	uint64_t bytes = iov_bytes(r->data, r->ndata);
+	uint8_t status;
+
+	if (!r->is_read && b->read_only)
 		return VIRTIO_BLK_S_IOERR;
 	if (!range_ok(b, sector, bytes))
 		return VIRTIO_BLK_S_IOERR;
+	iov_advance(&r->data, &r->ndata, 0);
 	if (bytes == 0)
 		return VIRTIO_BLK_S_OK;
-	return rw_all(b->fd, &iov[first], cnt, (off_t)(sector << SECTOR_SHIFT), write)
-		       ? VIRTIO_BLK_S_IOERR
-		       : VIRTIO_BLK_S_OK;
+	r->io.op = r->is_read ? AIO_READ : AIO_WRITE;
+	r->io.fd = b->fd;
+	r->io.off = sector << SECTOR_SHIFT;
+	r->io.iov = r->data;
+	r->io.niov = r->ndata;
+	if (b->cache == VBSU_BLK_NOCACHE) {
+		/* O_DIRECT wants aligned buffers: copy through one where the
+		 * guest's are not (the offset and length are block-aligned). */
+		for (int i = 0; i < r->ndata; i++) {
+			if ((uintptr_t)r->data[i].iov_base % b->dio_mem_align ||
+			    r->data[i].iov_len % b->sector_size) {
+				if (posix_memalign(&r->bounce, b->dio_mem_align, bytes))
+					return VIRTIO_BLK_S_IOERR;
+				if (!r->is_read)
+					gather(r->data, r->ndata, 0, r->bounce, bytes);
+				r->bounce_iov = (struct iovec){ r->bounce, bytes };
+				r->io.iov = &r->bounce_iov;
+				r->io.niov = 1;
+				break;
+			}
+		}
+	} else if (try_inline(b, r, &status)) {
+		b->inline_done++;
+		return status;
+	}
+	submit(b, r);
+	return 0xff; /* in flight */
 }
 
 /* DISCARD and WRITE_ZEROES: segments of virtio_blk_discard_write_zeroes. */
@@ -187,157 +306,154 @@ static uint8_t do_dwz(struct vbsu_blk *b, const struct iovec *iov, int nread, ui
 	return VIRTIO_BLK_S_OK;
 }
 
+/*
+ * Parse one request whose buffers are in r->iov and start it.  Returns its
+ * status when it is already finished, or 0xff when it is in flight.
+ */
+static uint8_t start_request(struct vbsu_blk *b, struct blk_req *r, const struct vq_chain *c)
+{
+	struct virtio_blk_outhdr hdr;
+	int nread = c->nread, nwrite = c->nwrite;
+
+	/* The header is the first 16 readable bytes; fewer is a framing
+	 * error the driver hears about through the status byte. */
+	if (gather(r->iov, nread, 0, &hdr, sizeof(hdr)) != sizeof(hdr))
+		return VIRTIO_BLK_S_IOERR;
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+		if (c->read_len != sizeof(hdr))
+			return VIRTIO_BLK_S_IOERR; /* data after the header of a read */
+		r->is_read = true;
+		r->data = &r->iov[nread];
+		r->ndata = nwrite;
+		r->used_len = c->write_len;
+		return start_rw(b, r, hdr.sector);
+	case VIRTIO_BLK_T_OUT:
+		if (c->write_len != 1)
+			return VIRTIO_BLK_S_IOERR;
+		r->is_read = false;
+		r->data = r->iov;
+		r->ndata = nread;
+		iov_advance(&r->data, &r->ndata, sizeof(hdr));
+		return start_rw(b, r, hdr.sector);
+	case VIRTIO_BLK_T_FLUSH:
+		/*
+		 * FLUSH means durable for every write completed before it: those
+		 * are in the page cache (or on the device, nocache) now, and the
+		 * status goes out only after fdatasync.
+		 */
+		if (b->read_only)
+			return VIRTIO_BLK_S_OK;
+		r->io = (struct aio_req){ .op = AIO_FDATASYNC, .fd = b->fd };
+		r->is_read = false;
+		submit(b, r);
+		return 0xff;
+	case VIRTIO_BLK_T_GET_ID:
+		r->used_len = 1 + (uint32_t)scatter(&r->iov[nread], nwrite, b->serial,
+						    sizeof(b->serial));
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return do_dwz(b, r->iov, nread, hdr.type);
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
 int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq, int budget)
 {
 	struct vq_chain c;
 	int done = 0, n = 0;
 
-	while (done < budget && (n = vq_getchain(vq, &c, b->iov, b->max_iov)) > 0) {
-		struct virtio_blk_outhdr hdr;
-		uint8_t status = VIRTIO_BLK_S_IOERR;
-		uint32_t written = 0;
-		struct iovec *st;
+	b->out_of_slots = false;
+	while (done < budget) {
+		struct blk_req *r = b->free_reqs;
 
+		if (!r) {
+			b->out_of_slots = true;
+			break;
+		}
+		n = vq_getchain(vq, &c, r->iov, b->max_iov);
+		if (n <= 0)
+			break;
+		b->free_reqs = r->next_free;
 		b->requests++;
+		done++;
+		r->vq = vq;
+		r->head = c.head;
 		/*
 		 * The status byte is the last writable byte (5.2.6), which need
 		 * not be in the last writable buffer: zero-length buffers after it
 		 * hold nothing.  Without one, nothing can be said.
 		 */
-		while (c.nwrite > 0 && b->iov[c.nread + c.nwrite - 1].iov_len == 0)
+		while (c.nwrite > 0 && r->iov[c.nread + c.nwrite - 1].iov_len == 0)
 			c.nwrite--;
-		if (c.nwrite == 0 ||
-		    gather(b->iov, c.nread, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+		if (c.nwrite == 0) {
 			b->errors++;
 			vq_relchain(vq, c.head, 0);
-			done++;
+			r->next_free = b->free_reqs;
+			b->free_reqs = r;
 			continue;
 		}
-		st = &b->iov[c.nread + c.nwrite - 1];
-		uint8_t *status_byte = (uint8_t *)st->iov_base + st->iov_len - 1;
-		/* Data buffers: readable after the header, writable before the status. */
-		int first = 0, cnt = c.nread;
+		struct iovec *st = &r->iov[c.nread + c.nwrite - 1];
+		r->status_byte = (uint8_t *)st->iov_base + st->iov_len - 1;
 		st->iov_len--;
-		switch (hdr.type) {
-		case VIRTIO_BLK_T_IN:
-			if (c.read_len != sizeof(hdr))
-				break; /* data after the header of a read: malformed */
-			status = do_rw(b, b->iov, c.nread, c.nwrite, hdr.sector, false);
-			if (status == VIRTIO_BLK_S_OK)
-				written = c.write_len - 1;
-			break;
-		case VIRTIO_BLK_T_OUT:
-			if (c.write_len != 1)
-				break;
-			drop_front(b->iov, &first, &cnt, sizeof(hdr));
-			status = do_rw(b, b->iov, first, cnt, hdr.sector, true);
-			break;
-		case VIRTIO_BLK_T_FLUSH:
-			/* FLUSH means durable: the status goes out only after fdatasync. */
-			status = fdatasync(b->fd) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
-			break;
-		case VIRTIO_BLK_T_GET_ID: {
-			size_t put = scatter(&b->iov[c.nread], c.nwrite, b->serial,
-					     sizeof(b->serial));
-			written = (uint32_t)put;
-			status = VIRTIO_BLK_S_OK;
-			break;
+		r->used_len = 1;
+		uint8_t status = start_request(b, r, &c);
+		if (status != 0xff) {
+			if (status != VIRTIO_BLK_S_OK)
+				r->used_len = 1;
+			finish(b, r, status);
 		}
-		case VIRTIO_BLK_T_DISCARD:
-		case VIRTIO_BLK_T_WRITE_ZEROES:
-			status = do_dwz(b, b->iov, c.nread, hdr.type);
-			break;
-		default:
-			status = VIRTIO_BLK_S_UNSUPP;
-			break;
-		}
-		if (status != VIRTIO_BLK_S_OK)
-			b->errors++;
-		*status_byte = status;
-		vq_relchain(vq, c.head, written + 1);
-		done++;
 	}
+	aio_commit(b->aio);
 	return n < 0 ? n : done;
 }
 
-/* Does the file system under fd take this fallocate mode?  Probed past the
- * end of the file with KEEP_SIZE, so the image never changes. */
-static bool probe_fallocate(int fd, uint64_t size, int mode)
+int vbsu_blk_event_fd(const struct vbsu_blk *b)
 {
-	off_t at = (off_t)((size + 65535) & ~65535ULL);
-
-	if (fallocate(fd, mode | FALLOC_FL_KEEP_SIZE, at, 4096))
-		return false;
-	/* Give back anything ZERO_RANGE allocated. */
-	fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, 4096);
-	return true;
+	return b->aio->efd;
 }
 
-int vbsu_blk_open(struct vbsu_blk *b, const char *path, bool read_only, uint32_t sector_size,
-		  const char *serial, int max_segs, char *err, size_t errlen)
+const char *vbsu_blk_engine(const struct vbsu_blk *b)
 {
-	struct stat st;
-	uint64_t bytes;
-
-	memset(b, 0, sizeof(*b));
-	b->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "cannot open image %s: %s", path, strerror(e));
-		return -e;
-	}
-	if (fstat(b->fd, &st)) {
-		int e = errno;
-
-		snprintf(err, errlen, "cannot stat image %s: %s", path, strerror(e));
-		close(b->fd);
-		return -e;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(b->fd, BLKGETSIZE64, &bytes))
-			bytes = 0;
-	} else if (S_ISREG(st.st_mode)) {
-		bytes = (uint64_t)st.st_size;
-	} else {
-		snprintf(err, errlen, "image %s is neither a file nor a block device", path);
-		close(b->fd);
-		return -EINVAL;
-	}
-	b->read_only = read_only;
-	b->sector_size = sector_size;
-	/* Whole logical blocks only; a trailing partial block is not exposed. */
-	b->capacity = (bytes / sector_size * sector_size) >> SECTOR_SHIFT;
-	if (S_ISREG(st.st_mode) && !read_only) {
-		b->can_discard = probe_fallocate(b->fd, bytes, FALLOC_FL_PUNCH_HOLE);
-		b->can_write_zeroes = probe_fallocate(b->fd, bytes, FALLOC_FL_ZERO_RANGE);
-	}
-	/* The ID is 20 bytes, NUL-padded but not NUL-terminated when full (5.2.6). */
-	if (!serial) {
-		/* The tail of the path is what tells images apart. */
-		size_t len = strlen(path);
-
-		serial = len > sizeof(b->serial) ? path + len - sizeof(b->serial) : path;
-	}
-	memcpy(b->serial, serial, strnlen(serial, sizeof(b->serial)));
-	b->max_iov = max_segs + 2; /* header and status may each be separate buffers */
-	b->iov = calloc((size_t)b->max_iov, sizeof(*b->iov));
-	if (!b->iov) {
-		close(b->fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	return 0;
+	return b->aio->name;
 }
 
-void vbsu_blk_close(struct vbsu_blk *b)
+int vbsu_blk_reap(struct vbsu_blk *b)
 {
-	if (b->fd >= 0) {
-		if (!b->read_only)
-			fdatasync(b->fd);
-		close(b->fd);
+	struct aio_req *done[REAP_BATCH];
+	int completed = 0, n;
+
+	while ((n = aio_reap(b->aio, done, REAP_BATCH)) > 0) {
+		for (int i = 0; i < n; i++) {
+			struct blk_req *r = (struct blk_req *)done[i];
+			uint8_t status;
+
+			b->inflight--;
+			if (r->io.op == AIO_FDATASYNC)
+				status = r->io.res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+			else if (!advance_rw(r, r->io.res, &status)) {
+				submit(b, r); /* a short transfer: the rest */
+				continue;
+			}
+			finish(b, r, status);
+			completed++;
+		}
+		if (n < REAP_BATCH)
+			break;
 	}
-	b->fd = -1;
-	free(b->iov);
-	b->iov = NULL;
+	aio_commit(b->aio);
+	return completed;
+}
+
+void vbsu_blk_drain(struct vbsu_blk *b)
+{
+	while (b->aio && b->inflight) {
+		struct pollfd p = { .fd = b->aio->efd, .events = POLLIN };
+
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+		vbsu_blk_reap(b);
+	}
 }

@@ -154,44 +154,97 @@ int vbsu_rnd_init(char *err, size_t errlen);
  */
 int vbsu_rnd_process(struct vqueue *vq, int budget);
 
-/* ---- virtio-blk back-end (blk.c) ---- */
+/* ---- virtio-blk back-end (blk.c, blk_image.c) ---- */
+
+/* How the image meets the host's page cache (acrn-dm's spellings). */
+enum vbsu_blk_cache {
+	VBSU_BLK_WRITEBACK = 0, /* page cache; FLUSH = fdatasync */
+	VBSU_BLK_WRITETHRU,     /* page cache, every write durable before it completes (O_DSYNC) */
+	VBSU_BLK_NOCACHE,       /* O_DIRECT; unaligned guest buffers go through bounce buffers */
+};
+
+/* Which engine runs the requests that would block (aio.h). */
+enum vbsu_blk_aio {
+	VBSU_BLK_AIO_AUTO = 0,  /* io_uring where the kernel allows it, else threads */
+	VBSU_BLK_AIO_IO_URING,
+	VBSU_BLK_AIO_THREADS,
+};
+
+struct vbsu_blk_params {
+	const char *path;
+	bool read_only;
+	uint32_t sector_size;     /* logical block size: 512 or 4096 */
+	const char *serial;       /* NULL: the tail of path */
+	int max_segs;             /* data buffers per request the device advertises */
+	unsigned queue_size;      /* the queue's largest size: requests in flight at most */
+	enum vbsu_blk_cache cache;
+	enum vbsu_blk_aio aio;
+};
+
+struct aio_engine;
+struct blk_req;
 
 struct vbsu_blk {
 	int fd;
 	bool read_only;
+	enum vbsu_blk_cache cache;
 	uint32_t sector_size;     /* logical block size: 512 or 4096 */
 	uint64_t capacity;        /* in 512-byte sectors */
 	bool can_discard;         /* the file system punches holes */
 	bool can_write_zeroes;    /* the file system zeroes ranges */
 	char serial[20];          /* GET_ID answer, NUL-padded */
 	int max_iov;
-	struct iovec *iov;        /* per-request scratch, allocated once */
-	uint64_t requests, errors;
+	uint32_t dio_mem_align;   /* nocache: buffer alignment O_DIRECT needs */
+	/* Page-cache hits are served at once with RWF_NOWAIT; cleared when the
+	 * file system refuses the flag, so it is not tried again. */
+	bool nowait_read, nowait_write;
+	bool memory_backed;       /* tmpfs/ramfs: I/O is a copy, done inline */
+	struct aio_engine *aio;
+	struct blk_req *reqs;     /* queue_size request slots, allocated at open */
+	struct blk_req *free_reqs;
+	unsigned nreqs, inflight;
+	bool out_of_slots;        /* process stopped for want of a free slot */
+	uint64_t requests, errors, inline_done, submitted;
 };
 
 /* Largest number of discard / write-zeroes segments per request we take. */
 #define VBSU_BLK_MAX_DWZ_SEG 16
 
 /*
- * Open the raw image at path.  max_segs is the largest number of data
- * buffers the device advertises per request (seg_max).  Returns 0, or a
- * negative errno with a one-line reason in err.
+ * Open the raw image p->path and start its I/O engine (logged by the caller
+ * through vbsu_blk_engine).  Returns 0, or a negative errno with a one-line
+ * reason in err.
  */
-int vbsu_blk_open(struct vbsu_blk *b, const char *path, bool read_only, uint32_t sector_size,
-		  const char *serial, int max_segs, char *err, size_t errlen);
+int vbsu_blk_open(struct vbsu_blk *b, const struct vbsu_blk_params *p, char *err, size_t errlen);
+
+/* "io_uring" or "threads": the engine serving requests that may block. */
+const char *vbsu_blk_engine(const struct vbsu_blk *b);
 
 /*
- * Serve up to budget available requests on vq: IN, OUT, FLUSH (fdatasync
- * before the status is written), GET_ID, DISCARD, WRITE_ZEROES; anything
- * else answers UNSUPP.  Malformed requests are completed with IOERR (or with
- * no data when there is nowhere to put a status).  Returns the number of
- * requests completed or a negative errno when the ring itself is broken.
- * The budget keeps one busy queue from holding the event loop: the caller
- * comes back for the rest (vq_has_work) after other devices had a turn.
+ * Take up to budget available requests from vq: IN, OUT, FLUSH, GET_ID,
+ * DISCARD, WRITE_ZEROES; anything else answers UNSUPP.  Reads that hit the
+ * page cache, GET_ID and malformed requests complete at once (on the used
+ * ring when this returns); the rest go to the I/O engine and complete in
+ * vbsu_blk_reap.  A FLUSH is durable for every write completed before it
+ * was taken.  Returns the number of requests taken, or a negative errno when
+ * the ring itself is broken.  It also stops, with b->out_of_slots set, when
+ * every request slot is in flight (only a guest re-posting descriptors it
+ * has not got back can do that); vbsu_blk_reap frees slots.
  */
 int vbsu_blk_process(struct vbsu_blk *b, struct vqueue *vq, int budget);
 
-/* Make every completed write durable, then close the image. */
+/* Readable (non-blocking eventfd) while finished requests wait for vbsu_blk_reap. */
+int vbsu_blk_event_fd(const struct vbsu_blk *b);
+
+/* Put requests the engine finished on their queue's used ring (short
+ * transfers are resubmitted).  Returns how many completed. */
+int vbsu_blk_reap(struct vbsu_blk *b);
+
+/* Wait until nothing is in flight, completing everything (device reset,
+ * close).  Blocks the caller: never on the data path. */
+void vbsu_blk_drain(struct vbsu_blk *b);
+
+/* Finish what is in flight, make every completed write durable, close. */
 void vbsu_blk_close(struct vbsu_blk *b);
 
 /* ---- virtio-console back-end, one port (console.c) ---- */
