@@ -20,6 +20,6 @@ tests_sim_test_fairness_net_CPPFLAGS = $(AM_CPPFLAGS) -DFAIR_HAMMER=HAMMER_NET
 tests_sim_test_fairness_net_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_fairness_rnd tests/sim/test_fairness_net
 check_PROGRAMS += tests/sim/test_blk_eio
-tests_sim_test_blk_eio_SOURCES = tests/sim/test_blk_eio.c tests/sim/fuse_eio.c tests/sim/fuse_eio.h
+tests_sim_test_blk_eio_SOURCES = tests/sim/test_blk_eio.c tests/sim/fuse_disk.c tests/sim/fuse_disk.h
 tests_sim_test_blk_eio_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_eio
