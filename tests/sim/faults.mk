@@ -23,3 +23,10 @@ check_PROGRAMS += tests/sim/test_blk_eio
 tests_sim_test_blk_eio_SOURCES = tests/sim/test_blk_eio.c tests/sim/fuse_disk.c tests/sim/fuse_disk.h
 tests_sim_test_blk_eio_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_eio
+# FLUSH through a power cut: the image on fuse_disk's volatile cache.  Cache
+# modes can be registered as more tests passing their option (see its header).
+check_PROGRAMS += tests/sim/test_blk_powercut
+tests_sim_test_blk_powercut_SOURCES = tests/sim/test_blk_powercut.c tests/sim/fuse_disk.c \
+	tests/sim/fuse_disk.h
+tests_sim_test_blk_powercut_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_blk_powercut
