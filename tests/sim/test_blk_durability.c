@@ -8,8 +8,10 @@
  * What this can and cannot catch: it fails if vdm acknowledges a write or a
  * FLUSH before the data reached the image file (write-back caching in vdm,
  * or a status written before the write); it cannot tell fdatasync from no
- * fdatasync, since the kernel's page cache survives a killed process (that
- * needs a power cut, which a test cannot make here).
+ * fdatasync, since the kernel's page cache survives a killed process.  That
+ * takes a power cut: test_blk_powercut makes one, on a FUSE disk whose
+ * written data stays volatile until an fsync.  This test still runs where
+ * that one skips (no root, no /dev/fuse).
  */
 #include "blk_guest.h"
 

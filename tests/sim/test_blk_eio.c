@@ -1,6 +1,6 @@
 /*
  * test_blk_eio.c - a virtio-blk image on a disk with a bad patch: the image
- * lives on a FUSE file system (fuse_eio.c) whose reads and writes fail with
+ * lives on a FUSE file system (fuse_disk.c) whose reads and writes fail with
  * EIO inside 4..5 MiB, and whose next fsync after a failed write fails.
  * Requests touching the patch complete with IOERR, so does the FLUSH that
  * follows a failed write (and the one after it succeeds), the device needs
@@ -12,12 +12,9 @@
  * skips (77) without.  The mount lives in a private mount namespace.
  */
 #include "blk_guest.h"
-#include "fuse_eio.h"
+#include "fuse_disk.h"
 
-#include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #define IMAGE_SIZE (8 << 20)
@@ -27,7 +24,7 @@
 
 int main(void)
 {
-	char dir[] = "/tmp/vdm-eio-XXXXXX", img[128], blk[160], err[160];
+	char dir[] = "/tmp/vdm-eio-XXXXXX", img[128], blk[160];
 	struct vdm_proc p;
 	struct drv d;
 	struct drv_func funcs[8];
@@ -35,31 +32,21 @@ int main(void)
 	struct drv_virtio rnd;
 	uint64_t mmio = 0xc0000000;
 	uint32_t io = 0xc000;
-	struct fuse_eio *fs;
+	struct fuse_disk *fs;
 	int st;
 
-	if (getuid() != 0) {
-		printf("skip: needs root to mount a FUSE file system\n");
+	fs = fuse_disk_setup(dir, &(struct fuse_disk_opts){ .size = IMAGE_SIZE,
+							    .bad_off = BAD_OFF,
+							    .bad_len = BAD_LEN });
+	if (!fs)
 		return 77;
-	}
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    !mkdtemp(dir)) {
-		printf("skip: no private mount namespace: %s\n", strerror(errno));
-		return 77;
-	}
-	fs = fuse_eio_mount(dir, IMAGE_SIZE, BAD_OFF, BAD_LEN, err, sizeof(err));
-	if (!fs) {
-		printf("skip: %s\n", err);
-		rmdir(dir);
-		return 77;
-	}
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	snprintf(blk, sizeof(blk), "3,virtio-blk,%s", img);
 	if (vdm_spawn(&p, (const char *const[]){ "-m", "256M", "-s", blk, "-s", "4,virtio-rnd",
 						 NULL },
 		      &st)) {
 		drv_check(false, "vdm starts on the FUSE image (%d)", st);
-		fuse_eio_unmount(fs);
+		fuse_disk_unmount(fs);
 		rmdir(dir);
 		return drv_result();
 	}
@@ -76,15 +63,15 @@ int main(void)
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_OUT, good, CHUNK) == VIRTIO_BLK_S_OK,
 		  "a write outside the bad patch succeeds");
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_OUT, bad, CHUNK) == VIRTIO_BLK_S_IOERR &&
-		  fuse_eio_write_errors(fs) > 0, "a write into the bad patch completes with IOERR");
+		  fuse_disk_write_errors(fs) > 0, "a write into the bad patch completes with IOERR");
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_IN, bad, CHUNK) == VIRTIO_BLK_S_IOERR,
 		  "a read of the bad patch completes with IOERR");
 	/* A write straddling the patch's start fails whole. */
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_OUT, BAD_OFF / 512 - 8, CHUNK) ==
 			  VIRTIO_BLK_S_IOERR, "a write straddling the patch completes with IOERR");
-	unsigned fsyncs = fuse_eio_fsyncs(fs);
+	unsigned fsyncs = fuse_disk_fsyncs(fs);
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_IOERR &&
-		  fuse_eio_fsyncs(fs) > fsyncs, "the FLUSH after a lost write reports IOERR");
+		  fuse_disk_fsyncs(fs) > fsyncs, "the FLUSH after a lost write reports IOERR");
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK,
 		  "the next FLUSH succeeds");
 	drv_check(!(drv_virtio_status(&g.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
@@ -101,7 +88,7 @@ int main(void)
 	st = vdm_stop(&p);
 	/* vdm's own fdatasync at close meets no failed write: clean stop. */
 	drv_check(st == 0, "vdm keeps running and stops cleanly (%d)", st);
-	fuse_eio_unmount(fs);
+	fuse_disk_unmount(fs);
 	rmdir(dir);
 	return drv_result();
 }
