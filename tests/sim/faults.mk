@@ -30,12 +30,19 @@ tests_sim_test_blk_powercut_SOURCES = tests/sim/test_blk_powercut.c tests/sim/fu
 	tests/sim/fuse_disk.h
 tests_sim_test_blk_powercut_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_powercut
+# The same in every cache mode and with the thread-pool engine (names: the
+# options joined by '+', "threads" for aio=threads; see variant_opts).
+POWERCUT_TESTS = tests/sim/powercut/writethru.pwr tests/sim/powercut/nocache.pwr \
+	tests/sim/powercut/threads.pwr tests/sim/powercut/nocache+threads.pwr
+TESTS += $(POWERCUT_TESTS)
+TEST_EXTENSIONS += .pwr
+PWR_LOG_COMPILER = $(top_builddir)/tests/sim/test_blk_powercut
+$(POWERCUT_TESTS):
+	@mkdir -p tests/sim/powercut && : > $@
+CLEANFILES += $(POWERCUT_TESTS)
 # A slow FLUSH on one disk must not stall the other disk or config space.
-# Expected to fail while vdm does block I/O on its event-loop thread: take it
-# off XFAIL_TESTS when that changes (it then passes: XPASS fails the suite).
 check_PROGRAMS += tests/sim/test_blk_slow_flush
 tests_sim_test_blk_slow_flush_SOURCES = tests/sim/test_blk_slow_flush.c tests/sim/fuse_disk.c \
 	tests/sim/fuse_disk.h
 tests_sim_test_blk_slow_flush_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_slow_flush
-XFAIL_TESTS += tests/sim/test_blk_slow_flush

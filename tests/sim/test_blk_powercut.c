@@ -146,6 +146,35 @@ static void self_check(struct fuse_disk *fs, const char *img)
 	free(later);
 }
 
+/*
+ * make check runs the variants as tests/sim/powercut/NAME.pwr (faults.mk):
+ * NAME is virtio-blk options joined by '+', with "threads" for
+ * aio=threads ('=' has no place in a make target).  Anything else is taken
+ * as an option as it is.
+ */
+static const char *variant_opts(const char *arg)
+{
+	static char opts[256];
+	const char *base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+	size_t len = strlen(base), n = 0;
+
+	if (len < 4 || strcmp(base + len - 4, ".pwr"))
+		return arg;
+	opts[0] = 0;
+	for (const char *p = base; p < base + len - 4;) {
+		const char *end = memchr(p, '+', (size_t)(base + len - 4 - p));
+		size_t l = end ? (size_t)(end - p) : (size_t)(base + len - 4 - p);
+		const char *word = l == 7 && !strncmp(p, "threads", 7) ? "aio=threads" : NULL;
+
+		n += (size_t)snprintf(opts + n, sizeof(opts) - n, "%s%.*s", n ? "," : "",
+				      word ? (int)strlen(word) : (int)l, word ? word : p);
+		if (n >= sizeof(opts))
+			break;
+		p += l + (end ? 1 : 0);
+	}
+	return opts;
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/vdm-powercut-XXXXXX", img[128], spec[512];
@@ -163,7 +192,7 @@ int main(int argc, char **argv)
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	n = (size_t)snprintf(spec, sizeof(spec), "3,virtio-blk,%s", img);
 	for (int i = 1; i < argc && n < sizeof(spec); i++) {
-		n += (size_t)snprintf(spec + n, sizeof(spec) - n, ",%s", argv[i]);
+		n += (size_t)snprintf(spec + n, sizeof(spec) - n, ",%s", variant_opts(argv[i]));
 		nocache |= strstr(argv[i], "nocache") != NULL;
 	}
 	if (n >= sizeof(spec))

@@ -8,13 +8,11 @@
  * the FLUSH must still complete OK, after the fsync.  One FLUSH per probe,
  * so each is timed while a FLUSH is outstanding.
  *
- * EXPECTED TO FAIL until vdm does block I/O off its event-loop thread: today
- * that thread sits in fdatasync for the whole 2 s, so every probe waits it
- * out ("... took 1996 ms while slot 3's FLUSH waited on its 2000 ms fsync
- * (limit 500 ms)").  faults.mk lists it in XFAIL_TESTS; when it passes
- * (XPASS, which fails the suite), take it off that list.  Only those
- * promptness checks fail the test (exit 1); anything else going wrong is a
- * hard error (exit 99), which XFAIL_TESTS does not hide.
+ * Before block I/O left vdm's event-loop thread it failed: that thread sat
+ * in fdatasync for the whole 2 s, so every probe waited it out ("... took
+ * 1996 ms while slot 3's FLUSH waited on its 2000 ms fsync (limit 500
+ * ms)").  Only those promptness checks fail the test (exit 1); anything
+ * else going wrong is a hard error (exit 99).
  *
  * Needs root and /dev/fuse; skips (77) without.  The mounts live in a
  * private mount namespace.
