@@ -25,6 +25,8 @@
 /* Requests per pass; the transport makes a few passes per kick, then lets
  * the other devices have the event loop (tests/sim/test_fairness.c). */
 #define BLK_BUDGET 64
+/* mq=N: at most this many request queues. */
+#define BLK_MAX_QUEUES 16
 
 /* What a vhost-user-blk back-end may offer that we pass on to the guest:
  * single-queue block features (no MQ: the device has one queue). */
@@ -43,6 +45,7 @@ struct blk_cfg {
 	enum vbsu_blk_cache cache;
 	enum vbsu_blk_aio aio;
 	struct virtio_poll poll;
+	unsigned mq;      /* request queues (VIRTIO_BLK_F_MQ when more than one) */
 	bool image_opts; /* an option about the image was given */
 	bool transitional;
 	struct vhost_route route;
@@ -74,10 +77,10 @@ static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 
 	if (r)
 		return r < 0 ? r : 0;
+	c->image_opts = true; /* every option below is about VBS-U serving an image */
 	r = virtio_poll_option(opt, &c->poll, err, errlen);
 	if (r)
 		return r < 0 ? r : 0;
-	c->image_opts = true;
 	if (!strcmp(opt, "ro")) {
 		c->read_only = true;
 	} else if (!strncmp(opt, "sectorsize=", 11)) {
@@ -95,6 +98,16 @@ static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 		c->cache = VBSU_BLK_WRITETHRU;
 	} else if (!strcmp(opt, "nocache")) {
 		c->cache = VBSU_BLK_NOCACHE;
+	} else if (!strncmp(opt, "mq=", 3)) {
+		char *end;
+		unsigned long n = strtoul(opt + 3, &end, 10);
+
+		if (!opt[3] || *end || n < 1 || n > BLK_MAX_QUEUES) {
+			snprintf(err, errlen, "mq must be a number of queues 1..%d, not '%s'",
+				 BLK_MAX_QUEUES, opt + 3);
+			return -EINVAL;
+		}
+		c->mq = (unsigned)n;
 	} else if (!strncmp(opt, "aio=", 4)) {
 		if (!strcmp(opt + 4, "io_uring"))
 			c->aio = VBSU_BLK_AIO_IO_URING;
@@ -133,8 +146,8 @@ static int blk_options_done(void *cfg, char *err, size_t errlen)
 	if (vhost_route_check(&c->route, "virtio-blk", NULL, err, errlen))
 		return -EINVAL;
 	if (c->route.kind == VHOST_ROUTE_USER && c->image_opts) {
-		snprintf(err, errlen, "with vhost=user the back-end owns the disk: give no image, "
-				      "ro, sectorsize or serial");
+		snprintf(err, errlen, "with vhost=user the back-end owns the disk: give no image "
+				      "or image options (ro, sectorsize, serial, cache, aio, poll, mq)");
 		return -EINVAL;
 	}
 	if (c->route.kind == VHOST_ROUTE_AUTO) /* no kernel vhost-blk: always VBS-U */
@@ -145,6 +158,8 @@ static int blk_options_done(void *cfg, char *err, size_t errlen)
 	}
 	if (!c->sector_size)
 		c->sector_size = 512;
+	if (!c->mq)
+		c->mq = 1;
 	return 0;
 }
 
@@ -160,18 +175,22 @@ static int blk_notify(struct virtio_dev *vd, struct virtio_queue *q)
 	return r < 0 ? r : 0;
 }
 
-/* The I/O engine finished requests: complete them, then look at the ring
- * again (kicks may be held off, and a full set of slots has room now). */
+/* The I/O engine finished requests: complete them, then look at the rings
+ * again (kicks may be held off, and a full set of slots has room now).  The
+ * slots are shared by every queue, so any queue may have completions. */
 static void blk_reaped(void *arg, int fd, uint32_t events)
 {
 	struct virtio_blk *b = arg;
-	struct virtio_queue *q = &b->vd.queues[0];
 
-	if (vbsu_blk_reap(&b->be) > 0)
-		virtio_queue_done(q);
-	if (q->host_blocked || (q->enabled && vq_has_work(&q->vq))) {
-		q->host_blocked = false;
-		virtio_queue_serve(q);
+	vbsu_blk_reap(&b->be);
+	for (int i = 0; i < b->vd.nqueues; i++) {
+		struct virtio_queue *q = &b->vd.queues[i];
+
+		virtio_queue_done(q); /* quiet when nothing of q's completed */
+		if (q->host_blocked || (q->enabled && vq_has_work(&q->vq))) {
+			q->host_blocked = false;
+			virtio_queue_serve(q);
+		}
 	}
 }
 
@@ -218,6 +237,8 @@ static uint64_t blk_features(const struct virtio_blk *b)
 		f |= 1ULL << VIRTIO_BLK_F_DISCARD;
 	if (b->be.can_write_zeroes)
 		f |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+	if (b->cfg->mq > 1)
+		f |= 1ULL << VIRTIO_BLK_F_MQ;
 	return f;
 }
 
@@ -236,6 +257,7 @@ static void blk_fill_config(struct virtio_blk *b)
 	c->max_write_zeroes_sectors = BLK_MAX_DWZ_SECTORS;
 	c->max_write_zeroes_seg = VBSU_BLK_MAX_DWZ_SEG;
 	c->write_zeroes_may_unmap = b->be.can_discard;
+	c->num_queues = (uint16_t)b->cfg->mq;
 }
 
 /* A disk served by a vhost-user-blk back-end: its config and features. */
@@ -316,7 +338,7 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.sector_size = cfg->sector_size,
 		.serial = cfg->serial,
 		.max_segs = BLK_SEG_MAX,
-		.queue_size = BLK_QUEUE_SIZE,
+		.queue_size = BLK_QUEUE_SIZE * cfg->mq, /* slots shared by the queues */
 		.cache = cfg->cache,
 		.aio = cfg->aio,
 	};
@@ -328,7 +350,7 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 	blk_fill_config(b);
 	struct virtio_dev_params p = {
 		.ops = &blk_ops,
-		.nqueues = 1,
+		.nqueues = (int)cfg->mq,
 		.queue_max = BLK_QUEUE_SIZE,
 		.features = blk_features(b),
 		.config = &b->config,
@@ -367,16 +389,22 @@ static void blk_destroy(struct pci_dev *d)
 	virtio_vhost_free(b->vd.vhost);
 	if (!vhost) {
 		vbsu_blk_drain(&b->be);
-		log_info("virtio-blk: %s: %llu requests (%llu failed), %llu served from the page "
-			 "cache at once, %llu through %s; queue: %llu kicks, %llu interrupts, "
-			 "hold-off %llu hits / %llu misses",
+		struct virtio_queue_stats t = { 0 };
+
+		for (int i = 0; i < b->vd.nqueues; i++) {
+			t.kicks += b->vd.queues[i].stats.kicks;
+			t.interrupts += b->vd.queues[i].stats.interrupts;
+			t.holdoff_hits += b->vd.queues[i].stats.holdoff_hits;
+			t.holdoff_misses += b->vd.queues[i].stats.holdoff_misses;
+		}
+		log_info("virtio-blk: %s: %llu requests (%llu failed), %llu served at once, "
+			 "%llu through %s; %llu kicks, %llu interrupts, hold-off %llu hits / "
+			 "%llu misses",
 			 b->cfg->path, (unsigned long long)b->be.requests,
 			 (unsigned long long)b->be.errors, (unsigned long long)b->be.inline_done,
 			 (unsigned long long)b->be.submitted, vbsu_blk_engine(&b->be),
-			 (unsigned long long)b->vd.queues[0].stats.kicks,
-			 (unsigned long long)b->vd.queues[0].stats.interrupts,
-			 (unsigned long long)b->vd.queues[0].stats.holdoff_hits,
-			 (unsigned long long)b->vd.queues[0].stats.holdoff_misses);
+			 (unsigned long long)t.kicks, (unsigned long long)t.interrupts,
+			 (unsigned long long)t.holdoff_hits, (unsigned long long)t.holdoff_misses);
 	}
 	if (b->reap_watched)
 		evloop_del_fd(b->vd.vdm->loop, vbsu_blk_event_fd(&b->be));
@@ -390,7 +418,7 @@ static void blk_destroy(struct pci_dev *d)
 const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
 	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]"
-		 "[,writeback|writethru|nocache][,aio=io_uring|threads][,poll=off|auto|USECS]"
+		 "[,writeback|writethru|nocache][,aio=io_uring|threads][,poll=off|auto|USECS][,mq=N]"
 		 "[,transitional] | "
 		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.cfg_size = sizeof(struct blk_cfg),

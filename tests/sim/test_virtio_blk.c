@@ -3,11 +3,13 @@
  * features; capacity from the image; writes read back at several sizes and
  * offsets through single, multi-descriptor and indirect chains, and found in
  * the image file by the host; FLUSH; GET_ID; out-of-range and unsupported
- * requests; DISCARD and WRITE_ZEROES; a read-only image that refuses writes.
+ * requests; DISCARD and WRITE_ZEROES; a read-only image that refuses writes;
+ * mq=4 with the queues sharing the disk; a request shorter than its header.
  */
 #include "blk_guest.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +27,11 @@ struct blk {
 	struct drv_func f;
 	struct drv_virtio v;
 	uint64_t hdr, data, status;
+	int q; /* the queue blk_req uses */
 };
 
-static bool blk_start(struct blk *b, const char *img, const char *extra)
+static bool blk_start_features(struct blk *b, const char *img, const char *extra,
+			       uint64_t more, int nqueues)
 {
 	char spec[256];
 	struct drv_func funcs[8];
@@ -35,6 +39,7 @@ static bool blk_start(struct blk *b, const char *img, const char *extra)
 	uint32_t io = 0xc000;
 	int st, n;
 
+	b->q = 0;
 	snprintf(spec, sizeof(spec), "3,virtio-blk,%s%s", img, extra);
 	if (vdm_spawn(&b->p, (const char *const[]){ "-s", spec, NULL }, &st))
 		return drv_check(false, "vdm starts with %s (exit %d)", spec, st);
@@ -49,15 +54,23 @@ static bool blk_start(struct blk *b, const char *img, const char *extra)
 	uint64_t want = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BLK_F_FLUSH) |
 			(1ULL << VIRTIO_BLK_F_RO) | (1ULL << VIRTIO_BLK_F_SEG_MAX) |
 			(1ULL << VIRTIO_BLK_F_BLK_SIZE) | (1ULL << VIRTIO_BLK_F_DISCARD) |
-			(1ULL << VIRTIO_BLK_F_WRITE_ZEROES) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
-	if (drv_virtio_negotiate(&b->v, want) || drv_virtio_setup_irq(&b->v, true) ||
-	    drv_virtio_setup_vq(&b->v, 0, 0))
+			(1ULL << VIRTIO_BLK_F_WRITE_ZEROES) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+			more;
+	if (drv_virtio_negotiate(&b->v, want) || drv_virtio_setup_irq(&b->v, true))
 		return drv_check(false, "virtio-blk initialises");
+	for (int q = 0; q < nqueues; q++)
+		if (drv_virtio_setup_vq(&b->v, q, 0))
+			return drv_check(false, "virtio-blk queue %d initialises", q);
 	drv_virtio_driver_ok(&b->v);
 	b->hdr = drv_virtio_alloc(&b->v, 16, 16);
 	b->status = drv_virtio_alloc(&b->v, 1, 1);
 	b->data = drv_virtio_alloc(&b->v, 1 << 20, 4096);
 	return true;
+}
+
+static bool blk_start(struct blk *b, const char *img, const char *extra)
+{
+	return blk_start_features(b, img, extra, 0, 1);
 }
 
 static int blk_stop(struct blk *b)
@@ -95,10 +108,10 @@ static int blk_req(struct blk *b, uint32_t type, uint64_t sector, uint32_t len, 
 			in[nin++] = buf;
 	}
 	in[nin++] = (struct drv_buf){ b->status, 1 };
-	if (drv_virtio_post(&b->v, 0, out, nout, in, nin, indirect) < 0)
+	if (drv_virtio_post(&b->v, b->q, out, nout, in, nin, indirect) < 0)
 		return -1;
-	drv_virtio_kick(&b->v, 0);
-	if (drv_virtio_wait_used(&b->v, 0, &id, &got, 5000) != 1)
+	drv_virtio_kick(&b->v, b->q);
+	if (drv_virtio_wait_used(&b->v, b->q, &id, &got, 5000) != 1)
 		return -1;
 	if (used_len)
 		*used_len = got;
@@ -216,6 +229,67 @@ static void test_read_only(const char *img)
 	drv_check(blk_stop(&b) == 0, "vdm stops cleanly");
 }
 
+/*
+ * mq=4: VIRTIO_BLK_F_MQ with num_queues 4; each queue writes its own
+ * pattern and another queue reads it back, so the queues share one disk.
+ */
+static void test_mq(const char *img)
+{
+	enum { NQ = 4 };
+	struct blk b;
+	bool all = true;
+
+	if (!blk_start_features(&b, img, ",mq=4", 1ULL << VIRTIO_BLK_F_MQ, NQ))
+		return;
+	drv_check(b.v.features & (1ULL << VIRTIO_BLK_F_MQ), "mq=4 offers VIRTIO_BLK_F_MQ");
+	drv_check(drv_virtio_cfg_read(&b.v, offsetof(struct virtio_blk_config, num_queues), 2) ==
+			  NQ,
+		  "num_queues reads 4");
+	drv_check(b.v.num_queues >= NQ, "the transport has 4 queues (%u)", b.v.num_queues);
+	for (int q = 0; q < NQ; q++) {
+		b.q = q;
+		memset(drv_gpa(&b.d, b.data, 4096), 0x40 + q, 4096);
+		all &= blk_req(&b, VIRTIO_BLK_T_OUT, (uint64_t)q * 8, 4096, 1, false, NULL) ==
+		       VIRTIO_BLK_S_OK;
+	}
+	for (int q = 0; q < NQ; q++) {
+		b.q = NQ - 1 - q;
+		memset(drv_gpa(&b.d, b.data, 4096), 0, 4096);
+		all &= blk_req(&b, VIRTIO_BLK_T_IN, (uint64_t)q * 8, 4096, 1, false, NULL) ==
+			       VIRTIO_BLK_S_OK &&
+		       *(uint8_t *)drv_gpa(&b.d, b.data, 1) == 0x40 + q &&
+		       *(uint8_t *)drv_gpa(&b.d, b.data + 4095, 1) == 0x40 + q;
+	}
+	drv_check(all, "a block written on each queue reads back on another");
+	drv_check(blk_stop(&b) == 0, "vdm stops cleanly");
+}
+
+/*
+ * A request whose readable part is shorter than the 16-byte header, with a
+ * status byte: the driver must read IOERR there, not the 0 (OK) it left.
+ */
+static void test_short_header(const char *img)
+{
+	struct blk b;
+	uint16_t id;
+	uint32_t got = 0;
+
+	if (!blk_start(&b, img, ""))
+		return;
+	*(uint8_t *)drv_gpa(&b.d, b.status, 1) = VIRTIO_BLK_S_OK;
+	struct drv_buf out[1] = { { b.hdr, 8 } };
+	struct drv_buf in[2] = { { b.data, 512 }, { b.status, 1 } };
+	int ok = drv_virtio_post(&b.v, 0, out, 1, in, 2, false) >= 0;
+	drv_virtio_kick(&b.v, 0);
+	ok = ok && drv_virtio_wait_used(&b.v, 0, &id, &got, 5000) == 1;
+	drv_check(ok && *(uint8_t *)drv_gpa(&b.d, b.status, 1) == VIRTIO_BLK_S_IOERR && got == 1,
+		  "an 8-byte header completes with IOERR in the status byte (status %d, used %u)",
+		  *(uint8_t *)drv_gpa(&b.d, b.status, 1), got);
+	drv_check(blk_req(&b, VIRTIO_BLK_T_GET_ID, 0, 20, 1, false, NULL) == VIRTIO_BLK_S_OK,
+		  "the device serves on");
+	drv_check(blk_stop(&b) == 0, "vdm stops cleanly");
+}
+
 int main(void)
 {
 	char img[] = "/tmp/vdm-blk-XXXXXX";
@@ -227,6 +301,8 @@ int main(void)
 	blk_image_create(img, IMG_SECTORS * 512);
 	test_rw(img);
 	test_read_only(img);
+	test_mq(img);
+	test_short_header(img);
 	unlink(img);
 	return drv_result();
 }
