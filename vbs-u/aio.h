@@ -7,7 +7,7 @@
  * order, and makes its eventfd readable when finished requests wait to be
  * reaped.  Submit, commit and reap are called from one thread only.
  *
- * An engine reports what the system call reported (bytes done, or -errno);
+ * An engine reports what the system call reported (bytes done, 0, or -errno);
  * short transfers and retries are the caller's business.
  */
 #ifndef VDM_VBSU_AIO_H
@@ -17,7 +17,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-enum aio_op { AIO_READ, AIO_WRITE, AIO_FDATASYNC };
+enum aio_op { AIO_READ, AIO_WRITE, AIO_FDATASYNC, AIO_FALLOCATE };
 
 /* One operation, owned by the caller until the engine hands it back. */
 struct aio_req {
@@ -26,6 +26,8 @@ struct aio_req {
 	const struct iovec *iov; /* READ/WRITE: the buffers, stable until reaped */
 	int niov;
 	uint64_t off;
+	uint64_t len;            /* FALLOCATE: the range's length */
+	int mode;                /* FALLOCATE: FALLOC_FL_* */
 	ssize_t res;             /* at completion: bytes moved, 0, or -errno */
 	struct aio_req *next;    /* the engine's list link while it holds the request */
 };

@@ -7,6 +7,7 @@
 #include "aio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@ static ssize_t run_one(struct aio_req *r)
 			break;
 		case AIO_WRITE:
 			n = pwritev(r->fd, r->iov, r->niov, (off_t)r->off);
+			break;
+		case AIO_FALLOCATE:
+			n = fallocate(r->fd, r->mode, (off_t)r->off, (off_t)r->len);
 			break;
 		default:
 			n = fdatasync(r->fd);

@@ -51,6 +51,9 @@ static void uring_submit(struct aio_engine *e, struct aio_req *r)
 	case AIO_FDATASYNC:
 		io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC);
 		break;
+	case AIO_FALLOCATE:
+		io_uring_prep_fallocate(sqe, r->fd, r->mode, r->off, r->len);
+		break;
 	}
 	io_uring_sqe_set_data(sqe, r);
 	u->unsubmitted = true;

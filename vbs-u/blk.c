@@ -270,11 +270,26 @@ static uint8_t start_rw(struct vbsu_blk *b, struct blk_req *r, uint64_t sector)
 	return 0xff; /* in flight */
 }
 
-/* DISCARD and WRITE_ZEROES: segments of virtio_blk_discard_write_zeroes. */
-static uint8_t do_dwz(struct vbsu_blk *b, const struct iovec *iov, int nread, uint32_t type)
+/* Start the next of a DISCARD / WRITE_ZEROES request's ranges. */
+static void submit_next_range(struct vbsu_blk *b, struct blk_req *r)
+{
+	const struct vbsu_blk_range *g = &r->ranges[r->next_range++];
+
+	r->io = (struct aio_req){ .op = AIO_FALLOCATE, .fd = b->fd, .off = g->off, .len = g->len,
+				  .mode = g->mode };
+	submit(b, r);
+}
+
+/*
+ * DISCARD and WRITE_ZEROES: segments of virtio_blk_discard_write_zeroes,
+ * all checked before the first is started; each becomes an fallocate the
+ * engine runs (punching or zeroing a large range can take a while).
+ * Returns a status, or 0xff when in flight.
+ */
+static uint8_t start_dwz(struct vbsu_blk *b, struct blk_req *r, int nread, uint32_t type)
 {
 	struct virtio_blk_discard_write_zeroes seg[VBSU_BLK_MAX_DWZ_SEG];
-	uint64_t len = iov_bytes(iov, nread) - sizeof(struct virtio_blk_outhdr);
+	uint64_t len = iov_bytes(r->iov, nread) - sizeof(struct virtio_blk_outhdr);
 	size_t nseg = len / sizeof(seg[0]);
 
 	if (b->read_only)
@@ -283,7 +298,9 @@ static uint8_t do_dwz(struct vbsu_blk *b, const struct iovec *iov, int nread, ui
 		return VIRTIO_BLK_S_UNSUPP;
 	if (len == 0 || len % sizeof(seg[0]) || nseg > VBSU_BLK_MAX_DWZ_SEG)
 		return VIRTIO_BLK_S_IOERR;
-	gather(iov, nread, sizeof(struct virtio_blk_outhdr), seg, len);
+	gather(r->iov, nread, sizeof(struct virtio_blk_outhdr), seg, len);
+	r->nranges = 0;
+	r->next_range = 0;
 	for (size_t i = 0; i < nseg; i++) {
 		uint64_t bytes = (uint64_t)seg[i].num_sectors << SECTOR_SHIFT;
 		int mode = FALLOC_FL_KEEP_SIZE;
@@ -299,11 +316,14 @@ static uint8_t do_dwz(struct vbsu_blk *b, const struct iovec *iov, int nread, ui
 			mode |= FALLOC_FL_PUNCH_HOLE; /* reads back as zeroes too */
 		else
 			mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-		if (bytes && fallocate(b->fd, mode, (off_t)(seg[i].sector << SECTOR_SHIFT),
-				       (off_t)bytes))
-			return VIRTIO_BLK_S_IOERR;
+		if (bytes)
+			r->ranges[r->nranges++] = (struct vbsu_blk_range){
+				seg[i].sector << SECTOR_SHIFT, bytes, mode };
 	}
-	return VIRTIO_BLK_S_OK;
+	if (!r->nranges)
+		return VIRTIO_BLK_S_OK;
+	submit_next_range(b, r);
+	return 0xff;
 }
 
 /*
@@ -354,7 +374,7 @@ static uint8_t start_request(struct vbsu_blk *b, struct blk_req *r, const struct
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		return do_dwz(b, r->iov, nread, hdr.type);
+		return start_dwz(b, r, nread, hdr.type);
 	default:
 		return VIRTIO_BLK_S_UNSUPP;
 	}
@@ -431,7 +451,12 @@ int vbsu_blk_reap(struct vbsu_blk *b)
 			uint8_t status;
 
 			b->inflight--;
-			if (r->io.op == AIO_FDATASYNC)
+			if (r->io.op == AIO_FALLOCATE && r->io.res == 0 &&
+			    r->next_range < r->nranges) {
+				submit_next_range(b, r); /* the next segment */
+				continue;
+			}
+			if (r->io.op == AIO_FDATASYNC || r->io.op == AIO_FALLOCATE)
 				status = r->io.res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 			else if (!advance_rw(r, r->io.res, &status)) {
 				submit(b, r); /* a short transfer: the rest */

@@ -21,6 +21,9 @@ struct blk_req {
 	int ndata;
 	void *bounce;             /* nocache: aligned copy of unaligned guest buffers */
 	struct iovec bounce_iov;
+	/* DISCARD / WRITE_ZEROES: one fallocate per segment, in turn. */
+	struct vbsu_blk_range { uint64_t off, len; int mode; } ranges[VBSU_BLK_MAX_DWZ_SEG];
+	int nranges, next_range;
 	struct blk_req *next_free;
 };
 
