@@ -78,10 +78,17 @@ struct virtio_queue {
 	 * kick_fd) when the host side has room again.
 	 */
 	bool host_blocked;
+	/*
+	 * Set by the device while requests taken from this queue are still in
+	 * flight (asynchronous I/O): their completion serves the queue again,
+	 * so a hold-off needs no timer ticks meanwhile, only a deadline.
+	 */
+	bool device_busy;
 	/* Notification hold-off after the ring ran empty (virtio_pacing.c). */
 	struct virtio_poll poll;
 	int holdoff_fd;          /* timerfd, -1 until first needed */
 	bool holding;            /* kicks off, the timer will look at the ring */
+	bool holding_busy;       /* ...with requests in flight: one look, at the deadline */
 	uint32_t window_ns;      /* current hold-off window, 0 = none */
 	int64_t kicks_on_ns;     /* when kicks were last re-enabled */
 	int64_t holdoff_start_ns; /* when the current hold-off began */

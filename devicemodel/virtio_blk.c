@@ -172,6 +172,7 @@ static int blk_notify(struct virtio_dev *vd, struct virtio_queue *q)
 		virtio_queue_done(q); /* what completed at once (page-cache hits) */
 	/* Every request slot in flight: wait for completions, not for kicks. */
 	q->host_blocked = b->be.out_of_slots;
+	q->device_busy = b->be.inflight > 0;
 	return r < 0 ? r : 0;
 }
 
@@ -187,6 +188,7 @@ static void blk_reaped(void *arg, int fd, uint32_t events)
 		struct virtio_queue *q = &b->vd.queues[i];
 
 		virtio_queue_done(q); /* quiet when nothing of q's completed */
+		q->device_busy = b->be.inflight > 0;
 		if (q->host_blocked || (q->enabled && vq_has_work(&q->vq))) {
 			q->host_blocked = false;
 			virtio_queue_serve(q);

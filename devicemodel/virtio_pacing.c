@@ -12,7 +12,9 @@
  * In auto mode the window is learnt per queue, as halt-polling does: it
  * grows when kicks come soon after being re-enabled or a window finds
  * work, and halves when a window finds none, so an idle queue costs one
- * timer expiry and then nothing.
+ * timer expiry and then nothing.  While the device has requests of the
+ * queue in flight, their completions look at the ring; the timer then only
+ * sets the deadline after which kicks come back on.
  */
 #include "virtio_internal.h"
 #include "vdm.h"
@@ -112,7 +114,10 @@ static void holdoff_fired(void *arg, int fd, uint32_t events);
  */
 static bool arm_holdoff(struct virtio_queue *q)
 {
-	uint32_t period = q->window_ns < CHECK_NS ? q->window_ns : CHECK_NS;
+	/* With requests in flight their completions look at the ring: the
+	 * timer is only the deadline for re-enabling kicks. */
+	bool busy = q->device_busy;
+	uint32_t period = busy || q->window_ns < CHECK_NS ? q->window_ns : CHECK_NS;
 	struct itimerspec its = { .it_interval = { .tv_nsec = period },
 				  .it_value = { .tv_nsec = period } };
 
@@ -129,6 +134,7 @@ static bool arm_holdoff(struct virtio_queue *q)
 	if (timerfd_settime(q->holdoff_fd, 0, &its, NULL))
 		return false;
 	q->holding = true;
+	q->holding_busy = busy;
 	q->holdoff_start_ns = now_ns();
 	return true;
 }
@@ -262,9 +268,14 @@ static void holdoff_fired(void *arg, int fd, uint32_t events)
 	}
 	if (now_ns() - q->holdoff_start_ns < (int64_t)q->window_ns)
 		return; /* look again at the next tick */
-	q->stats.holdoff_misses++;
+	/* Nothing came.  While requests were in flight that says nothing
+	 * about how soon the driver posts (it may wait for them): keep the
+	 * window, only let kicks back on. */
+	if (!q->holding_busy) {
+		q->stats.holdoff_misses++;
+		window_shrink(q);
+	}
 	disarm_holdoff(q);
-	window_shrink(q);
 	vq_set_notify(&q->vq, true);
 	q->kicks_on_ns = now_ns();
 	if (vq_has_work(&q->vq))

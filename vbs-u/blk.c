@@ -238,7 +238,11 @@ static uint8_t start_rw(struct vbsu_blk *b, struct blk_req *r, uint64_t sector)
 		return VIRTIO_BLK_S_IOERR;
 	if (!range_ok(b, sector, bytes))
 		return VIRTIO_BLK_S_IOERR;
+	/* Empty buffers carry nothing (the status byte's, now 0 long, is often
+	 * the last): leave them out, O_DIRECT would weigh their alignment. */
 	iov_advance(&r->data, &r->ndata, 0);
+	while (r->ndata && r->data[r->ndata - 1].iov_len == 0)
+		r->ndata--;
 	if (bytes == 0)
 		return VIRTIO_BLK_S_OK;
 	r->io.op = r->is_read ? AIO_READ : AIO_WRITE;
@@ -250,8 +254,9 @@ static uint8_t start_rw(struct vbsu_blk *b, struct blk_req *r, uint64_t sector)
 		/* O_DIRECT wants aligned buffers: copy through one where the
 		 * guest's are not (the offset and length are block-aligned). */
 		for (int i = 0; i < r->ndata; i++) {
-			if ((uintptr_t)r->data[i].iov_base % b->dio_mem_align ||
-			    r->data[i].iov_len % b->sector_size) {
+			if (r->data[i].iov_len &&
+			    ((uintptr_t)r->data[i].iov_base % b->dio_mem_align ||
+			     r->data[i].iov_len % b->dio_mem_align)) {
 				if (posix_memalign(&r->bounce, b->dio_mem_align, bytes))
 					return VIRTIO_BLK_S_IOERR;
 				if (!r->is_read)
