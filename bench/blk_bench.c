@@ -461,14 +461,16 @@ enum { NROWS = sizeof(rows) / sizeof(rows[0]) };
 
 /* The same rows with vdm serving img with spec (VBS-U), or routed to a
  * qemu-storage-daemon started with qsd_opts (spec NULL). */
-static bool run_rows(struct point *out, const struct setting *st, const char *sock, bool vbsu)
+static bool run_rows(struct point *out, const struct setting *st, const char *sock, bool vbsu,
+		     const char *lever)
 {
 	char spec[600];
 	struct bench b;
 
 	memset(&b, 0, sizeof(b));
 	if (vbsu) {
-		snprintf(spec, sizeof(spec), "%d,virtio-blk,%s%s", SLOT, st->img, st->vdm_opts);
+		snprintf(spec, sizeof(spec), "%d,virtio-blk,%s%s%s", SLOT, st->img, st->vdm_opts,
+			 lever);
 	} else {
 		b.backend = qsd_start(st->img, sock, st->qsd_opts);
 		if (b.backend <= 0)
@@ -527,10 +529,10 @@ static void run_setting(const struct setting *st, const char *sock)
 	 * after vdm's rows, so the ceiling compares neighbours in time. */
 	bool disk = !strcmp(st->name, "disk-direct");
 	double fio = 0;
-	ok = run_rows(vb, st, sock, true);
+	ok = run_rows(vb, st, sock, true, "");
 	if (ok && disk)
 		fio = fio_ceiling(st->img);
-	ok = ok && run_rows(vu, st, sock, false);
+	ok = ok && run_rows(vu, st, sock, false, "");
 	printf("\nsetting %s: vdm%s on CPU %d, driver on CPU %d; qemu-storage-daemon %s\n",
 	       st->name, st->vdm_opts, st->dev_cpu, st->drv_cpu, st->qsd_opts);
 	if (!ok) {
@@ -551,6 +553,25 @@ static void run_setting(const struct setting *st, const char *sock)
 		printf("ratio %s qd%d %s: iops %.2f cpu %.2f\n", rows[i].name, rows[i].qd, st->name,
 		       vu[i].iops > 0 ? vb[i].iops / vu[i].iops : 0,
 		       both > 0 ? vb[i].vdm_cpu_us / both : 0);
+	}
+	/* Each lever against vdm's defaults, same setting: kept only where it wins. */
+	static const char *const levers[] = { ",iothread", ",poll=off" };
+	for (unsigned l = 0; l < sizeof(levers) / sizeof(levers[0]); l++) {
+		struct point lv[NROWS] = { 0 };
+
+		if (!run_rows(lv, st, sock, true, levers[l]))
+			continue;
+		printf("lever %s %s: IOPS with / without:", levers[l] + 1, st->name);
+		for (int i = 0; i < NROWS; i++)
+			printf(" %s qd%d %.2f%s", rows[i].name, rows[i].qd,
+			       vb[i].iops > 0 ? lv[i].iops / vb[i].iops : 0, i < NROWS - 1 ? "," : "");
+		printf("; vdm us/r:");
+		for (int i = 0; i < NROWS; i++)
+			printf(" %.1f", lv[i].vdm_cpu_us);
+		printf("; kicks/r:");
+		for (int i = 0; i < NROWS; i++)
+			printf(" %.3f", lv[i].kicks);
+		printf("\n");
 	}
 	if (disk) {
 		printf("fio O_DIRECT io_uring randread qd32 on the same file: %.0f IOPS\n", fio);

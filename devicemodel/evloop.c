@@ -1,6 +1,7 @@
 /*
  * evloop.c - epoll loop with fd watches, timerfd timers and a signalfd for
- * clean shutdown.
+ * clean shutdown; worker loops (an I/O thread's) have no signals and can be
+ * stopped from another thread.
  *
  * Watches live in a list; a watch removed from inside a callback is only
  * marked dead and freed after the current epoll batch, so a later event in
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -30,7 +32,8 @@ struct watch {
 
 struct evloop {
 	int epfd;
-	int sigfd;
+	int sigfd;            /* -1 for a worker loop (no signals) */
+	int wakefd;           /* worker loop: evloop_stop from another thread */
 	bool stopping;
 	int stop_signal;
 	int next_timer_id;
@@ -100,6 +103,34 @@ err_free:
 	return NULL;
 }
 
+static void wake_cb(void *arg, int fd, uint32_t events)
+{
+	eventfd_t v;
+
+	(void)eventfd_read(fd, &v); /* evloop_stop set stopping already */
+}
+
+struct evloop *evloop_create_worker(void)
+{
+	struct evloop *loop = calloc(1, sizeof(*loop));
+
+	if (!loop)
+		return NULL;
+	loop->sigfd = -1;
+	loop->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->wakefd < 0 || loop->epfd < 0 ||
+	    evloop_add_fd(loop, loop->wakefd, EPOLLIN, wake_cb, loop)) {
+		if (loop->wakefd >= 0)
+			close(loop->wakefd);
+		if (loop->epfd >= 0)
+			close(loop->epfd);
+		free(loop);
+		return NULL;
+	}
+	return loop;
+}
+
 void evloop_destroy(struct evloop *loop)
 {
 	if (!loop)
@@ -107,9 +138,13 @@ void evloop_destroy(struct evloop *loop)
 	for (struct watch *w = loop->watches; w; w = w->next)
 		w->dead = true;
 	reap_dead(loop);
-	close(loop->sigfd);
+	if (loop->sigfd >= 0) {
+		close(loop->sigfd);
+		pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
+	} else {
+		close(loop->wakefd);
+	}
 	close(loop->epfd);
-	pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
 	free(loop);
 }
 
@@ -246,8 +281,10 @@ int evloop_run(struct evloop *loop)
 {
 	struct epoll_event events[64];
 
-	loop->stopping = false;
-	while (!loop->stopping) {
+	/* (A worker loop keeps a stop that came before its thread got here.) */
+	if (loop->sigfd >= 0)
+		__atomic_store_n(&loop->stopping, false, __ATOMIC_RELAXED);
+	while (!__atomic_load_n(&loop->stopping, __ATOMIC_ACQUIRE)) {
 		int n = epoll_wait(loop->epfd, events, 64, -1);
 
 		if (n < 0) {
@@ -256,7 +293,7 @@ int evloop_run(struct evloop *loop)
 			return -errno;
 		}
 		loop->in_batch = true;
-		for (int i = 0; i < n && !loop->stopping; i++) {
+		for (int i = 0; i < n && !__atomic_load_n(&loop->stopping, __ATOMIC_ACQUIRE); i++) {
 			if (!events[i].data.ptr)
 				handle_signal(loop);
 			else
@@ -270,5 +307,7 @@ int evloop_run(struct evloop *loop)
 
 void evloop_stop(struct evloop *loop)
 {
-	loop->stopping = true;
+	__atomic_store_n(&loop->stopping, true, __ATOMIC_RELEASE);
+	if (loop->sigfd < 0)
+		(void)eventfd_write(loop->wakefd, 1);
 }

@@ -19,6 +19,12 @@ typedef void (*evloop_timer_cb)(void *arg);
 
 /* Create a loop that stops on SIGINT and SIGTERM.  NULL on failure. */
 struct evloop *evloop_create(void);
+/*
+ * A loop for a thread of its own (an I/O thread): no signals; evloop_stop
+ * may be called from any thread.  Watches are added before its thread runs
+ * it, or from that thread.  NULL on failure.
+ */
+struct evloop *evloop_create_worker(void);
 void evloop_destroy(struct evloop *loop);
 
 /* Watch fd for events (EPOLLIN/EPOLLOUT...).  One watch per fd. */
@@ -39,7 +45,8 @@ int evloop_del_timer(struct evloop *loop, int id);
  * stopped it, or 0. */
 int evloop_run(struct evloop *loop);
 
-/* Make evloop_run return after the current callback. */
+/* Make evloop_run return after the current callback (from another thread:
+ * a worker loop only). */
 void evloop_stop(struct evloop *loop);
 
 #endif /* VDM_EVLOOP_H */

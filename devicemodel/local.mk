@@ -2,7 +2,7 @@
 noinst_LIBRARIES += devicemodel/libdm.a
 devicemodel_libdm_a_SOURCES = \
 	devicemodel/log.h devicemodel/log.c \
-	devicemodel/evloop.h devicemodel/evloop.c \
+	devicemodel/evloop.h devicemodel/evloop.c devicemodel/iothread.h devicemodel/iothread.c \
 	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \
 	devicemodel/vdm.h devicemodel/devemu.c devicemodel/hostbridge.c \
 	devicemodel/cli.h devicemodel/cli.c \

@@ -11,6 +11,7 @@
 
 #include "hsm.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -91,7 +92,26 @@ struct pci_dev {
 	struct pci_msix msix;
 	bool intx_pending;             /* the function wants INTx asserted */
 	bool intx_line;                /* what we last told libhsm */
+	/*
+	 * Set when the function's data plane runs on a thread of its own (an
+	 * I/O thread): held by that thread while it serves the function and
+	 * by the bus while a guest access or reset reaches the function.
+	 * NULL: everything is on the event-loop thread.
+	 */
+	pthread_mutex_t *lock;
 };
+
+static inline void pci_dev_lock(struct pci_dev *d)
+{
+	if (d->lock)
+		pthread_mutex_lock(d->lock);
+}
+
+static inline void pci_dev_unlock(struct pci_dev *d)
+{
+	if (d->lock)
+		pthread_mutex_unlock(d->lock);
+}
 
 /* ---- building a function ---- */
 

@@ -85,10 +85,12 @@ static void cfg_access(struct pci_bus *bus, struct hsm_ioreq *req)
 			req->data = ~0ULL >> (64 - 8 * req->size);
 		return;
 	}
+	pci_dev_lock(d);
 	if (req->dir == HSM_IO_READ)
 		req->data = pci_cfg_guest_read(d, (unsigned)req->addr, req->size);
 	else
 		pci_cfg_guest_write(d, (unsigned)req->addr, req->size, (uint32_t)req->data);
+	pci_dev_unlock(d);
 }
 
 void pci_bus_ioreq(struct pci_bus *bus, struct hsm_ioreq *req)
@@ -112,18 +114,21 @@ void pci_bus_ioreq(struct pci_bus *bus, struct hsm_ioreq *req)
 			req->data = ~0ULL >> (64 - 8 * req->size);
 		return;
 	}
+	pci_dev_lock(d);
 	if (req->dir == HSM_IO_WRITE) {
 		uint64_t val = req->data;
 
 		if (!pci_msix_bar_access(d, bar, off, req->size, true, &val) && d->ops &&
 		    d->ops->bar_write)
 			d->ops->bar_write(d, bar, off, req->size, req->data);
+		pci_dev_unlock(d);
 		return;
 	}
 	req->data = ~0ULL;
 	if (!pci_msix_bar_access(d, bar, off, req->size, false, &req->data) && d->ops &&
 	    d->ops->bar_read)
 		req->data = d->ops->bar_read(d, bar, off, req->size);
+	pci_dev_unlock(d);
 	if (req->size < 8)
 		req->data &= (1ULL << (8 * req->size)) - 1;
 }
@@ -134,8 +139,10 @@ int pci_bus_reset_function(struct pci_bus *bus, uint16_t bdf)
 
 	if (!d)
 		return -ENOENT;
+	pci_dev_lock(d);
 	if (d->ops && d->ops->reset)
 		d->ops->reset(d);
 	pci_dev_reset(d);
+	pci_dev_unlock(d);
 	return 0;
 }

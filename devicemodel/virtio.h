@@ -141,6 +141,7 @@ struct virtio_dev {
 	struct ratelimit rl;
 	uint8_t pci_cfg_cap;     /* offset of VIRTIO_PCI_CAP_PCI_CFG */
 	struct virtio_vhost *vhost; /* data plane on a vhost back-end, or NULL (VBS-U) */
+	struct evloop *loop;     /* where the queues' fds are watched: vdm's, or an I/O thread's */
 };
 
 struct virtio_dev_params {
@@ -152,6 +153,9 @@ struct virtio_dev_params {
 	uint32_t config_size;
 	bool transitional;       /* also offer the legacy I/O BAR (0x1000.. device IDs) */
 	struct virtio_poll poll; /* for every queue the transport paces */
+	/* The loop serving the queues (an I/O thread's, not yet running);
+	 * NULL: vdm's.  With one, the device sets pci.lock before it starts. */
+	struct evloop *loop;
 };
 
 /* Build vd's PCI function (IDs, BARs, capabilities, MSI-X if the back-end

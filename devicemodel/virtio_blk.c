@@ -8,6 +8,7 @@
  * offers shape ours.
  */
 #include "vdm.h"
+#include "iothread.h"
 #include "virtio.h"
 
 #include <errno.h>
@@ -46,6 +47,7 @@ struct blk_cfg {
 	enum vbsu_blk_aio aio;
 	struct virtio_poll poll;
 	unsigned mq;      /* request queues (VIRTIO_BLK_F_MQ when more than one) */
+	bool iothread;    /* the queues run on a thread of the device's own */
 	bool image_opts; /* an option about the image was given */
 	bool transitional;
 	struct vhost_route route;
@@ -55,6 +57,7 @@ struct virtio_blk {
 	struct virtio_dev vd; /* first */
 	struct vbsu_blk be;   /* VBS-U only */
 	bool reap_watched;    /* be's completion eventfd is on the loop */
+	struct iothread io;   /* iothread: its loop serves the queues */
 	struct virtio_blk_config config;
 	const struct blk_cfg *cfg;
 };
@@ -98,6 +101,8 @@ static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 		c->cache = VBSU_BLK_WRITETHRU;
 	} else if (!strcmp(opt, "nocache")) {
 		c->cache = VBSU_BLK_NOCACHE;
+	} else if (!strcmp(opt, "iothread")) {
+		c->iothread = true;
 	} else if (!strncmp(opt, "mq=", 3)) {
 		char *end;
 		unsigned long n = strtoul(opt + 3, &end, 10);
@@ -147,7 +152,7 @@ static int blk_options_done(void *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	if (c->route.kind == VHOST_ROUTE_USER && c->image_opts) {
 		snprintf(err, errlen, "with vhost=user the back-end owns the disk: give no image "
-				      "or image options (ro, sectorsize, serial, cache, aio, poll, mq)");
+				      "or image options (ro, sectorsize, serial, cache, aio, poll, mq, iothread)");
 		return -EINVAL;
 	}
 	if (c->route.kind == VHOST_ROUTE_AUTO) /* no kernel vhost-blk: always VBS-U */
@@ -183,6 +188,7 @@ static void blk_reaped(void *arg, int fd, uint32_t events)
 {
 	struct virtio_blk *b = arg;
 
+	pci_dev_lock(&b->vd.pci);
 	vbsu_blk_reap(&b->be);
 	for (int i = 0; i < b->vd.nqueues; i++) {
 		struct virtio_queue *q = &b->vd.queues[i];
@@ -194,6 +200,7 @@ static void blk_reaped(void *arg, int fd, uint32_t events)
 			virtio_queue_serve(q);
 		}
 	}
+	pci_dev_unlock(&b->vd.pci);
 }
 
 /* Device reset: requests in flight finish before the ring is forgotten. */
@@ -344,10 +351,28 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.cache = cfg->cache,
 		.aio = cfg->aio,
 	};
+	if (cfg->iothread && vdm->caps.ram_remaps) {
+		snprintf(err, errlen, "iothread: not with this HSM back-end, which can map guest RAM "
+				      "anew under a running queue");
+		free(b);
+		return -EOPNOTSUPP;
+	}
 	ret = vbsu_blk_open(&b->be, &bp, err, errlen);
 	if (ret) {
 		free(b);
 		return ret;
+	}
+	if (cfg->iothread) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "vdm-blk-%02x.%d", vdm->create_slot, vdm->create_func);
+		ret = iothread_create(&b->io, name);
+		if (ret) {
+			snprintf(err, errlen, "cannot create the I/O thread: %s", strerror(-ret));
+			vbsu_blk_close(&b->be);
+			free(b);
+			return ret;
+		}
 	}
 	blk_fill_config(b);
 	struct virtio_dev_params p = {
@@ -359,26 +384,36 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,
 		.poll = cfg->poll,
+		.loop = b->io.loop, /* NULL without iothread: vdm's */
 	};
 	ret = virtio_dev_init(&b->vd, vdm, &p);
 	if (!ret) {
-		ret = evloop_add_fd(vdm->loop, vbsu_blk_event_fd(&b->be), EPOLLIN, blk_reaped, b);
+		ret = evloop_add_fd(b->vd.loop, vbsu_blk_event_fd(&b->be), EPOLLIN, blk_reaped, b);
 		b->reap_watched = ret == 0;
 		if (ret)
 			virtio_dev_fini(&b->vd);
 	}
+	if (!ret && cfg->iothread) {
+		b->vd.pci.lock = &b->io.lock;
+		ret = iothread_start(&b->io);
+		if (ret) {
+			evloop_del_fd(b->vd.loop, vbsu_blk_event_fd(&b->be));
+			virtio_dev_fini(&b->vd);
+		}
+	}
 	if (ret) {
 		snprintf(err, errlen, "cannot build the PCI function");
+		iothread_destroy(&b->io);
 		vbsu_blk_close(&b->be);
 		free(b);
 		return ret;
 	}
 	static const char *const cache_names[] = { "writeback", "writethru", "nocache" };
-	log_info("virtio-blk: %s, %llu sectors%s, %u-byte blocks%s%s, %s, I/O on %s", cfg->path,
+	log_info("virtio-blk: %s, %llu sectors%s, %u-byte blocks%s%s, %s, I/O on %s%s", cfg->path,
 		 (unsigned long long)b->be.capacity, cfg->read_only ? ", read-only" : "",
 		 cfg->sector_size, b->be.can_discard ? ", discard" : "",
 		 b->be.can_write_zeroes ? ", write-zeroes" : "", cache_names[cfg->cache],
-		 vbsu_blk_engine(&b->be));
+		 vbsu_blk_engine(&b->be), cfg->iothread ? ", queues on an I/O thread" : "");
 	*out = &b->vd.pci;
 	return 0;
 }
@@ -388,6 +423,9 @@ static void blk_destroy(struct pci_dev *d)
 	struct virtio_blk *b = (struct virtio_blk *)to_virtio_dev(d);
 	bool vhost = b->vd.vhost != NULL;
 
+	/* The I/O thread stops first: from here on only this thread runs. */
+	iothread_stop(&b->io);
+	b->vd.pci.lock = NULL;
 	virtio_vhost_free(b->vd.vhost);
 	if (!vhost) {
 		vbsu_blk_drain(&b->be);
@@ -409,8 +447,9 @@ static void blk_destroy(struct pci_dev *d)
 			 (unsigned long long)t.holdoff_hits, (unsigned long long)t.holdoff_misses);
 	}
 	if (b->reap_watched)
-		evloop_del_fd(b->vd.vdm->loop, vbsu_blk_event_fd(&b->be));
+		evloop_del_fd(b->vd.loop, vbsu_blk_event_fd(&b->be));
 	virtio_dev_fini(&b->vd);
+	iothread_destroy(&b->io); /* its loop outlived the queues' watches */
 	/* Flushes the image: completed writes survive a clean stop. */
 	if (!vhost)
 		vbsu_blk_close(&b->be);
@@ -421,6 +460,7 @@ const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
 	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]"
 		 "[,writeback|writethru|nocache][,aio=io_uring|threads][,poll=off|auto|USECS][,mq=N]"
+		 "[,iothread]"
 		 "[,transitional] | "
 		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.cfg_size = sizeof(struct blk_cfg),

@@ -19,6 +19,7 @@ void virtio_queue_interrupt(struct virtio_queue *q);
 void virtio_queue_watch_kicks(struct virtio_queue *q, bool on);
 
 /* Pacing (virtio_pacing.c). */
+int virtio_queue_pacing_init(struct virtio_queue *q);   /* the hold-off timer, on vd->loop */
 void virtio_queue_pacing_reset(struct virtio_queue *q); /* disarm the hold-off */
 void virtio_queue_pacing_fini(struct virtio_queue *q);
 

@@ -35,7 +35,7 @@
 #define AUTO_START_NS 8000u
 #define AUTO_MAX_NS 64000u
 /* How often a held-off queue's ring is looked at. */
-#define CHECK_NS 8000u
+#define CHECK_NS 4000u
 #define FIXED_MAX_US 1000000u
 
 static int64_t now_ns(void)
@@ -121,16 +121,8 @@ static bool arm_holdoff(struct virtio_queue *q)
 	struct itimerspec its = { .it_interval = { .tv_nsec = period },
 				  .it_value = { .tv_nsec = period } };
 
-	if (q->holdoff_fd < 0) {
-		q->holdoff_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (q->holdoff_fd < 0)
-			return false;
-		if (evloop_add_fd(q->dev->vdm->loop, q->holdoff_fd, EPOLLIN, holdoff_fired, q)) {
-			close(q->holdoff_fd);
-			q->holdoff_fd = -1;
-			return false;
-		}
-	}
+	if (q->holdoff_fd < 0)
+		return false;
 	if (timerfd_settime(q->holdoff_fd, 0, &its, NULL))
 		return false;
 	q->holding = true;
@@ -148,6 +140,23 @@ static void disarm_holdoff(struct virtio_queue *q)
 	q->holding = false;
 }
 
+/* Made at start, not when first needed: an I/O thread's loop takes new
+ * watches only before it runs. */
+int virtio_queue_pacing_init(struct virtio_queue *q)
+{
+	int ret;
+
+	q->holdoff_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (q->holdoff_fd < 0)
+		return -errno;
+	ret = evloop_add_fd(q->dev->loop, q->holdoff_fd, EPOLLIN, holdoff_fired, q);
+	if (ret) {
+		close(q->holdoff_fd);
+		q->holdoff_fd = -1;
+	}
+	return ret;
+}
+
 void virtio_queue_pacing_reset(struct virtio_queue *q)
 {
 	disarm_holdoff(q);
@@ -159,7 +168,7 @@ void virtio_queue_pacing_fini(struct virtio_queue *q)
 {
 	if (q->holdoff_fd < 0)
 		return;
-	evloop_del_fd(q->dev->vdm->loop, q->holdoff_fd);
+	evloop_del_fd(q->dev->loop, q->holdoff_fd);
 	close(q->holdoff_fd);
 	q->holdoff_fd = -1;
 }
@@ -248,12 +257,23 @@ void virtio_queue_kicked(struct virtio_queue *q)
 	virtio_queue_serve(q);
 }
 
+static void holdoff_check(struct virtio_queue *q);
+
 static void holdoff_fired(void *arg, int fd, uint32_t events)
 {
 	struct virtio_queue *q = arg;
 	uint64_t expirations;
 
-	if (read(fd, &expirations, sizeof(expirations)) < 0 || !q->holding)
+	if (read(fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	pci_dev_lock(&q->dev->pci);
+	holdoff_check(q);
+	pci_dev_unlock(&q->dev->pci);
+}
+
+static void holdoff_check(struct virtio_queue *q)
+{
+	if (!q->holding)
 		return;
 	if (!virtio_dev_running(q->dev) || !q->enabled) {
 		disarm_holdoff(q);
@@ -286,13 +306,18 @@ static void kick_cb(void *arg, int fd, uint32_t events)
 {
 	eventfd_t count;
 
-	if (eventfd_read(fd, &count) == 0)
-		virtio_queue_kicked(arg);
+	struct virtio_queue *q = arg;
+
+	if (eventfd_read(fd, &count) == 0) {
+		pci_dev_lock(&q->dev->pci);
+		virtio_queue_kicked(q);
+		pci_dev_unlock(&q->dev->pci);
+	}
 }
 
 void virtio_queue_watch_kicks(struct virtio_queue *q, bool on)
 {
-	struct evloop *loop = q->dev->vdm->loop;
+	struct evloop *loop = q->dev->loop;
 
 	if (on == q->kick_watched)
 		return;

@@ -587,6 +587,7 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 		return -EINVAL;
 	vd->ops = ops;
 	vd->vdm = vdm;
+	vd->loop = p->loop ? p->loop : vdm->loop;
 	vd->host_features = p->features | TRANSPORT_FEATURES;
 	vd->config = p->config;
 	vd->config_size = p->config_size;
@@ -615,8 +616,9 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 			goto err;
 		}
 		virtio_queue_watch_kicks(q, true);
-		if (!q->kick_watched) {
-			ret = -ENOMEM;
+		ret = virtio_queue_pacing_init(q);
+		if (!q->kick_watched || ret) {
+			ret = ret ? ret : -ENOMEM;
 			goto err;
 		}
 	}

@@ -116,6 +116,8 @@ struct hsm_caps {
 				* watches them on the caller's loop) */
 	bool hv_hostbridge;    /* the hypervisor emulates the host bridge */
 	bool hv_command;       /* the back-end runs the hypervisor command (hv_argv) */
+	bool ram_remaps;       /* guest RAM can be mapped anew while the VM runs (the
+				* map is then only safe on the loop thread) */
 };
 
 /*

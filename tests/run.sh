@@ -60,11 +60,14 @@ tests= # all of them
 run_suite plain "$top/build" check
 run_suite sanitizer "$top/build-asan" check --sanitizers
 # ThreadSanitizer on what runs threads against each other: the acrn
-# back-end's ioreq client, the HSM model's vCPUs and the forwarder.
+# back-end's ioreq client, the HSM model's vCPUs and the forwarder, and
+# virtio-blk's I/O engines (io_uring, the thread pool) and its I/O thread.
 tests="tests/acrn/test_acrn tests/acrn/test_acrn_vcpus tests/acrn/test_hostbridge.acrn
 	tests/acrn/test_virtio_rnd.acrn tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn
-	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn"
+	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn
+	tests/sim/test_virtio_blk tests/sim/test_blk_slow_flush tests/sim/powercut/threads.pwr
+	tests/sim/powercut/iothread.pwr tests/sim/powercut/nocache+threads+iothread.pwr"
 run_suite tsan "$top/build-tsan" check --tsan
 # Every libFuzzer target for FUZZ_SECONDS (25), two at a time: one test each.
 tests=

@@ -30,10 +30,12 @@ tests_sim_test_blk_powercut_SOURCES = tests/sim/test_blk_powercut.c tests/sim/fu
 	tests/sim/fuse_disk.h
 tests_sim_test_blk_powercut_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_powercut
-# The same in every cache mode and with the thread-pool engine (names: the
+# The same in every cache mode, with the thread-pool engine and with the
+# queue on an I/O thread (names: the
 # options joined by '+', "threads" for aio=threads; see variant_opts).
 POWERCUT_TESTS = tests/sim/powercut/writethru.pwr tests/sim/powercut/nocache.pwr \
-	tests/sim/powercut/threads.pwr tests/sim/powercut/nocache+threads.pwr
+	tests/sim/powercut/threads.pwr tests/sim/powercut/nocache+threads.pwr \
+	tests/sim/powercut/iothread.pwr tests/sim/powercut/nocache+threads+iothread.pwr
 TESTS += $(POWERCUT_TESTS)
 TEST_EXTENSIONS += .pwr
 PWR_LOG_COMPILER = $(top_builddir)/tests/sim/test_blk_powercut

@@ -4,7 +4,8 @@
  * offsets through single, multi-descriptor and indirect chains, and found in
  * the image file by the host; FLUSH; GET_ID; out-of-range and unsupported
  * requests; DISCARD and WRITE_ZEROES; a read-only image that refuses writes;
- * mq=4 with the queues sharing the disk; a request shorter than its header.
+ * mq=4 with the queues sharing the disk; a request shorter than its header;
+ * the read/write and mq rounds again with the queues on an I/O thread.
  */
 #include "blk_guest.h"
 
@@ -118,13 +119,15 @@ static int blk_req(struct blk *b, uint32_t type, uint64_t sector, uint32_t len, 
 	return *(uint8_t *)drv_gpa(&b->d, b->status, 1);
 }
 
-static void test_rw(const char *img)
+static void test_rw(const char *img, const char *extra)
 {
 	static uint8_t pattern[1 << 20];
 	struct blk b;
 	uint32_t used;
+	char opts[96];
 
-	if (!blk_start(&b, img, ",serial=vdm-test-disk"))
+	snprintf(opts, sizeof(opts), ",serial=vdm-test-disk%s", extra);
+	if (!blk_start(&b, img, opts))
 		return;
 	drv_check(b.f.vendor == 0x1af4 && b.f.device == 0x1042, "IDs 1af4:1042");
 	drv_check((b.f.class_code >> 8) == 0x0100, "class mass storage (%06x)", b.f.class_code);
@@ -233,13 +236,15 @@ static void test_read_only(const char *img)
  * mq=4: VIRTIO_BLK_F_MQ with num_queues 4; each queue writes its own
  * pattern and another queue reads it back, so the queues share one disk.
  */
-static void test_mq(const char *img)
+static void test_mq(const char *img, const char *extra)
 {
 	enum { NQ = 4 };
 	struct blk b;
 	bool all = true;
+	char opts[64];
 
-	if (!blk_start_features(&b, img, ",mq=4", 1ULL << VIRTIO_BLK_F_MQ, NQ))
+	snprintf(opts, sizeof(opts), ",mq=4%s", extra);
+	if (!blk_start_features(&b, img, opts, 1ULL << VIRTIO_BLK_F_MQ, NQ))
 		return;
 	drv_check(b.v.features & (1ULL << VIRTIO_BLK_F_MQ), "mq=4 offers VIRTIO_BLK_F_MQ");
 	drv_check(drv_virtio_cfg_read(&b.v, offsetof(struct virtio_blk_config, num_queues), 2) ==
@@ -299,9 +304,12 @@ int main(void)
 		return 99;
 	close(fd);
 	blk_image_create(img, IMG_SECTORS * 512);
-	test_rw(img);
+	test_rw(img, "");
+	/* The same with the queue on an I/O thread of its own. */
+	test_rw(img, ",iothread");
 	test_read_only(img);
-	test_mq(img);
+	test_mq(img, "");
+	test_mq(img, ",iothread");
 	test_short_header(img);
 	unlink(img);
 	return drv_result();
