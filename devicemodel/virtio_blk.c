@@ -188,13 +188,19 @@ static void blk_reaped(void *arg, int fd, uint32_t events)
 {
 	struct virtio_blk *b = arg;
 
+	uint16_t used_before[BLK_MAX_QUEUES];
+
 	pci_dev_lock(&b->vd.pci);
+	for (int i = 0; i < b->vd.nqueues; i++)
+		used_before[i] = b->vd.queues[i].vq.used_idx;
 	vbsu_blk_reap(&b->be);
 	for (int i = 0; i < b->vd.nqueues; i++) {
 		struct virtio_queue *q = &b->vd.queues[i];
 
 		virtio_queue_done(q); /* quiet when nothing of q's completed */
-		q->device_busy = b->be.inflight > 0;
+		/* A driver that just got completions posts again soon: look at
+		 * the ring often, as if nothing were in flight. */
+		q->device_busy = b->be.inflight > 0 && q->vq.used_idx == used_before[i];
 		if (q->host_blocked || (q->enabled && vq_has_work(&q->vq))) {
 			q->host_blocked = false;
 			virtio_queue_serve(q);
