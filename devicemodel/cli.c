@@ -10,7 +10,7 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-enum { OPT_HSM = 1000, OPT_HELP, OPT_VERSION, OPT_LOG_FILE, OPT_DUMP };
+enum { OPT_HSM = 1000, OPT_HELP, OPT_VERSION, OPT_LOG_FILE, OPT_DUMP, OPT_VIRTIO_POLL };
 
 static const struct option long_opts[] = {
 	{ "hsm", required_argument, NULL, OPT_HSM },
@@ -18,6 +18,7 @@ static const struct option long_opts[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "dump-config", required_argument, NULL, OPT_DUMP },
+	{ "virtio_poll", required_argument, NULL, OPT_VIRTIO_POLL },
 	{ "slot", required_argument, NULL, 's' },
 	{ "uuid", required_argument, NULL, 'U' },
 	{ "memsize", required_argument, NULL, 'm' },
@@ -46,6 +47,9 @@ void cli_usage(FILE *f)
 		"                        in the format `lspci -F` reads, at start\n"
 		"  -v, --verbose         more log detail (repeat for more)\n"
 		"      --log-file PATH   log to PATH instead of stderr\n"
+		"      --virtio_poll NS  acrn-dm's poll mode: guests do not kick VBS-U queues,\n"
+		"                        vdm looks at each every NS nanoseconds (devices with\n"
+		"                        their own poll= keep it)\n"
 		"      --help            show this help and exit\n"
 		"      --version         show the version and exit\n\n"
 		"Emulations:\n",
@@ -241,6 +245,24 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 		case OPT_DUMP:
 			o->dump_dir = optarg;
 			break;
+		case OPT_VIRTIO_POLL: {
+			/* acrn-dm's poll mode: the interval in nanoseconds. */
+			char *end;
+			unsigned long long ns;
+
+			errno = 0;
+			ns = strtoull(optarg, &end, 10);
+			if (!*optarg || *end || errno || *optarg == '-' || ns < 1000 ||
+			    ns > 1000000000ULL) {
+				snprintf(err, errlen,
+					 "--virtio_poll '%s': expected an interval in nanoseconds, "
+					 "1000 to 1000000000",
+					 optarg);
+				return -EINVAL;
+			}
+			o->virtio_poll_us = (uint32_t)(ns / 1000);
+			break;
+		}
 		case OPT_HELP:
 			o->help = true;
 			break;

@@ -28,6 +28,7 @@ struct vdm_options {
 	int verbosity;
 	const char *log_file;
 	const char *dump_dir; /* --dump-config DIR */
+	uint32_t virtio_poll_us; /* --virtio_poll: acrn-dm's poll mode, 0 = off */
 	bool help;
 	bool version;
 	int extra_argc;       /* after "--" */

@@ -190,6 +190,10 @@ int main(int argc, char **argv)
 		uuid_generate(vdm.uuid);
 	uuid_unparse_lower(vdm.uuid, vdm.uuid_str);
 
+	if (opts.virtio_poll_us) {
+		vdm.default_poll_mode = VIRTIO_POLL_PERIODIC;
+		vdm.default_poll_us = opts.virtio_poll_us;
+	}
 	vdm.loop = evloop_create();
 	if (!vdm.loop) {
 		fprintf(stderr, "vdm: cannot create the event loop: %s\n", strerror(errno));

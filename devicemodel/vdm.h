@@ -66,6 +66,9 @@ struct vdm_device {
 
 struct vdm {
 	struct evloop *loop;
+	/* Queue pacing for devices that set none (--virtio_poll; virtio.h). */
+	int default_poll_mode;
+	uint32_t default_poll_us;
 	struct hsm_vm *vm;
 	struct hsm_caps caps;
 	struct pci_bus bus;

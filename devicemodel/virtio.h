@@ -29,14 +29,22 @@ struct virtio_vhost;
  * What a queue does after it runs empty (virtio_pacing.c): re-enable kicks
  * at once (OFF), or hold them off for a window first and look again from a
  * timer, so a driver that posts again soon needs no kick: a fixed window
- * (FIXED, like acrn-dm's --virtio_poll) or one that adapts to how soon the
- * driver comes back and shrinks to nothing on an idle queue (AUTO).
+ * (FIXED) or one that adapts to how soon the driver comes back and shrinks
+ * to nothing on an idle queue (AUTO).  PERIODIC is acrn-dm's poll mode
+ * (--virtio_poll): kicks stay off for good and the ring is looked at every
+ * `us`.  UNSET takes vdm's default (--virtio_poll, else AUTO).
  */
-enum virtio_poll_mode { VIRTIO_POLL_AUTO = 0, VIRTIO_POLL_OFF, VIRTIO_POLL_FIXED };
+enum virtio_poll_mode {
+	VIRTIO_POLL_UNSET = 0,
+	VIRTIO_POLL_AUTO,
+	VIRTIO_POLL_OFF,
+	VIRTIO_POLL_FIXED,
+	VIRTIO_POLL_PERIODIC,
+};
 
 struct virtio_poll {
 	enum virtio_poll_mode mode;
-	uint32_t us;             /* FIXED: the window */
+	uint32_t us;             /* FIXED: the window; PERIODIC: the period */
 };
 
 /* "poll=off|auto|USECS" into *p: 1 when opt was one (applied), 0 when it was

@@ -79,6 +79,7 @@ static uint32_t max_window(const struct virtio_queue *q)
 	case VIRTIO_POLL_AUTO:
 		return AUTO_MAX_NS;
 	case VIRTIO_POLL_FIXED:
+	case VIRTIO_POLL_PERIODIC:
 		return q->poll.us * 1000u;
 	default:
 		return 0;
@@ -118,11 +119,16 @@ static bool arm_holdoff(struct virtio_queue *q)
 	 * timer is only the deadline for re-enabling kicks. */
 	bool busy = q->device_busy;
 	uint32_t period = busy || q->window_ns < CHECK_NS ? q->window_ns : CHECK_NS;
-	struct itimerspec its = { .it_interval = { .tv_nsec = period },
-				  .it_value = { .tv_nsec = period } };
+
+	if (q->poll.mode == VIRTIO_POLL_PERIODIC)
+		period = q->window_ns; /* acrn-dm's poll mode: every period, for good */
+	struct itimerspec its;
 
 	if (q->holdoff_fd < 0)
 		return false;
+	its.it_interval = (struct timespec){ .tv_sec = period / 1000000000u,
+					     .tv_nsec = period % 1000000000u };
+	its.it_value = its.it_interval;
 	if (timerfd_settime(q->holdoff_fd, 0, &its, NULL))
 		return false;
 	q->holding = true;
@@ -160,7 +166,9 @@ int virtio_queue_pacing_init(struct virtio_queue *q)
 void virtio_queue_pacing_reset(struct virtio_queue *q)
 {
 	disarm_holdoff(q);
-	q->window_ns = q->poll.mode == VIRTIO_POLL_FIXED ? max_window(q) : 0;
+	q->window_ns = q->poll.mode == VIRTIO_POLL_FIXED || q->poll.mode == VIRTIO_POLL_PERIODIC
+			       ? max_window(q)
+			       : 0;
 	q->kicks_on_ns = 0;
 }
 
@@ -286,7 +294,8 @@ static void holdoff_check(struct virtio_queue *q)
 		virtio_queue_serve(q);
 		return;
 	}
-	if (now_ns() - q->holdoff_start_ns < (int64_t)q->window_ns)
+	if (q->poll.mode == VIRTIO_POLL_PERIODIC ||
+	    now_ns() - q->holdoff_start_ns < (int64_t)q->window_ns)
 		return; /* look again at the next tick */
 	/* Nothing came.  While requests were in flight that says nothing
 	 * about how soon the driver posts (it may wait for them): keep the

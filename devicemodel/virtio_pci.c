@@ -605,6 +605,11 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 		q->kick_fd = -1;
 		q->holdoff_fd = -1;
 		q->poll = p->poll;
+		if (q->poll.mode == VIRTIO_POLL_UNSET)
+			q->poll = (struct virtio_poll){ .mode = vdm->default_poll_mode,
+							.us = vdm->default_poll_us };
+		if (q->poll.mode == VIRTIO_POLL_UNSET)
+			q->poll.mode = VIRTIO_POLL_AUTO;
 		queue_reset(q);
 	}
 	for (int i = 0; i < p->nqueues; i++) {

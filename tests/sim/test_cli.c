@@ -62,6 +62,16 @@ int main(void)
 	bad("unknown short option", (const char *const[]){ "-Z", NULL }, "-Z");
 	bad("missing argument", (const char *const[]){ "-m", NULL }, "-m");
 	bad("unknown back-end", (const char *const[]){ "--hsm", "xen", NULL }, "xen");
+	bad("--virtio_poll below a microsecond",
+	    (const char *const[]){ "--virtio_poll", "999", NULL }, "'999'");
+	bad("--virtio_poll not a number", (const char *const[]){ "--virtio_poll", "1ms", NULL },
+	    "'1ms'");
+	bad("virtio-blk poll= not a number",
+	    (const char *const[]){ "-s", "3,virtio-blk,/dev/null,poll=fast", NULL }, "'fast'");
+	bad("virtio-blk aio= unknown",
+	    (const char *const[]){ "-s", "3,virtio-blk,/dev/null,aio=posix", NULL }, "'posix'");
+	bad("virtio-blk mq=0", (const char *const[]){ "-s", "3,virtio-blk,/dev/null,mq=0", NULL },
+	    "'0'");
 	bad("options to an emulation without options",
 	    (const char *const[]){ "-s", "0:0,hostbridge,fast", NULL }, "fast");
 	bad("stray argument", (const char *const[]){ "-s", "0:0,hostbridge", "extra", NULL },

@@ -5,7 +5,8 @@
  * the image file by the host; FLUSH; GET_ID; out-of-range and unsupported
  * requests; DISCARD and WRITE_ZEROES; a read-only image that refuses writes;
  * mq=4 with the queues sharing the disk; a request shorter than its header;
- * the read/write and mq rounds again with the queues on an I/O thread.
+ * the read/write and mq rounds again with the queues on an I/O thread;
+ * acrn-dm's poll mode (--virtio_poll), where the guest never kicks.
  */
 #include "blk_guest.h"
 
@@ -31,6 +32,9 @@ struct blk {
 	int q; /* the queue blk_req uses */
 };
 
+/* vdm options before the -s of the disk (e.g. --virtio_poll); NULL: none. */
+static const char *vdm_opt, *vdm_optarg;
+
 static bool blk_start_features(struct blk *b, const char *img, const char *extra,
 			       uint64_t more, int nqueues)
 {
@@ -42,7 +46,9 @@ static bool blk_start_features(struct blk *b, const char *img, const char *extra
 
 	b->q = 0;
 	snprintf(spec, sizeof(spec), "3,virtio-blk,%s%s", img, extra);
-	if (vdm_spawn(&b->p, (const char *const[]){ "-s", spec, NULL }, &st))
+	const char *const with_opt[] = { vdm_opt, vdm_optarg, "-s", spec, NULL };
+	const char *const plain[] = { "-s", spec, NULL };
+	if (vdm_spawn(&b->p, vdm_opt ? with_opt : plain, &st))
 		return drv_check(false, "vdm starts with %s (exit %d)", spec, st);
 	drv_connect(&b->d, b->p.sock);
 	n = drv_enumerate(&b->d, funcs, 8);
@@ -295,6 +301,42 @@ static void test_short_header(const char *img)
 	drv_check(blk_stop(&b) == 0, "vdm stops cleanly");
 }
 
+/*
+ * --virtio_poll (acrn-dm's poll mode): once the queue ran empty the driver
+ * is not asked to kick, and a request posted without a kick is still
+ * served, by vdm looking at the ring every interval.
+ */
+static void test_virtio_poll(const char *img)
+{
+	struct blk b;
+	uint16_t id;
+
+	vdm_opt = "--virtio_poll";
+	vdm_optarg = "200000"; /* 200 us */
+	bool up = blk_start(&b, img, "");
+	vdm_opt = vdm_optarg = NULL;
+	if (!up)
+		return;
+	/* The first request kicks (kicks are on until the queue first ran empty). */
+	drv_check(blk_req(&b, VIRTIO_BLK_T_GET_ID, 0, 20, 1, false, NULL) == VIRTIO_BLK_S_OK,
+		  "--virtio_poll: a kicked request completes");
+	bool quiet = true, all = true;
+	for (int i = 0; i < 20; i++) {
+		struct virtio_blk_outhdr *h = drv_gpa(&b.d, b.hdr, sizeof(*h));
+		struct drv_buf out[1] = { { b.hdr, 16 } }, in[2] = { { b.data, 20 }, { b.status, 1 } };
+
+		*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_GET_ID };
+		all &= drv_virtio_post(&b.v, 0, out, 1, in, 2, false) >= 0;
+		quiet &= !drv_virtio_kick_needed(&b.v, 0);
+		/* No kick: vdm finds it on its own. */
+		all &= drv_virtio_wait_used(&b.v, 0, &id, NULL, 2000) == 1 &&
+		       *(uint8_t *)drv_gpa(&b.d, b.status, 1) == VIRTIO_BLK_S_OK;
+	}
+	drv_check(quiet, "--virtio_poll: the device never asks for a kick after that");
+	drv_check(all, "--virtio_poll: 20 requests posted without a kick complete");
+	drv_check(blk_stop(&b) == 0, "vdm stops cleanly");
+}
+
 int main(void)
 {
 	char img[] = "/tmp/vdm-blk-XXXXXX";
@@ -311,6 +353,7 @@ int main(void)
 	test_mq(img, "");
 	test_mq(img, ",iothread");
 	test_short_header(img);
+	test_virtio_poll(img);
 	unlink(img);
 	return drv_result();
 }
