@@ -195,6 +195,13 @@ void virtio_queue_done(struct virtio_queue *q);
  */
 void virtio_queue_serve(struct virtio_queue *q);
 
+/*
+ * A device-paced queue ran out of guest buffers: ask the driver for a kick
+ * and look once more, since buffers posted before it saw the request get no
+ * kick of their own.  True when there are buffers after all.
+ */
+bool virtio_queue_rearm(struct virtio_queue *q);
+
 /* A device's own run function failed on q (r < 0): DEVICE_NEEDS_RESET. */
 void virtio_queue_failed(struct virtio_queue *q, int r);
 

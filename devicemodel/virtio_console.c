@@ -8,8 +8,9 @@
  * stream is a chardev (chardev.c).
  *
  * Pacing.  Transmit: chains are taken only while the chardev takes their
- * bytes; when its buffer is full the rest stay in the avail ring, kicks are
- * suppressed, and the chardev's writable callback starts the queue again.
+ * bytes; when its buffer is full the rest stay in the avail ring, the
+ * transport stops serving the queue (host_blocked), and the chardev's
+ * writable callback serves it again.
  * Receive: the host side is read only while the guest has buffers posted;
  * with none, its input is not watched until the guest kicks the receiveq.
  * VIRTIO_CONSOLE_F_SIZE is offered only when the host side is a terminal
@@ -23,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
 
@@ -92,13 +92,6 @@ static size_t con_source(void *opaque, const struct iovec *iov, int niov)
 	return chardev_read(opaque, iov, niov);
 }
 
-/* Come back to q through the loop, as a kick would. */
-static void requeue(struct virtio_queue *q)
-{
-	if (eventfd_write(q->kick_fd, 1) < 0)
-		log_err("virtio-console: cannot re-queue queue %d: %s", q->index, strerror(errno));
-}
-
 static bool queue_live(struct virtio_console *c, int qi)
 {
 	return virtio_dev_running(&c->vd) && c->vd.queues[qi].enabled && !c->vd.queues[qi].vq.broken;
@@ -124,10 +117,8 @@ static void rx_run(struct virtio_console *c)
 			return;
 		}
 		if (starved) {
-			/* No buffer left: stop reading, ask for a kick, and look
-			 * once more for buffers posted before the re-arm. */
-			vq_set_notify(&q->vq, true);
-			if (vq_has_work(&q->vq))
+			/* No buffer left: stop reading until the guest posts. */
+			if (virtio_queue_rearm(q))
 				continue;
 			chardev_want_input(c->cd, false);
 			return;
@@ -139,50 +130,41 @@ static void rx_run(struct virtio_console *c)
 	}
 }
 
-static void tx_run(struct virtio_console *c)
+/*
+ * One pass over the transmit queue, from the transport's pacing (passes,
+ * re-arm, hold-off; virtio_pacing.c): when the host side fills up the queue
+ * is host_blocked and the chardev's writable callback serves it again.
+ */
+static int tx_run(struct virtio_console *c)
 {
 	struct virtio_queue *q = &c->vd.queues[TXQ];
+	bool blocked, more;
+	int r;
 
 	if (!queue_live(c, TXQ))
-		return;
-	for (;;) {
-		bool blocked, more;
-		int r = vbsu_con_tx(&c->be, &q->vq, CON_BUDGET, con_sink, c->cd, &blocked, &more);
-
-		if (r > 0)
-			virtio_queue_done(q);
-		if (r < 0) {
-			virtio_queue_failed(q, r);
-			return;
-		}
-		if (blocked) {
-			/* The host side is full: no kicks until it drains (its
-			 * writable callback brings us back). */
-			vq_set_notify(&q->vq, false);
-			return;
-		}
-		if (more) {
-			requeue(q);
-			return;
-		}
-		vq_set_notify(&q->vq, true);
-		if (!vq_has_work(&q->vq))
-			return;
-	}
+		return 0;
+	r = vbsu_con_tx(&c->be, &q->vq, CON_BUDGET, con_sink, c->cd, &blocked, &more);
+	if (r > 0)
+		virtio_queue_done(q);
+	q->host_blocked = blocked;
+	return r < 0 ? r : 0;
 }
 
 static int con_notify(struct virtio_dev *vd, struct virtio_queue *q)
 {
-	if (q->index == RXQ)
-		rx_run(to_con(vd)); /* buffers posted: read what waits, watch for more */
-	else
-		tx_run(to_con(vd));
-	return 0; /* errors are the run functions' (virtio_queue_failed) */
+	if (q->index == TXQ)
+		return tx_run(to_con(vd));
+	rx_run(to_con(vd)); /* buffers posted: read what waits, watch for more */
+	return 0;           /* its errors are its own (virtio_queue_failed) */
 }
 
 static void con_writable(void *opaque)
 {
-	tx_run(opaque);
+	struct virtio_console *c = opaque;
+	struct virtio_queue *q = &c->vd.queues[TXQ];
+
+	q->host_blocked = false;
+	virtio_queue_serve(q); /* the sink has room: go on where it stopped */
 }
 
 static void con_readable(void *opaque)
@@ -262,10 +244,10 @@ static int con_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		free(c);
 		return ret;
 	}
-	/* Both queues wait on the host side, not only on the guest: a kick
-	 * runs them once and they re-arm notifications themselves. */
+	/* The receiveq waits on the host side, not only on the guest: a kick
+	 * runs it once and it re-arms notifications itself.  The transmitq
+	 * is paced by the transport, stopping while the sink is full. */
 	c->vd.queues[RXQ].device_paced = true;
-	c->vd.queues[TXQ].device_paced = true;
 	*out = &c->vd.pci;
 	return 0;
 }

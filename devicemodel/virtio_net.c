@@ -226,10 +226,8 @@ static void rx_run(struct virtio_net *n)
 			return;
 		}
 		if (starved) {
-			/* Ask for a kick, then look again: buffers posted just
-			 * before the re-arm would otherwise go unnoticed. */
-			vq_set_notify(&q->vq, true);
-			if (vq_has_work(&q->vq))
+			/* No buffer left: wait for the guest to post. */
+			if (virtio_queue_rearm(q))
 				continue;
 			set_tap_events(n, false);
 			return;
@@ -295,13 +293,12 @@ static void tap_event(void *arg, int fd, uint32_t events)
 
 	(void)fd;
 	if (events & EPOLLOUT) {
-		/* The TAP has room again: go through the kick path, which serves
-		 * the queue in budgets and re-arms its notifications. */
+		/* The TAP has room again: the transport serves the queue in
+		 * budgets and re-arms its notifications. */
 		n->tx_blocked = false;
+		n->vd.queues[TXQ].host_blocked = false;
 		set_tap_events(n, n->tap_events & EPOLLIN);
-		if (eventfd_write(n->vd.queues[TXQ].kick_fd, 1) < 0)
-			log_err("virtio-net %s: cannot re-queue transmit: %s", n->be.ifname,
-				strerror(errno));
+		virtio_queue_serve(&n->vd.queues[TXQ]);
 	}
 	if (events & (EPOLLIN | EPOLLERR))
 		rx_run(n);

@@ -195,19 +195,23 @@ static void requeue(struct virtio_queue *q)
 			strerror(errno));
 }
 
+/* Ask for a kick and look once more (virtio.h): the one re-arm of vdm. */
+bool virtio_queue_rearm(struct virtio_queue *q)
+{
+	vq_set_notify(&q->vq, true);
+	q->kicks_on_ns = now_ns();
+	return vq_has_work(&q->vq);
+}
+
 /*
  * The ring is empty.  Hold kicks off for the window if there is one;
- * otherwise ask for a kick and look once more, since a chain published
- * before the driver saw the re-arm gets no kick of its own.  Returns true
- * when that last look found work.
+ * otherwise re-arm them.  Returns true when the last look found work.
  */
 static bool ring_empty(struct virtio_queue *q)
 {
 	if (q->window_ns && arm_holdoff(q))
 		return false;
-	vq_set_notify(&q->vq, true);
-	q->kicks_on_ns = now_ns();
-	return vq_has_work(&q->vq);
+	return virtio_queue_rearm(q);
 }
 
 void virtio_queue_serve(struct virtio_queue *q)
