@@ -143,6 +143,21 @@ static void queue_reset(struct virtio_queue *q)
 	q->desc_gpa = q->avail_gpa = q->used_gpa = 0;
 }
 
+bool virtio_queue_locked(struct virtio_dev *vd, struct virtio_queue *q, const char *what)
+{
+	/*
+	 * 4.1.4.3.2: the driver must not change a live queue, through either
+	 * interface.  Only a device reset stops it: the data plane (VBS-U or a
+	 * vhost back-end) holds the ring's addresses and indexes, and a queue
+	 * re-set-up or dropped under it would desynchronise the two.
+	 */
+	if (!q->enabled)
+		return false;
+	virtio_guest_error(vd, "%s: %s write to queue %d while it is enabled; ignored",
+			   vd->ops->name, what, q->index);
+	return true;
+}
+
 void virtio_queue_enable(struct virtio_dev *vd, struct virtio_queue *q)
 {
 	struct vq_mem mem = { .translate = translate, .opaque = vd->vdm->vm };
@@ -438,12 +453,8 @@ static void common_write(struct virtio_dev *vd, unsigned off, unsigned size, uin
 		virtio_vhost_irq_changed(vd);
 		return;
 	}
-	if (q->enabled) {
-		/* 4.1.4.3.2: the driver must not change a live queue. */
-		virtio_guest_error(vd, "%s: queue %d changed while enabled; ignored", vd->ops->name,
-				   q->index);
+	if (virtio_queue_locked(vd, q, "modern queue register"))
 		return;
-	}
 	switch (off) {
 	case VIRTIO_PCI_COMMON_Q_SIZE:
 		q->size = (uint16_t)val;
