@@ -559,18 +559,36 @@ static bool pcicfg_target(struct virtio_dev *vd, uint64_t *off, unsigned *len)
 	       *off + *len <= MODERN_BAR_SIZE && !(*off & (*len - 1));
 }
 
+/*
+ * 4.1.4.9: pci_cfg_data is a 4-byte buffer.  A read of it runs a BAR read
+ * of cap.length bytes into the buffer's first bytes; a write of it puts the
+ * driver's bytes where it wrote them, then runs a BAR write of the buffer's
+ * first cap.length bytes.  The buffer lives in config space itself (the
+ * claimed bytes the guest never writes directly), so a driver that fills it
+ * a byte or a word at a time gets what it wrote.
+ */
+static unsigned pcicfg_data(const struct virtio_dev *vd)
+{
+	return vd->pci_cfg_cap + (unsigned)offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+}
+
 static uint32_t vpci_cfg_read(struct pci_dev *d, unsigned off, unsigned size)
 {
 	struct virtio_dev *vd = to_virtio_dev(d);
+	unsigned data = pcicfg_data(vd);
 	uint64_t bar_off;
 	unsigned len;
+	uint32_t val = 0;
 
-	if (!pcicfg_target(vd, &bar_off, &len))
-		return 0;
-	uint64_t val = modern_read(vd, bar_off, len);
-	unsigned shift = 8 * (off - (vd->pci_cfg_cap + (unsigned)offsetof(struct virtio_pci_cfg_cap,
-									   pci_cfg_data)));
-	return (uint32_t)(val >> shift) & (size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1);
+	if (pcicfg_target(vd, &bar_off, &len)) {
+		uint64_t got = modern_read(vd, bar_off, len);
+
+		for (unsigned i = 0; i < len; i++)
+			pci_cfg_set8(d, data + i, (uint8_t)(got >> (8 * i)));
+	}
+	for (unsigned i = 0; i < size; i++)
+		val |= (uint32_t)pci_cfg_read8(d, off + i) << (8 * i);
+	return val;
 }
 
 static void vpci_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t val)
@@ -579,8 +597,12 @@ static void vpci_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint3
 	uint64_t bar_off;
 	unsigned len;
 
-	if (pcicfg_target(vd, &bar_off, &len))
-		modern_write(vd, bar_off, len, val);
+	for (unsigned i = 0; i < size; i++)
+		pci_cfg_set8(d, off + i, (uint8_t)(val >> (8 * i)));
+	if (!pcicfg_target(vd, &bar_off, &len))
+		return;
+	uint32_t buf = pci_cfg_read32(d, pcicfg_data(vd));
+	modern_write(vd, bar_off, len, len == 4 ? buf : buf & ((1u << (8 * len)) - 1));
 }
 
 static void vpci_reset(struct pci_dev *d)
