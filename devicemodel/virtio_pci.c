@@ -779,3 +779,31 @@ void virtio_dev_fini(struct virtio_dev *vd)
 	vd->queues = NULL;
 	pci_msix_fini(&vd->pci);
 }
+
+/* ---- guest RAM map changes ---- */
+
+void virtio_mem_changed(struct vdm *vdm)
+{
+	/*
+	 * VBS-U queues hold host pointers to their rings, taken when the
+	 * queue was enabled.  After the hypervisor maps guest RAM anew those
+	 * may point at memory that is no longer the guest's ring (or no longer
+	 * the guest's at all): look every ring up again.  Rings a vhost
+	 * back-end runs are virtio_vhost_mem_changed's.
+	 */
+	for (int i = 0; i < vdm->ndevices; i++) {
+		struct pci_dev *d = vdm->devices[i].dev;
+		struct virtio_dev *vd;
+
+		if (!d || d->ops != &virtio_pci_ops)
+			continue;
+		vd = to_virtio_dev(d);
+		for (int qi = 0; qi < vd->nqueues; qi++) {
+			struct virtio_queue *q = &vd->queues[qi];
+
+			if (!q->enabled || virtio_vhost_owns(q) || vq_remap(&q->vq) == 0)
+				continue;
+			virtio_dev_needs_reset(vd, q->vq.error);
+		}
+	}
+}
