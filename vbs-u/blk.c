@@ -308,6 +308,12 @@ int vbsu_blk_open(struct vbsu_blk *b, const char *path, bool read_only, uint32_t
 	b->sector_size = sector_size;
 	/* Whole logical blocks only; a trailing partial block is not exposed. */
 	b->capacity = (bytes / sector_size * sector_size) >> SECTOR_SHIFT;
+	if (b->capacity == 0) {
+		snprintf(err, errlen, "image %s holds no whole %u-byte block (%llu bytes)", path,
+			 sector_size, (unsigned long long)bytes);
+		close(b->fd);
+		return -EINVAL;
+	}
 	if (S_ISREG(st.st_mode) && !read_only) {
 		b->can_discard = probe_fallocate(b->fd, bytes, FALLOC_FL_PUNCH_HOLE);
 		b->can_write_zeroes = probe_fallocate(b->fd, bytes, FALLOC_FL_ZERO_RANGE);

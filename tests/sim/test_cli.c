@@ -5,7 +5,9 @@
 #include "drv.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int count_lines(const char *s)
 {
@@ -114,5 +116,22 @@ int main(void)
 		     out, sizeof(out));
 	drv_check(st == 1 && strstr(out, "cannot open image /nonexistent/disk.img"),
 		  "missing image: exit 1 naming it (%d): %s", st, out);
+
+	/* An empty image would be a disk of 0 sectors: refused at start-up too. */
+	char empty[] = "/tmp/vdm-cli-empty-XXXXXX";
+	int fd = mkstemp(empty);
+	if (drv_check(fd >= 0, "make an empty image")) {
+		close(fd);
+		char dev[64];
+		snprintf(dev, sizeof(dev), "3,virtio-blk,%s", empty);
+		st = vdm_run((const char *const[]){ "--hsm", "sim:/tmp/vdm-cli-empty.sock", "-s", dev,
+						    NULL },
+			     out, sizeof(out));
+		const char *line = strstr(out, "no whole 512-byte block");
+		drv_check(st == 1 && line && count_lines(line) == 1 &&
+				  strstr(out, empty) && strstr(out, empty) < line,
+			  "empty image: exit 1, one last line naming it (%d): %s", st, out);
+		unlink(empty);
+	}
 	return drv_result();
 }
