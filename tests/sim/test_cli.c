@@ -60,6 +60,9 @@ int main(void)
 	bad("malformed size", (const char *const[]){ "-m", "12Q", NULL }, "12Q");
 	bad("zero size", (const char *const[]){ "-m", "0", NULL }, "'0'");
 	bad("negative size", (const char *const[]){ "-m", "-5M", NULL }, "-5M");
+	bad("size without a suffix (bytes), below the minimum",
+	    (const char *const[]){ "-m", "256", NULL }, "256M?");
+	bad("size below the minimum", (const char *const[]){ "-m", "512K", NULL }, "1M minimum");
 	bad("unknown long option", (const char *const[]){ "--frob", NULL }, "--frob");
 	bad("unknown short option", (const char *const[]){ "-Z", NULL }, "-Z");
 	bad("missing argument", (const char *const[]){ "-m", NULL }, "-m");
