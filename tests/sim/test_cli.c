@@ -95,6 +95,12 @@ int main(void)
 	bad("virtio-net multicast MAC",
 	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,mac=01:00:5e:00:00:01", NULL },
 	    "unicast");
+	bad("virtio-net broadcast MAC",
+	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,mac=ff:ff:ff:ff:ff:ff", NULL },
+	    "broadcast");
+	bad("virtio-net all-zero MAC",
+	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,mac=00:00:00:00:00:00", NULL },
+	    "all-zero");
 	bad("virtio-net unknown option",
 	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,speed=10", NULL }, "speed=10");
 	bad("virtio-console without a back-end",
