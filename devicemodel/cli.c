@@ -35,7 +35,8 @@ void cli_usage(FILE *f)
 		"                        add a PCI function at 00:SLOT.FUNC (SLOT 0..31, FUNC 0..7);\n"
 		"                        repeatable\n"
 		"  -U, --uuid UUID       VM UUID (generated when absent)\n"
-		"  -m, --memsize SIZE    guest RAM, with K/M/G suffix (default 256M)\n"
+		"  -m, --memsize SIZE    guest RAM: bytes, or with a K/M/G suffix; at least 1M\n"
+		"                        (default 256M)\n"
 		"      --hsm qemu|sim[:SOCKET]|acrn[:DEVICE]\n"
 		"                        hypervisor back-end (default %s).  qemu starts\n"
 		"                        QEMU-COMMAND with one x-pci-proxy-dev per function\n"
@@ -225,6 +226,21 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 				snprintf(err, errlen,
 					 "-m '%s': expected a non-zero size such as 512M or 2G",
 					 optarg);
+				return -EINVAL;
+			}
+			/*
+			 * A bare number is bytes, as acrn-dm reads it; the
+			 * minimum catches "-m 256" meant as MiB (QEMU's
+			 * reading) before it becomes a guest with no RAM.
+			 */
+			if (o->ram_size < VDM_MIN_RAM) {
+				bool bare = optarg[strspn(optarg, "0123456789")] == '\0';
+
+				snprintf(err, errlen,
+					 "-m '%s': %llu bytes of guest RAM is below the 1M minimum%s%s%s",
+					 optarg, (unsigned long long)o->ram_size,
+					 bare ? " (a size without K, M or G is in bytes: " : "",
+					 bare ? optarg : "", bare ? "M?)" : "");
 				return -EINVAL;
 			}
 			break;

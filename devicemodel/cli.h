@@ -36,6 +36,7 @@ struct vdm_options {
 };
 
 #define VDM_DEFAULT_RAM (256ULL << 20)
+#define VDM_MIN_RAM (1ULL << 20) /* -m below this is refused (see cli.c) */
 #define VDM_DEFAULT_HSM "qemu"
 
 /*

@@ -46,10 +46,12 @@ static void handle_ioreq(void *opaque, struct hsm_ioreq *req)
 	pci_bus_ioreq(&vdm->bus, req);
 }
 
-/* Guest RAM moved under running vhost back-ends: tell them. */
+/* Guest RAM was mapped anew: tell running vhost back-ends, and re-check the
+ * rings vdm serves itself. */
 static void handle_mem_changed(void *opaque)
 {
 	virtio_vhost_mem_changed(opaque);
+	virtio_mem_changed(opaque);
 }
 
 static void handle_reset(void *opaque, uint16_t bdf)

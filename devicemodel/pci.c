@@ -57,6 +57,7 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t
 	memset(d->wmask, 0, sizeof(d->wmask));
 	memset(d->w1cmask, 0, sizeof(d->w1cmask));
 	memset(d->claimed, 0, sizeof(d->claimed));
+	d->nclaims = 0;
 	memset(d->bars, 0, sizeof(d->bars));
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	pci_cfg_set16(d, PCI_VENDOR_ID, vendor);
@@ -156,10 +157,18 @@ void pci_dev_set_wmask(struct pci_dev *d, unsigned off, const uint8_t *mask, uns
 		memcpy(&d->wmask[off], mask, len);
 }
 
-void pci_dev_claim_cfg(struct pci_dev *d, unsigned off, unsigned len)
+int pci_dev_claim_cfg(struct pci_dev *d, unsigned off, unsigned len)
 {
-	if (off + len <= PCI_CFG_SIZE)
-		memset(&d->claimed[off], 1, len);
+	if (len == 0 || off >= PCI_CFG_SIZE || len > PCI_CFG_SIZE - off)
+		return -EINVAL;
+	for (unsigned i = 0; i < len; i++)
+		if (d->claimed[off + i])
+			return -EEXIST;
+	if (d->nclaims == UINT8_MAX)
+		return -ENOSPC;
+	/* Each range gets its own number, so that adjacent ranges stay apart. */
+	memset(&d->claimed[off], ++d->nclaims, len);
+	return 0;
 }
 
 void pci_dev_set_intx_pin(struct pci_dev *d, uint8_t pin)
@@ -260,6 +269,26 @@ void pci_intx_set(struct pci_dev *d, bool pending)
 
 /* ---- guest access ---- */
 
+/*
+ * How many bytes from off (at most max) belong to the same claimed range, or
+ * are all unclaimed.  A guest access is split at every boundary between
+ * ranges: a device's cfg_read/cfg_write sees only bytes it claimed, and
+ * never bytes of another range or of plain config memory.
+ */
+static unsigned same_owner(const struct pci_dev *d, unsigned off, unsigned max)
+{
+	unsigned n = 1;
+
+	while (n < max && d->claimed[off + n] == d->claimed[off])
+		n++;
+	return n;
+}
+
+static uint32_t low_bytes(uint32_t v, unsigned n)
+{
+	return n >= 4 ? v : v & ((1u << (8 * n)) - 1);
+}
+
 uint32_t pci_cfg_guest_read(struct pci_dev *d, unsigned off, unsigned size)
 {
 	uint32_t val = 0;
@@ -268,10 +297,18 @@ uint32_t pci_cfg_guest_read(struct pci_dev *d, unsigned off, unsigned size)
 		return 0; /* no extended capabilities */
 	if (off + size > PCI_CFG_SIZE)
 		size = PCI_CFG_SIZE - off;
-	if (d->claimed[off] && d->ops && d->ops->cfg_read)
-		return d->ops->cfg_read(d, off, size);
-	for (unsigned i = 0; i < size; i++)
-		val |= (uint32_t)d->cfg[off + i] << (8 * i);
+	for (unsigned i = 0, n; i < size; i += n) {
+		unsigned o = off + i;
+		uint32_t part = 0;
+
+		n = same_owner(d, o, size - i);
+		if (d->claimed[o] && d->ops && d->ops->cfg_read)
+			part = low_bytes(d->ops->cfg_read(d, o, n), n);
+		else
+			for (unsigned j = 0; j < n; j++)
+				part |= (uint32_t)d->cfg[o + j] << (8 * j);
+		val |= part << (8 * i);
+	}
 	return val;
 }
 
@@ -283,22 +320,26 @@ void pci_cfg_guest_write(struct pci_dev *d, unsigned off, unsigned size, uint32_
 		return;
 	if (off + size > PCI_CFG_SIZE)
 		size = PCI_CFG_SIZE - off;
-	if (d->claimed[off] && d->ops && d->ops->cfg_write) {
-		d->ops->cfg_write(d, off, size, val);
-		return;
-	}
-	for (unsigned i = 0; i < size; i++) {
+	for (unsigned i = 0, n; i < size; i += n) {
 		unsigned o = off + i;
-		uint8_t b = (uint8_t)(val >> (8 * i));
 
-		d->cfg[o] = (uint8_t)((d->cfg[o] & ~d->wmask[o]) | (b & d->wmask[o]));
-		d->cfg[o] &= (uint8_t)~(b & d->w1cmask[o]);
-		if (o >= PCI_BASE_ADDRESS_0 && o < PCI_BASE_ADDRESS_0 + 4 * PCI_NUM_BARS)
-			touches_bars = true;
-		if (o == PCI_COMMAND || o == PCI_COMMAND + 1)
-			touches_cmd = true;
-		if (d->msix.nvec && o >= d->msix.cap + 2u && o < d->msix.cap + 4u)
-			touches_msix = true;
+		n = same_owner(d, o, size - i);
+		if (d->claimed[o] && d->ops && d->ops->cfg_write) {
+			d->ops->cfg_write(d, o, n, low_bytes(val >> (8 * i), n));
+			continue;
+		}
+		for (unsigned j = 0; j < n; j++, o++) {
+			uint8_t b = (uint8_t)(val >> (8 * (i + j)));
+
+			d->cfg[o] = (uint8_t)((d->cfg[o] & ~d->wmask[o]) | (b & d->wmask[o]));
+			d->cfg[o] &= (uint8_t)~(b & d->w1cmask[o]);
+			if (o >= PCI_BASE_ADDRESS_0 && o < PCI_BASE_ADDRESS_0 + 4 * PCI_NUM_BARS)
+				touches_bars = true;
+			if (o == PCI_COMMAND || o == PCI_COMMAND + 1)
+				touches_cmd = true;
+			if (d->msix.nvec && o >= d->msix.cap + 2u && o < d->msix.cap + 4u)
+				touches_msix = true;
+		}
 	}
 	if (touches_bars || touches_cmd)
 		update_bar_mappings(d);

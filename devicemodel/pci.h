@@ -44,8 +44,10 @@ struct pci_dev_ops {
 	void (*bar_write)(struct pci_dev *d, int bar, uint64_t off, unsigned size, uint64_t val);
 	/* A BAR started or stopped decoding, or moved (optional). */
 	void (*bar_map)(struct pci_dev *d, int bar, bool mapped, uint64_t addr);
-	/* Config accesses to [off, off+size) inside a range the device claimed with
-	 * pci_claim_cfg (optional). */
+	/* Config accesses to [off, off+size) inside one range the device claimed
+	 * with pci_dev_claim_cfg (optional).  An access that spans ranges, or a
+	 * range and unclaimed bytes, is split at the boundaries, so size may be
+	 * 1, 2 or 3 bytes of a dword; val holds only those bytes. */
 	uint32_t (*cfg_read)(struct pci_dev *d, unsigned off, unsigned size);
 	void (*cfg_write)(struct pci_dev *d, unsigned off, unsigned size, uint32_t val);
 	/* MSI-X enable/function-mask changed (optional). */
@@ -85,7 +87,9 @@ struct pci_dev {
 	uint8_t cfg[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE];   /* bits the guest may change */
 	uint8_t w1cmask[PCI_CFG_SIZE]; /* bits a guest 1 clears */
-	uint8_t claimed[PCI_CFG_SIZE]; /* bytes served by ops->cfg_read/cfg_write */
+	uint8_t claimed[PCI_CFG_SIZE]; /* range number (1..) of bytes served by
+					* ops->cfg_read/cfg_write, 0 = none */
+	uint8_t nclaims;               /* ranges claimed so far */
 	uint8_t cap_end;               /* next free capability offset */
 	uint8_t last_cap;              /* offset of the last capability, 0 = none */
 	struct pci_bar bars[PCI_NUM_BARS];
@@ -131,8 +135,10 @@ int pci_dev_add_cap(struct pci_dev *d, const void *data, unsigned len);
 /* Make bytes [off, off+len) guest-writable with this mask byte pattern. */
 void pci_dev_set_wmask(struct pci_dev *d, unsigned off, const uint8_t *mask, unsigned len);
 
-/* Route config accesses in [off, off+len) to ops->cfg_read/cfg_write. */
-void pci_dev_claim_cfg(struct pci_dev *d, unsigned off, unsigned len);
+/* Route config accesses in [off, off+len) to ops->cfg_read/cfg_write, as
+ * one range.  Returns 0, -EINVAL (outside config space), -EEXIST (overlaps a
+ * claimed range) or -ENOSPC (too many ranges). */
+int pci_dev_claim_cfg(struct pci_dev *d, unsigned off, unsigned len);
 
 /* Use interrupt pin 1..4 (INTA..INTD). */
 void pci_dev_set_intx_pin(struct pci_dev *d, uint8_t pin);

@@ -218,6 +218,13 @@ void virtio_config_changed(struct virtio_dev *vd);
 /* Log a guest mistake on this device, rate-limited. */
 #define virtio_guest_error(vd, ...) log_ratelimited(&(vd)->rl, LOG_WARN, __VA_ARGS__)
 
+/*
+ * Guest RAM changed (the HSM back-end's map): every VBS-U queue looks its
+ * ring up again; a device whose ring is no longer in guest RAM needs a
+ * reset (logged).
+ */
+void virtio_mem_changed(struct vdm *vdm);
+
 /* ---- vhost route (virtio_vhost.c) ---- */
 
 #define VIRTIO_VHOST_MAX_RINGS 8

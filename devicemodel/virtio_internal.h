@@ -9,6 +9,9 @@
 
 struct virtio_queue *virtio_selected_queue(struct virtio_dev *vd);
 void virtio_queue_enable(struct virtio_dev *vd, struct virtio_queue *q);
+/* The one rule for changing a queue, whichever interface the driver uses:
+ * true (logged, the write is to be ignored) while q is enabled. */
+bool virtio_queue_locked(struct virtio_dev *vd, struct virtio_queue *q, const char *what);
 void virtio_queue_kicked(struct virtio_queue *q);
 void virtio_write_status(struct virtio_dev *vd, uint8_t val);
 uint8_t virtio_read_isr(struct virtio_dev *vd);

@@ -71,11 +71,13 @@ static unsigned config_base(const struct virtio_dev *vd)
 
 static void set_pfn(struct virtio_dev *vd, struct virtio_queue *q, uint32_t pfn)
 {
-	if (pfn == 0) {
-		vq_reset(&q->vq);
-		q->enabled = false;
+	/*
+	 * A live queue keeps its ring, as through the modern interface: PFN 0
+	 * ("deactivate") included.  Legacy drivers write 0 after a reset, when
+	 * the queue is already disabled, so nothing they do is lost.
+	 */
+	if (virtio_queue_locked(vd, q, "legacy queue PFN") || pfn == 0)
 		return;
-	}
 	/* Legacy queues have the device's size and the 0.9.5 layout. */
 	q->size = q->max_size;
 	q->desc_gpa = (uint64_t)pfn << LEGACY_PAGE_SHIFT;

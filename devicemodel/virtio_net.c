@@ -81,19 +81,26 @@ static void net_clear_cfg(void *cfg)
 	vhost_route_free(&c->route);
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+/* NULL, or why s is not a station address a guest NIC can have. */
+static const char *parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];
 	char end;
 
 	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
 		   &end) != 6 || strlen(s) != 17)
-		return -EINVAL;
+		return "expected a unicast address like 52:54:00:12:34:56";
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)v[i];
-	if (mac[0] & 1) /* a multicast address cannot be a station's */
-		return -EINVAL;
-	return 0;
+	/* Frames from a group address (the broadcast address is one) or from
+	 * nobody are dropped by switches, bridges and peers alike. */
+	if (mac[0] & 1)
+		return "a multicast or broadcast address cannot be a NIC's; "
+		       "use a unicast one like 52:54:00:12:34:56";
+	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return "the all-zero address cannot be a NIC's; "
+		       "use a unicast one like 52:54:00:12:34:56";
+	return NULL;
 }
 
 static int net_option(void *cfg, const char *opt, char *err, size_t errlen)
@@ -109,9 +116,10 @@ static int net_option(void *cfg, const char *opt, char *err, size_t errlen)
 		return c->tap ? 0 : -ENOMEM;
 	}
 	if (!strncmp(opt, "mac=", 4)) {
-		if (parse_mac(opt + 4, c->mac)) {
-			snprintf(err, errlen,
-				 "mac '%s': expected a unicast address like 52:54:00:12:34:56", opt + 4);
+		const char *why = parse_mac(opt + 4, c->mac);
+
+		if (why) {
+			snprintf(err, errlen, "mac '%s': %s", opt + 4, why);
 			return -EINVAL;
 		}
 		c->have_mac = true;

@@ -144,6 +144,21 @@ static void queue_reset(struct virtio_queue *q)
 	q->desc_gpa = q->avail_gpa = q->used_gpa = 0;
 }
 
+bool virtio_queue_locked(struct virtio_dev *vd, struct virtio_queue *q, const char *what)
+{
+	/*
+	 * 4.1.4.3.2: the driver must not change a live queue, through either
+	 * interface.  Only a device reset stops it: the data plane (VBS-U or a
+	 * vhost back-end) holds the ring's addresses and indexes, and a queue
+	 * re-set-up or dropped under it would desynchronise the two.
+	 */
+	if (!q->enabled)
+		return false;
+	virtio_guest_error(vd, "%s: %s write to queue %d while it is enabled; ignored",
+			   vd->ops->name, what, q->index);
+	return true;
+}
+
 void virtio_queue_enable(struct virtio_dev *vd, struct virtio_queue *q)
 {
 	struct vq_mem mem = { .translate = translate, .opaque = vd->vdm->vm };
@@ -372,12 +387,8 @@ static void common_write(struct virtio_dev *vd, unsigned off, unsigned size, uin
 		virtio_vhost_irq_changed(vd);
 		return;
 	}
-	if (q->enabled) {
-		/* 4.1.4.3.2: the driver must not change a live queue. */
-		virtio_guest_error(vd, "%s: queue %d changed while enabled; ignored", vd->ops->name,
-				   q->index);
+	if (virtio_queue_locked(vd, q, "modern queue register"))
 		return;
-	}
 	switch (off) {
 	case VIRTIO_PCI_COMMON_Q_SIZE:
 		q->size = (uint16_t)val;
@@ -482,18 +493,36 @@ static bool pcicfg_target(struct virtio_dev *vd, uint64_t *off, unsigned *len)
 	       *off + *len <= MODERN_BAR_SIZE && !(*off & (*len - 1));
 }
 
+/*
+ * 4.1.4.9: pci_cfg_data is a 4-byte buffer.  A read of it runs a BAR read
+ * of cap.length bytes into the buffer's first bytes; a write of it puts the
+ * driver's bytes where it wrote them, then runs a BAR write of the buffer's
+ * first cap.length bytes.  The buffer lives in config space itself (the
+ * claimed bytes the guest never writes directly), so a driver that fills it
+ * a byte or a word at a time gets what it wrote.
+ */
+static unsigned pcicfg_data(const struct virtio_dev *vd)
+{
+	return vd->pci_cfg_cap + (unsigned)offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+}
+
 static uint32_t vpci_cfg_read(struct pci_dev *d, unsigned off, unsigned size)
 {
 	struct virtio_dev *vd = to_virtio_dev(d);
+	unsigned data = pcicfg_data(vd);
 	uint64_t bar_off;
 	unsigned len;
+	uint32_t val = 0;
 
-	if (!pcicfg_target(vd, &bar_off, &len))
-		return 0;
-	uint64_t val = modern_read(vd, bar_off, len);
-	unsigned shift = 8 * (off - (vd->pci_cfg_cap + (unsigned)offsetof(struct virtio_pci_cfg_cap,
-									   pci_cfg_data)));
-	return (uint32_t)(val >> shift) & (size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1);
+	if (pcicfg_target(vd, &bar_off, &len)) {
+		uint64_t got = modern_read(vd, bar_off, len);
+
+		for (unsigned i = 0; i < len; i++)
+			pci_cfg_set8(d, data + i, (uint8_t)(got >> (8 * i)));
+	}
+	for (unsigned i = 0; i < size; i++)
+		val |= (uint32_t)pci_cfg_read8(d, off + i) << (8 * i);
+	return val;
 }
 
 static void vpci_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t val)
@@ -502,8 +531,12 @@ static void vpci_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint3
 	uint64_t bar_off;
 	unsigned len;
 
-	if (pcicfg_target(vd, &bar_off, &len))
-		modern_write(vd, bar_off, len, val);
+	for (unsigned i = 0; i < size; i++)
+		pci_cfg_set8(d, off + i, (uint8_t)(val >> (8 * i)));
+	if (!pcicfg_target(vd, &bar_off, &len))
+		return;
+	uint32_t buf = pci_cfg_read32(d, pcicfg_data(vd));
+	modern_write(vd, bar_off, len, len == 4 ? buf : buf & ((1u << (8 * len)) - 1));
 }
 
 static void vpci_reset(struct pci_dev *d)
@@ -689,4 +722,34 @@ void virtio_dev_fini(struct virtio_dev *vd)
 	free(vd->queues);
 	vd->queues = NULL;
 	pci_msix_fini(&vd->pci);
+}
+
+/* ---- guest RAM map changes ---- */
+
+void virtio_mem_changed(struct vdm *vdm)
+{
+	/*
+	 * VBS-U queues hold host pointers to their rings, taken when the
+	 * queue was enabled.  After the hypervisor maps guest RAM anew those
+	 * may point at memory that is no longer the guest's ring (or no longer
+	 * the guest's at all): look every ring up again.  Rings a vhost
+	 * back-end runs are virtio_vhost_mem_changed's.
+	 */
+	for (int i = 0; i < vdm->ndevices; i++) {
+		struct pci_dev *d = vdm->devices[i].dev;
+		struct virtio_dev *vd;
+
+		if (!d || d->ops != &virtio_pci_ops)
+			continue;
+		vd = to_virtio_dev(d);
+		pci_dev_lock(d);
+		for (int qi = 0; qi < vd->nqueues; qi++) {
+			struct virtio_queue *q = &vd->queues[qi];
+
+			if (!q->enabled || virtio_vhost_owns(q) || vq_remap(&q->vq) == 0)
+				continue;
+			virtio_dev_needs_reset(vd, q->vq.error);
+		}
+		pci_dev_unlock(d);
+	}
 }

@@ -45,8 +45,8 @@ TESTS += tests/sim/test_virtio_console
 
 # The qemu back-end against a stand-in that speaks x-pci-proxy-dev's format.
 check_PROGRAMS += tests/qemu/fake-qemu
-TESTS += tests/qemu/proxy.sh tests/qemu/vhost_remap.sh
-EXTRA_DIST += tests/qemu/proxy.sh tests/qemu/vhost_remap.sh
+TESTS += tests/qemu/proxy.sh tests/qemu/vhost_remap.sh tests/qemu/vbsu_remap.sh
+EXTRA_DIST += tests/qemu/proxy.sh tests/qemu/vhost_remap.sh tests/qemu/vbsu_remap.sh
 
 # A real Linux guest under QEMU TCG, with vdm as its device process.
 TESTS += tests/guest/blk_rnd.sh

@@ -149,6 +149,11 @@ int vbsu_blk_open(struct vbsu_blk *b, const struct vbsu_blk_params *p, char *err
 	b->sector_size = p->sector_size;
 	/* Whole logical blocks only; a trailing partial block is not exposed. */
 	b->capacity = (bytes / p->sector_size * p->sector_size) >> SECTOR_SHIFT;
+	if (b->capacity == 0) {
+		snprintf(err, errlen, "image %s holds no whole %u-byte block (%llu bytes)", path,
+			 p->sector_size, (unsigned long long)bytes);
+		return fail(b, -EINVAL);
+	}
 	if (S_ISREG(st.st_mode) && !p->read_only) {
 		b->can_discard = probe_fallocate(b->fd, bytes, FALLOC_FL_PUNCH_HOLE);
 		b->can_write_zeroes = probe_fallocate(b->fd, bytes, FALLOC_FL_ZERO_RANGE);

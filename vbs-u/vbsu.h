@@ -47,6 +47,7 @@ struct vqueue {
 	volatile struct vring_desc_le *desc;
 	volatile struct vring_avail_le *avail;
 	volatile struct vring_used_le *used;
+	uint64_t desc_gpa, avail_gpa, used_gpa; /* where the driver put them */
 
 	/* Device-side state. */
 	bool ready;          /* vq_setup succeeded */
@@ -82,6 +83,16 @@ int vq_setup(struct vqueue *vq, const struct vq_mem *mem, uint16_t size,
 
 /* Return the queue to its state before vq_setup. */
 void vq_reset(struct vqueue *vq);
+
+/*
+ * Guest RAM was mapped anew (the hypervisor changed its memory map): look
+ * the ring up again through the translate callback, so the queue reads what
+ * the guest now sees at those addresses.  Returns 0 (also for a queue that
+ * is not set up), or -EFAULT when the ring is no longer wholly in guest RAM
+ * (or lost its alignment): the queue is then broken (vq->error says why)
+ * and touches no memory until vq_reset.
+ */
+int vq_remap(struct vqueue *vq);
 
 /* True when the driver has made buffers available that were not taken. */
 bool vq_has_work(struct vqueue *vq);

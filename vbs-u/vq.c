@@ -95,6 +95,47 @@ static bool misaligned(uint64_t gpa, const void *hva, uint64_t align)
 	return (gpa & (align - 1)) != 0 || ((uintptr_t)hva & (align - 1)) != 0;
 }
 
+/* The three parts of a ring in host memory, or why they cannot be used. */
+static const char *translate_rings(const struct vq_mem *mem, uint16_t size, uint64_t desc_gpa,
+				   uint64_t avail_gpa, uint64_t used_gpa, void **desc, void **avail,
+				   void **used)
+{
+	/* virtio 1.2, 2.7 table and 2.7.1: sizes include used_event/avail_event. */
+	*desc = mem->translate(mem->opaque, desc_gpa, (uint64_t)DESC_SIZE * size);
+	*avail = mem->translate(mem->opaque, avail_gpa, 6 + 2 * (uint64_t)size);
+	*used = mem->translate(mem->opaque, used_gpa, 6 + 8 * (uint64_t)size);
+	if (!*desc || !*avail || !*used)
+		return "ring outside guest RAM";
+	if (misaligned(desc_gpa, *desc, 16) || misaligned(avail_gpa, *avail, 2) ||
+	    misaligned(used_gpa, *used, 4))
+		return "ring not aligned as virtio 1.2, 2.7.1 requires";
+	return NULL;
+}
+
+int vq_remap(struct vqueue *vq)
+{
+	void *desc, *avail, *used;
+	const char *why;
+
+	if (!vq->ready)
+		return 0;
+	why = translate_rings(&vq->mem, vq->size, vq->desc_gpa, vq->avail_gpa, vq->used_gpa,
+			      &desc, &avail, &used);
+	if (why) {
+		/* Nothing may touch what used to be there: every entry point
+		 * checks ready. */
+		vq->desc = NULL;
+		vq->avail = NULL;
+		vq->used = NULL;
+		vq->ready = false;
+		return vq_fail(vq, -EFAULT, "ring no longer usable in guest RAM after a memory map change");
+	}
+	vq->desc = desc;
+	vq->avail = avail;
+	vq->used = used;
+	return 0;
+}
+
 void vq_reset(struct vqueue *vq)
 {
 	memset(vq, 0, sizeof(*vq));
@@ -117,17 +158,15 @@ int vq_setup(struct vqueue *vq, const struct vq_mem *mem, uint16_t size,
 	if (size > max_size)
 		return vq_setup_fail(vq, "queue size larger than device maximum");
 
-	/* virtio 1.2, 2.7 table and 2.7.1: sizes include used_event/avail_event. */
-	desc = mem->translate(mem->opaque, desc_gpa, (uint64_t)DESC_SIZE * size);
-	avail = mem->translate(mem->opaque, avail_gpa, 6 + 2 * (uint64_t)size);
-	used = mem->translate(mem->opaque, used_gpa, 6 + 8 * (uint64_t)size);
-	if (!desc || !avail || !used)
-		return vq_setup_fail(vq, "ring outside guest RAM");
-	if (misaligned(desc_gpa, desc, 16) || misaligned(avail_gpa, avail, 2) ||
-	    misaligned(used_gpa, used, 4))
-		return vq_setup_fail(vq, "ring not aligned as virtio 1.2, 2.7.1 requires");
+	const char *why = translate_rings(mem, size, desc_gpa, avail_gpa, used_gpa, &desc, &avail,
+					  &used);
+	if (why)
+		return vq_setup_fail(vq, why);
 
 	vq->mem = *mem;
+	vq->desc_gpa = desc_gpa;
+	vq->avail_gpa = avail_gpa;
+	vq->used_gpa = used_gpa;
 	vq->size = size;
 	vq->event_idx = (features >> VIRTIO_RING_F_EVENT_IDX) & 1;
 	vq->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;

@@ -113,7 +113,7 @@ static void startup_error(const char *hsm, const char *want1, const char *want2)
 {
 	char out[2048];
 	int lines = 0;
-	int st = vdm_run((const char *const[]){ "--hsm", hsm, "-m", strstr(hsm, "memsize") ? "1001K"
+	int st = vdm_run((const char *const[]){ "--hsm", hsm, "-m", strstr(hsm, "memsize") ? "1025K"
 								: "16M", "-s", "0:0,hostbridge",
 						  NULL },
 			 out, sizeof(out));

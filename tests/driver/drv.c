@@ -201,9 +201,17 @@ int vdm_run(const char *const *args, char *errbuf, size_t errlen)
 	}
 	close(pipefd[1]);
 	for (;;) {
+		struct pollfd pf = { .fd = pipefd[0], .events = POLLIN };
 		char buf[512];
-		ssize_t r = read(pipefd[0], buf, sizeof(buf));
+		ssize_t r;
 
+		/* A vdm that should have exited but serves on is a failure,
+		 * not a test that hangs: it gets 30 s. */
+		if (poll(&pf, 1, 30000) == 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		r = read(pipefd[0], buf, sizeof(buf));
 		if (r <= 0)
 			break;
 		for (ssize_t i = 0; i < r && got + 1 < errlen; i++)

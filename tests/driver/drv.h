@@ -38,7 +38,8 @@ int vdm_spawn(struct vdm_proc *p, const char *const *args, int *status);
 int vdm_stop(struct vdm_proc *p);
 
 /* Run vdm with args to completion (no sim socket added); returns exit status
- * and captures up to errlen-1 bytes of its stdout and stderr. */
+ * and captures up to errlen-1 bytes of its stdout and stderr.  A vdm still
+ * running after 30 s quiet is killed (status 137). */
 int vdm_run(const char *const *args, char *errbuf, size_t errlen);
 
 /* ---- guest link ---- */

@@ -15,7 +15,11 @@
  * virtio-blk routed to a vhost-user back-end (tests/qemu/vhost_remap.sh):
  * the memory map grows while the ring runs (a request whose buffer lies in
  * the new region must work), then guest RAM under the ring moves (the
- * device must go to DEVICE_NEEDS_RESET).
+ * device must go to DEVICE_NEEDS_RESET).  FAKE_QEMU_SCENARIO=vbsu-remap is
+ * the same guest on a virtio-blk vdm serves itself (tests/qemu/vbsu_remap.sh):
+ * after the map grows, guest RAM under the ring moves with its contents (the
+ * next request must be served from the ring where the guest now sees it),
+ * then the map drops the ring's RAM (DEVICE_NEEDS_RESET).
  */
 #include "../../hsm-shim/mpqemu.h"
 
@@ -333,8 +337,10 @@ static int blk_request(int s, uint8_t *ram, uint32_t type, uint64_t data_gpa, ui
 	return -1;
 }
 
-static int vhost_remap(int s, int memfd, uint64_t size)
+static int remap(int s, int memfd, uint64_t size, bool vhost)
 {
+	const char *name = vhost ? "vhost-remap" : "vbsu-remap";
+	char what[160];
 	uint8_t *ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	uint64_t half = size / 2, gpa[2] = { 0, half }, len[2] = { half, half }, off[2] = { 0, half };
 	uint64_t data = half + 0x1000; /* in the region that comes later */
@@ -365,34 +371,59 @@ static int vhost_remap(int s, int memfd, uint64_t size)
 	common_wr(s, VIRTIO_PCI_COMMON_STATUS, 1,
 		  VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 			  VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	snprintf(what, sizeof(what), "%s: the virtio-blk reaches DRIVER_OK", name);
 	check((bar(s, false, BAR4_BASE + VIRTIO_PCI_COMMON_STATUS, 0, 1, &closed) & 0x4f) == 0xf,
-	      "vhost-remap: the routed virtio-blk reaches DRIVER_OK");
-	check(blk_request(s, ram, VIRTIO_BLK_T_OUT, 0x30000, &avail_idx) == VIRTIO_BLK_S_OK,
-	      "vhost-remap: a write from the first region completes");
+	      what);
+	snprintf(what, sizeof(what), "%s: a write from the first region completes", name);
+	check(blk_request(s, ram, VIRTIO_BLK_T_OUT, 0x30000, &avail_idx) == VIRTIO_BLK_S_OK, what);
 
 	/* Guest RAM grows: the back-end must learn the new region. */
 	sysmem(s, memfd, 2, gpa, len, off);
 	for (int i = 0; i < 4096; i++)
 		ram[data + i] = (uint8_t)(i * 7 + 3);
-	check(blk_request(s, ram, VIRTIO_BLK_T_OUT, data, &avail_idx) == VIRTIO_BLK_S_OK,
-	      "vhost-remap: after the map grew, a write from the new region completes");
+	snprintf(what, sizeof(what), "%s: after the map grew, a write from the new region completes",
+		 name);
+	check(blk_request(s, ram, VIRTIO_BLK_T_OUT, data, &avail_idx) == VIRTIO_BLK_S_OK, what);
 	memset(ram + data, 0, 4096);
 	bool same = blk_request(s, ram, VIRTIO_BLK_T_IN, data, &avail_idx) == VIRTIO_BLK_S_OK;
 	for (int i = 0; same && i < 4096; i++)
 		same = ram[data + i] == (uint8_t)(i * 7 + 3);
-	check(same, "vhost-remap: and reads back into the new region");
+	snprintf(what, sizeof(what), "%s: and reads back into the new region", name);
+	check(same, what);
 
-	/* Guest RAM under the ring moves: the ring addresses the back-end
-	 * holds mean nothing now, so the device needs a reset. */
-	off[0] = 0x100000;
-	sysmem(s, memfd, 2, gpa, len, off);
+	if (!vhost) {
+		/* Guest RAM under the ring moves, contents and all (the guest
+		 * sees the same bytes at the same addresses): vdm must serve
+		 * the next request from where the ring now is. */
+		uint8_t *moved = ram + 0x100000;
+
+		memmove(moved, ram, half);
+		off[0] = 0x100000;
+		sysmem(s, memfd, 2, gpa, len, off);
+		/* The image checks this write (sector 8): its data is read
+		 * where the guest sees address 0x30000 now, too. */
+		for (int i = 0; i < 4096; i++)
+			moved[0x30000 + i] = (uint8_t)(i * 7 + 3);
+		check(blk_request(s, moved, VIRTIO_BLK_T_OUT, 0x30000, &avail_idx) ==
+			      VIRTIO_BLK_S_OK,
+		      "vbsu-remap: after RAM under the ring moved, a request is served from "
+		      "where the guest now sees the ring");
+		/* Then the map drops the ring's RAM altogether. */
+		sysmem(s, memfd, 1, gpa + 1, len + 1, off + 1);
+	} else {
+		/* Guest RAM under the ring moves: the ring addresses the
+		 * back-end holds mean nothing now, so the device needs a reset. */
+		off[0] = 0x100000;
+		sysmem(s, memfd, 2, gpa, len, off);
+	}
 	uint64_t st = 0;
 	for (int i = 0; i < 100 && !(st & VIRTIO_CONFIG_S_NEEDS_RESET); i++) {
 		st = bar(s, false, BAR4_BASE + VIRTIO_PCI_COMMON_STATUS, 0, 1, &closed);
 		usleep(10000);
 	}
 	check(st & VIRTIO_CONFIG_S_NEEDS_RESET,
-	      "vhost-remap: moving RAM under the running ring sets DEVICE_NEEDS_RESET");
+	      vhost ? "vhost-remap: moving RAM under the running ring sets DEVICE_NEEDS_RESET"
+		    : "vbsu-remap: a map without the ring's RAM sets DEVICE_NEEDS_RESET");
 	munmap(ram, size);
 	return failures ? 1 : 7;
 }
@@ -416,16 +447,17 @@ int main(int argc, char **argv)
 			socks[nsocks++] = atoi(p + 3);
 	}
 	const char *scenario = getenv("FAKE_QEMU_SCENARIO");
-	bool remap = scenario && !strcmp(scenario, "vhost-remap");
+	bool vhost_remap = scenario && !strcmp(scenario, "vhost-remap");
+	bool remapping = vhost_remap || (scenario && !strcmp(scenario, "vbsu-remap"));
 
-	check(size > 0 && nsocks >= (remap ? 1 : 2), "vdm passed guest RAM and proxy sockets");
-	if (size == 0 || nsocks < (remap ? 1 : 2))
+	check(size > 0 && nsocks >= (remapping ? 1 : 2), "vdm passed guest RAM and proxy sockets");
+	if (size == 0 || nsocks < (remapping ? 1 : 2))
 		return 1;
 	memfd = memfd_create("fake-qemu-ram", 0);
 	if (memfd < 0 || ftruncate(memfd, (off_t)size))
 		return 1;
-	if (remap)
-		return vhost_remap(socks[0], memfd, size);
+	if (remapping)
+		return remap(socks[0], memfd, size, vhost_remap);
 	for (int i = 0; i < nsocks; i++) {
 		struct mpqemu_sysmem m = { .gpas = { 0 }, .sizes = { size }, .offsets = { 0 } };
 

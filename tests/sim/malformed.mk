@@ -18,6 +18,7 @@ MALFORMED_TESTS = tests/sim/malformed/desc-loop.mal tests/sim/malformed/indirect
 	tests/sim/malformed/queue-size-not-power-of-2.mal tests/sim/malformed/queue-size-too-big.mal \
 	tests/sim/malformed/notify-disabled-queue.mal tests/sim/malformed/notify-absent-queue.mal \
 	tests/sim/malformed/queue-address-change-live.mal \
+	tests/sim/malformed/legacy-pfn-change-live.mal \
 	tests/sim/malformed/features-never-offered.mal \
 	tests/sim/malformed/driver-ok-after-features-refused.mal \
 	tests/sim/malformed/driver-ok-without-features-ok.mal \

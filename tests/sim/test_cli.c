@@ -5,7 +5,9 @@
 #include "drv.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int count_lines(const char *s)
 {
@@ -58,6 +60,9 @@ int main(void)
 	bad("malformed size", (const char *const[]){ "-m", "12Q", NULL }, "12Q");
 	bad("zero size", (const char *const[]){ "-m", "0", NULL }, "'0'");
 	bad("negative size", (const char *const[]){ "-m", "-5M", NULL }, "-5M");
+	bad("size without a suffix (bytes), below the minimum",
+	    (const char *const[]){ "-m", "256", NULL }, "256M?");
+	bad("size below the minimum", (const char *const[]){ "-m", "512K", NULL }, "1M minimum");
 	bad("unknown long option", (const char *const[]){ "--frob", NULL }, "--frob");
 	bad("unknown short option", (const char *const[]){ "-Z", NULL }, "-Z");
 	bad("missing argument", (const char *const[]){ "-m", NULL }, "-m");
@@ -100,6 +105,12 @@ int main(void)
 	bad("virtio-net multicast MAC",
 	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,mac=01:00:5e:00:00:01", NULL },
 	    "unicast");
+	bad("virtio-net broadcast MAC",
+	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,mac=ff:ff:ff:ff:ff:ff", NULL },
+	    "broadcast");
+	bad("virtio-net all-zero MAC",
+	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,mac=00:00:00:00:00:00", NULL },
+	    "all-zero");
 	bad("virtio-net unknown option",
 	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,speed=10", NULL }, "speed=10");
 	bad("virtio-console without a back-end",
@@ -124,5 +135,22 @@ int main(void)
 		     out, sizeof(out));
 	drv_check(st == 1 && strstr(out, "cannot open image /nonexistent/disk.img"),
 		  "missing image: exit 1 naming it (%d): %s", st, out);
+
+	/* An empty image would be a disk of 0 sectors: refused at start-up too. */
+	char empty[] = "/tmp/vdm-cli-empty-XXXXXX";
+	int fd = mkstemp(empty);
+	if (drv_check(fd >= 0, "make an empty image")) {
+		close(fd);
+		char dev[64];
+		snprintf(dev, sizeof(dev), "3,virtio-blk,%s", empty);
+		st = vdm_run((const char *const[]){ "--hsm", "sim:/tmp/vdm-cli-empty.sock", "-s", dev,
+						    NULL },
+			     out, sizeof(out));
+		const char *line = strstr(out, "no whole 512-byte block");
+		drv_check(st == 1 && line && count_lines(line) == 1 &&
+				  strstr(out, empty) && strstr(out, empty) < line,
+			  "empty image: exit 1, one last line naming it (%d): %s", st, out);
+		unlink(empty);
+	}
 	return drv_result();
 }

@@ -2,8 +2,8 @@
  * test_malformed.c - a hostile guest on the simulator, one case per run:
  *     test_malformed CASE        (or .../CASE.mal, as `make check` runs it)
  * Each case breaks a rule of the virtqueue, the virtio-pci transport or PCI
- * on virtio-rnd (the victim) while virtio-blk (a bystander) keeps serving
- * I/O.  In every case vdm keeps running, the bystander still reads back
+ * on a transitional virtio-rnd (the victim, driven through its modern
+ * interface) while virtio-blk (a bystander) keeps serving I/O.  In every case vdm keeps running, the bystander still reads back
  * what it wrote, the victim either reports DEVICE_NEEDS_RESET with a
  * configuration-change interrupt, refuses (FEATURES_OK stays clear), or
  * ignores what the spec lets a device ignore (and keeps working), and a
@@ -374,6 +374,26 @@ static void queue_address_change_live(void)
 	drv_check(victim_serves(), "the live queue still serves from its real rings");
 }
 
+static void legacy_pfn_change_live(void)
+{
+	/* The victim is transitional: a driver running it through the modern
+	 * interface pokes the legacy queue PFN of its live queue. */
+	struct drv_vq *q = &victim.vq[0];
+	uint64_t io = victim.f->bars[0].addr;
+	uint64_t elsewhere = drv_virtio_alloc(&victim, 0x4000, 4096);
+
+	drv_check(victim.f->bars[0].type == DRV_BAR_IO && io, "the victim has its legacy I/O BAR");
+	drv_pio_write(&d, io + 0x0e, 2, 0);                 /* queue select */
+	drv_pio_write(&d, io + 0x08, 4, elsewhere >> 12);   /* a new ring */
+	drv_check(drv_pio_read(&d, io + 0x08, 4) == (uint32_t)(q->desc_gpa >> 12),
+		  "the legacy PFN still names the live ring");
+	drv_pio_write(&d, io + 0x08, 4, 0);                 /* "deactivate" */
+	drv_check(drv_virtio_common_read(&victim, VIRTIO_PCI_COMMON_Q_ENABLE, 2) == 1,
+		  "PFN 0 does not disable a live queue");
+	status_still_good("legacy PFN writes on a live queue");
+	drv_check(victim_serves(), "the live queue still serves from its real rings");
+}
+
 /* ACKNOWLEDGE | DRIVER, then features including bit 40, which virtio-rnd never offers. */
 static void write_unoffered_features(void)
 {
@@ -520,6 +540,7 @@ static const struct mcase {
 	{ "notify-disabled-queue", notify_disabled_queue, IGNORED },
 	{ "notify-absent-queue", notify_absent_queue, IGNORED },
 	{ "queue-address-change-live", queue_address_change_live, IGNORED },
+	{ "legacy-pfn-change-live", legacy_pfn_change_live, IGNORED },
 	{ "features-never-offered", features_never_offered, REFUSED },
 	{ "driver-ok-after-features-refused", driver_ok_after_features_refused, NEEDS_RESET },
 	{ "driver-ok-without-features-ok", driver_ok_without_features_ok, NEEDS_RESET },
@@ -581,7 +602,7 @@ int main(int argc, char **argv)
 	close(fd);
 	char blk[128];
 	snprintf(blk, sizeof(blk), "3,virtio-blk,%s", img);
-	if (vdm_spawn(&p, (const char *const[]){ "-m", "3G", "-s", blk, "-s", "4,virtio-rnd", NULL },
+	if (vdm_spawn(&p, (const char *const[]){ "-m", "3G", "-s", blk, "-s", "4,virtio-rnd,transitional", NULL },
 		      &st)) {
 		drv_check(false, "vdm starts (%d)", st);
 		unlink(img);

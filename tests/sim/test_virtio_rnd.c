@@ -126,6 +126,24 @@ static void negotiation(void)
 						 VIRTIO_PCI_COMMON_NUMQ,
 					 2) == 1,
 		  "PCI_CFG window reads num_queues = 1 from the common config");
+	/* A driver filling pci_cfg_data a byte or a word at a time: each write
+	 * runs a BAR write of the window's first cap.length bytes, holding
+	 * what the driver put at each offset (4.1.4.9). */
+	unsigned data = v.pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	drv_virtio_pcicfg_write(&v, v.caps[VIRTIO_PCI_CAP_COMMON_CFG].bar,
+				v.caps[VIRTIO_PCI_CAP_COMMON_CFG].offset + VIRTIO_PCI_COMMON_GFSELECT,
+				4, 0);
+	drv_cfg_write(&d, v.f->bdf, data + 1, 1, 0x01);
+	uint32_t sel = (uint32_t)drv_virtio_common_read(&v, VIRTIO_PCI_COMMON_GFSELECT, 4);
+	drv_check(sel == 0x100, "PCI_CFG byte write at data+1 sets byte 1 (%#x)", sel);
+	drv_cfg_write(&d, v.f->bdf, data, 2, 0x0001);
+	drv_cfg_write(&d, v.f->bdf, data + 2, 2, 0x0002);
+	sel = (uint32_t)drv_virtio_common_read(&v, VIRTIO_PCI_COMMON_GFSELECT, 4);
+	drv_check(sel == 0x20001, "PCI_CFG word writes at data and data+2 make %#x", sel);
+	drv_check(drv_cfg_read(&d, v.f->bdf, data + 2, 2) == 0x0002 &&
+			  drv_cfg_read(&d, v.f->bdf, data + 1, 1) == 0,
+		  "PCI_CFG sub-dword reads return the bytes at their offsets");
+	drv_virtio_common_write(&v, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
 
 	/* A feature the device never offered: FEATURES_OK does not stick. */
 	drv_virtio_set_status(&v, 0);

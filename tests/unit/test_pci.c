@@ -63,7 +63,16 @@ struct rec {
 	uint64_t map_addr;
 	unsigned cfg_off, cfg_size;
 	uint32_t cfg_val;
+	int ncalls;                     /* cfg_read/cfg_write calls logged below */
+	struct { unsigned off, size; uint32_t val; } calls[8];
 };
+
+static void log_cfg_call(struct rec *r, unsigned off, unsigned size, uint32_t val)
+{
+	if (r->ncalls < 8)
+		r->calls[r->ncalls] = (__typeof__(r->calls[0])){ off, size, val };
+	r->ncalls++;
+}
 
 static uint64_t t_bar_read(struct pci_dev *d, int bar, uint64_t off, unsigned size)
 {
@@ -104,6 +113,7 @@ static uint32_t t_cfg_read(struct pci_dev *d, unsigned off, unsigned size)
 	r->cfg_reads++;
 	r->cfg_off = off;
 	r->cfg_size = size;
+	log_cfg_call(r, off, size, 0);
 	return 0xcafe0000u | off << 4 | size;
 }
 
@@ -115,6 +125,7 @@ static void t_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t
 	r->cfg_off = off;
 	r->cfg_size = size;
 	r->cfg_val = val;
+	log_cfg_call(r, off, size, val);
 }
 
 static void t_msix_changed(struct pci_dev *d)
@@ -438,6 +449,37 @@ static void test_cfg_space(struct pci_bus *bus, struct pci_dev *d, struct rec *r
 	int reads = r->cfg_reads;
 	drv_check(cfg_rd(bus, d, 0x88, 4) == 0 && r->cfg_reads == reads,
 		  "unclaimed offset after the range reads config memory");
+
+	/* Two adjacent ranges, a gap, a third range: an access is split at every
+	 * boundary, and each part goes to its owner with its own bytes. */
+	drv_check(pci_dev_claim_cfg(d, 0xa0, 2) == 0 && pci_dev_claim_cfg(d, 0xa2, 2) == 0 &&
+			  pci_dev_claim_cfg(d, 0xa6, 2) == 0 && pci_dev_claim_cfg(d, 0xa8, 1) == 0,
+		  "claim 0xa0+2, 0xa2+2, 0xa6+2, 0xa8+1");
+	drv_check(pci_dev_claim_cfg(d, 0xa1, 2) == -EEXIST &&
+			  pci_dev_claim_cfg(d, 0xfe, 4) == -EINVAL,
+		  "overlapping and out-of-range claims are refused");
+	r->ncalls = 0;
+	uint32_t v = cfg_rd(bus, d, 0xa0, 4);
+	drv_check(r->ncalls == 2 && r->calls[0].off == 0xa0 && r->calls[0].size == 2 &&
+			  r->calls[1].off == 0xa2 && r->calls[1].size == 2 && v == 0x0a220a02,
+		  "a dword over two ranges is two reads, (0xa0, 2) and (0xa2, 2): %#x", v);
+	pci_dev_set_wmask(d, 0xa4, (const uint8_t[]){ 0xff, 0xff }, 2);
+	r->ncalls = 0;
+	cfg_wr(bus, d, 0xa4, 4, 0x87654321);
+	drv_check(r->ncalls == 1 && r->calls[0].off == 0xa6 && r->calls[0].size == 2 &&
+			  r->calls[0].val == 0x8765 && pci_cfg_read16(d, 0xa4) == 0x4321 &&
+			  pci_cfg_read16(d, 0xa6) == 0,
+		  "a dword over plain bytes and a range: the low word to config memory, "
+		  "(0xa6, 2, 0x8765) to the device");
+	r->ncalls = 0;
+	v = cfg_rd(bus, d, 0xa4, 4);
+	drv_check(r->ncalls == 1 && v == 0x0a624321, "and reads back the same way: %#x", v);
+	pci_dev_set_wmask(d, 0xa9, (const uint8_t[]){ 0xff }, 1);
+	r->ncalls = 0;
+	cfg_wr(bus, d, 0xa8, 2, 0x5aa5);
+	drv_check(r->ncalls == 1 && r->calls[0].off == 0xa8 && r->calls[0].size == 1 &&
+			  r->calls[0].val == 0xa5 && d->cfg[0xa9] == 0x5a,
+		  "a word straddling the end of a 1-byte range is split there");
 
 	pci_dev_set_wmask(d, 0x90, (const uint8_t[]){ 0xff, 0x0f }, 2);
 	cfg_wr(bus, d, 0x90, 4, 0xffffffff);

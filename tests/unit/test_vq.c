@@ -3,8 +3,8 @@
  *
  * Plays the driver: lays rings out in a fake guest RAM the way a virtio 1.x
  * driver would, then checks well-formed chains, the used ring, interrupt and
- * kick suppression, every malformed-ring rule vq_getchain enforces and every
- * layout vq_setup must refuse.  Each case starts from a freshly zeroed RAM and
+ * kick suppression, every malformed-ring rule vq_getchain enforces, every
+ * layout vq_setup must refuse, and vq_remap after guest RAM is mapped anew.  Each case starts from a freshly zeroed RAM and
  * ring.  A last stress run has a racing "guest" thread rewrite the rings while
  * chains are taken.  Exits 0 on success; prints each failed check and exits 1 otherwise.
  */
@@ -837,6 +837,67 @@ static void test_setup(void)
 	CHECK(vq_setup(&vq, &mem, 1, 1, d, a, u, 0) == 0 && !vq.event_idx);
 }
 
+/* Guest RAM that the hypervisor can map anew (remap_base) or take away (NULL). */
+static uint8_t *remap_base;
+
+static void *translate_moving(void *opaque, uint64_t gpa, uint64_t len)
+{
+	uint64_t off = gpa - RAM_BASE;
+
+	if (!remap_base || len == 0 || gpa < RAM_BASE || off > RAM_SIZE || len > RAM_SIZE - off)
+		return NULL;
+	return remap_base + off;
+}
+
+static void test_remap(void)
+{
+	const struct vq_mem moving = { translate_moving, NULL };
+	uint8_t *ram2 = aligned_alloc(4096, RAM_SIZE);
+	struct tdesc *desc2;
+	struct tavail *avail2;
+	struct tused *used2, *used1;
+	struct vq_chain ch;
+	struct ring r;
+
+	cur = "remap";
+	if (!CHECK(ram2 != NULL))
+		return;
+	ring_init(&r, 8, 0);
+	remap_base = ram;
+	CHECK(vq_setup(&r.vq, &moving, 8, 8, gpa(OFF_DESC), gpa(OFF_AVAIL), gpa(OFF_USED), 0) == 0);
+	set_desc(r.desc, 0, gpa(OFF_DATA), 64, 0, 0);
+	publish(&r, 0);
+	CHECK(take(&r, &ch, 4) == 1 && iov[0].iov_base == ram + OFF_DATA);
+	vq_relchain(&r.vq, ch.head, 0);
+
+	/* The same guest addresses now live elsewhere, contents and all. */
+	memcpy(ram2, ram, RAM_SIZE);
+	remap_base = ram2;
+	CHECK(vq_remap(&r.vq) == 0 && !r.vq.broken);
+	desc2 = (struct tdesc *)(ram2 + OFF_DESC);
+	avail2 = (struct tavail *)(ram2 + OFF_AVAIL);
+	used2 = (struct tused *)(ram2 + OFF_USED);
+	used1 = r.used;
+	set_desc(desc2, 5, gpa(OFF_DATA), 32, 0, 0);
+	avail2->ring[1] = 5;
+	__atomic_store_n(&avail2->idx, 2, __ATOMIC_RELEASE);
+	CHECK(vq_has_work(&r.vq));
+	CHECK(take(&r, &ch, 4) == 1 && ch.head == 5 && iov[0].iov_base == ram2 + OFF_DATA);
+	vq_relchain(&r.vq, ch.head, 0);
+	CHECK(used2->idx == 2 && used2->ring[1].id == 5 && used1->idx == 1);
+
+	/* The map loses the ring: broken, and nothing is touched any more. */
+	remap_base = NULL;
+	CHECK(vq_remap(&r.vq) == -EFAULT && r.vq.broken);
+	CHECK(r.vq.error && strstr(r.vq.error, "memory map change"));
+	CHECK(take(&r, &ch, 4) == -EFAULT && !vq_has_work(&r.vq));
+	vq_relchain(&r.vq, 5, 0);
+	vq_set_notify(&r.vq, true);
+	CHECK(used2->idx == 2);
+	CHECK(vq_remap(&r.vq) == 0); /* a queue that is not set up has nothing to look up */
+	free(ram2);
+}
+
 int main(void)
 {
 	ram = aligned_alloc(4096, RAM_SIZE);
@@ -854,6 +915,7 @@ int main(void)
 	test_malformed();
 	test_len_overflow();
 	test_setup();
+	test_remap();
 	test_stress();
 	free(ram);
 	if (failures) {
