@@ -10,7 +10,7 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-enum { OPT_HSM = 1000, OPT_HELP, OPT_VERSION, OPT_LOG_FILE, OPT_DUMP, OPT_VIRTIO_POLL };
+enum { OPT_HSM = 1000, OPT_HELP, OPT_VERSION, OPT_LOG_FILE, OPT_DUMP, OPT_VIRTIO_POLL, OPT_API };
 
 static const struct option long_opts[] = {
 	{ "hsm", required_argument, NULL, OPT_HSM },
@@ -19,6 +19,7 @@ static const struct option long_opts[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "dump-config", required_argument, NULL, OPT_DUMP },
 	{ "virtio_poll", required_argument, NULL, OPT_VIRTIO_POLL },
+	{ "api-socket", required_argument, NULL, OPT_API },
 	{ "slot", required_argument, NULL, 's' },
 	{ "uuid", required_argument, NULL, 'U' },
 	{ "memsize", required_argument, NULL, 'm' },
@@ -48,6 +49,8 @@ void cli_usage(FILE *f)
 		"                        in the format `lspci -F` reads, at start\n"
 		"  -v, --verbose         more log detail (repeat for more)\n"
 		"      --log-file PATH   log to PATH instead of stderr\n"
+		"      --api-socket PATH the management API (JSON lines; see vdmctl(1)) on a UNIX\n"
+		"                        socket at PATH, mode 0600\n"
 		"      --virtio_poll NS  acrn-dm's poll mode: guests do not kick VBS-U queues,\n"
 		"                        vdm looks at each every NS nanoseconds (devices with\n"
 		"                        their own poll= keep it)\n"
@@ -260,6 +263,9 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 			break;
 		case OPT_DUMP:
 			o->dump_dir = optarg;
+			break;
+		case OPT_API:
+			o->api_socket = optarg;
 			break;
 		case OPT_VIRTIO_POLL: {
 			/* acrn-dm's poll mode: the interval in nanoseconds. */

@@ -29,6 +29,7 @@ struct vdm_options {
 	const char *log_file;
 	const char *dump_dir; /* --dump-config DIR */
 	uint32_t virtio_poll_us; /* --virtio_poll: acrn-dm's poll mode, 0 = off */
+	const char *api_socket;  /* --api-socket PATH */
 	bool help;
 	bool version;
 	int extra_argc;       /* after "--" */

@@ -6,7 +6,8 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \
 	devicemodel/vdm.h devicemodel/devemu.c devicemodel/hostbridge.c \
 	devicemodel/cli.h devicemodel/cli.c \
-	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c \
+	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/virtio_route.c \
+	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c \
 	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
 	devicemodel/chardev.h devicemodel/chardev.c devicemodel/virtio_console.c \
 	devicemodel/virtio_net.c devicemodel/virtio_vhost.c \
@@ -16,5 +17,13 @@ bin_PROGRAMS += devicemodel/vdm
 devicemodel_vdm_SOURCES = devicemodel/main.c
 devicemodel_vdm_CFLAGS = $(AM_CFLAGS) $(UUID_CFLAGS) $(CRYPTO_CFLAGS)
 devicemodel_vdm_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
-	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(PCIACCESS_LIBS)
+	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)
 dist_man1_MANS += devicemodel/vdm.1
+devicemodel_libdm_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+
+# vdmctl: the management API's command-line client.
+bin_PROGRAMS += devicemodel/vdmctl
+devicemodel_vdmctl_SOURCES = devicemodel/vdmctl.c
+devicemodel_vdmctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+devicemodel_vdmctl_LDADD = $(JSONC_LIBS)
+dist_man1_MANS += devicemodel/vdmctl.1

@@ -7,6 +7,7 @@
  * arguments; with a hypervisor that vdm started (--hsm qemu), the
  * hypervisor's own exit status once it ends.
  */
+#include "api.h"
 #include "cli.h"
 #include "log.h"
 #include "vdm.h"
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
 {
 	static struct vdm vdm;
 	static struct vdm_options opts;
+	struct api *api = NULL;
 	char err[512];
 	int status = 1, ret, sig;
 
@@ -232,6 +234,10 @@ int main(int argc, char **argv)
 		goto out;
 	if (opts.dump_dir && dump_config(&vdm, opts.dump_dir))
 		goto out;
+	if (opts.api_socket && api_open(&api, &vdm, opts.api_socket, err, sizeof(err))) {
+		fprintf(stderr, "vdm: %s\n", err);
+		goto out;
+	}
 	char start_err[256];
 
 	ret = hsm_start(vdm.vm, start_err, sizeof(start_err));
@@ -255,6 +261,7 @@ int main(int argc, char **argv)
 out:
 	/* Stop the guest, then the devices (they flush and unregister from
 	 * libhsm), then the VM. */
+	api_close(api);
 	hsm_stop(vdm.vm);
 	destroy_devices(&vdm);
 	hsm_close(vdm.vm);

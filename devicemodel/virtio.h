@@ -53,6 +53,7 @@ int virtio_poll_option(const char *opt, struct virtio_poll *p, char *err, size_t
 
 /* What a queue has done, for the log and the management of the future. */
 struct virtio_queue_stats {
+	uint64_t busy_ns;        /* time vdm spent serving the queue */
 	uint64_t kicks;          /* notifications from the driver */
 	uint64_t interrupts;     /* used-buffer notifications sent */
 	uint64_t holdoff_hits;   /* a hold-off window found new work: a kick saved */
@@ -123,6 +124,14 @@ struct virtio_ops {
 	void (*reset)(struct virtio_dev *vd);
 	/* The driver wrote device config bytes (optional; else read-only). */
 	void (*cfg_write)(struct virtio_dev *vd, unsigned off, unsigned size, uint64_t val);
+	/*
+	 * Live route switching (virtio_route.c), optional.  vbsu_prepare: make
+	 * the VBS-U back-end ready to take the queues (0, or -errno with err:
+	 * it has none).  route_check: can the vhost back-end dev serve what
+	 * the guest was told (config space, limits)?  0 or -errno with err.
+	 */
+	int (*vbsu_prepare)(struct virtio_dev *vd, char *err, size_t errlen);
+	int (*route_check)(struct virtio_dev *vd, struct vhost_dev *dev, char *err, size_t errlen);
 };
 
 struct virtio_dev {
@@ -149,6 +158,9 @@ struct virtio_dev {
 	struct ratelimit rl;
 	uint8_t pci_cfg_cap;     /* offset of VIRTIO_PCI_CAP_PCI_CFG */
 	struct virtio_vhost *vhost; /* data plane on a vhost back-end, or NULL (VBS-U) */
+	/* What a vhost route of this device needs; NULL: it cannot switch routes. */
+	const struct virtio_vhost_params *vhost_params;
+	uint64_t route_switches;
 	struct evloop *loop;     /* where the queues' fds are watched: vdm's, or an I/O thread's */
 };
 
@@ -175,6 +187,9 @@ static inline struct virtio_dev *to_virtio_dev(struct pci_dev *d)
 {
 	return (struct virtio_dev *)d;
 }
+
+/* True when d is a virtio device's function (to_virtio_dev applies). */
+bool virtio_pci_function(const struct pci_dev *d);
 
 /* Negotiated feature test. */
 static inline bool virtio_has_feature(const struct virtio_dev *vd, unsigned bit)
@@ -296,6 +311,20 @@ struct vhost_dev *virtio_vhost_dev(const struct virtio_vhost *vv);
 int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *err, size_t errlen);
 /* Stop and release (before virtio_dev_fini).  NULL allowed. */
 void virtio_vhost_free(struct virtio_vhost *vv);
+
+/* "vbs-u", "vhost-user:PATH" or "vhost-kernel:NODE": vd's route now. */
+void virtio_route_describe(const struct virtio_dev *vd, char *buf, size_t len);
+
+/*
+ * Move vd's data plane to route (VHOST_ROUTE_NONE: VBS-U) while the guest
+ * runs: quiesce the old owner, hand over the ring indexes, start the new
+ * one; the guest sees nothing.  Returns 0 once the new owner serves, or
+ * -errno with a one-line reason in err: the device then still serves on
+ * its old route, or (when that was impossible) needs a reset, which err
+ * says.  On the loop thread, with vd locked.
+ */
+int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, char *err,
+		     size_t errlen);
 
 /*
  * Guest RAM changed (the HSM back-end's map): running back-ends get the new

@@ -21,8 +21,13 @@
 #include <linux/virtio_ids.h>
 
 #define BLK_QUEUE_SIZE 256
+/* Buffers per request taken; the guest is told fewer, and limits no larger
+ * than a vhost-user-blk back-end's (QEMU's: 126 buffers, one 16 MiB discard
+ * or write-zeroes segment), so that the device can move to one live. */
 #define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2)
-#define BLK_MAX_DWZ_SECTORS (1u << 22) /* 2 GiB per discard / write-zeroes segment */
+#define BLK_SEG_MAX_TOLD 126
+#define BLK_MAX_DWZ_SECTORS 32768
+#define BLK_MAX_DWZ_SEG_TOLD 1
 /* Requests per pass; the transport makes a few passes per kick, then lets
  * the other devices have the event loop (tests/sim/test_fairness.c). */
 #define BLK_BUDGET 64
@@ -58,6 +63,7 @@ struct virtio_blk {
 	struct vbsu_blk be;   /* VBS-U only */
 	bool reap_watched;    /* be's completion eventfd is on the loop */
 	struct iothread io;   /* iothread: its loop serves the queues */
+	struct virtio_vhost_params vparams; /* a vhost route: one ring per queue */
 	struct virtio_blk_config config;
 	const struct blk_cfg *cfg;
 };
@@ -232,12 +238,84 @@ static void blk_cfg_write(struct virtio_dev *vd, unsigned off, unsigned size, ui
 		log_warn("virtio-blk: %s", vhost_dev_error(dev));
 }
 
+/* set-route to VBS-U: only a disk vdm opened an image for can take it. */
+static int blk_vbsu_prepare(struct virtio_dev *vd, char *err, size_t errlen)
+{
+	struct virtio_blk *b = (struct virtio_blk *)vd;
+
+	if (!b->be.aio) {
+		snprintf(err, errlen, "virtio-blk was started on vhost=user with no image for VBS-U");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/*
+ * set-route to a vhost-user-blk back-end: the guest keeps the config space
+ * it read from vdm, so the back-end must serve the same disk (capacity,
+ * block size, writable if the guest writes) and take requests as large as
+ * vdm said it could.
+ */
+static int blk_route_check(struct virtio_dev *vd, struct vhost_dev *dev, char *err,
+			   size_t errlen)
+{
+	struct virtio_blk *b = (struct virtio_blk *)vd;
+	struct virtio_blk_config theirs = { 0 };
+	const struct virtio_blk_config *ours = &b->config;
+
+	if (!vhost_dev_has_config(dev) ||
+	    vhost_dev_get_config(dev, 0, &theirs,
+				 offsetof(struct virtio_blk_config, max_secure_erase_sectors))) {
+		snprintf(err, errlen, "the back-end does not tell its disk's geometry (CONFIG)");
+		return -EOPNOTSUPP;
+	}
+	if (theirs.capacity != ours->capacity) {
+		snprintf(err, errlen, "the back-end's disk has %llu sectors, the guest's %llu",
+			 (unsigned long long)theirs.capacity, (unsigned long long)ours->capacity);
+		return -EINVAL;
+	}
+	if ((vhost_dev_features(dev) >> VIRTIO_BLK_F_BLK_SIZE & 1) &&
+	    theirs.blk_size != ours->blk_size) {
+		snprintf(err, errlen, "the back-end's blocks are %u bytes, the guest's %u",
+			 theirs.blk_size, ours->blk_size);
+		return -EINVAL;
+	}
+	if ((vhost_dev_features(dev) >> VIRTIO_BLK_F_RO & 1) &&
+	    !virtio_has_feature(vd, VIRTIO_BLK_F_RO)) {
+		snprintf(err, errlen, "the back-end's disk is read-only and the guest writes");
+		return -EROFS;
+	}
+	if ((vhost_dev_features(dev) >> VIRTIO_BLK_F_SEG_MAX & 1) &&
+	    theirs.seg_max < ours->seg_max) {
+		snprintf(err, errlen, "the back-end takes %u buffers per request, the guest was "
+				      "told %u", theirs.seg_max, ours->seg_max);
+		return -EINVAL;
+	}
+	if (virtio_has_feature(vd, VIRTIO_BLK_F_DISCARD) &&
+	    (theirs.max_discard_sectors < ours->max_discard_sectors ||
+	     theirs.max_discard_seg < ours->max_discard_seg)) {
+		snprintf(err, errlen, "the back-end discards less per request than the guest was "
+				      "told");
+		return -EINVAL;
+	}
+	if (virtio_has_feature(vd, VIRTIO_BLK_F_WRITE_ZEROES) &&
+	    (theirs.max_write_zeroes_sectors < ours->max_write_zeroes_sectors ||
+	     theirs.max_write_zeroes_seg < ours->max_write_zeroes_seg)) {
+		snprintf(err, errlen, "the back-end zeroes less per request than the guest was "
+				      "told");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static const struct virtio_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_type = VIRTIO_ID_BLOCK,
 	.pci_class = 0x010000, /* mass storage, SCSI: what virtio-blk has always used */
 	.queue_notify = blk_notify,
 	.quiesce = blk_quiesce,
+	.vbsu_prepare = blk_vbsu_prepare,
+	.route_check = blk_route_check,
 	.cfg_write = blk_cfg_write,
 };
 
@@ -264,13 +342,13 @@ static void blk_fill_config(struct virtio_blk *b)
 
 	memset(c, 0, sizeof(*c));
 	c->capacity = b->be.capacity;
-	c->seg_max = BLK_SEG_MAX;
+	c->seg_max = BLK_SEG_MAX_TOLD;
 	c->blk_size = b->be.sector_size;
 	c->max_discard_sectors = BLK_MAX_DWZ_SECTORS;
-	c->max_discard_seg = VBSU_BLK_MAX_DWZ_SEG;
+	c->max_discard_seg = BLK_MAX_DWZ_SEG_TOLD;
 	c->discard_sector_alignment = align;
 	c->max_write_zeroes_sectors = BLK_MAX_DWZ_SECTORS;
-	c->max_write_zeroes_seg = VBSU_BLK_MAX_DWZ_SEG;
+	c->max_write_zeroes_seg = BLK_MAX_DWZ_SEG_TOLD;
 	c->write_zeroes_may_unmap = b->be.can_discard;
 	c->num_queues = (uint16_t)b->cfg->mq;
 }
@@ -323,6 +401,7 @@ static int blk_create_vhost(struct vdm *vdm, struct virtio_blk *b, char *err, si
 		virtio_vhost_free(vv);
 		return ret;
 	}
+	b->vd.vhost_params = &blk_vhost;
 	log_info("virtio-blk: vhost-user %s, %llu sectors%s", cfg->route.path,
 		 (unsigned long long)b->config.capacity,
 		 b->vd.host_features >> VIRTIO_BLK_F_RO & 1 ? ", read-only" : "");
@@ -399,6 +478,8 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		if (ret)
 			virtio_dev_fini(&b->vd);
 	}
+	b->vparams = (struct virtio_vhost_params){ .nrings = cfg->mq };
+	b->vd.vhost_params = &b->vparams;
 	if (!ret && cfg->iothread) {
 		b->vd.pci.lock = &b->io.lock;
 		ret = iothread_start(&b->io);

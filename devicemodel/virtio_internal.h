@@ -31,6 +31,14 @@ int virtio_vhost_start(struct virtio_dev *vd);   /* at DRIVER_OK */
 void virtio_vhost_reset(struct virtio_dev *vd);  /* at device reset */
 void virtio_vhost_irq_changed(struct virtio_dev *vd); /* MSI-X state or a vector changed */
 bool virtio_vhost_owns(const struct virtio_queue *q); /* q runs on the back-end now */
+/* Live switching (virtio_route.c): vv becomes vd's route (no ring started),
+ * its rings stop (each base kept), and their next avail indexes. */
+void virtio_vhost_link(struct virtio_dev *vd, struct virtio_vhost *vv);
+void virtio_vhost_stop(struct virtio_vhost *vv);
+unsigned virtio_vhost_nrings(const struct virtio_vhost *vv);
+uint16_t virtio_vhost_base(const struct virtio_vhost *vv, unsigned i);
+void virtio_vhost_set_base(struct virtio_vhost *vv, unsigned i, uint16_t base);
+bool virtio_vhost_connected(const struct virtio_vhost *vv);
 
 /* Legacy interface. */
 uint16_t virtio_transitional_id(uint16_t type);

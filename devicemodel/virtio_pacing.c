@@ -214,7 +214,17 @@ static bool ring_empty(struct virtio_queue *q)
 	return virtio_queue_rearm(q);
 }
 
+static void serve(struct virtio_queue *q);
+
 void virtio_queue_serve(struct virtio_queue *q)
+{
+	int64_t t0 = now_ns();
+
+	serve(q);
+	q->stats.busy_ns += (uint64_t)(now_ns() - t0);
+}
+
+static void serve(struct virtio_queue *q)
 {
 	struct virtio_dev *vd = q->dev;
 	int r;

@@ -724,6 +724,11 @@ void virtio_dev_fini(struct virtio_dev *vd)
 	pci_msix_fini(&vd->pci);
 }
 
+bool virtio_pci_function(const struct pci_dev *d)
+{
+	return d->ops == &virtio_pci_ops;
+}
+
 /* ---- guest RAM map changes ---- */
 
 void virtio_mem_changed(struct vdm *vdm)

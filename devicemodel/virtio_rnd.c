@@ -31,11 +31,19 @@ static int rnd_notify(struct virtio_dev *vd, struct virtio_queue *q)
 	return r < 0 ? r : 0;
 }
 
+/* set-route to VBS-U: the CSPRNG must be seeded (a vhost-routed one never
+ * was asked). */
+static int rnd_vbsu_prepare(struct virtio_dev *vd, char *err, size_t errlen)
+{
+	return vbsu_rnd_init(err, errlen);
+}
+
 static const struct virtio_ops rnd_ops = {
 	.name = "virtio-rnd",
 	.device_type = VIRTIO_ID_RNG,
 	.pci_class = 0x00ff00, /* unclassified device */
 	.queue_notify = rnd_notify,
+	.vbsu_prepare = rnd_vbsu_prepare,
 };
 
 struct rnd_cfg {
@@ -92,6 +100,7 @@ static int rnd_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		free(r);
 		return ret;
 	}
+	r->vd.vhost_params = &rnd_vhost;
 	*out = &r->vd.pci;
 	return 0;
 }

@@ -504,6 +504,53 @@ struct vhost_dev *virtio_vhost_dev(const struct virtio_vhost *vv)
 	return vv ? vv->dev : NULL;
 }
 
+/* ---- for live route switching (virtio_route.c) ---- */
+
+void virtio_vhost_link(struct virtio_dev *vd, struct virtio_vhost *vv)
+{
+	vd->vhost = vv;
+	vv->vd = vd;
+	vv->next = vd->vdm->vhosts;
+	vd->vdm->vhosts = vv;
+	watch_sock(vv, true);
+}
+
+void virtio_vhost_stop(struct virtio_vhost *vv)
+{
+	stop_rings(vv);
+}
+
+unsigned virtio_vhost_nrings(const struct virtio_vhost *vv)
+{
+	return vv->nrings;
+}
+
+uint16_t virtio_vhost_base(const struct virtio_vhost *vv, unsigned i)
+{
+	return vv->base[i];
+}
+
+void virtio_vhost_set_base(struct virtio_vhost *vv, unsigned i, uint16_t base)
+{
+	vv->base[i] = base;
+}
+
+bool virtio_vhost_connected(const struct virtio_vhost *vv)
+{
+	return vv->dev && !vhost_dev_disconnected(vv->dev);
+}
+
+void virtio_route_describe(const struct virtio_dev *vd, char *buf, size_t len)
+{
+	const struct virtio_vhost *vv = vd->vhost;
+
+	if (!vv)
+		snprintf(buf, len, "vbs-u");
+	else
+		snprintf(buf, len, "vhost-%s:%s",
+			 vv->transport == VHOST_TRANSPORT_KERNEL ? "kernel" : "user", vv->path);
+}
+
 int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *err, size_t errlen)
 {
 	uint64_t backend = vhost_dev_features(vv->dev) | vv->params->vdm_features;
@@ -516,11 +563,7 @@ int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *er
 	/* Offer the guest only what the back-end will do (the transport added
 	 * its ring features for VBS-U). */
 	vd->host_features &= backend;
-	vd->vhost = vv;
-	vv->vd = vd;
-	vv->next = vd->vdm->vhosts;
-	vd->vdm->vhosts = vv;
-	watch_sock(vv, true);
+	virtio_vhost_link(vd, vv);
 	log_info("00:%02x.%d %s: data plane on %s vhost %s", vd->vdm->create_slot,
 		 vd->vdm->create_func,
 		 vd->ops->name, vv->transport == VHOST_TRANSPORT_KERNEL ? "kernel" : "user",
@@ -557,7 +600,8 @@ void virtio_vhost_free(struct virtio_vhost *vv)
 		watch_sock(vv, false);
 		if (vv->reconnect_timer)
 			evloop_del_timer(vv->vd->vdm->loop, vv->reconnect_timer);
-		vv->vd->vhost = NULL;
+		if (vv->vd->vhost == vv) /* (a live switch may have a new one already) */
+			vv->vd->vhost = NULL;
 	}
 	vhost_dev_close(vv->dev);
 	for (unsigned i = 0; i < VIRTIO_VHOST_MAX_RINGS; i++)

@@ -20,7 +20,7 @@ elif [ "${1:-}" = "--fuzz" ]; then
 fi
 builddir=${1:-$top/build}
 
-deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev liburing-dev pciutils
+deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev liburing-dev libjson-c-dev pciutils
 	qemu-system-x86 qemu-system-common seabios cpio"
 [ -z "$fuzz" ] || deps="$deps clang libclang-rt-14-dev"
 missing=

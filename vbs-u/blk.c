@@ -148,8 +148,10 @@ void blk_reqs_free(struct vbsu_blk *b)
 
 static void finish(struct vbsu_blk *b, struct blk_req *r, uint8_t status)
 {
-	if (status != VIRTIO_BLK_S_OK)
+	if (status != VIRTIO_BLK_S_OK) {
 		b->errors++;
+		r->vq->stat_errors++;
+	}
 	if (r->bounce) {
 		if (status == VIRTIO_BLK_S_OK && r->is_read)
 			scatter(r->data, r->ndata, r->bounce, r->used_len - 1);

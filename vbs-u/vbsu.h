@@ -58,6 +58,8 @@ struct vqueue {
 	uint16_t used_idx;   /* next used entry the device will write */
 	uint16_t signalled_used; /* used_idx at the last interrupt decision */
 	bool signalled_used_valid;
+	/* What went through the queue (for the management API). */
+	uint64_t stat_chains, stat_bytes, stat_errors;
 };
 
 /* One descriptor chain taken from the avail ring. */
@@ -114,6 +116,16 @@ bool vq_has_work(struct vqueue *vq);
  */
 int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov,
 		int niov);
+
+/*
+ * Another owner ran the ring and stopped (a vhost back-end): continue from
+ * its indexes.  last_avail is the next avail entry to read, used_idx the
+ * used ring's idx; the next interrupt decision starts afresh.
+ */
+void vq_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used_idx);
+
+/* The used ring's idx as the guest sees it (another owner may have moved it). */
+uint16_t vq_used_idx_in_ring(const struct vqueue *vq);
 
 /* Give back the last taken chain without using it (it is seen again next time). */
 void vq_retchain(struct vqueue *vq);

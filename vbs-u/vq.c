@@ -349,7 +349,21 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, in
 	chain->read_len = (uint32_t)w.read_len;
 	chain->write_len = (uint32_t)w.write_len;
 	vq->last_avail++;
+	vq->stat_chains++;
+	vq->stat_bytes += w.read_len + w.write_len;
 	return w.n;
+}
+
+void vq_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used_idx)
+{
+	vq->last_avail = last_avail;
+	vq->used_idx = used_idx;
+	vq->signalled_used_valid = false;
+}
+
+uint16_t vq_used_idx_in_ring(const struct vqueue *vq)
+{
+	return vq->ready ? __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) : 0;
 }
 
 void vq_retchain(struct vqueue *vq)

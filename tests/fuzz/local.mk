@@ -9,7 +9,7 @@ EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/corpus tests/fuzz/mkseeds.py tes
 FUZZ_TARGETS =
 tests_fuzz_fuzz_vq_LDADD = vbs-u/libvbsu.a
 tests_fuzz_fuzz_blk_LDADD = vbs-u/libvbsu.a $(URING_LIBS)
-FUZZ_DM_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS)
+FUZZ_DM_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_vq
 tests_fuzz_fuzz_vq_SOURCES = tests/fuzz/fuzz_vq.c tests/fuzz/fuzz_ram.h

@@ -1,0 +1,246 @@
+/*
+ * virtio_route.c - moving a running device's data plane between VBS-U and
+ * a vhost back-end while the guest keeps its rings, features and status
+ * (the management API's set-route).
+ *
+ * The new owner is connected and checked first (features the guest uses,
+ * the device's own limits), so most refusals leave the device untouched.
+ * Then the old owner is quiesced: VBS-U finishes every request in flight; a
+ * vhost back-end is stopped with GET_VRING_BASE (the next avail index of
+ * each ring), and vdm waits, bounded, for its used ring to catch up with
+ * that index, since a back-end may still be completing requests it took.
+ * With nothing in flight the used index equals the next avail index, and
+ * that pair is all the new owner needs.  If the new owner fails to start,
+ * the old one takes the rings back from where they are; only when neither
+ * can serve does the device go to DEVICE_NEEDS_RESET.
+ */
+#include "virtio_internal.h"
+#include "vdm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+
+/* How long a stopped vhost back-end may take to finish what it took. */
+#define DRAIN_TIMEOUT_MS 5000
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Stop serving VBS-U rings: no timers, nothing in flight, completions told. */
+static void vbsu_quiesce(struct virtio_dev *vd, unsigned nrings, uint16_t *base)
+{
+	if (vd->ops->quiesce)
+		vd->ops->quiesce(vd);
+	for (unsigned i = 0; i < nrings; i++) {
+		struct virtio_queue *q = &vd->queues[i];
+
+		virtio_queue_pacing_reset(q);
+		q->host_blocked = false;
+		base[i] = q->vq.last_avail;
+		if (q->enabled)
+			virtio_queue_done(q);
+	}
+}
+
+/* VBS-U takes the rings at base (the used rings say where they are). */
+static void vbsu_resume(struct virtio_dev *vd, unsigned nrings, const uint16_t *base)
+{
+	for (unsigned i = 0; i < nrings; i++) {
+		struct virtio_queue *q = &vd->queues[i];
+
+		if (!q->enabled)
+			continue;
+		vq_set_indexes(&q->vq, base[i], vq_used_idx_in_ring(&q->vq));
+		/* Completions the back-end made while stopping had no call fd
+		 * left: one interrupt covers them (a spare one is harmless). */
+		if (virtio_dev_running(vd))
+			virtio_queue_interrupt(q);
+		virtio_queue_serve(q); /* what the guest posted meanwhile */
+	}
+}
+
+/* Wait until each running ring's used index reached its base. */
+static int vhost_drain(struct virtio_dev *vd, unsigned nrings, const uint16_t *base, char *err,
+		       size_t errlen)
+{
+	int64_t deadline = now_ms() + DRAIN_TIMEOUT_MS;
+
+	for (;;) {
+		unsigned behind = 0;
+
+		for (unsigned i = 0; i < nrings; i++) {
+			struct virtio_queue *q = &vd->queues[i];
+
+			if (q->enabled)
+				behind += (uint16_t)(base[i] - vq_used_idx_in_ring(&q->vq));
+		}
+		if (!behind)
+			return 0;
+		if (now_ms() > deadline) {
+			snprintf(err, errlen, "the vhost back-end still holds %u request(s) after %d ms",
+				 behind, DRAIN_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+		usleep(200);
+	}
+}
+
+/* Would vv serve what this guest uses?  0 or -errno with err. */
+static int check_new_owner(struct virtio_dev *vd, struct virtio_vhost *vv, char *err,
+			   size_t errlen)
+{
+	uint64_t in_use = (vd->status & VIRTIO_CONFIG_S_FEATURES_OK) || vd->legacy_mode
+				  ? vd->guest_features
+				  : vd->host_features;
+	uint64_t missing = in_use & ~vd->vhost_params->vdm_features & ~virtio_vhost_features(vv);
+
+	if (missing) {
+		snprintf(err, errlen, "the back-end lacks features %#llx the device %s",
+			 (unsigned long long)missing,
+			 in_use == vd->guest_features ? "negotiated" : "offers");
+		return -EOPNOTSUPP;
+	}
+	if (vd->ops->route_check)
+		return vd->ops->route_check(vd, virtio_vhost_dev(vv), err, errlen);
+	return 0;
+}
+
+/* Start vv on the rings at base; on failure undo it and say where the rings are. */
+static int start_vhost(struct virtio_dev *vd, struct virtio_vhost *vv, unsigned nrings,
+		       uint16_t *base)
+{
+	int ret = 0;
+
+	virtio_vhost_link(vd, vv);
+	for (unsigned i = 0; i < nrings; i++)
+		virtio_vhost_set_base(vv, i, base[i]);
+	if (virtio_dev_running(vd))
+		ret = virtio_vhost_start(vd);
+	if (ret) {
+		/* A ring that did start may have taken requests: its base now. */
+		virtio_vhost_stop(vv);
+		for (unsigned i = 0; i < nrings; i++)
+			base[i] = virtio_vhost_base(vv, i);
+		virtio_vhost_free(vv);
+	}
+	return ret;
+}
+
+int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, char *err,
+		     size_t errlen)
+{
+	const struct virtio_vhost_params *vp = vd->vhost_params;
+	struct virtio_vhost *old = vd->vhost, *nv = NULL;
+	uint16_t base[VIRTIO_VHOST_MAX_RINGS] = { 0 };
+	char from[160], why[200] = "";
+	unsigned nrings;
+	int ret;
+
+	if (!vp) {
+		snprintf(err, errlen, "%s cannot change its data-plane route", vd->ops->name);
+		return -EOPNOTSUPP;
+	}
+	if (vd->pci.lock) {
+		snprintf(err, errlen, "%s runs its queues on an I/O thread, which cannot change "
+				      "routes yet", vd->ops->name);
+		return -EOPNOTSUPP;
+	}
+	if (vd->status & VIRTIO_CONFIG_S_NEEDS_RESET) {
+		snprintf(err, errlen, "the device needs a reset first (DEVICE_NEEDS_RESET)");
+		return -EBUSY;
+	}
+	if (route->kind == VHOST_ROUTE_AUTO) {
+		snprintf(err, errlen, "a route is vbs-u, vhost-user:PATH or vhost-kernel[:NODE]");
+		return -EINVAL;
+	}
+	nrings = vp->nrings;
+	virtio_route_describe(vd, from, sizeof(from));
+
+	/* The new owner, ready and checked before the old one lets go. */
+	if (route->kind == VHOST_ROUTE_NONE) {
+		if (!old)
+			return 0; /* already */
+		if (!vd->ops->vbsu_prepare) {
+			snprintf(err, errlen, "%s has no VBS-U back-end", vd->ops->name);
+			return -EOPNOTSUPP;
+		}
+		ret = vd->ops->vbsu_prepare(vd, err, errlen);
+		if (ret)
+			return ret;
+	} else {
+		ret = virtio_vhost_open(&nv, route, vd->ops->name, vp, err, errlen);
+		if (ret < 0)
+			return ret;
+		ret = check_new_owner(vd, nv, err, errlen);
+		if (ret) {
+			virtio_vhost_free(nv);
+			return ret;
+		}
+	}
+
+	/* The old owner stops; base[] is where each ring goes on from. */
+	if (old) {
+		virtio_vhost_stop(old);
+		for (unsigned i = 0; i < nrings; i++)
+			base[i] = virtio_vhost_base(old, i);
+		if (virtio_dev_running(vd) &&
+		    (ret = vhost_drain(vd, nrings, base, why, sizeof(why))) != 0) {
+			/* Not handed over: the old back-end goes on where it was. */
+			virtio_vhost_free(nv);
+			if (virtio_vhost_start(vd)) {
+				virtio_dev_needs_reset(vd, "a route switch could not hand the rings "
+							   "over, nor give them back");
+				snprintf(err, errlen, "%s, and it did not take the rings back: the "
+						      "device needs a reset", why);
+				return ret;
+			}
+			snprintf(err, errlen, "%s; the device stays on %s", why, from);
+			return ret;
+		}
+		vd->vhost = NULL; /* (old is freed once the new owner serves) */
+	} else {
+		vbsu_quiesce(vd, nrings, base);
+	}
+
+	/* The new owner starts. */
+	if (nv)
+		ret = start_vhost(vd, nv, nrings, base);
+	if (ret) {
+		snprintf(why, sizeof(why), "the new back-end did not start (%s)", strerror(-ret));
+		if (old) {
+			vd->vhost = old;
+			for (unsigned i = 0; i < nrings; i++)
+				virtio_vhost_set_base(old, i, base[i]);
+			if (!virtio_dev_running(vd) || virtio_vhost_start(vd) == 0) {
+				snprintf(err, errlen, "%s; the device stays on %s", why, from);
+				return ret;
+			}
+			vd->vhost = NULL;
+			virtio_vhost_free(old);
+			virtio_dev_needs_reset(vd, "a failed route switch left no back-end");
+			snprintf(err, errlen, "%s, and %s did not take the rings back: the device "
+					      "needs a reset", why, from);
+			return ret;
+		}
+		vbsu_resume(vd, nrings, base);
+		snprintf(err, errlen, "%s; the device stays on %s", why, from);
+		return ret;
+	}
+	if (!nv)
+		vbsu_resume(vd, nrings, base);
+	virtio_vhost_free(old);
+	vd->route_switches++;
+	virtio_route_describe(vd, why, sizeof(why));
+	log_info("00:%02x.%d %s: data plane moved from %s to %s", vd->pci.slot, vd->pci.func,
+		 vd->ops->name, from, why);
+	return 0;
+}
