@@ -53,6 +53,7 @@ struct blk_cfg {
 	struct virtio_poll poll;
 	unsigned mq;      /* request queues (VIRTIO_BLK_F_MQ when more than one) */
 	bool iothread;    /* the queues run on a thread of the device's own */
+	bool no_lock;     /* locking=off: share the image with other writers */
 	bool image_opts; /* an option about the image was given */
 	bool transitional;
 	struct vhost_route route;
@@ -92,6 +93,8 @@ static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 		return r < 0 ? r : 0;
 	if (!strcmp(opt, "ro")) {
 		c->read_only = true;
+	} else if (!strcmp(opt, "locking=off") || !strcmp(opt, "locking=on")) {
+		c->no_lock = !strcmp(opt, "locking=off");
 	} else if (!strncmp(opt, "sectorsize=", 11)) {
 		if (!strcmp(opt + 11, "512"))
 			c->sector_size = 512;
@@ -435,6 +438,7 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.queue_size = BLK_QUEUE_SIZE * cfg->mq, /* slots shared by the queues */
 		.cache = cfg->cache,
 		.aio = cfg->aio,
+		.lock = !cfg->no_lock,
 	};
 	if (cfg->iothread && vdm->caps.ram_remaps) {
 		snprintf(err, errlen, "iothread: not with this HSM back-end, which can map guest RAM "
@@ -547,7 +551,7 @@ const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
 	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]"
 		 "[,writeback|writethru|nocache][,aio=io_uring|threads][,poll=off|auto|USECS][,mq=N]"
-		 "[,iothread]"
+		 "[,iothread][,locking=off]"
 		 "[,transitional] | "
 		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.cfg_size = sizeof(struct blk_cfg),

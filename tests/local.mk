@@ -84,6 +84,9 @@ TESTS += tests/guest/vhost_user_blk.sh
 EXTRA_DIST += tests/guest/vhost_user_blk.sh
 TESTS += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
 EXTRA_DIST += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
+# Image locks shared with QEMU: vdm against itself and qemu-storage-daemon.
+TESTS += tests/sim/blk_lock.sh
+EXTRA_DIST += tests/sim/blk_lock.sh
 
 # The acrn back-end against the HSM model: the simulator device tests again
 # over --hsm acrn:model (tests/acrn/NAME.acrn runs tests/sim/NAME), four

@@ -130,6 +130,8 @@ int vbsu_blk_open(struct vbsu_blk *b, const struct vbsu_blk_params *p, char *err
 			snprintf(err, errlen, "cannot open image %s: %s", path, strerror(-ret));
 		return ret;
 	}
+	if (p->lock && (ret = vbsu_image_lock(b->fd, path, !p->read_only, err, errlen)) < 0)
+		return fail(b, ret);
 	if (fstat(b->fd, &st)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot stat image %s: %s", path, strerror(-ret));

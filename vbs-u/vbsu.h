@@ -202,6 +202,7 @@ struct vbsu_blk_params {
 	unsigned queue_size;      /* the queue's largest size: requests in flight at most */
 	enum vbsu_blk_cache cache;
 	enum vbsu_blk_aio aio;
+	bool lock;                /* take the image's locks (vbsu_image_lock) first */
 };
 
 struct aio_engine;
@@ -239,6 +240,18 @@ struct vbsu_blk {
  * reason in err.
  */
 int vbsu_blk_open(struct vbsu_blk *b, const struct vbsu_blk_params *p, char *err, size_t errlen);
+
+/*
+ * Take the locks QEMU's file driver also uses on the image open at fd (a
+ * reader's, or a writer's when write), and check nobody else holds one that
+ * rules us out: readers share an image, a writer has it alone, against other
+ * vdm devices and processes, QEMU and qemu-storage-daemon alike.  The locks
+ * last until fd is closed.  Returns 0 (also where the file system has no such
+ * locks), -EBUSY with a one-line reason naming the image and, where it can
+ * be found, the holder, or another -errno with a reason in err
+ * (image_lock.c).
+ */
+int vbsu_image_lock(int fd, const char *path, bool write, char *err, size_t errlen);
 
 /* "io_uring" or "threads": the engine serving requests that may block. */
 const char *vbsu_blk_engine(const struct vbsu_blk *b);

@@ -128,7 +128,8 @@ int vq_remap(struct vqueue *vq)
 		vq->avail = NULL;
 		vq->used = NULL;
 		vq->ready = false;
-		return vq_fail(vq, -EFAULT, "ring no longer usable in guest RAM after a memory map change");
+		return vq_fail(vq, -EFAULT,
+			       "ring no longer usable in guest RAM after a memory map change");
 	}
 	vq->desc = desc;
 	vq->avail = avail;
