@@ -18,6 +18,10 @@ uint8_t virtio_read_isr(struct virtio_dev *vd);
 uint16_t virtio_checked_vector(struct virtio_dev *vd, uint16_t v);
 
 void virtio_queue_interrupt(struct virtio_queue *q);
+/* Give q a new kick eventfd (the notify ioeventfds move to it): whoever
+ * holds the old one hears no more kicks.  Returns the old fd for the
+ * caller to close, or -errno. */
+int virtio_queue_new_kick_fd(struct virtio_queue *q);
 /* Take q's kick eventfd on or off vdm's loop (off: a vhost back-end has it). */
 void virtio_queue_watch_kicks(struct virtio_queue *q, bool on);
 
@@ -35,6 +39,7 @@ bool virtio_vhost_owns(const struct virtio_queue *q); /* q runs on the back-end 
  * its rings stop (each base kept), and their next avail indexes. */
 void virtio_vhost_link(struct virtio_dev *vd, struct virtio_vhost *vv);
 void virtio_vhost_stop(struct virtio_vhost *vv);
+void virtio_vhost_on_trial(struct virtio_vhost *vv, bool on); /* a loss: no reset */
 unsigned virtio_vhost_nrings(const struct virtio_vhost *vv);
 uint16_t virtio_vhost_base(const struct virtio_vhost *vv, unsigned i);
 void virtio_vhost_set_base(struct virtio_vhost *vv, unsigned i, uint16_t base);

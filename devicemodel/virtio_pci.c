@@ -205,6 +205,34 @@ static void route_kicks(struct virtio_dev *vd, int bar, bool on)
 	}
 }
 
+int virtio_queue_new_kick_fd(struct virtio_queue *q)
+{
+	struct virtio_dev *vd = q->dev;
+	int old = q->kick_fd, fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	bool watched = q->kick_watched;
+	static const int bars[2] = { MODERN_BAR, LEGACY_BAR };
+
+	if (fd < 0)
+		return -errno;
+	if (watched)
+		virtio_queue_watch_kicks(q, false);
+	/* From here a kick taking the slow path (an MMIO write that reaches
+	 * vdm) lands in the new fd too. */
+	q->kick_fd = fd;
+	for (int b = 0; b < 2; b++) {
+		bool *routed = bars[b] == LEGACY_BAR ? &q->legacy_kick_routed : &q->kick_routed;
+		struct hsm_ioeventfd ev = notify_ioeventfd(vd, bars[b], q->index);
+
+		if (!*routed)
+			continue;
+		hsm_ioeventfd_del(vd->vdm->vm, &ev, old);
+		*routed = hsm_ioeventfd_add(vd->vdm->vm, &ev, fd) == 0;
+	}
+	if (watched)
+		virtio_queue_watch_kicks(q, true);
+	return old;
+}
+
 /* ---- status, features, reset ---- */
 
 static void device_reset(struct virtio_dev *vd)

@@ -68,6 +68,51 @@ static void vbsu_resume(struct virtio_dev *vd, unsigned nrings, const uint16_t *
 	}
 }
 
+/* How long the used rings must stand still before a vhost back-end whose
+ * kicks were cut is taken to have finished what it took. */
+#define QUIET_MS 30
+
+/*
+ * A running vhost back-end hears no more kicks (its kick fds are no longer
+ * the queues'), then has time to finish the requests it took: the used
+ * rings must stand still for QUIET_MS.  Only then is it asked for its
+ * ring bases: some back-ends (libvhost-user's) drop their call fds there
+ * and cannot signal a completion that comes after.  old_kick[] gets the
+ * fds to close once the back-end is gone.
+ */
+static void vhost_settle(struct virtio_dev *vd, unsigned nrings, int *old_kick)
+{
+	uint16_t seen[VIRTIO_VHOST_MAX_RINGS];
+	int64_t deadline = now_ms() + DRAIN_TIMEOUT_MS, quiet_since = now_ms();
+
+	for (unsigned i = 0; i < nrings; i++) {
+		struct virtio_queue *q = &vd->queues[i];
+
+		old_kick[i] = q->enabled ? virtio_queue_new_kick_fd(q) : -1;
+		seen[i] = vq_used_idx_in_ring(&q->vq);
+	}
+	while (now_ms() - quiet_since < QUIET_MS && now_ms() < deadline) {
+		usleep(1000);
+		for (unsigned i = 0; i < nrings; i++) {
+			uint16_t u = vq_used_idx_in_ring(&vd->queues[i].vq);
+
+			if (u != seen[i]) {
+				seen[i] = u;
+				quiet_since = now_ms();
+			}
+		}
+	}
+}
+
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
 /* Wait until each running ring's used index reached its base. */
 static int vhost_drain(struct virtio_dev *vd, unsigned nrings, const uint16_t *base, char *err,
 		       size_t errlen)
@@ -123,8 +168,10 @@ static int start_vhost(struct virtio_dev *vd, struct virtio_vhost *vv, unsigned 
 	virtio_vhost_link(vd, vv);
 	for (unsigned i = 0; i < nrings; i++)
 		virtio_vhost_set_base(vv, i, base[i]);
+	virtio_vhost_on_trial(vv, true);
 	if (virtio_dev_running(vd))
 		ret = virtio_vhost_start(vd);
+	virtio_vhost_on_trial(vv, false);
 	if (ret) {
 		/* A ring that did start may have taken requests: its base now. */
 		virtio_vhost_stop(vv);
@@ -164,6 +211,14 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 	}
 	nrings = vp->nrings;
 	virtio_route_describe(vd, from, sizeof(from));
+	if (route->kind != VHOST_ROUTE_NONE && old) {
+		char to[160];
+
+		snprintf(to, sizeof(to), "vhost-%s:%s",
+			 route->kind == VHOST_ROUTE_KERNEL ? "kernel" : "user", route->path);
+		if (!strcmp(to, from))
+			return 0; /* already there */
+	}
 
 	/* The new owner, ready and checked before the old one lets go. */
 	if (route->kind == VHOST_ROUTE_NONE) {
@@ -188,10 +243,16 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 	}
 
 	/* The old owner stops; base[] is where each ring goes on from. */
+	int old_kick[VIRTIO_VHOST_MAX_RINGS];
+	for (unsigned i = 0; i < VIRTIO_VHOST_MAX_RINGS; i++)
+		old_kick[i] = -1;
 	if (old) {
+		if (virtio_dev_running(vd))
+			vhost_settle(vd, nrings, old_kick);
 		virtio_vhost_stop(old);
 		for (unsigned i = 0; i < nrings; i++)
 			base[i] = virtio_vhost_base(old, i);
+		close_fds(old_kick, nrings); /* (the back-end holds its own copies) */
 		if (virtio_dev_running(vd) &&
 		    (ret = vhost_drain(vd, nrings, base, why, sizeof(why))) != 0) {
 			/* Not handed over: the old back-end goes on where it was. */

@@ -42,6 +42,7 @@ struct virtio_vhost {
 	const struct virtio_vhost_params *params;
 	bool started;
 	bool watching_sock;
+	bool on_trial;                  /* being switched to: a loss is the switch's failure */
 	bool ring_running[VIRTIO_VHOST_MAX_RINGS];
 	uint16_t base[VIRTIO_VHOST_MAX_RINGS];  /* next avail index, kept across a stop */
 	int call_fd[VIRTIO_VHOST_MAX_RINGS];    /* vdm's eventfd per ring (INTx, no vector) */
@@ -204,6 +205,8 @@ static void back_end_lost(struct virtio_vhost *vv, const char *why)
 	stop_rings(vv);
 	vhost_dev_close(vv->dev);
 	vv->dev = NULL;
+	if (vv->on_trial)
+		return; /* the live switch gives the rings back to the old owner */
 	virtio_dev_needs_reset(vd, "vhost-user back-end lost");
 	if (vv->reconnect_s && !vv->reconnect_timer) {
 		int id = evloop_add_timer(vd->vdm->loop, vv->reconnect_s * 1000, true, reconnect_cb,
@@ -513,6 +516,11 @@ void virtio_vhost_link(struct virtio_dev *vd, struct virtio_vhost *vv)
 	vv->next = vd->vdm->vhosts;
 	vd->vdm->vhosts = vv;
 	watch_sock(vv, true);
+}
+
+void virtio_vhost_on_trial(struct virtio_vhost *vv, bool on)
+{
+	vv->on_trial = on;
 }
 
 void virtio_vhost_stop(struct virtio_vhost *vv)

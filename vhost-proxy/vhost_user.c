@@ -367,10 +367,13 @@ static int u_vring_start(struct vhost_dev *d, unsigned idx, const struct vhost_v
 		ret = vu_request(d, VU_SET_VRING_BASE, &base, sizeof(base), NULL, 0);
 	if (!ret)
 		ret = vu_request(d, VU_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0);
-	if (!ret)
-		ret = vring_fd(d, VU_SET_VRING_KICK, idx, vr->kick_fd);
+	/* The call fd first: a back-end that finds kicks waiting on its new
+	 * kick fd starts at once, and one with no call fd yet cannot signal
+	 * what it completes (libvhost-user gives up on the connection). */
 	if (!ret)
 		ret = vring_fd(d, VU_SET_VRING_CALL, idx, vr->call_fd);
+	if (!ret)
+		ret = vring_fd(d, VU_SET_VRING_KICK, idx, vr->kick_fd);
 	if (!ret && d->proto_feature_bit)
 		ret = vu_request(d, VU_SET_VRING_ENABLE, &on, sizeof(on), NULL, 0);
 	return ret;

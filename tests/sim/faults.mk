@@ -48,3 +48,7 @@ tests_sim_test_blk_slow_flush_SOURCES = tests/sim/test_blk_slow_flush.c tests/si
 	tests/sim/fuse_disk.h
 tests_sim_test_blk_slow_flush_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_slow_flush
+# Live route switching through the management API, against qemu-storage-daemon.
+check_PROGRAMS += tests/sim/test_route_switch
+tests_sim_test_route_switch_LDADD = $(TEST_LDADD) -lpthread
+TESTS += tests/sim/test_route_switch
