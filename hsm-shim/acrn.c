@@ -8,13 +8,14 @@
  * that serves it, native ioeventfds and (MSI) irqfds, MSI and INTx
  * injection, and the shutdown sequence.  Every kernel access goes through
  * struct acrn_sys (acrn_internal.h), so tests run this file unchanged
- * against the user-space model of the HSM in acrn_model.c.
+ * against a user-space model of the HSM (tests/acrn/acrn_model.c, a
+ * back-end of its own that only test programs add).
  *
  * It does not load a guest or set vCPU registers (see README "Running on
  * ACRN").
  *
- * Spec: "acrn" or "acrn:DEVICE" (default /dev/acrn_hsm); "acrn:model:SOCK"
- * or "acrn:model,OPTS:SOCK" selects the model instead of the kernel.
+ * Spec: "acrn" or "acrn:DEVICE", DEVICE an absolute path (default
+ * /dev/acrn_hsm).
  */
 #include "acrn_internal.h"
 
@@ -50,7 +51,6 @@ struct acrn_irqfd_reg {
 
 struct acrn {
 	struct acrn_sys sys;
-	struct acrn_model *model; /* NULL on the real kernel */
 	char dev[128];
 	int fd;
 	uint16_t vmid;
@@ -97,7 +97,7 @@ static void kernel_close(void *ctx, int fd)
 	close(fd);
 }
 
-const struct acrn_sys acrn_sys_kernel = { kernel_open, kernel_ioctl, kernel_close, NULL };
+const struct acrn_sys acrn_sys_kernel = { kernel_open, kernel_ioctl, kernel_close, NULL, NULL };
 
 const char *acrn_ioctl_name(unsigned long cmd)
 {
@@ -385,20 +385,24 @@ static int map_segment(struct hsm_vm *vm, uint64_t gpa, uint64_t off, uint64_t l
 
 /* ---- open, start, stop, close ---- */
 
-static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen)
+int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys, char *errbuf,
+		  size_t errlen)
 {
 	struct acrn *a;
 	int ret;
 
 	a = calloc(1, sizeof(*a));
-	if (!a)
+	if (!a) {
+		if (sys->release)
+			sys->release(sys->ctx);
 		return -ENOMEM;
+	}
 	a->fd = -1;
 	a->memfd = -1;
 	a->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	a->ram = MAP_FAILED;
 	a->ram_size = vm->cfg.ram_size;
-	a->sys = acrn_sys_kernel;
+	a->sys = *sys;
 	pthread_mutex_init(&a->reg_lock, NULL);
 	vm->priv = a;
 	if (a->dead_efd < 0) {
@@ -411,19 +415,12 @@ static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t er
 		ret = -EINVAL;
 		goto err;
 	}
-	if (arg && (!strncmp(arg, "model:", 6) || !strncmp(arg, "model,", 6))) {
-		ret = acrn_model_create(vm, arg + 5, &a->sys, &a->model, errbuf, errlen);
-		if (ret)
-			goto err;
-		snprintf(a->dev, sizeof(a->dev), "the HSM model");
-	} else {
-		if (arg && strlen(arg) >= sizeof(a->dev)) {
-			snprintf(errbuf, errlen, "device path too long: %s", arg);
-			ret = -ENAMETOOLONG;
-			goto err;
-		}
-		snprintf(a->dev, sizeof(a->dev), "%s", arg && *arg ? arg : ACRN_DEFAULT_DEV);
+	if (strlen(dev) >= sizeof(a->dev)) {
+		snprintf(errbuf, errlen, "device path too long: %s", dev);
+		ret = -ENAMETOOLONG;
+		goto err;
 	}
+	snprintf(a->dev, sizeof(a->dev), "%s", dev);
 	ret = a->sys.open(a->sys.ctx, a->dev);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "open %s failed: %s (%s)%s", a->dev, strerror(-ret),
@@ -599,8 +596,9 @@ static void acrn_close(struct hsm_vm *vm)
 		close(a->memfd);
 	if (a->iobuf)
 		munmap(a->iobuf, ACRN_PAGE);
-	if (a->model)
-		acrn_model_destroy(a->model);
+	/* Last: a stand-in for the kernel (tests) goes when nothing uses it. */
+	if (a->sys.release)
+		a->sys.release(a->sys.ctx);
 	if (a->dead_watched)
 		vm->cfg.loop.del_fd(vm->cfg.loop.loop, a->dead_efd);
 	if (a->dead_efd >= 0)
@@ -610,11 +608,24 @@ static void acrn_close(struct hsm_vm *vm)
 	vm->priv = NULL;
 }
 
-struct acrn_model *acrn_model_of(struct hsm_vm *vm)
+static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen)
 {
-	if (!vm || strcmp(vm->ops->name, "acrn") || !vm->priv)
+	return acrn_open_sys(vm, arg && *arg ? arg : ACRN_DEFAULT_DEV, &acrn_sys_kernel, errbuf,
+			     errlen);
+}
+
+/* A device node is named by its absolute path; anything else is not this
+ * back-end's (a test program's stand-in may take it). */
+static bool acrn_takes(const char *arg)
+{
+	return !arg || !*arg || *arg == '/';
+}
+
+const struct acrn_sys *acrn_sys_of(struct hsm_vm *vm)
+{
+	if (!vm || vm->ops->close != acrn_close || !vm->priv)
 		return NULL;
-	return acrn_of(vm)->model;
+	return &acrn_of(vm)->sys;
 }
 
 /* ---- notifications ---- */
@@ -799,6 +810,8 @@ static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool leve
 
 const struct hsm_backend_ops hsm_acrn_ops = {
 	.name = "acrn",
+	.usage = "acrn[:/DEVICE]",
+	.takes = acrn_takes,
 	.caps = { .msi = true, .intx = true, .native_ioeventfd = true },
 	.open = acrn_open,
 	.start = acrn_start,

@@ -131,8 +131,9 @@ struct hsm_vm *hsm_open(const struct hsm_vm_config *cfg, int *err,
  * or -ENOENT when no such back-end is built in. */
 int hsm_backend_caps(const char *spec, struct hsm_caps *caps);
 
-/* True when spec ("name" or "name:arg") names a back-end built into libhsm.
- * names, if not NULL, receives a comma-separated list of them. */
+/* True when spec ("name" or "name:arg") names a back-end built into libhsm
+ * that takes arg.  names, if not NULL, receives a comma-separated list of
+ * them as a spec spells them ("qemu, sim[:SOCKET], ..."). */
 bool hsm_backend_exists(const char *spec, char *names, size_t len);
 
 /*

@@ -549,6 +549,7 @@ static int qemu_inject_msi(struct hsm_vm *vm, uint64_t addr, uint32_t data)
 
 const struct hsm_backend_ops hsm_qemu_ops = {
 	.name = "qemu",
+	.usage = "qemu",
 	.caps = { .msi = false, .intx = true, .native_ioeventfd = false,
 		  .hv_hostbridge = true, .hv_command = true, .ram_remaps = true },
 	.open = qemu_open,

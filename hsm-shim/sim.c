@@ -290,6 +290,7 @@ static int sim_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level
 
 const struct hsm_backend_ops hsm_sim_ops = {
 	.name = "sim",
+	.usage = "sim[:SOCKET]",
 	.caps = { .msi = true, .intx = true, .native_ioeventfd = true },
 	.open = sim_open,
 	.start = sim_start,

@@ -97,9 +97,19 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
 	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn
-ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh
+ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
+	tests/acrn/no_model.sh
+# The model is test-only: a library of its own, and vdm-acrn-model, vdm's
+# main.c with the acrn:model back-end added, which the tests above spawn.
+check_LIBRARIES += tests/acrn/libacrnmodel.a
+tests_acrn_libacrnmodel_a_SOURCES = tests/acrn/acrn_model.h tests/acrn/acrn_model_internal.h \
+	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c
+check_PROGRAMS += tests/acrn/vdm-acrn-model
+tests_acrn_vdm_acrn_model_SOURCES = devicemodel/main.c tests/acrn/vdm_acrn_model.c
+tests_acrn_vdm_acrn_model_CFLAGS = $(devicemodel_vdm_CFLAGS)
+tests_acrn_vdm_acrn_model_LDADD = tests/acrn/libacrnmodel.a $(devicemodel_vdm_LDADD)
 check_PROGRAMS += tests/acrn/test_acrn_vcpus tests/acrn/test_acrn
 tests_acrn_test_acrn_vcpus_LDADD = $(TEST_LDADD)
-tests_acrn_test_acrn_LDADD = $(TEST_LDADD)
+tests_acrn_test_acrn_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
 TESTS += $(ACRN_TESTS)
-EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh
+EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh

@@ -1,7 +1,8 @@
 /*
  * acrn_model.c - a user-space model of the ACRN HSM (/dev/acrn_hsm) and the
- * hypervisor behind it, so that the acrn back-end (acrn.c) runs unchanged
- * in tests.  It sits behind struct acrn_sys, the back-end's only seam.
+ * hypervisor behind it, so that the acrn back-end (hsm-shim/acrn.c) runs
+ * unchanged in tests.  It sits behind struct acrn_sys, the back-end's only
+ * seam; acrn_model_backend.c puts it there.
  *
  * What it models, on the <linux/acrn.h> structures themselves:
  *  - one VM per open "file", ioctls refused with -EINVAL before CREATE_VM
@@ -694,6 +695,11 @@ static int model_open(void *ctx, const char *path)
 	return ret;
 }
 
+static void model_release(void *ctx)
+{
+	acrn_model_destroy(ctx);
+}
+
 static void model_close(void *ctx, int fd)
 {
 	struct acrn_model *m = ctx;
@@ -816,7 +822,8 @@ int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
 	ret = model_link_listen(m, errbuf, errlen);
 	if (ret)
 		goto err;
-	*sys = (struct acrn_sys){ model_open, model_ioctl, model_close, m };
+	*sys = (struct acrn_sys){ .open = model_open, .ioctl = model_ioctl, .close = model_close,
+				  .release = model_release, .ctx = m };
 	*out = m;
 	hsm_log(vm, 6, "acrn model: %u vCPUs; waiting for the test driver on %s", m->vcpus,
 		m->path);
