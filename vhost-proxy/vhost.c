@@ -91,16 +91,6 @@ void vhost_dev_close(struct vhost_dev *d)
 	free(d);
 }
 
-enum vhost_transport vhost_dev_transport(const struct vhost_dev *d)
-{
-	return d->transport;
-}
-
-const char *vhost_dev_path(const struct vhost_dev *d)
-{
-	return d->path;
-}
-
 uint64_t vhost_dev_features(const struct vhost_dev *d)
 {
 	return d->features;
