@@ -242,8 +242,6 @@ void virtio_mem_changed(struct vdm *vdm);
 
 /* ---- vhost route (virtio_vhost.c) ---- */
 
-#define VIRTIO_VHOST_MAX_RINGS 8
-
 /* A device's `vhost=` / `reconnect=` options. */
 enum vhost_route_kind {
 	VHOST_ROUTE_NONE = 0, /* VBS-U */

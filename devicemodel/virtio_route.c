@@ -140,7 +140,7 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 {
 	const struct virtio_vhost_params *vp = vd->vhost_params;
 	struct virtio_vhost *old = vd->vhost, *nv = NULL;
-	uint16_t base[VIRTIO_VHOST_MAX_RINGS] = { 0 };
+	uint16_t base[VHOST_MAX_RINGS] = { 0 };
 	char from[160], why[200] = "";
 	unsigned nrings;
 	int ret;

@@ -23,6 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Rings one device can hand to a back-end (indexes 0..VHOST_MAX_RINGS-1):
+ * the library's limit, and so every vhost route's. */
+#define VHOST_MAX_RINGS 8
+
 struct vhost_dev;
 
 enum vhost_transport {
