@@ -157,7 +157,7 @@ static void teardown_ioctl(struct hsm_vm *vm, unsigned long cmd, unsigned long a
 	int ret = acrn_ioctl(a, cmd, arg);
 
 	if (ret < 0)
-		hsm_log(vm, 4, "acrn: %s failed: %s (%s)", acrn_ioctl_name(cmd), strerror(-ret),
+		hsm_log(vm, HSM_LOG_WARN, "acrn: %s failed: %s (%s)", acrn_ioctl_name(cmd), strerror(-ret),
 			errname(-ret));
 }
 
@@ -171,7 +171,7 @@ static void log_bad_slot(struct hsm_vm *vm, unsigned vcpu, const struct acrn_io_
 	/* Rate limit: a misbehaving hypervisor must not flood the log. */
 	a->bad_slots++;
 	if (a->bad_slots <= 10 || a->bad_slots % 1000 == 0)
-		hsm_log(vm, 4,
+		hsm_log(vm, HSM_LOG_WARN,
 			"acrn: vCPU %u: malformed I/O request (%s; type %u); completed with "
 			"all-ones (%u so far)",
 			vcpu, why, s->type, a->bad_slots);
@@ -292,7 +292,7 @@ static void serve_slot(struct hsm_vm *vm, unsigned vcpu)
 	int ret = acrn_ioctl(a, ACRN_IOCTL_NOTIFY_REQUEST_FINISH, (unsigned long)&n);
 
 	if (ret < 0)
-		hsm_log(vm, 3, "acrn: %s for vCPU %u failed: %s",
+		hsm_log(vm, HSM_LOG_ERR, "acrn: %s for vCPU %u failed: %s",
 			acrn_ioctl_name(ACRN_IOCTL_NOTIFY_REQUEST_FINISH), vcpu, strerror(-ret));
 }
 
@@ -312,7 +312,7 @@ static void *client_thread(void *arg)
 		if (ret < 0) {
 			/* -ENODEV is the way out only when acrn_stop asked for it. */
 			if (ret != -ENODEV || !__atomic_load_n(&a->stopped, __ATOMIC_ACQUIRE)) {
-				hsm_log(vm, 3, "acrn: %s failed: %s (%s); no more I/O requests are "
+				hsm_log(vm, HSM_LOG_ERR, "acrn: %s failed: %s (%s); no more I/O requests are "
 					       "served",
 					acrn_ioctl_name(ACRN_IOCTL_ATTACH_IOREQ_CLIENT),
 					strerror(-ret), errname(-ret));
@@ -340,7 +340,7 @@ static int alloc_ram(struct hsm_vm *vm, struct acrn *a, char *errbuf, size_t err
 			a->ram = mmap(NULL, a->ram_size, PROT_READ | PROT_WRITE,
 				      MAP_SHARED | MAP_POPULATE, a->memfd, 0);
 			if (a->ram != MAP_FAILED) {
-				hsm_log(vm, 6, "acrn: guest RAM on 2 MiB huge pages");
+				hsm_log(vm, HSM_LOG_INFO, "acrn: guest RAM on 2 MiB huge pages");
 				return 0;
 			}
 		}
@@ -358,7 +358,7 @@ static int alloc_ram(struct hsm_vm *vm, struct acrn *a, char *errbuf, size_t err
 		snprintf(errbuf, errlen, "cannot map guest RAM: %s", strerror(errno));
 		return -errno;
 	}
-	hsm_log(vm, 6, "acrn: guest RAM on 4 KiB pages (no huge pages available)");
+	hsm_log(vm, HSM_LOG_INFO, "acrn: guest RAM on 4 KiB pages (no huge pages available)");
 	return 0;
 }
 
@@ -453,7 +453,7 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 	/* vcpu_num is hypervisor output: never walk past the 16 slots. */
 	a->vcpus = cv.vcpu_num;
 	if (a->vcpus == 0 || a->vcpus > ACRN_IO_REQUEST_MAX) {
-		hsm_log(vm, 4, "acrn: hypervisor reports %u vCPUs; serving %u ioreq slots",
+		hsm_log(vm, HSM_LOG_WARN, "acrn: hypervisor reports %u vCPUs; serving %u ioreq slots",
 			cv.vcpu_num, ACRN_IO_REQUEST_MAX);
 		a->vcpus = ACRN_IO_REQUEST_MAX;
 	}
@@ -476,7 +476,7 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 	if (ret)
 		goto err;
 	a->client_created = true;
-	hsm_log(vm, 6, "acrn: VM %u created on %s, %u vCPU ioreq slots", a->vmid, a->dev,
+	hsm_log(vm, HSM_LOG_INFO, "acrn: VM %u created on %s, %u vCPU ioreq slots", a->vmid, a->dev,
 		a->vcpus);
 	return 0;
 
@@ -670,7 +670,7 @@ static int acrn_ioeventfd_add(struct hsm_vm *vm, const struct hsm_ioeventfd *ev,
 	}
 	pthread_mutex_unlock(&a->reg_lock);
 	if (ret)
-		hsm_log(vm, 4, "acrn: %s at %#llx: %s", acrn_ioctl_name(ACRN_IOCTL_IOEVENTFD),
+		hsm_log(vm, HSM_LOG_WARN, "acrn: %s at %#llx: %s", acrn_ioctl_name(ACRN_IOCTL_IOEVENTFD),
 			(unsigned long long)ev->addr, strerror(-ret));
 	return ret;
 }
@@ -715,7 +715,7 @@ static int acrn_ioeventfd_del(struct hsm_vm *vm, const struct hsm_ioeventfd *ev,
 			continue;
 		again = acrn_ioctl(a, ACRN_IOCTL_IOEVENTFD, (unsigned long)&r->ev);
 		if (again < 0) {
-			hsm_log(vm, 3, "acrn: cannot restore the ioeventfd at %#llx: %s",
+			hsm_log(vm, HSM_LOG_ERR, "acrn: cannot restore the ioeventfd at %#llx: %s",
 				(unsigned long long)r->ev.addr, strerror(-again));
 			r->used = false;
 		}
@@ -751,7 +751,7 @@ static int acrn_irqfd_add(struct hsm_vm *vm, const struct hsm_irq *irq, int fd)
 	}
 	pthread_mutex_unlock(&a->reg_lock);
 	if (ret)
-		hsm_log(vm, 4, "acrn: %s: %s", acrn_ioctl_name(ACRN_IOCTL_IRQFD), strerror(-ret));
+		hsm_log(vm, HSM_LOG_WARN, "acrn: %s: %s", acrn_ioctl_name(ACRN_IOCTL_IRQFD), strerror(-ret));
 	return ret;
 }
 
@@ -797,7 +797,7 @@ static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool leve
 
 	if (irq->line == 0 || irq->line >= ACRN_VIOAPIC_PINS) {
 		if (!a->intx_line_warned)
-			hsm_log(vm, 4,
+			hsm_log(vm, HSM_LOG_WARN,
 				"acrn: %02x:%02x.%x: INTx with interrupt line %u, which is no "
 				"IOAPIC pin the guest set up; not raised",
 				irq->bdf >> 8, (irq->bdf >> 3) & 0x1f, irq->bdf & 7, irq->line);

@@ -73,7 +73,16 @@ struct hsm_loop_ops {
 
 /* ---- Opening a VM ------------------------------------------------------ */
 
-/* Log levels match syslog's: 3 error, 4 warning, 6 info, 7 debug. */
+/* Levels of the messages libhsm logs: syslog's numbers, as vdm's own log
+ * levels are, so a sink can pass them on unchanged. */
+enum hsm_log_level {
+	HSM_LOG_ERR = 3,
+	HSM_LOG_WARN = 4,
+	HSM_LOG_INFO = 6,
+	HSM_LOG_DEBUG = 7,
+};
+
+/* level is an enum hsm_log_level. */
 typedef void (*hsm_log_fn)(int level, const char *msg);
 
 /* The hypervisor reset one PCI function (for example on a guest reboot). */
