@@ -1,7 +1,8 @@
 /*
  * chardev.c - the host side of a byte stream on the event loop (see
- * chardev.h): stdio, pty and socket:PATH, the output ring and the input
- * watch.
+ * chardev.h), the part all kinds share: the user's calls, the output ring
+ * and the watches on the peer's fds.  What a kind does to attach and lose
+ * its peer is in chardev_stdio.c, chardev_pty.c and chardev_socket.c.
  *
  * Watches: the peer's fds are registered while something is attached.  Their
  * events follow the state: EPOLLIN while input is wanted, EPOLLOUT while the
@@ -10,76 +11,16 @@
  * closed; a pty master is watched again only when a timer finds a slave
  * open; ended standard input is dropped) instead of waking the loop forever.
  */
-#include "chardev.h"
+#include "chardev_internal.h"
 #include "log.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <termios.h>
 #include <unistd.h>
-
-/* How often a pty without a slave is looked at, and a terminal's size. */
-#define PTY_POLL_MS 200
-#define WINSZ_POLL_MS 500
-
-struct cd_watch {
-	int fd;          /* -1: none */
-	bool on;         /* registered with the loop */
-	uint32_t events; /* as registered */
-};
-
-struct chardev {
-	struct evloop *loop;
-	enum chardev_kind kind;
-	struct chardev_cbs cbs;
-	void *opaque;
-	const char *who;
-
-	/* The peer: in and out are one fd (socket client, pty master) or two
-	 * (stdio).  With one fd only `in` is registered and carries both. */
-	struct cd_watch in, out;
-	bool attached;       /* something at the other end takes output */
-	bool in_eof;         /* the peer sends nothing more */
-	bool want_in;        /* the user has room for input */
-	bool writer_waiting; /* chardev_write came up short: call writable() */
-	int defer_timer;     /* a writable() call waiting for the loop */
-
-	/* Output ring. */
-	uint8_t *ring;
-	size_t ring_head, ring_len;
-	uint64_t discarded;
-
-	/* socket:PATH */
-	char *path;
-	int listen_fd;
-	dev_t sock_dev;
-	ino_t sock_ino;
-	struct ratelimit refuse_rl;
-
-	/* pty */
-	int pty_timer;
-	char pty_name[64];
-
-	/* stdio */
-	bool tio_saved;
-	struct termios saved_tio;
-	int saved_flags[2]; /* file status flags to restore on in/out, -1: none */
-	int tty_fd;         /* where the terminal's size is read, -1: none */
-	uint16_t cols, rows;
-	int winsz_timer;
-};
-
-static bool stdio_taken;
 
 int chardev_parse(const char *s, struct chardev_spec *spec, char *err, size_t errlen)
 {
@@ -131,7 +72,7 @@ static bool shared_fd(const struct chardev *c)
 	return c->in.fd == c->out.fd;
 }
 
-static int watch_add(struct chardev *c, struct cd_watch *w)
+int cd_watch_add(struct chardev *c, struct cd_watch *w)
 {
 	int ret = evloop_add_fd(c->loop, w->fd, 0, peer_event, c);
 
@@ -140,7 +81,7 @@ static int watch_add(struct chardev *c, struct cd_watch *w)
 	return ret;
 }
 
-static void watch_del(struct chardev *c, struct cd_watch *w)
+void cd_watch_del(struct chardev *c, struct cd_watch *w)
 {
 	if (w->on)
 		evloop_del_fd(c->loop, w->fd);
@@ -154,7 +95,7 @@ static void watch_set(struct chardev *c, struct cd_watch *w, uint32_t events)
 		w->events = events;
 }
 
-static void update_watches(struct chardev *c)
+void cd_update_watches(struct chardev *c)
 {
 	uint32_t in = c->attached && !c->in_eof && c->want_in ? EPOLLIN : 0;
 	uint32_t out = out_ok(c) && c->ring_len ? EPOLLOUT : 0;
@@ -211,8 +152,9 @@ static void ring_consume(struct chardev *c, size_t n)
 		c->ring_head = 0;
 }
 
-static void ring_drop(struct chardev *c)
+void cd_detach(struct chardev *c)
 {
+	c->attached = false;
 	c->discarded += c->ring_len;
 	c->ring_head = c->ring_len = 0;
 }
@@ -246,51 +188,11 @@ static void defer_writable(struct chardev *c)
 		log_err("%s: cannot schedule the transmit restart: %s", c->who, strerror(-id));
 }
 
-static void pty_poll(void *arg);
-
-/* fd hung up, failed, or ended: take it off the loop (see the file comment). */
+/* fd hung up, failed, or ended: the kind takes it off the loop (see the
+ * file comment). */
 static void peer_gone(struct chardev *c, int fd, const char *why)
 {
-	switch (c->kind) {
-	case CHARDEV_SOCKET:
-		log_info("%s: client left (%s)", c->who, why);
-		watch_del(c, &c->in);
-		close(c->in.fd);
-		c->in.fd = c->out.fd = -1;
-		c->attached = false;
-		ring_drop(c);
-		break;
-	case CHARDEV_PTY:
-		log_info("%s: %s closed (%s); output is discarded until it is opened again",
-			 c->who, c->pty_name, why);
-		watch_del(c, &c->in);
-		c->attached = false;
-		ring_drop(c);
-		if (!c->pty_timer) {
-			int id = evloop_add_timer(c->loop, PTY_POLL_MS, true, pty_poll, c);
-
-			if (id > 0)
-				c->pty_timer = id;
-			else
-				log_err("%s: cannot watch %s for a reader: %s", c->who,
-					c->pty_name, strerror(-id));
-		}
-		break;
-	case CHARDEV_STDIO:
-		if (fd == c->in.fd && !c->in_eof) {
-			log_info("%s: standard input ended (%s)", c->who, why);
-			c->in_eof = true;
-			watch_del(c, &c->in);
-		}
-		if (fd == c->out.fd && c->attached) {
-			log_info("%s: standard output is gone (%s); output is discarded", c->who,
-				 why);
-			watch_del(c, &c->out);
-			c->attached = false;
-			ring_drop(c);
-		}
-		break;
-	}
+	c->ops->gone(c, fd, why);
 	defer_writable(c);
 }
 
@@ -303,15 +205,8 @@ static bool flush_out(struct chardev *c)
 	while (c->ring_len && out_ok(c)) {
 		struct iovec v[2];
 		int n = ring_segments(c, v);
-		ssize_t r;
+		ssize_t r = c->ops->send ? c->ops->send(c, v, n) : writev(c->out.fd, v, n);
 
-		if (c->kind == CHARDEV_SOCKET) {
-			struct msghdr mh = { .msg_iov = v, .msg_iovlen = (size_t)n };
-
-			r = sendmsg(c->out.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		} else {
-			r = writev(c->out.fd, v, n);
-		}
 		if (r > 0) {
 			ring_consume(c, (size_t)r);
 			continue;
@@ -322,7 +217,7 @@ static bool flush_out(struct chardev *c)
 			break;
 		peer_gone(c, c->out.fd, r < 0 ? strerror(errno) : "zero-length write");
 	}
-	update_watches(c);
+	cd_update_watches(c);
 	return c->ring_len < before || !out_ok(c);
 }
 
@@ -365,10 +260,10 @@ size_t chardev_read(struct chardev *c, const struct iovec *iov, int niov)
 		return (size_t)r;
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	if (r == 0 && c->kind == CHARDEV_SOCKET) {
+	if (r == 0 && c->ops->half_close) {
 		/* The client shut down its sending side; it may still read. */
 		c->in_eof = true;
-		update_watches(c);
+		cd_update_watches(c);
 		return 0;
 	}
 	/* End of standard input, or the peer is gone (EIO: pty slave closed). */
@@ -379,16 +274,12 @@ size_t chardev_read(struct chardev *c, const struct iovec *iov, int niov)
 void chardev_want_input(struct chardev *c, bool on)
 {
 	c->want_in = on;
-	update_watches(c);
+	cd_update_watches(c);
 }
 
 bool chardev_winsize(struct chardev *c, uint16_t *cols, uint16_t *rows)
 {
-	if (c->tty_fd < 0)
-		return false;
-	*cols = c->cols;
-	*rows = c->rows;
-	return true;
+	return c->ops->winsize && c->ops->winsize(c, cols, rows);
 }
 
 uint64_t chardev_discarded(const struct chardev *c)
@@ -412,107 +303,18 @@ static void peer_event(void *arg, int fd, uint32_t events)
 		c->cbs.readable(c->opaque);
 	if (!(events & (EPOLLHUP | EPOLLERR)))
 		return;
-	/* Whatever input was not taken above is lost with the peer. */
+	/* Whatever input was not taken above is lost with the peer.  Input
+	 * can be watched with nothing attached (stdio, standard output
+	 * gone): it ends here too. */
 	if (c->attached && (fd == c->in.fd || fd == c->out.fd))
 		peer_gone(c, fd, events & EPOLLERR ? "error" : "hang-up");
-	else if (c->kind == CHARDEV_STDIO && fd == c->in.fd && !c->in_eof)
+	else if (fd == c->in.fd && c->in.on && !c->in_eof)
 		peer_gone(c, fd, "hang-up");
 }
 
-/* ---- socket:PATH ---- */
+/* ---- terminals (stdio, pty) ---- */
 
-static void accept_event(void *arg, int fd, uint32_t events)
-{
-	struct chardev *c = arg;
-
-	(void)events;
-	for (;;) {
-		int s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (s < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_ratelimited(&c->refuse_rl, LOG_WARN, "%s: accept on %s: %s",
-						c->who, c->path, strerror(errno));
-			return;
-		}
-		if (c->attached) {
-			/* One client at a time: the newcomer is closed at once. */
-			log_ratelimited(&c->refuse_rl, LOG_INFO,
-					"%s: refused a second client on %s (one is connected)",
-					c->who, c->path);
-			close(s);
-			continue;
-		}
-		c->in.fd = c->out.fd = s;
-		if (watch_add(c, &c->in)) {
-			log_err("%s: cannot watch the client on %s", c->who, c->path);
-			close(s);
-			c->in.fd = c->out.fd = -1;
-			continue;
-		}
-		c->attached = true;
-		c->in_eof = false;
-		log_info("%s: client connected on %s", c->who, c->path);
-		update_watches(c);
-	}
-}
-
-static int open_socket(struct chardev *c, const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path '%s' is too long", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "%s exists and is not a socket", path);
-			return -EEXIST;
-		}
-		/* A socket file left by an earlier run. */
-		if (unlink(path)) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot remove the old socket %s: %s", path,
-				 strerror(errno));
-			return ret;
-		}
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return ret;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4) || stat(path, &st)) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
-		close(fd);
-		return ret;
-	}
-	c->sock_dev = st.st_dev;
-	c->sock_ino = st.st_ino;
-	c->listen_fd = fd;
-	c->path = strdup(path);
-	ret = c->path ? evloop_add_fd(c->loop, fd, EPOLLIN, accept_event, c) : -ENOMEM;
-	if (ret) {
-		snprintf(err, errlen, "cannot watch %s: %s", path, strerror(-ret));
-		return ret;
-	}
-	log_info("%s: listening on %s", c->who, path);
-	return 0;
-}
-
-/* ---- terminals ---- */
-
-/* Raw bytes both ways: no line editing, echo, or CR/NL translation.  With
- * keep_signals, ^C and friends still signal vdm. */
-static void make_raw(struct termios *t, bool keep_signals)
+void cd_make_raw(struct termios *t, bool keep_signals)
 {
 	t->c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON |
 				  IXOFF);
@@ -526,221 +328,38 @@ static void make_raw(struct termios *t, bool keep_signals)
 	t->c_cc[VTIME] = 0;
 }
 
-/* A slave is open when the master no longer reports a hang-up. */
-static void pty_poll(void *arg)
-{
-	struct chardev *c = arg;
-	struct pollfd p = { .fd = c->in.fd, .events = POLLIN };
-
-	if (poll(&p, 1, 0) < 0 || (p.revents & POLLHUP))
-		return;
-	evloop_del_timer(c->loop, c->pty_timer);
-	c->pty_timer = 0;
-	if (watch_add(c, &c->in)) {
-		log_err("%s: cannot watch %s", c->who, c->pty_name);
-		return;
-	}
-	c->attached = true;
-	log_info("%s: %s opened", c->who, c->pty_name);
-	update_watches(c);
-}
-
-static int open_pty(struct chardev *c, char *err, size_t errlen)
-{
-	struct termios t;
-	const char *name;
-	int fd, slave, ret;
-
-	fd = posix_openpt(O_RDWR | O_NOCTTY);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot open a pty: %s", strerror(errno));
-		return ret;
-	}
-	c->in.fd = c->out.fd = fd;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) || fcntl(fd, F_SETFL, O_NONBLOCK) || grantpt(fd) ||
-	    unlockpt(fd) || !(name = ptsname(fd)) || tcgetattr(fd, &t)) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot set up a pty: %s", strerror(errno));
-		return ret;
-	}
-	snprintf(c->pty_name, sizeof(c->pty_name), "%s", name);
-	/* The guest's bytes must not be echoed back to it by the line discipline. */
-	make_raw(&t, false);
-	if (tcsetattr(fd, TCSANOW, &t)) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot make %s raw: %s", c->pty_name, strerror(errno));
-		return ret;
-	}
-	/*
-	 * Open and close the slave once: a master whose slave was never opened
-	 * reports nothing and buffers output for whoever opens it later; after
-	 * a close it reports a hang-up, which is how "nobody attached" is told
-	 * from here on.
-	 */
-	slave = open(c->pty_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", c->pty_name, strerror(errno));
-		return ret;
-	}
-	close(slave);
-	c->pty_timer = evloop_add_timer(c->loop, PTY_POLL_MS, true, pty_poll, c);
-	if (c->pty_timer < 0) {
-		ret = c->pty_timer;
-		c->pty_timer = 0;
-		snprintf(err, errlen, "cannot watch %s: %s", c->pty_name, strerror(-ret));
-		return ret;
-	}
-	log_info("%s: guest console on %s", c->who, c->pty_name);
-	return 0;
-}
-
-static void winsz_read(struct chardev *c, uint16_t *cols, uint16_t *rows)
-{
-	struct winsize ws;
-
-	if (ioctl(c->tty_fd, TIOCGWINSZ, &ws) == 0) {
-		*cols = ws.ws_col;
-		*rows = ws.ws_row;
-	}
-}
-
-/* The terminal's size has no event on the loop (SIGWINCH may land on any
- * thread), so it is looked at a few times a second. */
-static void winsz_poll(void *arg)
-{
-	struct chardev *c = arg;
-	uint16_t cols = c->cols, rows = c->rows;
-
-	winsz_read(c, &cols, &rows);
-	if (cols == c->cols && rows == c->rows)
-		return;
-	c->cols = cols;
-	c->rows = rows;
-	if (c->cbs.resized)
-		c->cbs.resized(c->opaque);
-}
-
-/*
- * Our own non-blocking fd for standard stream std: a terminal is opened
- * again (a new open file description, so the shell's stays blocking and
- * stderr's log lines never see EAGAIN); anything else is duplicated and set
- * non-blocking, its flags restored at close.
- */
-static int stdio_fd(struct chardev *c, int std, int idx)
-{
-	char path[32];
-	int fd, flags;
-
-	c->saved_flags[idx] = -1;
-	if (isatty(std)) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", std);
-		fd = open(path, (std == STDIN_FILENO ? O_RDONLY : O_WRONLY) | O_NOCTTY | O_NONBLOCK |
-					O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-	}
-	fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
-		return -errno;
-	flags = fcntl(fd, F_GETFL);
-	if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0)
-		c->saved_flags[idx] = flags;
-	return fd;
-}
-
-static int open_stdio(struct chardev *c, char *err, size_t errlen)
-{
-	int ret;
-
-	if (stdio_taken) {
-		snprintf(err, errlen, "stdio is already the back-end of another device");
-		return -EBUSY;
-	}
-	c->in.fd = stdio_fd(c, STDIN_FILENO, 0);
-	c->out.fd = c->in.fd < 0 ? -1 : stdio_fd(c, STDOUT_FILENO, 1);
-	if (c->in.fd < 0 || c->out.fd < 0) {
-		ret = c->in.fd < 0 ? c->in.fd : c->out.fd;
-		snprintf(err, errlen, "cannot use standard input and output: %s", strerror(-ret));
-		return ret;
-	}
-	stdio_taken = true;
-	/* A reader of standard output that goes away must not kill vdm. */
-	signal(SIGPIPE, SIG_IGN);
-	c->attached = true;
-	/* A regular file or /dev/null cannot be polled: no input from it, and
-	 * writes to it complete at once. */
-	ret = watch_add(c, &c->in);
-	if (ret == -EPERM)
-		c->in_eof = true;
-	else if (ret)
-		goto err_watch;
-	ret = watch_add(c, &c->out);
-	if (ret && ret != -EPERM)
-		goto err_watch;
-
-	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved_tio) == 0) {
-		struct termios t = c->saved_tio;
-
-		make_raw(&t, true);
-		if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
-			c->tio_saved = true;
-	}
-	c->tty_fd = isatty(c->out.fd) ? c->out.fd : isatty(c->in.fd) ? c->in.fd : -1;
-	if (c->tty_fd >= 0) {
-		winsz_read(c, &c->cols, &c->rows);
-		c->winsz_timer = evloop_add_timer(c->loop, WINSZ_POLL_MS, true, winsz_poll, c);
-		if (c->winsz_timer < 0) {
-			ret = c->winsz_timer;
-			c->winsz_timer = 0;
-			goto err_watch;
-		}
-	}
-	return 0;
-err_watch:
-	snprintf(err, errlen, "cannot watch standard input and output: %s", strerror(-ret));
-	return ret;
-}
-
 /* ---- open / close ---- */
+
+static const struct chardev_kind_ops *const kinds[] = {
+	[CHARDEV_STDIO] = &chardev_stdio_ops,
+	[CHARDEV_PTY] = &chardev_pty_ops,
+	[CHARDEV_SOCKET] = &chardev_socket_ops,
+};
 
 int chardev_open(struct chardev **out, struct evloop *loop, const struct chardev_spec *spec,
 		 const struct chardev_cbs *cbs, void *opaque, const char *who, char *err,
 		 size_t errlen)
 {
-	struct chardev *c = calloc(1, sizeof(*c));
+	struct chardev *c;
 	int ret;
 
+	if ((unsigned)spec->kind >= sizeof(kinds) / sizeof(kinds[0]) || !kinds[spec->kind]) {
+		snprintf(err, errlen, "unknown back-end");
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
 	if (!c || !(c->ring = malloc(CHARDEV_OUT_MAX))) {
 		free(c);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->loop = loop;
-	c->kind = spec->kind;
+	c->ops = kinds[spec->kind];
 	c->cbs = *cbs;
 	c->opaque = opaque;
 	c->who = who;
 	c->in.fd = c->out.fd = -1;
-	c->listen_fd = -1;
-	c->tty_fd = -1;
-	c->saved_flags[0] = c->saved_flags[1] = -1;
-	c->refuse_rl = (struct ratelimit)RATELIMIT_INIT;
-	switch (spec->kind) {
-	case CHARDEV_STDIO:
-		ret = open_stdio(c, err, errlen);
-		break;
-	case CHARDEV_PTY:
-		ret = open_pty(c, err, errlen);
-		break;
-	case CHARDEV_SOCKET:
-		ret = open_socket(c, spec->path, err, errlen);
-		break;
-	default:
-		snprintf(err, errlen, "unknown back-end");
-		ret = -EINVAL;
-	}
+	ret = c->ops->open(c, spec, err, errlen);
 	if (ret) {
 		chardev_close(c);
 		return ret;
@@ -751,8 +370,6 @@ int chardev_open(struct chardev **out, struct evloop *loop, const struct chardev
 
 void chardev_close(struct chardev *c)
 {
-	struct stat st;
-
 	if (!c)
 		return;
 	/* What the peer can still take without waiting is sent (with nobody
@@ -763,37 +380,13 @@ void chardev_close(struct chardev *c)
 		flush_out(c);
 	if (c->defer_timer)
 		evloop_del_timer(c->loop, c->defer_timer);
-	if (c->pty_timer)
-		evloop_del_timer(c->loop, c->pty_timer);
-	if (c->winsz_timer)
-		evloop_del_timer(c->loop, c->winsz_timer);
-	watch_del(c, &c->in);
-	watch_del(c, &c->out);
-	if (c->kind == CHARDEV_STDIO) {
-		if (c->tio_saved)
-			tcsetattr(STDIN_FILENO, TCSANOW, &c->saved_tio);
-		for (int i = 0; i < 2; i++) {
-			int fd = i ? c->out.fd : c->in.fd;
-
-			if (fd >= 0 && c->saved_flags[i] >= 0)
-				fcntl(fd, F_SETFL, c->saved_flags[i]);
-		}
-		if (c->in.fd >= 0)
-			stdio_taken = false;
-	}
+	cd_watch_del(c, &c->in);
+	cd_watch_del(c, &c->out);
+	c->ops->close(c);
 	if (c->in.fd >= 0)
 		close(c->in.fd);
 	if (c->out.fd >= 0 && c->out.fd != c->in.fd)
 		close(c->out.fd);
-	if (c->listen_fd >= 0) {
-		evloop_del_fd(c->loop, c->listen_fd);
-		close(c->listen_fd);
-		/* Remove the socket file only if it is still the one we made. */
-		if (c->path && lstat(c->path, &st) == 0 && st.st_dev == c->sock_dev &&
-		    st.st_ino == c->sock_ino)
-			unlink(c->path);
-	}
-	free(c->path);
 	free(c->ring);
 	free(c);
 }

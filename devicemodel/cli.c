@@ -38,13 +38,12 @@ void cli_usage(FILE *f)
 		"  -U, --uuid UUID       VM UUID (generated when absent)\n"
 		"  -m, --memsize SIZE    guest RAM: bytes, or with a K/M/G suffix; at least 1M\n"
 		"                        (default 256M)\n"
-		"      --hsm qemu|sim[:SOCKET]|acrn[:DEVICE]\n"
+		"      --hsm qemu|sim[:SOCKET]|acrn[:/DEVICE]\n"
 		"                        hypervisor back-end (default %s).  qemu starts\n"
 		"                        QEMU-COMMAND with one x-pci-proxy-dev per function\n"
 		"                        and guest RAM of -m SIZE; sim listens for the test\n"
 		"                        driver on SOCKET; acrn creates a User VM through\n"
-		"                        the ACRN HSM (DEVICE, default /dev/acrn_hsm), or\n"
-		"                        through its model for tests (acrn:model:SOCKET)\n"
+		"                        the ACRN HSM (DEVICE, default /dev/acrn_hsm)\n"
 		"      --dump-config DIR write each function's config space to DIR/SS.F.lspci\n"
 		"                        in the format `lspci -F` reads, at start\n"
 		"  -v, --verbose         more log detail (repeat for more)\n"
@@ -203,7 +202,7 @@ static int check_hv_command(const struct vdm_options *o, char *err, size_t errle
 
 int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t errlen)
 {
-	char names[64];
+	char names[160];
 	int c;
 
 	memset(o, 0, sizeof(*o));

@@ -1,5 +1,7 @@
-# devicemodel: the vdm program.
+# devicemodel: the vdm program.  It uses the three libraries' headers.
+DM_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES) $(VBSU_INCLUDES) $(VHOSTPROXY_INCLUDES)
 noinst_LIBRARIES += devicemodel/libdm.a
+devicemodel_libdm_a_CPPFLAGS = $(DM_CPPFLAGS)
 devicemodel_libdm_a_SOURCES = \
 	devicemodel/log.h devicemodel/log.c \
 	devicemodel/evloop.h devicemodel/evloop.c devicemodel/iothread.h devicemodel/iothread.c \
@@ -9,12 +11,15 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/virtio_route.c \
 	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c \
 	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
-	devicemodel/chardev.h devicemodel/chardev.c devicemodel/virtio_console.c \
+	devicemodel/chardev.h devicemodel/chardev_internal.h devicemodel/chardev.c \
+	devicemodel/chardev_stdio.c devicemodel/chardev_pty.c devicemodel/chardev_socket.c \
+	devicemodel/virtio_console.c \
 	devicemodel/virtio_net.c devicemodel/virtio_vhost.c \
 	devicemodel/virtio_vsock.c devicemodel/virtio_fs.c
 
 bin_PROGRAMS += devicemodel/vdm
 devicemodel_vdm_SOURCES = devicemodel/main.c
+devicemodel_vdm_CPPFLAGS = $(DM_CPPFLAGS)
 devicemodel_vdm_CFLAGS = $(AM_CFLAGS) $(UUID_CFLAGS) $(CRYPTO_CFLAGS)
 devicemodel_vdm_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
 	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)

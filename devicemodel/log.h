@@ -17,7 +17,6 @@ enum log_level {
 
 /* Messages above this level are dropped.  Default LOG_INFO. */
 void log_set_level(int level);
-int log_get_level(void);
 
 /* Send messages to path (appended) instead of stderr.  Returns 0 or -errno. */
 int log_open_file(const char *path);

@@ -169,6 +169,10 @@ struct virtio_dev_params {
 	int nqueues;
 	uint16_t queue_max;      /* power of two */
 	uint64_t features;       /* device features; VERSION_1 and ring features are added */
+	/* Device config space as the driver reads it: the spec's layout with
+	 * every field little-endian (virtio 1.2, 2.5; a legacy driver reads it
+	 * in the guest's byte order, which on x86 is the same).  Devices store
+	 * fields with htole16/32/64 and read them back with le*toh. */
 	void *config;
 	uint32_t config_size;
 	bool transitional;       /* also offer the legacy I/O BAR (0x1000.. device IDs) */
@@ -241,8 +245,6 @@ void virtio_config_changed(struct virtio_dev *vd);
 void virtio_mem_changed(struct vdm *vdm);
 
 /* ---- vhost route (virtio_vhost.c) ---- */
-
-#define VIRTIO_VHOST_MAX_RINGS 8
 
 /* A device's `vhost=` / `reconnect=` options. */
 enum vhost_route_kind {

@@ -11,6 +11,7 @@
 #include "iothread.h"
 #include "virtio.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -272,15 +273,17 @@ static int blk_route_check(struct virtio_dev *vd, struct vhost_dev *dev, char *e
 		snprintf(err, errlen, "the back-end does not tell its disk's geometry (CONFIG)");
 		return -EOPNOTSUPP;
 	}
+	/* Both little-endian, as config space is (virtio.h). */
 	if (theirs.capacity != ours->capacity) {
 		snprintf(err, errlen, "the back-end's disk has %llu sectors, the guest's %llu",
-			 (unsigned long long)theirs.capacity, (unsigned long long)ours->capacity);
+			 (unsigned long long)le64toh(theirs.capacity),
+			 (unsigned long long)le64toh(ours->capacity));
 		return -EINVAL;
 	}
 	if ((vhost_dev_features(dev) >> VIRTIO_BLK_F_BLK_SIZE & 1) &&
 	    theirs.blk_size != ours->blk_size) {
 		snprintf(err, errlen, "the back-end's blocks are %u bytes, the guest's %u",
-			 theirs.blk_size, ours->blk_size);
+			 le32toh(theirs.blk_size), le32toh(ours->blk_size));
 		return -EINVAL;
 	}
 	if ((vhost_dev_features(dev) >> VIRTIO_BLK_F_RO & 1) &&
@@ -289,21 +292,21 @@ static int blk_route_check(struct virtio_dev *vd, struct vhost_dev *dev, char *e
 		return -EROFS;
 	}
 	if ((vhost_dev_features(dev) >> VIRTIO_BLK_F_SEG_MAX & 1) &&
-	    theirs.seg_max < ours->seg_max) {
+	    le32toh(theirs.seg_max) < le32toh(ours->seg_max)) {
 		snprintf(err, errlen, "the back-end takes %u buffers per request, the guest was "
-				      "told %u", theirs.seg_max, ours->seg_max);
+				      "told %u", le32toh(theirs.seg_max), le32toh(ours->seg_max));
 		return -EINVAL;
 	}
 	if (virtio_has_feature(vd, VIRTIO_BLK_F_DISCARD) &&
-	    (theirs.max_discard_sectors < ours->max_discard_sectors ||
-	     theirs.max_discard_seg < ours->max_discard_seg)) {
+	    (le32toh(theirs.max_discard_sectors) < le32toh(ours->max_discard_sectors) ||
+	     le32toh(theirs.max_discard_seg) < le32toh(ours->max_discard_seg))) {
 		snprintf(err, errlen, "the back-end discards less per request than the guest was "
 				      "told");
 		return -EINVAL;
 	}
 	if (virtio_has_feature(vd, VIRTIO_BLK_F_WRITE_ZEROES) &&
-	    (theirs.max_write_zeroes_sectors < ours->max_write_zeroes_sectors ||
-	     theirs.max_write_zeroes_seg < ours->max_write_zeroes_seg)) {
+	    (le32toh(theirs.max_write_zeroes_sectors) < le32toh(ours->max_write_zeroes_sectors) ||
+	     le32toh(theirs.max_write_zeroes_seg) < le32toh(ours->max_write_zeroes_seg))) {
 		snprintf(err, errlen, "the back-end zeroes less per request than the guest was "
 				      "told");
 		return -EINVAL;
@@ -343,17 +346,18 @@ static void blk_fill_config(struct virtio_blk *b)
 	struct virtio_blk_config *c = &b->config;
 	uint32_t align = b->be.sector_size >> 9;
 
+	/* Little-endian, as every device's config space (virtio.h). */
 	memset(c, 0, sizeof(*c));
-	c->capacity = b->be.capacity;
-	c->seg_max = BLK_SEG_MAX_TOLD;
-	c->blk_size = b->be.sector_size;
-	c->max_discard_sectors = BLK_MAX_DWZ_SECTORS;
-	c->max_discard_seg = BLK_MAX_DWZ_SEG_TOLD;
-	c->discard_sector_alignment = align;
-	c->max_write_zeroes_sectors = BLK_MAX_DWZ_SECTORS;
-	c->max_write_zeroes_seg = BLK_MAX_DWZ_SEG_TOLD;
+	c->capacity = htole64(b->be.capacity);
+	c->seg_max = htole32(BLK_SEG_MAX_TOLD);
+	c->blk_size = htole32(b->be.sector_size);
+	c->max_discard_sectors = htole32(BLK_MAX_DWZ_SECTORS);
+	c->max_discard_seg = htole32(BLK_MAX_DWZ_SEG_TOLD);
+	c->discard_sector_alignment = htole32(align);
+	c->max_write_zeroes_sectors = htole32(BLK_MAX_DWZ_SECTORS);
+	c->max_write_zeroes_seg = htole32(BLK_MAX_DWZ_SEG_TOLD);
 	c->write_zeroes_may_unmap = b->be.can_discard;
-	c->num_queues = (uint16_t)b->cfg->mq;
+	c->num_queues = htole16((uint16_t)b->cfg->mq);
 }
 
 /* A disk served by a vhost-user-blk back-end: its config and features. */
@@ -406,7 +410,7 @@ static int blk_create_vhost(struct vdm *vdm, struct virtio_blk *b, char *err, si
 	}
 	b->vd.vhost_params = &blk_vhost;
 	log_info("virtio-blk: vhost-user %s, %llu sectors%s", cfg->route.path,
-		 (unsigned long long)b->config.capacity,
+		 (unsigned long long)le64toh(b->config.capacity),
 		 b->vd.host_features >> VIRTIO_BLK_F_RO & 1 ? ", read-only" : "");
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "vdm.h"
 #include "virtio.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,8 +180,8 @@ static void con_resized(void *opaque)
 
 	if (!chardev_winsize(c->cd, &cols, &rows))
 		return;
-	c->config.cols = cols;
-	c->config.rows = rows;
+	c->config.cols = htole16(cols);
+	c->config.rows = htole16(rows);
 	/* 5.3.6: the driver reads cols and rows again on a config change. */
 	virtio_config_changed(&c->vd);
 }
@@ -224,8 +225,9 @@ static int con_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		return ret;
 	}
 	if (chardev_winsize(c->cd, &cols, &rows)) {
-		c->config.cols = cols;
-		c->config.rows = rows;
+		/* Little-endian, as every device's config space (virtio.h). */
+		c->config.cols = htole16(cols);
+		c->config.rows = htole16(rows);
 		features |= 1ULL << VIRTIO_CONSOLE_F_SIZE;
 	}
 	struct virtio_dev_params p = {

@@ -22,7 +22,7 @@
 #define FS_QUEUE_SIZE 128
 #define FS_TAG_MAX ((int)sizeof(((struct virtio_fs_config *)0)->tag))
 /* Queue 0 is the high-priority queue; the request queues follow it. */
-#define FS_MAX_REQUEST_QUEUES (VIRTIO_VHOST_MAX_RINGS - 1)
+#define FS_MAX_REQUEST_QUEUES (VHOST_MAX_RINGS - 1)
 
 struct fs_cfg {
 	char tag[FS_TAG_MAX + 1];

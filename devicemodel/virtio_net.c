@@ -17,6 +17,7 @@
 #include "vdm.h"
 #include "virtio.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -427,7 +428,7 @@ static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		derive_mac(vdm->uuid, vdm->create_slot, vdm->create_func, n->mac);
 	memcpy(n->be.mac, n->mac, 6);
 	memcpy(n->config.mac, n->mac, 6);
-	n->config.status = VIRTIO_NET_S_LINK_UP;
+	n->config.status = htole16(VIRTIO_NET_S_LINK_UP); /* little-endian (virtio.h) */
 	n->loop = vdm->loop;
 	struct virtio_dev_params p = {
 		.ops = &net_ops,

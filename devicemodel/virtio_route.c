@@ -82,7 +82,7 @@ static void vbsu_resume(struct virtio_dev *vd, unsigned nrings, const uint16_t *
  */
 static void vhost_settle(struct virtio_dev *vd, unsigned nrings, int *old_kick)
 {
-	uint16_t seen[VIRTIO_VHOST_MAX_RINGS];
+	uint16_t seen[VHOST_MAX_RINGS];
 	int64_t deadline = now_ms() + DRAIN_TIMEOUT_MS, quiet_since = now_ms();
 
 	for (unsigned i = 0; i < nrings; i++) {
@@ -187,7 +187,7 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 {
 	const struct virtio_vhost_params *vp = vd->vhost_params;
 	struct virtio_vhost *old = vd->vhost, *nv = NULL;
-	uint16_t base[VIRTIO_VHOST_MAX_RINGS] = { 0 };
+	uint16_t base[VHOST_MAX_RINGS] = { 0 };
 	char from[160], why[200] = "";
 	unsigned nrings;
 	int ret;
@@ -243,8 +243,8 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 	}
 
 	/* The old owner stops; base[] is where each ring goes on from. */
-	int old_kick[VIRTIO_VHOST_MAX_RINGS];
-	for (unsigned i = 0; i < VIRTIO_VHOST_MAX_RINGS; i++)
+	int old_kick[VHOST_MAX_RINGS];
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		old_kick[i] = -1;
 	if (old) {
 		if (virtio_dev_running(vd))

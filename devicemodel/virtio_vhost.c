@@ -43,11 +43,11 @@ struct virtio_vhost {
 	bool started;
 	bool watching_sock;
 	bool on_trial;                  /* being switched to: a loss is the switch's failure */
-	bool ring_running[VIRTIO_VHOST_MAX_RINGS];
-	uint16_t base[VIRTIO_VHOST_MAX_RINGS];  /* next avail index, kept across a stop */
-	int call_fd[VIRTIO_VHOST_MAX_RINGS];    /* vdm's eventfd per ring (INTx, no vector) */
-	int given_call[VIRTIO_VHOST_MAX_RINGS]; /* the call fd the back-end has now */
-	struct vhost_vring ring[VIRTIO_VHOST_MAX_RINGS]; /* as started */
+	bool ring_running[VHOST_MAX_RINGS];
+	uint16_t base[VHOST_MAX_RINGS];  /* next avail index, kept across a stop */
+	int call_fd[VHOST_MAX_RINGS];    /* vdm's eventfd per ring (INTx, no vector) */
+	int given_call[VHOST_MAX_RINGS]; /* the call fd the back-end has now */
+	struct vhost_vring ring[VHOST_MAX_RINGS]; /* as started */
 };
 
 /* ---- options ---- */
@@ -464,7 +464,7 @@ int virtio_vhost_open(struct virtio_vhost **out, const struct vhost_route *route
 			log_info("%s: vhost=auto: %s exists, using kernel vhost", devname, path);
 		}
 	}
-	if (p->nrings < 1 || p->nrings > VIRTIO_VHOST_MAX_RINGS) {
+	if (p->nrings < 1 || p->nrings > VHOST_MAX_RINGS) {
 		snprintf(err, errlen, "%s: bad vhost ring count", devname);
 		return -EINVAL;
 	}
@@ -478,7 +478,7 @@ int virtio_vhost_open(struct virtio_vhost **out, const struct vhost_route *route
 	vv->reconnect_s = route->reconnect_s;
 	vv->nrings = p->nrings;
 	vv->params = p;
-	for (unsigned i = 0; i < VIRTIO_VHOST_MAX_RINGS; i++)
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		vv->call_fd[i] = vv->given_call[i] = -1;
 	for (unsigned i = 0; i < vv->nrings; i++) {
 		vv->call_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -612,7 +612,7 @@ void virtio_vhost_free(struct virtio_vhost *vv)
 			vv->vd->vhost = NULL;
 	}
 	vhost_dev_close(vv->dev);
-	for (unsigned i = 0; i < VIRTIO_VHOST_MAX_RINGS; i++)
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		if (vv->call_fd[i] >= 0)
 			close(vv->call_fd[i]);
 	free(vv);

@@ -12,6 +12,7 @@
 #include "vdm.h"
 #include "virtio.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +132,7 @@ static int vsock_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char 
 		virtio_vhost_free(vv);
 		return -ENOMEM;
 	}
-	v->config.guest_cid = cfg->cid;
+	v->config.guest_cid = htole64(cfg->cid); /* little-endian (virtio.h) */
 	struct virtio_dev_params p = {
 		.ops = &vsock_ops,
 		.nqueues = VSOCK_NQUEUES,

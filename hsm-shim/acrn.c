@@ -8,13 +8,14 @@
  * that serves it, native ioeventfds and (MSI) irqfds, MSI and INTx
  * injection, and the shutdown sequence.  Every kernel access goes through
  * struct acrn_sys (acrn_internal.h), so tests run this file unchanged
- * against the user-space model of the HSM in acrn_model.c.
+ * against a user-space model of the HSM (tests/acrn/acrn_model.c, a
+ * back-end of its own that only test programs add).
  *
  * It does not load a guest or set vCPU registers (see README "Running on
  * ACRN").
  *
- * Spec: "acrn" or "acrn:DEVICE" (default /dev/acrn_hsm); "acrn:model:SOCK"
- * or "acrn:model,OPTS:SOCK" selects the model instead of the kernel.
+ * Spec: "acrn" or "acrn:DEVICE", DEVICE an absolute path (default
+ * /dev/acrn_hsm).
  */
 #include "acrn_internal.h"
 
@@ -50,7 +51,6 @@ struct acrn_irqfd_reg {
 
 struct acrn {
 	struct acrn_sys sys;
-	struct acrn_model *model; /* NULL on the real kernel */
 	char dev[128];
 	int fd;
 	uint16_t vmid;
@@ -97,7 +97,7 @@ static void kernel_close(void *ctx, int fd)
 	close(fd);
 }
 
-const struct acrn_sys acrn_sys_kernel = { kernel_open, kernel_ioctl, kernel_close, NULL };
+const struct acrn_sys acrn_sys_kernel = { kernel_open, kernel_ioctl, kernel_close, NULL, NULL };
 
 const char *acrn_ioctl_name(unsigned long cmd)
 {
@@ -157,7 +157,7 @@ static void teardown_ioctl(struct hsm_vm *vm, unsigned long cmd, unsigned long a
 	int ret = acrn_ioctl(a, cmd, arg);
 
 	if (ret < 0)
-		hsm_log(vm, 4, "acrn: %s failed: %s (%s)", acrn_ioctl_name(cmd), strerror(-ret),
+		hsm_log(vm, HSM_LOG_WARN, "acrn: %s failed: %s (%s)", acrn_ioctl_name(cmd), strerror(-ret),
 			errname(-ret));
 }
 
@@ -171,7 +171,7 @@ static void log_bad_slot(struct hsm_vm *vm, unsigned vcpu, const struct acrn_io_
 	/* Rate limit: a misbehaving hypervisor must not flood the log. */
 	a->bad_slots++;
 	if (a->bad_slots <= 10 || a->bad_slots % 1000 == 0)
-		hsm_log(vm, 4,
+		hsm_log(vm, HSM_LOG_WARN,
 			"acrn: vCPU %u: malformed I/O request (%s; type %u); completed with "
 			"all-ones (%u so far)",
 			vcpu, why, s->type, a->bad_slots);
@@ -292,7 +292,7 @@ static void serve_slot(struct hsm_vm *vm, unsigned vcpu)
 	int ret = acrn_ioctl(a, ACRN_IOCTL_NOTIFY_REQUEST_FINISH, (unsigned long)&n);
 
 	if (ret < 0)
-		hsm_log(vm, 3, "acrn: %s for vCPU %u failed: %s",
+		hsm_log(vm, HSM_LOG_ERR, "acrn: %s for vCPU %u failed: %s",
 			acrn_ioctl_name(ACRN_IOCTL_NOTIFY_REQUEST_FINISH), vcpu, strerror(-ret));
 }
 
@@ -312,7 +312,7 @@ static void *client_thread(void *arg)
 		if (ret < 0) {
 			/* -ENODEV is the way out only when acrn_stop asked for it. */
 			if (ret != -ENODEV || !__atomic_load_n(&a->stopped, __ATOMIC_ACQUIRE)) {
-				hsm_log(vm, 3, "acrn: %s failed: %s (%s); no more I/O requests are "
+				hsm_log(vm, HSM_LOG_ERR, "acrn: %s failed: %s (%s); no more I/O requests are "
 					       "served",
 					acrn_ioctl_name(ACRN_IOCTL_ATTACH_IOREQ_CLIENT),
 					strerror(-ret), errname(-ret));
@@ -340,7 +340,7 @@ static int alloc_ram(struct hsm_vm *vm, struct acrn *a, char *errbuf, size_t err
 			a->ram = mmap(NULL, a->ram_size, PROT_READ | PROT_WRITE,
 				      MAP_SHARED | MAP_POPULATE, a->memfd, 0);
 			if (a->ram != MAP_FAILED) {
-				hsm_log(vm, 6, "acrn: guest RAM on 2 MiB huge pages");
+				hsm_log(vm, HSM_LOG_INFO, "acrn: guest RAM on 2 MiB huge pages");
 				return 0;
 			}
 		}
@@ -358,7 +358,7 @@ static int alloc_ram(struct hsm_vm *vm, struct acrn *a, char *errbuf, size_t err
 		snprintf(errbuf, errlen, "cannot map guest RAM: %s", strerror(errno));
 		return -errno;
 	}
-	hsm_log(vm, 6, "acrn: guest RAM on 4 KiB pages (no huge pages available)");
+	hsm_log(vm, HSM_LOG_INFO, "acrn: guest RAM on 4 KiB pages (no huge pages available)");
 	return 0;
 }
 
@@ -385,20 +385,24 @@ static int map_segment(struct hsm_vm *vm, uint64_t gpa, uint64_t off, uint64_t l
 
 /* ---- open, start, stop, close ---- */
 
-static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen)
+int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys, char *errbuf,
+		  size_t errlen)
 {
 	struct acrn *a;
 	int ret;
 
 	a = calloc(1, sizeof(*a));
-	if (!a)
+	if (!a) {
+		if (sys->release)
+			sys->release(sys->ctx);
 		return -ENOMEM;
+	}
 	a->fd = -1;
 	a->memfd = -1;
 	a->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	a->ram = MAP_FAILED;
 	a->ram_size = vm->cfg.ram_size;
-	a->sys = acrn_sys_kernel;
+	a->sys = *sys;
 	pthread_mutex_init(&a->reg_lock, NULL);
 	vm->priv = a;
 	if (a->dead_efd < 0) {
@@ -411,19 +415,12 @@ static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t er
 		ret = -EINVAL;
 		goto err;
 	}
-	if (arg && (!strncmp(arg, "model:", 6) || !strncmp(arg, "model,", 6))) {
-		ret = acrn_model_create(vm, arg + 5, &a->sys, &a->model, errbuf, errlen);
-		if (ret)
-			goto err;
-		snprintf(a->dev, sizeof(a->dev), "the HSM model");
-	} else {
-		if (arg && strlen(arg) >= sizeof(a->dev)) {
-			snprintf(errbuf, errlen, "device path too long: %s", arg);
-			ret = -ENAMETOOLONG;
-			goto err;
-		}
-		snprintf(a->dev, sizeof(a->dev), "%s", arg && *arg ? arg : ACRN_DEFAULT_DEV);
+	if (strlen(dev) >= sizeof(a->dev)) {
+		snprintf(errbuf, errlen, "device path too long: %s", dev);
+		ret = -ENAMETOOLONG;
+		goto err;
 	}
+	snprintf(a->dev, sizeof(a->dev), "%s", dev);
 	ret = a->sys.open(a->sys.ctx, a->dev);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "open %s failed: %s (%s)%s", a->dev, strerror(-ret),
@@ -456,7 +453,7 @@ static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t er
 	/* vcpu_num is hypervisor output: never walk past the 16 slots. */
 	a->vcpus = cv.vcpu_num;
 	if (a->vcpus == 0 || a->vcpus > ACRN_IO_REQUEST_MAX) {
-		hsm_log(vm, 4, "acrn: hypervisor reports %u vCPUs; serving %u ioreq slots",
+		hsm_log(vm, HSM_LOG_WARN, "acrn: hypervisor reports %u vCPUs; serving %u ioreq slots",
 			cv.vcpu_num, ACRN_IO_REQUEST_MAX);
 		a->vcpus = ACRN_IO_REQUEST_MAX;
 	}
@@ -479,7 +476,7 @@ static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t er
 	if (ret)
 		goto err;
 	a->client_created = true;
-	hsm_log(vm, 6, "acrn: VM %u created on %s, %u vCPU ioreq slots", a->vmid, a->dev,
+	hsm_log(vm, HSM_LOG_INFO, "acrn: VM %u created on %s, %u vCPU ioreq slots", a->vmid, a->dev,
 		a->vcpus);
 	return 0;
 
@@ -599,8 +596,9 @@ static void acrn_close(struct hsm_vm *vm)
 		close(a->memfd);
 	if (a->iobuf)
 		munmap(a->iobuf, ACRN_PAGE);
-	if (a->model)
-		acrn_model_destroy(a->model);
+	/* Last: a stand-in for the kernel (tests) goes when nothing uses it. */
+	if (a->sys.release)
+		a->sys.release(a->sys.ctx);
 	if (a->dead_watched)
 		vm->cfg.loop.del_fd(vm->cfg.loop.loop, a->dead_efd);
 	if (a->dead_efd >= 0)
@@ -610,11 +608,24 @@ static void acrn_close(struct hsm_vm *vm)
 	vm->priv = NULL;
 }
 
-struct acrn_model *acrn_model_of(struct hsm_vm *vm)
+static int acrn_open(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen)
 {
-	if (!vm || strcmp(vm->ops->name, "acrn") || !vm->priv)
+	return acrn_open_sys(vm, arg && *arg ? arg : ACRN_DEFAULT_DEV, &acrn_sys_kernel, errbuf,
+			     errlen);
+}
+
+/* A device node is named by its absolute path; anything else is not this
+ * back-end's (a test program's stand-in may take it). */
+static bool acrn_takes(const char *arg)
+{
+	return !arg || !*arg || *arg == '/';
+}
+
+const struct acrn_sys *acrn_sys_of(struct hsm_vm *vm)
+{
+	if (!vm || vm->ops->close != acrn_close || !vm->priv)
 		return NULL;
-	return acrn_of(vm)->model;
+	return &acrn_of(vm)->sys;
 }
 
 /* ---- notifications ---- */
@@ -659,7 +670,7 @@ static int acrn_ioeventfd_add(struct hsm_vm *vm, const struct hsm_ioeventfd *ev,
 	}
 	pthread_mutex_unlock(&a->reg_lock);
 	if (ret)
-		hsm_log(vm, 4, "acrn: %s at %#llx: %s", acrn_ioctl_name(ACRN_IOCTL_IOEVENTFD),
+		hsm_log(vm, HSM_LOG_WARN, "acrn: %s at %#llx: %s", acrn_ioctl_name(ACRN_IOCTL_IOEVENTFD),
 			(unsigned long long)ev->addr, strerror(-ret));
 	return ret;
 }
@@ -704,7 +715,7 @@ static int acrn_ioeventfd_del(struct hsm_vm *vm, const struct hsm_ioeventfd *ev,
 			continue;
 		again = acrn_ioctl(a, ACRN_IOCTL_IOEVENTFD, (unsigned long)&r->ev);
 		if (again < 0) {
-			hsm_log(vm, 3, "acrn: cannot restore the ioeventfd at %#llx: %s",
+			hsm_log(vm, HSM_LOG_ERR, "acrn: cannot restore the ioeventfd at %#llx: %s",
 				(unsigned long long)r->ev.addr, strerror(-again));
 			r->used = false;
 		}
@@ -740,7 +751,7 @@ static int acrn_irqfd_add(struct hsm_vm *vm, const struct hsm_irq *irq, int fd)
 	}
 	pthread_mutex_unlock(&a->reg_lock);
 	if (ret)
-		hsm_log(vm, 4, "acrn: %s: %s", acrn_ioctl_name(ACRN_IOCTL_IRQFD), strerror(-ret));
+		hsm_log(vm, HSM_LOG_WARN, "acrn: %s: %s", acrn_ioctl_name(ACRN_IOCTL_IRQFD), strerror(-ret));
 	return ret;
 }
 
@@ -786,7 +797,7 @@ static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool leve
 
 	if (irq->line == 0 || irq->line >= ACRN_VIOAPIC_PINS) {
 		if (!a->intx_line_warned)
-			hsm_log(vm, 4,
+			hsm_log(vm, HSM_LOG_WARN,
 				"acrn: %02x:%02x.%x: INTx with interrupt line %u, which is no "
 				"IOAPIC pin the guest set up; not raised",
 				irq->bdf >> 8, (irq->bdf >> 3) & 0x1f, irq->bdf & 7, irq->line);
@@ -799,6 +810,8 @@ static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool leve
 
 const struct hsm_backend_ops hsm_acrn_ops = {
 	.name = "acrn",
+	.usage = "acrn[:/DEVICE]",
+	.takes = acrn_takes,
 	.caps = { .msi = true, .intx = true, .native_ioeventfd = true },
 	.open = acrn_open,
 	.start = acrn_start,

@@ -14,11 +14,32 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-static const struct hsm_backend_ops *const backends[] = {
+static const struct hsm_backend_ops *const builtin[] = {
 	&hsm_qemu_ops,
 	&hsm_sim_ops,
 	&hsm_acrn_ops,
 };
+
+/* Back-ends a program added (tests); set up before any VM opens. */
+static const struct hsm_backend_ops *added[4];
+static size_t nadded;
+
+int hsm_register_backend(const struct hsm_backend_ops *ops)
+{
+	if (nadded == sizeof(added) / sizeof(added[0]))
+		return -ENOSPC;
+	added[nadded++] = ops;
+	return 0;
+}
+
+/* The i-th back-end, the added ones first; NULL past the last. */
+static const struct hsm_backend_ops *backend_at(size_t i)
+{
+	if (i < nadded)
+		return added[i];
+	i -= nadded;
+	return i < sizeof(builtin) / sizeof(builtin[0]) ? builtin[i] : NULL;
+}
 
 void hsm_log(struct hsm_vm *vm, int level, const char *fmt, ...)
 {
@@ -37,11 +58,13 @@ static const struct hsm_backend_ops *find_backend(const char *spec, const char *
 {
 	const char *colon = strchr(spec, ':');
 	size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+	const struct hsm_backend_ops *ops;
 
 	*arg = colon ? colon + 1 : NULL;
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (strlen(backends[i]->name) == len && !strncmp(backends[i]->name, spec, len))
-			return backends[i];
+	for (size_t i = 0; (ops = backend_at(i)); i++)
+		if (strlen(ops->name) == len && !strncmp(ops->name, spec, len) &&
+		    (!ops->takes || ops->takes(*arg)))
+			return ops;
 	return NULL;
 }
 
@@ -59,14 +82,15 @@ int hsm_backend_caps(const char *spec, struct hsm_caps *caps)
 
 bool hsm_backend_exists(const char *spec, char *names, size_t len)
 {
+	const struct hsm_backend_ops *ops;
 	const char *arg;
 
 	if (names && len) {
 		names[0] = '\0';
-		for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		for (size_t i = 0; (ops = backend_at(i)); i++) {
 			size_t used = strlen(names);
 
-			snprintf(names + used, len - used, "%s%s", i ? ", " : "", backends[i]->name);
+			snprintf(names + used, len - used, "%s%s", i ? ", " : "", ops->usage);
 		}
 	}
 	return find_backend(spec, &arg) != NULL;

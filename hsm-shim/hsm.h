@@ -73,7 +73,16 @@ struct hsm_loop_ops {
 
 /* ---- Opening a VM ------------------------------------------------------ */
 
-/* Log levels match syslog's: 3 error, 4 warning, 6 info, 7 debug. */
+/* Levels of the messages libhsm logs: syslog's numbers, as vdm's own log
+ * levels are, so a sink can pass them on unchanged. */
+enum hsm_log_level {
+	HSM_LOG_ERR = 3,
+	HSM_LOG_WARN = 4,
+	HSM_LOG_INFO = 6,
+	HSM_LOG_DEBUG = 7,
+};
+
+/* level is an enum hsm_log_level. */
 typedef void (*hsm_log_fn)(int level, const char *msg);
 
 /* The hypervisor reset one PCI function (for example on a guest reboot). */
@@ -131,8 +140,9 @@ struct hsm_vm *hsm_open(const struct hsm_vm_config *cfg, int *err,
  * or -ENOENT when no such back-end is built in. */
 int hsm_backend_caps(const char *spec, struct hsm_caps *caps);
 
-/* True when spec ("name" or "name:arg") names a back-end built into libhsm.
- * names, if not NULL, receives a comma-separated list of them. */
+/* True when spec ("name" or "name:arg") names a back-end built into libhsm
+ * that takes arg.  names, if not NULL, receives a comma-separated list of
+ * them as a spec spells them ("qemu, sim[:SOCKET], ..."). */
 bool hsm_backend_exists(const char *spec, char *names, size_t len);
 
 /*

@@ -17,6 +17,11 @@
 
 struct hsm_backend_ops {
 	const char *name;
+	const char *usage; /* how a spec names it, for messages: "sim[:SOCKET]" */
+	/* Optional: whether this back-end takes arg (as open gets it); NULL
+	 * takes anything.  Several back-ends may share a name and tell their
+	 * specs apart this way. */
+	bool (*takes)(const char *arg);
 	struct hsm_caps caps;
 	/* arg: text after "name:" or NULL.  Sets up guest RAM (hsm_add_region). */
 	int (*open)(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen);
@@ -100,5 +105,12 @@ void hsm_forwarder_fini(struct hsm_vm *vm);
 extern const struct hsm_backend_ops hsm_sim_ops;
 extern const struct hsm_backend_ops hsm_qemu_ops;
 extern const struct hsm_backend_ops hsm_acrn_ops;
+
+/*
+ * Add a back-end to the ones built in, searched before them (a test program
+ * adds a stand-in for a hypervisor this way; the vdm program adds none).
+ * ops must outlive every VM.  Returns 0 or -ENOSPC.
+ */
+int hsm_register_backend(const struct hsm_backend_ops *ops);
 
 #endif /* VDM_HSM_INTERNAL_H */

@@ -68,7 +68,7 @@ void qemu_fn_stop(struct qemu_fn *f, const char *why)
 	if (f->sock < 0)
 		return;
 	if (why)
-		hsm_log(vm, 3, "qemu: %02x:%02x.%x: %s; this function is no longer served",
+		hsm_log(vm, HSM_LOG_ERR, "qemu: %02x:%02x.%x: %s; this function is no longer served",
 			f->bdf >> 8, (f->bdf >> 3) & 0x1f, f->bdf & 7, why);
 	vm->cfg.loop.del_fd(vm->cfg.loop.loop, f->sock);
 	close_fd(&f->sock);
@@ -226,7 +226,7 @@ static struct qemu_ram_file *ram_file_for(struct qemu_vm *q, int fd, const char 
 		*why = "out of file descriptors";
 		return NULL;
 	}
-	hsm_log(q->vm, 7, "qemu: mapped a %zu MiB guest RAM file", rf->len >> 20);
+	hsm_log(q->vm, HSM_LOG_DEBUG, "qemu: mapped a %zu MiB guest RAM file", rf->len >> 20);
 	return rf;
 }
 
@@ -405,7 +405,7 @@ void qemu_fn_serve(struct qemu_fn *f)
 			if (!f->connected) {
 				f->connected = true;
 				if (qemu_all_connected(qvm(f->vm)))
-					hsm_log(f->vm, 6, "qemu: QEMU connected to all %d functions",
+					hsm_log(f->vm, HSM_LOG_INFO, "qemu: QEMU connected to all %d functions",
 						qvm(f->vm)->nfns);
 			}
 			r = handle_message(f, &why);
@@ -413,7 +413,7 @@ void qemu_fn_serve(struct qemu_fn *f)
 			f->rx_have = 0;
 		}
 		if (r < 0 && !why) { /* QEMU went away between messages */
-			hsm_log(f->vm, 6, "qemu: %02x:%02x.%x: QEMU closed the connection",
+			hsm_log(f->vm, HSM_LOG_INFO, "qemu: %02x:%02x.%x: QEMU closed the connection",
 				f->bdf >> 8, (f->bdf >> 3) & 0x1f, f->bdf & 7);
 			qemu_fn_stop(f, NULL);
 		} else if (r < 0) {
@@ -549,6 +549,7 @@ static int qemu_inject_msi(struct hsm_vm *vm, uint64_t addr, uint32_t data)
 
 const struct hsm_backend_ops hsm_qemu_ops = {
 	.name = "qemu",
+	.usage = "qemu",
 	.caps = { .msi = false, .intx = true, .native_ioeventfd = false,
 		  .hv_hostbridge = true, .hv_command = true, .ram_remaps = true },
 	.open = qemu_open,

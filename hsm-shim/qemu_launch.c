@@ -151,7 +151,7 @@ static void log_command(struct qemu_vm *q)
 	for (int i = 0; q->argv[i] && len < sizeof(line) - 1; i++)
 		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", i ? " " : "",
 					q->argv[i]);
-	hsm_log(q->vm, 6, "qemu: starting %s", line);
+	hsm_log(q->vm, HSM_LOG_INFO, "qemu: starting %s", line);
 }
 
 /* In the child: keep the proxy sockets across exec, undo vdm's signal
@@ -193,7 +193,7 @@ static void child_exited(void *arg, int fd, uint32_t events)
 	q->pidfd = -1;
 	q->pid = 0;
 	q->exited = true;
-	hsm_log(vm, 6, "qemu: QEMU exited with status %d", status);
+	hsm_log(vm, HSM_LOG_INFO, "qemu: QEMU exited with status %d", status);
 	if (vm->cfg.hv_exited)
 		vm->cfg.hv_exited(vm->cfg.ioreq_opaque, status, !qemu_all_connected(q));
 }
@@ -247,7 +247,7 @@ int qemu_launch(struct qemu_vm *q, char *errbuf, size_t errlen)
 		qemu_stop(q);
 		return ret;
 	}
-	hsm_log(vm, 6, "qemu: QEMU running as pid %d", (int)pid);
+	hsm_log(vm, HSM_LOG_INFO, "qemu: QEMU running as pid %d", (int)pid);
 	return 0;
 }
 
@@ -260,13 +260,13 @@ void qemu_stop(struct qemu_vm *q)
 		vm->cfg.loop.del_fd(vm->cfg.loop.loop, q->pidfd);
 	}
 	if (q->pid > 0) {
-		hsm_log(vm, 6, "qemu: stopping QEMU (pid %d)", (int)q->pid);
+		hsm_log(vm, HSM_LOG_INFO, "qemu: stopping QEMU (pid %d)", (int)q->pid);
 		kill(q->pid, SIGTERM);
 		if (q->pidfd >= 0) {
 			struct pollfd p = { .fd = q->pidfd, .events = POLLIN };
 
 			if (poll(&p, 1, STOP_GRACE_MS) == 0) {
-				hsm_log(vm, 4, "qemu: QEMU ignored SIGTERM; killing it");
+				hsm_log(vm, HSM_LOG_WARN, "qemu: QEMU ignored SIGTERM; killing it");
 				kill(q->pid, SIGKILL);
 			}
 		}

@@ -60,7 +60,7 @@ static void *vcpu_thread(void *arg)
 		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
 		if (n != (ssize_t)sizeof(m) || !sim_io_valid(&m)) {
-			hsm_log(vm, 4, "sim: malformed request from test driver; dropping vCPU");
+			hsm_log(vm, HSM_LOG_WARN, "sim: malformed request from test driver; dropping vCPU");
 			break;
 		}
 		struct hsm_ioreq req = {
@@ -100,7 +100,7 @@ static void handle_new_conn(struct hsm_vm *vm, int fd)
 	if (n != (ssize_t)sizeof(hello) || hello.type != SIM_HELLO ||
 	    (hello.arg != SIM_ROLE_VCPU && hello.arg != SIM_ROLE_IRQ) ||
 	    sim_send(fd, &welcome, s->memfd)) {
-		hsm_log(vm, 4, "sim: test driver connection without a valid hello; closed");
+		hsm_log(vm, HSM_LOG_WARN, "sim: test driver connection without a valid hello; closed");
 		close(fd);
 		return;
 	}
@@ -117,10 +117,10 @@ static void handle_new_conn(struct hsm_vm *vm, int fd)
 	} else if (pthread_create(&c->thread, NULL, vcpu_thread, c) == 0) {
 		c->has_thread = true;
 	} else {
-		hsm_log(vm, 3, "sim: cannot start a vCPU thread");
+		hsm_log(vm, HSM_LOG_ERR, "sim: cannot start a vCPU thread");
 	}
 	pthread_mutex_unlock(&s->lock);
-	hsm_log(vm, 7, "sim: test driver connected (%s)",
+	hsm_log(vm, HSM_LOG_DEBUG, "sim: test driver connected (%s)",
 		hello.arg == SIM_ROLE_IRQ ? "interrupts" : "vCPU");
 }
 
@@ -217,7 +217,7 @@ static int sim_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 		return -EAGAIN;
 	}
 	s->accepting = true;
-	hsm_log(vm, 6, "sim: waiting for the test driver on %s", s->path);
+	hsm_log(vm, HSM_LOG_INFO, "sim: waiting for the test driver on %s", s->path);
 	return 0;
 }
 
@@ -269,7 +269,7 @@ static int send_irq(struct hsm_vm *vm, const struct sim_msg *m)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (ret)
-		hsm_log(vm, 7, "sim: interrupt not delivered: %s", strerror(-ret));
+		hsm_log(vm, HSM_LOG_DEBUG, "sim: interrupt not delivered: %s", strerror(-ret));
 	return ret;
 }
 
@@ -290,6 +290,7 @@ static int sim_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level
 
 const struct hsm_backend_ops hsm_sim_ops = {
 	.name = "sim",
+	.usage = "sim[:SOCKET]",
 	.caps = { .msi = true, .intx = true, .native_ioeventfd = true },
 	.open = sim_open,
 	.start = sim_start,

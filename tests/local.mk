@@ -3,21 +3,28 @@
 TEST_EXTENSIONS = .test
 noinst_LIBRARIES += tests/driver/libdrv.a
 tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c tests/driver/drv_virtio.h tests/driver/drv_virtio.c
+tests_driver_libdrv_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 
 noinst_PROGRAMS += tests/driver/vdm-enum
 tests_driver_vdm_enum_SOURCES = tests/driver/vdm-enum.c
 tests_driver_vdm_enum_LDADD = tests/driver/libdrv.a
 
+# Simulator tests see the test driver and libhsm's header (bdfs, irqs).
+SIM_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(HSM_INCLUDES)
 TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
 	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
 
 check_PROGRAMS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
 tests_unit_test_gpa_map_LDADD = $(TEST_LDADD)
+tests_unit_test_gpa_map_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(DM_INCLUDES) $(HSM_INCLUDES)
 tests_sim_test_cli_LDADD = $(TEST_LDADD)
+tests_sim_test_cli_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES)
 tests_sim_test_hostbridge_LDADD = $(TEST_LDADD)
+tests_sim_test_hostbridge_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
 check_PROGRAMS += tests/unit/test_vhost_user
 tests_unit_test_vhost_user_LDADD = $(TEST_LDADD)
+tests_unit_test_vhost_user_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(VHOSTPROXY_INCLUDES)
 TESTS += tests/unit/test_vhost_user
 
 include $(srcdir)/tests/unit/local-vq.mk
@@ -26,11 +33,14 @@ TESTS += tests/sim/lspci.sh
 EXTRA_DIST += tests/sim/lspci.sh
 check_PROGRAMS += tests/unit/test_pci
 tests_unit_test_pci_LDADD = $(TEST_LDADD)
+tests_unit_test_pci_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(DM_INCLUDES) $(HSM_INCLUDES)
 TESTS += tests/unit/test_pci
 
 check_PROGRAMS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
 tests_sim_test_virtio_rnd_LDADD = $(TEST_LDADD)
+tests_sim_test_virtio_rnd_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_virtio_blk_LDADD = $(TEST_LDADD)
+tests_sim_test_virtio_blk_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
 
 include $(srcdir)/tests/sim/malformed.mk
@@ -39,12 +49,15 @@ include $(srcdir)/tests/sim/faults.mk
 check_PROGRAMS += tests/sim/test_virtio_console
 check_PROGRAMS += tests/sim/test_virtio_fs
 tests_sim_test_virtio_fs_LDADD = $(TEST_LDADD)
+tests_sim_test_virtio_fs_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_fs
 tests_sim_test_virtio_console_LDADD = $(TEST_LDADD)
+tests_sim_test_virtio_console_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_console
 
 # The qemu back-end against a stand-in that speaks x-pci-proxy-dev's format.
 check_PROGRAMS += tests/qemu/fake-qemu
+tests_qemu_fake_qemu_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 TESTS += tests/qemu/proxy.sh tests/qemu/vhost_remap.sh tests/qemu/vbsu_remap.sh
 EXTRA_DIST += tests/qemu/proxy.sh tests/qemu/vhost_remap.sh tests/qemu/vbsu_remap.sh
 
@@ -57,6 +70,7 @@ EXTRA_DIST += tests/guest/console.sh
 
 check_PROGRAMS += tests/sim/test_virtio_net
 tests_sim_test_virtio_net_LDADD = $(TEST_LDADD)
+tests_sim_test_virtio_net_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_net
 
 check_PROGRAMS += tests/guest/tcp-sink
@@ -74,10 +88,12 @@ EXTRA_DIST += tests/guest/vhost_kernel.sh
 # vhost proxy: virtio-blk on qemu-storage-daemon's vhost-user-blk export.
 check_PROGRAMS += tests/sim/test_vhost_user_blk
 tests_sim_test_vhost_user_blk_LDADD = $(TEST_LDADD)
+tests_sim_test_vhost_user_blk_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_vhost_user_blk
 # ... and virtio-net on DPDK's vhost PMD (testpmd, fetched by tests/peers/testpmd.sh).
 check_PROGRAMS += tests/sim/test_vhost_user_net
 tests_sim_test_vhost_user_net_LDADD = $(TEST_LDADD)
+tests_sim_test_vhost_user_net_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_vhost_user_net
 EXTRA_DIST += tests/peers/testpmd.sh
 TESTS += tests/guest/vhost_user_blk.sh
@@ -97,9 +113,23 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
 	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn
-ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh
+ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
+	tests/acrn/no_model.sh
+# The model is test-only: a library of its own, and vdm-acrn-model, vdm's
+# main.c with the acrn:model back-end added, which the tests above spawn.
+check_LIBRARIES += tests/acrn/libacrnmodel.a
+tests_acrn_libacrnmodel_a_SOURCES = tests/acrn/acrn_model.h tests/acrn/acrn_model_internal.h \
+	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c
+tests_acrn_libacrnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
+check_PROGRAMS += tests/acrn/vdm-acrn-model
+tests_acrn_vdm_acrn_model_SOURCES = devicemodel/main.c tests/acrn/vdm_acrn_model.c
+tests_acrn_vdm_acrn_model_CPPFLAGS = $(DM_CPPFLAGS)
+tests_acrn_vdm_acrn_model_CFLAGS = $(devicemodel_vdm_CFLAGS)
+tests_acrn_vdm_acrn_model_LDADD = tests/acrn/libacrnmodel.a $(devicemodel_vdm_LDADD)
 check_PROGRAMS += tests/acrn/test_acrn_vcpus tests/acrn/test_acrn
 tests_acrn_test_acrn_vcpus_LDADD = $(TEST_LDADD)
-tests_acrn_test_acrn_LDADD = $(TEST_LDADD)
+tests_acrn_test_acrn_vcpus_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+tests_acrn_test_acrn_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
+tests_acrn_test_acrn_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += $(ACRN_TESTS)
-EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh
+EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh

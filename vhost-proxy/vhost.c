@@ -84,21 +84,11 @@ void vhost_dev_close(struct vhost_dev *d)
 
 	if (!d)
 		return;
-	for (unsigned i = 0; i < VHOST_MAX_VRINGS; i++)
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		if (d->running[i])
 			vhost_dev_vring_stop(d, i, &base);
 	d->ops->close(d);
 	free(d);
-}
-
-enum vhost_transport vhost_dev_transport(const struct vhost_dev *d)
-{
-	return d->transport;
-}
-
-const char *vhost_dev_path(const struct vhost_dev *d)
-{
-	return d->path;
 }
 
 uint64_t vhost_dev_features(const struct vhost_dev *d)
@@ -126,7 +116,7 @@ static int check_live(struct vhost_dev *d)
 
 static bool any_running(const struct vhost_dev *d)
 {
-	for (unsigned i = 0; i < VHOST_MAX_VRINGS; i++)
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		if (d->running[i])
 			return true;
 	return false;
@@ -211,9 +201,9 @@ int vhost_dev_vring_start(struct vhost_dev *d, unsigned idx, const struct vhost_
 	if (d->state < VHOST_MEM_SET)
 		return vhost_set_error(d, -EPROTO, "vhost %s: ring %u started before the memory table",
 				       d->path, idx);
-	if (idx >= VHOST_MAX_VRINGS || d->running[idx])
+	if (idx >= VHOST_MAX_RINGS || d->running[idx])
 		return vhost_set_error(d, -EINVAL, "vhost %s: ring %u cannot start (%s)", d->path,
-				       idx, idx >= VHOST_MAX_VRINGS ? "no such ring" : "running");
+				       idx, idx >= VHOST_MAX_RINGS ? "no such ring" : "running");
 	if (!vr->num || (vr->num & (vr->num - 1)) || vr->kick_fd < 0 || vr->call_fd < 0)
 		return vhost_set_error(d, -EINVAL, "vhost %s: ring %u: bad size or fds", d->path,
 				       idx);
@@ -230,7 +220,7 @@ int vhost_dev_vring_set_call(struct vhost_dev *d, unsigned idx, int call_fd)
 
 	if (ret)
 		return ret;
-	if (idx >= VHOST_MAX_VRINGS || !d->running[idx] || call_fd < 0)
+	if (idx >= VHOST_MAX_RINGS || !d->running[idx] || call_fd < 0)
 		return vhost_set_error(d, -EINVAL, "vhost %s: ring %u is not running", d->path,
 				       idx);
 	return d->ops->vring_set_call(d, idx, call_fd);
@@ -240,7 +230,7 @@ int vhost_dev_vring_stop(struct vhost_dev *d, unsigned idx, uint16_t *base)
 {
 	int ret;
 
-	if (idx >= VHOST_MAX_VRINGS)
+	if (idx >= VHOST_MAX_RINGS)
 		return vhost_set_error(d, -EINVAL, "vhost %s: no ring %u", d->path, idx);
 	if (!d->running[idx])
 		return 0;
@@ -258,7 +248,7 @@ int vhost_dev_net_set_backend(struct vhost_dev *d, unsigned idx, int tap_fd)
 	if (!d->ops->net_set_backend)
 		return vhost_set_error(d, -EOPNOTSUPP, "vhost %s: not a kernel vhost-net device",
 				       d->path);
-	if (idx >= VHOST_MAX_VRINGS)
+	if (idx >= VHOST_MAX_RINGS)
 		return vhost_set_error(d, -EINVAL, "vhost %s: no ring %u", d->path, idx);
 	return d->ops->net_set_backend(d, idx, tap_fd);
 }

@@ -11,8 +11,6 @@
 
 #include "vhostproxy.h"
 
-#define VHOST_MAX_VRINGS 8
-
 enum vhost_state {
 	VHOST_OPEN,         /* owner set, features read */
 	VHOST_FEATURES_SET, /* SET_FEATURES done */
@@ -45,7 +43,7 @@ struct vhost_dev {
 	enum vhost_state state;
 	uint64_t features;           /* back-end's, as read */
 	uint64_t acked_features;     /* what SET_FEATURES sent */
-	bool running[VHOST_MAX_VRINGS];
+	bool running[VHOST_MAX_RINGS];
 	/* vhost-user */
 	uint64_t protocol_features;  /* negotiated */
 	bool has_config;             /* the transport can get/set config space */

@@ -289,7 +289,7 @@ int vhost_user_handshake(struct vhost_dev *d)
 			ret = vu_get_u64(d, VU_GET_QUEUE_NUM, &n);
 			if (ret)
 				return ret;
-			d->max_rings = n > VHOST_MAX_VRINGS ? VHOST_MAX_VRINGS : (unsigned)n;
+			d->max_rings = n > VHOST_MAX_RINGS ? VHOST_MAX_RINGS : (unsigned)n;
 		}
 	}
 	ret = vu_request(d, VU_SET_OWNER, NULL, 0, NULL, 0);

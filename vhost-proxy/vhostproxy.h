@@ -23,6 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Rings one device can hand to a back-end (indexes 0..VHOST_MAX_RINGS-1):
+ * the library's limit, and so every vhost route's. */
+#define VHOST_MAX_RINGS 8
+
 struct vhost_dev;
 
 enum vhost_transport {
@@ -64,9 +68,6 @@ int vhost_dev_open(struct vhost_dev **out, enum vhost_transport t, const char *p
 
 /* Stop every ring still running and release the back-end.  NULL allowed. */
 void vhost_dev_close(struct vhost_dev *d);
-
-enum vhost_transport vhost_dev_transport(const struct vhost_dev *d);
-const char *vhost_dev_path(const struct vhost_dev *d);
 
 /* The back-end's virtio feature bits (transport-private bits removed). */
 uint64_t vhost_dev_features(const struct vhost_dev *d);

@@ -1,13 +1,16 @@
 #!/bin/sh
 # Run one simulator test with vdm on the acrn back-end against the HSM model
-# (VDM_TEST_HSM=acrn) instead of the simulator back-end.  The test is named
+# (VDM_TEST_HSM=acrn) instead of the simulator back-end; the vdm it runs is
+# the test build with the model in it ($VDM_ACRN_MODEL, tests/acrn/
+# vdm-acrn-model), since the product has none.  The test is named
 # by the file automake hands us: tests/acrn/NAME.acrn runs tests/sim/NAME
 # (a program in the build tree, or NAME.sh in the source tree).  Besides the
 # test's own verdict, any protocol violation the model logged fails it.
 set -u
 name=$(basename "$1" .acrn)
 VDM_TEST_HSM=acrn
-export VDM_TEST_HSM
+VDM=${VDM_ACRN_MODEL:-$VDM_BUILDDIR/tests/acrn/vdm-acrn-model}
+export VDM_TEST_HSM VDM
 out=$(mktemp /tmp/vdm-over-acrn-XXXXXX)
 trap 'rm -f "$out"' EXIT
 prog=$VDM_BUILDDIR/tests/sim/$name

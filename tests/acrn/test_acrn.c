@@ -7,7 +7,7 @@
  * DESTROY_VM in that order.  And the model itself answers the ABI as the
  * kernel and hypervisor do, so that passing against it means something.
  */
-#include "acrn_internal.h"
+#include "acrn_model.h"
 #include "drv.h"
 
 #include <errno.h>
@@ -497,8 +497,9 @@ int main(void)
 {
 	char hsm[160];
 
-	if (!mkdtemp(tmpdir))
+	if (!mkdtemp(tmpdir) || acrn_model_register())
 		return 99;
+	drv_use_acrn_model();
 	startup_error("acrn:/nonexistent/acrn_hsm", "open /nonexistent/acrn_hsm", "ENOENT");
 	/* A node that is no HSM: the real ioctl path, refused by the kernel. */
 	startup_error("acrn:/dev/null", "ACRN_IOCTL_CREATE_VM on /dev/null", "ENOTTY");

@@ -187,6 +187,7 @@ int main(void)
 	snprintf(blk0, sizeof(blk0), "3,virtio-blk,%s", img[0]);
 	snprintf(blk1, sizeof(blk1), "5,virtio-blk,%s", img[1]);
 	snprintf(log, sizeof(log), "%s/vdm.log", dir);
+	drv_use_acrn_model();
 	setenv("VDM_TEST_HSM", "acrn:model,vcpus=4", 1);
 	/* vdm's log goes to a file the test reads at the end. */
 	saved = dup(STDERR_FILENO);

@@ -73,6 +73,13 @@ static const char *vdm_path(void)
 	return p && *p ? p : "./devicemodel/vdm";
 }
 
+void drv_use_acrn_model(void)
+{
+	const char *p = getenv("VDM_ACRN_MODEL");
+
+	setenv("VDM", p && *p ? p : "./tests/acrn/vdm-acrn-model", 1);
+}
+
 const char *drv_hsm_prefix(void)
 {
 	const char *h = getenv("VDM_TEST_HSM");

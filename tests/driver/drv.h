@@ -27,6 +27,11 @@ struct vdm_proc {
  * VDM_TEST_HSM=acrn "acrn:model" (any other value is used as it is). */
 const char *drv_hsm_prefix(void);
 
+/* From now on run the test build of vdm with the HSM model in it
+ * ($VDM_ACRN_MODEL, or ./tests/acrn/vdm-acrn-model) instead of $VDM: the
+ * product has no acrn:model back-end. */
+void drv_use_acrn_model(void);
+
 /*
  * Start $VDM (or ./devicemodel/vdm) with "--hsm PREFIX:SOCK" followed by args
  * (NULL-terminated) and wait until its socket accepts.  Returns 0, or -1 if

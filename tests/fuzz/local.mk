@@ -7,41 +7,52 @@ EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/corpus tests/fuzz/mkseeds.py tes
 	tests/fuzz/README.md
 
 FUZZ_TARGETS =
+# Each target sees the headers of what it takes apart, internals included.
+FUZZ_VBSU_CPPFLAGS = $(AM_CPPFLAGS) $(VBSU_INCLUDES)
+FUZZ_DM_CPPFLAGS = $(AM_CPPFLAGS) $(DM_INCLUDES) $(HSM_INCLUDES) $(VBSU_INCLUDES) $(VHOSTPROXY_INCLUDES)
+FUZZ_HSM_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
+FUZZ_VHOST_CPPFLAGS = $(AM_CPPFLAGS) $(VHOSTPROXY_INCLUDES)
 tests_fuzz_fuzz_vq_LDADD = vbs-u/libvbsu.a
 tests_fuzz_fuzz_blk_LDADD = vbs-u/libvbsu.a $(URING_LIBS)
 FUZZ_DM_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_vq
 tests_fuzz_fuzz_vq_SOURCES = tests/fuzz/fuzz_vq.c tests/fuzz/fuzz_ram.h
+tests_fuzz_fuzz_vq_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_fuzz_vq_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz_blk
 tests_fuzz_fuzz_blk_SOURCES = tests/fuzz/fuzz_blk.c tests/fuzz/fuzz_ram.h
+tests_fuzz_fuzz_blk_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_fuzz_blk_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz_virtio_pci
 tests_fuzz_fuzz_virtio_pci_SOURCES = tests/fuzz/fuzz_virtio_pci.c
+tests_fuzz_fuzz_virtio_pci_CPPFLAGS = $(FUZZ_DM_CPPFLAGS)
 tests_fuzz_fuzz_virtio_pci_LDADD = $(FUZZ_DM_LDADD)
 tests_fuzz_fuzz_virtio_pci_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz_pci_cfg
 tests_fuzz_fuzz_pci_cfg_SOURCES = tests/fuzz/fuzz_virtio_pci.c
-tests_fuzz_fuzz_pci_cfg_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CFG_ONLY
+tests_fuzz_fuzz_pci_cfg_CPPFLAGS = $(FUZZ_DM_CPPFLAGS) -DFUZZ_CFG_ONLY
 tests_fuzz_fuzz_pci_cfg_LDADD = $(FUZZ_DM_LDADD)
 tests_fuzz_fuzz_pci_cfg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz_net
 tests_fuzz_fuzz_net_SOURCES = tests/fuzz/fuzz_net.c tests/fuzz/fuzz_ram.h
+tests_fuzz_fuzz_net_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_fuzz_net_LDADD = vbs-u/libvbsu.a
 tests_fuzz_fuzz_net_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz_qemu
 tests_fuzz_fuzz_qemu_SOURCES = tests/fuzz/fuzz_qemu.c
+tests_fuzz_fuzz_qemu_CPPFLAGS = $(FUZZ_HSM_CPPFLAGS)
 tests_fuzz_fuzz_qemu_LDADD = hsm-shim/libhsm.a
 tests_fuzz_fuzz_qemu_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz_vhost_user
 tests_fuzz_fuzz_vhost_user_SOURCES = tests/fuzz/fuzz_vhost_user.c
+tests_fuzz_fuzz_vhost_user_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS)
 tests_fuzz_fuzz_vhost_user_LDADD = vhost-proxy/libvhostproxy.a
 tests_fuzz_fuzz_vhost_user_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
@@ -51,21 +62,27 @@ else
 FUZZ_REPLAYS = tests/fuzz/replay_vq tests/fuzz/replay_blk tests/fuzz/replay_virtio_pci \
 	tests/fuzz/replay_pci_cfg tests/fuzz/replay_net
 tests_fuzz_replay_net_SOURCES = tests/fuzz/fuzz_net.c tests/fuzz/replay.c
+tests_fuzz_replay_net_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_replay_net_LDADD = vbs-u/libvbsu.a
 FUZZ_REPLAYS += tests/fuzz/replay_qemu
 tests_fuzz_replay_qemu_SOURCES = tests/fuzz/fuzz_qemu.c tests/fuzz/replay.c
+tests_fuzz_replay_qemu_CPPFLAGS = $(FUZZ_HSM_CPPFLAGS)
 tests_fuzz_replay_qemu_LDADD = hsm-shim/libhsm.a
 tests_fuzz_replay_virtio_pci_SOURCES = tests/fuzz/fuzz_virtio_pci.c tests/fuzz/replay.c
+tests_fuzz_replay_virtio_pci_CPPFLAGS = $(FUZZ_DM_CPPFLAGS)
 tests_fuzz_replay_virtio_pci_LDADD = $(FUZZ_DM_LDADD)
 tests_fuzz_replay_pci_cfg_SOURCES = tests/fuzz/fuzz_virtio_pci.c tests/fuzz/replay.c
-tests_fuzz_replay_pci_cfg_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CFG_ONLY
+tests_fuzz_replay_pci_cfg_CPPFLAGS = $(FUZZ_DM_CPPFLAGS) -DFUZZ_CFG_ONLY
 tests_fuzz_replay_pci_cfg_LDADD = $(FUZZ_DM_LDADD)
 tests_fuzz_replay_vq_SOURCES = tests/fuzz/fuzz_vq.c tests/fuzz/replay.c
+tests_fuzz_replay_vq_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_replay_vq_LDADD = $(tests_fuzz_fuzz_vq_LDADD)
 tests_fuzz_replay_blk_SOURCES = tests/fuzz/fuzz_blk.c tests/fuzz/replay.c
+tests_fuzz_replay_blk_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_replay_blk_LDADD = $(tests_fuzz_fuzz_blk_LDADD)
 FUZZ_REPLAYS += tests/fuzz/replay_vhost_user
 tests_fuzz_replay_vhost_user_SOURCES = tests/fuzz/fuzz_vhost_user.c tests/fuzz/replay.c
+tests_fuzz_replay_vhost_user_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS)
 tests_fuzz_replay_vhost_user_LDADD = vhost-proxy/libvhostproxy.a
 check_PROGRAMS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)

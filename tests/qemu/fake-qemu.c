@@ -21,7 +21,7 @@
  * next request must be served from the ring where the guest now sees it),
  * then the map drops the ring's RAM (DEVICE_NEEDS_RESET).
  */
-#include "../../hsm-shim/mpqemu.h"
+#include "mpqemu.h"
 
 #include <errno.h>
 #include <linux/virtio_blk.h>

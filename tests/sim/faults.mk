@@ -2,25 +2,29 @@
 EXTRA_DIST += tests/sim/blk_guest.h tests/sim/netns_tap.h tests/sim/peer.h
 check_PROGRAMS += tests/sim/test_blk_durability
 tests_sim_test_blk_durability_LDADD = $(TEST_LDADD)
+tests_sim_test_blk_durability_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_blk_durability
 check_PROGRAMS += tests/sim/test_blk_enospc
 tests_sim_test_blk_enospc_LDADD = $(TEST_LDADD)
+tests_sim_test_blk_enospc_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_blk_enospc
 check_PROGRAMS += tests/sim/test_fairness
 tests_sim_test_fairness_LDADD = $(TEST_LDADD)
+tests_sim_test_fairness_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_fairness
 # The same with virtio-rnd and virtio-net transmit as the device that keeps
 # its queue full (test_fairness.c, FAIR_HAMMER).
 check_PROGRAMS += tests/sim/test_fairness_rnd tests/sim/test_fairness_net
 tests_sim_test_fairness_rnd_SOURCES = tests/sim/test_fairness.c
-tests_sim_test_fairness_rnd_CPPFLAGS = $(AM_CPPFLAGS) -DFAIR_HAMMER=HAMMER_RND
+tests_sim_test_fairness_rnd_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -DFAIR_HAMMER=HAMMER_RND
 tests_sim_test_fairness_rnd_LDADD = $(TEST_LDADD)
 tests_sim_test_fairness_net_SOURCES = tests/sim/test_fairness.c
-tests_sim_test_fairness_net_CPPFLAGS = $(AM_CPPFLAGS) -DFAIR_HAMMER=HAMMER_NET
+tests_sim_test_fairness_net_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -DFAIR_HAMMER=HAMMER_NET
 tests_sim_test_fairness_net_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_fairness_rnd tests/sim/test_fairness_net
 check_PROGRAMS += tests/sim/test_blk_eio
 tests_sim_test_blk_eio_SOURCES = tests/sim/test_blk_eio.c tests/sim/fuse_disk.c tests/sim/fuse_disk.h
+tests_sim_test_blk_eio_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_blk_eio_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_eio
 # FLUSH through a power cut: the image on fuse_disk's volatile cache.  Cache
@@ -28,6 +32,7 @@ TESTS += tests/sim/test_blk_eio
 check_PROGRAMS += tests/sim/test_blk_powercut
 tests_sim_test_blk_powercut_SOURCES = tests/sim/test_blk_powercut.c tests/sim/fuse_disk.c \
 	tests/sim/fuse_disk.h
+tests_sim_test_blk_powercut_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_blk_powercut_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_powercut
 # The same in every cache mode, with the thread-pool engine and with the
@@ -46,6 +51,7 @@ CLEANFILES += $(POWERCUT_TESTS)
 check_PROGRAMS += tests/sim/test_blk_slow_flush
 tests_sim_test_blk_slow_flush_SOURCES = tests/sim/test_blk_slow_flush.c tests/sim/fuse_disk.c \
 	tests/sim/fuse_disk.h
+tests_sim_test_blk_slow_flush_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_blk_slow_flush_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_slow_flush
 # Live route switching through the management API, against qemu-storage-daemon.

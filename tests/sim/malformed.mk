@@ -3,6 +3,7 @@
 # the .mal log compiler runs `test_malformed CASE.mal`.
 check_PROGRAMS += tests/sim/test_malformed
 tests_sim_test_malformed_LDADD = $(TEST_LDADD)
+tests_sim_test_malformed_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 
 # Spelled out: automake rewrites substitution references in TESTS.
 MALFORMED_TESTS = tests/sim/malformed/desc-loop.mal tests/sim/malformed/indirect-loop.mal \

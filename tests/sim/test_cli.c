@@ -67,6 +67,8 @@ int main(void)
 	bad("unknown short option", (const char *const[]){ "-Z", NULL }, "-Z");
 	bad("missing argument", (const char *const[]){ "-m", NULL }, "-m");
 	bad("unknown back-end", (const char *const[]){ "--hsm", "xen", NULL }, "xen");
+	bad("acrn device not an absolute path",
+	    (const char *const[]){ "--hsm", "acrn:dev/acrn_hsm", NULL }, "acrn[:/DEVICE]");
 	bad("--virtio_poll below a microsecond",
 	    (const char *const[]){ "--virtio_poll", "999", NULL }, "'999'");
 	bad("--virtio_poll not a number", (const char *const[]){ "--virtio_poll", "1ms", NULL },

@@ -1,4 +1,5 @@
 check_PROGRAMS += tests/unit/test_vq
 tests_unit_test_vq_SOURCES = tests/unit/test_vq.c
+tests_unit_test_vq_CPPFLAGS = $(AM_CPPFLAGS) $(VBSU_INCLUDES)
 tests_unit_test_vq_LDADD = vbs-u/libvbsu.a
 TESTS += tests/unit/test_vq

@@ -7,7 +7,7 @@
 #ifndef VDM_ACRN_MODEL_INTERNAL_H
 #define VDM_ACRN_MODEL_INTERNAL_H
 
-#include "acrn_internal.h"
+#include "acrn_model.h"
 #include "sim-protocol.h"
 
 #include <sys/types.h>

@@ -1,7 +1,8 @@
 /*
  * acrn_model.c - a user-space model of the ACRN HSM (/dev/acrn_hsm) and the
- * hypervisor behind it, so that the acrn back-end (acrn.c) runs unchanged
- * in tests.  It sits behind struct acrn_sys, the back-end's only seam.
+ * hypervisor behind it, so that the acrn back-end (hsm-shim/acrn.c) runs
+ * unchanged in tests.  It sits behind struct acrn_sys, the back-end's only
+ * seam; acrn_model_backend.c puts it there.
  *
  * What it models, on the <linux/acrn.h> structures themselves:
  *  - one VM per open "file", ioctls refused with -EINVAL before CREATE_VM
@@ -53,7 +54,7 @@ static void violation(struct acrn_model *m, const char *fmt, const char *what, u
 
 	m->violations++;
 	snprintf(msg, sizeof(msg), fmt, what, n);
-	hsm_log(m->vm, 3, "acrn model: protocol violation: %s", msg);
+	hsm_log(m->vm, HSM_LOG_ERR, "acrn model: protocol violation: %s", msg);
 }
 
 /* The HSM's irqfd worker: an eventfd write injects its MSI. */
@@ -102,7 +103,7 @@ static void dispatch_locked(struct acrn_model *m, unsigned vcpu)
 		return;
 	if (!m->client) {
 		/* As the kernel: no client, the request stays pending. */
-		hsm_log(m->vm, 4, "acrn model: no ioreq client; vCPU %u waits", vcpu);
+		hsm_log(m->vm, HSM_LOG_WARN, "acrn model: no ioreq client; vCPU %u waits", vcpu);
 		return;
 	}
 	slot->kernel_handled = 0;
@@ -325,12 +326,12 @@ static int do_memseg_locked(struct acrn_model *m, const struct acrn_vm_memmap *m
 		return ret; /* the kernel cannot pin what is not mapped */
 	if (mm->user_vm_pa == 0) {
 		if (off != 0) {
-			hsm_log(m->vm, 3, "acrn model: RAM at gpa 0 must start its file");
+			hsm_log(m->vm, HSM_LOG_ERR, "acrn model: RAM at gpa 0 must start its file");
 			return -EINVAL;
 		}
 		int fd = dup_file(dev, ino);
 		if (fd < 0) {
-			hsm_log(m->vm, 3, "acrn model: cannot find the file behind guest RAM");
+			hsm_log(m->vm, HSM_LOG_ERR, "acrn model: cannot find the file behind guest RAM");
 			return -EFAULT;
 		}
 		if (m->memfd >= 0)
@@ -670,7 +671,7 @@ static int model_ioctl(void *ctx, int fd, unsigned long cmd, unsigned long arg)
 			flags = ((const struct acrn_ioeventfd *)arg)->flags;
 		else if (cmd == ACRN_IOCTL_IRQFD)
 			flags = ((const struct acrn_irqfd *)arg)->flags;
-		hsm_log(m->vm, 7, "acrn model: %s%s -> %d", name,
+		hsm_log(m->vm, HSM_LOG_DEBUG, "acrn model: %s%s -> %d", name,
 			flags & (cmd == ACRN_IOCTL_IOEVENTFD ? ACRN_IOEVENTFD_FLAG_DEASSIGN
 							     : ACRN_IRQFD_FLAG_DEASSIGN)
 				? " (deassign)"
@@ -692,6 +693,11 @@ static int model_open(void *ctx, const char *path)
 		m->dev_open = true;
 	pthread_mutex_unlock(&m->lock);
 	return ret;
+}
+
+static void model_release(void *ctx)
+{
+	acrn_model_destroy(ctx);
 }
 
 static void model_close(void *ctx, int fd)
@@ -816,9 +822,10 @@ int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
 	ret = model_link_listen(m, errbuf, errlen);
 	if (ret)
 		goto err;
-	*sys = (struct acrn_sys){ model_open, model_ioctl, model_close, m };
+	*sys = (struct acrn_sys){ .open = model_open, .ioctl = model_ioctl, .close = model_close,
+				  .release = model_release, .ctx = m };
 	*out = m;
-	hsm_log(vm, 6, "acrn model: %u vCPUs; waiting for the test driver on %s", m->vcpus,
+	hsm_log(vm, HSM_LOG_INFO, "acrn model: %u vCPUs; waiting for the test driver on %s", m->vcpus,
 		m->path);
 	return 0;
 err:
@@ -840,7 +847,7 @@ void acrn_model_destroy(struct acrn_model *m)
 		pthread_join(m->irq_thread, NULL);
 	}
 	drop_notifiers_locked(m);
-	hsm_log(m->vm, 6,
+	hsm_log(m->vm, HSM_LOG_INFO,
 		"acrn model: %u I/O exits, at most %u vCPUs waiting at once, %u protocol "
 		"violations",
 		m->exits, m->max_waiting, m->violations);

@@ -115,7 +115,7 @@ static void *vcpu_thread(void *arg)
 		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
 		if (n != (ssize_t)sizeof(io) || !sim_io_valid(&io)) {
-			hsm_log(m->vm, 4, "acrn model: malformed request from test driver; "
+			hsm_log(m->vm, HSM_LOG_WARN, "acrn model: malformed request from test driver; "
 					  "dropping vCPU");
 			break;
 		}
@@ -166,7 +166,7 @@ static void handle_new_conn(struct acrn_model *m, int fd)
 	    (hello.arg != SIM_ROLE_VCPU && hello.arg != SIM_ROLE_IRQ) || m->memfd < 0 ||
 	    m->stopping || m->nconns >= MODEL_MAX_CONNS) {
 		pthread_mutex_unlock(&m->lock);
-		hsm_log(m->vm, 4, "acrn model: test driver connection refused (bad hello, no "
+		hsm_log(m->vm, HSM_LOG_WARN, "acrn model: test driver connection refused (bad hello, no "
 				  "guest RAM yet, or too many)");
 		close(fd);
 		return;
@@ -177,7 +177,7 @@ static void handle_new_conn(struct acrn_model *m, int fd)
 				slot = (int)i;
 		if (slot < 0) {
 			pthread_mutex_unlock(&m->lock);
-			hsm_log(m->vm, 4, "acrn model: all %u vCPUs are connected; refused",
+			hsm_log(m->vm, HSM_LOG_WARN, "acrn model: all %u vCPUs are connected; refused",
 				m->vcpus);
 			close(fd);
 			return;
@@ -201,7 +201,7 @@ static void handle_new_conn(struct acrn_model *m, int fd)
 			m->slot_used[slot] = false;
 	}
 	pthread_mutex_unlock(&m->lock);
-	hsm_log(m->vm, 7, "acrn model: test driver connected (%s %d)",
+	hsm_log(m->vm, HSM_LOG_DEBUG, "acrn model: test driver connected (%s %d)",
 		slot < 0 ? "interrupts" : "vCPU", slot);
 }
 

@@ -1,0 +1,63 @@
+/*
+ * acrn_model.h - the public header of libacrnmodel, a test-only library: a
+ * user-space model of the ACRN HSM and hypervisor (acrn_model.c,
+ * acrn_model_link.c) and the "acrn:model" back-end that puts it behind the
+ * acrn back-end's seam to the kernel (acrn_model_backend.c).  Only test
+ * programs link it; vdm itself has no model.
+ */
+#ifndef VDM_ACRN_MODEL_H
+#define VDM_ACRN_MODEL_H
+
+#include "acrn_internal.h"
+
+struct acrn_model;
+
+/*
+ * Add the "acrn:model[,OPTS]:SOCKET" back-end to libhsm's (before any VM
+ * opens): the acrn back-end, unchanged, on a model created from the spec
+ * as acrn_model_create reads it.  Returns 0 or a negative errno.
+ */
+int acrn_model_register(void);
+
+/*
+ * Create a model from spec ":SOCKET" or ",OPTS:SOCKET" (the text after
+ * "acrn:model"), and point sys at it (sys->release destroys it).  OPTS is
+ * a comma-separated list:
+ *   vcpus=N         vCPUs (ioreq slots) the hypervisor gives the VM, 1..16
+ *   refuse=NAME     the ioctl NAME (e.g. CREATE_VM) fails with EPERM
+ *   refuse=NAME/E   ... with errno E (a number)
+ *   report_vcpus=N  CREATE_VM reports N vCPUs whatever vcpus is (hostile)
+ * The model logs every VM-lifecycle ioctl at debug level ("acrn model:
+ * ACRN_IOCTL_... -> 0") so tests can check the order of calls.
+ */
+int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
+		      struct acrn_model **out, char *errbuf, size_t errlen);
+
+/* Stop every model thread and free it (after the back-end closed its fd). */
+void acrn_model_destroy(struct acrn_model *m);
+
+/*
+ * Play hypervisor for vCPU vcpu with a raw slot image (any content,
+ * garbage included): copy req into the slot, mark it PENDING and dispatch
+ * it, wait up to timeout_ms for NOTIFY_REQUEST_FINISH and copy the
+ * completed slot to done.  Returns 0, -ETIMEDOUT, -EBUSY (slot in use) or
+ * -EINVAL.
+ */
+int acrn_model_raw_request(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req,
+			   struct acrn_io_request *done, int timeout_ms);
+
+/*
+ * With req, put req in vCPU vcpu's slot as PROCESSING with kernel_handled
+ * set, as the HSM does for a request an in-kernel client owns (the device
+ * model must leave it alone); with req NULL, complete and free that slot
+ * again.  Returns 0, -EBUSY or -EINVAL.
+ */
+int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acrn_io_request *req);
+
+/* The model behind a VM opened on "acrn:model", or NULL. */
+struct acrn_model *acrn_model_of(struct hsm_vm *vm);
+
+/* Protocol violations the model saw from the back-end. */
+unsigned acrn_model_violations(struct acrn_model *m);
+
+#endif /* VDM_ACRN_MODEL_H */
