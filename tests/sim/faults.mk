@@ -56,5 +56,6 @@ tests_sim_test_blk_slow_flush_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_slow_flush
 # Live route switching through the management API, against qemu-storage-daemon.
 check_PROGRAMS += tests/sim/test_route_switch
+tests_sim_test_route_switch_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_route_switch_LDADD = $(TEST_LDADD) -lpthread
 TESTS += tests/sim/test_route_switch
