@@ -112,7 +112,8 @@ ACRN_LOG_COMPILER = $(SHELL) $(srcdir)/tests/acrn/over-acrn.sh
 ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
-	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn
+	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn \
+	tests/acrn/test_route_switch.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
 	tests/acrn/no_model.sh
 # The model is test-only: a library of its own, and vdm-acrn-model, vdm's

@@ -54,7 +54,8 @@ tests_sim_test_blk_slow_flush_SOURCES = tests/sim/test_blk_slow_flush.c tests/si
 tests_sim_test_blk_slow_flush_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_blk_slow_flush_LDADD = $(TEST_LDADD)
 TESTS += tests/sim/test_blk_slow_flush
-# Live route switching through the management API, against qemu-storage-daemon.
+# Live route switching through the management API, against qemu-storage-daemon
+# (also over the ACRN model: tests/acrn/test_route_switch.acrn).
 check_PROGRAMS += tests/sim/test_route_switch
 tests_sim_test_route_switch_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_route_switch_LDADD = $(TEST_LDADD) -lpthread
