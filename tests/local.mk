@@ -98,6 +98,8 @@ TESTS += tests/sim/test_vhost_user_net
 EXTRA_DIST += tests/peers/testpmd.sh
 TESTS += tests/guest/vhost_user_blk.sh
 EXTRA_DIST += tests/guest/vhost_user_blk.sh
+TESTS += tests/guest/route_switch.sh
+EXTRA_DIST += tests/guest/route_switch.sh
 TESTS += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
 EXTRA_DIST += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
 # Image locks shared with QEMU: vdm against itself and qemu-storage-daemon.

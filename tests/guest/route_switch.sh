@@ -1,0 +1,88 @@
+#!/bin/sh
+# A real Linux guest writes and reads back its virtio-blk in a loop (4 KiB
+# blocks, direct I/O, each compared) while the host moves the disk's data
+# plane 20 times between VBS-U and qemu-storage-daemon exporting the same
+# image, through vdm's management API (vdmctl set-route).  Every switch
+# must succeed, every guest round must compare right, the guest must log
+# no I/O error, vdm no reset, and after power-off the image must hold the
+# last pattern written to each block.  Both sides use the page cache and
+# locking=off: two writers on one image, on purpose.
+set -eu
+command -v qemu-storage-daemon >/dev/null ||
+	{ echo "SKIP: qemu-storage-daemon is not installed (Debian: qemu-system-common)"; exit 77; }
+dir=$(mktemp -d /tmp/vdm-guest-switch-XXXXXX)
+qsd=
+guest=
+cleanup() {
+	for p in $qsd $guest; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+vdmctl=$VDM_BUILDDIR/devicemodel/vdmctl
+truncate -s $((16 * 1024 * 1024)) "$dir/disk.img"
+qemu-storage-daemon \
+	--blockdev "driver=file,node-name=d0,filename=$dir/disk.img,cache.direct=off,locking=off" \
+	--export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$dir/qsd.sock,writable=on" \
+	>"$dir/qsd.log" 2>&1 &
+qsd=$!
+i=0
+while [ ! -S "$dir/qsd.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+
+status=0
+"$VDM_SRCDIR/samples/guest/boot-guest.sh" -o "$dir" -t 400 -r enum,blkloop -a vdm.blkloop=30 -- \
+	-m 256M --api-socket "$dir/api.sock" -s 4,virtio-blk,"$dir/disk.img",locking=off &
+guest=$!
+
+# Switch once the guest's loop runs (its console says so).
+i=0
+until grep -q "VDM: blkloop start" "$dir/console.log" 2>/dev/null || [ $i -ge 1200 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+switched=0
+failed=0
+for n in $(seq 1 20); do
+	sleep 0.5
+	if [ $((n % 2)) -eq 1 ]; then route=vhost-user:$dir/qsd.sock; else route=vbs-u; fi
+	if "$vdmctl" "$dir/api.sock" set-route 4:0 "$route" >>"$dir/switch.log" 2>&1; then
+		switched=$((switched + 1))
+	else
+		failed=$((failed + 1))
+	fi
+done
+"$vdmctl" "$dir/api.sock" query-stats 4 >>"$dir/switch.log" 2>&1 || true
+wait "$guest" || status=$?
+guest=
+kill "$qsd" 2>/dev/null || true
+wait "$qsd" 2>/dev/null || true
+qsd=
+
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+guest_checks_begin $status
+[ $switched -eq 20 ] && echo "ok: 20 live route switches while the guest did I/O" ||
+	{ echo "FAIL: $switched of 20 route switches succeeded ($failed failed)"; fail=1; }
+check "the guest's loop compared every round right" "^VDM: blkloop dev=vda rounds=[1-9][0-9]* errors=0"
+if tr -d '\r' <"$dir/console.log" | grep -qiE "I/O error|blk_update_request|virtio.*reset"; then
+	echo "FAIL: the guest logged an I/O error or a reset"; fail=1
+else
+	echo "ok: the guest logged no I/O error and no reset"
+fi
+if grep -q "needs reset" "$dir/vdm.log"; then
+	echo "FAIL: vdm put the device in DEVICE_NEEDS_RESET"; fail=1
+else
+	echo "ok: the device never needed a reset"
+fi
+rounds=$(tr -d '\r' <"$dir/console.log" | sed -n 's/^VDM: blkloop dev=vda rounds=\([0-9]*\).*/\1/p')
+if [ -n "$rounds" ] && [ "$rounds" -gt 0 ]; then
+	bad=0
+	b=0
+	while [ $b -lt 64 ] && [ $b -lt "$rounds" ]; do
+		last=$(( (rounds - 1) - ((rounds - 1 - b) % 64) ))
+		want=$(printf 'vdm loop %08d' "$last")
+		got=$(dd if="$dir/disk.img" bs=4096 skip=$b count=1 2>/dev/null | head -c 17)
+		[ "$got" = "$want" ] || bad=$((bad + 1))
+		b=$((b + 1))
+	done
+	[ $bad -eq 0 ] && echo "ok: the image holds the last write to each block ($rounds rounds)" ||
+		{ echo "FAIL: $bad blocks of the image miss their last write"; fail=1; }
+fi
+guest_checks_end switches "$dir/switch.log" qemu-storage-daemon "$dir/qsd.log"
