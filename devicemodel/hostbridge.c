@@ -13,8 +13,8 @@
 #define HOSTBRIDGE_DEVICE 0x1237
 #define HOSTBRIDGE_CLASS 0x060000 /* bridge, host bridge */
 
-static int hostbridge_create(struct vdm *vdm, void *cfg, struct pci_dev **out, char *err,
-			     size_t errlen)
+static int hostbridge_create(const struct devemu_ctx *ctx, const void *cfg, struct pci_dev **out,
+			     char *err, size_t errlen)
 {
 	struct pci_dev *d = calloc(1, sizeof(*d));
 

@@ -1,5 +1,7 @@
 /*
- * vdm.h - the device model's shared context and the device-emulation table.
+ * vdm.h - the device-emulation table, the context a device is created with
+ * (struct devemu_ctx: all of vdm a device may touch), and vdm's own state
+ * (struct vdm, for main.c and the management API).
  *
  * Adding a device = one new file defining a `struct devemu` and one line in
  * devemu_table (devemu.c).
@@ -15,6 +17,37 @@
 #include <stdint.h>
 
 struct vdm;
+struct virtio_vhost;
+
+/*
+ * Everything of vdm a device may use, given to its create hook: its
+ * address, the main event loop, the VM (guest RAM, ioeventfds, interrupts)
+ * and what the HSM back-end can do, the VM's UUID, the queue-pacing
+ * default, and vdm's list of vhost routes.  It holds no other device and
+ * no bus.  Valid while create runs: a device copies what it keeps (the
+ * virtio transport keeps a copy in struct virtio_dev).
+ */
+struct devemu_ctx {
+	int slot, func;          /* where the function will sit on bus 0 */
+	struct evloop *loop;     /* vdm's main loop (I/O threads have their own) */
+	struct hsm_vm *vm;
+	struct hsm_caps caps;
+	uint8_t uuid[16];        /* the VM's (-U), for names stable across runs */
+	/* Pacing for queues whose device sets none (--virtio_poll): a virtio.h
+	 * enum virtio_poll_mode, UNSET for the transport's own default. */
+	int default_poll_mode;
+	uint32_t default_poll_us;
+	/*
+	 * vdm's list of vhost routes, walked when guest RAM is mapped anew
+	 * (virtio_vhost_mem_changed).  Opaque: only virtio_vhost.c links a
+	 * route in and out, so a device joins it through the transport
+	 * without seeing the others.
+	 */
+	struct virtio_vhost **vhosts;
+};
+
+/* The context for a device at slot:func of vdm (fields from vdm's). */
+void devemu_ctx_init(struct devemu_ctx *ctx, struct vdm *vdm, int slot, int func);
 
 /* What a devemu's option hook returns for an option it does not know. */
 #define DEVEMU_UNKNOWN 1
@@ -35,9 +68,11 @@ struct devemu {
 	int (*option)(void *cfg, const char *opt, char *err, size_t errlen);
 	int (*options_done)(void *cfg, char *err, size_t errlen);
 	void (*clear_cfg)(void *cfg);
-	/* Build the function (files opened, resources taken).  Returns 0 or -errno
-	 * with a one-line reason in err. */
-	int (*create)(struct vdm *vdm, void *cfg, struct pci_dev **out, char *err, size_t errlen);
+	/* Build the function at ctx's address (files opened, resources taken)
+	 * from cfg (devemu_parse's; NULL without option(), vdm's to free).
+	 * Returns 0 or -errno with a one-line reason in err. */
+	int (*create)(const struct devemu_ctx *ctx, const void *cfg, struct pci_dev **out,
+		      char *err, size_t errlen);
 	/* Stop, flush and release everything. */
 	void (*destroy)(struct pci_dev *d);
 };
@@ -76,10 +111,8 @@ struct vdm {
 	char uuid_str[37];
 	int ndevices;
 	struct vdm_device devices[VDM_MAX_DEVICES];
-	/* Where the device being created will sit (for create hooks that
-	 * derive something from their address, like virtio-net's MAC). */
-	int create_slot, create_func;
-	/* Devices whose data plane is on a vhost back-end (virtio_vhost.c). */
+	/* Devices whose data plane is on a vhost back-end (virtio_vhost.c;
+	 * devices reach it through devemu_ctx.vhosts). */
 	struct virtio_vhost *vhosts;
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;
