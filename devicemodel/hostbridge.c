@@ -3,7 +3,7 @@
  * of the i440FX host bridge every x86 OS knows, class 06/00, and no BARs or
  * interrupts.  It makes bus 0 look like a PC's to the guest.
  */
-#include "vdm.h"
+#include "devemu.h"
 
 #include <errno.h>
 #include <stdio.h>

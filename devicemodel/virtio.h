@@ -11,15 +11,16 @@
 #ifndef VDM_VIRTIO_H
 #define VDM_VIRTIO_H
 
+#include "devemu.h"
 #include "log.h"
 #include "pci.h"
 #include "vbsu.h"
-#include "vdm.h"
 #include "vhostproxy.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
+struct vdm;
 struct virtio_dev;
 struct virtio_vhost;
 

@@ -7,7 +7,7 @@
  * geometry: config space comes from it (GET_CONFIG) and the features it
  * offers shape ours.
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "iothread.h"
 #include "virtio.h"
 

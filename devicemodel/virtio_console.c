@@ -17,7 +17,7 @@
  * whose size we can read (stdio on a tty).
  */
 #include "chardev.h"
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <endian.h>

@@ -8,7 +8,7 @@
  * file-system back-end in vdm, and no DAX window (no shared-memory region
  * is offered, so the guest reads and writes through the queues).
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <endian.h>

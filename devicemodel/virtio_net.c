@@ -14,7 +14,7 @@
  * buffers posted; when it has none, the TAP watch is dropped until the guest
  * kicks the receive queue, so vdm neither spins nor drops frames.
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <endian.h>

@@ -4,7 +4,7 @@
  * config; requests are served by the VBS-U back-end in vbs-u/rnd.c from
  * OpenSSL's CSPRNG, or by a vhost-user-rng back-end.
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <errno.h>

@@ -9,7 +9,7 @@
  * vdm posts no events (they report transport resets, which only a
  * migration causes), so buffers on the event queue simply wait.
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <endian.h>
