@@ -1,6 +1,7 @@
 /*
- * devemu.c - the table of device emulations that -s may name, and the walk
- * over a device's options that every emulation shares.
+ * devemu.c - the table of device emulations that -s may name, the walk
+ * over a device's options that every emulation shares, and the context a
+ * device is created with.
  */
 #include "vdm.h"
 
@@ -79,4 +80,19 @@ void devemu_free_cfg(const struct devemu *emu, void *cfg)
 	if (emu->clear_cfg)
 		emu->clear_cfg(cfg);
 	free(cfg);
+}
+
+void devemu_ctx_init(struct devemu_ctx *ctx, struct vdm *vdm, int slot, int func)
+{
+	*ctx = (struct devemu_ctx){
+		.slot = slot,
+		.func = func,
+		.loop = vdm->loop,
+		.vm = vdm->vm,
+		.caps = vdm->caps,
+		.default_poll_mode = vdm->default_poll_mode,
+		.default_poll_us = vdm->default_poll_us,
+		.vhosts = &vdm->vhosts,
+	};
+	memcpy(ctx->uuid, vdm->uuid, sizeof(ctx->uuid));
 }

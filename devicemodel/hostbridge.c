@@ -3,7 +3,7 @@
  * of the i440FX host bridge every x86 OS knows, class 06/00, and no BARs or
  * interrupts.  It makes bus 0 look like a PC's to the guest.
  */
-#include "vdm.h"
+#include "devemu.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +13,8 @@
 #define HOSTBRIDGE_DEVICE 0x1237
 #define HOSTBRIDGE_CLASS 0x060000 /* bridge, host bridge */
 
-static int hostbridge_create(struct vdm *vdm, void *cfg, struct pci_dev **out, char *err,
-			     size_t errlen)
+static int hostbridge_create(const struct devemu_ctx *ctx, const void *cfg, struct pci_dev **out,
+			     char *err, size_t errlen)
 {
 	struct pci_dev *d = calloc(1, sizeof(*d));
 

@@ -6,7 +6,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/log.h devicemodel/log.c \
 	devicemodel/evloop.h devicemodel/evloop.c devicemodel/iothread.h devicemodel/iothread.c \
 	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \
-	devicemodel/vdm.h devicemodel/devemu.c devicemodel/hostbridge.c \
+	devicemodel/vdm.h devicemodel/devemu.h devicemodel/devemu.c devicemodel/hostbridge.c \
 	devicemodel/cli.h devicemodel/cli.c \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/virtio_route.c \
 	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c \

@@ -91,6 +91,7 @@ static int create_devices(struct vdm *vdm, struct vdm_options *o)
 	for (int i = 0; i < o->ndevs; i++) {
 		struct dev_spec *spec = &o->devs[i];
 		struct vdm_device *vd = &vdm->devices[vdm->ndevices];
+		struct devemu_ctx ctx;
 		char err[256] = "";
 		int ret;
 
@@ -100,9 +101,8 @@ static int create_devices(struct vdm *vdm, struct vdm_options *o)
 			continue;
 		}
 
-		vdm->create_slot = spec->slot;
-		vdm->create_func = spec->func;
-		ret = spec->emu->create(vdm, spec->cfg, &vd->dev, err, sizeof(err));
+		devemu_ctx_init(&ctx, vdm, spec->slot, spec->func);
+		ret = spec->emu->create(&ctx, spec->cfg, &vd->dev, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "vdm: %d:%d,%s: %s\n", spec->slot, spec->func,
 				spec->emu->name, err[0] ? err : strerror(-ret));

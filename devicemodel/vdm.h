@@ -1,59 +1,19 @@
 /*
- * vdm.h - the device model's shared context and the device-emulation table.
- *
- * Adding a device = one new file defining a `struct devemu` and one line in
- * devemu_table (devemu.c).
+ * vdm.h - vdm's own state (struct vdm: the VM, the bus, the devices), for
+ * main.c, the management API and the transport's VM-wide hooks.  Devices
+ * do not see it: they get a struct devemu_ctx (devemu.h).
  */
 #ifndef VDM_VDM_H
 #define VDM_VDM_H
 
+#include "devemu.h"
 #include "evloop.h"
 #include "hsm.h"
 #include "pci.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct vdm;
-
-/* What a devemu's option hook returns for an option it does not know. */
-#define DEVEMU_UNKNOWN 1
-
-struct devemu {
-	const char *name;
-	const char *usage; /* one line for --help: "-s N,name,OPTS" */
-	/*
-	 * The OPTIONS part of -s, at command-line time (devemu_parse): a config
-	 * of cfg_size bytes starts zeroed, option() applies each comma-separated
-	 * option to it in turn (0, DEVEMU_UNKNOWN, or -errno with a one-line
-	 * reason in err), then options_done() (optional) checks what goes
-	 * together and fills defaults.  clear_cfg (optional) releases what they
-	 * stored in the config, not the config itself.  Without option(), the
-	 * device takes no options.
-	 */
-	size_t cfg_size;
-	int (*option)(void *cfg, const char *opt, char *err, size_t errlen);
-	int (*options_done)(void *cfg, char *err, size_t errlen);
-	void (*clear_cfg)(void *cfg);
-	/* Build the function (files opened, resources taken).  Returns 0 or -errno
-	 * with a one-line reason in err. */
-	int (*create)(struct vdm *vdm, void *cfg, struct pci_dev **out, char *err, size_t errlen);
-	/* Stop, flush and release everything. */
-	void (*destroy)(struct pci_dev *d);
-};
-
-/* Look up an emulation by name; NULL if none. */
-const struct devemu *devemu_find(const char *name);
-/*
- * Parse opts (NULL or empty: no options; empty options between commas are
- * skipped) for emu into *cfg (NULL for a device without options).  Returns
- * 0, or -errno with a one-line reason in err.
- */
-int devemu_parse(const struct devemu *emu, const char *opts, void **cfg, char *err, size_t errlen);
-/* Release a config from devemu_parse (NULL is fine). */
-void devemu_free_cfg(const struct devemu *emu, void *cfg);
-/* NULL-terminated list, for --help. */
-extern const struct devemu *const devemu_table[];
 
 struct vdm_device {
 	const struct devemu *emu;
@@ -76,22 +36,15 @@ struct vdm {
 	char uuid_str[37];
 	int ndevices;
 	struct vdm_device devices[VDM_MAX_DEVICES];
-	/* Where the device being created will sit (for create hooks that
-	 * derive something from their address, like virtio-net's MAC). */
-	int create_slot, create_func;
-	/* Devices whose data plane is on a vhost back-end (virtio_vhost.c). */
+	/* Devices whose data plane is on a vhost back-end (virtio_vhost.c;
+	 * devices reach it through devemu_ctx.vhosts). */
 	struct virtio_vhost *vhosts;
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;
 	int hv_status;
 };
 
-extern const struct devemu devemu_hostbridge;
-extern const struct devemu devemu_virtio_blk;
-extern const struct devemu devemu_virtio_rnd;
-extern const struct devemu devemu_virtio_console;
-extern const struct devemu devemu_virtio_net;
-extern const struct devemu devemu_virtio_vsock;
-extern const struct devemu devemu_virtio_fs;
+/* The context for a device at slot:func of vdm (fields from vdm's). */
+void devemu_ctx_init(struct devemu_ctx *ctx, struct vdm *vdm, int slot, int func);
 
 #endif /* VDM_VDM_H */

@@ -11,6 +11,7 @@
 #ifndef VDM_VIRTIO_H
 #define VDM_VIRTIO_H
 
+#include "devemu.h"
 #include "log.h"
 #include "pci.h"
 #include "vbsu.h"
@@ -137,7 +138,9 @@ struct virtio_ops {
 struct virtio_dev {
 	struct pci_dev pci;      /* first: a pci_dev * is a virtio_dev * */
 	const struct virtio_ops *ops;
-	struct vdm *vdm;
+	/* What the device was created with, copied: the VM, vdm's loop, its
+	 * address.  The transport and the vhost glue need no more of vdm. */
+	struct devemu_ctx ctx;
 	uint64_t host_features;
 	uint64_t guest_features;
 	uint32_t device_feature_select;
@@ -183,8 +186,10 @@ struct virtio_dev_params {
 };
 
 /* Build vd's PCI function (IDs, BARs, capabilities, MSI-X if the back-end
- * delivers MSI, else INTx).  Returns 0 or -errno. */
-int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_dev_params *p);
+ * delivers MSI, else INTx) in the device's create, with its ctx (copied).
+ * Returns 0 or -errno. */
+int virtio_dev_init(struct virtio_dev *vd, const struct devemu_ctx *ctx,
+		    const struct virtio_dev_params *p);
 void virtio_dev_fini(struct virtio_dev *vd);
 
 static inline struct virtio_dev *to_virtio_dev(struct pci_dev *d)
@@ -340,7 +345,7 @@ void virtio_vhost_mem_changed(struct vdm *vdm);
  * every device's create does.  On failure vd is undone (vv stays the
  * caller's to free) and err says why.
  */
-int virtio_dev_init_routed(struct virtio_dev *vd, struct vdm *vdm,
+int virtio_dev_init_routed(struct virtio_dev *vd, const struct devemu_ctx *ctx,
 			   const struct virtio_dev_params *p, struct virtio_vhost *vv, char *err,
 			   size_t errlen);
 

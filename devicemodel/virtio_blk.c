@@ -7,7 +7,7 @@
  * geometry: config space comes from it (GET_CONFIG) and the features it
  * offers shape ours.
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "iothread.h"
 #include "virtio.h"
 
@@ -361,7 +361,8 @@ static void blk_fill_config(struct virtio_blk *b)
 }
 
 /* A disk served by a vhost-user-blk back-end: its config and features. */
-static int blk_create_vhost(struct vdm *vdm, struct virtio_blk *b, char *err, size_t errlen)
+static int blk_create_vhost(const struct devemu_ctx *ctx, struct virtio_blk *b, char *err,
+			    size_t errlen)
 {
 	const struct blk_cfg *cfg = b->cfg;
 	struct virtio_vhost *vv;
@@ -403,7 +404,7 @@ static int blk_create_vhost(struct vdm *vdm, struct virtio_blk *b, char *err, si
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,
 	};
-	ret = virtio_dev_init_routed(&b->vd, vdm, &p, vv, err, errlen);
+	ret = virtio_dev_init_routed(&b->vd, ctx, &p, vv, err, errlen);
 	if (ret) {
 		virtio_vhost_free(vv);
 		return ret;
@@ -415,7 +416,8 @@ static int blk_create_vhost(struct vdm *vdm, struct virtio_blk *b, char *err, si
 	return 0;
 }
 
-static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+static int blk_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci_dev **out,
+		      char *err, size_t errlen)
 {
 	const struct blk_cfg *cfg = cfgp;
 	struct virtio_blk *b = calloc(1, sizeof(*b));
@@ -425,7 +427,7 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		return -ENOMEM;
 	b->cfg = cfg;
 	if (cfg->route.kind != VHOST_ROUTE_NONE) {
-		ret = blk_create_vhost(vdm, b, err, errlen);
+		ret = blk_create_vhost(ctx, b, err, errlen);
 		if (ret) {
 			free(b);
 			return ret;
@@ -444,7 +446,7 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.aio = cfg->aio,
 		.lock = !cfg->no_lock,
 	};
-	if (cfg->iothread && vdm->caps.ram_remaps) {
+	if (cfg->iothread && ctx->caps.ram_remaps) {
 		snprintf(err, errlen, "iothread: not with this HSM back-end, which can map guest RAM "
 				      "anew under a running queue");
 		free(b);
@@ -458,7 +460,7 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 	if (cfg->iothread) {
 		char name[16];
 
-		snprintf(name, sizeof(name), "vdm-blk-%02x.%d", vdm->create_slot, vdm->create_func);
+		snprintf(name, sizeof(name), "vdm-blk-%02x.%d", ctx->slot, ctx->func);
 		ret = iothread_create(&b->io, name);
 		if (ret) {
 			snprintf(err, errlen, "cannot create the I/O thread: %s", strerror(-ret));
@@ -479,7 +481,7 @@ static int blk_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.poll = cfg->poll,
 		.loop = b->io.loop, /* NULL without iothread: vdm's */
 	};
-	ret = virtio_dev_init(&b->vd, vdm, &p);
+	ret = virtio_dev_init(&b->vd, ctx, &p);
 	if (!ret) {
 		ret = evloop_add_fd(b->vd.loop, vbsu_blk_event_fd(&b->be), EPOLLIN, blk_reaped, b);
 		b->reap_watched = ret == 0;

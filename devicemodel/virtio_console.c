@@ -17,7 +17,7 @@
  * whose size we can read (stdio on a tty).
  */
 #include "chardev.h"
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <endian.h>
@@ -203,7 +203,8 @@ static const struct virtio_ops con_ops = {
 	.reset = con_reset,
 };
 
-static int con_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci_dev **out,
+		      char *err, size_t errlen)
 {
 	static const struct chardev_cbs cbs = {
 		.writable = con_writable,
@@ -218,7 +219,7 @@ static int con_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 
 	if (!c)
 		return -ENOMEM;
-	ret = chardev_open(&c->cd, vdm->loop, &cfg->backend, &cbs, c, "virtio-console", err,
+	ret = chardev_open(&c->cd, ctx->loop, &cfg->backend, &cbs, c, "virtio-console", err,
 			   errlen);
 	if (ret) {
 		free(c);
@@ -239,7 +240,7 @@ static int con_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.config_size = sizeof(c->config),
 		.transitional = cfg->transitional,
 	};
-	ret = virtio_dev_init(&c->vd, vdm, &p);
+	ret = virtio_dev_init(&c->vd, ctx, &p);
 	if (ret) {
 		snprintf(err, errlen, "cannot build the PCI function");
 		chardev_close(c->cd);

@@ -8,7 +8,7 @@
  * file-system back-end in vdm, and no DAX window (no shared-memory region
  * is offered, so the guest reads and writes through the queues).
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <endian.h>
@@ -104,7 +104,8 @@ static const struct virtio_ops fs_ops = {
 	.queue_notify = fs_notify,
 };
 
-static int fs_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+static int fs_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci_dev **out,
+		     char *err, size_t errlen)
 {
 	const struct fs_cfg *cfg = cfgp;
 	struct virtio_vhost *vv;
@@ -128,7 +129,7 @@ static int fs_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *er
 		.config = &f->config,
 		.config_size = sizeof(f->config),
 	};
-	ret = virtio_dev_init_routed(&f->vd, vdm, &p, vv, err, errlen);
+	ret = virtio_dev_init_routed(&f->vd, ctx, &p, vv, err, errlen);
 	if (ret) {
 		virtio_vhost_free(vv);
 		free(f);

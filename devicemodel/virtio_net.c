@@ -14,7 +14,7 @@
  * buffers posted; when it has none, the TAP watch is dropped until the guest
  * kicks the receive queue, so vdm neither spins nor drops frames.
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <endian.h>
@@ -390,7 +390,8 @@ static uint64_t net_features(const struct virtio_net *n)
 	return f;
 }
 
-static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci_dev **out,
+		      char *err, size_t errlen)
 {
 	const struct net_cfg *cfg = cfgp;
 	struct virtio_net *n = calloc(1, sizeof(*n));
@@ -425,11 +426,11 @@ static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 	if (cfg->have_mac)
 		memcpy(n->mac, cfg->mac, 6);
 	else
-		derive_mac(vdm->uuid, vdm->create_slot, vdm->create_func, n->mac);
+		derive_mac(ctx->uuid, ctx->slot, ctx->func, n->mac);
 	memcpy(n->be.mac, n->mac, 6);
 	memcpy(n->config.mac, n->mac, 6);
 	n->config.status = htole16(VIRTIO_NET_S_LINK_UP); /* little-endian (virtio.h) */
-	n->loop = vdm->loop;
+	n->loop = ctx->loop;
 	struct virtio_dev_params p = {
 		.ops = &net_ops,
 		.nqueues = NET_NQUEUES,
@@ -439,7 +440,7 @@ static int net_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 		.config_size = offsetof(struct virtio_net_config, mtu),
 		.transitional = cfg->transitional,
 	};
-	ret = virtio_dev_init_routed(&n->vd, vdm, &p, vv, err, errlen);
+	ret = virtio_dev_init_routed(&n->vd, ctx, &p, vv, err, errlen);
 	if (ret)
 		goto fail;
 	n->vd.queues[RXQ].device_paced = true;

@@ -17,7 +17,6 @@
  * sets the deadline after which kicks come back on.
  */
 #include "virtio_internal.h"
-#include "vdm.h"
 
 #include <errno.h>
 #include <stdio.h>

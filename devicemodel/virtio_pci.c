@@ -161,7 +161,7 @@ bool virtio_queue_locked(struct virtio_dev *vd, struct virtio_queue *q, const ch
 
 void virtio_queue_enable(struct virtio_dev *vd, struct virtio_queue *q)
 {
-	struct vq_mem mem = { .translate = translate, .opaque = vd->vdm->vm };
+	struct vq_mem mem = { .translate = translate, .opaque = vd->ctx.vm };
 
 	if (vq_setup(&q->vq, &mem, q->size, q->max_size, q->desc_gpa, q->avail_gpa, q->used_gpa,
 		     vd->guest_features)) {
@@ -197,9 +197,9 @@ static void route_kicks(struct virtio_dev *vd, int bar, bool on)
 		struct hsm_ioeventfd ev = notify_ioeventfd(vd, bar, i);
 
 		if (on && !*routed)
-			*routed = hsm_ioeventfd_add(vd->vdm->vm, &ev, q->kick_fd) == 0;
+			*routed = hsm_ioeventfd_add(vd->ctx.vm, &ev, q->kick_fd) == 0;
 		else if (!on && *routed) {
-			hsm_ioeventfd_del(vd->vdm->vm, &ev, q->kick_fd);
+			hsm_ioeventfd_del(vd->ctx.vm, &ev, q->kick_fd);
 			*routed = false;
 		}
 	}
@@ -225,8 +225,8 @@ int virtio_queue_new_kick_fd(struct virtio_queue *q)
 
 		if (!*routed)
 			continue;
-		hsm_ioeventfd_del(vd->vdm->vm, &ev, old);
-		*routed = hsm_ioeventfd_add(vd->vdm->vm, &ev, fd) == 0;
+		hsm_ioeventfd_del(vd->ctx.vm, &ev, old);
+		*routed = hsm_ioeventfd_add(vd->ctx.vm, &ev, fd) == 0;
 	}
 	if (watched)
 		virtio_queue_watch_kicks(q, true);
@@ -638,7 +638,8 @@ static int add_caps(struct virtio_dev *vd)
 	return 0;
 }
 
-int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_dev_params *p)
+int virtio_dev_init(struct virtio_dev *vd, const struct devemu_ctx *ctx,
+		    const struct virtio_dev_params *p)
 {
 	const struct virtio_ops *ops = p->ops;
 	int ret;
@@ -647,8 +648,8 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 	    p->config_size > DEVCFG_MAX || (uint64_t)p->nqueues * NOTIFY_MULT > 0x1000)
 		return -EINVAL;
 	vd->ops = ops;
-	vd->vdm = vdm;
-	vd->loop = p->loop ? p->loop : vdm->loop;
+	vd->ctx = *ctx;
+	vd->loop = p->loop ? p->loop : ctx->loop;
 	vd->host_features = p->features | TRANSPORT_FEATURES;
 	vd->config = p->config;
 	vd->config_size = p->config_size;
@@ -667,8 +668,8 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 		q->holdoff_fd = -1;
 		q->poll = p->poll;
 		if (q->poll.mode == VIRTIO_POLL_UNSET)
-			q->poll = (struct virtio_poll){ .mode = vdm->default_poll_mode,
-							.us = vdm->default_poll_us };
+			q->poll = (struct virtio_poll){ .mode = ctx->default_poll_mode,
+							.us = ctx->default_poll_us };
 		if (q->poll.mode == VIRTIO_POLL_UNSET)
 			q->poll.mode = VIRTIO_POLL_AUTO;
 		queue_reset(q);
@@ -711,7 +712,7 @@ int virtio_dev_init(struct virtio_dev *vd, struct vdm *vdm, const struct virtio_
 				      virtio_legacy_bar_size(p->config_size), false);
 	if (ret)
 		goto err;
-	vd->use_msix = vdm->caps.msi;
+	vd->use_msix = ctx->caps.msi;
 	if (vd->use_msix) {
 		/* One vector for config changes plus one per queue. */
 		ret = pci_dev_add_bar(&vd->pci, MSIX_BAR, PCI_BAR_MEM32, 0x1000, false);
@@ -734,7 +735,7 @@ err:
 
 void virtio_dev_fini(struct virtio_dev *vd)
 {
-	if (vd->queues && vd->vdm) {
+	if (vd->queues) {
 		route_kicks(vd, MODERN_BAR, false);
 		route_kicks(vd, LEGACY_BAR, false);
 	}

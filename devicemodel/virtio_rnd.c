@@ -4,7 +4,7 @@
  * config; requests are served by the VBS-U back-end in vbs-u/rnd.c from
  * OpenSSL's CSPRNG, or by a vhost-user-rng back-end.
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <errno.h>
@@ -71,7 +71,8 @@ static int rnd_options_done(void *cfg, char *err, size_t errlen)
 	return vhost_route_check(&((struct rnd_cfg *)cfg)->route, "virtio-rnd", NULL, err, errlen);
 }
 
-static int rnd_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err, size_t errlen)
+static int rnd_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci_dev **out,
+		      char *err, size_t errlen)
 {
 	const struct rnd_cfg *cfg = cfgp;
 	struct virtio_vhost *vv = NULL;
@@ -94,7 +95,7 @@ static int rnd_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *e
 	}
 	struct virtio_dev_params p = { .ops = &rnd_ops, .nqueues = 1, .queue_max = RND_QUEUE_SIZE,
 				       .transitional = cfg->transitional };
-	ret = virtio_dev_init_routed(&r->vd, vdm, &p, vv, err, errlen);
+	ret = virtio_dev_init_routed(&r->vd, ctx, &p, vv, err, errlen);
 	if (ret) {
 		virtio_vhost_free(vv);
 		free(r);

@@ -15,7 +15,6 @@
  * can serve does the device go to DEVICE_NEEDS_RESET.
  */
 #include "virtio_internal.h"
-#include "vdm.h"
 
 #include <errno.h>
 #include <stdio.h>

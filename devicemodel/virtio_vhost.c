@@ -31,7 +31,7 @@
 #include <linux/virtio_ring.h>
 
 struct virtio_vhost {
-	struct virtio_vhost *next;      /* in vdm->vhosts once attached */
+	struct virtio_vhost *next;      /* in vdm's list (devemu_ctx.vhosts) once attached */
 	struct virtio_dev *vd;
 	struct vhost_dev *dev;          /* NULL while a vhost-user back-end is away */
 	enum vhost_transport transport;
@@ -165,7 +165,7 @@ static void stop_rings(struct virtio_vhost *vv);
 
 static void watch_sock(struct virtio_vhost *vv, bool on)
 {
-	struct evloop *loop = vv->vd->vdm->loop;
+	struct evloop *loop = vv->vd->ctx.loop;
 	int fd = vv->dev ? vhost_dev_fd(vv->dev) : -1;
 
 	if (fd < 0 || on == vv->watching_sock)
@@ -186,7 +186,7 @@ static void reconnect_cb(void *arg)
 	char err[200];
 
 	if (try_connect(vv, err, sizeof(err)) == 0) {
-		evloop_del_timer(vv->vd->vdm->loop, vv->reconnect_timer);
+		evloop_del_timer(vv->vd->ctx.loop, vv->reconnect_timer);
 		vv->reconnect_timer = 0;
 		log_info("00:%02x.%d %s: vhost-user back-end %s is back; the device works again "
 			 "after the guest resets it",
@@ -209,7 +209,7 @@ static void back_end_lost(struct virtio_vhost *vv, const char *why)
 		return; /* the live switch gives the rings back to the old owner */
 	virtio_dev_needs_reset(vd, "vhost-user back-end lost");
 	if (vv->reconnect_s && !vv->reconnect_timer) {
-		int id = evloop_add_timer(vd->vdm->loop, vv->reconnect_s * 1000, true, reconnect_cb,
+		int id = evloop_add_timer(vd->ctx.loop, vv->reconnect_s * 1000, true, reconnect_cb,
 					  vv);
 
 		vv->reconnect_timer = id > 0 ? id : 0;
@@ -254,7 +254,7 @@ static void stop_rings(struct virtio_vhost *vv)
 			log_err("%s: %s", vd->ops->name, vhost_dev_error(vv->dev));
 		vv->ring_running[i] = false;
 		vv->given_call[i] = -1;
-		evloop_del_fd(vd->vdm->loop, vv->call_fd[i]);
+		evloop_del_fd(vd->ctx.loop, vv->call_fd[i]);
 		virtio_queue_watch_kicks(&vd->queues[i], true);
 	}
 	vv->started = false;
@@ -264,7 +264,7 @@ static int mem_table(struct virtio_vhost *vv)
 {
 	struct hsm_mem_region hr[VHOST_MAX_MEM_REGIONS];
 	struct vhost_mem_region r[VHOST_MAX_MEM_REGIONS];
-	int n = hsm_get_mem_regions(vv->vd->vdm->vm, hr, VHOST_MAX_MEM_REGIONS);
+	int n = hsm_get_mem_regions(vv->vd->ctx.vm, hr, VHOST_MAX_MEM_REGIONS);
 
 	if (n < 1 || n > VHOST_MAX_MEM_REGIONS) {
 		log_err("%s: guest RAM has %d regions; vhost takes 1..%d", vv->vd->ops->name, n,
@@ -282,7 +282,7 @@ static int start_ring(struct virtio_vhost *vv, unsigned i)
 {
 	struct virtio_dev *vd = vv->vd;
 	struct virtio_queue *q = &vd->queues[i];
-	struct hsm_vm *vm = vd->vdm->vm;
+	struct hsm_vm *vm = vd->ctx.vm;
 	uint64_t n = q->size;
 	void *desc = hsm_gpa_to_hva(vm, q->desc_gpa, 16 * n);
 	void *avail = hsm_gpa_to_hva(vm, q->avail_gpa, 6 + 2 * n);
@@ -301,14 +301,14 @@ static int start_ring(struct virtio_vhost *vv, unsigned i)
 	/* vq_setup checked this layout when the queue was enabled. */
 	if (!desc || !avail || !used)
 		return -EFAULT;
-	ret = evloop_add_fd(vd->vdm->loop, vv->call_fd[i], EPOLLIN, call_cb, q);
+	ret = evloop_add_fd(vd->ctx.loop, vv->call_fd[i], EPOLLIN, call_cb, q);
 	if (ret)
 		return ret;
 	/* The back-end takes the kicks from here on. */
 	virtio_queue_watch_kicks(q, false);
 	ret = vhost_dev_vring_start(vv->dev, i, &vr);
 	if (ret) {
-		evloop_del_fd(vd->vdm->loop, vv->call_fd[i]);
+		evloop_del_fd(vd->ctx.loop, vv->call_fd[i]);
 		virtio_queue_watch_kicks(q, true);
 		return ret;
 	}
@@ -513,8 +513,8 @@ void virtio_vhost_link(struct virtio_dev *vd, struct virtio_vhost *vv)
 {
 	vd->vhost = vv;
 	vv->vd = vd;
-	vv->next = vd->vdm->vhosts;
-	vd->vdm->vhosts = vv;
+	vv->next = *vd->ctx.vhosts;
+	*vd->ctx.vhosts = vv;
 	watch_sock(vv, true);
 }
 
@@ -572,18 +572,17 @@ int virtio_vhost_attach(struct virtio_dev *vd, struct virtio_vhost *vv, char *er
 	 * its ring features for VBS-U). */
 	vd->host_features &= backend;
 	virtio_vhost_link(vd, vv);
-	log_info("00:%02x.%d %s: data plane on %s vhost %s", vd->vdm->create_slot,
-		 vd->vdm->create_func,
+	log_info("00:%02x.%d %s: data plane on %s vhost %s", vd->ctx.slot, vd->ctx.func,
 		 vd->ops->name, vv->transport == VHOST_TRANSPORT_KERNEL ? "kernel" : "user",
 		 vv->path);
 	return 0;
 }
 
-int virtio_dev_init_routed(struct virtio_dev *vd, struct vdm *vdm,
+int virtio_dev_init_routed(struct virtio_dev *vd, const struct devemu_ctx *ctx,
 			   const struct virtio_dev_params *p, struct virtio_vhost *vv, char *err,
 			   size_t errlen)
 {
-	int ret = virtio_dev_init(vd, vdm, p);
+	int ret = virtio_dev_init(vd, ctx, p);
 
 	if (ret) {
 		snprintf(err, errlen, "cannot build the PCI function");
@@ -599,7 +598,7 @@ void virtio_vhost_free(struct virtio_vhost *vv)
 	if (!vv)
 		return;
 	if (vv->vd) {
-		for (struct virtio_vhost **p = &vv->vd->vdm->vhosts; *p; p = &(*p)->next)
+		for (struct virtio_vhost **p = vv->vd->ctx.vhosts; *p; p = &(*p)->next)
 			if (*p == vv) {
 				*p = vv->next;
 				break;
@@ -607,7 +606,7 @@ void virtio_vhost_free(struct virtio_vhost *vv)
 		stop_rings(vv);
 		watch_sock(vv, false);
 		if (vv->reconnect_timer)
-			evloop_del_timer(vv->vd->vdm->loop, vv->reconnect_timer);
+			evloop_del_timer(vv->vd->ctx.loop, vv->reconnect_timer);
 		if (vv->vd->vhost == vv) /* (a live switch may have a new one already) */
 			vv->vd->vhost = NULL;
 	}

@@ -9,7 +9,7 @@
  * vdm posts no events (they report transport resets, which only a
  * migration causes), so buffers on the event queue simply wait.
  */
-#include "vdm.h"
+#include "devemu.h"
 #include "virtio.h"
 
 #include <endian.h>
@@ -109,8 +109,8 @@ static const struct virtio_ops vsock_ops = {
 	.queue_notify = vsock_notify,
 };
 
-static int vsock_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char *err,
-			size_t errlen)
+static int vsock_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci_dev **out,
+			char *err, size_t errlen)
 {
 	const struct vsock_cfg *cfg = cfgp;
 	struct virtio_vhost *vv;
@@ -141,7 +141,7 @@ static int vsock_create(struct vdm *vdm, void *cfgp, struct pci_dev **out, char 
 		.config = &v->config,
 		.config_size = sizeof(v->config),
 	};
-	ret = virtio_dev_init_routed(&v->vd, vdm, &p, vv, err, errlen);
+	ret = virtio_dev_init_routed(&v->vd, ctx, &p, vv, err, errlen);
 	if (ret) {
 		virtio_vhost_free(vv);
 		free(v);

@@ -72,14 +72,14 @@ static void ioreq(void *opaque, struct hsm_ioreq *req)
 static void add_device(const char *emu_name, const char *opts, int slot)
 {
 	const struct devemu *emu = devemu_find(emu_name);
+	struct devemu_ctx ctx;
 	struct pci_dev *d;
 	char err[256] = "";
 	void *cfg = NULL;
 
-	vdm.create_slot = slot;
-	vdm.create_func = 0;
+	devemu_ctx_init(&ctx, &vdm, slot, 0);
 	if (!emu || devemu_parse(emu, opts, &cfg, err, sizeof(err)) ||
-	    emu->create(&vdm, cfg, &d, err, sizeof(err)) || pci_bus_add(&vdm.bus, d, slot, 0)) {
+	    emu->create(&ctx, cfg, &d, err, sizeof(err)) || pci_bus_add(&vdm.bus, d, slot, 0)) {
 		fprintf(stderr, "fuzz_virtio_pci: cannot create %s: %s\n", emu_name, err);
 		abort();
 	}
