@@ -12,6 +12,9 @@
  *      eventfd ping-pong between two threads on the same CPU and on two CPUs.
  *   3. Footprint: vdm's resident set with four devices, and the time from
  *      starting vdm to the first completed I/O request.
+ *   6. Live route switching: set-route's duration and the longest pause in
+ *      the driver's reads while a disk moves between VBS-U and
+ *      qemu-storage-daemon.
  *
  *   blk-bench [-t SECONDS-PER-POINT] [-V] IMAGE
  *
@@ -37,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -579,6 +584,142 @@ static void run_setting(const struct setting *st, const char *sock)
 	}
 }
 
+/* ---- live route switching ---- */
+
+/* One management-API request on sock; true when vdm returned. */
+static bool api_request(const char *sock, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[4096];
+	size_t have = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || dprintf(fd, "%s\n", req) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		if (strstr(buf, "\"return\"") || strstr(buf, "\"error\"")) {
+			close(fd);
+			return strstr(buf, "\"return\"") != NULL;
+		}
+		if (have >= sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	return false;
+}
+
+struct switcher {
+	const char *api, *vu;
+	int n, failed;
+	double total_ms, max_ms;
+	volatile bool done;
+};
+
+static void *switch_routes(void *arg)
+{
+	struct switcher *sw = arg;
+	char req[400];
+
+	for (int i = 0; i < sw->n; i++) {
+		usleep(100000);
+		snprintf(req, sizeof(req),
+			 "{\"execute\": \"set-route\", \"arguments\": {\"slot\": \"%d\", "
+			 "\"route\": \"%s\"}}",
+			 SLOT, i % 2 ? "vbs-u" : sw->vu);
+		int64_t t0 = now_ns();
+		bool ok = api_request(sw->api, req);
+		double ms = (double)(now_ns() - t0) / 1e6;
+
+		sw->failed += !ok;
+		sw->total_ms += ms;
+		if (ms > sw->max_ms)
+			sw->max_ms = ms;
+	}
+	sw->done = true;
+	return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Part 6: a disk served by VBS-U moves 10 times to qemu-storage-daemon
+ * (same image, both with the page cache and locking=off) and back while
+ * the driver reads at queue depth 1: how long set-route takes, and the
+ * longest gap between two completions the guest sees.
+ */
+static void bench_switch(const char *img, const char *dir)
+{
+	char api[300], sock[300], spec[400], vu[320];
+	struct switcher sw = { .n = 10 };
+	static int64_t gaps[1 << 20];
+	struct bench b;
+	pthread_t t;
+	long n = 0;
+
+	snprintf(api, sizeof(api), "%s/api.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/qsd-switch.sock", dir);
+	snprintf(vu, sizeof(vu), "vhost-user:%s", sock);
+	snprintf(spec, sizeof(spec), "%d,virtio-blk,%s,locking=off", SLOT, img);
+	memset(&b, 0, sizeof(b));
+	dev_cpu = drv_cpu = -1;
+	pin_for_driver();
+	b.backend = qsd_start(img, sock, "cache.direct=off,locking=off");
+	printf("\n6. Live route switch (virtio-blk: VBS-U <-> qemu-storage-daemon, 10 switches "
+	       "under 4 KiB reads at QD1)\n");
+	if (b.backend <= 0 ||
+	    !bench_start(&b, (const char *const[]){ "--api-socket", api, "-s", spec, NULL }, NULL,
+			 NULL)) {
+		printf("  (did not run: vdm or qemu-storage-daemon did not start)\n");
+		qsd_stop(b.backend);
+		return;
+	}
+	sw.api = api;
+	sw.vu = vu;
+	pthread_create(&t, NULL, switch_routes, &sw);
+	int64_t last = now_ns(), start = last;
+	while (!sw.done && n < (long)(sizeof(gaps) / sizeof(gaps[0]))) {
+		uint16_t id;
+
+		if (post(&b, 0, VIRTIO_BLK_T_IN) < 0)
+			break;
+		if (drv_virtio_kick_needed(&b.v, 0))
+			drv_virtio_kick(&b.v, 0);
+		if (drv_virtio_wait_used(&b.v, 0, &id, NULL, 10000) != 1) {
+			fprintf(stderr, "blk-bench: a read did not complete within 10 s\n");
+			break;
+		}
+		int64_t now = now_ns();
+		gaps[n++] = now - last;
+		last = now;
+	}
+	pthread_join(t, NULL);
+	double secs = (double)(last - start) / 1e9;
+	bench_stop(&b);
+	qsd_stop(b.backend);
+	qsort(gaps, (size_t)n, sizeof(gaps[0]), cmp_i64);
+	printf("  set-route, request to serving on the new route: mean %.1f ms, max %.1f ms "
+	       "(%d of %d failed)\n",
+	       sw.n ? sw.total_ms / sw.n : 0, sw.max_ms, sw.failed, sw.n);
+	printf("  guest reads meanwhile: %ld in %.1f s; gap between completions median %.1f us, "
+	       "longest %.1f ms\n",
+	       n, secs, n ? (double)gaps[n / 2] / 1e3 : 0, n ? (double)gaps[n - 1] / 1e6 : 0);
+}
+
 int main(int argc, char **argv)
 {
 	static struct point vb[2][NDEPTH], vu[2][NDEPTH];
@@ -713,6 +854,8 @@ usage:
 	if (fd >= 0)
 		close(fd);
 	unlink(img2);
+	if (system("command -v qemu-storage-daemon >/dev/null 2>&1") == 0)
+		bench_switch(img, dir);
 	rmdir(dir);
 	return 0;
 }

@@ -9,7 +9,8 @@
 #      and the driver pinned to one CPU and to two, and a 2 GiB image on the
 #      machine's disk with O_DIRECT on both sides (vdm nocache), with fio's
 #      O_DIRECT figure on that file as the ceiling; a "ratio ..." line per
-#      workload.
+#      workload;
+#   6. how long a live route switch takes and the pause it causes.
 #   bench/run.sh [SECONDS-PER-POINT]      (default 3)
 # Figures, never pass/fail; the machine's other load shows in them, so read
 # the ratios (both sides measured in the same run).  Logs: bench-*.log in a
