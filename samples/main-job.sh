@@ -3,7 +3,8 @@
 # QEMU (TCG) with vdm serving it a virtio-blk disk, a virtio-rnd device, a
 # virtio-net NIC on a TAP, a virtio-console on a UNIX socket and a virtio-fs
 # share routed to virtiofsd (vhost-user), all through QEMU's x-pci-proxy-dev,
-# and print what the guest saw.
+# and print what the guest saw; meanwhile the disk moves live to
+# qemu-storage-daemon and back (vdmctl set-route).
 #   samples/main-job.sh [WORKDIR]     (WORKDIR keeps the disk image and logs)
 # The NIC needs root and /dev/net/tun: its TAP lives in a network namespace
 # made here (host side 10.0.3.1, guest 10.0.3.2), removed at exit.  The
@@ -45,7 +46,20 @@ peer=$!
 
 # The NIC: a TAP in a private namespace, and a TCP sink on its host side.
 run=enum,blk,rng,console
-devices="-s 4,virtio-blk,$work/disk.img -s 5,virtio-rnd -s 6,virtio-console,socket:$work/console.sock"
+# A live switch: qemu-storage-daemon exports the same image, and the disk's
+# data plane moves there and back through vdm's management API while the
+# guest runs (both use the page cache; locking=off: two writers on purpose).
+qsd=
+if command -v qemu-storage-daemon >/dev/null; then
+	qemu-storage-daemon \
+		--blockdev "driver=file,node-name=d0,filename=$work/disk.img,cache.direct=off,locking=off" \
+		--export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$work/qsd.sock,writable=on" \
+		>"$work/qsd.log" 2>&1 &
+	qsd=$!
+	i=0
+	while [ ! -S "$work/qsd.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+fi
+devices="-s 4,virtio-blk,$work/disk.img${qsd:+,locking=off} -s 5,virtio-rnd -s 6,virtio-console,socket:$work/console.sock"
 inns=
 if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ] &&
 	ip netns add "$ns" 2>/dev/null; then
@@ -96,7 +110,30 @@ status=0
 # shellcheck disable=SC2086 # $devices and $inns are word lists
 VDM=$build/devicemodel/vdm $inns "$top/samples/guest/boot-guest.sh" -o "$work" -t 400 \
 	-r "$run" -a "$append" \
-	-- -m 256M -s 0:0,hostbridge $devices || status=$?
+	-- -m 256M --api-socket "$work/api.sock" -s 0:0,hostbridge $devices &
+guest=$!
+# The switch: to qemu-storage-daemon once the guest has enumerated, back to
+# VBS-U once it has read the whole disk (so the read went through qsd).
+sw_there=no
+sw_back=no
+if [ -n "$qsd" ]; then
+	waitfor() { # console pattern: wait for it while the guest runs
+		until [ -f "$work/console.log" ] && tr -d '\r' <"$work/console.log" | grep -q "$1"; do
+			kill -0 $guest 2>/dev/null || return 1
+			sleep 0.2
+		done
+	}
+	if waitfor "^VDM: pci " && "$build/devicemodel/vdmctl" "$work/api.sock" set-route 4:0 \
+		"vhost-user:$work/qsd.sock" >>"$work/switch.log" 2>&1; then
+		sw_there=yes
+	fi
+	if waitfor "^VDM: blk dev=" && "$build/devicemodel/vdmctl" "$work/api.sock" set-route 4:0 \
+		vbs-u >>"$work/switch.log" 2>&1; then
+		sw_back=yes
+	fi
+fi
+wait $guest || status=$?
+[ -z "$qsd" ] || kill "$qsd" 2>/dev/null || true
 img_sum=$(sha256sum <"$work/disk.img" | cut -d' ' -f1)
 
 console=$work/console.log
@@ -156,6 +193,10 @@ if [ -n "$vfsd" ]; then
 	hsum=$(sha256sum <"$work/share/from-guest.bin" 2>/dev/null | cut -d' ' -f1)
 	[ "$hsum" = "$fs_want_sum" ] && ok=yes || ok=no
 	say "virtio-fs write" $ok "the guest's 1 MiB file is in the host's directory: $ok"
+fi
+if [ -n "$qsd" ]; then
+	[ $sw_there = yes ] && [ $sw_back = yes ] && ok=yes || ok=no
+	say "live route switch" $ok "disk to qemu-storage-daemon after enumeration: $sw_there; back to VBS-U after the read: $sw_back"
 fi
 [ $status -eq 0 ] && ok=yes || ok=no
 say "power-off" $ok "vdm exited with QEMU's status $status"
