@@ -9,9 +9,9 @@
  * "vbs-u" and "vhost-user:SOCK".  Every request must complete OK and read
  * back what was written, the device must never need a reset, the image
  * must hold every write afterwards, and query-stats must count 20 switches.
- * Then the failures: a switch to an absent socket, and to a back-end that
- * was killed, are refused with a reason and the disk keeps serving on
- * VBS-U.  Both sides use the page cache and locking=off (two writers on
+ * Then the failures: a switch to a read-only export (the guest writes), to
+ * an absent socket and to a back-end that was killed are refused with a
+ * reason and the disk keeps serving on VBS-U.  Both sides use the page cache and locking=off (two writers on
  * one image, on purpose).  Skipped (77) without qemu-storage-daemon.
  */
 #include "blk_guest.h"
@@ -198,6 +198,27 @@ int main(void)
 		 "{\"execute\": \"query-stats\", \"arguments\": {\"slot\": \"%d\"}}", SLOT);
 	drv_check(api_call(req) && strstr(last_reply, "\"route_switches\":20"),
 		  "query-stats counts 20 switches: %s", last_reply);
+
+	/* A back-end that cannot serve what the guest uses is refused before
+	 * anything moves: a read-only export of the same image. */
+	char ro_sock[120], ro_export[240], ro_route[140];
+	snprintf(ro_sock, sizeof(ro_sock), "%s/qsd-ro.sock", dir);
+	snprintf(ro_export, sizeof(ro_export),
+		 "type=vhost-user-blk,id=e1,node-name=d1,addr.type=unix,addr.path=%s,writable=off",
+		 ro_sock);
+	snprintf(blockdev, sizeof(blockdev),
+		 "driver=file,node-name=d1,filename=%s,cache.direct=off,locking=off,read-only=on",
+		 img);
+	pid_t qsd_ro = peer_spawn((char *const[]){ "qemu-storage-daemon", "--blockdev", blockdev,
+						   "--export", ro_export, NULL },
+				  NULL);
+	snprintf(ro_route, sizeof(ro_route), "vhost-user:%s", ro_sock);
+	if (peer_wait_socket(&qsd_ro, ro_sock, 5000) == 0)
+		drv_check(!set_route(ro_route) && strstr(last_reply, "read-only"),
+			  "a switch to a read-only export is refused, saying why: %s", last_reply);
+	else
+		drv_check(false, "a read-only qemu-storage-daemon starts");
+	peer_stop(&qsd_ro, SIGTERM);
 
 	/* Failures leave the disk serving where it is (VBS-U after 20 switches). */
 	char absent[160];
