@@ -28,6 +28,11 @@
 
 #define SECTOR_SHIFT 9
 #define REAP_BATCH 64
+/* nocache: the largest unaligned request copied through a bounce buffer,
+ * and the most bounce memory in flight (beyond either: IOERR).  Guests
+ * that use page-aligned buffers, as Linux does, never come near. */
+#define BOUNCE_MAX_REQUEST (4u << 20)
+#define BOUNCE_MAX_TOTAL (64u << 20)
 
 /* Copy up to len bytes out of the iovecs, starting at byte skip. */
 static size_t gather(const struct iovec *iov, int n, size_t skip, void *dst, size_t len)
@@ -156,6 +161,7 @@ static void finish(struct vbsu_blk *b, struct blk_req *r, uint8_t status)
 		if (status == VIRTIO_BLK_S_OK && r->is_read)
 			scatter(r->data, r->ndata, r->bounce, r->used_len - 1);
 		free(r->bounce);
+		b->bounce_bytes -= r->bounce_len;
 		r->bounce = NULL;
 	}
 	*r->status_byte = status;
@@ -259,8 +265,14 @@ static uint8_t start_rw(struct vbsu_blk *b, struct blk_req *r, uint64_t sector)
 			if (r->data[i].iov_len &&
 			    ((uintptr_t)r->data[i].iov_base % b->dio_mem_align ||
 			     r->data[i].iov_len % b->dio_mem_align)) {
-				if (posix_memalign(&r->bounce, b->dio_mem_align, bytes))
+				/* A guest must not make vdm allocate without bound:
+				 * a request, and all of them in flight, are capped. */
+				if (bytes > BOUNCE_MAX_REQUEST ||
+				    b->bounce_bytes + bytes > BOUNCE_MAX_TOTAL ||
+				    posix_memalign(&r->bounce, b->dio_mem_align, bytes))
 					return VIRTIO_BLK_S_IOERR;
+				b->bounce_bytes += bytes;
+				r->bounce_len = bytes;
 				if (!r->is_read)
 					gather(r->data, r->ndata, 0, r->bounce, bytes);
 				r->bounce_iov = (struct iovec){ r->bounce, bytes };

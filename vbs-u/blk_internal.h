@@ -20,7 +20,8 @@ struct blk_req {
 	struct iovec *data;       /* iov[] part holding the data (advanced on short I/O) */
 	int ndata;
 	void *bounce;             /* nocache: aligned copy of unaligned guest buffers */
-	struct iovec bounce_iov;
+	struct iovec bounce_iov;  /* what is left of it to transfer */
+	size_t bounce_len;        /* its size, counted in vbsu_blk.bounce_bytes */
 	/* DISCARD / WRITE_ZEROES: one fallocate per segment, in turn. */
 	struct vbsu_blk_range { uint64_t off, len; int mode; } ranges[VBSU_BLK_MAX_DWZ_SEG];
 	int nranges, next_range;

@@ -228,6 +228,7 @@ struct vbsu_blk {
 	struct blk_req *free_reqs;
 	unsigned nreqs, inflight;
 	bool out_of_slots;        /* process stopped for want of a free slot */
+	uint64_t bounce_bytes;    /* nocache: bounce memory held by requests in flight */
 	uint64_t requests, errors, inline_done, submitted;
 };
 
