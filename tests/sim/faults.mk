@@ -60,3 +60,8 @@ check_PROGRAMS += tests/sim/test_route_switch
 tests_sim_test_route_switch_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_route_switch_LDADD = $(TEST_LDADD) -lpthread
 TESTS += tests/sim/test_route_switch
+# The management API as a client sees it, bad input included.
+check_PROGRAMS += tests/sim/test_api
+tests_sim_test_api_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+tests_sim_test_api_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_api

@@ -1,0 +1,199 @@
+/*
+ * test_api.c - vdm's management API (--api-socket) as a client sees it:
+ * the socket is 0600; a greeting that carries neither "return" nor
+ * "error"; exactly one reply per request, with its "id"; query-devices and
+ * query-stats describe the devices; every bad input gets an error and
+ * changes nothing: garbage, a JSON value that is not an object, an unknown
+ * command, unknown or missing arguments, a bad slot or route, half a line
+ * followed by a disconnect, 1 MiB without a newline (that client is
+ * dropped); meanwhile a second client keeps being answered; quit stops vdm
+ * with status 0.
+ */
+#include "blk_guest.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+static char api[100];
+
+static int api_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", api);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Next line from fd into buf (NUL-terminated, newline dropped); false on
+ * EOF, error or 3 s of silence. */
+static bool read_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char c;
+
+		if (poll(&p, 1, 3000) != 1 || read(fd, &c, 1) != 1)
+			return false;
+		if (c == '\n') {
+			buf[n] = 0;
+			return true;
+		}
+		buf[n++] = c;
+	}
+	return false;
+}
+
+/* Send line and return the reply (the next line). */
+static bool ask(int fd, const char *line, char *reply, size_t len)
+{
+	return dprintf(fd, "%s\n", line) > 0 && read_line(fd, reply, len);
+}
+
+static bool error_with(const char *reply, const char *cls, const char *words)
+{
+	return strstr(reply, "\"error\"") && strstr(reply, cls) && strstr(reply, words) &&
+	       !strstr(reply, "\"return\"");
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/vdm-api-XXXXXX", img[96], spec[160], r[65536];
+	struct vdm_proc p;
+	struct stat st;
+	int s;
+
+	if (!mkdtemp(dir))
+		return 99;
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	snprintf(api, sizeof(api), "%s/api.sock", dir);
+	blk_image_create(img, 4 << 20);
+	snprintf(spec, sizeof(spec), "3,virtio-blk,%s", img);
+	if (vdm_spawn(&p, (const char *const[]){ "--api-socket", api, "-s", spec, "-s",
+						 "4,virtio-rnd", NULL },
+		      &s)) {
+		drv_check(false, "vdm starts (%d)", s);
+		return drv_result();
+	}
+	/* (vdm_spawn waits for the simulator's socket; the API's comes a moment
+	 * later, once the devices exist.) */
+	for (int i = 0; i < 500 && stat(api, &st); i++)
+		usleep(10000);
+	drv_check(stat(api, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600,
+		  "the API socket exists with mode 0600 (%o)", st.st_mode & 0777);
+
+	int a = api_connect(), b = api_connect();
+	drv_check(a >= 0 && b >= 0, "two clients connect");
+	drv_check(read_line(a, r, sizeof(r)) && strstr(r, "\"vdm\"") && strstr(r, "set-route") &&
+			  !strstr(r, "\"return\"") && !strstr(r, "\"error\""),
+		  "the greeting names the commands and is no reply: %s", r);
+	read_line(b, r, sizeof(r));
+
+	drv_check(ask(a, "{\"execute\": \"query-devices\", \"id\": 7}", r, sizeof(r)) &&
+			  strstr(r, "\"return\"") && strstr(r, "\"slot\":\"3:0\"") &&
+			  strstr(r, "\"emulation\":\"virtio-blk\"") && strstr(r, "\"route\":\"vbs-u\"") &&
+			  strstr(r, "\"slot\":\"4:0\"") && strstr(r, "\"queues\"") &&
+			  strstr(r, "\"id\":7"),
+		  "query-devices lists both functions, with the request's id: %s", r);
+	drv_check(ask(a, "{\"execute\": \"query-stats\", \"arguments\": {\"slot\": \"4\"}}", r,
+		      sizeof(r)) &&
+			  strstr(r, "\"return\"") && strstr(r, "\"slot\":\"4:0\"") &&
+			  !strstr(r, "\"slot\":\"3:0\"") && strstr(r, "\"route_switches\":0"),
+		  "query-stats for one slot: %s", r);
+
+	/* Bad input: each gets an error, and the client stays. */
+	static const struct {
+		const char *line, *cls, *words, *what;
+	} bad[] = {
+		{ "this is not json", "GenericError", "not JSON", "garbage" },
+		{ "[1, 2, 3]", "GenericError", "object", "a JSON array" },
+		{ "{\"arguments\": {}}", "GenericError", "execute", "no execute" },
+		{ "{\"execute\": \"frobnicate\"}", "CommandNotFound", "frobnicate", "unknown command" },
+		{ "{\"execute\": \"query-devices\", \"arguments\": {\"x\": \"1\"}}", "GenericError",
+		  "unknown argument", "unknown argument" },
+		{ "{\"execute\": \"set-route\", \"arguments\": {\"slot\": \"3\"}}", "GenericError",
+		  "missing argument", "missing argument" },
+		{ "{\"execute\": \"set-route\", \"arguments\": {\"slot\": \"9\", \"route\": \"vbs-u\"}}",
+		  "GenericError", "no device at slot", "absent slot" },
+		{ "{\"execute\": \"set-route\", \"arguments\": {\"slot\": \"x:y\", \"route\": \"vbs-u\"}}",
+		  "GenericError", "expected SLOT", "malformed slot" },
+		{ "{\"execute\": \"set-route\", \"arguments\": {\"slot\": \"3\", \"route\": \"teleport\"}}",
+		  "GenericError", "expected vbs-u", "unknown route" },
+		{ "{\"execute\": \"query-stats\", \"arguments\": {\"slot\": 3}}", "GenericError",
+		  "must be a string", "a number where a string goes" },
+		{ "{\"execute\": \"quit\", \"bogus\": 1}", "GenericError", "unknown member",
+		  "an unknown request member" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		drv_check(ask(a, bad[i].line, r, sizeof(r)) &&
+				  error_with(r, bad[i].cls, bad[i].words),
+			  "%s gets %s naming it: %s", bad[i].what, bad[i].cls, r);
+
+	/* Half a line, then gone: nothing to answer, nothing broken. */
+	int c = api_connect();
+	read_line(c, r, sizeof(r));
+	drv_check(c >= 0 && write(c, "{\"execute\": \"qu", 15) == 15, "a client sends half a line");
+	close(c);
+	/* 1 MiB without a newline: an error, then that client is dropped. */
+	c = api_connect();
+	read_line(c, r, sizeof(r));
+	static char junk[1 << 20];
+	memset(junk, 'x', sizeof(junk));
+	size_t sent = 0;
+	while (sent < sizeof(junk)) {
+		ssize_t n = send(c, junk + sent, sizeof(junk) - sent, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	bool got_error = read_line(c, r, sizeof(r)) && error_with(r, "GenericError", "longer");
+	drv_check(got_error, "1 MiB without a newline gets an error: %s", r);
+	drv_check(!read_line(c, r, sizeof(r)), "and that client is dropped");
+	close(c);
+
+	/* The other clients were never disturbed. */
+	drv_check(ask(b, "{\"execute\": \"query-devices\"}", r, sizeof(r)) && strstr(r, "\"return\""),
+		  "the second client is still answered");
+	drv_check(ask(a, "{\"execute\": \"query-stats\"}", r, sizeof(r)) && strstr(r, "\"return\""),
+		  "the first client is still answered after its bad requests");
+	drv_check(ask(a, "{\"execute\": \"set-route\", \"arguments\": {\"slot\": \"3:0\", \"route\": "
+			 "\"vbs-u\"}}",
+		      r, sizeof(r)) &&
+			  strstr(r, "\"return\""),
+		  "set-route to the route a device is on returns at once");
+	drv_check(ask(b, "{\"execute\": \"quit\"}", r, sizeof(r)) && strstr(r, "\"return\""),
+		  "quit is acknowledged");
+	close(a);
+	close(b);
+	/* vdm ends by itself: no signal from us. */
+	int status = -1, wst;
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(p.pid, &wst, WNOHANG) == p.pid) {
+			status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+			p.pid = 0;
+			unlink(p.sock);
+			rmdir(p.dir);
+			break;
+		}
+		usleep(10000);
+	}
+	if (p.pid > 0)
+		vdm_stop(&p);
+	drv_check(status == 0, "vdm exited by itself with status 0 after quit (%d)", status);
+	drv_check(stat(api, &st) != 0, "and removed its socket");
+	unlink(img);
+	rmdir(dir);
+	return drv_result();
+}
