@@ -39,7 +39,7 @@ struct evloop {
 	int next_timer_id;
 	struct watch *watches;
 	bool in_batch;
-	sigset_t old_mask;
+	sigset_t old_mask;     /* restored only when creating the loop fails */
 };
 
 static struct watch *find_fd(struct evloop *loop, int fd)
@@ -139,8 +139,10 @@ void evloop_destroy(struct evloop *loop)
 		w->dead = true;
 	reap_dead(loop);
 	if (loop->sigfd >= 0) {
+		/* SIGINT and SIGTERM stay blocked: the program is stopping, and
+		 * one that arrives now (a second ^C, a supervisor's TERM after
+		 * the API's quit) must not kill it half-way through its flush. */
 		close(loop->sigfd);
-		pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
 	} else {
 		close(loop->wakefd);
 	}
