@@ -91,15 +91,23 @@ static void vhost_settle(struct virtio_dev *vd, unsigned nrings, int *old_kick)
 		seen[i] = vq_used_idx_in_ring(&q->vq);
 	}
 	while (now_ms() - quiet_since < QUIET_MS && now_ms() < deadline) {
-		usleep(1000);
+		bool all_used = true;
+
 		for (unsigned i = 0; i < nrings; i++) {
-			uint16_t u = vq_used_idx_in_ring(&vd->queues[i].vq);
+			struct vqueue *vq = &vd->queues[i].vq;
+			uint16_t u = vq_used_idx_in_ring(vq);
 
 			if (u != seen[i]) {
 				seen[i] = u;
 				quiet_since = now_ms();
 			}
+			/* Everything the driver posted is used: nothing can be
+			 * in flight, whatever the clock says. */
+			all_used &= !vd->queues[i].enabled || u == vq_avail_idx_in_ring(vq);
 		}
+		if (all_used)
+			break;
+		usleep(1000);
 	}
 }
 

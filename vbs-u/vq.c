@@ -367,6 +367,11 @@ uint16_t vq_used_idx_in_ring(const struct vqueue *vq)
 	return vq->ready ? __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) : 0;
 }
 
+uint16_t vq_avail_idx_in_ring(const struct vqueue *vq)
+{
+	return vq->ready ? __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) : 0;
+}
+
 void vq_retchain(struct vqueue *vq)
 {
 	if (vq->ready && !vq->broken)
