@@ -14,6 +14,10 @@
 # installed: the first run fetches testpmd and the runtime libraries it
 # loads with apt-get download and unpacks them under
 # ${VDM_DPDK_DIR:-/var/cache/vdm-dpdk} (about 40 MB unpacked; later runs reuse it).
+# Which libraries: the packages' own dependencies, followed through the
+# library packages this system lacks (closure below); ldd then checks that
+# testpmd and its plugins find everything, or the run is skipped naming
+# what is missing.
 # DPDK refuses to load plugins from below a world-writable directory, so
 # that directory must not be under /tmp.  Libraries the system already has
 # come first: a host with DPDK installed would otherwise load its plugins
@@ -131,6 +135,7 @@ export LD_LIBRARY_PATH
 # loads its directory anyway), else ours.  missing: what ldd cannot find
 # for testpmd and those plugins.
 check() {
+	missing=
 	pmds=$(ls -d "$lib"/dpdk/pmds-* 2>/dev/null | head -n 1)
 	[ -x "$root/usr/bin/dpdk-testpmd" ] && [ -n "$pmds" ] || return 1
 	syspmds=/usr/lib/x86_64-linux-gnu/dpdk/${pmds##*/}
@@ -146,8 +151,8 @@ check() {
 }
 # A library the system had at the fetch may be gone since: fetch again once.
 check || [ -n "$fetched" ] || { fetch && check; } || {
-	[ -x "$root/usr/bin/dpdk-testpmd" ] || skip "no testpmd in $root"
-	skip "testpmd's libraries not found: ${missing:-its PMDs}(neither on the system nor fetched into $root)"
+	[ -n "${missing:-}" ] || skip "no testpmd or no PMD directory in $root"
+	skip "not found for testpmd: ${missing}(neither on the system nor fetched into $root)"
 }
 [ "$sock" != --fetch ] || exit 0
 flock -u 9
