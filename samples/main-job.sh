@@ -61,8 +61,13 @@ if command -v qemu-storage-daemon >/dev/null; then
 fi
 devices="-s 4,virtio-blk,$work/disk.img${qsd:+,locking=off} -s 5,virtio-rnd -s 6,virtio-console,socket:$work/console.sock"
 inns=
-if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ] &&
-	ip netns add "$ns" 2>/dev/null; then
+# setup.sh installed ip(8) when run as root; what else the NIC lacks here.
+nonet=
+[ "$(id -u)" -eq 0 ] || nonet="it needs root"
+[ -n "$nonet" ] || command -v ip >/dev/null || nonet="no ip(8): install iproute2"
+[ -n "$nonet" ] || [ -c /dev/net/tun ] || nonet="no /dev/net/tun"
+[ -n "$nonet" ] || ip netns add "$ns" || nonet="ip netns add failed"
+if [ -z "$nonet" ]; then
 	inns="ip netns exec $ns"
 	$inns ip link set lo up
 	$inns ip tuntap add dev vdmtap0 mode tap
@@ -74,7 +79,7 @@ if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ] &&
 	devices="$devices -s 7,virtio-net,tap=vdmtap0"
 	netnote="and 00:07.0 virtio-net"
 else
-	netnote="(no virtio-net: it needs root, ip(8) and /dev/net/tun)"
+	netnote="(no virtio-net: $nonet)"
 fi
 
 # The share: a directory with a file from the host, served by virtiofsd.

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Install vdm's build dependencies on Debian 12 (when run as root and any is
-# missing), generate the build system, and build into a directory.
+# Install what vdm's build, tests and main job use on Debian 12 (when run as
+# root and any is missing), generate the build system, and build into a directory.
 #   samples/setup.sh [--sanitizers | --tsan | --fuzz] BUILDDIR
 # --fuzz: clang with libFuzzer, ./configure --enable-fuzzing (tests/fuzz).
 set -eu
@@ -20,8 +20,11 @@ elif [ "${1:-}" = "--fuzz" ]; then
 fi
 builddir=${1:-$top/build}
 
+# Building, then what the tests and the main job run: QEMU, virtiofsd and
+# qemu-storage-daemon (qemu-system-common), cpio for the guest's initramfs,
+# ip(8) for the TAPs in network namespaces (iproute2).
 deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev liburing-dev libjson-c-dev pciutils
-	qemu-system-x86 qemu-system-common seabios cpio"
+	qemu-system-x86 qemu-system-common seabios cpio iproute2"
 [ -z "$fuzz" ] || deps="$deps clang libclang-rt-14-dev"
 missing=
 for p in $deps; do

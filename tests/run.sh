@@ -45,11 +45,13 @@ run_suite() {
 			echo "---- $name: $tlog"
 			tail -n 40 "$tlog" 2>/dev/null
 		done
-		# Say what was skipped and why (the test's own SKIP line).
+		# Say what was skipped and why: the test's own "SKIP: reason" line
+		# (every test that exits 77 prints one).
 		for t in $(sed -n 's/^SKIP: \(tests\/[^ ]*\)$/\1/p' "$log"); do
 			tlog=$dir/$t.log
 			[ -f "$tlog" ] || tlog=$dir/${t%.*}.log
-			echo "skipped ($name): $t: $(sed -n 's/^SKIP: //p' "$tlog" 2>/dev/null | head -n 1)"
+			why=$(sed -n 's/^SKIP: //p' "$tlog" 2>/dev/null | head -n 1)
+			echo "skipped ($name): $t: ${why:-no SKIP: line in $tlog}"
 		done
 	else
 		failed=$((failed + 1))

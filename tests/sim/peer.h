@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -88,6 +89,32 @@ static inline void peer_dump_log(const char *title, const char *log)
 	while (fgets(line, sizeof(line), f))
 		fputs(line, stdout);
 	fclose(f);
+}
+
+/* The last line of log that starts with prefix, without the prefix and
+ * its newline, in buf (empty when there is none): a script's reason for
+ * skipping, to go on the test's own SKIP line. */
+static inline const char *peer_log_reason(const char *log, const char *prefix, char *buf,
+					  size_t size)
+{
+	char line[256];
+	size_t n = strlen(prefix);
+	FILE *f = fopen(log, "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return buf;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, prefix, n)) {
+			size_t len = strcspn(line + n, "\n");
+
+			if (len >= size)
+				len = size - 1;
+			memcpy(buf, line + n, len);
+			buf[len] = '\0';
+		}
+	fclose(f);
+	return buf;
 }
 
 #endif /* VDM_TEST_PEER_H */

@@ -24,15 +24,15 @@
 static int private_tmpfs(char *dir)
 {
 	if (getuid() != 0) {
-		printf("skip: needs root to mount a tmpfs\n");
+		printf("SKIP: needs root to mount a tmpfs\n");
 		return -1;
 	}
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		printf("skip: no private mount namespace: %s\n", strerror(errno));
+		printf("SKIP: no private mount namespace: %s\n", strerror(errno));
 		return -1;
 	}
 	if (!mkdtemp(dir) || mount("vdm-enospc", dir, "tmpfs", 0, "size=1m,mode=0700")) {
-		printf("skip: cannot mount a tmpfs: %s\n", strerror(errno));
+		printf("SKIP: cannot mount a tmpfs: %s\n", strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -175,7 +175,10 @@ int main(void)
 	snprintf(pmdlog, sizeof(pmdlog), "%s/testpmd.log", dir);
 	st = pmd_start();
 	if (st == 77) {
-		printf("SKIP: DPDK's testpmd cannot be fetched or run here:\n");
+		char why[200];
+
+		printf("SKIP: DPDK's testpmd cannot be fetched or run here: %s\n",
+		       peer_log_reason(pmdlog, "testpmd.sh: ", why, sizeof(why)));
 		peer_dump_log("testpmd.sh", pmdlog);
 		return 77;
 	}
