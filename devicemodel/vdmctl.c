@@ -123,41 +123,51 @@ int main(int argc, char **argv)
 	json_object_object_add(req, "execute", json_object_new_string(cmd));
 	if (!strcmp(cmd, "query-devices") || !strcmp(cmd, "quit")) {
 		if (nargs)
-			return usage();
+			goto bad_usage;
 	} else if (!strcmp(cmd, "query-stats")) {
 		if (nargs > 1)
-			return usage();
+			goto bad_usage;
 		if (nargs)
 			json_object_object_add(args, "slot", json_object_new_string(av[0]));
 	} else if (!strcmp(cmd, "set-route")) {
 		if (nargs != 2)
-			return usage();
+			goto bad_usage;
 		json_object_object_add(args, "slot", json_object_new_string(av[0]));
 		json_object_object_add(args, "route", json_object_new_string(av[1]));
 	} else {
 		fprintf(stderr, "vdmctl: unknown command '%s'\n", cmd);
-		return usage();
+		goto bad_usage;
 	}
 	json_object_object_add(req, "arguments", args);
 
+	if (0) {
+bad_usage:
+		json_object_put(req);
+		json_object_put(args);
+		return usage();
+	}
 	if (strlen(sock) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "vdmctl: %s: path too long\n", sock);
+		json_object_put(req);
 		return 2;
 	}
 	strcpy(sa.sun_path, sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		fprintf(stderr, "vdmctl: cannot connect to %s: %s\n", sock, strerror(errno));
+		json_object_put(req);
 		return 2;
 	}
 	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (dprintf(fd, "%s\n", s) < 0) {
 		fprintf(stderr, "vdmctl: cannot send to %s: %s\n", sock, strerror(errno));
+		json_object_put(req);
 		return 2;
 	}
 	for (;;) {
 		if (read_line(fd, line, sizeof(line), &have)) {
 			fprintf(stderr, "vdmctl: %s closed without a reply\n", sock);
+			json_object_put(req);
 			return 2;
 		}
 		size_t len = strlen(line);
@@ -169,23 +179,27 @@ int main(int argc, char **argv)
 		memmove(line, line + len + 1, have - len - 1);
 		have -= len + 1;
 	}
+	close(fd);
+	json_object_put(req);
+	int status = 0;
+
 	if (raw)
 		printf("%s\n", line);
 	if (json_object_object_get_ex(reply, "error", &e)) {
 		if (!raw)
 			fprintf(stderr, "vdmctl: %s: %s\n", str(e, "class"), str(e, "desc"));
-		return 1;
+		status = 1;
+	} else if (!raw) {
+		json_object_object_get_ex(reply, "return", &ret);
+		if (!strcmp(cmd, "query-devices"))
+			print_devices(ret);
+		else if (!strcmp(cmd, "query-stats"))
+			print_stats(ret);
+		else if (!strcmp(cmd, "set-route"))
+			printf("%s: data plane now on %s\n", av[0], av[1]);
+		else
+			printf("vdm is stopping\n");
 	}
-	if (raw)
-		return 0;
-	json_object_object_get_ex(reply, "return", &ret);
-	if (!strcmp(cmd, "query-devices"))
-		print_devices(ret);
-	else if (!strcmp(cmd, "query-stats"))
-		print_stats(ret);
-	else if (!strcmp(cmd, "set-route"))
-		printf("%s: data plane now on %s\n", av[0], av[1]);
-	else
-		printf("vdm is stopping\n");
-	return 0;
+	json_object_put(reply);
+	return status;
 }
