@@ -13,6 +13,15 @@
  *   vq_relchain(vq, chain.head, written)     put the chain on the used ring
  *   if (vq_endchains(vq)) raise interrupt    EVENT_IDX / NO_INTERRUPT aware
  *
+ * Two ring layouts sit behind this one API: the split ring (vq.c, virtio 1.2,
+ * 2.7) and the packed ring (vq_packed.c, 2.8), chosen by VIRTIO_F_RING_PACKED
+ * in the features vq_setup is given.  A back-end does not know which one its
+ * queue has: chain ids, iovecs, used lengths and interrupt decisions look the
+ * same.  vdm does not offer VIRTIO_F_RING_PACKED to guests yet: the transport
+ * (devicemodel/) still treats the three queue addresses as split-ring parts
+ * (vhost routes, the legacy interface, route switching), and no real guest
+ * has run a packed queue against it.  That is the next step of issue 19.
+ *
  * Threading: one thread uses a queue at a time (the caller serialises).
  */
 #ifndef VDM_VBSU_H
@@ -23,7 +32,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-/* Largest queue size the virtio spec allows for a split ring (2.7). */
+/* Largest queue size the virtio spec allows, split (2.7) and packed (2.8) alike. */
 #define VQ_MAX_SIZE 32768u
 
 /* gpa -> host pointer for [gpa, gpa+len); NULL outside guest RAM. */
@@ -37,6 +46,17 @@ struct vq_mem {
 struct vring_desc_le;
 struct vring_avail_le;
 struct vring_used_le;
+struct vq_packed_desc_le;
+struct vq_event_le;
+
+/*
+ * Packed ring positions (last_avail, used_idx, signalled_used, and the
+ * values of vq_set_indexes / vq_used_idx_in_ring) carry the ring index in
+ * bits 0-14 and the wrap counter that goes with it in bit 15, as vhost-user's
+ * GET/SET_VRING_BASE do for packed rings (and as the event suppression
+ * areas' off_wrap does, 2.8.14).
+ */
+#define VQ_PACKED_WRAP 0x8000u
 
 struct vqueue {
 	/* Set by vq_setup from the driver's values, then constant. */
@@ -44,20 +64,48 @@ struct vqueue {
 	uint16_t size;
 	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
-	volatile struct vring_desc_le *desc;
-	volatile struct vring_avail_le *avail;
-	volatile struct vring_used_le *used;
-	uint64_t desc_gpa, avail_gpa, used_gpa; /* where the driver put them */
+	bool packed;         /* VIRTIO_F_RING_PACKED negotiated: the layout is 2.8's */
+	/*
+	 * The three parts of the ring in host memory.  Split: descriptor
+	 * table, avail ring, used ring.  Packed: descriptor ring, driver
+	 * event suppression area (the driver writes it), device event
+	 * suppression area (we write it).  One layout per queue, so they
+	 * share storage.
+	 */
+	union {
+		volatile struct vring_desc_le *desc;
+		volatile struct vq_packed_desc_le *pdesc;
+	};
+	union {
+		volatile struct vring_avail_le *avail;
+		volatile struct vq_event_le *driver_event;
+	};
+	union {
+		volatile struct vring_used_le *used;
+		volatile struct vq_event_le *device_event;
+	};
+	/* Where the driver put them (packed: descriptor ring, driver area, device area). */
+	uint64_t desc_gpa, avail_gpa, used_gpa;
 
 	/* Device-side state. */
 	bool ready;          /* vq_setup succeeded */
 	bool broken;         /* guest broke a rule; see error */
 	const char *error;   /* static string naming the first violation */
 	int broken_err;      /* negative errno vq_getchain returns while broken */
+	/* Split: free-running indexes.  Packed: positions (VQ_PACKED_WRAP above). */
 	uint16_t last_avail; /* next avail entry the device will read */
 	uint16_t used_idx;   /* next used entry the device will write */
 	uint16_t signalled_used; /* used_idx at the last interrupt decision */
 	bool signalled_used_valid;
+	/*
+	 * Packed only.  A buffer id names its chain until the device hands it
+	 * back, and the device must skip as many ring slots as the chain took
+	 * when it writes the chain's used descriptor (2.8.6): per id, the ring
+	 * descriptors its chain took, 0 when the id is not in flight.  size
+	 * entries, allocated by vq_setup, freed by vq_reset.
+	 */
+	uint16_t *inflight;
+	uint16_t ret_id;     /* packed: the chain vq_retchain gives back (UINT16_MAX: none) */
 	/* What went through the queue (for the management API). */
 	uint64_t stat_chains, stat_bytes, stat_errors;
 };
@@ -72,18 +120,33 @@ struct vq_chain {
 };
 
 /*
- * Validate and attach a ring the driver laid out.  size must be a power of
- * two no larger than max_size (itself <= VQ_MAX_SIZE); the descriptor table,
- * avail ring (with used_event) and used ring (with avail_event) must each lie
- * inside guest RAM with the spec's alignment (16, 2, 4).  features is the
- * negotiated feature set (only the ring bits are looked at).
- * Returns 0, or -EINVAL with vq->error set.
+ * Validate and attach a ring the driver laid out.  features is the
+ * negotiated feature set (only the ring bits are looked at: INDIRECT_DESC,
+ * EVENT_IDX, RING_PACKED).
+ *
+ * Split ring: size must be a power of two no larger than max_size (itself
+ * <= VQ_MAX_SIZE); the descriptor table, avail ring (with used_event) and
+ * used ring (with avail_event) must each lie inside guest RAM with the
+ * spec's alignment (16, 2, 4).
+ *
+ * Packed ring (VIRTIO_F_RING_PACKED): the three addresses are the transport's
+ * queue_desc / queue_driver / queue_device (4.1.4.3): the descriptor ring
+ * (16 * size bytes, 16-aligned), the driver event suppression area and the
+ * device event suppression area (4 bytes each, 4-aligned), each inside guest
+ * RAM.  size is any value from 1 to max_size (2.8: not necessarily a power
+ * of two).  The queue then owns a table of size * 2 bytes until vq_reset.
+ *
+ * vq_setup does not free what an earlier vq_setup allocated (the struct may
+ * be uninitialised): vq_reset a packed queue before setting it up again and
+ * before freeing it.  Returns 0, -EINVAL with vq->error set, or -ENOMEM.
  */
 int vq_setup(struct vqueue *vq, const struct vq_mem *mem, uint16_t size,
 	     uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa,
 	     uint64_t used_gpa, uint64_t features);
 
-/* Return the queue to its state before vq_setup. */
+/* Return the queue to its state before vq_setup, freeing what vq_setup
+ * allocated.  The struct must be zeroed or set up (vq_reset'ing a zeroed
+ * struct is fine). */
 void vq_reset(struct vqueue *vq);
 
 /*
@@ -113,6 +176,16 @@ bool vq_has_work(struct vqueue *vq);
  * negotiated, never nested, table length a non-zero multiple of 16 and no
  * more than size entries, and not combined with NEXT; writable descriptors
  * only after readable ones; byte totals fit in 32 bits.
+ *
+ * Packed ring (2.8), the same rules where they apply, and: a descriptor is
+ * available when its AVAIL bit equals the device's copy of the driver's wrap
+ * counter and its USED bit does not (anything else at last_avail is "nothing
+ * waiting"); every further descriptor of a list linked by NEXT must be
+ * available too; an indirect descriptor is a list of its own (no NEXT on it
+ * or before it); the chain's buffer id, in its last descriptor, is < size
+ * and not in flight (a guest re-using an id before the device handed it back
+ * breaks the queue); the ring never holds more descriptors in flight than
+ * size.  chain->head is the buffer id.
  */
 int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov,
 		int niov);
@@ -121,21 +194,39 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov,
  * Another owner ran the ring and stopped (a vhost back-end): continue from
  * its indexes.  last_avail is the next avail entry to read, used_idx the
  * used ring's idx; the next interrupt decision starts afresh.
+ *
+ * Packed ring: both are positions, index in bits 0-14 and wrap counter in
+ * bit 15 (VQ_PACKED_WRAP), as vhost-user's SET/GET_VRING_BASE carry them
+ * for packed rings (the avail position in the low 16 bits of the payload,
+ * the used one in the high 16).  The other owner must have handed back
+ * every chain it took: the ids in flight are forgotten.  An index >= size,
+ * or more descriptors between the two than the ring holds, breaks the
+ * queue and leaves the positions as they were.
  */
 void vq_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used_idx);
 
-/* The used ring's idx as the guest sees it (another owner may have moved it). */
+/*
+ * The used ring's idx as the guest sees it (another owner may have moved it).
+ * Packed ring: guest memory holds no used index, so this is the device's
+ * own used position (VQ_PACKED_WRAP encoding); a vhost back-end's must come
+ * from its GET_VRING_BASE instead.
+ */
 uint16_t vq_used_idx_in_ring(const struct vqueue *vq);
 /* The avail ring's idx as the driver published it. */
 uint16_t vq_avail_idx_in_ring(const struct vqueue *vq);
 
-/* Give back the last taken chain without using it (it is seen again next time). */
+/* Give back the last taken chain without using it (it is seen again next
+ * time).  Packed ring: only the last chain taken, and only while it is not
+ * released. */
 void vq_retchain(struct vqueue *vq);
 
 /*
  * Put chain head on the used ring with len bytes written by the device.
  * used->idx is published here (release store); vq_endchains only decides
- * about the interrupt.
+ * about the interrupt.  Packed ring: one used descriptor for the chain at
+ * the used position, which then moves past every slot the chain took; an
+ * id that is not in flight (a device bug) writes nothing and breaks the
+ * queue.
  */
 void vq_relchain(struct vqueue *vq, uint16_t head, uint32_t len);
 
@@ -150,15 +241,19 @@ void vq_mark_broken(struct vqueue *vq, const char *why);
 /*
  * After a batch of vq_relchain calls: publish and decide whether the driver
  * wants an interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with
- * EVENT_IDX, virtio 1.2 2.7.7).  Returns true when the caller should raise it.
+ * EVENT_IDX, virtio 1.2 2.7.7; packed: the driver area's flags, ENABLE,
+ * DISABLE or, with EVENT_IDX, DESC and its off_wrap, 2.8.10).  Returns true
+ * when the caller should raise it.
  */
 bool vq_endchains(struct vqueue *vq);
 
 /*
  * Ask the driver for (enable=true) or to suppress (false) kicks: sets
  * VIRTQ_USED_F_NO_NOTIFY, or avail_event with EVENT_IDX (virtio 1.2 2.7.10).
- * With EVENT_IDX, disabling leaves avail_event as it was.  After enabling,
- * re-check vq_has_work to close the race with a driver that just added work.
+ * With EVENT_IDX, disabling leaves avail_event as it was.  Packed ring: the
+ * device area's flags become DISABLE, ENABLE, or with EVENT_IDX DESC with
+ * off_wrap = last_avail (2.8.10).  After enabling, re-check vq_has_work to
+ * close the race with a driver that just added work.
  */
 void vq_set_notify(struct vqueue *vq, bool enable);
 

@@ -1,20 +1,26 @@
 /*
- * vq.c - libvbsu's split virtqueue (virtio 1.2, 2.7): the ring layouts,
- * vq_setup's layout checks, chain walking and validation, the used ring and
- * notification suppression in both directions.
+ * vq.c - libvbsu's virtqueues: the public queue functions, the split ring
+ * (virtio 1.2, 2.7: the ring layouts, vq_setup's layout checks, chain
+ * walking and validation, the used ring and notification suppression in
+ * both directions), and what the packed ring shares with it: failing a
+ * queue and the checks on every buffer of a chain.  Each public function
+ * hands a packed queue to its half in vq_packed.c.
  *
  * The driver is hostile and runs concurrently with us.  So every descriptor
  * and ring entry is read exactly once into a local before it is checked and
  * used (a second read could return a different, unchecked value), guest
  * memory is reached only through vq->mem.translate, and a rule violation
  * marks the queue broken instead of trusting or asserting anything.
- * No allocation: all state lives in struct vqueue and on the stack.
+ * The split ring allocates nothing: all state lives in struct vqueue and on
+ * the stack.  (The packed ring needs a buffer id table; see vq_packed.c.)
  */
-#include "vbsu.h"
+#include "vq_internal.h"
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
 /* virtio 1.x rings are little-endian; we access them as native integers. */
@@ -69,11 +75,7 @@ static volatile uint16_t *vq_avail_event(struct vqueue *vq)
 				 (size_t)vq->size * sizeof(struct vring_used_elem_le));
 }
 
-/*
- * Record the first violation and break the queue.  Later calls keep
- * returning the first errno so the device sees one consistent failure.
- */
-static int vq_fail(struct vqueue *vq, int err, const char *why)
+int vq_fail(struct vqueue *vq, int err, const char *why)
 {
 	if (!vq->broken) {
 		vq->broken = true;
@@ -89,7 +91,7 @@ static int vq_setup_fail(struct vqueue *vq, const char *why)
 	return -EINVAL;
 }
 
-static bool misaligned(uint64_t gpa, const void *hva, uint64_t align)
+bool vq_misaligned(uint64_t gpa, const void *hva, uint64_t align)
 {
 	/* The host check guards our direct loads should translate not keep alignment. */
 	return (gpa & (align - 1)) != 0 || ((uintptr_t)hva & (align - 1)) != 0;
@@ -106,10 +108,24 @@ static const char *translate_rings(const struct vq_mem *mem, uint16_t size, uint
 	*used = mem->translate(mem->opaque, used_gpa, 6 + 8 * (uint64_t)size);
 	if (!*desc || !*avail || !*used)
 		return "ring outside guest RAM";
-	if (misaligned(desc_gpa, *desc, 16) || misaligned(avail_gpa, *avail, 2) ||
-	    misaligned(used_gpa, *used, 4))
+	if (vq_misaligned(desc_gpa, *desc, 16) || vq_misaligned(avail_gpa, *avail, 2) ||
+	    vq_misaligned(used_gpa, *used, 4))
 		return "ring not aligned as virtio 1.2, 2.7.1 requires";
 	return NULL;
+}
+
+/* Point the queue at its three parts, through the members its layout names. */
+static void vq_attach(struct vqueue *vq, void *desc, void *avail, void *used)
+{
+	if (vq->packed) {
+		vq->pdesc = desc;
+		vq->driver_event = avail;
+		vq->device_event = used;
+	} else {
+		vq->desc = desc;
+		vq->avail = avail;
+		vq->used = used;
+	}
 }
 
 int vq_remap(struct vqueue *vq)
@@ -119,8 +135,12 @@ int vq_remap(struct vqueue *vq)
 
 	if (!vq->ready)
 		return 0;
-	why = translate_rings(&vq->mem, vq->size, vq->desc_gpa, vq->avail_gpa, vq->used_gpa,
-			      &desc, &avail, &used);
+	if (vq->packed)
+		why = vq_packed_translate(&vq->mem, vq->size, vq->desc_gpa, vq->avail_gpa,
+					  vq->used_gpa, &desc, &avail, &used);
+	else
+		why = translate_rings(&vq->mem, vq->size, vq->desc_gpa, vq->avail_gpa,
+				      vq->used_gpa, &desc, &avail, &used);
 	if (why) {
 		/* Nothing may touch what used to be there: every entry point
 		 * checks ready. */
@@ -131,14 +151,13 @@ int vq_remap(struct vqueue *vq)
 		return vq_fail(vq, -EFAULT,
 			       "ring no longer usable in guest RAM after a memory map change");
 	}
-	vq->desc = desc;
-	vq->avail = avail;
-	vq->used = used;
+	vq_attach(vq, desc, avail, used);
 	return 0;
 }
 
 void vq_reset(struct vqueue *vq)
 {
+	free(vq->inflight);
 	memset(vq, 0, sizeof(*vq));
 }
 
@@ -146,21 +165,34 @@ int vq_setup(struct vqueue *vq, const struct vq_mem *mem, uint16_t size,
 	     uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa,
 	     uint64_t used_gpa, uint64_t features)
 {
+	bool packed = (features >> VIRTIO_F_RING_PACKED) & 1;
 	void *desc, *avail, *used;
+	const char *why;
 
-	vq_reset(vq);
+	/* Not vq_reset: callers may hand in an uninitialised struct (vbsu.h). */
+	memset(vq, 0, sizeof(*vq));
 	if (!mem || !mem->translate)
 		return vq_setup_fail(vq, "no guest memory translate callback");
 	if (max_size == 0 || max_size > VQ_MAX_SIZE)
 		return vq_setup_fail(vq, "device maximum queue size invalid");
-	/* virtio 1.2, 2.7: Queue Size is a power of 2, at most 32768. */
-	if (size == 0 || (size & (size - 1)) != 0)
+	/*
+	 * virtio 1.2, 2.7: a split ring's Queue Size is a power of 2, at most
+	 * 32768; 2.8: a packed ring's need not be, at most 2^15 (max_size
+	 * bounds both).
+	 */
+	if (!packed && (size == 0 || (size & (size - 1)) != 0))
 		return vq_setup_fail(vq, "queue size not a power of two");
+	if (size == 0)
+		return vq_setup_fail(vq, "queue size zero");
 	if (size > max_size)
 		return vq_setup_fail(vq, "queue size larger than device maximum");
 
-	const char *why = translate_rings(mem, size, desc_gpa, avail_gpa, used_gpa, &desc, &avail,
+	if (packed)
+		why = vq_packed_translate(mem, size, desc_gpa, avail_gpa, used_gpa, &desc, &avail,
 					  &used);
+	else
+		why = translate_rings(mem, size, desc_gpa, avail_gpa, used_gpa, &desc, &avail,
+				      &used);
 	if (why)
 		return vq_setup_fail(vq, why);
 
@@ -171,14 +203,25 @@ int vq_setup(struct vqueue *vq, const struct vq_mem *mem, uint16_t size,
 	vq->size = size;
 	vq->event_idx = (features >> VIRTIO_RING_F_EVENT_IDX) & 1;
 	vq->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
-	vq->desc = desc;
-	vq->avail = avail;
-	vq->used = used;
+	vq->packed = packed;
+	vq_attach(vq, desc, avail, used);
 	vq->last_avail = 0;
 	vq->used_idx = 0;
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
+	vq->ret_id = VQ_NO_ID;
+	if (packed) {
+		/* 2.8.1: both wrap counters start at 1. */
+		vq->last_avail = VQ_PACKED_WRAP;
+		vq->used_idx = VQ_PACKED_WRAP;
+		vq->signalled_used = VQ_PACKED_WRAP;
+		if (vq_packed_alloc(vq) < 0) {
+			memset(vq, 0, sizeof(*vq));
+			vq->error = "no memory for the packed ring's buffer id table";
+			return -ENOMEM;
+		}
+	}
 	vq->ready = true;
 	return 0;
 }
@@ -187,6 +230,8 @@ bool vq_has_work(struct vqueue *vq)
 {
 	if (!vq->ready || vq->broken)
 		return false;
+	if (vq->packed)
+		return vq_packed_has_work(vq);
 	/*
 	 * Relaxed is enough for a hint: vq_getchain re-reads idx with acquire
 	 * before touching the ring.  Callers closing the notify race rely on
@@ -218,17 +263,8 @@ static void desc_fetch(const volatile uint8_t *p, struct vring_desc_le *d)
 	}
 }
 
-/* Per-call walk state, kept out of vq_getchain's body to keep it readable. */
-struct walk {
-	uint64_t read_len, write_len;	/* 64-bit so a 32-bit overflow is visible */
-	uint32_t ndesc;			/* buffer descriptors walked so far */
-	int n, nread;
-	bool writable_seen;
-};
-
-/* Validate one buffer descriptor and append its iovec. */
-static int walk_buffer(struct vqueue *vq, struct walk *w, const struct vring_desc_le *d,
-		       struct iovec *iov, int niov)
+int vq_walk_buffer(struct vqueue *vq, struct vq_walk *w, uint64_t addr, uint32_t len,
+		   bool writable, struct iovec *iov, int niov)
 {
 	void *base = NULL;
 
@@ -238,15 +274,15 @@ static int walk_buffer(struct vqueue *vq, struct walk *w, const struct vring_des
 	 */
 	if (++w->ndesc > vq->size)
 		return vq_fail(vq, -EINVAL, "descriptor loop or chain longer than queue");
-	if (d->flags & VRING_DESC_F_WRITE) {
+	if (writable) {
 		w->writable_seen = true;
-		w->write_len += d->len;
+		w->write_len += len;
 	} else {
 		/* virtio 1.2, 2.7.4.2: writable elements follow readable ones. */
 		if (w->writable_seen)
 			return vq_fail(vq, -EINVAL,
 				       "device-readable descriptor after a device-writable one");
-		w->read_len += d->len;
+		w->read_len += len;
 		w->nread++;
 	}
 	/* virtio 1.2, 2.7.5.2: a chain holds less than 2^32 bytes (each direction). */
@@ -256,16 +292,16 @@ static int walk_buffer(struct vqueue *vq, struct walk *w, const struct vring_des
 	if (w->n >= niov)
 		return vq_fail(vq, -E2BIG, "chain needs more iovecs than the device allows");
 	/* Zero length: nothing will be accessed, so there is nothing to translate. */
-	if (d->len != 0) {
+	if (len != 0) {
 		/* Reject wrap-around even if a translate callback forgot to. */
-		if (d->addr + d->len < d->addr)
+		if (addr + len < addr)
 			return vq_fail(vq, -EINVAL, "buffer outside guest RAM");
-		base = vq->mem.translate(vq->mem.opaque, d->addr, d->len);
+		base = vq->mem.translate(vq->mem.opaque, addr, len);
 		if (!base)
 			return vq_fail(vq, -EINVAL, "buffer outside guest RAM");
 	}
 	iov[w->n].iov_base = base;
-	iov[w->n].iov_len = d->len;
+	iov[w->n].iov_len = len;
 	w->n++;
 	return 0;
 }
@@ -274,7 +310,7 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, in
 {
 	const volatile uint8_t *table;
 	struct vring_desc_le d;
-	struct walk w = { 0 };
+	struct vq_walk w = { 0 };
 	uint16_t avail_idx, pending, head, idx;
 	uint32_t table_entries;
 	bool in_indirect = false;
@@ -284,6 +320,8 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, in
 		return vq->broken_err;
 	if (!vq->ready)
 		return 0;
+	if (vq->packed)
+		return vq_packed_getchain(vq, chain, iov, niov);
 
 	/*
 	 * Acquire: pairs with the driver's barrier before its idx update
@@ -334,7 +372,8 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, in
 			idx = 0;
 			continue;
 		}
-		rc = walk_buffer(vq, &w, &d, iov, niov);
+		rc = vq_walk_buffer(vq, &w, d.addr, d.len, d.flags & VRING_DESC_F_WRITE, iov,
+				    niov);
 		if (rc < 0)
 			return rc;
 		if (!(d.flags & VRING_DESC_F_NEXT))
@@ -357,6 +396,10 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, in
 
 void vq_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used_idx)
 {
+	if (vq->packed) {
+		vq_packed_set_indexes(vq, last_avail, used_idx);
+		return;
+	}
 	vq->last_avail = last_avail;
 	vq->used_idx = used_idx;
 	vq->signalled_used_valid = false;
@@ -364,6 +407,8 @@ void vq_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used_idx)
 
 uint16_t vq_used_idx_in_ring(const struct vqueue *vq)
 {
+	if (vq->packed)
+		return vq->ready ? vq->used_idx : 0;
 	return vq->ready ? __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) : 0;
 }
 
@@ -374,7 +419,11 @@ uint16_t vq_avail_idx_in_ring(const struct vqueue *vq)
 
 void vq_retchain(struct vqueue *vq)
 {
-	if (vq->ready && !vq->broken)
+	if (!vq->ready || vq->broken)
+		return;
+	if (vq->packed)
+		vq_packed_retchain(vq);
+	else
 		vq->last_avail--;
 }
 
@@ -387,6 +436,10 @@ void vq_relchains(struct vqueue *vq, const uint16_t *heads, const uint32_t *lens
 {
 	if (!vq->ready)
 		return;
+	if (vq->packed) {
+		vq_packed_relchains(vq, heads, lens, n);
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		volatile struct vring_used_elem_le *e =
 			&vq->used->ring[vq->used_idx & (vq->size - 1)];
@@ -423,6 +476,8 @@ bool vq_endchains(struct vqueue *vq)
 
 	if (!vq->ready)
 		return false;
+	if (vq->packed)
+		return vq_packed_endchains(vq);
 	old_idx = vq->signalled_used;
 	valid = vq->signalled_used_valid;
 	new_idx = vq->used_idx;
@@ -457,6 +512,10 @@ void vq_set_notify(struct vqueue *vq, bool enable)
 {
 	if (!vq->ready)
 		return;
+	if (vq->packed) {
+		vq_packed_set_notify(vq, enable);
+		return;
+	}
 	if (vq->event_idx) {
 		/*
 		 * virtio 1.2, 2.7.10.2: flags stay 0.  avail_event = last_avail
