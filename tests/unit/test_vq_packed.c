@@ -10,15 +10,19 @@
  * ring, out-of-order completion, indirect tables, both directions of event
  * suppression, vq_retchain, vq_set_indexes' positions, vq_setup's layout
  * checks, and every malformed ring rule.  Each case starts from a freshly
- * zeroed RAM and ring.  Exits 0 on success; prints each failed check and
- * exits 1 otherwise.
+ * zeroed RAM and ring.  A last stress run has a racing "guest" thread
+ * rewrite the ring and indirect tables while chains are taken.  Exits 0 on
+ * success; prints each failed check and exits 1 otherwise.
  */
 #include "vbsu.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
@@ -866,6 +870,157 @@ static void test_remap(void)
 	free(ram2);
 }
 
+/*
+ * The hostile guest rewrites descriptors (flags included) and indirect
+ * tables while the device walks them.  Whatever it does, every chain
+ * returned must be self-consistent and inside RAM: a double fetch (checking
+ * one value and using another) shows up as an iovec disagreeing with the
+ * totals or leaving RAM.  Atomic stores keep the test's own racing writes
+ * well defined.
+ */
+#define STRESS_SIZE 16u
+#ifndef STRESS_SECONDS
+#define STRESS_SECONDS 0.5
+#endif
+#define STRESS_IND_OFF (RAM_SIZE - 16 * 16)	/* indirect slots end where RAM ends */
+static bool stress_stop;
+
+static uint32_t xorshift(uint32_t *st)
+{
+	*st ^= *st << 13;
+	*st ^= *st >> 17;
+	*st ^= *st << 5;
+	return *st;
+}
+
+/* Now and then long enough to leave RAM from the data area. */
+static uint32_t race_len(uint32_t r)
+{
+	return r & ((r >> 28) ? 0x3ff : 0xfffff);
+}
+
+static uint16_t race_flags(uint32_t r)
+{
+	/*
+	 * WRITE or not; NEXT one time in four, so lists mostly end; INDIRECT
+	 * one time in sixteen; AVAIL/USED mostly of the lap the device is in
+	 * after a reset, else of the other lap, or any.
+	 */
+	uint16_t f = (uint16_t)((r & D_WRITE) | ((r >> 2 & 3) ? 0 : D_NEXT) |
+				((r >> 4 & 15) ? 0 : D_IND));
+
+	switch (r >> 12 & 3) {
+	case 0: case 1: return f | avail_bits(true);
+	case 2: return f | avail_bits(false);
+	default: return f | (uint16_t)(r & (D_AVAIL | D_USED));
+	}
+}
+
+static void *stress_guest(void *arg)
+{
+	(void)arg;
+	uint32_t st = 0x12345678;
+
+	while (!__atomic_load_n(&stress_stop, __ATOMIC_RELAXED)) {
+		uint32_t x = xorshift(&st), r = xorshift(&st);
+		uint32_t i = x & (STRESS_SIZE - 1);
+		struct pdesc *d = (struct pdesc *)(ram + ((x & STRESS_SIZE) ? STRESS_IND_OFF
+									   : OFF_DESC) + 16 * i);
+		uint64_t addr = gpa(OFF_DATA + (r & 0xffff));
+		uint16_t flags = race_flags(xorshift(&st));
+		uint32_t len = race_len(xorshift(&st));
+
+		if ((r >> 16 & 15) == 0)
+			addr = RAM_BASE + RAM_SIZE - (r >> 20 & 0xff);	/* near or past the end */
+		if (flags & D_IND) {
+			/* Table of 1..16 entries ending at the end of RAM. */
+			len = 16u * (1 + (r >> 24 & 15));
+			addr = RAM_BASE + RAM_SIZE - len;
+		}
+		/* Mostly single-field flips: they hit the window between check and use. */
+		switch (x >> 29) {
+		case 0: case 1: case 2:
+			__atomic_store_n(&d->len, race_len(r), __ATOMIC_RELAXED);
+			break;
+		case 3:	/* out of range one time in eight */
+			__atomic_store_n(&d->id, (uint16_t)((r >> 4 & 15) | ((r >> 9 & 7) ? 0 : 16)),
+					 __ATOMIC_RELAXED);
+			break;
+		case 4:
+			__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+			break;
+		default:
+			__atomic_store_n(&d->addr, addr, __ATOMIC_RELAXED);
+			__atomic_store_n(&d->len, len, __ATOMIC_RELAXED);
+			__atomic_store_n(&d->id, (uint16_t)(r >> 4 & 15), __ATOMIC_RELAXED);
+			__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void test_stress(void)
+{
+	struct pring *r = &R;
+	struct vq_chain ch;
+	pthread_t guest;
+	long chains = 0, broken = 0;
+	struct timespec t0, now;
+	double elapsed = 0;
+
+	cur = "stress";
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ring_init(r, STRESS_SIZE, F_INDIRECT);
+	if (!CHECK(pthread_create(&guest, NULL, stress_guest, NULL) == 0))
+		return;
+	/* Race for STRESS_SECONDS, longer if scheduling starved either outcome (10 s at most). */
+	while (failures == 0 && elapsed < 10 &&
+	       (elapsed < STRESS_SECONDS || chains < 1000 || broken < 1000)) {
+		uint64_t rsum = 0, wsum = 0;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) * 1e-9;
+		n = take(r, &ch, 64);
+		if (n < 0) {
+			broken++;
+			CHECK(r->vq.broken && r->vq.error != NULL);
+			vq_reset(&r->vq);
+			CHECK(vq_setup(&r->vq, &mem, STRESS_SIZE, STRESS_SIZE, gpa(OFF_DESC),
+				       gpa(OFF_DRV), gpa(OFF_DEV), F_PACKED | F_INDIRECT) == 0);
+			continue;
+		}
+		if (n == 0) {
+			sched_yield();	/* let the guest run even on one CPU */
+			continue;
+		}
+		chains++;
+		CHECK(n <= (int)STRESS_SIZE && ch.nread + ch.nwrite == n && ch.head < STRESS_SIZE);
+		CHECK((r->vq.last_avail & (W - 1)) < STRESS_SIZE);
+		for (int i = 0; i < n; i++) {
+			uint8_t *b = iov[i].iov_base;
+
+			if (i < ch.nread)
+				rsum += iov[i].iov_len;
+			else
+				wsum += iov[i].iov_len;
+			if (iov[i].iov_len == 0)
+				CHECK(b == NULL);
+			else
+				CHECK(b >= ram && iov[i].iov_len <= (size_t)(ram + RAM_SIZE - b));
+		}
+		CHECK(rsum == ch.read_len && wsum == ch.write_len);
+		vq_relchain(&r->vq, ch.head, 0);
+		CHECK(r->vq.used_idx == r->vq.last_avail);
+	}
+	__atomic_store_n(&stress_stop, true, __ATOMIC_RELAXED);
+	pthread_join(guest, NULL);
+	/* Both outcomes must have been exercised for the run to mean anything. */
+	if (!CHECK(chains >= 1000 && broken >= 1000))
+		fprintf(stderr, "    chains %ld, broken %ld\n", chains, broken);
+}
+
 int main(void)
 {
 	ram = aligned_alloc(4096, RAM_SIZE);
@@ -885,6 +1040,7 @@ int main(void)
 	test_len_overflow();
 	test_setup();
 	test_remap();
+	test_stress();
 	vq_reset(&R.vq);
 	free(ram);
 	if (failures) {
