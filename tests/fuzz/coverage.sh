@@ -12,15 +12,16 @@ mkdir -p "$build"
 cd "$build"
 [ -f Makefile ] || "$top/configure" -q CC=clang \
 	CFLAGS="-O1 -g -fprofile-instr-generate -fcoverage-mapping"
-make -s -j2 tests/fuzz/replay_vq tests/fuzz/replay_blk tests/fuzz/replay_net \
+make -s -j2 tests/fuzz/replay_vq tests/fuzz/replay_vq_packed tests/fuzz/replay_blk tests/fuzz/replay_net \
 	tests/fuzz/replay_virtio_pci tests/fuzz/replay_pci_cfg tests/fuzz/replay_qemu >/dev/null
-for name in vq blk net virtio_pci pci_cfg qemu; do
+for name in vq vq_packed blk net virtio_pci pci_cfg qemu; do
 	[ -d "$corpus/$name" ] || continue
 	rm -f "cov-$name".prof*
 	LLVM_PROFILE_FILE="cov-$name.profraw" "./tests/fuzz/replay_$name" "$corpus/$name" >/dev/null
 	llvm-profdata merge -o "cov-$name.profdata" "cov-$name.profraw"
 	case $name in
 	vq) files="vbs-u/vq.c" ;;
+	vq_packed) files="vbs-u/vq.c vbs-u/vq_packed.c" ;;
 	blk) files="vbs-u/vq.c vbs-u/blk.c" ;;
 	net) files="vbs-u/vq.c vbs-u/net.c" ;;
 	virtio_pci | pci_cfg) files="devicemodel/pci.c devicemodel/pci_bus.c devicemodel/pci_msix.c

@@ -13,6 +13,7 @@ FUZZ_DM_CPPFLAGS = $(AM_CPPFLAGS) $(DM_INCLUDES) $(HSM_INCLUDES) $(VBSU_INCLUDES
 FUZZ_HSM_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 FUZZ_VHOST_CPPFLAGS = $(AM_CPPFLAGS) $(VHOSTPROXY_INCLUDES)
 tests_fuzz_fuzz_vq_LDADD = vbs-u/libvbsu.a
+tests_fuzz_fuzz_vq_packed_LDADD = vbs-u/libvbsu.a
 tests_fuzz_fuzz_blk_LDADD = vbs-u/libvbsu.a $(URING_LIBS)
 FUZZ_DM_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
 if FUZZING
@@ -20,6 +21,11 @@ FUZZ_TARGETS += tests/fuzz/fuzz_vq
 tests_fuzz_fuzz_vq_SOURCES = tests/fuzz/fuzz_vq.c tests/fuzz/fuzz_ram.h
 tests_fuzz_fuzz_vq_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_fuzz_vq_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+FUZZ_TARGETS += tests/fuzz/fuzz_vq_packed
+tests_fuzz_fuzz_vq_packed_SOURCES = tests/fuzz/fuzz_vq_packed.c tests/fuzz/fuzz_ram.h
+tests_fuzz_fuzz_vq_packed_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
+tests_fuzz_fuzz_vq_packed_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz_blk
 tests_fuzz_fuzz_blk_SOURCES = tests/fuzz/fuzz_blk.c tests/fuzz/fuzz_ram.h
@@ -77,6 +83,10 @@ tests_fuzz_replay_pci_cfg_LDADD = $(FUZZ_DM_LDADD)
 tests_fuzz_replay_vq_SOURCES = tests/fuzz/fuzz_vq.c tests/fuzz/replay.c
 tests_fuzz_replay_vq_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_replay_vq_LDADD = $(tests_fuzz_fuzz_vq_LDADD)
+FUZZ_REPLAYS += tests/fuzz/replay_vq_packed
+tests_fuzz_replay_vq_packed_SOURCES = tests/fuzz/fuzz_vq_packed.c tests/fuzz/replay.c
+tests_fuzz_replay_vq_packed_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
+tests_fuzz_replay_vq_packed_LDADD = $(tests_fuzz_fuzz_vq_packed_LDADD)
 tests_fuzz_replay_blk_SOURCES = tests/fuzz/fuzz_blk.c tests/fuzz/replay.c
 tests_fuzz_replay_blk_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_replay_blk_LDADD = $(tests_fuzz_fuzz_blk_LDADD)
@@ -100,7 +110,7 @@ FUZZ_JOBS = 2
 TEST_EXTENSIONS += .fuzz
 FUZZ_LOG_COMPILER = $(SHELL) $(abs_top_srcdir)/tests/fuzz/run-fuzz.sh
 FUZZ_TESTS = $(FUZZ_TARGETS:tests/fuzz/fuzz_%=tests/fuzz/%.fuzz)
-EXTRA_DIST += tests/fuzz/vq.fuzz tests/fuzz/blk.fuzz tests/fuzz/virtio_pci.fuzz \
+EXTRA_DIST += tests/fuzz/vq.fuzz tests/fuzz/vq_packed.fuzz tests/fuzz/blk.fuzz tests/fuzz/virtio_pci.fuzz \
 	tests/fuzz/pci_cfg.fuzz tests/fuzz/net.fuzz tests/fuzz/qemu.fuzz tests/fuzz/vhost_user.fuzz
 
 # The tests run FUZZ_JOBS at a time whatever -j the caller gave: the inner

@@ -36,6 +36,10 @@ class Ram:
     def desc(self, table, i, addr, length, flags, nxt=0):
         self.put(table + 16 * i, struct.pack('<QIHH', addr, length, flags, nxt))
 
+    def pdesc(self, table, i, addr, length, buf_id, flags):
+        """A packed-ring descriptor (virtio 1.2, 2.8.13)."""
+        self.put(table + 16 * i, struct.pack('<QIHH', addr, length, buf_id, flags))
+
     def avail(self, heads, flags=0):
         self.put(AVAIL, struct.pack('<HH', flags, len(heads)))
         for i, h in enumerate(heads):
@@ -66,6 +70,60 @@ def vq_seeds():
     r2.desc(DESC, 0, 0x4000, 4096, F_WRITE)
     r2.avail([0])
     seeds['one-buffer'] = ring_input(0, 0, 0, 0, r2)
+    return seeds
+
+
+P_AVAIL, P_USED = 1 << 7, 1 << 15
+P_DRIVER, P_DEVICE = 0x1000, 0x2000
+
+
+def p_avail(wrap):
+    """AVAIL/USED bits of a descriptor made available in the lap of wrap counter wrap."""
+    return P_AVAIL if wrap else P_USED
+
+
+def vq_packed_input(size, features, niov, act, start, passes, ram):
+    """fuzz_vq_packed's 8-byte header, then guest RAM (see its header comment)."""
+    return bytes([size, features, niov, act, start & 0xff, start >> 8, passes, 0]) + bytes(ram.b)
+
+
+def vq_packed_seeds():
+    seeds = {}
+    # Size 8: a direct list (read 16 + write 512, id 0), an indirect table of
+    # three (id 3), one writable buffer in the high region (id 2); the driver
+    # asks for an interrupt at slot 2 (EVENT_IDX, DESC).
+    r = Ram()
+    a = p_avail(True)
+    r.pdesc(DESC, 0, 0x4000, 16, 0, a | F_NEXT)
+    r.pdesc(DESC, 1, 0x4100, 512, 0, a | F_WRITE)
+    r.pdesc(DESC, 2, 0x3000, 48, 3, a | F_INDIRECT)
+    r.pdesc(0x3000, 0, 0x5000, 64, 0, 0)
+    r.pdesc(0x3000, 1, 0x5100, 256, 0, F_WRITE)
+    r.pdesc(0x3000, 2, HI_BASE + 0x100, 1024, 0, F_WRITE)
+    r.pdesc(DESC, 3, HI_BASE, 8, 2, a | F_WRITE)
+    r.put(P_DRIVER, struct.pack('<HH', 2 | 0x8000, 2))
+    seeds['lists-indirect'] = vq_packed_input(8, 3, 63, 0x00, 0, 0, r)
+    # The same four slots as a ring of 4, for four passes round it.
+    seeds['lists-indirect-retchain-laps'] = vq_packed_input(4, 3, 63, 0x55, 0, 3, r)
+    # Size 5, starting at slot 3 of the first lap: a list of two (slots 3, 4,
+    # id 1), then in the next lap a single buffer (slot 0, id 4) and a list
+    # of two (slots 1, 2, id 0), completed out of order.
+    r = Ram()
+    r.pdesc(DESC, 3, 0x4000, 32, 1, p_avail(True) | F_NEXT)
+    r.pdesc(DESC, 4, 0x4100, 64, 1, p_avail(True) | F_WRITE)
+    r.pdesc(DESC, 0, 0x4200, 128, 4, p_avail(False) | F_WRITE)
+    r.pdesc(DESC, 1, 0x4300, 16, 0, p_avail(False) | F_NEXT)
+    r.pdesc(DESC, 2, 0x4400, 16, 0, p_avail(False) | F_WRITE)
+    seeds['wrap-start'] = vq_packed_input(5, 6, 8, 0xa4, 3 | 0x8000, 1, r)
+    # Size 16: sixteen single buffers with ids in reverse, held and released
+    # in scrambled order, for two laps.
+    r = Ram()
+    for i in range(16):
+        r.pdesc(DESC, i, 0x4000 + 0x40 * i, 0x40, 15 - i, p_avail(True) | F_WRITE)
+    seeds['sixteen-out-of-order'] = vq_packed_input(16, 0, 4, 0x3c, 0, 1, r)
+    # The same, the chains held across the rewrite of the ring (a driver
+    # overwriting descriptors in flight).
+    seeds['sixteen-held-across-rewrite'] = vq_packed_input(16, 0, 4, 0x00, 0, 0x81, r)
     return seeds
 
 
@@ -326,7 +384,7 @@ def qemu_seeds():
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus')
-    for target, seeds in (('vq', vq_seeds()), ('blk', blk_seeds()),
+    for target, seeds in (('vq', vq_seeds()), ('vq_packed', vq_packed_seeds()), ('blk', blk_seeds()),
                           ('virtio_pci', virtio_pci_seeds()), ('pci_cfg', pci_cfg_seeds()),
                           ('net', net_seeds()), ('qemu', qemu_seeds())):
         d = os.path.join(out, target)
