@@ -103,7 +103,8 @@ static void vhost_settle(struct virtio_dev *vd, unsigned nrings, int *old_kick)
 			}
 			/* Everything the driver posted is used: nothing can be
 			 * in flight, whatever the clock says. */
-			all_used &= !vd->queues[i].enabled || u == vq_avail_idx_in_ring(vq);
+			all_used &= !vd->queues[i].enabled ||
+				    (!vq->packed && u == vq_avail_idx_in_ring(vq));
 		}
 		if (all_used)
 			break;

@@ -212,7 +212,7 @@ void vq_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used_idx);
  * from its GET_VRING_BASE instead.
  */
 uint16_t vq_used_idx_in_ring(const struct vqueue *vq);
-/* The avail ring's idx as the driver published it. */
+/* Split rings: the avail ring's idx as the driver published it. */
 uint16_t vq_avail_idx_in_ring(const struct vqueue *vq);
 
 /* Give back the last taken chain without using it (it is seen again next
