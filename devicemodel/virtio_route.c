@@ -147,6 +147,33 @@ static int vhost_drain(struct virtio_dev *vd, unsigned nrings, const uint16_t *b
 	}
 }
 
+/* The transport's feature bits by name, for a refusal a person can read;
+ * device-specific bits are given as numbers. */
+static void name_features(uint64_t f, char *buf, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ 28, "INDIRECT_DESC" }, { 29, "EVENT_IDX" }, { 32, "VERSION_1" },
+		{ 33, "ACCESS_PLATFORM" }, { 34, "RING_PACKED" }, { 35, "IN_ORDER" },
+	};
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned b = 0; b < 64 && n < len; b++) {
+		const char *nm = NULL;
+
+		if (!(f >> b & 1))
+			continue;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (names[i].bit == b)
+				nm = names[i].name;
+		n += (size_t)(nm ? snprintf(buf + n, len - n, "%s%s", n ? " " : "", nm)
+				 : snprintf(buf + n, len - n, "%sbit %u", n ? " " : "", b));
+	}
+}
+
 /* Would vv serve what this guest uses?  0 or -errno with err. */
 static int check_new_owner(struct virtio_dev *vd, struct virtio_vhost *vv, char *err,
 			   size_t errlen)
@@ -157,9 +184,11 @@ static int check_new_owner(struct virtio_dev *vd, struct virtio_vhost *vv, char 
 	uint64_t missing = in_use & ~vd->vhost_params->vdm_features & ~virtio_vhost_features(vv);
 
 	if (missing) {
-		snprintf(err, errlen, "the back-end lacks features %#llx the device %s",
-			 (unsigned long long)missing,
-			 in_use == vd->guest_features ? "negotiated" : "offers");
+		char names[200];
+
+		name_features(missing, names, sizeof(names));
+		snprintf(err, errlen, "the back-end lacks features the device %s: %s",
+			 in_use == vd->guest_features ? "negotiated" : "offers", names);
 		return -EOPNOTSUPP;
 	}
 	if (vd->ops->route_check)
