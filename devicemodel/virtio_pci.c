@@ -747,6 +747,7 @@ void virtio_dev_fini(struct virtio_dev *vd)
 			close(q->kick_fd);
 		}
 		virtio_queue_pacing_fini(q);
+		vq_reset(&q->vq); /* (a packed ring holds a table of its ids in flight) */
 	}
 	free(vd->queues);
 	vd->queues = NULL;
