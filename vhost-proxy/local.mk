@@ -1,4 +1,5 @@
 # vhost-proxy: libvhostproxy, kernel vhost and vhost-user front-end.
 noinst_LIBRARIES += vhost-proxy/libvhostproxy.a
 vhost_proxy_libvhostproxy_a_SOURCES = vhost-proxy/vhostproxy.h vhost-proxy/vhost_internal.h \
+	vhost-proxy/vhost_user_proto.h \
 	vhost-proxy/vhost.c vhost-proxy/vhost_kernel.c vhost-proxy/vhost_user.c
