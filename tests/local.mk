@@ -148,3 +148,6 @@ check_PROGRAMS += tests/sim/test_vdm_vhost_user
 tests_sim_test_vdm_vhost_user_LDADD = $(TEST_LDADD)
 tests_sim_test_vdm_vhost_user_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_vdm_vhost_user
+# ... and to QEMU's vhost-user-rng-pci in a real guest.
+TESTS += tests/guest/vhost_user_rng.sh
+EXTRA_DIST += tests/guest/vhost_user_rng.sh
