@@ -32,3 +32,13 @@ devicemodel_vdmctl_SOURCES = devicemodel/vdmctl.c
 devicemodel_vdmctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 devicemodel_vdmctl_LDADD = $(JSONC_LIBS)
 dist_man1_MANS += devicemodel/vdmctl.1
+
+# vdm-vhost-user: vdm's VBS-U back-ends served to vhost-user front-ends, with
+# vdm's event loop and log (from libdm) and libvhostproxy's server side.
+bin_PROGRAMS += devicemodel/vdm-vhost-user
+devicemodel_vdm_vhost_user_SOURCES = devicemodel/vdm_vhost_user.c
+devicemodel_vdm_vhost_user_CPPFLAGS = $(DM_CPPFLAGS)
+devicemodel_vdm_vhost_user_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+devicemodel_vdm_vhost_user_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a \
+	$(CRYPTO_LIBS) $(URING_LIBS)
+dist_man1_MANS += devicemodel/vdm-vhost-user.1

@@ -1,6 +1,6 @@
 /*
- * log.c - vdm's log sink: one line per message, with a level tag, to stderr
- * or to the --log-file.  Thread-safe (one write per line).
+ * log.c - vdm's log sink: one line per message, with the program's name and
+ * a level tag, to stderr or to the --log-file.  Thread-safe (one write per line).
  */
 #include "log.h"
 
@@ -14,6 +14,12 @@
 
 static int log_level = LOG_INFO;
 static int log_fd = STDERR_FILENO;
+static const char *log_ident = "vdm";
+
+void log_set_ident(const char *ident)
+{
+	log_ident = ident;
+}
 
 void log_set_level(int level)
 {
@@ -60,7 +66,7 @@ void vdm_log(int level, const char *fmt, ...)
 
 	if (level > log_level)
 		return;
-	n = snprintf(line, sizeof(line), "vdm: %s: ", level_tag(level));
+	n = snprintf(line, sizeof(line), "%s: %s: ", log_ident, level_tag(level));
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

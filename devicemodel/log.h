@@ -15,6 +15,9 @@ enum log_level {
 	LOG_DEBUG = 7,
 };
 
+/* The name each line starts with (a static string).  Default "vdm". */
+void log_set_ident(const char *ident);
+
 /* Messages above this level are dropped.  Default LOG_INFO. */
 void log_set_level(int level);
 

@@ -136,3 +136,18 @@ tests_acrn_test_acrn_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
 tests_acrn_test_acrn_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += $(ACRN_TESTS)
 EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh
+
+# libvhostproxy's vhost-user server against a hostile front-end speaking raw vhost-user.
+check_PROGRAMS += tests/unit/test_vhost_server
+tests_unit_test_vhost_server_LDADD = vhost-proxy/libvhostproxy.a
+tests_unit_test_vhost_server_CPPFLAGS = $(AM_CPPFLAGS) $(VHOSTPROXY_INCLUDES)
+TESTS += tests/unit/test_vhost_server
+
+# vdm-vhost-user serving virtio-rnd to vdm's own vhost=user: route.
+check_PROGRAMS += tests/sim/test_vdm_vhost_user
+tests_sim_test_vdm_vhost_user_LDADD = $(TEST_LDADD)
+tests_sim_test_vdm_vhost_user_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_vdm_vhost_user
+# ... and to QEMU's vhost-user-rng-pci in a real guest.
+TESTS += tests/guest/vhost_user_rng.sh
+EXTRA_DIST += tests/guest/vhost_user_rng.sh

@@ -14,6 +14,7 @@
  * after that.
  */
 #include "vhost_internal.h"
+#include "vhost_user_proto.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -25,78 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
-enum vu_request {
-	VU_GET_FEATURES = 1,
-	VU_SET_FEATURES = 2,
-	VU_SET_OWNER = 3,
-	VU_SET_MEM_TABLE = 5,
-	VU_SET_VRING_NUM = 8,
-	VU_SET_VRING_ADDR = 9,
-	VU_SET_VRING_BASE = 10,
-	VU_GET_VRING_BASE = 11,
-	VU_SET_VRING_KICK = 12,
-	VU_SET_VRING_CALL = 13,
-	VU_GET_PROTOCOL_FEATURES = 15,
-	VU_SET_PROTOCOL_FEATURES = 16,
-	VU_GET_QUEUE_NUM = 17,
-	VU_SET_VRING_ENABLE = 18,
-	VU_GET_CONFIG = 24,
-	VU_SET_CONFIG = 25,
-};
-
-#define VU_VERSION 0x1u
-#define VU_FLAG_REPLY (1u << 2)
-#define VU_FLAG_NEED_REPLY (1u << 3)
-#define VU_F_PROTOCOL_FEATURES 30 /* a virtio feature bit with a vhost-user meaning */
-#define VU_PROTOCOL_F_MQ 0
-#define VU_PROTOCOL_F_REPLY_ACK 3
-#define VU_PROTOCOL_F_CONFIG 9
+/* What vdm asks of a back-end's protocol features. */
 #define VU_WANTED_PROTOCOL                                                                        \
 	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK | 1ULL << VU_PROTOCOL_F_CONFIG)
 #define VU_TIMEOUT_MS 5000
 #define VU_MAX_PAYLOAD 4096
-#define VU_MAX_CONFIG 256 /* the message's config region */
-#define VU_VRING_NOFD (1ULL << 8)
-
-struct vu_hdr {
-	uint32_t request;
-	uint32_t flags;
-	uint32_t size;
-} __attribute__((packed));
-
-struct vu_state {
-	uint32_t index;
-	uint32_t num;
-};
-
-struct vu_addr {
-	uint32_t index;
-	uint32_t flags;
-	uint64_t desc;
-	uint64_t used;
-	uint64_t avail;
-	uint64_t log;
-};
-
-struct vu_region {
-	uint64_t gpa;
-	uint64_t size;
-	uint64_t uaddr;
-	uint64_t mmap_offset;
-};
-
-struct vu_mem {
-	uint32_t nregions;
-	uint32_t padding;
-	struct vu_region regions[VHOST_MAX_MEM_REGIONS];
-};
-
-struct vu_config {
-	uint32_t offset;
-	uint32_t size;
-	uint32_t flags;
-	uint8_t region[VU_MAX_CONFIG];
-};
+_Static_assert(VHOST_MAX_MEM_REGIONS <= VU_MAX_MEM_REGIONS, "a memory table fits one message");
 
 static const char *req_name(uint32_t r)
 {

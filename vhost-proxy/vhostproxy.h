@@ -15,6 +15,10 @@
  * seconds is an error), and the caller watches vhost_dev_fd() to learn that
  * a vhost-user back-end went away.  Functions return 0 or a negative errno;
  * the last failure is described in one line by vhost_dev_error().
+ *
+ * The library also has the other end of vhost-user (vhost_server_*, at the
+ * bottom): the back-end side that vdm-vhost-user uses to serve vdm's own
+ * VBS-U back-ends to any vhost-user front-end.
  */
 #ifndef VDM_VHOSTPROXY_H
 #define VDM_VHOSTPROXY_H
@@ -117,5 +121,114 @@ bool vhost_dev_disconnected(const struct vhost_dev *d);
 
 /* One line describing the last failure. */
 const char *vhost_dev_error(const struct vhost_dev *d);
+
+/* ---- The back-end side of vhost-user (vhost_user_server.c) ----
+ *
+ * A server listens on a UNIX socket and serves one front-end at a time (a
+ * second one is accepted and closed at once).  It answers the front-end's
+ * requests, maps the memory table it sends, and keeps each ring's size,
+ * addresses, base index and fds; the device behind it (struct
+ * vhost_server_dev) serves the rings once they are started and enabled.
+ * Every message is hostile input: sizes, ring indexes, fd counts, memory
+ * regions and ring addresses are checked, and a message that breaks a rule
+ * ends the connection (vhost_server_handle fails, vhost_server_error says
+ * why); the server then waits for the next front-end.
+ *
+ * Like the front-end, the server owns no event loop and no thread: the
+ * caller watches vhost_server_listen_fd() and vhost_server_conn_fd() and
+ * calls vhost_server_accept() and vhost_server_handle() when they are
+ * readable.  Protocol features offered: MQ and REPLY_ACK.  Not served:
+ * dirty-page logging (LOG_ALL, SET_LOG_BASE: refused, so no live
+ * migration), the config space, in-flight tracking, packed rings.
+ */
+struct vhost_server;
+
+/* A ring the front-end has set up, as the device is to start serving it. */
+struct vhost_server_ring {
+	uint16_t num;
+	uint16_t base;       /* next avail index to take */
+	/* Guest-physical (the front-end's user addresses translated through
+	 * the memory table); reach them with vhost_server_translate. */
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	int kick_fd;         /* the server's; readable when the driver kicked */
+	uint64_t features;   /* the virtio features the front-end set */
+};
+
+/* The device a server serves.  Callbacks run inside vhost_server_handle
+ * (and vhost_server_disconnect) on the caller's thread. */
+struct vhost_server_dev {
+	const char *name;          /* for messages */
+	uint64_t features;         /* virtio features offered (VERSION_1, ring and device bits) */
+	unsigned nrings;           /* rings served: 1..VHOST_MAX_RINGS */
+	uint16_t max_ring_size;    /* largest SET_VRING_NUM taken (a power of two) */
+	/* Serve ring idx from now on (watch r->kick_fd, take from r->base).
+	 * 0, or -errno with a reason in err: the connection ends. */
+	int (*ring_start)(void *opaque, unsigned idx, const struct vhost_server_ring *r, char *err,
+			  size_t errlen);
+	/* Stop serving ring idx (stop watching its kick fd); *next_avail gets
+	 * the next avail index it would have taken. */
+	void (*ring_stop)(void *opaque, unsigned idx, uint16_t *next_avail);
+	/* A new memory table replaced the one running rings were set up in:
+	 * look them up again.  0, or -errno with a reason in err. */
+	int (*mem_changed)(void *opaque, char *err, size_t errlen);
+	void *opaque;
+};
+
+/* Largest memory table a front-end may send (vhost-user without the
+ * CONFIGURE_MEM_SLOTS protocol feature). */
+#define VHOST_SERVER_MAX_REGIONS 8
+
+/*
+ * Listen on path for front-ends of dev (copied; its callbacks and opaque
+ * must outlive the server).  A stale socket file at path is replaced; any
+ * other file there is refused (-EEXIST).  Returns 0, or -errno with a
+ * one-line reason in err.
+ */
+int vhost_server_open(struct vhost_server **out, const char *path,
+		      const struct vhost_server_dev *dev, char *err, size_t errlen);
+
+/* Drop the front-end (if any), stop listening and remove the socket file
+ * if it is still the one made here.  NULL allowed. */
+void vhost_server_close(struct vhost_server *s);
+
+/* The listening socket: readable when a front-end connects. */
+int vhost_server_listen_fd(const struct vhost_server *s);
+
+/*
+ * Take the connecting front-end.  0: it is now the server's front-end (watch
+ * vhost_server_conn_fd()); -EBUSY: one is already connected, so this one was
+ * closed (vhost_server_error says so); -EAGAIN: nobody was there after all;
+ * another -errno: accept failed.
+ */
+int vhost_server_accept(struct vhost_server *s);
+
+/* The connected front-end's socket, or -1. */
+int vhost_server_conn_fd(const struct vhost_server *s);
+
+/*
+ * Read and answer one message from the front-end.  0: the connection goes
+ * on.  -ECONNRESET: the front-end closed it; another -errno: the message
+ * broke a rule (vhost_server_error says which).  On any failure the caller
+ * stops watching the connection and calls vhost_server_disconnect.
+ */
+int vhost_server_handle(struct vhost_server *s);
+
+/* End the connection: stop the running rings, close their fds, unmap the
+ * memory table, forget what was negotiated.  No front-end: nothing. */
+void vhost_server_disconnect(struct vhost_server *s);
+
+/* A vq_translate_fn (vbsu.h) for the rings and buffers of the front-end's
+ * guest: host pointer for [gpa, gpa+len), NULL unless wholly inside one
+ * region of the memory table.  opaque is the struct vhost_server. */
+void *vhost_server_translate(void *opaque, uint64_t gpa, uint64_t len);
+
+/* Interrupt the driver for ring idx (write its call fd; none: nothing). */
+void vhost_server_call(struct vhost_server *s, unsigned idx);
+
+/* Tell the front-end ring idx is broken (write its error fd, if it gave one). */
+void vhost_server_ring_error(struct vhost_server *s, unsigned idx);
+
+/* One line describing the last failure or refusal. */
+const char *vhost_server_error(const struct vhost_server *s);
 
 #endif /* VDM_VHOSTPROXY_H */

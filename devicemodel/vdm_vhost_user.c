@@ -1,0 +1,492 @@
+/*
+ * vdm_vhost_user.c - vdm-vhost-user: one of vdm's VBS-U back-ends served to
+ * any vhost-user front-end (QEMU's vhost-user-*-pci devices, another vdm's
+ * vhost=user: route) on a UNIX socket, so the data plane vdm runs in-process
+ * runs for other VMMs too, with the same code (DESIGN.md, "Back-ends are
+ * reusable").
+ *
+ *   vdm-vhost-user [-v] [--log-file PATH] --socket PATH EMULATION[,OPTIONS]
+ *
+ * The vhost-user protocol is libvhostproxy's server (vhost_user_server.c);
+ * this file is the program around it: the command line, vdm's event loop
+ * watching the socket, each running ring's kick fd, and the ring served
+ * with libvbsu on each kick.  A front-end that goes away, or is dropped for
+ * a bad message, leaves the daemon waiting for the next.  SIGINT/SIGTERM
+ * remove the socket and end it with status 0; bad arguments exit 2, a
+ * start-up failure 1.
+ */
+#include "evloop.h"
+#include "log.h"
+#include "vbsu.h"
+#include "vhostproxy.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#define PROG "vdm-vhost-user"
+/* Chains per pass, and passes per turn of the loop, as vdm's own devices
+ * (README, "Limits you will meet"): the control socket is never starved. */
+#define SERVE_BUDGET 64
+#define SERVE_PASSES 4
+
+/* An emulation as vdm-vhost-user knows it. */
+struct emul {
+	const char *name;
+	bool served;             /* false: vdm has it, this program not yet */
+	uint64_t features;
+	unsigned nrings;
+	int (*init)(char *err, size_t errlen);
+	int (*process)(struct vqueue *vq, int budget);
+};
+
+#define RING_FEATURES                                                                             \
+	(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |                       \
+	 1ULL << VIRTIO_RING_F_EVENT_IDX)
+
+static const struct emul emuls[] = {
+	{ "virtio-rnd", true, RING_FEATURES, 1, vbsu_rnd_init, vbsu_rnd_process },
+	{ "virtio-blk", false, 0, 0, NULL, NULL },
+	{ "virtio-net", false, 0, 0, NULL, NULL },
+	{ "virtio-console", false, 0, 0, NULL, NULL },
+	{ "virtio-fs", false, 0, 0, NULL, NULL },
+	{ "virtio-vsock", false, 0, 0, NULL, NULL },
+	{ "hostbridge", false, 0, 0, NULL, NULL },
+};
+
+struct daemon;
+
+/* One ring while the front-end lets us serve it. */
+struct ring {
+	struct daemon *dm;
+	unsigned idx;
+	struct vqueue vq;
+	bool running;
+	int kick_fd;             /* the server's; watched while running */
+	int resume_fd;           /* ours: more work waits after a turn's budget */
+	struct ratelimit rl;
+};
+
+struct daemon {
+	const struct emul *emul;
+	struct evloop *loop;
+	struct vhost_server *server;
+	const char *path;
+	struct ring rings[VHOST_MAX_RINGS];
+	struct ratelimit refused_rl;
+};
+
+/* ---- serving a ring ---- */
+
+static void serve(struct ring *r)
+{
+	struct daemon *dm = r->dm;
+	uint64_t one = 1;
+
+	if (!r->running || r->vq.broken)
+		return;
+	for (int pass = 0; pass < SERVE_PASSES; pass++) {
+		int n = dm->emul->process(&r->vq, SERVE_BUDGET);
+
+		if (n < 0) {
+			/* The driver broke the ring: say so to the front-end (its
+			 * error fd) and touch the ring no more until it restarts it. */
+			log_ratelimited(&r->rl, LOG_WARN, "ring %u: the driver broke it: %s", r->idx,
+					r->vq.error ? r->vq.error : strerror(-n));
+			vhost_server_ring_error(dm->server, r->idx);
+			return;
+		}
+		/* EVENT_IDX / NO_INTERRUPT decide whether the driver hears of it. */
+		if (vq_endchains(&r->vq))
+			vhost_server_call(dm->server, r->idx);
+		if (n < SERVE_BUDGET) {
+			/* Ask for the next kick, then look once more: a chain
+			 * posted before the driver saw that would get none. */
+			vq_set_notify(&r->vq, true);
+			if (!vq_has_work(&r->vq))
+				return;
+		}
+	}
+	/* Still busy: come back after the loop's other fds had their turn. */
+	if (write(r->resume_fd, &one, sizeof(one)) < 0)
+		log_debug("ring %u: resume: %s", r->idx, strerror(errno));
+}
+
+static void on_kick(void *arg, int fd, uint32_t events)
+{
+	struct ring *r = arg;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) <= 0 && (events & (EPOLLHUP | EPOLLERR))) {
+		/* Not an eventfd after all, and its writer is gone: nothing
+		 * will kick this ring again; do not spin on it either. */
+		log_warn("ring %u: the kick fd hung up", r->idx);
+		evloop_del_fd(r->dm->loop, fd);
+		return;
+	}
+	serve(r);
+}
+
+static void on_resume(void *arg, int fd, uint32_t events)
+{
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* Spurious wake-up: the counter was already read. */
+	}
+	serve(arg);
+}
+
+/* ---- the server's callbacks ---- */
+
+static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring *sr, char *err,
+		      size_t errlen)
+{
+	struct daemon *dm = opaque;
+	struct ring *r = &dm->rings[idx];
+	struct vq_mem mem = { vhost_server_translate, dm->server };
+	int ret;
+
+	vq_reset(&r->vq);
+	if (vq_setup(&r->vq, &mem, sr->num, (uint16_t)VQ_MAX_SIZE, sr->desc_gpa, sr->avail_gpa,
+		     sr->used_gpa, sr->features)) {
+		snprintf(err, errlen, "%s", r->vq.error);
+		return -EINVAL;
+	}
+	/* Take up where the last owner stopped: its avail index, and the used
+	 * index the ring itself holds. */
+	vq_set_indexes(&r->vq, sr->base, vq_used_idx_in_ring(&r->vq));
+	ret = evloop_add_fd(dm->loop, sr->kick_fd, EPOLLIN, on_kick, r);
+	if (ret) {
+		snprintf(err, errlen, "cannot watch its kick fd: %s", strerror(-ret));
+		vq_reset(&r->vq);
+		return ret;
+	}
+	r->kick_fd = sr->kick_fd;
+	r->running = true;
+	log_info("ring %u started: %u entries, from avail index %u", idx, sr->num, sr->base);
+	/* Requests may wait from before (another owner stopped with work
+	 * posted): a ring must not depend on a kick to start. */
+	serve(r);
+	return 0;
+}
+
+static void ring_stop(void *opaque, unsigned idx, uint16_t *next_avail)
+{
+	struct daemon *dm = opaque;
+	struct ring *r = &dm->rings[idx];
+
+	if (!r->running)
+		return;
+	evloop_del_fd(dm->loop, r->kick_fd);
+	*next_avail = r->vq.last_avail;
+	vq_reset(&r->vq);
+	r->running = false;
+	r->kick_fd = -1;
+	log_info("ring %u stopped at avail index %u", idx, *next_avail);
+}
+
+static int mem_changed(void *opaque, char *err, size_t errlen)
+{
+	struct daemon *dm = opaque;
+
+	for (unsigned i = 0; i < dm->emul->nrings; i++) {
+		struct ring *r = &dm->rings[i];
+
+		if (r->running && vq_remap(&r->vq)) {
+			snprintf(err, errlen, "ring %u: %s", i, r->vq.error);
+			return -EFAULT;
+		}
+	}
+	return 0;
+}
+
+/* ---- the front-end's connection ---- */
+
+static void on_conn(void *arg, int fd, uint32_t events)
+{
+	struct daemon *dm = arg;
+	int ret = vhost_server_handle(dm->server);
+
+	(void)events;
+	if (!ret)
+		return;
+	if (ret == -ECONNRESET)
+		log_info("the front-end disconnected");
+	else
+		log_warn("front-end dropped: %s", vhost_server_error(dm->server));
+	evloop_del_fd(dm->loop, fd);
+	vhost_server_disconnect(dm->server);
+	log_info("waiting for a front-end on %s", dm->path);
+}
+
+/*
+ * Before judging a newcomer: the front-end we have may be gone with its
+ * close not yet seen (a VMM restarting exits, then its successor connects
+ * at once).  Serve what it left, a bounded number of messages, so a
+ * front-end that has gone is not taken for one still there.
+ */
+static void settle_conn(struct daemon *dm)
+{
+	int fd;
+
+	for (int i = 0; i < 64 && (fd = vhost_server_conn_fd(dm->server)) >= 0; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) <= 0)
+			break;
+		on_conn(dm, fd, p.revents);
+	}
+}
+
+static void on_listen(void *arg, int fd, uint32_t events)
+{
+	struct daemon *dm = arg;
+	int ret;
+
+	(void)fd;
+	(void)events;
+	settle_conn(dm);
+	ret = vhost_server_accept(dm->server);
+	if (ret == -EAGAIN)
+		return;
+	if (ret == -EBUSY) {
+		log_ratelimited(&dm->refused_rl, LOG_WARN, "%s", vhost_server_error(dm->server));
+		return;
+	}
+	if (ret) {
+		log_err("%s", vhost_server_error(dm->server));
+		return;
+	}
+	ret = evloop_add_fd(dm->loop, vhost_server_conn_fd(dm->server), EPOLLIN, on_conn, dm);
+	if (ret) {
+		log_err("cannot watch the front-end's socket: %s", strerror(-ret));
+		vhost_server_disconnect(dm->server);
+		return;
+	}
+	log_info("a front-end connected");
+}
+
+/* ---- command line ---- */
+
+struct options {
+	const char *socket;
+	const char *spec;
+	const char *log_file;
+	int verbosity;
+	bool help, version;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " [OPTIONS] --socket PATH EMULATION[,OPTIONS]\n"
+		"Serve one of vdm's VBS-U back-ends to a vhost-user front-end (for example\n"
+		"QEMU's vhost-user-rng-pci, or vdm's vhost=user:PATH) on a UNIX socket.\n"
+		"\n"
+		"      --socket PATH     listen on PATH (a stale socket there is replaced;\n"
+		"                        any other file is refused)\n"
+		"  -v, --verbose         more log detail (repeat for more)\n"
+		"      --log-file PATH   log to PATH instead of stderr\n"
+		"      --help            show this help and exit\n"
+		"      --version         show the version and exit\n"
+		"\n"
+		"Emulations:\n"
+		"  virtio-rnd            entropy from OpenSSL's CSPRNG, one request queue\n"
+		"(virtio-blk, virtio-net, virtio-console and virtio-fs are not yet served.)\n");
+}
+
+static int parse(int argc, char **argv, struct options *o)
+{
+	enum { OPT_SOCKET = 256, OPT_LOG_FILE, OPT_HELP, OPT_VERSION };
+	static const struct option long_opts[] = {
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":v", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET:
+			o->socket = optarg;
+			break;
+		case 'v':
+			o->verbosity++;
+			break;
+		case OPT_LOG_FILE:
+			o->log_file = optarg;
+			break;
+		case OPT_HELP:
+			o->help = true;
+			return 0;
+		case OPT_VERSION:
+			o->version = true;
+			return 0;
+		case ':':
+			fprintf(stderr, PROG ": %s needs an argument\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, PROG ": unknown option %s (see --help)\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, PROG ": %s\n",
+			optind == argc ? "no emulation given (see --help)"
+				       : "one emulation per process (see --help)");
+		return -EINVAL;
+	}
+	o->spec = argv[optind];
+	if (!o->socket) {
+		fprintf(stderr, PROG ": --socket PATH is required\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* EMULATION[,OPTIONS]: the emulation, if served; none takes options yet. */
+static const struct emul *find_emul(const char *spec)
+{
+	size_t len = strcspn(spec, ",");
+
+	for (size_t i = 0; i < sizeof(emuls) / sizeof(emuls[0]); i++) {
+		if (strlen(emuls[i].name) != len || strncmp(emuls[i].name, spec, len))
+			continue;
+		if (!emuls[i].served) {
+			fprintf(stderr, PROG ": %s is not yet served by " PROG "\n", emuls[i].name);
+			return NULL;
+		}
+		if (spec[len]) {
+			fprintf(stderr, PROG ": %s: unknown option '%s'\n", emuls[i].name,
+				spec + len + 1);
+			return NULL;
+		}
+		return &emuls[i];
+	}
+	fprintf(stderr, PROG ": unknown emulation '%.*s' (see --help)\n", (int)len, spec);
+	return NULL;
+}
+
+/* ---- main ---- */
+
+static int daemon_init(struct daemon *dm, char *err, size_t errlen)
+{
+	struct vhost_server_dev dev = {
+		.name = dm->emul->name,
+		.features = dm->emul->features,
+		.nrings = dm->emul->nrings,
+		.max_ring_size = (uint16_t)VQ_MAX_SIZE,
+		.ring_start = ring_start,
+		.ring_stop = ring_stop,
+		.mem_changed = mem_changed,
+		.opaque = dm,
+	};
+	int ret;
+
+	dm->refused_rl = (struct ratelimit)RATELIMIT_INIT;
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
+		dm->rings[i] = (struct ring){ .dm = dm, .idx = i, .kick_fd = -1, .resume_fd = -1,
+					      .rl = RATELIMIT_INIT };
+	ret = dm->emul->init(err, errlen);
+	if (ret)
+		return ret;
+	dm->loop = evloop_create();
+	if (!dm->loop) {
+		snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
+		return -errno;
+	}
+	for (unsigned i = 0; i < dm->emul->nrings; i++) {
+		struct ring *r = &dm->rings[i];
+
+		r->resume_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (r->resume_fd < 0 ||
+		    evloop_add_fd(dm->loop, r->resume_fd, EPOLLIN, on_resume, r)) {
+			snprintf(err, errlen, "cannot set up ring %u: %s", i, strerror(errno));
+			return -EIO;
+		}
+	}
+	ret = vhost_server_open(&dm->server, dm->path, &dev, err, errlen);
+	if (ret)
+		return ret;
+	ret = evloop_add_fd(dm->loop, vhost_server_listen_fd(dm->server), EPOLLIN, on_listen, dm);
+	if (ret)
+		snprintf(err, errlen, "cannot watch %s: %s", dm->path, strerror(-ret));
+	return ret;
+}
+
+static void daemon_fini(struct daemon *dm)
+{
+	/* The server first: stopping its rings removes their watches. */
+	vhost_server_close(dm->server);
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
+		if (dm->rings[i].resume_fd >= 0)
+			close(dm->rings[i].resume_fd);
+	if (dm->loop)
+		evloop_destroy(dm->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon dm;
+	struct options o = { 0 };
+	char err[512] = "";
+	int ret, sig;
+
+	log_set_ident(PROG);
+	if (parse(argc, argv, &o))
+		return 2;
+	if (o.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf(PROG " %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	dm.emul = find_emul(o.spec);
+	if (!dm.emul)
+		return 2;
+	dm.path = o.socket;
+	log_set_level(LOG_INFO + o.verbosity);
+	if (o.log_file) {
+		ret = log_open_file(o.log_file);
+		if (ret) {
+			fprintf(stderr, PROG ": --log-file '%s': %s\n", o.log_file, strerror(-ret));
+			return 2;
+		}
+	}
+	/* A call or error fd that is a pipe whose reader left must not kill
+	 * the daemon: the write just fails. */
+	signal(SIGPIPE, SIG_IGN);
+	ret = daemon_init(&dm, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", err[0] ? err : strerror(-ret));
+		if (o.log_file)
+			log_err("%s", err[0] ? err : strerror(-ret));
+		daemon_fini(&dm);
+		log_close();
+		return 1;
+	}
+	log_info("serving %s on %s (%u ring%s)", dm.emul->name, dm.path, dm.emul->nrings,
+		 dm.emul->nrings == 1 ? "" : "s");
+	sig = evloop_run(dm.loop);
+	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
+	daemon_fini(&dm);
+	log_close();
+	return 0;
+}

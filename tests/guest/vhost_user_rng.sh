@@ -1,0 +1,68 @@
+#!/bin/sh
+# vdm's entropy back-end behind a front-end we did not write: QEMU's own
+# vhost-user-rng-pci device (QEMU booted directly, no vdm in the VM) gets its
+# ring served by vdm-vhost-user, and a real Linux guest reads 64 KiB from
+# /dev/hwrng through its virtio_rng driver.  Two guests one after the other
+# on one daemon: it must serve the second QEMU once the first went away, then
+# stop on SIGTERM with status 0 and its socket removed.
+set -eu
+qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-rng-pci"' ||
+	{ echo "SKIP: this QEMU has no vhost-user-rng-pci"; exit 77; }
+guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
+"$VDM_SRCDIR/samples/guest/build-image.sh" "$guest" >&2
+dir=$(mktemp -d /tmp/vdm-guest-vurng-XXXXXX)
+daemon=
+cleanup() {
+	if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null || true; fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+: >"$dir/vdm.log" # lib.sh shows vdm's log on failure: there is no vdm here
+
+"$VDM_BUILDDIR/devicemodel/vdm-vhost-user" --socket "$dir/rng.sock" --log-file "$dir/daemon.log" \
+	virtio-rnd &
+daemon=$!
+i=0
+while [ ! -S "$dir/rng.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+
+# QEMU's guest RAM must be shareable for the daemon to map it.
+boot() {
+	timeout -k 10 300 qemu-system-x86_64 -accel tcg -machine pc -cpu max -smp 1 -m 256M \
+		-object memory-backend-memfd,id=ram,size=256M,share=on -machine memory-backend=ram \
+		-display none -vga none -monitor none -nic none -no-reboot \
+		-serial "file:$dir/console.log" \
+		-chardev socket,id=rng0,path="$dir/rng.sock" \
+		-device vhost-user-rng-pci,chardev=rng0,addr=5 \
+		-kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1 vdm.run=enum,rng" </dev/null
+}
+
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+fail=0
+for n in 1 2; do
+	status=0
+	boot || status=$?
+	[ "$status" -eq 0 ] && echo "ok: guest $n: QEMU exited 0 after the guest powered off" ||
+		{ echo "FAIL: guest $n: QEMU exited with status $status"; fail=1; }
+	check "guest $n: vhost-user-rng-pci enumerates as 1af4:1044, bound to virtio-pci" \
+		"^VDM: pci 0000:00:05.0 vendor=0x1af4 device=0x1044 driver=virtio-pci"
+	check "guest $n: hwrng is virtio_rng and gave 64 KiB" "^VDM: rng current=virtio_rng.* bytes=65536"
+	check "guest $n: the bytes are not constant" "^VDM: rng distinct=64"
+	check "guest $n: finished its tests" "^VDM: done"
+	[ $n -eq 2 ] || mv "$dir/console.log" "$dir/console-1.log"
+done
+connected=$(grep -c "a front-end connected" "$dir/daemon.log" || true)
+[ "$connected" -eq 2 ] && echo "ok: one daemon served both QEMUs, one after the other" ||
+	{ echo "FAIL: the daemon saw $connected front-ends (2 expected)"; fail=1; }
+grep -q "front-end dropped" "$dir/daemon.log" &&
+	{ echo "FAIL: the daemon dropped a front-end"; fail=1; } ||
+	echo "ok: QEMU sent nothing the daemon refused"
+kill -TERM "$daemon"
+dstatus=0
+wait "$daemon" || dstatus=$?
+daemon=
+[ "$dstatus" -eq 0 ] && echo "ok: SIGTERM: vdm-vhost-user exited 0" ||
+	{ echo "FAIL: vdm-vhost-user exited with status $dstatus"; fail=1; }
+[ ! -e "$dir/rng.sock" ] && echo "ok: ... and removed its socket" ||
+	{ echo "FAIL: the socket is still there"; fail=1; }
+guest_checks_end vdm-vhost-user "$dir/daemon.log" "first guest's console" "$dir/console-1.log"

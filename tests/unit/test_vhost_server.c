@@ -1,0 +1,581 @@
+/*
+ * test_vhost_server.c - libvhostproxy's vhost-user back-end side against a
+ * front-end written here, speaking raw vhost-user on the server's socket:
+ *   - a well-behaved bring-up (features, protocol features, queue count,
+ *     REPLY_ACK, memory table, ring set-up, enable), the ring handed to the
+ *     device with its addresses translated, translation bounded by the
+ *     table, GET_VRING_BASE stopping it, a new table under a running ring,
+ *     a second front-end refused, the rings stopped at disconnect;
+ *   - hostile messages, each of which must end the connection with a reason
+ *     naming what was wrong, leak no fd and touch no memory outside the
+ *     table: bad sizes, versions and flags, unknown requests, ring indexes
+ *     out of range, ring sizes, addresses outside the table, overlapping,
+ *     too many, empty, wrapping and too-long regions, fd counts that do not
+ *     match (and more fds than any request carries), logging (migration)
+ *     requests, requests whose protocol feature was not negotiated, changes
+ *     to a started ring, a message cut short.
+ */
+#include "vhostproxy.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define NRINGS 2
+#define RAM_SIZE (4u << 20)
+#define F_VERSION_1 (1ULL << 32)
+#define F_PROTOCOL (1ULL << 30)
+
+/* The wire format, written out here from the spec rather than shared with
+ * the code under test. */
+enum {
+	GET_FEATURES = 1, SET_FEATURES = 2, SET_OWNER = 3, SET_MEM_TABLE = 5, SET_LOG_BASE = 6,
+	SET_VRING_NUM = 8, SET_VRING_ADDR = 9, SET_VRING_BASE = 10, GET_VRING_BASE = 11,
+	SET_VRING_KICK = 12, SET_VRING_CALL = 13, SET_VRING_ERR = 14, GET_PROTOCOL_FEATURES = 15,
+	SET_PROTOCOL_FEATURES = 16, GET_QUEUE_NUM = 17, SET_VRING_ENABLE = 18, GET_CONFIG = 24,
+};
+#define V1 0x1u
+#define NEED_REPLY 0x8u
+
+struct hdr {
+	uint32_t req, flags, size;
+} __attribute__((packed));
+struct region {
+	uint64_t gpa, size, uaddr, off;
+};
+struct mem {
+	uint32_t n, pad;
+	struct region r[12];
+};
+struct addr {
+	uint32_t idx, flags;
+	uint64_t desc, used, avail, log;
+};
+struct state {
+	uint32_t idx, num;
+};
+
+static int passed, failed;
+
+static bool check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	ok ? passed++ : failed++;
+	return ok;
+}
+
+/* ---- a device that records what the server asks of it ---- */
+
+static struct {
+	int starts, stops, mem_changes;
+	struct vhost_server_ring last;
+	bool translated;     /* ring_start could reach the whole ring */
+	struct vhost_server *s;
+} dev;
+
+static int fake_start(void *opaque, unsigned idx, const struct vhost_server_ring *r, char *err,
+		      size_t errlen)
+{
+	(void)opaque;
+	(void)idx;
+	(void)err;
+	(void)errlen;
+	dev.starts++;
+	dev.last = *r;
+	dev.translated = vhost_server_translate(dev.s, r->desc_gpa, 16ull * r->num) &&
+			 vhost_server_translate(dev.s, r->used_gpa, 6 + 8ull * r->num);
+	return 0;
+}
+
+static void fake_stop(void *opaque, unsigned idx, uint16_t *next)
+{
+	(void)opaque;
+	(void)idx;
+	dev.stops++;
+	*next = (uint16_t)(dev.last.base + 7); /* as if seven chains were taken */
+}
+
+static int fake_mem_changed(void *opaque, char *err, size_t errlen)
+{
+	(void)opaque;
+	(void)err;
+	(void)errlen;
+	dev.mem_changes++;
+	return 0;
+}
+
+/* ---- the front-end ---- */
+
+static char sock_path[64];
+static struct vhost_server *srv;
+static int ram_fd;          /* guest RAM: a memfd of RAM_SIZE */
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int connect_fe(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return -1;
+	return fd;
+}
+
+static int send_msg(int fd, uint32_t req, uint32_t flags, const void *p, uint32_t len,
+		    const int *fds, int nfds)
+{
+	struct hdr h = { req, flags, len };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.buf;
+		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	return sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + len) ? 0 : -1;
+}
+
+/* Read a reply to req with a payload of len bytes into p. */
+static bool recv_reply(int fd, uint32_t req, void *p, uint32_t len)
+{
+	struct hdr h;
+
+	if (recv(fd, &h, sizeof(h), MSG_WAITALL) != sizeof(h) || h.req != req ||
+	    h.flags != (V1 | 0x4) || h.size != len)
+		return false;
+	return recv(fd, p, len, MSG_WAITALL) == (ssize_t)len;
+}
+
+static uint64_t get_u64(int fd, uint32_t req)
+{
+	uint64_t v = ~0ULL;
+
+	send_msg(fd, req, V1, NULL, 0, NULL, 0);
+	if (vhost_server_handle(srv) || !recv_reply(fd, req, &v, sizeof(v)))
+		return ~0ULL;
+	return v;
+}
+
+/* Send one request and have the server take it: its return. */
+static int req(int fd, uint32_t r, uint32_t flags, const void *p, uint32_t len, const int *fds,
+	       int nfds)
+{
+	if (send_msg(fd, r, flags, p, len, fds, nfds))
+		return -999;
+	return vhost_server_handle(srv);
+}
+
+static int req_u64(int fd, uint32_t r, uint64_t v, const int *fds, int nfds)
+{
+	return req(fd, r, V1, &v, sizeof(v), fds, nfds);
+}
+
+static int req_state(int fd, uint32_t r, uint32_t idx, uint32_t num)
+{
+	struct state st = { idx, num };
+
+	return req(fd, r, V1, &st, sizeof(st), NULL, 0);
+}
+
+/* Guest RAM as two regions: gpa 0..1M at user address 0x7000000000, and
+ * gpa 2M..4M at 0x7100000000, both from ram_fd. */
+static struct mem two_regions(void)
+{
+	struct mem m = { .n = 2 };
+
+	m.r[0] = (struct region){ 0, 1 << 20, 0x7000000000, 0 };
+	m.r[1] = (struct region){ 2 << 20, 2 << 20, 0x7100000000, 2 << 20 };
+	return m;
+}
+
+static int send_mem(int fd, const struct mem *m, int nfds)
+{
+	int fds[12];
+
+	for (int i = 0; i < nfds; i++)
+		fds[i] = ram_fd;
+	return req(fd, SET_MEM_TABLE, V1, m, 8 + 32 * m->n, fds, nfds);
+}
+
+/* Connect and negotiate as QEMU does, up to a memory table. */
+static int bring_up(bool proto)
+{
+	struct mem m = two_regions();
+	int fd = connect_fe();
+
+	if (fd < 0 || vhost_server_accept(srv))
+		return -1;
+	if (proto && (req_u64(fd, SET_PROTOCOL_FEATURES, 1 << 0 | 1 << 3, NULL, 0) ||
+		      req_u64(fd, SET_FEATURES, F_VERSION_1 | F_PROTOCOL, NULL, 0)))
+		return -1;
+	if (!proto && req_u64(fd, SET_FEATURES, F_VERSION_1, NULL, 0))
+		return -1;
+	if (send_mem(fd, &m, 2))
+		return -1;
+	return fd;
+}
+
+/* Set ring idx up in region 1 (user address 0x7100000000 + off). */
+static int ring_setup(int fd, uint32_t idx, uint32_t num)
+{
+	struct addr a = { .idx = idx, .desc = 0x7100000000, .avail = 0x7100001000,
+			  .used = 0x7100002000 };
+	int call = eventfd(0, EFD_CLOEXEC), kick = eventfd(0, EFD_CLOEXEC), ret;
+	uint64_t vi = idx;
+
+	ret = req_state(fd, SET_VRING_NUM, idx, num);
+	if (!ret)
+		ret = req_state(fd, SET_VRING_BASE, idx, 5);
+	if (!ret)
+		ret = req(fd, SET_VRING_ADDR, V1, &a, sizeof(a), NULL, 0);
+	if (!ret)
+		ret = req_u64(fd, SET_VRING_CALL, vi, &call, 1);
+	if (!ret)
+		ret = req_u64(fd, SET_VRING_KICK, vi, &kick, 1);
+	close(call);
+	close(kick);
+	return ret;
+}
+
+static void drop(int fd)
+{
+	vhost_server_disconnect(srv);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- a well-behaved front-end ---- */
+
+static void good_front_end(void)
+{
+	int fd = connect_fe(), fd2, ret;
+	struct state st = { 0, 0 };
+	uint64_t ack = ~0ULL;
+
+	check(fd >= 0 && vhost_server_accept(srv) == 0, "a front-end is accepted");
+	fd2 = connect_fe();
+	check(vhost_server_accept(srv) == -EBUSY && strstr(vhost_server_error(srv), "second"),
+	      "a second front-end is refused while one is connected");
+	char c;
+	check(fd2 >= 0 && read(fd2, &c, 1) == 0, "... its connection is closed at once");
+	close(fd2);
+
+	uint64_t f = get_u64(fd, GET_FEATURES);
+	check(f == (F_VERSION_1 | F_PROTOCOL), "GET_FEATURES: VERSION_1 and PROTOCOL_FEATURES (%#llx)",
+	      (unsigned long long)f);
+	f = get_u64(fd, GET_PROTOCOL_FEATURES);
+	check(f == (1 << 0 | 1 << 3), "GET_PROTOCOL_FEATURES: MQ and REPLY_ACK, no CONFIG (%#llx)",
+	      (unsigned long long)f);
+	check(req_u64(fd, SET_PROTOCOL_FEATURES, f, NULL, 0) == 0, "SET_PROTOCOL_FEATURES taken");
+	check(get_u64(fd, GET_QUEUE_NUM) == NRINGS, "GET_QUEUE_NUM says %d", NRINGS);
+	ret = req(fd, SET_OWNER, V1 | NEED_REPLY, NULL, 0, NULL, 0);
+	check(ret == 0 && recv_reply(fd, SET_OWNER, &ack, sizeof(ack)) && ack == 0,
+	      "SET_OWNER with need-reply is acknowledged with 0");
+	check(req_u64(fd, SET_FEATURES, F_VERSION_1 | F_PROTOCOL, NULL, 0) == 0, "SET_FEATURES taken");
+	struct mem m = two_regions();
+	check(send_mem(fd, &m, 2) == 0, "a two-region memory table is mapped");
+
+	/* Translation stays inside one region of the table. */
+	uint8_t *p = vhost_server_translate(srv, 0, 1 << 20);
+	check(p != NULL, "translate: all of region 0");
+	check(vhost_server_translate(srv, (1 << 20) - 8, 16) == NULL,
+	      "translate: a range straddling the end of region 0 is refused");
+	check(vhost_server_translate(srv, 1 << 20, 1) == NULL,
+	      "translate: the hole between the regions is refused");
+	check(vhost_server_translate(srv, (4 << 20) - 1, 1) != NULL &&
+		      vhost_server_translate(srv, (4 << 20) - 1, 2) == NULL,
+	      "translate: the last byte of region 1, and not one more");
+	check(vhost_server_translate(srv, UINT64_MAX - 3, 8) == NULL &&
+		      vhost_server_translate(srv, 2 << 20, UINT64_MAX) == NULL,
+	      "translate: wrapping ranges are refused");
+	uint8_t *q = vhost_server_translate(srv, 2 << 20, 1);
+	q[0] = 0xa5;
+	uint8_t b = 0;
+	check(pread(ram_fd, &b, 1, 2 << 20) == 1 && b == 0xa5,
+	      "translate: region 1 maps its file at mmap_offset");
+
+	check(ring_setup(fd, 1, 256) == 0 && dev.starts == 0,
+	      "ring 1 set up; with protocol features it waits for ENABLE");
+	check(req_state(fd, SET_VRING_ENABLE, 1, 1) == 0 && dev.starts == 1,
+	      "SET_VRING_ENABLE starts it");
+	check(dev.last.num == 256 && dev.last.base == 5 && dev.last.desc_gpa == 2 << 20 &&
+		      dev.last.avail_gpa == (2 << 20) + 0x1000 && dev.last.used_gpa == (2 << 20) + 0x2000 &&
+		      dev.translated && dev.last.features == (F_VERSION_1 | F_PROTOCOL),
+	      "the device gets size, base, guest-physical addresses and features");
+	check(req_state(fd, SET_VRING_NUM, 1, 128) < 0 && strstr(vhost_server_error(srv), "started"),
+	      "SET_VRING_NUM on a started ring ends the connection (%s)", vhost_server_error(srv));
+	drop(fd);
+	check(dev.stops == 1, "... and the ring is stopped when it ends");
+
+	fd = bring_up(true);
+	check(fd >= 0 && ring_setup(fd, 0, 64) == 0 && req_state(fd, SET_VRING_ENABLE, 0, 1) == 0,
+	      "a new front-end brings ring 0 up");
+	int starts = dev.starts;
+	m = two_regions();
+	m.r[1].gpa = 8 << 20; /* RAM moved in the guest: same user addresses */
+	check(send_mem(fd, &m, 2) == 0 && dev.mem_changes == 1,
+	      "a new table under a running ring: the device looks its rings up again");
+	check(vhost_server_translate(srv, 2 << 20, 1) == NULL &&
+		      vhost_server_translate(srv, 8 << 20, 1) != NULL,
+	      "... and translation follows the new table");
+	st.idx = 0;
+	ret = req(fd, GET_VRING_BASE, V1, &st, sizeof(st), NULL, 0);
+	check(ret == 0 && recv_reply(fd, GET_VRING_BASE, &st, sizeof(st)) && st.idx == 0 &&
+		      st.num == 12,
+	      "GET_VRING_BASE stops the ring and returns where it stopped (%u)", st.num);
+	check(req_state(fd, SET_VRING_NUM, 0, 32) == 0, "a stopped ring can be set up again");
+	int kick = eventfd(0, EFD_CLOEXEC);
+	check(req_u64(fd, SET_VRING_KICK, 0, &kick, 1) == 0 && dev.starts == starts + 1 &&
+		      dev.last.base == 12 && dev.last.num == 32,
+	      "SET_VRING_KICK restarts it (enabled still) from the index it stopped at");
+	close(kick);
+	int stops = dev.stops;
+	drop(fd);
+	check(dev.stops == stops + 1, "disconnect stops the running ring");
+
+	/* Without protocol features, rings run once their kick fd comes. */
+	fd = bring_up(false);
+	check(fd >= 0 && ring_setup(fd, 0, 16) == 0 && dev.starts == starts + 2,
+	      "without protocol features a ring starts at SET_VRING_KICK");
+	check(req_state(fd, SET_VRING_ENABLE, 0, 1) < 0 &&
+		      strstr(vhost_server_error(srv), "without protocol features"),
+	      "... and SET_VRING_ENABLE is refused (%s)", vhost_server_error(srv));
+	drop(fd);
+	check(vhost_server_translate(srv, 0, 1) == NULL, "after disconnect nothing is mapped");
+}
+
+/* ---- hostile front-ends ---- */
+
+/* One case: fresh connection (brought up to a memory table when up), run
+ * it, the connection must end with a reason containing want, and no fd may
+ * be left behind. */
+#define HOSTILE(name, up, want, ...)                                                              \
+	do {                                                                                      \
+		int before = count_fds(), fd = up ? bring_up(true) : connect_fe();                \
+		int ret = -999;                                                                   \
+		if (!up && fd >= 0 && vhost_server_accept(srv))                                   \
+			fd = -1;                                                                  \
+		if (fd >= 0) {                                                                    \
+			__VA_ARGS__;                                                                   \
+		}                                                                                 \
+		check(fd >= 0 && ret < 0 && ret != -999 && strstr(vhost_server_error(srv), want), \
+		      "%s: the connection ends (%d: %s)", name, ret, vhost_server_error(srv));    \
+		drop(fd);                                                                         \
+		check(count_fds() == before, "%s: no fd left open", name);                        \
+	} while (0)
+
+static void hostile(void)
+{
+	uint8_t big[512] = { 0 };
+	struct mem m;
+	int efd = eventfd(0, EFD_CLOEXEC), fds[12];
+
+	for (int i = 0; i < 12; i++)
+		fds[i] = efd;
+
+	HOSTILE("wrong version", false, "flags", ret = req(fd, GET_FEATURES, 0x2, NULL, 0, NULL, 0));
+	HOSTILE("a reply sent as a request", false, "flags",
+		ret = req(fd, GET_FEATURES, V1 | 0x4, NULL, 0, NULL, 0));
+	HOSTILE("unknown request", false, "unknown request 200",
+		ret = req(fd, 200, V1, NULL, 0, NULL, 0));
+	HOSTILE("GET_FEATURES with a payload", false, "payload of 8 bytes",
+		ret = req_u64(fd, GET_FEATURES, 0, NULL, 0));
+	HOSTILE("SET_FEATURES too short", false, "payload of 4 bytes",
+		ret = req(fd, SET_FEATURES, V1, big, 4, NULL, 0));
+	/* The size is refused from the header: the payload is never read. */
+	HOSTILE("a 64 KiB payload", false, "payload of 65536",
+		{ struct hdr h = { SET_FEATURES, V1, 65536 };
+		  send(fd, &h, sizeof(h), 0);
+		  ret = vhost_server_handle(srv); });
+	HOSTILE("a message cut short", false, "part of a message",
+		{ struct hdr h = { SET_FEATURES, V1, 8 };
+		  send(fd, &h, sizeof(h), 0);
+		  send(fd, big, 3, 0);
+		  ret = vhost_server_handle(srv); });
+	HOSTILE("closed in the middle of a message", false, "middle",
+		{ struct hdr h = { SET_FEATURES, V1, 8 };
+		  send(fd, &h, sizeof(h), 0);
+		  shutdown(fd, SHUT_WR);
+		  ret = vhost_server_handle(srv); });
+	HOSTILE("fds on GET_FEATURES", false, "came with 1 fds",
+		ret = req(fd, GET_FEATURES, V1, NULL, 0, fds, 1));
+	HOSTILE("more fds than any request carries", false, "more fds",
+		ret = req_u64(fd, SET_VRING_CALL, 0, fds, 12));
+	HOSTILE("two fds on SET_VRING_CALL", false, "2 fds",
+		ret = req_u64(fd, SET_VRING_CALL, 0, fds, 2));
+	HOSTILE("an fd with the no-fd flag", false, "1 fds with the no-fd flag",
+		ret = req_u64(fd, SET_VRING_ERR, 0x100, fds, 1));
+	HOSTILE("reserved bits in SET_VRING_CALL", false, "reserved bits",
+		ret = req_u64(fd, SET_VRING_CALL, 0x1000, fds, 1));
+	HOSTILE("SET_VRING_CALL for ring 2 of 2", false, "ring 2 does not exist",
+		ret = req_u64(fd, SET_VRING_CALL, 2, fds, 1));
+	HOSTILE("SET_VRING_NUM for ring 7", false, "ring 7 does not exist",
+		ret = req_state(fd, SET_VRING_NUM, 7, 64));
+	HOSTILE("SET_VRING_BASE for ring 0xffffffff", false, "does not exist",
+		ret = req_state(fd, SET_VRING_BASE, 0xffffffff, 0));
+	HOSTILE("GET_VRING_BASE for ring 9", false, "ring 9 does not exist",
+		ret = req_state(fd, GET_VRING_BASE, 9, 0));
+	HOSTILE("a ring of 100 entries", false, "size 100",
+		ret = req_state(fd, SET_VRING_NUM, 0, 100));
+	HOSTILE("a ring of 0 entries", false, "size 0", ret = req_state(fd, SET_VRING_NUM, 0, 0));
+	HOSTILE("a ring of 65536 entries", false, "size 65536",
+		ret = req_state(fd, SET_VRING_NUM, 0, 65536));
+	HOSTILE("a base above 16 bits", false, "base 65536",
+		ret = req_state(fd, SET_VRING_BASE, 0, 65536));
+	HOSTILE("SET_VRING_ENABLE 2", true, "state 2", ret = req_state(fd, SET_VRING_ENABLE, 0, 2));
+	HOSTILE("a kick before the ring's size and addresses", true, "no size or addresses",
+		ret = req_u64(fd, SET_VRING_KICK, 0, fds, 1));
+	HOSTILE("a polled ring (no kick fd)", true, "polling",
+		{ req_state(fd, SET_VRING_NUM, 0, 64);
+		  struct addr a = { 0, 0, 0x7000000000, 0x7000002000, 0x7000001000, 0 };
+		  req(fd, SET_VRING_ADDR, V1, &a, sizeof(a), NULL, 0);
+		  ret = req_u64(fd, SET_VRING_KICK, 0x100, NULL, 0); });
+	HOSTILE("SET_VRING_ADDR before any memory table", false, "before SET_MEM_TABLE",
+		{ struct addr a = { 0, 0, 0x7000000000, 0x7000002000, 0x7000001000, 0 };
+		  ret = req(fd, SET_VRING_ADDR, V1, &a, sizeof(a), NULL, 0); });
+	HOSTILE("SET_VRING_ADDR outside the table", true, "outside the memory table",
+		{ struct addr a = { 0, 0, 0x7000000000, 0x7000002000, 0x7000100000, 0 };
+		  ret = req(fd, SET_VRING_ADDR, V1, &a, sizeof(a), NULL, 0); });
+	HOSTILE("SET_VRING_ADDR in the hole between regions", true, "outside the memory table",
+		{ struct addr a = { 1, 0, 0x70ffff0000, 0x7000002000, 0x7000001000, 0 };
+		  ret = req(fd, SET_VRING_ADDR, V1, &a, sizeof(a), NULL, 0); });
+	HOSTILE("SET_VRING_ADDR asking for logging", true, "logging",
+		{ struct addr a = { 0, 1, 0x7000000000, 0x7000002000, 0x7000001000, 0 };
+		  ret = req(fd, SET_VRING_ADDR, V1, &a, sizeof(a), NULL, 0); });
+	m = two_regions();
+	m.r[1].gpa = (1 << 20) - 4096;
+	HOSTILE("regions overlapping in guest-physical space", false, "overlap",
+		ret = send_mem(fd, &m, 2));
+	m = two_regions();
+	m.r[1].uaddr = 0x7000000000 + 4096;
+	HOSTILE("regions overlapping in user address space", false, "overlap",
+		ret = send_mem(fd, &m, 2));
+	m = (struct mem){ .n = 9 };
+	for (int i = 0; i < 9; i++)
+		m.r[i] = (struct region){ (uint64_t)i << 20, 4096, 0x7000000000 + ((uint64_t)i << 20), 0 };
+	HOSTILE("nine regions", false, "payload of 296 bytes", ret = send_mem(fd, &m, 9));
+	m = (struct mem){ .n = 0 };
+	HOSTILE("no region", false, "0 regions", ret = send_mem(fd, &m, 0));
+	m = two_regions();
+	HOSTILE("two regions, one fd", false, "1 fds for 2 regions", ret = send_mem(fd, &m, 1));
+	HOSTILE("a table whose size does not match its count", false, "bytes for 2 regions",
+		ret = req(fd, SET_MEM_TABLE, V1, &m, 8 + 32, fds, 2));
+	m.r[0].size = 0;
+	HOSTILE("an empty region", false, "empty", ret = send_mem(fd, &m, 2));
+	m = two_regions();
+	m.r[0].gpa = UINT64_MAX - 4096;
+	HOSTILE("a region wrapping around", false, "wraps", ret = send_mem(fd, &m, 2));
+	m = two_regions();
+	m.r[1].off = RAM_SIZE - 4096;
+	HOSTILE("a region past the end of its file", false, "past its file",
+		ret = send_mem(fd, &m, 2));
+	m = two_regions();
+	HOSTILE("a region whose fd is an eventfd", false, "not a file",
+		{ int two[2] = { ram_fd, efd };
+		  ret = req(fd, SET_MEM_TABLE, V1, &m, 8 + 64, two, 2); });
+	HOSTILE("LOG_ALL in SET_FEATURES", false, "LOG_ALL",
+		ret = req_u64(fd, SET_FEATURES, F_VERSION_1 | 1ULL << 26, NULL, 0));
+	HOSTILE("features never offered", false, "never offered",
+		ret = req_u64(fd, SET_FEATURES, F_VERSION_1 | 1ULL << 5, NULL, 0));
+	HOSTILE("protocol features never offered", false, "never offered",
+		ret = req_u64(fd, SET_PROTOCOL_FEATURES, 1ULL << 9, NULL, 0));
+	HOSTILE("SET_LOG_BASE", false, "migration", ret = req_u64(fd, SET_LOG_BASE, 0, fds, 0));
+	HOSTILE("GET_QUEUE_NUM without MQ", false, "without the MQ",
+		ret = req(fd, GET_QUEUE_NUM, V1, NULL, 0, NULL, 0));
+	HOSTILE("GET_CONFIG, never offered", false, "not served",
+		ret = req(fd, GET_CONFIG, V1, big, 12, NULL, 0));
+
+	/* A ring that starts inside the table but runs past its region's end:
+	 * the translation the device sets the ring up through refuses it. */
+	{
+		int fd = bring_up(false);
+		struct addr a = { 0, 0, 0x70000ff000, 0x7000002000, 0x7000001000, 0 };
+
+		req_state(fd, SET_VRING_NUM, 0, 512);
+		req(fd, SET_VRING_ADDR, V1, &a, sizeof(a), NULL, 0);
+		req_u64(fd, SET_VRING_KICK, 0, fds, 1);
+		check(!dev.translated, "a ring running past the end of its region cannot be reached");
+		drop(fd);
+	}
+
+	/* REPLY_ACK: a refused request is told so before the connection ends. */
+	{
+		int fd = connect_fe();
+		uint64_t status = 0;
+
+		vhost_server_accept(srv);
+		req_u64(fd, SET_PROTOCOL_FEATURES, 1 << 3, NULL, 0);
+		uint64_t bad = F_VERSION_1 | 1ULL << 5;
+		int ret = req(fd, SET_FEATURES, V1 | NEED_REPLY, &bad, 8, NULL, 0);
+		check(ret < 0 && recv_reply(fd, SET_FEATURES, &status, sizeof(status)) && status != 0,
+		      "REPLY_ACK: a refused request gets a non-zero status first");
+		drop(fd);
+	}
+	close(efd);
+}
+
+int main(void)
+{
+	static const struct vhost_server_dev d = {
+		.name = "test", .features = F_VERSION_1, .nrings = NRINGS, .max_ring_size = 32768,
+		.ring_start = fake_start, .ring_stop = fake_stop, .mem_changed = fake_mem_changed,
+	};
+	char dir[] = "/tmp/vdm-vserver-XXXXXX", err[256] = "";
+
+	if (!mkdtemp(dir))
+		return 99;
+	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
+	ram_fd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (ram_fd < 0 || ftruncate(ram_fd, RAM_SIZE))
+		return 99;
+	if (!check(vhost_server_open(&srv, sock_path, &d, err, sizeof(err)) == 0,
+		   "the server listens (%s)", err))
+		return 1;
+	dev.s = srv;
+	good_front_end();
+	hostile();
+	vhost_server_close(srv);
+	check(access(sock_path, F_OK) != 0, "closing the server removes its socket");
+	rmdir(dir);
+	close(ram_fd);
+	printf("%d checks passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

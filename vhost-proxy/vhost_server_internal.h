@@ -1,0 +1,74 @@
+/*
+ * vhost_server_internal.h - what the vhost-user back-end side shares between
+ * its message handling (vhost_user_server.c) and its memory table
+ * (vhost_server_mem.c).  Not part of the API.
+ */
+#ifndef VDM_VHOST_SERVER_INTERNAL_H
+#define VDM_VHOST_SERVER_INTERNAL_H
+
+#include "vhostproxy.h"
+
+#include <sys/types.h>
+
+/* One region of the front-end's guest RAM, mapped here. */
+struct vs_region {
+	uint64_t gpa, size, uaddr;
+	void *map;          /* what mmap returned (page-aligned) */
+	size_t map_len;
+	uint8_t *host;      /* gpa's byte in the mapping */
+};
+
+struct vs_mem {
+	int n;
+	struct vs_region r[VHOST_SERVER_MAX_REGIONS];
+};
+
+/* What the front-end set for one ring. */
+struct vs_ring {
+	uint16_t num;          /* 0: not set */
+	bool addr_set;
+	uint64_t desc_ua, avail_ua, used_ua; /* front-end user addresses */
+	uint16_t base;         /* next avail index (SET_VRING_BASE, or where it stopped) */
+	int kick_fd, call_fd, err_fd;
+	bool started;          /* SET_VRING_KICK came, no GET_VRING_BASE since */
+	bool enabled;          /* SET_VRING_ENABLE, or no protocol features */
+	bool running;          /* the device serves it */
+};
+
+struct vhost_server {
+	struct vhost_server_dev dev;
+	char path[108];
+	dev_t sock_dev;        /* the socket file made here (removed at close if still it) */
+	ino_t sock_ino;
+	int listen_fd, conn_fd;
+	bool owner;
+	uint64_t features;     /* set by the front-end */
+	uint64_t protocol_features;
+	struct vs_mem mem;
+	struct vs_ring rings[VHOST_MAX_RINGS];
+	char err[256];
+};
+
+/* Record a one-line reason; returns ret for tail calls. */
+int vs_error(struct vhost_server *s, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Check a SET_MEM_TABLE's regions (n of them, fds[i] for region i) and map
+ * them into *out.  Refused: no region or more than VHOST_SERVER_MAX_REGIONS,
+ * empty or wrapping regions, regions overlapping in guest-physical or user
+ * address space, an fd that is not a file at least mmap_offset + size long.
+ * The fds stay the caller's.  Returns 0, or -errno with the reason in s.
+ */
+struct vu_region;
+int vs_mem_map(struct vhost_server *s, struct vs_mem *out, const struct vu_region *regions, int n,
+	       const int *fds);
+
+/* Unmap every region of m and empty it. */
+void vs_mem_unmap(struct vs_mem *m);
+
+/* A front-end user address -> guest-physical, through the table; false when
+ * ua is in no region. */
+bool vs_mem_ua_to_gpa(const struct vs_mem *m, uint64_t ua, uint64_t *gpa);
+
+#endif /* VDM_VHOST_SERVER_INTERNAL_H */

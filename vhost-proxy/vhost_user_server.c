@@ -1,0 +1,777 @@
+/*
+ * vhost_user_server.c - the back-end side of vhost-user (QEMU's
+ * docs/interop/vhost-user.rst): the listening socket, one front-end at a
+ * time, each request read, checked and answered, and the rings' state
+ * machine; the device behind the server serves a ring while it is started
+ * (SET_VRING_KICK, until GET_VRING_BASE) and enabled (SET_VRING_ENABLE, or
+ * always without protocol features).
+ *
+ * The front-end is hostile: a message whose size, ring index, fd count,
+ * flags or values break a rule is not answered but ends the connection, with
+ * the reason in s->err.  A front-end that sends half a message and stops is
+ * given VS_MSG_TIMEOUT_MS for the rest, then dropped, so it cannot hold the
+ * caller's loop for longer.  Every fd that comes with a message is either
+ * kept by the ring it names or closed before the next message is read.
+ */
+#include "vhost_server_internal.h"
+#include "vhost_user_proto.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VS_MSG_TIMEOUT_MS 1000
+/* Largest payload of any request served (no config space, no inflight). */
+#define VS_MAX_PAYLOAD sizeof(struct vu_mem)
+/* Room for more fds than any request carries, so one too many is seen as
+ * such rather than as a truncated control message. */
+#define VS_MAX_FDS (VHOST_SERVER_MAX_REGIONS + 1)
+#define VS_PROTOCOL_FEATURES (1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK)
+
+/* One request as read: header, payload, the fds that came with it. */
+struct vs_msg {
+	struct vu_hdr hdr;
+	union {
+		uint64_t u64;
+		struct vu_state state;
+		struct vu_addr addr;
+		struct vu_mem mem;
+		uint8_t bytes[VS_MAX_PAYLOAD];
+	} p;
+	int fds[VS_MAX_FDS];
+	int nfds;
+};
+
+int vs_error(struct vhost_server *s, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static const char *req_name(uint32_t r)
+{
+	static const char *const names[] = {
+		[VU_GET_FEATURES] = "GET_FEATURES",
+		[VU_SET_FEATURES] = "SET_FEATURES",
+		[VU_SET_OWNER] = "SET_OWNER",
+		[VU_RESET_OWNER] = "RESET_OWNER",
+		[VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
+		[VU_SET_LOG_BASE] = "SET_LOG_BASE",
+		[VU_SET_LOG_FD] = "SET_LOG_FD",
+		[VU_SET_VRING_NUM] = "SET_VRING_NUM",
+		[VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
+		[VU_SET_VRING_BASE] = "SET_VRING_BASE",
+		[VU_GET_VRING_BASE] = "GET_VRING_BASE",
+		[VU_SET_VRING_KICK] = "SET_VRING_KICK",
+		[VU_SET_VRING_CALL] = "SET_VRING_CALL",
+		[VU_SET_VRING_ERR] = "SET_VRING_ERR",
+		[VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+		[VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+		[VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
+		[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+		[VU_GET_CONFIG] = "GET_CONFIG",
+		[VU_SET_CONFIG] = "SET_CONFIG",
+	};
+
+	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : NULL;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void ring_clear(struct vs_ring *r)
+{
+	close_fd(&r->kick_fd);
+	close_fd(&r->call_fd);
+	close_fd(&r->err_fd);
+	*r = (struct vs_ring){ .kick_fd = -1, .call_fd = -1, .err_fd = -1 };
+}
+
+/* ---- rings ---- */
+
+static void ring_stop(struct vhost_server *s, unsigned idx)
+{
+	struct vs_ring *r = &s->rings[idx];
+
+	if (!r->running)
+		return;
+	s->dev.ring_stop(s->dev.opaque, idx, &r->base);
+	r->running = false;
+}
+
+/* Start or stop ring idx as its state now asks. */
+static int ring_update(struct vhost_server *s, unsigned idx)
+{
+	struct vs_ring *r = &s->rings[idx];
+	bool want = r->started && r->enabled;
+	struct vhost_server_ring sr;
+	char why[160] = "";
+	int ret;
+
+	if (!want) {
+		ring_stop(s, idx);
+		return 0;
+	}
+	if (r->running)
+		return 0;
+	/* The table may have changed since SET_VRING_ADDR: look the user
+	 * addresses up in the one in force now. */
+	if (!vs_mem_ua_to_gpa(&s->mem, r->desc_ua, &sr.desc_gpa) ||
+	    !vs_mem_ua_to_gpa(&s->mem, r->avail_ua, &sr.avail_gpa) ||
+	    !vs_mem_ua_to_gpa(&s->mem, r->used_ua, &sr.used_gpa))
+		return vs_error(s, -EINVAL, "ring %u: its addresses are outside the memory table",
+				idx);
+	sr.num = r->num;
+	sr.base = r->base;
+	sr.kick_fd = r->kick_fd;
+	sr.features = s->features;
+	ret = s->dev.ring_start(s->dev.opaque, idx, &sr, why, sizeof(why));
+	if (ret)
+		return vs_error(s, ret, "ring %u: %s", idx, why[0] ? why : strerror(-ret));
+	r->running = true;
+	return 0;
+}
+
+/* ---- the connection ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until the connection is readable, by deadline. */
+static int wait_readable(struct vhost_server *s, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = s->conn_fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return vs_error(s, -ETIMEDOUT,
+					"the front-end sent part of a message and stopped");
+		if (errno != EINTR)
+			return vs_error(s, -errno, "poll: %s", strerror(errno));
+	}
+}
+
+/* Take the fds of a control message; false when there were too many. */
+static bool take_fds(struct msghdr *mh, struct vs_msg *m)
+{
+	bool ok = !(mh->msg_flags & MSG_CTRUNC);
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (m->nfds < VS_MAX_FDS)
+				m->fds[m->nfds++] = fd;
+			else {
+				close(fd);
+				ok = false;
+			}
+		}
+	}
+	return ok;
+}
+
+/* Read len bytes into buf (fds, when they come, into m) by deadline. */
+static int read_bytes(struct vhost_server *s, struct vs_msg *m, void *buf, size_t len,
+		      int64_t deadline, bool *too_many_fds)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * VS_MAX_FDS)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { (char *)buf + got, len - got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n = recvmsg(s->conn_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		int ret;
+
+		if (n > 0) {
+			if (!take_fds(&mh, m))
+				*too_many_fds = true;
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return got || buf != &m->hdr
+				       ? vs_error(s, -EPROTO, "the front-end closed the connection "
+							      "in the middle of a message")
+				       : vs_error(s, -ECONNRESET,
+						  "the front-end closed the connection");
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return vs_error(s, -errno, "recvmsg: %s", strerror(errno));
+		ret = wait_readable(s, deadline);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void close_msg_fds(struct vs_msg *m)
+{
+	for (int i = 0; i < m->nfds; i++)
+		close_fd(&m->fds[i]);
+	m->nfds = 0;
+}
+
+static int send_reply(struct vhost_server *s, uint32_t req, const void *payload, uint32_t len)
+{
+	struct vu_hdr hdr = { .request = req, .flags = VU_VERSION | VU_FLAG_REPLY, .size = len };
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)payload, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n;
+
+	do
+		n = sendmsg(s->conn_fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return vs_error(s, -ETIMEDOUT, "the front-end does not read its replies");
+	if (n < 0)
+		return vs_error(s, -errno, "sending the %s reply: %s", req_name(req),
+				strerror(errno));
+	if ((size_t)n != sizeof(hdr) + len)
+		return vs_error(s, -EIO, "sending the %s reply: short write", req_name(req));
+	return 0;
+}
+
+static int reply_u64(struct vhost_server *s, uint32_t req, uint64_t v)
+{
+	return send_reply(s, req, &v, sizeof(v));
+}
+
+/* ---- requests ---- */
+
+static bool proto_features_on(const struct vhost_server *s)
+{
+	return s->features >> VU_F_PROTOCOL_FEATURES & 1;
+}
+
+/* The ring a request names, checked against the rings served. */
+static int ring_index(struct vhost_server *s, const struct vs_msg *m, uint64_t idx, bool stopped)
+{
+	if (idx >= s->dev.nrings)
+		return vs_error(s, -EINVAL, "%s: ring %llu does not exist (%u served)",
+				req_name(m->hdr.request), (unsigned long long)idx, s->dev.nrings);
+	if (stopped && s->rings[idx].started)
+		return vs_error(s, -EBUSY, "%s: ring %llu is started (stop it with GET_VRING_BASE)",
+				req_name(m->hdr.request), (unsigned long long)idx);
+	return 0;
+}
+
+static int set_features(struct vhost_server *s, uint64_t f)
+{
+	uint64_t offered = s->dev.features | 1ULL << VU_F_PROTOCOL_FEATURES;
+
+	if (f >> VU_F_LOG_ALL & 1)
+		return vs_error(s, -ENOTSUP, "SET_FEATURES: LOG_ALL (dirty-page logging for "
+					     "migration) is not supported");
+	if (f & ~offered)
+		return vs_error(s, -EINVAL, "SET_FEATURES: features %#llx were never offered",
+				(unsigned long long)(f & ~offered));
+	for (unsigned i = 0; i < s->dev.nrings; i++)
+		if (s->rings[i].running && f != s->features)
+			return vs_error(s, -EBUSY,
+					"SET_FEATURES: features change while ring %u runs", i);
+	s->features = f;
+	/* Without protocol features a ring is enabled from the start
+	 * (vhost-user.rst, "Ring states"); with them it waits for ENABLE. */
+	if (!proto_features_on(s)) {
+		for (unsigned i = 0; i < s->dev.nrings; i++) {
+			int ret;
+
+			s->rings[i].enabled = true;
+			ret = ring_update(s, i);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int set_mem_table(struct vhost_server *s, struct vs_msg *m)
+{
+	struct vs_mem fresh, old;
+	uint32_t n;
+	int ret;
+
+	if (m->hdr.size < offsetof(struct vu_mem, regions))
+		return vs_error(s, -EINVAL, "SET_MEM_TABLE: payload of %u bytes", m->hdr.size);
+	n = m->p.mem.nregions;
+	if (n < 1 || n > VHOST_SERVER_MAX_REGIONS)
+		return vs_error(s, -EINVAL, "SET_MEM_TABLE: %u regions (1 to %d taken)", n,
+				VHOST_SERVER_MAX_REGIONS);
+	if (m->hdr.size != offsetof(struct vu_mem, regions) + n * sizeof(struct vu_region))
+		return vs_error(s, -EINVAL, "SET_MEM_TABLE: %u bytes for %u regions", m->hdr.size,
+				n);
+	if ((uint32_t)m->nfds != n)
+		return vs_error(s, -EINVAL, "SET_MEM_TABLE: %d fds for %u regions", m->nfds, n);
+	ret = vs_mem_map(s, &fresh, m->p.mem.regions, (int)n, m->fds);
+	if (ret)
+		return ret;
+	/* Running rings move to the new table before the old one goes, so
+	 * they never point into unmapped memory. */
+	old = s->mem;
+	s->mem = fresh;
+	for (unsigned i = 0; i < s->dev.nrings; i++) {
+		if (s->rings[i].running) {
+			char why[160] = "";
+
+			ret = s->dev.mem_changed(s->dev.opaque, why, sizeof(why));
+			if (ret)
+				vs_error(s, ret, "SET_MEM_TABLE: %s",
+					 why[0] ? why : "a running ring is not in the new table");
+			break;
+		}
+	}
+	vs_mem_unmap(&old);
+	return ret;
+}
+
+static int set_vring_addr(struct vhost_server *s, const struct vu_addr *a)
+{
+	struct vs_ring *r = &s->rings[a->index];
+	uint64_t gpa;
+
+	if (a->flags & VU_VRING_F_LOG)
+		return vs_error(s, -ENOTSUP, "SET_VRING_ADDR: used-ring logging (migration) is "
+					     "not supported");
+	if (!s->mem.n)
+		return vs_error(s, -EINVAL, "SET_VRING_ADDR before SET_MEM_TABLE");
+	if (!vs_mem_ua_to_gpa(&s->mem, a->desc, &gpa) || !vs_mem_ua_to_gpa(&s->mem, a->avail, &gpa) ||
+	    !vs_mem_ua_to_gpa(&s->mem, a->used, &gpa))
+		return vs_error(s, -EINVAL,
+				"SET_VRING_ADDR: ring %u's addresses are outside the memory table",
+				a->index);
+	r->desc_ua = a->desc;
+	r->avail_ua = a->avail;
+	r->used_ua = a->used;
+	r->addr_set = true;
+	return 0;
+}
+
+/* SET_VRING_KICK / CALL / ERR: u64 with the ring index and the no-fd bit. */
+static int set_vring_fd(struct vhost_server *s, struct vs_msg *m)
+{
+	uint64_t v = m->p.u64;
+	unsigned idx = (unsigned)(v & VU_VRING_INDEX_MASK);
+	bool nofd = v & VU_VRING_NOFD;
+	struct vs_ring *r;
+	int ret, fd;
+
+	if (v & ~(VU_VRING_INDEX_MASK | VU_VRING_NOFD))
+		return vs_error(s, -EINVAL, "%s: reserved bits set (%#llx)",
+				req_name(m->hdr.request), (unsigned long long)v);
+	ret = ring_index(s, m, idx, false);
+	if (ret)
+		return ret;
+	if (m->nfds != (nofd ? 0 : 1))
+		return vs_error(s, -EINVAL, "%s: %d fds with%s the no-fd flag",
+				req_name(m->hdr.request), m->nfds, nofd ? "" : "out");
+	r = &s->rings[idx];
+	fd = nofd ? -1 : m->fds[0];
+	switch (m->hdr.request) {
+	case VU_SET_VRING_KICK:
+		if (nofd)
+			return vs_error(s, -ENOTSUP,
+					"SET_VRING_KICK: ring %u without a kick fd (polling) is "
+					"not supported", idx);
+		if (!r->num || !r->addr_set)
+			return vs_error(s, -EINVAL,
+					"SET_VRING_KICK: ring %u has no size or addresses yet", idx);
+		/* A new kick fd for a running ring: stop serving the old one
+		 * first (the device watches it). */
+		ring_stop(s, idx);
+		close_fd(&r->kick_fd);
+		r->kick_fd = fd;
+		r->started = true;
+		break;
+	case VU_SET_VRING_CALL:
+		/* Read at each interrupt: takes effect at once, even running. */
+		close_fd(&r->call_fd);
+		r->call_fd = fd;
+		break;
+	default:
+		close_fd(&r->err_fd);
+		r->err_fd = fd;
+		break;
+	}
+	m->fds[0] = -1; /* the ring has it */
+	m->nfds = 0;
+	return m->hdr.request == VU_SET_VRING_KICK ? ring_update(s, idx) : 0;
+}
+
+/* The payload size each request must have (-1: checked by its handler). */
+static int payload_size(uint32_t req)
+{
+	switch (req) {
+	case VU_GET_FEATURES:
+	case VU_SET_OWNER:
+	case VU_RESET_OWNER:
+	case VU_GET_PROTOCOL_FEATURES:
+	case VU_GET_QUEUE_NUM:
+		return 0;
+	case VU_SET_VRING_ADDR:
+		return sizeof(struct vu_addr);
+	case VU_SET_MEM_TABLE:
+		return -1;
+	default:
+		return 8; /* a u64, or a vring state (two u32) */
+	}
+}
+
+/* Forget everything negotiated: RESET_OWNER, or the front-end went away. */
+static void session_reset(struct vhost_server *s)
+{
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++) {
+		ring_stop(s, i);
+		ring_clear(&s->rings[i]);
+	}
+	vs_mem_unmap(&s->mem);
+	s->owner = false;
+	s->features = 0;
+	s->protocol_features = 0;
+}
+
+/*
+ * Serve one request.  *replied is set when it had an answer of its own (so
+ * REPLY_ACK adds none).  Returns 0 or -errno with the reason in s->err.
+ */
+static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
+{
+	uint32_t req = m->hdr.request;
+	struct vu_state st = m->p.state;
+	int ret;
+
+	/* Only the requests that carry fds may; they check their count. */
+	if (m->nfds && req != VU_SET_MEM_TABLE && req != VU_SET_VRING_KICK &&
+	    req != VU_SET_VRING_CALL && req != VU_SET_VRING_ERR)
+		return vs_error(s, -EINVAL, "%s: came with %d fds", req_name(req), m->nfds);
+	switch (req) {
+	case VU_GET_FEATURES:
+		*replied = true;
+		return reply_u64(s, req, s->dev.features | 1ULL << VU_F_PROTOCOL_FEATURES);
+	case VU_SET_FEATURES:
+		return set_features(s, m->p.u64);
+	case VU_SET_OWNER:
+		s->owner = true;
+		return 0;
+	case VU_RESET_OWNER:
+		session_reset(s);
+		return 0;
+	case VU_GET_PROTOCOL_FEATURES:
+		*replied = true;
+		return reply_u64(s, req, VS_PROTOCOL_FEATURES);
+	case VU_SET_PROTOCOL_FEATURES:
+		if (m->p.u64 & ~VS_PROTOCOL_FEATURES)
+			return vs_error(s, -EINVAL,
+					"SET_PROTOCOL_FEATURES: %#llx were never offered",
+					(unsigned long long)(m->p.u64 & ~VS_PROTOCOL_FEATURES));
+		s->protocol_features = m->p.u64;
+		return 0;
+	case VU_GET_QUEUE_NUM:
+		if (!(s->protocol_features >> VU_PROTOCOL_F_MQ & 1))
+			return vs_error(s, -EPROTO, "GET_QUEUE_NUM without the MQ protocol feature");
+		*replied = true;
+		return reply_u64(s, req, s->dev.nrings);
+	case VU_SET_MEM_TABLE:
+		return set_mem_table(s, m);
+	case VU_SET_LOG_BASE:
+	case VU_SET_LOG_FD:
+		return vs_error(s, -ENOTSUP, "%s: dirty-page logging (migration) is not supported",
+				req_name(req));
+	case VU_SET_VRING_NUM:
+		ret = ring_index(s, m, st.index, true);
+		if (ret)
+			return ret;
+		/* virtio 1.2, 2.7: a power of two, at most the device's size. */
+		if (st.num == 0 || st.num > s->dev.max_ring_size || (st.num & (st.num - 1)))
+			return vs_error(s, -EINVAL, "SET_VRING_NUM: ring %u size %u (a power of two "
+					"up to %u taken)", st.index, st.num, s->dev.max_ring_size);
+		s->rings[st.index].num = (uint16_t)st.num;
+		return 0;
+	case VU_SET_VRING_ADDR:
+		ret = ring_index(s, m, m->p.addr.index, true);
+		return ret ? ret : set_vring_addr(s, &m->p.addr);
+	case VU_SET_VRING_BASE:
+		ret = ring_index(s, m, st.index, true);
+		if (ret)
+			return ret;
+		/* A split ring's base is a 16-bit avail index (packed rings,
+		 * with wrap counters above it, are not offered). */
+		if (st.num > 0xffff)
+			return vs_error(s, -EINVAL, "SET_VRING_BASE: ring %u base %u", st.index,
+					st.num);
+		s->rings[st.index].base = (uint16_t)st.num;
+		return 0;
+	case VU_GET_VRING_BASE:
+		ret = ring_index(s, m, st.index, false);
+		if (ret)
+			return ret;
+		/* Stops the ring; the front-end learns where to go on from. */
+		s->rings[st.index].started = false;
+		ring_stop(s, st.index);
+		close_fd(&s->rings[st.index].kick_fd);
+		st.num = s->rings[st.index].base;
+		*replied = true;
+		return send_reply(s, req, &st, sizeof(st));
+	case VU_SET_VRING_KICK:
+	case VU_SET_VRING_CALL:
+	case VU_SET_VRING_ERR:
+		return set_vring_fd(s, m);
+	case VU_SET_VRING_ENABLE:
+		if (!proto_features_on(s))
+			return vs_error(s, -EPROTO, "SET_VRING_ENABLE without protocol features");
+		ret = ring_index(s, m, st.index, false);
+		if (ret)
+			return ret;
+		if (st.num > 1)
+			return vs_error(s, -EINVAL, "SET_VRING_ENABLE: ring %u state %u", st.index,
+					st.num);
+		s->rings[st.index].enabled = st.num;
+		return ring_update(s, st.index);
+	default: /* refused before: see vhost_server_handle */
+		return vs_error(s, -ENOTSUP, "%s: not served", req_name(req));
+	}
+}
+
+int vhost_server_handle(struct vhost_server *s)
+{
+	static struct vs_msg zero_msg;
+	struct vs_msg m;
+	int64_t deadline = now_ms() + VS_MSG_TIMEOUT_MS;
+	bool too_many = false, replied = false;
+	int expect, ret;
+
+	if (s->conn_fd < 0)
+		return vs_error(s, -ENOTCONN, "no front-end");
+	m = zero_msg;
+	ret = read_bytes(s, &m, &m.hdr, sizeof(m.hdr), deadline, &too_many);
+	if (ret)
+		goto out;
+	if (!req_name(m.hdr.request)) {
+		ret = vs_error(s, -ENOTSUP, "unknown request %u", m.hdr.request);
+		goto out;
+	}
+	/* Known, but their protocol feature was never offered. */
+	if (m.hdr.request == VU_GET_CONFIG || m.hdr.request == VU_SET_CONFIG) {
+		ret = vs_error(s, -ENOTSUP, "%s: not served (its protocol feature was not offered)",
+			       req_name(m.hdr.request));
+		goto out;
+	}
+	if ((m.hdr.flags & VU_VERSION_MASK) != VU_VERSION || (m.hdr.flags & VU_FLAG_REPLY)) {
+		ret = vs_error(s, -EPROTO, "%s: flags %#x (version 1, not a reply, expected)",
+			       req_name(m.hdr.request), m.hdr.flags);
+		goto out;
+	}
+	expect = payload_size(m.hdr.request);
+	if (m.hdr.size > VS_MAX_PAYLOAD || (expect >= 0 && m.hdr.size != (uint32_t)expect)) {
+		ret = vs_error(s, -EINVAL, "%s: payload of %u bytes (%d expected)",
+			       req_name(m.hdr.request), m.hdr.size, expect >= 0 ? expect : -1);
+		goto out;
+	}
+	ret = read_bytes(s, &m, m.p.bytes, m.hdr.size, deadline, &too_many);
+	if (ret)
+		goto out;
+	if (too_many) {
+		ret = vs_error(s, -EINVAL, "%s: came with more fds than any request carries",
+			       req_name(m.hdr.request));
+		goto out;
+	}
+	ret = dispatch(s, &m, &replied);
+	/* REPLY_ACK: a request without an answer of its own gets a status;
+	 * a refusal is said too, before the connection ends. */
+	if (!replied && (m.hdr.flags & VU_FLAG_NEED_REPLY) &&
+	    (s->protocol_features >> VU_PROTOCOL_F_REPLY_ACK & 1)) {
+		int r2 = reply_u64(s, m.hdr.request, ret ? 1 : 0);
+
+		if (!ret)
+			ret = r2;
+	}
+out:
+	close_msg_fds(&m);
+	return ret;
+}
+
+/* ---- listening and accepting ---- */
+
+int vhost_server_open(struct vhost_server **out, const char *path,
+		      const struct vhost_server_dev *dev, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vhost_server *s;
+	struct stat st;
+	int ret;
+
+	if (!dev->nrings || dev->nrings > VHOST_MAX_RINGS || !dev->max_ring_size ||
+	    (dev->max_ring_size & (dev->max_ring_size - 1))) {
+		snprintf(err, errlen, "%s: cannot serve %u rings of %u", dev->name, dev->nrings,
+			 dev->max_ring_size);
+		return -EINVAL;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "%s exists and is not a socket", path);
+			return -EEXIST;
+		}
+		/* A socket file left by an earlier run. */
+		if (unlink(path)) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot remove the old socket %s: %s", path,
+				 strerror(errno));
+			return ret;
+		}
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->dev = *dev;
+	s->conn_fd = -1;
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
+		ring_clear(&s->rings[i]);
+	memcpy(s->path, path, strlen(path) + 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(s->listen_fd, 4) || stat(path, &st)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		if (s->listen_fd >= 0)
+			close(s->listen_fd);
+		free(s);
+		return ret;
+	}
+	s->sock_dev = st.st_dev;
+	s->sock_ino = st.st_ino;
+	*out = s;
+	return 0;
+}
+
+int vhost_server_listen_fd(const struct vhost_server *s)
+{
+	return s->listen_fd;
+}
+
+int vhost_server_conn_fd(const struct vhost_server *s)
+{
+	return s->conn_fd;
+}
+
+int vhost_server_accept(struct vhost_server *s)
+{
+	int ms = VS_MSG_TIMEOUT_MS;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ECONNABORTED)
+			return -EAGAIN;
+		return vs_error(s, -errno, "accept: %s", strerror(errno));
+	}
+	if (s->conn_fd >= 0) {
+		close(fd);
+		return vs_error(s, -EBUSY,
+				"refused a second front-end while one is connected");
+	}
+	/* A front-end that stops reading its replies must not hold us in
+	 * sendmsg longer than it may hold us for a message. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+		int e = errno;
+
+		close(fd);
+		return vs_error(s, -e, "SO_SNDTIMEO: %s", strerror(e));
+	}
+	s->conn_fd = fd;
+	return 0;
+}
+
+void vhost_server_disconnect(struct vhost_server *s)
+{
+	if (s->conn_fd < 0)
+		return;
+	session_reset(s);
+	close_fd(&s->conn_fd);
+}
+
+void vhost_server_close(struct vhost_server *s)
+{
+	struct stat st;
+
+	if (!s)
+		return;
+	vhost_server_disconnect(s);
+	close(s->listen_fd);
+	/* Only the socket made here: another instance may have replaced it. */
+	if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev && st.st_ino == s->sock_ino)
+		unlink(s->path);
+	free(s);
+}
+
+/* ---- for the device ---- */
+
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+
+	/* An eventfd takes it (or is at its limit, and the reader will wake
+	 * anyway); anything else the front-end passed is its own problem. */
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+	}
+}
+
+void vhost_server_call(struct vhost_server *s, unsigned idx)
+{
+	if (idx < VHOST_MAX_RINGS)
+		signal_fd(s->rings[idx].call_fd);
+}
+
+void vhost_server_ring_error(struct vhost_server *s, unsigned idx)
+{
+	if (idx < VHOST_MAX_RINGS)
+		signal_fd(s->rings[idx].err_fd);
+}
+
+const char *vhost_server_error(const struct vhost_server *s)
+{
+	return s->err;
+}
