@@ -60,6 +60,12 @@ check_PROGRAMS += tests/sim/test_route_switch
 tests_sim_test_route_switch_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_route_switch_LDADD = $(TEST_LDADD) -lpthread
 TESTS += tests/sim/test_route_switch
+# virtio-rnd switching live between VBS-U and vdm-vhost-user.
+check_PROGRAMS += tests/sim/test_rnd_route_switch
+tests_sim_test_rnd_route_switch_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+tests_sim_test_rnd_route_switch_LDADD = $(TEST_LDADD) -lpthread
+TESTS += tests/sim/test_rnd_route_switch
+EXTRA_DIST += tests/sim/api_client.h
 # The management API as a client sees it, bad input included.
 check_PROGRAMS += tests/sim/test_api
 tests_sim_test_api_CPPFLAGS = $(SIM_TEST_CPPFLAGS)

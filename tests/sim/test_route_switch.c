@@ -14,13 +14,12 @@
  * reason and the disk keeps serving on VBS-U.  Both sides use the page cache and locking=off (two writers on
  * one image, on purpose).  Skipped (77) without qemu-storage-daemon.
  */
+#include "api_client.h"
 #include "blk_guest.h"
 #include "peer.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
@@ -34,55 +33,14 @@ static volatile bool switching_done;
 static int switch_failures;
 static char last_reply[4096];
 
-/* One API request; true when vdm returned (reply in last_reply). */
-static bool api_call(const char *request)
+static bool api_call_here(const char *request)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[4096];
-	size_t have = 0;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok = false;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", api_sock);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    dprintf(fd, "%s\n", request) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	/* Lines until the reply (the greeting comes first). */
-	for (;;) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-		char *nl;
-
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = 0;
-		while ((nl = strchr(buf, '\n'))) {
-			*nl = 0;
-			if (strstr(buf, "\"return\"") || strstr(buf, "\"error\"")) {
-				snprintf(last_reply, sizeof(last_reply), "%s", buf);
-				ok = strstr(buf, "\"return\"") != NULL;
-				close(fd);
-				return ok;
-			}
-			have -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, have + 1);
-		}
-	}
-	close(fd);
-	return false;
+	return api_call(api_sock, request, last_reply, sizeof(last_reply));
 }
 
 static bool set_route(const char *route)
 {
-	char req[300];
-
-	snprintf(req, sizeof(req),
-		 "{\"execute\": \"set-route\", \"arguments\": {\"slot\": \"%d:0\", \"route\": \"%s\"}}",
-		 SLOT, route);
-	return api_call(req);
+	return api_set_route(api_sock, SLOT, route, last_reply, sizeof(last_reply));
 }
 
 static void *switcher(void *arg)
@@ -196,7 +154,7 @@ int main(void)
 	char req[200];
 	snprintf(req, sizeof(req),
 		 "{\"execute\": \"query-stats\", \"arguments\": {\"slot\": \"%d\"}}", SLOT);
-	drv_check(api_call(req) && strstr(last_reply, "\"route_switches\":20"),
+	drv_check(api_call_here(req) && strstr(last_reply, "\"route_switches\":20"),
 		  "query-stats counts 20 switches: %s", last_reply);
 
 	/* A back-end that cannot serve what the guest uses is refused before
@@ -233,7 +191,7 @@ int main(void)
 	drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_OUT, 0, BLOCK) == VIRTIO_BLK_S_OK &&
 			  blk_guest_rw(&g, VIRTIO_BLK_T_IN, 0, BLOCK) == VIRTIO_BLK_S_OK,
 		  "the disk still serves on VBS-U");
-	drv_check(api_call("{\"execute\": \"query-devices\"}") &&
+	drv_check(api_call_here("{\"execute\": \"query-devices\"}") &&
 			  strstr(last_reply, "\"route\":\"vbs-u\""),
 		  "query-devices says vbs-u");
 	drv_virtio_fini(&g.v);
