@@ -11,6 +11,7 @@
  * client.
  */
 #include "api.h"
+#include "unix_listen.h"
 #include "log.h"
 #include "vdm.h"
 
@@ -267,41 +268,24 @@ static void accept_cb(void *arg, int fd, uint32_t events)
 
 int api_open(struct api **out, struct vdm *vdm, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char why[200];
 	struct api *api;
-	struct stat st;
-	mode_t old;
 	int ret;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "--api-socket %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "--api-socket %s: exists and is not a socket", path);
-			return -EEXIST;
-		}
-		unlink(path); /* a stale socket from an earlier run */
-	}
 	api = calloc(1, sizeof(*api));
 	if (!api)
 		return -ENOMEM;
 	api->vdm = vdm;
 	snprintf(api->path, sizeof(api->path), "%s", path);
-	strcpy(sa.sun_path, path);
-	api->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	/* Only the owner may talk to it: the socket is born 0600. */
-	old = umask(0177);
-	ret = api->fd < 0 || bind(api->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	      listen(api->fd, 8) ? -errno : 0;
-	umask(old);
-	if (!ret)
-		ret = evloop_add_fd(vdm->loop, api->fd, EPOLLIN, accept_cb, api);
+	api->fd = unix_listen(path, 8, 1, why, sizeof(why));
+	ret = api->fd < 0 ? api->fd : evloop_add_fd(vdm->loop, api->fd, EPOLLIN, accept_cb, api);
 	if (ret) {
-		snprintf(err, errlen, "--api-socket %s: %s", path, strerror(-ret));
-		if (api->fd >= 0)
+		if (api->fd >= 0) {
 			close(api->fd);
+			snprintf(why, sizeof(why), "%s", strerror(-ret));
+		}
+		snprintf(err, errlen, "--api-socket: %s", why);
 		free(api);
 		return ret;
 	}

@@ -5,6 +5,7 @@
  * start, and the file removed at close if it is still the one vdm made.
  */
 #include "chardev_internal.h"
+#include "unix_listen.h"
 #include "log.h"
 
 #include <errno.h>
@@ -67,7 +68,6 @@ static void accept_event(void *arg, int fd, uint32_t events)
 static int socket_open(struct chardev *c, const struct chardev_spec *spec, char *err,
 		       size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = spec->path;
 	struct cd_socket *s;
 	struct stat st;
@@ -81,31 +81,10 @@ static int socket_open(struct chardev *c, const struct chardev_spec *spec, char 
 	s->listen_fd = -1;
 	s->refuse_rl = (struct ratelimit)RATELIMIT_INIT;
 	c->priv = s;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path '%s' is too long", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "%s exists and is not a socket", path);
-			return -EEXIST;
-		}
-		/* A socket file left by an earlier run. */
-		if (unlink(path)) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot remove the old socket %s: %s", path,
-				 strerror(errno));
-			return ret;
-		}
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return ret;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4) || stat(path, &st)) {
+	fd = unix_listen(path, 4, 0, err, errlen);
+	if (fd < 0)
+		return fd;
+	if (stat(path, &st)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
