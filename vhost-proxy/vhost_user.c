@@ -35,25 +35,9 @@ _Static_assert(VHOST_MAX_MEM_REGIONS <= VU_MAX_MEM_REGIONS, "a memory table fits
 
 static const char *req_name(uint32_t r)
 {
-	static const char *const names[] = {
-		[VU_GET_FEATURES] = "GET_FEATURES",
-		[VU_SET_FEATURES] = "SET_FEATURES",
-		[VU_SET_OWNER] = "SET_OWNER",
-		[VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
-		[VU_SET_VRING_NUM] = "SET_VRING_NUM",
-		[VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
-		[VU_SET_VRING_BASE] = "SET_VRING_BASE",
-		[VU_GET_VRING_BASE] = "GET_VRING_BASE",
-		[VU_SET_VRING_KICK] = "SET_VRING_KICK",
-		[VU_SET_VRING_CALL] = "SET_VRING_CALL",
-		[VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-		[VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-		[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-		[VU_GET_CONFIG] = "GET_CONFIG",
-		[VU_SET_CONFIG] = "SET_CONFIG",
-	};
+	const char *name = vu_request_name(r);
 
-	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : "?";
+	return name ? name : "?";
 }
 
 /* The stream is lost: remember it, and say why. */

@@ -61,34 +61,6 @@ int vs_error(struct vhost_server *s, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static const char *req_name(uint32_t r)
-{
-	static const char *const names[] = {
-		[VU_GET_FEATURES] = "GET_FEATURES",
-		[VU_SET_FEATURES] = "SET_FEATURES",
-		[VU_SET_OWNER] = "SET_OWNER",
-		[VU_RESET_OWNER] = "RESET_OWNER",
-		[VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
-		[VU_SET_LOG_BASE] = "SET_LOG_BASE",
-		[VU_SET_LOG_FD] = "SET_LOG_FD",
-		[VU_SET_VRING_NUM] = "SET_VRING_NUM",
-		[VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
-		[VU_SET_VRING_BASE] = "SET_VRING_BASE",
-		[VU_GET_VRING_BASE] = "GET_VRING_BASE",
-		[VU_SET_VRING_KICK] = "SET_VRING_KICK",
-		[VU_SET_VRING_CALL] = "SET_VRING_CALL",
-		[VU_SET_VRING_ERR] = "SET_VRING_ERR",
-		[VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-		[VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-		[VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-		[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-		[VU_GET_CONFIG] = "GET_CONFIG",
-		[VU_SET_CONFIG] = "SET_CONFIG",
-	};
-
-	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : NULL;
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -263,10 +235,10 @@ static int send_reply(struct vhost_server *s, uint32_t req, const void *payload,
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return vs_error(s, -ETIMEDOUT, "the front-end does not read its replies");
 	if (n < 0)
-		return vs_error(s, -errno, "sending the %s reply: %s", req_name(req),
+		return vs_error(s, -errno, "sending the %s reply: %s", vu_request_name(req),
 				strerror(errno));
 	if ((size_t)n != sizeof(hdr) + len)
-		return vs_error(s, -EIO, "sending the %s reply: short write", req_name(req));
+		return vs_error(s, -EIO, "sending the %s reply: short write", vu_request_name(req));
 	return 0;
 }
 
@@ -287,10 +259,10 @@ static int ring_index(struct vhost_server *s, const struct vs_msg *m, uint64_t i
 {
 	if (idx >= s->dev.nrings)
 		return vs_error(s, -EINVAL, "%s: ring %llu does not exist (%u served)",
-				req_name(m->hdr.request), (unsigned long long)idx, s->dev.nrings);
+				vu_request_name(m->hdr.request), (unsigned long long)idx, s->dev.nrings);
 	if (stopped && s->rings[idx].started)
 		return vs_error(s, -EBUSY, "%s: ring %llu is started (stop it with GET_VRING_BASE)",
-				req_name(m->hdr.request), (unsigned long long)idx);
+				vu_request_name(m->hdr.request), (unsigned long long)idx);
 	return 0;
 }
 
@@ -396,13 +368,13 @@ static int set_vring_fd(struct vhost_server *s, struct vs_msg *m)
 
 	if (v & ~(VU_VRING_INDEX_MASK | VU_VRING_NOFD))
 		return vs_error(s, -EINVAL, "%s: reserved bits set (%#llx)",
-				req_name(m->hdr.request), (unsigned long long)v);
+				vu_request_name(m->hdr.request), (unsigned long long)v);
 	ret = ring_index(s, m, idx, false);
 	if (ret)
 		return ret;
 	if (m->nfds != (nofd ? 0 : 1))
 		return vs_error(s, -EINVAL, "%s: %d fds with%s the no-fd flag",
-				req_name(m->hdr.request), m->nfds, nofd ? "" : "out");
+				vu_request_name(m->hdr.request), m->nfds, nofd ? "" : "out");
 	r = &s->rings[idx];
 	fd = nofd ? -1 : m->fds[0];
 	switch (m->hdr.request) {
@@ -481,7 +453,7 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 	/* Only the requests that carry fds may; they check their count. */
 	if (m->nfds && req != VU_SET_MEM_TABLE && req != VU_SET_VRING_KICK &&
 	    req != VU_SET_VRING_CALL && req != VU_SET_VRING_ERR)
-		return vs_error(s, -EINVAL, "%s: came with %d fds", req_name(req), m->nfds);
+		return vs_error(s, -EINVAL, "%s: came with %d fds", vu_request_name(req), m->nfds);
 	switch (req) {
 	case VU_GET_FEATURES:
 		*replied = true;
@@ -514,7 +486,7 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 	case VU_SET_LOG_BASE:
 	case VU_SET_LOG_FD:
 		return vs_error(s, -ENOTSUP, "%s: dirty-page logging (migration) is not supported",
-				req_name(req));
+				vu_request_name(req));
 	case VU_SET_VRING_NUM:
 		ret = ring_index(s, m, st.index, true);
 		if (ret)
@@ -566,7 +538,7 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		s->rings[st.index].enabled = st.num;
 		return ring_update(s, st.index);
 	default: /* refused before: see vhost_server_handle */
-		return vs_error(s, -ENOTSUP, "%s: not served", req_name(req));
+		return vs_error(s, -ENOTSUP, "%s: not served", vu_request_name(req));
 	}
 }
 
@@ -584,25 +556,25 @@ int vhost_server_handle(struct vhost_server *s)
 	ret = read_bytes(s, &m, &m.hdr, sizeof(m.hdr), deadline, &too_many);
 	if (ret)
 		goto out;
-	if (!req_name(m.hdr.request)) {
+	if (!vu_request_name(m.hdr.request)) {
 		ret = vs_error(s, -ENOTSUP, "unknown request %u", m.hdr.request);
 		goto out;
 	}
 	/* Known, but their protocol feature was never offered. */
 	if (m.hdr.request == VU_GET_CONFIG || m.hdr.request == VU_SET_CONFIG) {
 		ret = vs_error(s, -ENOTSUP, "%s: not served (its protocol feature was not offered)",
-			       req_name(m.hdr.request));
+			       vu_request_name(m.hdr.request));
 		goto out;
 	}
 	if ((m.hdr.flags & VU_VERSION_MASK) != VU_VERSION || (m.hdr.flags & VU_FLAG_REPLY)) {
 		ret = vs_error(s, -EPROTO, "%s: flags %#x (version 1, not a reply, expected)",
-			       req_name(m.hdr.request), m.hdr.flags);
+			       vu_request_name(m.hdr.request), m.hdr.flags);
 		goto out;
 	}
 	expect = payload_size(m.hdr.request);
 	if (m.hdr.size > VS_MAX_PAYLOAD || (expect >= 0 && m.hdr.size != (uint32_t)expect)) {
 		ret = vs_error(s, -EINVAL, "%s: payload of %u bytes (%d expected)",
-			       req_name(m.hdr.request), m.hdr.size, expect >= 0 ? expect : -1);
+			       vu_request_name(m.hdr.request), m.hdr.size, expect >= 0 ? expect : -1);
 		goto out;
 	}
 	ret = read_bytes(s, &m, m.p.bytes, m.hdr.size, deadline, &too_many);
@@ -610,7 +582,7 @@ int vhost_server_handle(struct vhost_server *s)
 		goto out;
 	if (too_many) {
 		ret = vs_error(s, -EINVAL, "%s: came with more fds than any request carries",
-			       req_name(m.hdr.request));
+			       vu_request_name(m.hdr.request));
 		goto out;
 	}
 	ret = dispatch(s, &m, &replied);
