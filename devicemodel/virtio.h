@@ -26,6 +26,14 @@ struct virtio_vhost;
 
 #define VIRTIO_NO_VECTOR 0xffff
 
+/* A device's `vhost=` / `reconnect=` options. */
+enum vhost_route_kind {
+	VHOST_ROUTE_NONE = 0, /* VBS-U */
+	VHOST_ROUTE_KERNEL,
+	VHOST_ROUTE_USER,
+	VHOST_ROUTE_AUTO,     /* kernel vhost if its node is there, else VBS-U */
+};
+
 /*
  * What a queue does after it runs empty (virtio_pacing.c): re-enable kicks
  * at once (OFF), or hold them off for a window first and look again from a
@@ -133,6 +141,18 @@ struct virtio_ops {
 	 */
 	int (*vbsu_prepare)(struct virtio_dev *vd, char *err, size_t errlen);
 	int (*route_check)(struct virtio_dev *vd, struct vhost_dev *dev, char *err, size_t errlen);
+	/*
+	 * Optional, for a device whose vhost routes differ (virtio-net: kernel
+	 * vhost-net takes its TAP, a vhost-user back-end has its own port):
+	 * what a route of this kind needs, or NULL with err when the device
+	 * cannot take one.  Without it every route uses vd->vhost_params.
+	 */
+	/* Optional: the name of device feature bit (24 and up are the
+	 * transport's), for a refusal a person can read; NULL: unnamed. */
+	const char *(*feature_name)(unsigned bit);
+	const struct virtio_vhost_params *(*route_params)(struct virtio_dev *vd,
+							   enum vhost_route_kind kind, char *err,
+							   size_t errlen);
 };
 
 struct virtio_dev {
@@ -251,14 +271,7 @@ void virtio_mem_changed(struct vdm *vdm);
 
 /* ---- vhost route (virtio_vhost.c) ---- */
 
-/* A device's `vhost=` / `reconnect=` options. */
-enum vhost_route_kind {
-	VHOST_ROUTE_NONE = 0, /* VBS-U */
-	VHOST_ROUTE_KERNEL,
-	VHOST_ROUTE_USER,
-	VHOST_ROUTE_AUTO,     /* kernel vhost if its node is there, else VBS-U */
-};
-
+/* A device's `vhost=` / `reconnect=` options: the route and how to keep it. */
 struct vhost_route {
 	enum vhost_route_kind kind;
 	char *path;           /* vhost-user socket, or kernel node (NULL: the device's) */

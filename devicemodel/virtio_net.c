@@ -8,7 +8,14 @@
  * moved by kernel vhost-net on the same TAP (handed over with
  * VHOST_NET_SET_BACKEND) or by a vhost-user back-end.  The control queue
  * always stays in vdm; with a vhost route vdm does not see the frames, so
- * it offers no receive filter (CTRL_RX) there.
+ * a device started on one offers no receive filter (CTRL_RX).
+ *
+ * set-route moves a running NIC between VBS-U (its TAP), kernel vhost-net
+ * (the same TAP) and a vhost-user back-end (its own port): while a vhost
+ * back-end serves, the TAP is off vdm's loop.  A driver that negotiated
+ * CTRL_RX on VBS-U keeps its control queue in vdm on every route: RX-mode
+ * and MAC-table commands are recorded and acknowledged, a vhost back-end
+ * filters nothing, and VBS-U applies what was recorded once it serves again.
  *
  * Receive is paced by the guest: the TAP is read only while the guest has
  * buffers posted; when it has none, the TAP watch is dropped until the guest
@@ -43,11 +50,15 @@ enum { RXQ = 0, TXQ = 1, CTRLQ = 2, NET_NQUEUES = 3 };
 	 1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6 |                         \
 	 1ULL << VIRTIO_NET_F_HOST_ECN | 1ULL << VIRTIO_NET_F_HOST_UFO |                           \
 	 1ULL << VIRTIO_NET_F_MRG_RXBUF)
-/* What vdm serves itself on a vhost route: config space and the control
- * queue's MAC command. */
+/* What vdm offers itself on a device started on a vhost route: config
+ * space and the control queue's MAC command. */
 #define NET_VDM_FEATURES                                                                           \
 	(1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS | 1ULL << VIRTIO_NET_F_CTRL_VQ |   \
 	 1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR)
+/* What vdm serves on any route, whoever moves the frames: the control
+ * queue as a whole (a receive filter is recorded and acknowledged; only
+ * VBS-U applies it), for a device switched off VBS-U. */
+#define NET_VDM_ROUTE_FEATURES (NET_VDM_FEATURES | 1ULL << VIRTIO_NET_F_CTRL_RX)
 /* The TAP's offloads, which kernel vhost-net passes through in the header. */
 #define NET_TAP_OFFLOAD_FEATURES                                                                   \
 	(1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_HOST_TSO4 |                              \
@@ -70,6 +81,7 @@ struct virtio_net {
 	uint8_t mac[6];        /* the MAC at reset */
 	struct evloop *loop;
 	uint32_t tap_events;   /* what we watch the TAP for now */
+	bool tap_watched;      /* the TAP is on vdm's loop (VBS-U serves) */
 	bool configured;       /* vbsu_net_configure done since the last reset */
 	bool tx_blocked;
 };
@@ -169,14 +181,39 @@ static struct virtio_net *to_net(struct virtio_dev *vd)
 	return (struct virtio_net *)vd;
 }
 
+static void tap_event(void *arg, int fd, uint32_t events);
+
 static void set_tap_events(struct virtio_net *n, bool rx)
 {
 	uint32_t ev = (rx ? EPOLLIN : 0) | (n->tx_blocked ? EPOLLOUT : 0);
 
-	if (n->vd.vhost) /* the TAP is vhost's, or there is none */
+	if (n->vd.vhost || n->be.tap_fd < 0) /* the TAP is vhost's, or there is none */
 		return;
+	if (!n->tap_watched) {
+		/* VBS-U serves again after a route switch. */
+		if (!ev || evloop_add_fd(n->loop, n->be.tap_fd, ev, tap_event, n))
+			return;
+		n->tap_watched = true;
+		n->tap_events = ev;
+		return;
+	}
 	if (ev != n->tap_events && evloop_mod_fd(n->loop, n->be.tap_fd, ev) == 0)
 		n->tap_events = ev;
+}
+
+/* VBS-U lets go of the TAP (a reset, or a route switch to vhost): nothing
+ * is in flight in vbs-u/net.c, a frame read and not yet delivered waits in
+ * it for the next time VBS-U serves. */
+static void net_quiesce(struct virtio_dev *vd)
+{
+	struct virtio_net *n = to_net(vd);
+
+	n->tx_blocked = false;
+	if (n->tap_watched) {
+		evloop_del_fd(n->loop, n->be.tap_fd);
+		n->tap_watched = false;
+		n->tap_events = 0;
+	}
 }
 
 /* The TAP learns the negotiated header layout and offloads once per run. */
@@ -349,22 +386,71 @@ static void net_vhost_stop(struct virtio_dev *vd, struct vhost_dev *dev)
 static const struct virtio_vhost_params net_vhost_kernel = {
 	.kernel_node = "/dev/vhost-net",
 	.nrings = 2, /* receiveq and transmitq; the control queue stays in vdm */
-	.vdm_features = NET_VDM_FEATURES | NET_TAP_OFFLOAD_FEATURES,
+	.vdm_features = NET_VDM_ROUTE_FEATURES | NET_TAP_OFFLOAD_FEATURES,
 	.start = net_vhost_start,
 	.stop = net_vhost_stop,
 };
 
 static const struct virtio_vhost_params net_vhost_user = {
 	.nrings = 2,
-	.vdm_features = NET_VDM_FEATURES,
+	.vdm_features = NET_VDM_ROUTE_FEATURES,
 };
+
+/* set-route to VBS-U: the frames go to the TAP, if the NIC has one. */
+static int net_vbsu_prepare(struct virtio_dev *vd, char *err, size_t errlen)
+{
+	if (to_net(vd)->be.tap_fd < 0) {
+		snprintf(err, errlen, "virtio-net at %d:%d has no TAP for VBS-U to serve it with "
+				      "(started with vhost=user: and no tap=)", vd->ctx.slot, vd->ctx.func);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* set-route to a vhost back-end: kernel vhost-net moves the frames of the
+ * NIC's TAP; a vhost-user back-end has a port of its own. */
+static const struct virtio_vhost_params *net_route_params(struct virtio_dev *vd,
+							   enum vhost_route_kind kind, char *err,
+							   size_t errlen)
+{
+	if (kind == VHOST_ROUTE_USER)
+		return &net_vhost_user;
+	if (to_net(vd)->be.tap_fd < 0) {
+		snprintf(err, errlen, "virtio-net at %d:%d has no TAP for kernel vhost-net "
+				      "(started with vhost=user: and no tap=)", vd->ctx.slot, vd->ctx.func);
+		return NULL;
+	}
+	return &net_vhost_kernel;
+}
+
+static const char *net_feature_name(unsigned bit)
+{
+	static const char *const names[] = {
+		[VIRTIO_NET_F_CSUM] = "CSUM", [VIRTIO_NET_F_GUEST_CSUM] = "GUEST_CSUM",
+		[VIRTIO_NET_F_MTU] = "MTU", [VIRTIO_NET_F_MAC] = "MAC",
+		[VIRTIO_NET_F_GUEST_TSO4] = "GUEST_TSO4", [VIRTIO_NET_F_GUEST_TSO6] = "GUEST_TSO6",
+		[VIRTIO_NET_F_GUEST_ECN] = "GUEST_ECN", [VIRTIO_NET_F_GUEST_UFO] = "GUEST_UFO",
+		[VIRTIO_NET_F_HOST_TSO4] = "HOST_TSO4", [VIRTIO_NET_F_HOST_TSO6] = "HOST_TSO6",
+		[VIRTIO_NET_F_HOST_ECN] = "HOST_ECN", [VIRTIO_NET_F_HOST_UFO] = "HOST_UFO",
+		[VIRTIO_NET_F_MRG_RXBUF] = "MRG_RXBUF", [VIRTIO_NET_F_STATUS] = "STATUS",
+		[VIRTIO_NET_F_CTRL_VQ] = "CTRL_VQ", [VIRTIO_NET_F_CTRL_RX] = "CTRL_RX",
+		[VIRTIO_NET_F_CTRL_VLAN] = "CTRL_VLAN", [VIRTIO_NET_F_MQ] = "MQ",
+		[VIRTIO_NET_F_CTRL_MAC_ADDR] = "CTRL_MAC_ADDR",
+	};
+
+	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : NULL;
+}
 
 static const struct virtio_ops net_ops = {
 	.name = "virtio-net",
 	.device_type = VIRTIO_ID_NET,
 	.pci_class = 0x020000, /* Ethernet controller */
 	.queue_notify = net_notify,
+	.quiesce = net_quiesce,
 	.reset = net_reset,
+	.vbsu_prepare = net_vbsu_prepare,
+	.feature_name = net_feature_name,
+	.route_params = net_route_params,
 };
 
 static uint64_t net_features(const struct virtio_net *n)
@@ -444,11 +530,13 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 	if (ret)
 		goto fail;
 	n->vd.queues[RXQ].device_paced = true;
+	n->vd.vhost_params = vp;
 	if (!vv && (ret = evloop_add_fd(n->loop, n->be.tap_fd, 0, tap_event, n)) != 0) {
 		snprintf(err, errlen, "cannot watch the TAP: %s", strerror(-ret));
 		virtio_dev_fini(&n->vd);
 		goto fail;
 	}
+	n->tap_watched = !vv;
 	log_info("virtio-net: %s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s", user ? "vhost-user " : "tap ",
 		 user ? cfg->route.path : cfg->tap, n->mac[0], n->mac[1], n->mac[2], n->mac[3],
 		 n->mac[4], n->mac[5],
@@ -467,9 +555,8 @@ static void net_destroy(struct pci_dev *d)
 {
 	struct virtio_net *n = to_net(to_virtio_dev(d));
 
-	if (n->vd.vhost)
-		virtio_vhost_free(n->vd.vhost);
-	else
+	virtio_vhost_free(n->vd.vhost);
+	if (n->tap_watched)
 		evloop_del_fd(n->loop, n->be.tap_fd);
 	virtio_dev_fini(&n->vd);
 	vbsu_net_close(&n->be);

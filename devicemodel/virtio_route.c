@@ -147,9 +147,9 @@ static int vhost_drain(struct virtio_dev *vd, unsigned nrings, const uint16_t *b
 	}
 }
 
-/* The transport's feature bits by name, for a refusal a person can read;
- * device-specific bits are given as numbers. */
-static void name_features(uint64_t f, char *buf, size_t len)
+/* Feature bits by name, for a refusal a person can read: the transport's,
+ * and the device's where it names them (else as numbers). */
+static void name_features(const struct virtio_dev *vd, uint64_t f, char *buf, size_t len)
 {
 	static const struct {
 		unsigned bit;
@@ -169,24 +169,27 @@ static void name_features(uint64_t f, char *buf, size_t len)
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			if (names[i].bit == b)
 				nm = names[i].name;
+		if (!nm && b < 24 && vd->ops->feature_name)
+			nm = vd->ops->feature_name(b);
 		n += (size_t)(nm ? snprintf(buf + n, len - n, "%s%s", n ? " " : "", nm)
 				 : snprintf(buf + n, len - n, "%sbit %u", n ? " " : "", b));
 	}
 }
 
-/* Would vv serve what this guest uses?  0 or -errno with err. */
-static int check_new_owner(struct virtio_dev *vd, struct virtio_vhost *vv, char *err,
-			   size_t errlen)
+/* Would vv (a route with params vp) serve what this guest uses?  0 or
+ * -errno with err. */
+static int check_new_owner(struct virtio_dev *vd, struct virtio_vhost *vv,
+			   const struct virtio_vhost_params *vp, char *err, size_t errlen)
 {
 	uint64_t in_use = (vd->status & VIRTIO_CONFIG_S_FEATURES_OK) || vd->legacy_mode
 				  ? vd->guest_features
 				  : vd->host_features;
-	uint64_t missing = in_use & ~vd->vhost_params->vdm_features & ~virtio_vhost_features(vv);
+	uint64_t missing = in_use & ~vp->vdm_features & ~virtio_vhost_features(vv);
 
 	if (missing) {
 		char names[200];
 
-		name_features(missing, names, sizeof(names));
+		name_features(vd, missing, names, sizeof(names));
 		snprintf(err, errlen, "the back-end lacks features the device %s: %s",
 			 in_use == vd->guest_features ? "negotiated" : "offers", names);
 		return -EOPNOTSUPP;
@@ -269,10 +272,16 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 		if (ret)
 			return ret;
 	} else {
-		ret = virtio_vhost_open(&nv, route, vd->ops->name, vp, err, errlen);
+		const struct virtio_vhost_params *np =
+			vd->ops->route_params ? vd->ops->route_params(vd, route->kind, err, errlen)
+					      : vp;
+
+		if (!np)
+			return -EOPNOTSUPP;
+		ret = virtio_vhost_open(&nv, route, vd->ops->name, np, err, errlen);
 		if (ret < 0)
 			return ret;
-		ret = check_new_owner(vd, nv, err, errlen);
+		ret = check_new_owner(vd, nv, np, err, errlen);
 		if (ret) {
 			virtio_vhost_free(nv);
 			return ret;

@@ -1,0 +1,490 @@
+/*
+ * test_net_route_switch.c - moving a running virtio-net between VBS-U (its
+ * TAP) and a vhost-user back-end we did not write (DPDK's vhost PMD in
+ * testpmd, forwarding to a TAP of DPDK's own) through the management API,
+ * while the driver pings the host.
+ *
+ * In a network namespace of the test's own, vdm's TAP and testpmd's TAP
+ * are ports of one Linux bridge that holds the host's address (10.0.7.1):
+ * whichever route carries the NIC's frames, they reach the same host and
+ * the bridge learns the guest's MAC on the port it last came from.  The
+ * test driver, as the guest (10.0.7.2), sends ICMP echo requests with
+ * numbered payloads of 8..1407 bytes and checks each reply (identifier,
+ * sequence, payload); a second thread switches the route 20 times, each
+ * time only after replies came back on the route before.  The checks:
+ * every switch returns, traffic flows again after each one, no reply is
+ * corrupt, no transmit buffer is lost, at most one ping per switch goes
+ * unanswered (a frame on the wire to the port being left), the control
+ * queue answers on the vhost route, the device never needs a reset, and
+ * query-stats counts 20 switches.  Then the guest's offer of HOST_TSO4/6,
+ * which testpmd (tso=0) lacks, is tried on a second NIC: the switch is
+ * refused naming them, and that NIC keeps serving on VBS-U.
+ * Needs root; skipped when testpmd cannot be fetched or run.
+ */
+#include "api_client.h"
+#include "blk_guest.h"
+#include "peer.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#define SLOT 5
+#define SLOT_TSO 6
+#define SWITCHES 20
+#define PINGS_PER_ROUTE 5
+#define HDR 12 /* virtio_net_hdr_v1 */
+#define BUF 2048
+#define NRX 64
+#define NTX 64
+
+static char dir[] = "/tmp/vdm-netswitch-XXXXXX";
+static char api_sock[96], pmd_sock[96], pmdlog[96], vdmlog[96];
+static pid_t pmd = -1;
+static const uint8_t mac_guest[6] = { 0x52, 0x54, 0x00, 0xaa, 0x07, 0x02 };
+static uint8_t mac_host[6];
+
+static atomic_int replies;             /* echo replies checked good so far */
+static atomic_bool switching_done;
+static int switch_failures, stalls;
+static char first_failure[512];
+
+struct net {
+	struct drv_virtio v;
+	uint64_t rx[NRX], tx[NTX];
+	int next_tx, tx_posted, tx_used;
+};
+
+static bool sh(const char *cmd)
+{
+	return system(cmd) == 0;
+}
+
+/* The namespace, its bridge and vdm's TAPs; false if a step fails. */
+static bool make_network(void)
+{
+	if (unshare(CLONE_NEWNET) ||
+	    !sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+		"echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 && ip link set lo up && "
+		/* A bridge address of its own: one taken from a port would
+		 * change as ports join, and flush the neighbour entry. */
+		"ip link add br0 address 02:00:00:00:07:01 type bridge && ip link set br0 up && "
+		"ip addr add 10.0.7.1/24 dev br0 && "
+		"ip tuntap add dev vdmsw0 mode tap && ip link set vdmsw0 master br0 up && "
+		"ip tuntap add dev vdmsw1 mode tap && ip link set vdmsw1 up && "
+		"ip neigh add 10.0.7.2 lladdr 52:54:00:aa:07:02 dev br0 nud permanent"))
+		return false;
+	/* (/sys shows the host's namespace: ask the kernel.) */
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "br0");
+	ok = fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0;
+	if (fd >= 0)
+		close(fd);
+	memcpy(mac_host, ifr.ifr_hwaddr.sa_data, 6);
+	return ok;
+}
+
+/* testpmd on pmd_sock with its TAP pmdsw0 on the bridge: 0, 77 (cannot run
+ * here), -1. */
+static int pmd_start(const char *script)
+{
+	int st;
+
+	pmd = peer_spawn((char *const[]){ "sh", (char *)script, pmd_sock, "pmdsw0", NULL }, pmdlog);
+	st = peer_wait_socket(&pmd, pmd_sock, 180000);
+	if (st)
+		return st == 77 && pmd < 0 ? 77 : -1;
+	for (int i = 0; i < 100; i++) {
+		if (sh("ip link set pmdsw0 master br0 up 2>/dev/null"))
+			return 0;
+		sleep_ms(100);
+	}
+	return -1;
+}
+
+static uint16_t ip_sum(const uint8_t *p, size_t len)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		s += (uint32_t)(p[len - 1] << 8);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static size_t payload_len(unsigned seq)
+{
+	return 8 + (seq * 211) % 1400;
+}
+
+static uint8_t payload_byte(unsigned seq, size_t i)
+{
+	return (uint8_t)(seq * 7 + i * 13);
+}
+
+/* An echo request from the guest to the host, frame at f; its length. */
+static size_t make_ping(uint8_t *f, unsigned seq)
+{
+	size_t plen = payload_len(seq), ilen = 8 + plen, tot = 20 + ilen;
+	uint8_t *ip = f + 14, *icmp = ip + 20;
+
+	memcpy(f, mac_host, 6);
+	memcpy(f + 6, mac_guest, 6);
+	f[12] = 0x08, f[13] = 0x00;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(tot >> 8), ip[3] = (uint8_t)tot;
+	ip[4] = (uint8_t)(seq >> 8), ip[5] = (uint8_t)seq;
+	ip[6] = 0x40; /* DF */
+	ip[8] = 64, ip[9] = 1;
+	memcpy(ip + 12, (uint8_t[]){ 10, 0, 7, 2, 10, 0, 7, 1 }, 8);
+	uint16_t s = ip_sum(ip, 20);
+	ip[10] = (uint8_t)(s >> 8), ip[11] = (uint8_t)s;
+	memset(icmp, 0, 8);
+	icmp[0] = 8;
+	icmp[4] = 0x76, icmp[5] = 0x64; /* identifier */
+	icmp[6] = (uint8_t)(seq >> 8), icmp[7] = (uint8_t)seq;
+	for (size_t i = 0; i < plen; i++)
+		icmp[8 + i] = payload_byte(seq, i);
+	s = ip_sum(icmp, ilen);
+	icmp[2] = (uint8_t)(s >> 8), icmp[3] = (uint8_t)s;
+	return 14 + tot;
+}
+
+/* What a received frame is: the reply to seq (1), another echo reply of
+ * ours (2, *got set), a damaged reply of ours (-1), or anything else (0). */
+static int check_reply(const uint8_t *f, size_t len, unsigned seq, unsigned *got)
+{
+	const uint8_t *ip = f + 14, *icmp = ip + 20;
+
+	if (len < 14 + 28 || memcmp(f, mac_guest, 6) || f[12] != 0x08 || f[13] != 0 ||
+	    ip[9] != 1 || icmp[0] != 0 || icmp[4] != 0x76 || icmp[5] != 0x64)
+		return 0;
+	*got = (unsigned)(icmp[6] << 8 | icmp[7]);
+	size_t plen = payload_len(*got);
+	if (len != 14 + 28 + plen)
+		return -1;
+	for (size_t i = 0; i < plen; i++)
+		if (icmp[8 + i] != payload_byte(*got, i))
+			return -1;
+	return (*got & 0xffff) == (seq & 0xffff) ? 1 : 2;
+}
+
+static void post_rx(struct net *n, int i)
+{
+	struct drv_buf in = { n->rx[i], BUF };
+
+	drv_virtio_post(&n->v, 0, NULL, 0, &in, 1, false);
+}
+
+static int rx_slot(struct net *n, uint16_t id)
+{
+	uint64_t addr;
+
+	memcpy(&addr, drv_gpa(n->v.d, n->v.vq[0].desc_gpa + 16ULL * id, 8), 8);
+	for (int i = 0; i < NRX; i++)
+		if (n->rx[i] == addr)
+			return i;
+	return -1;
+}
+
+static void reap_tx(struct net *n)
+{
+	while (drv_virtio_get_used(&n->v, 1, NULL, NULL) == 1)
+		n->tx_used++;
+}
+
+static bool send_ping(struct net *n, unsigned seq)
+{
+	int slot = n->next_tx;
+	uint8_t *p = drv_gpa(n->v.d, n->tx[slot], BUF);
+
+	reap_tx(n);
+	if (n->tx_posted - n->tx_used >= NTX)
+		return false;
+	memset(p, 0, HDR);
+	struct drv_buf out = { n->tx[slot], (uint32_t)(HDR + make_ping(p + HDR, seq)) };
+	if (drv_virtio_post(&n->v, 1, &out, 1, NULL, 0, false) < 0)
+		return false;
+	n->next_tx = (slot + 1) % NTX;
+	n->tx_posted++;
+	drv_virtio_kick(&n->v, 1);
+	return true;
+}
+
+/* Wait up to timeout_ms for the reply to seq: 1 got it, 0 not, -1 a damaged
+ * reply came. */
+static int wait_reply(struct net *n, unsigned seq, int timeout_ms, unsigned *late)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		uint16_t id;
+		uint32_t used;
+
+		while (drv_virtio_get_used(&n->v, 0, &id, &used) == 1) {
+			int slot = rx_slot(n, id);
+			unsigned got;
+
+			if (slot < 0)
+				return -1;
+			int r = used > HDR ? check_reply(drv_gpa(n->v.d, n->rx[slot] + HDR, BUF - HDR),
+							 used - HDR, seq, &got)
+					   : 0;
+			post_rx(n, slot);
+			drv_virtio_kick(&n->v, 0);
+			if (r < 0)
+				return -1;
+			if (r == 2)
+				(*late)++;
+			if (r == 1)
+				return 1;
+		}
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+/* One control-queue command: the device's ack byte (0xee: no answer). */
+static uint8_t ctrl(struct net *n, uint8_t cls, uint8_t cmd, uint8_t arg)
+{
+	uint64_t b = drv_virtio_alloc(&n->v, 8, 8);
+	uint8_t *p = drv_gpa(n->v.d, b, 8);
+	struct drv_buf out = { b, 3 }, in = { b + 4, 1 };
+
+	p[0] = cls, p[1] = cmd, p[2] = arg, p[4] = 0xee;
+	drv_virtio_post(&n->v, 2, &out, 1, &in, 1, false);
+	drv_virtio_kick(&n->v, 2);
+	if (drv_virtio_wait_used(&n->v, 2, NULL, NULL, 5000) != 1)
+		return 0xee;
+	return p[4];
+}
+
+static bool route_is(const char *want)
+{
+	char reply[8192], needle[200];
+
+	/* (json-c writes '/' as "\/": a vhost-user route is matched by its kind) */
+	snprintf(needle, sizeof(needle), "\"route\":\"%s", want);
+	return api_call(api_sock, "{\"execute\": \"query-devices\"}", reply, sizeof(reply)) &&
+	       strstr(reply, needle);
+}
+
+static void *switcher(void *arg)
+{
+	char vu[160], reply[4096];
+
+	(void)arg;
+	snprintf(vu, sizeof(vu), "vhost-user:%s", pmd_sock);
+	for (int i = 0; i < SWITCHES; i++) {
+		int base = atomic_load(&replies), waited = 0;
+
+		/* Traffic must flow on the route before the next switch. */
+		while (atomic_load(&replies) < base + PINGS_PER_ROUTE && waited < 10000) {
+			sleep_ms(10);
+			waited += 10;
+		}
+		if (waited >= 10000)
+			stalls++;
+		if (!api_set_route(api_sock, SLOT, i % 2 ? "vbs-u" : vu, reply, sizeof(reply))) {
+			if (!switch_failures++)
+				snprintf(first_failure, sizeof(first_failure), "switch %d: %.400s", i, reply);
+		}
+	}
+	int base = atomic_load(&replies);
+	for (int waited = 0; atomic_load(&replies) < base + PINGS_PER_ROUTE && waited < 10000;
+	     waited += 10)
+		sleep_ms(10);
+	if (atomic_load(&replies) < base + PINGS_PER_ROUTE)
+		stalls++;
+	atomic_store(&switching_done, true);
+	return NULL;
+}
+
+static bool nic_up(struct net *n, struct drv *d, struct drv_func *funcs, int nf, int slot,
+		   uint64_t heap, uint64_t features, uint64_t *mmio, uint32_t *io)
+{
+	if (virtio_guest_up(&n->v, d, funcs, nf, slot, heap, features, 3, mmio, io))
+		return false;
+	for (int i = 0; i < NRX; i++) {
+		n->rx[i] = drv_virtio_alloc(&n->v, BUF, 64);
+		post_rx(n, i);
+	}
+	for (int i = 0; i < NTX; i++)
+		n->tx[i] = drv_virtio_alloc(&n->v, BUF, 64);
+	drv_virtio_kick(&n->v, 0);
+	n->v.irq_grace_ms = 0;
+	return true;
+}
+
+/* The second NIC negotiated what testpmd lacks: refused, still on VBS-U. */
+static void refused_feature(struct drv *d, struct drv_func *funcs, int nf, uint64_t *mmio,
+			    uint32_t *io)
+{
+	struct net t = { 0 };
+	char vu[160], reply[4096];
+	uint64_t f = 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_MRG_RXBUF |
+		     1ULL << VIRTIO_NET_F_CTRL_VQ | 1ULL << VIRTIO_NET_F_CSUM |
+		     1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6;
+
+	if (!drv_check(nic_up(&t, d, funcs, nf, SLOT_TSO, 48 << 20, f, mmio, io),
+		       "a second NIC (VBS-U, vdmsw1) negotiates CSUM and HOST_TSO4/6"))
+		return;
+	drv_check(drv_virtio_device_features(&t.v) >> VIRTIO_NET_F_HOST_TSO4 & 1,
+		  "its TAP takes TSO, so VBS-U offers HOST_TSO4");
+	snprintf(vu, sizeof(vu), "vhost-user:%s", pmd_sock);
+	bool ok = api_set_route(api_sock, SLOT_TSO, vu, reply, sizeof(reply));
+	drv_check(!ok && strstr(reply, "HOST_TSO4") && strstr(reply, "HOST_TSO6"),
+		  "set-route to testpmd is refused, naming the features it lacks: %s", reply);
+	drv_check(!(drv_virtio_status(&t.v) & VIRTIO_CONFIG_S_NEEDS_RESET) &&
+			  ctrl(&t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, 0) != 0xee,
+		  "that NIC keeps serving (its control queue answers), no reset");
+	send_ping(&t, 1);
+	for (int i = 0; i < 200 && t.tx_used < 1; i++) {
+		sleep_ms(10);
+		reap_tx(&t);
+	}
+	drv_check(t.tx_used == 1, "and its transmit queue still goes to its TAP on VBS-U");
+	drv_virtio_fini(&t.v);
+}
+
+int main(void)
+{
+	const char *src = getenv("VDM_SRCDIR");
+	char script[256], spec[160], spec2[160], req[200], reply[8192];
+	struct vdm_proc p;
+	struct drv d;
+	struct drv_func funcs[8];
+	struct net n = { 0 };
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+	pthread_t t;
+	int st;
+
+	if (geteuid() != 0) {
+		printf("SKIP: needs root (a network namespace, DPDK's testpmd)\n");
+		return 77;
+	}
+	if (!mkdtemp(dir))
+		return 99;
+	snprintf(api_sock, sizeof(api_sock), "%s/api.sock", dir);
+	snprintf(pmd_sock, sizeof(pmd_sock), "%s/net.sock", dir);
+	snprintf(pmdlog, sizeof(pmdlog), "%s/testpmd.log", dir);
+	snprintf(vdmlog, sizeof(vdmlog), "%s/vdm.log", dir);
+	snprintf(script, sizeof(script), "%s/tests/peers/testpmd.sh", src ? src : ".");
+	/* DPDK is fetched while there is a network: none in the namespace. */
+	pid_t fetch = peer_spawn((char *const[]){ "sh", script, "--fetch", NULL }, pmdlog);
+	waitpid(fetch, &st, 0);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		char why[200];
+
+		printf("SKIP: DPDK's testpmd cannot be fetched or run here: %s\n",
+		       peer_log_reason(pmdlog, "testpmd.sh: ", why, sizeof(why)));
+		return 77;
+	}
+	if (!drv_check(make_network(), "a network namespace with a bridge and vdm's TAPs"))
+		goto out;
+	st = pmd_start(script);
+	if (!drv_check(st == 0, "testpmd listens on %s, its TAP on the bridge (%d)", pmd_sock, st))
+		goto out;
+	snprintf(spec, sizeof(spec), "%d,virtio-net,tap=vdmsw0,mac=52:54:00:aa:07:02", SLOT);
+	snprintf(spec2, sizeof(spec2), "%d,virtio-net,tap=vdmsw1", SLOT_TSO);
+	if (vdm_spawn(&p, (const char *const[]){ "--api-socket", api_sock, "--log-file", vdmlog,
+						 "-s", spec, "-s", spec2, NULL },
+		      &st)) {
+		drv_check(false, "vdm starts (%d)", st);
+		goto out;
+	}
+	drv_connect(&d, p.sock);
+	int nf = drv_enumerate(&d, funcs, 8);
+	/* What testpmd serves too: no HOST_TSO (its vhost PMD runs with tso=0). */
+	if (!drv_check(nic_up(&n, &d, funcs, nf, SLOT, 16 << 20,
+			      1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS |
+				      1ULL << VIRTIO_NET_F_MRG_RXBUF | 1ULL << VIRTIO_NET_F_CTRL_VQ |
+				      1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_RING_F_EVENT_IDX,
+			      &mmio, &io),
+		       "the NIC comes up on VBS-U (MRG_RXBUF, CTRL_VQ, CTRL_RX, EVENT_IDX)"))
+		goto stop;
+
+	pthread_create(&t, NULL, switcher, NULL);
+	unsigned seq = 0, lost = 0, late = 0, bad = 0;
+	bool ctrl_checked = false, ctrl_ok = false;
+	while (!atomic_load(&switching_done) && seq < 60000) {
+		seq++;
+		if (!send_ping(&n, seq)) {
+			bad++;
+			break;
+		}
+		int r = wait_reply(&n, seq, 500, &late);
+		if (r < 0) {
+			bad++;
+			break;
+		}
+		if (r == 0)
+			lost++;
+		else
+			atomic_fetch_add(&replies, 1);
+		if (!ctrl_checked) {
+			/* Once on testpmd: the control queue is still vdm's. */
+			if (route_is("vhost-user:")) {
+				ctrl_checked = true;
+				ctrl_ok = ctrl(&n, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 0) ==
+					  VIRTIO_NET_OK;
+			}
+		}
+	}
+	pthread_join(t, NULL);
+	drv_check(switch_failures == 0, "%d route switches VBS-U <-> testpmd while pinging "
+		  "(%d failed%s%s)", SWITCHES, switch_failures, switch_failures ? ": " : "",
+		  first_failure);
+	drv_check(stalls == 0, "traffic flowed again after every switch (%d stalls)", stalls);
+	drv_check(bad == 0, "no damaged or unexpected reply, no transmit ring overflow (%u)", bad);
+	drv_check(atomic_load(&replies) >= PINGS_PER_ROUTE * (SWITCHES + 1) &&
+			  lost <= SWITCHES,
+		  "%u pings of 8..1407 bytes: %d answered intact, %u unanswered (at most one "
+		  "per switch), %u answered late", seq, atomic_load(&replies), lost, late);
+	drv_check(ctrl_checked && ctrl_ok,
+		  "on the vhost-user route the control queue stays in vdm: PROMISC off is ACKed");
+	for (int i = 0; i < 200 && n.tx_used < n.tx_posted; i++) {
+		sleep_ms(10);
+		reap_tx(&n);
+	}
+	drv_check(n.tx_used == n.tx_posted, "every transmit buffer came back: %d of %d",
+		  n.tx_used, n.tx_posted);
+	drv_check(!(drv_virtio_status(&n.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "the device never needed a reset");
+	drv_check(route_is("vbs-u\""), "after an even number of switches it is on VBS-U again");
+	snprintf(req, sizeof(req),
+		 "{\"execute\": \"query-stats\", \"arguments\": {\"slot\": \"%d\"}}", SLOT);
+	drv_check(api_call(api_sock, req, reply, sizeof(reply)) &&
+			  strstr(reply, "\"route_switches\":20"),
+		  "query-stats counts 20 switches");
+
+	refused_feature(&d, funcs, nf, &mmio, &io);
+	drv_virtio_fini(&n.v);
+stop:
+	drv_disconnect(&d);
+	st = vdm_stop(&p);
+	drv_check(st == 0, "vdm stops cleanly (%d)", st);
+out:
+	peer_stop(&pmd, SIGTERM);
+	if (drv_failures()) {
+		peer_dump_log("testpmd", pmdlog);
+		peer_dump_log("vdm", vdmlog);
+	}
+	unlink(pmdlog);
+	unlink(vdmlog);
+	unlink(pmd_sock);
+	rmdir(dir);
+	return drv_result();
+}
