@@ -1,10 +1,12 @@
 #!/bin/sh
 # The kernel vhost transport where this host has none: inside the test
 # guest, whose Debian kernel ships vhost_net and vhost_vsock.  An extra
-# initramfs brings vdm, the simulator test tests/sim/test_virtio_net and the
-# libraries they link to; the guest runs that test with virtio-net's queues
-# on /dev/vhost-net (vhost=kernel: ARP, a 4000-byte ping over MRG_RXBUF,
-# frames waiting for buffers, a transmitted frame on the TAP), brings a
+# initramfs brings vdm, the simulator tests tests/sim/test_virtio_net and
+# test_net_route_switch and the libraries they link to; the guest runs the
+# first with virtio-net's queues on /dev/vhost-net (vhost=kernel: ARP, a
+# 4000-byte ping over MRG_RXBUF, frames waiting for buffers, a transmitted
+# frame on the TAP), the second moving a NIC live 20 times between VBS-U
+# and /dev/vhost-net while the driver pings the TAP's side, brings a
 # virtio-vsock up on /dev/vhost-vsock (CID set, rings started by the test
 # driver's vdm-enum --exercise), and checks that vhost=auto takes kernel
 # vhost where the node is there.  Under TCG it takes a minute at most.
@@ -14,9 +16,11 @@ trap 'rm -rf "$dir"' EXIT
 root=$dir/extra
 mkdir -p "$root/extra"
 cp "$VDM_BUILDDIR/devicemodel/vdm" "$VDM_BUILDDIR/tests/sim/test_virtio_net" \
+	"$VDM_BUILDDIR/tests/sim/test_net_route_switch" \
 	"$VDM_BUILDDIR/tests/driver/vdm-enum" "$root/extra/"
 # The shared libraries, at the paths the programs look for them.
-for lib in $(ldd "$root/extra/vdm" "$root/extra/test_virtio_net" "$root/extra/vdm-enum" |
+for lib in $(ldd "$root/extra/vdm" "$root/extra/test_virtio_net" "$root/extra/vdm-enum" \
+	"$root/extra/test_net_route_switch" |
 	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
@@ -31,6 +35,12 @@ VDM=/extra/vdm VDM_TEST_NET_ROUTE=vhost=kernel ./test_virtio_net >/tmp/t.log 2>&
 rc=$?
 sed 's/^/VDM: vhostk | /' /tmp/t.log
 echo "VDM: vhostk test_virtio_net rc=$rc"
+
+# Live switching VBS-U <-> kernel vhost-net, 20 times, while pinging.
+VDM=/extra/vdm VDM_TEST_SWITCH_TO=vhost-kernel ./test_net_route_switch >/tmp/s.log 2>&1
+swrc=$?
+sed 's/^/VDM: vhostk switch | /' /tmp/s.log
+echo "VDM: vhostk test_net_route_switch rc=$swrc"
 
 # virtio-vsock on kernel vhost-vsock, brought up by the test driver.
 /extra/vdm --hsm sim:/tmp/vs.sock --log-file /tmp/vs.log -s 4,virtio-vsock,cid=7 &
@@ -62,7 +72,7 @@ unshare -n sh -c '
 arc=$?
 cat /tmp/auto.log /tmp/auto.out | sed 's/^/VDM: vhostk auto | /'
 echo "VDM: vhostk auto rc=$arc"
-[ $rc -eq 0 ] && [ $vrc -eq 0 ] && [ $src -eq 0 ] && [ $arc -eq 0 ]
+[ $rc -eq 0 ] && [ $swrc -eq 0 ] && [ $vrc -eq 0 ] && [ $src -eq 0 ] && [ $arc -eq 0 ]
 EOS
 chmod +x "$root/extra/run"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$dir/extra.cpio.gz"
@@ -78,6 +88,10 @@ check "and /dev/vhost-vsock" "^VDM: vhostk vhost-vsock=yes"
 check "test_virtio_net with vhost=kernel passes inside the guest" \
 	"^VDM: vhostk test_virtio_net rc=0"
 check "... its traffic ran on the kernel vhost route" "^VDM: vhostk | .*data plane on kernel vhost"
+check "a NIC switched live 20 times between VBS-U and kernel vhost-net inside the guest" \
+	"^VDM: vhostk test_net_route_switch rc=0"
+check "... pings answered across the switches" \
+	"^VDM: vhostk switch | ok: .* pings of 8..1407 bytes"
 check "virtio-vsock on /dev/vhost-vsock: exercised, and vdm stopped cleanly" \
 	"^VDM: vhostk vsock rc=0 stop=0"
 check "... enumerated as 1af4:1053" "^VDM: vhostk vsock | .*1af4:1053"
@@ -91,5 +105,5 @@ check "... on kernel vhost, and vdm says why" \
 	"^VDM: vhostk auto | .*vhost=auto: /dev/vhost-net exists, using kernel vhost"
 check "... the NIC enumerates" "^VDM: vhostk auto | .*1af4:1041"
 echo "inside the guest:"
-tr -d '\r' <"$dir/console.log" | sed -n 's/^VDM: vhostk \(vsock \|auto \)\{0,1\}| /  /p'
+tr -d '\r' <"$dir/console.log" | sed -n 's/^VDM: vhostk \(vsock \|auto \|switch \)\{0,1\}| /  /p'
 guest_checks_end

@@ -77,3 +77,6 @@ check_PROGRAMS += tests/sim/test_net_route_switch
 tests_sim_test_net_route_switch_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_net_route_switch_LDADD = $(TEST_LDADD) -lpthread
 TESTS += tests/sim/test_net_route_switch
+# The same with kernel vhost-net as the other route (skipped without it).
+TESTS += tests/sim/vhost_kernel_switch.sh
+EXTRA_DIST += tests/sim/vhost_kernel_switch.sh

@@ -20,12 +20,20 @@
  * which testpmd (tso=0) lacks, is tried on a second NIC: the switch is
  * refused naming them, and that NIC keeps serving on VBS-U.
  * Needs root; skipped when testpmd cannot be fetched or run.
+ *
+ * With VDM_TEST_SWITCH_TO=vhost-kernel (tests/sim/vhost_kernel_switch.sh,
+ * and inside the test guest: tests/guest/vhost_kernel.sh) the other route
+ * is kernel vhost-net on the NIC's own TAP, which then holds the host's
+ * address itself (no bridge, no testpmd; busybox's ip(8) is enough), and
+ * the refused feature is not tried (vhost-net passes the TAP's offloads).
  */
 #include "api_client.h"
 #include "blk_guest.h"
 #include "peer.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -46,6 +54,8 @@
 
 static char dir[] = "/tmp/vdm-netswitch-XXXXXX";
 static char api_sock[96], pmd_sock[96], pmdlog[96], vdmlog[96];
+static char other_route[160]; /* "vhost-user:SOCK" or "vhost-kernel" */
+static bool kernel_mode;
 static pid_t pmd = -1;
 static const uint8_t mac_guest[6] = { 0x52, 0x54, 0x00, 0xaa, 0x07, 0x02 };
 static uint8_t mac_host[6];
@@ -66,26 +76,45 @@ static bool sh(const char *cmd)
 	return system(cmd) == 0;
 }
 
-/* The namespace, its bridge and vdm's TAPs; false if a step fails. */
+/* A persistent TAP called name (ioctls: busybox has no `ip tuntap`). */
+static bool make_tap(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	bool ok;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ok = fd >= 0 && ioctl(fd, TUNSETIFF, &ifr) == 0 && ioctl(fd, TUNSETPERSIST, 1) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* The namespace, vdm's TAPs and the host's side (the bridge, or in kernel
+ * mode the NIC's TAP); false if a step fails. */
 static bool make_network(void)
 {
+	const char *host_if = kernel_mode ? "vdmsw0" : "br0";
+
 	if (unshare(CLONE_NEWNET) ||
 	    !sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
-		"echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 && ip link set lo up && "
-		/* A bridge address of its own: one taken from a port would
-		 * change as ports join, and flush the neighbour entry. */
-		"ip link add br0 address 02:00:00:00:07:01 type bridge && ip link set br0 up && "
-		"ip addr add 10.0.7.1/24 dev br0 && "
-		"ip tuntap add dev vdmsw0 mode tap && ip link set vdmsw0 master br0 up && "
-		"ip tuntap add dev vdmsw1 mode tap && ip link set vdmsw1 up && "
-		"ip neigh add 10.0.7.2 lladdr 52:54:00:aa:07:02 dev br0 nud permanent"))
+		"echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 && ip link set lo up") ||
+	    !make_tap("vdmsw0") || !make_tap("vdmsw1") || !sh("ip link set vdmsw1 up"))
+		return false;
+	if (kernel_mode ? !sh("ip link set vdmsw0 up && ip addr add 10.0.7.1/24 dev vdmsw0")
+			/* A bridge address of its own: one taken from a port
+			 * would change as ports join. */
+			: !sh("ip link add br0 address 02:00:00:00:07:01 type bridge && "
+			      "ip link set br0 up && ip addr add 10.0.7.1/24 dev br0 && "
+			      "ip link set vdmsw0 master br0 up"))
 		return false;
 	/* (/sys shows the host's namespace: ask the kernel.) */
 	struct ifreq ifr = { 0 };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	bool ok;
 
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "br0");
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", host_if);
 	ok = fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0;
 	if (fd >= 0)
 		close(fd);
@@ -163,6 +192,26 @@ static size_t make_ping(uint8_t *f, unsigned seq)
 	return 14 + tot;
 }
 
+/* The host asks who has 10.0.7.2: an ARP reply from the guest, at f; its
+ * length, or 0 when f is no such question. */
+static size_t arp_answer(const uint8_t *q, size_t len, uint8_t *f)
+{
+	static const uint8_t guest_ip[4] = { 10, 0, 7, 2 };
+
+	if (len < 42 || q[12] != 0x08 || q[13] != 0x06 || q[20] != 0 || q[21] != 1 ||
+	    memcmp(q + 38, guest_ip, 4))
+		return 0;
+	memcpy(f, q + 6, 6);
+	memcpy(f + 6, mac_guest, 6);
+	memcpy(f + 12, q + 12, 8); /* type, hardware and protocol, sizes */
+	f[20] = 0, f[21] = 2;      /* reply */
+	memcpy(f + 22, mac_guest, 6);
+	memcpy(f + 28, guest_ip, 4);
+	memcpy(f + 32, q + 22, 10); /* to the asker */
+	memset(f + 42, 0, 18);
+	return 60;
+}
+
 /* What a received frame is: the reply to seq (1), another echo reply of
  * ours (2, *got set), a damaged reply of ours (-1), or anything else (0). */
 static int check_reply(const uint8_t *f, size_t len, unsigned seq, unsigned *got)
@@ -206,7 +255,9 @@ static void reap_tx(struct net *n)
 		n->tx_used++;
 }
 
-static bool send_ping(struct net *n, unsigned seq)
+/* Transmit an echo request for seq, or (arp_of not NULL) the answer to
+ * that ARP question. */
+static bool send_frame(struct net *n, unsigned seq, const uint8_t *arp_of, size_t arp_len)
 {
 	int slot = n->next_tx;
 	uint8_t *p = drv_gpa(n->v.d, n->tx[slot], BUF);
@@ -215,13 +266,19 @@ static bool send_ping(struct net *n, unsigned seq)
 	if (n->tx_posted - n->tx_used >= NTX)
 		return false;
 	memset(p, 0, HDR);
-	struct drv_buf out = { n->tx[slot], (uint32_t)(HDR + make_ping(p + HDR, seq)) };
+	size_t len = arp_of ? arp_answer(arp_of, arp_len, p + HDR) : make_ping(p + HDR, seq);
+	struct drv_buf out = { n->tx[slot], (uint32_t)(HDR + len) };
 	if (drv_virtio_post(&n->v, 1, &out, 1, NULL, 0, false) < 0)
 		return false;
 	n->next_tx = (slot + 1) % NTX;
 	n->tx_posted++;
 	drv_virtio_kick(&n->v, 1);
 	return true;
+}
+
+static bool send_ping(struct net *n, unsigned seq)
+{
+	return send_frame(n, seq, NULL, 0);
 }
 
 /* Wait up to timeout_ms for the reply to seq: 1 got it, 0 not, -1 a damaged
@@ -238,9 +295,12 @@ static int wait_reply(struct net *n, unsigned seq, int timeout_ms, unsigned *lat
 
 			if (slot < 0)
 				return -1;
-			int r = used > HDR ? check_reply(drv_gpa(n->v.d, n->rx[slot] + HDR, BUF - HDR),
-							 used - HDR, seq, &got)
-					   : 0;
+			const uint8_t *f = drv_gpa(n->v.d, n->rx[slot] + HDR, BUF - HDR);
+			size_t flen = used > HDR ? used - HDR : 0;
+			int r = check_reply(f, flen, seq, &got);
+
+			if (r == 0 && arp_answer(f, flen, (uint8_t[60]){ 0 }))
+				send_frame(n, 0, f, flen);
 			post_rx(n, slot);
 			drv_virtio_kick(&n->v, 0);
 			if (r < 0)
@@ -282,10 +342,9 @@ static bool route_is(const char *want)
 
 static void *switcher(void *arg)
 {
-	char vu[160], reply[4096];
+	char reply[4096];
 
 	(void)arg;
-	snprintf(vu, sizeof(vu), "vhost-user:%s", pmd_sock);
 	for (int i = 0; i < SWITCHES; i++) {
 		int base = atomic_load(&replies), waited = 0;
 
@@ -296,7 +355,8 @@ static void *switcher(void *arg)
 		}
 		if (waited >= 10000)
 			stalls++;
-		if (!api_set_route(api_sock, SLOT, i % 2 ? "vbs-u" : vu, reply, sizeof(reply))) {
+		if (!api_set_route(api_sock, SLOT, i % 2 ? "vbs-u" : other_route, reply,
+				   sizeof(reply))) {
 			if (!switch_failures++)
 				snprintf(first_failure, sizeof(first_failure), "switch %d: %.400s", i, reply);
 		}
@@ -382,9 +442,18 @@ int main(void)
 	snprintf(pmdlog, sizeof(pmdlog), "%s/testpmd.log", dir);
 	snprintf(vdmlog, sizeof(vdmlog), "%s/vdm.log", dir);
 	snprintf(script, sizeof(script), "%s/tests/peers/testpmd.sh", src ? src : ".");
+	kernel_mode = getenv("VDM_TEST_SWITCH_TO") &&
+		      !strcmp(getenv("VDM_TEST_SWITCH_TO"), "vhost-kernel");
+	if (kernel_mode)
+		snprintf(other_route, sizeof(other_route), "vhost-kernel");
+	else
+		snprintf(other_route, sizeof(other_route), "vhost-user:%s", pmd_sock);
 	/* DPDK is fetched while there is a network: none in the namespace. */
-	pid_t fetch = peer_spawn((char *const[]){ "sh", script, "--fetch", NULL }, pmdlog);
-	waitpid(fetch, &st, 0);
+	pid_t fetch = kernel_mode ? -1
+				  : peer_spawn((char *const[]){ "sh", script, "--fetch", NULL }, pmdlog);
+	st = 0;
+	if (fetch > 0)
+		waitpid(fetch, &st, 0);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
 		char why[200];
 
@@ -392,11 +461,14 @@ int main(void)
 		       peer_log_reason(pmdlog, "testpmd.sh: ", why, sizeof(why)));
 		return 77;
 	}
-	if (!drv_check(make_network(), "a network namespace with a bridge and vdm's TAPs"))
+	if (!drv_check(make_network(), "a network namespace with vdm's TAPs and the host's side"))
 		goto out;
-	st = pmd_start(script);
-	if (!drv_check(st == 0, "testpmd listens on %s, its TAP on the bridge (%d)", pmd_sock, st))
-		goto out;
+	if (!kernel_mode) {
+		st = pmd_start(script);
+		if (!drv_check(st == 0, "testpmd listens on %s, its TAP on the bridge (%d)",
+			       pmd_sock, st))
+			goto out;
+	}
 	snprintf(spec, sizeof(spec), "%d,virtio-net,tap=vdmsw0,mac=52:54:00:aa:07:02", SLOT);
 	snprintf(spec2, sizeof(spec2), "%d,virtio-net,tap=vdmsw1", SLOT_TSO);
 	if (vdm_spawn(&p, (const char *const[]){ "--api-socket", api_sock, "--log-file", vdmlog,
@@ -436,7 +508,7 @@ int main(void)
 			atomic_fetch_add(&replies, 1);
 		if (!ctrl_checked) {
 			/* Once on testpmd: the control queue is still vdm's. */
-			if (route_is("vhost-user:")) {
+			if (route_is(kernel_mode ? "vhost-kernel:" : "vhost-user:")) {
 				ctrl_checked = true;
 				ctrl_ok = ctrl(&n, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 0) ==
 					  VIRTIO_NET_OK;
@@ -444,9 +516,9 @@ int main(void)
 		}
 	}
 	pthread_join(t, NULL);
-	drv_check(switch_failures == 0, "%d route switches VBS-U <-> testpmd while pinging "
-		  "(%d failed%s%s)", SWITCHES, switch_failures, switch_failures ? ": " : "",
-		  first_failure);
+	drv_check(switch_failures == 0, "%d route switches VBS-U <-> %s while pinging "
+		  "(%d failed%s%s)", SWITCHES, kernel_mode ? "kernel vhost-net" : "testpmd",
+		  switch_failures, switch_failures ? ": " : "", first_failure);
 	drv_check(stalls == 0, "traffic flowed again after every switch (%d stalls)", stalls);
 	drv_check(bad == 0, "no damaged or unexpected reply, no transmit ring overflow (%u)", bad);
 	drv_check(atomic_load(&replies) >= PINGS_PER_ROUTE * (SWITCHES + 1) &&
@@ -454,7 +526,7 @@ int main(void)
 		  "%u pings of 8..1407 bytes: %d answered intact, %u unanswered (at most one "
 		  "per switch), %u answered late", seq, atomic_load(&replies), lost, late);
 	drv_check(ctrl_checked && ctrl_ok,
-		  "on the vhost-user route the control queue stays in vdm: PROMISC off is ACKed");
+		  "on the vhost route the control queue stays in vdm: PROMISC off is ACKed");
 	for (int i = 0; i < 200 && n.tx_used < n.tx_posted; i++) {
 		sleep_ms(10);
 		reap_tx(&n);
@@ -470,7 +542,8 @@ int main(void)
 			  strstr(reply, "\"route_switches\":20"),
 		  "query-stats counts 20 switches");
 
-	refused_feature(&d, funcs, nf, &mmio, &io);
+	if (!kernel_mode)
+		refused_feature(&d, funcs, nf, &mmio, &io);
 	drv_virtio_fini(&n.v);
 stop:
 	drv_disconnect(&d);
