@@ -269,6 +269,13 @@ int vhost_dev_vsock_set_running(struct vhost_dev *d, bool running)
 	return d->ops->vsock_set_running(d, running);
 }
 
+int vhost_dev_sync(struct vhost_dev *d)
+{
+	int ret = check_live(d);
+
+	return ret ? ret : d->ops->sync ? d->ops->sync(d) : 0;
+}
+
 int vhost_dev_fd(const struct vhost_dev *d)
 {
 	return d->transport == VHOST_TRANSPORT_USER ? d->fd : -1;

@@ -33,6 +33,8 @@ struct vhost_transport_ops {
 	int (*net_set_backend)(struct vhost_dev *d, unsigned idx, int fd);
 	int (*vsock_set_cid)(struct vhost_dev *d, uint64_t cid);
 	int (*vsock_set_running)(struct vhost_dev *d, bool running);
+	/* Optional: a round trip behind every message sent (see vhost_dev_sync). */
+	int (*sync)(struct vhost_dev *d);
 };
 
 struct vhost_dev {

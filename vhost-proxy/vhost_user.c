@@ -355,6 +355,15 @@ static int u_set_config(struct vhost_dev *d, uint32_t off, const void *buf, uint
 			  NULL, 0);
 }
 
+/* Messages without REPLY_ACK get no answer: a GET_FEATURES one, answered
+ * in order, shows the back-end took everything before it. */
+static int u_sync(struct vhost_dev *d)
+{
+	uint64_t f;
+
+	return vu_get_u64(d, VU_GET_FEATURES, &f);
+}
+
 const struct vhost_transport_ops vhost_user_ops = {
 	.open = u_open,
 	.close = u_close,
@@ -365,4 +374,5 @@ const struct vhost_transport_ops vhost_user_ops = {
 	.vring_stop = u_vring_stop,
 	.get_config = u_get_config,
 	.set_config = u_set_config,
+	.sync = u_sync,
 };

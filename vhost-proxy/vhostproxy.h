@@ -111,6 +111,12 @@ int vhost_dev_net_set_backend(struct vhost_dev *d, unsigned idx, int tap_fd);
 int vhost_dev_vsock_set_cid(struct vhost_dev *d, uint64_t cid);
 int vhost_dev_vsock_set_running(struct vhost_dev *d, bool running);
 
+/* Return once the back-end has taken every message sent so far (vhost-user
+ * messages without REPLY_ACK are not answered: a request that is gets a
+ * round trip; kernel vhost's ioctls are synchronous).  0, or -errno when it
+ * failed or went away meanwhile. */
+int vhost_dev_sync(struct vhost_dev *d);
+
 /* vhost-user: the socket, readable or hung up only when the back-end went
  * away (a back-end sends nothing unasked on it).  Kernel: -1. */
 int vhost_dev_fd(const struct vhost_dev *d);
