@@ -44,6 +44,8 @@ unsigned virtio_vhost_nrings(const struct virtio_vhost *vv);
 uint16_t virtio_vhost_base(const struct virtio_vhost *vv, unsigned i);
 void virtio_vhost_set_base(struct virtio_vhost *vv, unsigned i, uint16_t base);
 bool virtio_vhost_connected(const struct virtio_vhost *vv);
+/* 0 once the back-end took every message so far (vhost_dev_sync), or -errno. */
+int virtio_vhost_sync(struct virtio_vhost *vv);
 
 /* Legacy interface. */
 uint16_t virtio_transitional_id(uint16_t type);

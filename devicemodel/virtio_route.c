@@ -147,6 +147,33 @@ static int vhost_drain(struct virtio_dev *vd, unsigned nrings, const uint16_t *b
 	}
 }
 
+/*
+ * The old vhost back-end died while it was being stopped: it gave no ring
+ * bases.  Where a ring's used index caught up with everything the driver
+ * posted, it held nothing and the ring goes on from there; otherwise the
+ * requests it took are unknown.  Returns how many it may have held.
+ */
+static unsigned lost_owner_bases(struct virtio_dev *vd, unsigned nrings, uint16_t *base)
+{
+	unsigned held = 0;
+
+	for (unsigned i = 0; i < nrings; i++) {
+		struct vqueue *vq = &vd->queues[i].vq;
+
+		if (!vd->queues[i].enabled)
+			continue;
+		if (vq->packed) {
+			held++; /* (no index pair says "all used" there) */
+			continue;
+		}
+		uint16_t used = vq_used_idx_in_ring(vq), avail = vq_avail_idx_in_ring(vq);
+
+		held += (uint16_t)(avail - used);
+		base[i] = used;
+	}
+	return held;
+}
+
 /* Feature bits by name, for a refusal a person can read: the transport's,
  * and the device's where it names them (else as numbers). */
 static void name_features(const struct virtio_dev *vd, uint64_t f, char *buf, size_t len)
@@ -199,26 +226,55 @@ static int check_new_owner(struct virtio_dev *vd, struct virtio_vhost *vv,
 	return 0;
 }
 
-/* Start vv on the rings at base; on failure undo it and say where the rings are. */
+/*
+ * Start vv on the rings at base; on failure undo it and say where the rings
+ * are.  Only a reply proves a vhost-user back-end took the messages that
+ * started it (without REPLY_ACK none is answered): a round trip after them
+ * (virtio_vhost_sync) turns one that died on the way into a failed start
+ * instead of a loss found later.  -EIO: it died after completing part of
+ * what it took, so no owner can go on from the rings as they are.
+ */
 static int start_vhost(struct virtio_dev *vd, struct virtio_vhost *vv, unsigned nrings,
 		       uint16_t *base)
 {
+	uint16_t from[VHOST_MAX_RINGS];
 	int ret = 0;
 
+	memcpy(from, base, sizeof(from[0]) * nrings);
 	virtio_vhost_link(vd, vv);
 	for (unsigned i = 0; i < nrings; i++)
 		virtio_vhost_set_base(vv, i, base[i]);
 	virtio_vhost_on_trial(vv, true);
-	if (virtio_dev_running(vd))
+	if (virtio_dev_running(vd)) {
 		ret = virtio_vhost_start(vd);
-	virtio_vhost_on_trial(vv, false);
-	if (ret) {
-		/* A ring that did start may have taken requests: its base now. */
-		virtio_vhost_stop(vv);
-		for (unsigned i = 0; i < nrings; i++)
-			base[i] = virtio_vhost_base(vv, i);
-		virtio_vhost_free(vv);
+		if (!ret)
+			ret = virtio_vhost_sync(vv);
 	}
+	virtio_vhost_on_trial(vv, false);
+	if (!ret)
+		return 0;
+	/* A ring that did start may have taken requests: its base now. */
+	virtio_vhost_stop(vv);
+	bool lost = !virtio_vhost_connected(vv);
+	for (unsigned i = 0; i < nrings; i++) {
+		struct vqueue *vq = &vd->queues[i].vq;
+		uint16_t used;
+
+		base[i] = virtio_vhost_base(vv, i);
+		if (!lost || !vd->queues[i].enabled || !virtio_dev_running(vd))
+			continue;
+		/* Gone without saying where it was: what the used ring shows.
+		 * Nothing completed: the old owner serves again from where it
+		 * stopped.  Everything completed: from there.  Else unknown. */
+		used = vq_used_idx_in_ring(vq);
+		if (used == from[i])
+			base[i] = from[i];
+		else if (!vq->packed && used == vq_avail_idx_in_ring(vq))
+			base[i] = used;
+		else
+			ret = -EIO;
+	}
+	virtio_vhost_free(vv);
 	return ret;
 }
 
@@ -299,8 +355,31 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 		for (unsigned i = 0; i < nrings; i++)
 			base[i] = virtio_vhost_base(old, i);
 		close_fds(old_kick, nrings); /* (the back-end holds its own copies) */
-		if (virtio_dev_running(vd) &&
-		    (ret = vhost_drain(vd, nrings, base, why, sizeof(why))) != 0) {
+		if (!virtio_vhost_connected(old) && virtio_dev_running(vd)) {
+			unsigned held = lost_owner_bases(vd, nrings, base);
+
+			if (held) {
+				char to[160];
+
+				/* Its requests are lost to the guest: only a reset
+				 * recovers.  The new owner takes the device then. */
+				virtio_vhost_free(old);
+				if (nv)
+					virtio_vhost_link(vd, nv);
+				virtio_route_describe(vd, to, sizeof(to));
+				vd->route_switches++;
+				snprintf(why, sizeof(why), "the back-end %.120s died during a route "
+					 "switch holding %u request(s)", from, held);
+				virtio_dev_needs_reset(vd, why);
+				snprintf(err, errlen, "%s: the device needs a reset, after which "
+						      "%.120s serves it", why, to);
+				return -EIO;
+			}
+			log_info("00:%02x.%d %s: %s died during the route switch; it held no "
+				 "request, so the rings go on from their used indexes", vd->pci.slot,
+				 vd->pci.func, vd->ops->name, from);
+		} else if (virtio_dev_running(vd) &&
+			   (ret = vhost_drain(vd, nrings, base, why, sizeof(why))) != 0) {
 			/* Not handed over: the old back-end goes on where it was. */
 			virtio_vhost_free(nv);
 			if (virtio_vhost_start(vd)) {
@@ -321,6 +400,14 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 	/* The new owner starts. */
 	if (nv)
 		ret = start_vhost(vd, nv, nrings, base);
+	if (ret == -EIO) {
+		snprintf(why, sizeof(why), "the new back-end died after completing part of what it "
+					   "took");
+		virtio_vhost_free(old);
+		virtio_dev_needs_reset(vd, why);
+		snprintf(err, errlen, "%s: the device needs a reset", why);
+		return ret;
+	}
 	if (ret) {
 		snprintf(why, sizeof(why), "the new back-end did not start (%s)", strerror(-ret));
 		if (old) {

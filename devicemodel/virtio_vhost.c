@@ -548,6 +548,11 @@ bool virtio_vhost_connected(const struct virtio_vhost *vv)
 	return vv->dev && !vhost_dev_disconnected(vv->dev);
 }
 
+int virtio_vhost_sync(struct virtio_vhost *vv)
+{
+	return vv->dev ? vhost_dev_sync(vv->dev) : -ENOTCONN;
+}
+
 void virtio_route_describe(const struct virtio_dev *vd, char *buf, size_t len)
 {
 	const struct virtio_vhost *vv = vd->vhost;

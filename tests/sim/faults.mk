@@ -80,3 +80,10 @@ TESTS += tests/sim/test_net_route_switch
 # The same with kernel vhost-net as the other route (skipped without it).
 TESTS += tests/sim/vhost_kernel_switch.sh
 EXTRA_DIST += tests/sim/vhost_kernel_switch.sh
+# set-route towards a back-end that fails on cue (vu-fault-peer): absent,
+# lacking a feature, killed or silent at each step; vdm lives, the device serves.
+check_PROGRAMS += tests/sim/vu-fault-peer tests/sim/test_route_faults
+tests_sim_vu_fault_peer_SOURCES = tests/sim/vu_fault_peer.c
+tests_sim_test_route_faults_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+tests_sim_test_route_faults_LDADD = $(TEST_LDADD)
+TESTS += tests/sim/test_route_faults
