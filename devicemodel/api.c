@@ -8,9 +8,12 @@
  * error reply (an over-long line also ends that client); a client that
  * stops reading while vdm has more than API_MAX_OUT bytes for it is
  * dropped.  Nothing a client does blocks the loop or reaches another
- * client.
+ * client.  vdm's events (events.h) go to every client as
+ * {"event": NAME, "data": {...}, "timestamp": {...}} lines, which carry
+ * neither "return" nor "error".
  */
 #include "api.h"
+#include "events.h"
 #include "unix_listen.h"
 #include "log.h"
 #include "vdm.h"
@@ -183,6 +186,38 @@ static void handle_line(struct api_client *c, const char *line)
 	json_object_put(req);
 }
 
+/* An event from vdm: one line to every client. */
+static void api_event(void *opaque, const struct vdm_event *e)
+{
+	struct api *api = opaque;
+	struct json_object *line = json_object_new_object(), *data = json_object_new_object(),
+			   *ts = json_object_new_object();
+	char slot[16];
+
+	snprintf(slot, sizeof(slot), "%d:%d", e->slot, e->func);
+	json_object_object_add(data, "slot", json_object_new_string(slot));
+	json_object_object_add(data, "emulation", json_object_new_string(e->device));
+	if (e->kind == VDM_EVENT_NEEDS_RESET) {
+		json_object_object_add(line, "event", json_object_new_string("DEVICE_NEEDS_RESET"));
+		json_object_object_add(data, "reason", json_object_new_string(e->text));
+	} else {
+		json_object_object_add(line, "event", json_object_new_string("ROUTE_SWITCHED"));
+		json_object_object_add(data, "from", json_object_new_string(e->from));
+		json_object_object_add(data, "to", json_object_new_string(e->to));
+	}
+	json_object_object_add(line, "data", data);
+	json_object_object_add(ts, "seconds", json_object_new_int64(e->when_us / 1000000));
+	json_object_object_add(ts, "microseconds", json_object_new_int64(e->when_us % 1000000));
+	json_object_object_add(line, "timestamp", ts);
+	for (struct api_client *c = api->clients, *next; c; c = next) {
+		next = c->next;
+		client_send(c, line);
+		if (c->dead)
+			client_close(c);
+	}
+	json_object_put(line);
+}
+
 static void client_cb(void *arg, int fd, uint32_t events)
 {
 	struct api_client *c = arg;
@@ -290,6 +325,7 @@ int api_open(struct api **out, struct vdm *vdm, const char *path, char *err, siz
 		return ret;
 	}
 	log_info("management API on %s", path);
+	vdm_events_listen(vdm->events, api_event, api);
 	*out = api;
 	return 0;
 }
@@ -298,6 +334,7 @@ void api_close(struct api *api)
 {
 	if (!api)
 		return;
+	vdm_events_listen(api->vdm->events, NULL, NULL);
 	while (api->clients)
 		client_close(api->clients);
 	evloop_del_fd(api->vdm->loop, api->fd);

@@ -93,6 +93,7 @@ void devemu_ctx_init(struct devemu_ctx *ctx, struct vdm *vdm, int slot, int func
 		.default_poll_mode = vdm->default_poll_mode,
 		.default_poll_us = vdm->default_poll_us,
 		.vhosts = &vdm->vhosts,
+		.events = vdm->events,
 	};
 	memcpy(ctx->uuid, vdm->uuid, sizeof(ctx->uuid));
 }

@@ -18,12 +18,13 @@
 #include <stdint.h>
 
 struct virtio_vhost;
+struct vdm_events;
 
 /*
  * Everything of vdm a device may use, given to its create hook: its
  * address, the main event loop, the VM (guest RAM, ioeventfds, interrupts)
  * and what the HSM back-end can do, the VM's UUID, the queue-pacing
- * default, and vdm's list of vhost routes.  It holds no other device and
+ * default, vdm's list of vhost routes and where events go.  It holds no other device and
  * no bus.  Valid while create runs: a device copies what it keeps (the
  * virtio transport keeps a copy in struct virtio_dev).
  */
@@ -44,6 +45,8 @@ struct devemu_ctx {
 	 * without seeing the others.
 	 */
 	struct virtio_vhost **vhosts;
+	/* Where the device's announcements go (events.h; NULL: nowhere). */
+	struct vdm_events *events;
 };
 
 /* What a devemu's option hook returns for an option it does not know. */

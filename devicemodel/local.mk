@@ -9,7 +9,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/vdm.h devicemodel/devemu.h devicemodel/devemu.c devicemodel/hostbridge.c \
 	devicemodel/cli.h devicemodel/cli.c \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/virtio_route.c \
-	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c \
+	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c devicemodel/events.h devicemodel/events.c \
 	devicemodel/unix_listen.h devicemodel/unix_listen.c \
 	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
 	devicemodel/chardev.h devicemodel/chardev_internal.h devicemodel/chardev.c \

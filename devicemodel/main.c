@@ -9,6 +9,7 @@
  */
 #include "api.h"
 #include "cli.h"
+#include "events.h"
 #include "log.h"
 #include "vdm.h"
 #include "virtio.h"
@@ -203,6 +204,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vdm: cannot create the event loop: %s\n", strerror(errno));
 		goto out;
 	}
+	ret = vdm_events_create(&vdm.events, vdm.loop);
+	if (ret) {
+		fprintf(stderr, "vdm: cannot create the event queue: %s\n", strerror(-ret));
+		goto out;
+	}
 	struct hsm_vm_config cfg = {
 		.backend = opts.hsm,
 		.ram_size = opts.ram_size,
@@ -265,6 +271,7 @@ out:
 	hsm_stop(vdm.vm);
 	destroy_devices(&vdm);
 	hsm_close(vdm.vm);
+	vdm_events_destroy(vdm.events);
 	evloop_destroy(vdm.loop);
 	cli_free(&opts);
 	log_close();

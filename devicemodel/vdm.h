@@ -39,6 +39,8 @@ struct vdm {
 	/* Devices whose data plane is on a vhost back-end (virtio_vhost.c;
 	 * devices reach it through devemu_ctx.vhosts). */
 	struct virtio_vhost *vhosts;
+	/* Announcements for the management API (events.h), from any thread. */
+	struct vdm_events *events;
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;
 	int hv_status;

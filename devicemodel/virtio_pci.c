@@ -13,11 +13,13 @@
  * PCI_CFG.  Each queue's notify address is an ioeventfd, so a kick reaches
  * the device on the event loop without passing through the ioreq path.
  */
+#include "events.h"
 #include "virtio_internal.h"
 #include "vdm.h"
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -111,6 +113,11 @@ void virtio_dev_needs_reset(struct virtio_dev *vd, const char *why)
 			 vd->pci.func, vd->ops->name, why);
 	vd->bad_guest_logged = true;
 	vd->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	struct vdm_event e = { .kind = VDM_EVENT_NEEDS_RESET, .slot = vd->pci.slot,
+			       .func = vd->pci.func };
+	snprintf(e.device, sizeof(e.device), "%s", vd->ops->name);
+	snprintf(e.text, sizeof(e.text), "%s", why);
+	vdm_events_post(vd->ctx.events, &e);
 	/* 2.1.2: the device sends a configuration change notification. */
 	vd->config_generation++;
 	raise_irq(vd, vd->msix_config, ISR_CONFIG);

@@ -14,6 +14,7 @@
  * the old one takes the rings back from where they are; only when neither
  * can serve does the device go to DEVICE_NEEDS_RESET.
  */
+#include "events.h"
 #include "virtio_internal.h"
 
 #include <errno.h>
@@ -433,8 +434,13 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 		vbsu_resume(vd, nrings, base);
 	virtio_vhost_free(old);
 	vd->route_switches++;
-	virtio_route_describe(vd, why, sizeof(why));
+	struct vdm_event e = { .kind = VDM_EVENT_ROUTE_SWITCHED, .slot = vd->pci.slot,
+			       .func = vd->pci.func };
+	snprintf(e.device, sizeof(e.device), "%s", vd->ops->name);
+	snprintf(e.from, sizeof(e.from), "%s", from);
+	virtio_route_describe(vd, e.to, sizeof(e.to));
+	vdm_events_post(vd->ctx.events, &e);
 	log_info("00:%02x.%d %s: data plane moved from %s to %s", vd->pci.slot, vd->pci.func,
-		 vd->ops->name, from, why);
+		 vd->ops->name, from, e.to);
 	return 0;
 }

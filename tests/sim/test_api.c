@@ -6,10 +6,14 @@
  * changes nothing: garbage, a JSON value that is not an object, an unknown
  * command, unknown or missing arguments, a bad slot or route, half a line
  * followed by a disconnect, 1 MiB without a newline (that client is
- * dropped); meanwhile a second client keeps being answered; quit stops vdm
- * with status 0.
+ * dropped); meanwhile a second client keeps being answered.  Events: a
+ * route switch (virtio-rnd to vdm-vhost-user and back) and a device the
+ * guest broke each reach every client as an {"event": ...} line naming the
+ * slot (and the routes, or the reason), with no "return" or "error" in it;
+ * query-stats counts the switches.  quit stops vdm with status 0.
  */
 #include "blk_guest.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -55,10 +59,93 @@ static bool read_line(int fd, char *buf, size_t len)
 	return false;
 }
 
-/* Send line and return the reply (the next line). */
+static bool is_event(const char *line)
+{
+	return !strncmp(line, "{\"event\":", 9);
+}
+
+/* Send line and return the reply (the next line that is not an event). */
 static bool ask(int fd, const char *line, char *reply, size_t len)
 {
-	return dprintf(fd, "%s\n", line) > 0 && read_line(fd, reply, len);
+	if (dprintf(fd, "%s\n", line) <= 0)
+		return false;
+	while (read_line(fd, reply, len))
+		if (!is_event(reply))
+			return true;
+	return false;
+}
+
+/* The next event line called name on fd, into buf; false after 3 s without one. */
+static bool next_event(int fd, const char *name, char *buf, size_t len)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "{\"event\":\"%s\"", name);
+	while (read_line(fd, buf, len))
+		if (!strncmp(buf, want, strlen(want)))
+			return true;
+	return false;
+}
+
+/* The events part: a route switch and a broken device, seen by clients a
+ * (which asked) and b (which did not). */
+static void events(struct vdm_proc *p, int a, int b, const char *dir)
+{
+	const char *bdir = getenv("VDM_BUILDDIR");
+	char bin[512], sock[128], log[128], req[300], r[8192];
+	pid_t daemon;
+
+	snprintf(bin, sizeof(bin), "%s/devicemodel/vdm-vhost-user", bdir ? bdir : ".");
+	snprintf(sock, sizeof(sock), "%s/rng.sock", dir);
+	snprintf(log, sizeof(log), "%s/rng.log", dir);
+	daemon = peer_spawn((char *const[]){ bin, "--socket", sock, "virtio-rnd", NULL }, log);
+	if (!drv_check(peer_wait_socket(&daemon, sock, 5000) == 0, "vdm-vhost-user starts"))
+		return;
+	snprintf(req, sizeof(req), "{\"execute\": \"set-route\", \"arguments\": {\"slot\": "
+		 "\"4:0\", \"route\": \"vhost-user:%s\"}}", sock);
+	drv_check(ask(a, req, r, sizeof(r)) && strstr(r, "\"return\""), "set-route 4:0 to "
+		  "vdm-vhost-user: %s", r);
+	for (int fd = a, i = 0; i < 2; fd = b, i++)
+		drv_check(next_event(fd, "ROUTE_SWITCHED", r, sizeof(r)) &&
+				  strstr(r, "\"slot\":\"4:0\"") && strstr(r, "\"from\":\"vbs-u\"") &&
+				  strstr(r, "\"to\":\"vhost-user:") && strstr(r, "\"timestamp\"") &&
+				  !strstr(r, "\"return\"") && !strstr(r, "\"error\""),
+			  "client %c hears ROUTE_SWITCHED from vbs-u, with no return or error: %s",
+			  i ? 'b' : 'a', r);
+	drv_check(ask(b, "{\"execute\": \"set-route\", \"arguments\": {\"slot\": \"4\", "
+			 "\"route\": \"vbs-u\"}}", r, sizeof(r)) && strstr(r, "\"return\""),
+		  "and back to vbs-u");
+	drv_check(next_event(a, "ROUTE_SWITCHED", r, sizeof(r)) && strstr(r, "\"to\":\"vbs-u\""),
+		  "client a hears that one too: %s", r);
+	drv_check(ask(a, "{\"execute\": \"query-stats\", \"arguments\": {\"slot\": \"4\"}}", r,
+		      sizeof(r)) && strstr(r, "\"route_switches\":2"),
+		  "query-stats counts 2 route switches: %s", r);
+	peer_stop(&daemon, SIGTERM);
+	unlink(log);
+
+	/* The guest breaks virtio-rnd's ring: every client hears why. */
+	struct drv d;
+	struct drv_func funcs[8];
+	struct drv_virtio v;
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+
+	drv_connect(&d, p->sock);
+	int nf = drv_enumerate(&d, funcs, 8);
+	if (!drv_check(virtio_guest_up(&v, &d, funcs, nf, 4, 16 << 20, 0, 1, &mmio, &io) == 0,
+		       "the driver brings virtio-rnd up"))
+		return;
+	uint16_t *avail = drv_gpa(&d, v.vq[0].avail_gpa, 4);
+	avail[1] = (uint16_t)(avail[1] + 1000); /* more than the ring holds */
+	drv_virtio_kick(&v, 0);
+	for (int fd = a, i = 0; i < 2; fd = b, i++)
+		drv_check(next_event(fd, "DEVICE_NEEDS_RESET", r, sizeof(r)) &&
+				  strstr(r, "\"slot\":\"4:0\"") && strstr(r, "\"reason\":") &&
+				  strstr(r, "\"emulation\":\"virtio-rnd\"") && !strstr(r, "\"return\"") &&
+				  !strstr(r, "\"error\""),
+			  "client %c hears DEVICE_NEEDS_RESET with the reason: %s", i ? 'b' : 'a', r);
+	drv_virtio_fini(&v);
+	drv_disconnect(&d);
 }
 
 static bool error_with(const char *reply, const char *cls, const char *words)
@@ -173,6 +260,7 @@ int main(void)
 		      r, sizeof(r)) &&
 			  strstr(r, "\"return\""),
 		  "set-route to the route a device is on returns at once");
+	events(&p, a, b, dir);
 	drv_check(ask(b, "{\"execute\": \"quit\"}", r, sizeof(r)) && strstr(r, "\"return\""),
 		  "quit is acknowledged");
 	close(a);
