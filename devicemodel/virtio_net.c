@@ -1,5 +1,5 @@
 /*
- * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC][,vhost=kernel[:NODE]|auto][,transitional]`
+ * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC][,offloads=csum|none][,vhost=kernel[:NODE]|auto][,transitional]`
  * or `-s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]`: the
  * network device (virtio 1.2, 5.1): options, features, config space (MAC,
  * link status), and pacing of the receive, transmit and control queues on
@@ -66,10 +66,16 @@ enum { RXQ = 0, TXQ = 1, CTRLQ = 2, NET_NQUEUES = 3 };
 	 1ULL << VIRTIO_NET_F_GUEST_CSUM | 1ULL << VIRTIO_NET_F_GUEST_TSO4 |                       \
 	 1ULL << VIRTIO_NET_F_GUEST_TSO6 | 1ULL << VIRTIO_NET_F_GUEST_ECN)
 
+/* Which of the TAP's offloads the NIC offers (offloads=): all it takes, the
+ * checksums only (no TSO either way: what a vhost-user back-end such as
+ * DPDK's without tso=1 can also serve, so the NIC can be switched there), none. */
+enum net_offloads { NET_OFFLOADS_ALL = 0, NET_OFFLOADS_CSUM, NET_OFFLOADS_NONE };
+
 struct net_cfg {
 	char *tap;
 	uint8_t mac[6];
 	bool have_mac;
+	enum net_offloads offloads;
 	bool transitional;
 	struct vhost_route route;
 };
@@ -127,6 +133,19 @@ static int net_option(void *cfg, const char *opt, char *err, size_t errlen)
 		free(c->tap);
 		c->tap = strdup(opt + 4);
 		return c->tap ? 0 : -ENOMEM;
+	}
+	if (!strncmp(opt, "offloads=", 9)) {
+		if (!strcmp(opt + 9, "csum"))
+			c->offloads = NET_OFFLOADS_CSUM;
+		else if (!strcmp(opt + 9, "none"))
+			c->offloads = NET_OFFLOADS_NONE;
+		else if (!strcmp(opt + 9, "all"))
+			c->offloads = NET_OFFLOADS_ALL;
+		else {
+			snprintf(err, errlen, "%s: expected offloads=all, csum or none", opt);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (!strncmp(opt, "mac=", 4)) {
 		const char *why = parse_mac(opt + 4, c->mac);
@@ -453,17 +472,24 @@ static const struct virtio_ops net_ops = {
 	.route_params = net_route_params,
 };
 
-static uint64_t net_features(const struct virtio_net *n)
+static uint64_t net_features(const struct virtio_net *n, enum net_offloads which)
 {
 	uint64_t f = 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS |
 		     1ULL << VIRTIO_NET_F_MRG_RXBUF | 1ULL << VIRTIO_NET_F_CTRL_VQ |
 		     1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR;
 	unsigned tap = n->be.tap_offloads;
 
+	if (which == NET_OFFLOADS_NONE)
+		return f;
+	if (which == NET_OFFLOADS_CSUM)
+		tap &= TUN_F_CSUM;
+
 	/* Guest -> TAP: the TAP takes checksum and TSO requests in the header. */
 	if (tap & TUN_F_CSUM)
-		f |= 1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_HOST_TSO4 |
-		     1ULL << VIRTIO_NET_F_HOST_TSO6 | 1ULL << VIRTIO_NET_F_HOST_ECN;
+		f |= 1ULL << VIRTIO_NET_F_CSUM;
+	if (tap & TUN_F_CSUM && which == NET_OFFLOADS_ALL)
+		f |= 1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6 |
+		     1ULL << VIRTIO_NET_F_HOST_ECN;
 	/* TAP -> guest: only what TUNSETOFFLOAD accepted. */
 	if (tap & TUN_F_CSUM)
 		f |= 1ULL << VIRTIO_NET_F_GUEST_CSUM;
@@ -506,9 +532,9 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 	if (user)
 		features = (virtio_vhost_features(vv) & NET_VHOST_USER_FEATURES) | NET_VDM_FEATURES;
 	else if (vv) /* kernel vhost-net filters nothing: no CTRL_RX */
-		features = net_features(n) & ~(1ULL << VIRTIO_NET_F_CTRL_RX);
+		features = net_features(n, cfg->offloads) & ~(1ULL << VIRTIO_NET_F_CTRL_RX);
 	else
-		features = net_features(n);
+		features = net_features(n, cfg->offloads);
 	if (cfg->have_mac)
 		memcpy(n->mac, cfg->mac, 6);
 	else
@@ -541,6 +567,7 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		 user ? cfg->route.path : cfg->tap, n->mac[0], n->mac[1], n->mac[2], n->mac[3],
 		 n->mac[4], n->mac[5],
 		 n->vd.host_features >> VIRTIO_NET_F_HOST_TSO4 & 1 ? ", checksum and TSO offloads"
+		 : n->vd.host_features >> VIRTIO_NET_F_CSUM & 1	  ? ", checksum offloads"
 								   : "");
 	*out = &n->vd.pci;
 	return 0;
@@ -565,7 +592,8 @@ static void net_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_net = {
 	.name = "virtio-net",
-	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC][,vhost=kernel[:NODE]|vhost=auto][,transitional]"
+	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC][,offloads=csum|none][,vhost=kernel[:NODE]|vhost=auto]"
+		 "[,transitional]"
 		 " | -s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]",
 	.cfg_size = sizeof(struct net_cfg),
 	.option = net_option,

@@ -100,6 +100,10 @@ TESTS += tests/guest/vhost_user_blk.sh
 EXTRA_DIST += tests/guest/vhost_user_blk.sh
 TESTS += tests/guest/route_switch.sh
 EXTRA_DIST += tests/guest/route_switch.sh
+# A real guest's TCP transfer and pings across 20 live switches of its NIC
+# between VBS-U and DPDK's testpmd.
+TESTS += tests/guest/net_route_switch.sh
+EXTRA_DIST += tests/guest/net_route_switch.sh
 TESTS += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
 EXTRA_DIST += tests/sim/vhost_routes.sh tests/sim/vhost_kernel_net.sh
 # Image locks shared with QEMU: vdm against itself and qemu-storage-daemon.

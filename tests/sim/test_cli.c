@@ -113,6 +113,9 @@ int main(void)
 	bad("virtio-net all-zero MAC",
 	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,mac=00:00:00:00:00:00", NULL },
 	    "all-zero");
+	bad("virtio-net unknown offloads=",
+	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,offloads=tso", NULL },
+	    "expected offloads=all, csum or none");
 	bad("virtio-net unknown option",
 	    (const char *const[]){ "-s", "5,virtio-net,tap=t0,speed=10", NULL }, "speed=10");
 	bad("virtio-console without a back-end",

@@ -469,7 +469,8 @@ int main(void)
 			       pmd_sock, st))
 			goto out;
 	}
-	snprintf(spec, sizeof(spec), "%d,virtio-net,tap=vdmsw0,mac=52:54:00:aa:07:02", SLOT);
+	snprintf(spec, sizeof(spec), "%d,virtio-net,tap=vdmsw0,mac=52:54:00:aa:07:02,offloads=csum",
+		 SLOT);
 	snprintf(spec2, sizeof(spec2), "%d,virtio-net,tap=vdmsw1", SLOT_TSO);
 	if (vdm_spawn(&p, (const char *const[]){ "--api-socket", api_sock, "--log-file", vdmlog,
 						 "-s", spec, "-s", spec2, NULL },
@@ -479,14 +480,22 @@ int main(void)
 	}
 	drv_connect(&d, p.sock);
 	int nf = drv_enumerate(&d, funcs, 8);
-	/* What testpmd serves too: no HOST_TSO (its vhost PMD runs with tso=0). */
+	/* offloads=csum: what testpmd serves too (its vhost PMD runs with tso=0). */
 	if (!drv_check(nic_up(&n, &d, funcs, nf, SLOT, 16 << 20,
 			      1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS |
 				      1ULL << VIRTIO_NET_F_MRG_RXBUF | 1ULL << VIRTIO_NET_F_CTRL_VQ |
-				      1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_RING_F_EVENT_IDX,
+				      1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_RING_F_EVENT_IDX |
+				      1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_GUEST_CSUM,
 			      &mmio, &io),
-		       "the NIC comes up on VBS-U (MRG_RXBUF, CTRL_VQ, CTRL_RX, EVENT_IDX)"))
+		       "the NIC comes up on VBS-U (CSUM, GUEST_CSUM, MRG_RXBUF, CTRL_VQ, CTRL_RX, "
+		       "EVENT_IDX)"))
 		goto stop;
+	uint64_t offer = drv_virtio_device_features(&n.v);
+	drv_check((offer >> VIRTIO_NET_F_CSUM & 1) && (offer >> VIRTIO_NET_F_GUEST_CSUM & 1) &&
+			  !(offer >> VIRTIO_NET_F_HOST_TSO4 & 1) &&
+			  !(offer >> VIRTIO_NET_F_HOST_TSO6 & 1) &&
+			  !(offer >> VIRTIO_NET_F_GUEST_TSO4 & 1),
+		  "offloads=csum: checksum offloads offered, no TSO either way");
 
 	pthread_create(&t, NULL, switcher, NULL);
 	unsigned seq = 0, lost = 0, late = 0, bad = 0;
