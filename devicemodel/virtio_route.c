@@ -279,6 +279,22 @@ static int start_vhost(struct virtio_dev *vd, struct virtio_vhost *vv, unsigned 
 	return ret;
 }
 
+/* The data plane of vd moved from `from` to where it is now: count it, tell
+ * the log and the API's clients. */
+static void announce_switch(struct virtio_dev *vd, const char *from)
+{
+	struct vdm_event e = { .kind = VDM_EVENT_ROUTE_SWITCHED, .slot = vd->pci.slot,
+			       .func = vd->pci.func };
+
+	vd->route_switches++;
+	snprintf(e.device, sizeof(e.device), "%s", vd->ops->name);
+	snprintf(e.from, sizeof(e.from), "%s", from);
+	virtio_route_describe(vd, e.to, sizeof(e.to));
+	vdm_events_post(vd->ctx.events, &e);
+	log_info("00:%02x.%d %s: data plane moved from %s to %s", vd->pci.slot, vd->pci.func,
+		 vd->ops->name, from, e.to);
+}
+
 int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, char *err,
 		     size_t errlen)
 {
@@ -368,7 +384,7 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 				if (nv)
 					virtio_vhost_link(vd, nv);
 				virtio_route_describe(vd, to, sizeof(to));
-				vd->route_switches++;
+				announce_switch(vd, from);
 				snprintf(why, sizeof(why), "the back-end %.120s died during a route "
 					 "switch holding %u request(s)", from, held);
 				virtio_dev_needs_reset(vd, why);
@@ -402,11 +418,15 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 	if (nv)
 		ret = start_vhost(vd, nv, nrings, base);
 	if (ret == -EIO) {
+		/* The rings are beyond repair; the old owner, stopped cleanly,
+		 * serves again after the guest's reset. */
 		snprintf(why, sizeof(why), "the new back-end died after completing part of what it "
 					   "took");
-		virtio_vhost_free(old);
+		if (old)
+			vd->vhost = old;
 		virtio_dev_needs_reset(vd, why);
-		snprintf(err, errlen, "%s: the device needs a reset", why);
+		snprintf(err, errlen, "%s: the device needs a reset, after which %s serves it", why,
+			 from);
 		return ret;
 	}
 	if (ret) {
@@ -433,14 +453,6 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 	if (!nv)
 		vbsu_resume(vd, nrings, base);
 	virtio_vhost_free(old);
-	vd->route_switches++;
-	struct vdm_event e = { .kind = VDM_EVENT_ROUTE_SWITCHED, .slot = vd->pci.slot,
-			       .func = vd->pci.func };
-	snprintf(e.device, sizeof(e.device), "%s", vd->ops->name);
-	snprintf(e.from, sizeof(e.from), "%s", from);
-	virtio_route_describe(vd, e.to, sizeof(e.to));
-	vdm_events_post(vd->ctx.events, &e);
-	log_info("00:%02x.%d %s: data plane moved from %s to %s", vd->pci.slot, vd->pci.func,
-		 vd->ops->name, from, e.to);
+	announce_switch(vd, from);
 	return 0;
 }
