@@ -1,6 +1,6 @@
 /*
  * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC][,offloads=csum|none][,vhost=kernel[:NODE]|auto][,transitional]`
- * or `-s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]`: the
+ * or `-s N,virtio-net,vhost=user:SOCKET[,tap=NAME][,mac=MAC][,reconnect=S]`: the
  * network device (virtio 1.2, 5.1): options, features, config space (MAC,
  * link status), and pacing of the receive, transmit and control queues on
  * the event loop.  Frames are moved, and control commands parsed, by the
@@ -166,10 +166,6 @@ static int net_options_done(void *cfg, char *err, size_t errlen)
 
 	if (vhost_route_check(&c->route, "virtio-net", "/dev/vhost-net", err, errlen))
 		return -EINVAL;
-	if (c->route.kind == VHOST_ROUTE_USER && c->tap) {
-		snprintf(err, errlen, "with vhost=user the back-end owns the network: no tap=");
-		return -EINVAL;
-	}
 	if (c->route.kind != VHOST_ROUTE_USER && !c->tap) {
 		snprintf(err, errlen, "virtio-net needs tap=NAME (or vhost=user:SOCKET)");
 		return -EINVAL;
@@ -415,15 +411,33 @@ static const struct virtio_vhost_params net_vhost_user = {
 	.vdm_features = NET_VDM_ROUTE_FEATURES,
 };
 
-/* set-route to VBS-U: the frames go to the TAP, if the NIC has one. */
+static uint64_t net_features(const struct virtio_net *n, enum net_offloads which);
+static const char *net_feature_name(unsigned bit);
+
+/* set-route to VBS-U: the frames go to the TAP, if the NIC has one, and
+ * the TAP must take the offloads the driver negotiated (on a NIC started
+ * on vhost-user it was offered only those, but the TAP may have changed). */
 static int net_vbsu_prepare(struct virtio_dev *vd, char *err, size_t errlen)
 {
-	if (to_net(vd)->be.tap_fd < 0) {
+	struct virtio_net *n = to_net(vd);
+	uint64_t missing;
+	size_t len;
+
+	if (n->be.tap_fd < 0) {
 		snprintf(err, errlen, "virtio-net at %d:%d has no TAP for VBS-U to serve it with "
 				      "(started with vhost=user: and no tap=)", vd->ctx.slot, vd->ctx.func);
 		return -EOPNOTSUPP;
 	}
-	return 0;
+	missing = vd->guest_features & ((1ULL << 24) - 1) & ~net_features(n, NET_OFFLOADS_ALL);
+	if (!missing)
+		return 0;
+	len = (size_t)snprintf(err, errlen, "the TAP %s cannot serve features the device "
+				   "negotiated:", n->be.ifname);
+	for (unsigned b = 0; b < 24 && len < errlen; b++)
+		if (missing >> b & 1)
+			len += (size_t)snprintf(err + len, errlen - len, " %s",
+						net_feature_name(b) ? net_feature_name(b) : "?");
+	return -EOPNOTSUPP;
 }
 
 /* set-route to a vhost back-end: kernel vhost-net moves the frames of the
@@ -516,7 +530,7 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 	if (!n)
 		return -ENOMEM;
 	n->be.tap_fd = -1;
-	if (!user) {
+	if (cfg->tap) { /* (with vhost=user:, for VBS-U after a switch) */
 		ret = vbsu_net_open(&n->be, cfg->tap, err, errlen);
 		if (ret) {
 			free(n);
@@ -529,7 +543,10 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		free(n);
 		return ret;
 	}
-	if (user)
+	if (user && cfg->tap) /* what both routes serve */
+		features = (virtio_vhost_features(vv) & NET_VHOST_USER_FEATURES &
+			    net_features(n, cfg->offloads)) | NET_VDM_FEATURES;
+	else if (user)
 		features = (virtio_vhost_features(vv) & NET_VHOST_USER_FEATURES) | NET_VDM_FEATURES;
 	else if (vv) /* kernel vhost-net filters nothing: no CTRL_RX */
 		features = net_features(n, cfg->offloads) & ~(1ULL << VIRTIO_NET_F_CTRL_RX);
@@ -556,7 +573,8 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 	if (ret)
 		goto fail;
 	n->vd.queues[RXQ].device_paced = true;
-	n->vd.vhost_params = vp;
+	/* (kernel vhost-net's node is the default of a switch to it, with a TAP) */
+	n->vd.vhost_params = n->be.tap_fd >= 0 ? &net_vhost_kernel : vp;
 	if (!vv && (ret = evloop_add_fd(n->loop, n->be.tap_fd, 0, tap_event, n)) != 0) {
 		snprintf(err, errlen, "cannot watch the TAP: %s", strerror(-ret));
 		virtio_dev_fini(&n->vd);
@@ -594,7 +612,7 @@ const struct devemu devemu_virtio_net = {
 	.name = "virtio-net",
 	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC][,offloads=csum|none][,vhost=kernel[:NODE]|vhost=auto]"
 		 "[,transitional]"
-		 " | -s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]",
+		 " | -s N,virtio-net,vhost=user:SOCKET[,tap=NAME][,mac=MAC][,reconnect=S]",
 	.cfg_size = sizeof(struct net_cfg),
 	.option = net_option,
 	.options_done = net_options_done,

@@ -18,7 +18,9 @@
  * queue answers on the vhost route, the device never needs a reset, and
  * query-stats counts 20 switches.  Then the guest's offer of HOST_TSO4/6,
  * which testpmd (tso=0) lacks, is tried on a second NIC: the switch is
- * refused naming them, and that NIC keeps serving on VBS-U.
+ * refused naming them, and that NIC keeps serving on VBS-U.  A third NIC,
+ * started on a vhost-user back-end with a TAP for VBS-U, is offered only
+ * what both serve and moves to VBS-U.
  * Needs root; skipped when testpmd cannot be fetched or run.
  *
  * With VDM_TEST_SWITCH_TO=vhost-kernel (tests/sim/vhost_kernel_switch.sh,
@@ -45,6 +47,7 @@
 
 #define SLOT 5
 #define SLOT_TSO 6
+#define SLOT_USER 7
 #define SWITCHES 20
 #define PINGS_PER_ROUTE 5
 #define HDR 12 /* virtio_net_hdr_v1 */
@@ -55,8 +58,9 @@
 static char dir[] = "/tmp/vdm-netswitch-XXXXXX";
 static char api_sock[96], pmd_sock[96], pmdlog[96], vdmlog[96];
 static char other_route[160]; /* "vhost-user:SOCK" or "vhost-kernel" */
+static char peer_sock[96];     /* vu-fault-peer, where the third NIC starts */
 static bool kernel_mode;
-static pid_t pmd = -1;
+static pid_t pmd = -1, peer = -1;
 static const uint8_t mac_guest[6] = { 0x52, 0x54, 0x00, 0xaa, 0x07, 0x02 };
 static uint8_t mac_host[6];
 
@@ -100,7 +104,8 @@ static bool make_network(void)
 	if (unshare(CLONE_NEWNET) ||
 	    !sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
 		"echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 && ip link set lo up") ||
-	    !make_tap("vdmsw0") || !make_tap("vdmsw1") || !sh("ip link set vdmsw1 up"))
+	    !make_tap("vdmsw0") || !make_tap("vdmsw1") || !make_tap("vdmsw2") ||
+	    !sh("ip link set vdmsw1 up && ip link set vdmsw2 up"))
 		return false;
 	if (kernel_mode ? !sh("ip link set vdmsw0 up && ip addr add 10.0.7.1/24 dev vdmsw0")
 			/* A bridge address of its own: one taken from a port
@@ -418,10 +423,43 @@ static void refused_feature(struct drv *d, struct drv_func *funcs, int nf, uint6
 	drv_virtio_fini(&t.v);
 }
 
+/*
+ * The third NIC started on a vhost-user back-end (vu-fault-peer, which takes
+ * the rings and serves nothing) with a TAP for VBS-U: it was offered only
+ * what both serve, and moves to VBS-U, where its frames reach the TAP.
+ */
+static void started_on_vhost_user(struct drv *d, struct drv_func *funcs, int nf,
+				  uint64_t *mmio, uint32_t *io)
+{
+	struct net t = { 0 };
+	char reply[4096];
+
+	if (!drv_check(nic_up(&t, d, funcs, nf, SLOT_USER, 80 << 20,
+			      1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_MRG_RXBUF |
+				      1ULL << VIRTIO_NET_F_CTRL_VQ | 1ULL << VIRTIO_NET_F_CSUM,
+			      mmio, io),
+		       "a third NIC comes up on vhost-user (vhost=user:...,tap=vdmsw2)"))
+		return;
+	uint64_t offer = drv_virtio_device_features(&t.v);
+	drv_check((offer >> VIRTIO_NET_F_CSUM & 1) && !(offer >> VIRTIO_NET_F_HOST_TSO4 & 1) &&
+			  !(offer >> VIRTIO_NET_F_HOST_UFO & 1),
+		  "offered what the back-end and the TAP both serve (CSUM; no TSO, no UFO)");
+	drv_check(api_set_route(api_sock, SLOT_USER, "vbs-u", reply, sizeof(reply)),
+		  "set-route to vbs-u: %s", reply);
+	send_ping(&t, 1);
+	for (int i = 0; i < 200 && t.tx_used < 1; i++) {
+		sleep_ms(10);
+		reap_tx(&t);
+	}
+	drv_check(t.tx_used == 1 && !(drv_virtio_status(&t.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "VBS-U serves it on its TAP: a transmitted frame completes");
+	drv_virtio_fini(&t.v);
+}
+
 int main(void)
 {
 	const char *src = getenv("VDM_SRCDIR");
-	char script[256], spec[160], spec2[160], req[200], reply[8192];
+	char script[256], spec[160], spec2[160], spec3[200], req[200], reply[8192];
 	struct vdm_proc p;
 	struct drv d;
 	struct drv_func funcs[8];
@@ -472,8 +510,22 @@ int main(void)
 	snprintf(spec, sizeof(spec), "%d,virtio-net,tap=vdmsw0,mac=52:54:00:aa:07:02,offloads=csum",
 		 SLOT);
 	snprintf(spec2, sizeof(spec2), "%d,virtio-net,tap=vdmsw1", SLOT_TSO);
+	if (!kernel_mode) {
+		const char *b = getenv("VDM_BUILDDIR");
+		char bin[512];
+
+		/* VERSION_1, MRG_RXBUF, CSUM, GUEST_CSUM, HOST_UFO */
+		snprintf(bin, sizeof(bin), "%s/tests/sim/vu-fault-peer", b ? b : ".");
+		snprintf(peer_sock, sizeof(peer_sock), "%s/peer.sock", dir);
+		peer = peer_spawn((char *const[]){ bin, peer_sock, "0x10000c003", "die", "0", NULL },
+				  NULL);
+		drv_check(peer_wait_socket(&peer, peer_sock, 5000) == 0, "vu-fault-peer starts");
+		snprintf(spec3, sizeof(spec3), "%d,virtio-net,vhost=user:%s,tap=vdmsw2", SLOT_USER,
+			 peer_sock);
+	}
 	if (vdm_spawn(&p, (const char *const[]){ "--api-socket", api_sock, "--log-file", vdmlog,
-						 "-s", spec, "-s", spec2, NULL },
+						 "-s", spec, "-s", spec2,
+						 kernel_mode ? NULL : "-s", spec3, NULL },
 		      &st)) {
 		drv_check(false, "vdm starts (%d)", st);
 		goto out;
@@ -551,8 +603,10 @@ int main(void)
 			  strstr(reply, "\"route_switches\":20"),
 		  "query-stats counts 20 switches");
 
-	if (!kernel_mode)
+	if (!kernel_mode) {
 		refused_feature(&d, funcs, nf, &mmio, &io);
+		started_on_vhost_user(&d, funcs, nf, &mmio, &io);
+	}
 	drv_virtio_fini(&n.v);
 stop:
 	drv_disconnect(&d);
@@ -560,6 +614,8 @@ stop:
 	drv_check(st == 0, "vdm stops cleanly (%d)", st);
 out:
 	peer_stop(&pmd, SIGTERM);
+	peer_stop(&peer, SIGKILL);
+	unlink(peer_sock);
 	if (drv_failures()) {
 		peer_dump_log("testpmd", pmdlog);
 		peer_dump_log("vdm", vdmlog);
