@@ -13,6 +13,15 @@
  * that pair is all the new owner needs.  If the new owner fails to start,
  * the old one takes the rings back from where they are; only when neither
  * can serve does the device go to DEVICE_NEEDS_RESET.
+ *
+ * Back-ends that die: a vhost-user back-end answers nothing without
+ * REPLY_ACK, so the new one serves only once it answered a request sent
+ * after those that started it.  One that dies on the way has taken nothing
+ * the used rings show (the old owner goes on) or everything (from there);
+ * anything between is unrecoverable.  An old one that dies while stopped
+ * gives no ring bases: if its used rings caught up with the driver it held
+ * nothing and the switch goes on, otherwise its requests are lost and the
+ * device needs a reset, after which the new route serves it.
  */
 #include "events.h"
 #include "virtio_internal.h"
