@@ -5,12 +5,14 @@
  *   vdmctl [--json] SOCKET query-stats [SLOT]
  *   vdmctl [--json] SOCKET set-route SLOT vbs-u|vhost-user:PATH|vhost-kernel[:NODE]
  *   vdmctl [--json] SOCKET quit
+ *   vdmctl [--json] SOCKET events [COUNT]
  *
  * It sends one request, waits for its reply (lines without "return" or
  * "error" — the greeting, events — are skipped) and prints it for a person,
  * or the raw line with --json.  Exit 0 when vdm returned, 1 when it
  * answered with an error (its description on stderr), 2 for a usage or
- * connection problem.
+ * connection problem.  `events` sends nothing: it prints vdm's events as
+ * they come, until COUNT of them (default: until vdm closes the socket).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -26,7 +28,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: vdmctl [--json] SOCKET query-devices | query-stats [SLOT] |\n"
 			"              set-route SLOT vbs-u|vhost-user:PATH|vhost-kernel[:NODE] | "
-			"quit\n");
+			"quit |\n              events [COUNT]\n");
 	return 2;
 }
 
@@ -99,6 +101,57 @@ static void print_stats(struct json_object *list)
 	}
 }
 
+/* One event for a person: "5:0 virtio-net ROUTE_SWITCHED vbs-u -> ...". */
+static void print_event(struct json_object *ev)
+{
+	struct json_object *data = NULL, *name = NULL;
+
+	json_object_object_get_ex(ev, "event", &name);
+	json_object_object_get_ex(ev, "data", &data);
+	printf("%s %s %s", str(data, "slot"), str(data, "emulation"),
+	       name ? json_object_get_string(name) : "-");
+	if (json_object_object_get_ex(data, "reason", NULL))
+		printf(": %s", str(data, "reason"));
+	if (json_object_object_get_ex(data, "to", NULL))
+		printf(" %s -> %s", str(data, "from"), str(data, "to"));
+	printf("\n");
+	fflush(stdout);
+}
+
+/* `vdmctl SOCKET events [COUNT]`: print events until COUNT (0: until vdm
+ * closes); 0, or 2 when the connection fails. */
+static int watch_events(const char *sock, int fd, long count, bool raw)
+{
+	static char buf[1 << 16];
+	size_t have = 0;
+	long seen = 0;
+	bool greeted = false;
+
+	while (!count || seen < count) {
+		if (read_line(fd, buf, sizeof(buf), &have))
+			return greeted ? 0 : 2; /* vdm stopped (or never spoke) */
+		size_t len = strlen(buf);
+		struct json_object *o = json_tokener_parse(buf);
+
+		if (o && json_object_object_get_ex(o, "vdm", NULL) && !greeted) {
+			greeted = true; /* from here every event reaches us */
+			fprintf(stderr, "vdmctl: watching events on %s\n", sock);
+		} else if (o && json_object_object_get_ex(o, "event", NULL)) {
+			if (raw) {
+				printf("%s\n", buf);
+				fflush(stdout);
+			} else {
+				print_event(o);
+			}
+			seen++;
+		}
+		json_object_put(o);
+		memmove(buf, buf + len + 1, have - len - 1);
+		have -= len + 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -118,6 +171,28 @@ int main(int argc, char **argv)
 	int nargs = argc - a - 2;
 	char **av = argv + a + 2;
 
+	long count = 0;
+
+	if (!strcmp(cmd, "events")) {
+		char *end = NULL;
+
+		if (nargs > 1 || (nargs && ((count = strtol(av[0], &end, 10)) < 1 || *end)))
+			return usage();
+		if (strlen(sock) >= sizeof(sa.sun_path)) {
+			fprintf(stderr, "vdmctl: %s: path too long\n", sock);
+			return 2;
+		}
+		strcpy(sa.sun_path, sock);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			fprintf(stderr, "vdmctl: cannot connect to %s: %s\n", sock, strerror(errno));
+			return 2;
+		}
+		int st = watch_events(sock, fd, count, raw);
+
+		close(fd);
+		return st;
+	}
 	req = json_object_new_object();
 	args = json_object_new_object();
 	json_object_object_add(req, "execute", json_object_new_string(cmd));

@@ -95,6 +95,24 @@ static void events(struct vdm_proc *p, int a, int b, const char *dir)
 	char bin[512], sock[128], log[128], req[300], r[8192];
 	pid_t daemon;
 
+	/* vdmctl watches too, for a person: three events, then it exits. */
+	char ctl[512], ctl_log[128];
+	snprintf(ctl, sizeof(ctl), "%s/devicemodel/vdmctl", bdir ? bdir : ".");
+	snprintf(ctl_log, sizeof(ctl_log), "%s/vdmctl.log", dir);
+	pid_t watcher = peer_spawn((char *const[]){ ctl, (char *)api, "events", "3", NULL },
+				   ctl_log);
+	bool watching = false;
+	for (int i = 0; i < 300 && !watching; i++) {
+		FILE *f = fopen(ctl_log, "r");
+
+		watching = f && fgets(r, sizeof(r), f) && strstr(r, "watching events");
+		if (f)
+			fclose(f);
+		if (!watching)
+			sleep_ms(10);
+	}
+	drv_check(watching, "vdmctl events is connected and waiting");
+
 	snprintf(bin, sizeof(bin), "%s/devicemodel/vdm-vhost-user", bdir ? bdir : ".");
 	snprintf(sock, sizeof(sock), "%s/rng.sock", dir);
 	snprintf(log, sizeof(log), "%s/rng.log", dir);
@@ -146,6 +164,23 @@ static void events(struct vdm_proc *p, int a, int b, const char *dir)
 			  "client %c hears DEVICE_NEEDS_RESET with the reason: %s", i ? 'b' : 'a', r);
 	drv_virtio_fini(&v);
 	drv_disconnect(&d);
+
+	int wst = -1;
+	for (int i = 0; i < 300 && waitpid(watcher, &wst, WNOHANG) != watcher; i++)
+		sleep_ms(10);
+	char all[4096] = "";
+	FILE *f = fopen(ctl_log, "r");
+	size_t got = f ? fread(all, 1, sizeof(all) - 1, f) : 0;
+	all[got] = 0;
+	if (f)
+		fclose(f);
+	drv_check(WIFEXITED(wst) && WEXITSTATUS(wst) == 0 &&
+			  strstr(all, "4:0 virtio-rnd ROUTE_SWITCHED vbs-u -> vhost-user:") &&
+			  strstr(all, "4:0 virtio-rnd DEVICE_NEEDS_RESET: avail idx"),
+		  "vdmctl events printed the three events for a person and exited: %s", all);
+	if (!WIFEXITED(wst))
+		peer_stop(&watcher, SIGKILL);
+	unlink(ctl_log);
 }
 
 static bool error_with(const char *reply, const char *cls, const char *words)
