@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 		cli_free(&opts);
 		return 0;
 	}
-	log_set_level(LOG_INFO + opts.verbosity);
+	log_set_level((opts.log_level ? opts.log_level : LOG_INFO) + opts.verbosity);
 	if (opts.log_file) {
 		ret = log_open_file(opts.log_file);
 		if (ret) {
@@ -206,7 +206,9 @@ int main(int argc, char **argv)
 	struct hsm_vm_config cfg = {
 		.backend = opts.hsm,
 		.ram_size = opts.ram_size,
-		.name = vdm.uuid_str,
+		.name = opts.vm_name ? opts.vm_name : vdm.uuid_str,
+		.vm_name = opts.vm_name,
+		.cpu_affinity = opts.cpu_affinity,
 		.ioreq = handle_ioreq,
 		.ioreq_opaque = &vdm,
 		.loop = { .loop = vdm.loop, .add_fd = loop_add_fd, .del_fd = loop_del_fd },
@@ -223,7 +225,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* After the back-end opened, so that its errors stay one line. */
-	log_info("VM UUID %s", vdm.uuid_str);
+	if (opts.vm_name)
+		log_info("VM %s, UUID %s", opts.vm_name, vdm.uuid_str);
+	else
+		log_info("VM UUID %s", vdm.uuid_str);
 	vdm.caps = hsm_get_caps(vdm.vm);
 	vdm.bus.vm = vdm.vm;
 	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;

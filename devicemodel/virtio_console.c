@@ -1,5 +1,6 @@
 /*
- * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,transitional]`:
+ * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,transitional]`
+ * (or acrn-dm's `@stdio:NAME`, `@pty:NAME`, `@socket:NAME=PATH[:server]`):
  * the console device (virtio 1.2, 5.3) with one port, the guest's hvc0,
  * and no MULTIPORT: queue 0 is the port's receiveq (host -> guest), queue 1
  * its transmitq (guest -> host).  Option parsing, features, config space and
@@ -59,16 +60,76 @@ static void con_clear_cfg(void *cfg)
 	chardev_spec_free(&((struct console_cfg *)cfg)->backend);
 }
 
+/*
+ * acrn-dm's port spelling, [@]BACKEND:NAME[=PATH][:server|client], as the
+ * chardev spec vdm reads ("stdio", "pty", "socket:PATH") in out.  '@'
+ * marks acrn-dm's console port, which is the one port vdm has.  Returns 1
+ * when opt was in that spelling, 0 when it was not, -EINVAL (err) when it
+ * asks for what vdm does not do.
+ */
+static int acrn_port(const char *opt, char *out, size_t outlen, char *err, size_t errlen)
+{
+	static const char *const kinds[] = { "stdio:", "pty:", "tty:", "file:", "socket:" };
+	bool console = opt[0] == '@';
+	const char *spec = console ? opt + 1 : opt, *name = NULL;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncmp(spec, kinds[i], strlen(kinds[i])))
+			name = spec + strlen(kinds[i]);
+	/* Without '@' only the unmistakable forms are acrn-dm's: vdm's own
+	 * "socket:PATH" has no "NAME=" in front of the path. */
+	if (!name || (!console && !strncmp(spec, "socket:", 7) && !strchr(name, '=')))
+		return 0;
+	if (!console) {
+		snprintf(err, errlen,
+			 "'%s': a port without '@' is one of acrn-dm's MULTIPORT ports; vdm has "
+			 "one port, the console: write '@%s'",
+			 opt, opt);
+		return -EINVAL;
+	}
+	if (!strncmp(spec, "stdio:", 6) || !strncmp(spec, "pty:", 4)) {
+		snprintf(out, outlen, "%.*s", (int)(name - spec - 1), spec);
+		return 1;
+	}
+	if (!strncmp(spec, "socket:", 7)) {
+		const char *path = strchr(name, '=');
+		const char *type = path ? strchr(path + 1, ':') : NULL;
+		size_t plen = type ? (size_t)(type - path - 1) : path ? strlen(path + 1) : 0;
+
+		if (!path || !plen) {
+			snprintf(err, errlen, "'%s': expected @socket:NAME=PATH[:server]", opt);
+			return -EINVAL;
+		}
+		if (type && strcmp(type + 1, "server")) {
+			snprintf(err, errlen,
+				 "'%s': vdm's console socket listens (server); it does not dial out "
+				 "as '%s'",
+				 opt, type + 1);
+			return -EINVAL;
+		}
+		snprintf(out, outlen, "socket:%.*s", (int)plen, path + 1);
+		return 1;
+	}
+	snprintf(err, errlen,
+		 "'%s': vdm's console has no %.*s back-end (it has stdio, pty and socket)", opt,
+		 (int)(name - spec - 1), spec);
+	return -EINVAL;
+}
+
 static int con_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
 	struct console_cfg *c = cfg;
+	char spec[300];
 	int r;
 
 	if (virtio_common_option(opt, &c->transitional, NULL, err, errlen))
 		return 0;
+	r = acrn_port(opt, spec, sizeof(spec), err, errlen);
+	if (r < 0)
+		return r;
 	if (c->have_backend) /* one port, one back-end */
 		return DEVEMU_UNKNOWN;
-	r = chardev_parse(opt, &c->backend, err, errlen);
+	r = chardev_parse(r ? spec : opt, &c->backend, err, errlen);
 	c->have_backend = r == 0;
 	return r;
 }
@@ -270,7 +331,8 @@ static void con_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_console = {
 	.name = "virtio-console",
-	.usage = "-s N,virtio-console,stdio|pty|socket:PATH[,transitional]",
+	.usage = "-s N,virtio-console,stdio|pty|socket:PATH|@stdio:NAME|@pty:NAME|"
+		 "@socket:NAME=PATH[,transitional]",
 	.cfg_size = sizeof(struct console_cfg),
 	.option = con_option,
 	.options_done = con_options_done,

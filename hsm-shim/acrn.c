@@ -443,9 +443,25 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 	}
 
 	struct acrn_vm_creation cv = { .ioreq_buf = (uint64_t)(uintptr_t)a->iobuf };
+	/* The field <linux/acrn.h> calls uuid holds the VM's name for
+	 * hypervisors that look VMs up by name (acrn-dm fills it so), the
+	 * UUID for older ones. */
 	_Static_assert(sizeof(cv.uuid) == sizeof(vm->cfg.uuid), "uuid size");
-	memcpy(&cv.uuid, vm->cfg.uuid, sizeof(cv.uuid));
+	if (vm->cfg.vm_name)
+		strncpy((char *)&cv.uuid, vm->cfg.vm_name, sizeof(cv.uuid) - 1);
+	else
+		memcpy(&cv.uuid, vm->cfg.uuid, sizeof(cv.uuid));
+	cv.cpu_affinity = vm->cfg.cpu_affinity;
 	ret = setup_ioctl(a, ACRN_IOCTL_CREATE_VM, &cv, errbuf, errlen);
+	if (ret == -EINVAL) {
+		size_t used = strlen(errbuf);
+
+		/* The hypervisor found no VM of that name or UUID to create. */
+		snprintf(errbuf + used, errlen - used,
+			 "; does the hypervisor's configuration have a post-launched VM %s%s?",
+			 vm->cfg.vm_name ? "named " : "with this UUID",
+			 vm->cfg.vm_name ? vm->cfg.vm_name : "");
+	}
 	if (ret)
 		goto err;
 	a->vm_created = true;

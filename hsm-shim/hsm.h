@@ -102,6 +102,12 @@ struct hsm_vm_config {
 	uint64_t ram_size;        /* bytes of guest RAM */
 	uint8_t uuid[16];         /* VM UUID */
 	const char *name;         /* for logs */
+	/* ACRN: the name CREATE_VM carries, which current hypervisors look
+	 * the VM's configuration up by (NULL: the UUID's 16 bytes there, as
+	 * older ones read the field), and the physical CPUs its vCPUs may run
+	 * on (a bit each; 0: the hypervisor's configuration decides). */
+	const char *vm_name;
+	uint64_t cpu_affinity;
 	hsm_ioreq_fn ioreq;       /* device model's request handler */
 	void *ioreq_opaque;
 	struct hsm_loop_ops loop; /* where libhsm watches its fds */

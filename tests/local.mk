@@ -73,6 +73,12 @@ tests_sim_test_virtio_net_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_net_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_net
 
+# An acrn-dm command line from ACRN's sample launch scripts, as written.
+check_PROGRAMS += tests/sim/test_acrn_cmdline
+tests_sim_test_acrn_cmdline_LDADD = $(TEST_LDADD)
+tests_sim_test_acrn_cmdline_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_acrn_cmdline
+
 check_PROGRAMS += tests/guest/tcp-sink
 tests_guest_tcp_sink_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 tests_guest_tcp_sink_LDADD = $(CRYPTO_LIBS)
@@ -115,7 +121,7 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
 	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn \
-	tests/acrn/test_route_switch.acrn
+	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
 	tests/acrn/no_model.sh
 # The model is test-only: a library of its own, and vdm-acrn-model, vdm's

@@ -17,7 +17,7 @@ dry_run=no
 [ "${1:-}" = --dry-run ] && dry_run=yes
 
 # ---- per-VM settings (override from the environment) ----
-VM_NAME=${VM_NAME:-vdm_uvm1}
+VM_NAME=${VM_NAME:-POST_STD_VM1} # as the hypervisor's configuration names the VM
 VM_UUID=${VM_UUID:-d2795438-25d6-11e8-864e-cb7a18b34643}
 MEM=${MEM:-1024M}
 DISK=${DISK:-/home/acrn/uvm1.img}
@@ -53,12 +53,15 @@ create_tap() {
 }
 
 # Slot layout as ACRN's own launch scripts use it: host bridge at 0:0,
-# storage, network, then the rest.
+# storage, network, then the rest; the NIC's MAC from mac_seed as acrn-dm
+# derives it (so a guest moved from acrn-dm keeps its address), and the VM
+# name last, which CREATE_VM carries: the hypervisor finds the VM by it.
 set -- "$VDM" --hsm "acrn:$HSM_DEV" -U "$VM_UUID" -m "$MEM" --log-file "$LOG" \
 	-s 0:0,hostbridge \
 	-s 3,virtio-blk,"$DISK" \
-	-s 4,virtio-net,tap="$TAP"${NET_ROUTE:+,$NET_ROUTE} \
-	-s 5,virtio-rnd
+	-s 4,virtio-net,tap="$TAP",mac_seed="$VM_NAME"${NET_ROUTE:+,$NET_ROUTE} \
+	-s 5,virtio-rnd \
+	"$VM_NAME"
 
 if [ "$dry_run" = yes ]; then
 	echo "$@"

@@ -518,6 +518,12 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 			return -EEXIST;
 		if (cv->reserved0 || cv->reserved1 || !cv->ioreq_buf)
 			return -EINVAL;
+		memcpy(m->created_id, &cv->uuid, sizeof(m->created_id));
+		m->created_affinity = cv->cpu_affinity;
+		/* A hypervisor that looks post-launched VMs up by name finds
+		 * none under any other: the hypercall fails. */
+		if (m->vm_name[0] && strncmp((const char *)&cv->uuid, m->vm_name, 16))
+			return -EINVAL;
 		/* The kernel pins the page holding ioreq_buf and gives the
 		 * hypervisor that page: an unaligned address is rounded down. */
 		m->iobuf = (struct acrn_io_request_buffer *)(uintptr_t)(cv->ioreq_buf &
@@ -742,6 +748,12 @@ static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t err
 				return -EINVAL;
 			}
 			m->report_vcpus = (uint16_t)n;
+		} else if (!strncmp(o, "vm=", 3)) {
+			if (!o[3] || strlen(o + 3) > 15) {
+				snprintf(errbuf, errlen, "acrn model: vm=NAME, 1 to 15 characters");
+				return -EINVAL;
+			}
+			snprintf(m->vm_name, sizeof(m->vm_name), "%s", o + 3);
 		} else if (!strncmp(o, "refuse=", 7)) {
 			char *slash = strchr(o + 7, '/');
 
@@ -923,6 +935,14 @@ int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acr
 out:
 	pthread_mutex_unlock(&m->lock);
 	return ret;
+}
+
+void acrn_model_created(struct acrn_model *m, uint8_t id[16], uint64_t *cpu_affinity)
+{
+	pthread_mutex_lock(&m->lock);
+	memcpy(id, m->created_id, 16);
+	*cpu_affinity = m->created_affinity;
+	pthread_mutex_unlock(&m->lock);
 }
 
 unsigned acrn_model_violations(struct acrn_model *m)

@@ -27,6 +27,8 @@ int acrn_model_register(void);
  *   refuse=NAME     the ioctl NAME (e.g. CREATE_VM) fails with EPERM
  *   refuse=NAME/E   ... with errno E (a number)
  *   report_vcpus=N  CREATE_VM reports N vCPUs whatever vcpus is (hostile)
+ *   vm=NAME         the hypervisor's configuration has one post-launched VM,
+ *                   NAME: CREATE_VM carrying another name fails with EINVAL
  * The model logs every VM-lifecycle ioctl at debug level ("acrn model:
  * ACRN_IOCTL_... -> 0") so tests can check the order of calls.
  */
@@ -56,6 +58,9 @@ int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acr
 
 /* The model behind a VM opened on "acrn:model", or NULL. */
 struct acrn_model *acrn_model_of(struct hsm_vm *vm);
+
+/* The name/UUID field and the CPU affinity the last CREATE_VM carried. */
+void acrn_model_created(struct acrn_model *m, uint8_t id[16], uint64_t *cpu_affinity);
 
 /* Protocol violations the model saw from the back-end. */
 unsigned acrn_model_violations(struct acrn_model *m);

@@ -55,6 +55,9 @@ struct acrn_model {
 	uint16_t report_vcpus; /* what CREATE_VM says, if not 0 (tests) */
 	char refuse[32];
 	int refuse_errno;
+	char vm_name[17];      /* vm=NAME: the one VM the hypervisor's configuration has */
+	uint8_t created_id[16]; /* what the last CREATE_VM carried in its name/UUID field */
+	uint64_t created_affinity;
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;  /* any state change */

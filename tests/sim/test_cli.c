@@ -81,8 +81,61 @@ int main(void)
 	    "'0'");
 	bad("options to an emulation without options",
 	    (const char *const[]){ "-s", "0:0,hostbridge,fast", NULL }, "fast");
-	bad("stray argument", (const char *const[]){ "-s", "0:0,hostbridge", "extra", NULL },
-	    "extra");
+	bad("a second word after the VM name",
+	    (const char *const[]){ "-s", "0:0,hostbridge", "vm1", "extra", NULL }, "'extra'");
+	bad("a 15-character VM name is taken, a word after it is not",
+	    (const char *const[]){ "-s", "0:0,hostbridge", "POST_STD_VM1234", "X", NULL },
+	    "unexpected argument 'X'");
+	bad("VM name of 16 characters",
+	    (const char *const[]){ "-s", "0:0,hostbridge", "POST_STD_VM12345", NULL },
+	    "1 to 15 characters");
+	bad("VM name with a space", (const char *const[]){ "-s", "0:0,hostbridge", "my vm", NULL },
+	    "no spaces");
+	bad("a size without a unit (acrn-dm refuses it too)",
+	    (const char *const[]){ "-m", "268435456", NULL }, "needs a unit");
+	bad("bytes below the minimum", (const char *const[]){ "-m", "4096B", NULL }, "1M minimum");
+	bad("a bus other than 0", (const char *const[]){ "-s", "1:3:0,hostbridge", NULL },
+	    "one PCI bus");
+	bad("four address parts", (const char *const[]){ "-s", "0:1:2:3,hostbridge", NULL },
+	    "[BUS:]SLOT[:FUNC]");
+	bad("an acrn-dm emulation vdm lacks", (const char *const[]){ "-s", "1:0,lpc", NULL },
+	    "'lpc' is an acrn-dm emulation");
+	bad("acrn-dm's -k", (const char *const[]){ "-k", "/boot/bzImage", NULL },
+	    "'-k': vdm does not load");
+	bad("acrn-dm's --ovmf", (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
+	    "'--ovmf': vdm does not load");
+	bad("acrn-dm's --rtvm", (const char *const[]){ "--rtvm", NULL }, "real-time");
+	bad("acrn-dm's --lapic_pt", (const char *const[]){ "--lapic_pt", NULL }, "'--lapic_pt'");
+	bad("--cpu_affinity off ACRN",
+	    (const char *const[]){ "--hsm", "sim:/tmp/x.sock", "--cpu_affinity", "0", NULL },
+	    "only the ACRN back-end");
+	bad("--cpu_affinity with an APIC ID no CPU has",
+	    (const char *const[]){ "--hsm", "acrn", "--cpu_affinity", "0,4095", NULL },
+	    "local APIC ID 4095");
+	bad("--cpu_affinity not a list", (const char *const[]){ "--cpu_affinity", "0,,1", NULL },
+	    "separated by commas");
+	bad("--logger_setting level out of range",
+	    (const char *const[]){ "--logger_setting", "console,level=9", NULL }, "level=1..7");
+	bad("--logger_setting unknown logger",
+	    (const char *const[]){ "--logger_setting", "console,level=4;syslog,level=3", NULL },
+	    "'console,level=4;syslog,level=3'");
+	bad("virtio-console port without '@' (a MULTIPORT port)",
+	    (const char *const[]){ "-s", "3,virtio-console,stdio:stdio_port", NULL }, "MULTIPORT");
+	bad("virtio-console socket client",
+	    (const char *const[]){ "-s", "3,virtio-console,@socket:p=/tmp/c.sock:client", NULL },
+	    "does not dial out");
+	bad("virtio-console tty port",
+	    (const char *const[]){ "-s", "3,virtio-console,@tty:p=/dev/tty1", NULL },
+	    "no tty back-end");
+	bad("virtio-net mac_seed longer than 256 bytes",
+	    (const char *const[]){ "-s",
+				   "5,virtio-net,tap=t0,mac_seed="
+				   "0123456789012345678901234567890123456789012345678901234567890123"
+				   "0123456789012345678901234567890123456789012345678901234567890123"
+				   "0123456789012345678901234567890123456789012345678901234567890123"
+				   "0123456789012345678901234567890123456789012345678901234567890123x",
+				   NULL },
+	    "mac_seed is longer");
 	bad("virtio-blk without a path", (const char *const[]){ "-s", "3,virtio-blk", NULL },
 	    "needs an image path");
 	bad("virtio-blk bad sector size",
