@@ -62,6 +62,10 @@ void cli_usage(FILE *f)
 		"  -U, --uuid UUID       VM UUID (generated when absent)\n"
 		"  -m, --memsize SIZE    guest RAM with a unit, K, M, G or B (bytes), as acrn-dm\n"
 		"                        reads it; at least 1M (default 256M)\n"
+		"  -k, --kernel BZIMAGE  ACRN: load this Linux kernel and start the VM in it\n"
+		"                        (the x86 boot protocol's 32-bit entry)\n"
+		"  -r, --ramdisk INITRD  ... with this initrd\n"
+		"  -B, --bootargs ARGS   ... and this kernel command line\n"
 		"      --cpu_affinity LAPIC-ID[,LAPIC-ID...]\n"
 		"                        ACRN: the physical CPUs (by local APIC ID, as acrn-dm)\n"
 		"                        the VM's vCPUs run on\n"
@@ -479,15 +483,20 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 			break;
 		}
 		case 'k':
+			o->kernel = optarg;
+			break;
 		case 'r':
+			o->initrd = optarg;
+			break;
 		case 'B':
+			o->bootargs = optarg;
+			break;
 		case 'l':
 		case OPT_NOT_YET:
-			/* acrn-dm's guest loading and LPC UARTs: vdm serves
-			 * devices but does not load guests yet. */
+			/* acrn-dm's firmware loading and LPC UARTs. */
 			snprintf(err, errlen,
-				 "'%s': vdm does not load a guest kernel, firmware or LPC UARTs yet "
-				 "(on ACRN it serves devices to a VM something else boots)",
+				 "'%s': vdm does not load firmware or emulate LPC UARTs yet (it loads "
+				 "a Linux kernel with -k)",
 				 argv[optind - (optarg && optarg == argv[optind - 1] ? 2 : 1)]);
 			return -EINVAL;
 		case OPT_NO_RTVM:
@@ -569,6 +578,18 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 	if (mem_arg && o->ram_size < VDM_MIN_RAM) {
 		snprintf(err, errlen, "-m '%s': %llu bytes of guest RAM is below the 1M minimum",
 			 mem_arg, (unsigned long long)o->ram_size);
+		return -EINVAL;
+	}
+	if ((o->initrd || o->bootargs) && !o->kernel) {
+		snprintf(err, errlen, "%s: needs the kernel it belongs to (-k bzImage)",
+			 o->initrd ? "-r" : "-B");
+		return -EINVAL;
+	}
+	if (o->kernel && strncmp(o->hsm, "acrn", 4)) {
+		snprintf(err, errlen,
+			 "-k: only the ACRN back-end has vdm load the guest (with --hsm %s the "
+			 "hypervisor loads its own)",
+			 o->hsm);
 		return -EINVAL;
 	}
 	if (o->cpu_affinity && strncmp(o->hsm, "acrn", 4)) {

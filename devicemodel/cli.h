@@ -22,6 +22,7 @@ struct vdm_options {
 	int ndevs;
 	struct dev_spec devs[VDM_MAX_DEVICES];
 	const char *vm_name;   /* acrn-dm's last argument, or NULL */
+	const char *kernel, *initrd, *bootargs; /* -k, -r, -B: a Linux guest to load */
 	uint64_t cpu_affinity; /* --cpu_affinity: physical CPUs, a bit each; 0 = not given */
 	bool have_uuid;
 	uint8_t uuid[16];

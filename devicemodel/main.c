@@ -8,6 +8,7 @@
  * hypervisor's own exit status once it ends.
  */
 #include "api.h"
+#include "boot_linux.h"
 #include "cli.h"
 #include "log.h"
 #include "vdm.h"
@@ -237,6 +238,19 @@ int main(int argc, char **argv)
 
 	if (create_devices(&vdm, &opts))
 		goto out;
+	if (opts.kernel) {
+		struct boot_linux_args boot = { opts.kernel, opts.initrd, opts.bootargs };
+		struct hsm_boot_cpu cpu;
+
+		if (boot_linux_load(vdm.vm, &boot, &cpu, err, sizeof(err)) ||
+		    hsm_set_boot_cpu(vdm.vm, &cpu, err, sizeof(err))) {
+			fprintf(stderr, "vdm: %s\n", err);
+			goto out;
+		}
+		log_info("guest: Linux %s%s%s, entry %#llx, zero page %#llx", opts.kernel,
+			 opts.initrd ? " with " : "", opts.initrd ? opts.initrd : "",
+			 (unsigned long long)cpu.rip, (unsigned long long)cpu.rsi);
+	}
 	if (opts.dump_dir && dump_config(&vdm, opts.dump_dir))
 		goto out;
 	if (opts.api_socket && api_open(&api, &vdm, opts.api_socket, err, sizeof(err))) {

@@ -118,6 +118,7 @@ const char *acrn_ioctl_name(unsigned long cmd)
 	case ACRN_IOCTL_UNSET_MEMSEG: return "ACRN_IOCTL_UNSET_MEMSEG";
 	case ACRN_IOCTL_IOEVENTFD: return "ACRN_IOCTL_IOEVENTFD";
 	case ACRN_IOCTL_IRQFD: return "ACRN_IOCTL_IRQFD";
+	case ACRN_IOCTL_SET_VCPU_REGS: return "ACRN_IOCTL_SET_VCPU_REGS";
 	default: return "ACRN_IOCTL_(unknown)";
 	}
 }
@@ -513,6 +514,33 @@ static void client_died(void *arg, int fd, uint32_t events)
 		vm->cfg.hv_exited(vm->cfg.ioreq_opaque, 1, false);
 }
 
+/*
+ * The boot CPU's entry (SET_VCPU_REGS for vCPU 0): 32-bit protected mode,
+ * paging off, CS a flat execute/read segment (VMX access rights: type 0xb,
+ * S, present, 32-bit, 4 KiB granularity), the data selectors into the
+ * loader's GDT, interrupts off.
+ */
+static int acrn_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
+			     size_t errlen)
+{
+	struct acrn *a = vm->priv;
+	struct acrn_vcpu_regs r = { .vcpu_id = 0 };
+	struct acrn_regs *g = &r.vcpu_regs;
+
+	g->gprs.rsi = cpu->rsi;
+	g->gdt.base = cpu->gdt_base;
+	g->gdt.limit = cpu->gdt_limit;
+	g->rip = cpu->rip;
+	g->cs_base = 0;
+	g->cs_limit = 0xffffffffu;
+	g->cs_ar = 0xc09b;
+	g->cr0 = 0x31; /* PE, ET, NE */
+	g->rflags = 0x2;
+	g->cs_sel = cpu->cs_sel;
+	g->ds_sel = g->es_sel = g->ss_sel = g->fs_sel = g->gs_sel = cpu->ds_sel;
+	return setup_ioctl(a, ACRN_IOCTL_SET_VCPU_REGS, &r, errbuf, errlen);
+}
+
 static int acrn_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 {
 	struct acrn *a = acrn_of(vm);
@@ -828,8 +856,9 @@ const struct hsm_backend_ops hsm_acrn_ops = {
 	.name = "acrn",
 	.usage = "acrn[:/DEVICE]",
 	.takes = acrn_takes,
-	.caps = { .msi = true, .intx = true, .native_ioeventfd = true },
+	.caps = { .msi = true, .intx = true, .native_ioeventfd = true, .boot_cpu = true },
 	.open = acrn_open,
+	.set_boot_cpu = acrn_set_boot_cpu,
 	.start = acrn_start,
 	.stop = acrn_stop,
 	.close = acrn_close,

@@ -189,6 +189,16 @@ int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf)
 	return vm->ops->add_pci_function ? vm->ops->add_pci_function(vm, bdf) : 0;
 }
 
+int hsm_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
+		     size_t errlen)
+{
+	if (!vm->ops->set_boot_cpu) {
+		snprintf(errbuf, errlen, "the %s back-end does not load guests", vm->ops->name);
+		return -ENOTSUP;
+	}
+	return vm->ops->set_boot_cpu(vm, cpu, errbuf, errlen);
+}
+
 int hsm_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 {
 	int ret;

@@ -133,6 +133,21 @@ struct hsm_caps {
 	bool hv_command;       /* the back-end runs the hypervisor command (hv_argv) */
 	bool ram_remaps;       /* guest RAM can be mapped anew while the VM runs (the
 				* map is then only safe on the loop thread) */
+	bool boot_cpu;         /* the device model sets the boot CPU's state
+				* (hsm_set_boot_cpu): it loads the guest */
+};
+
+/*
+ * The boot CPU's state at a 32-bit protected-mode entry (the Linux x86
+ * boot protocol's): paging and interrupts off, CS and DS/ES/SS flat 4 GiB
+ * segments named by selectors into a GDT the loader put in guest RAM.
+ */
+struct hsm_boot_cpu {
+	uint64_t rip;
+	uint64_t rsi;       /* the zero page */
+	uint64_t gdt_base;
+	uint16_t gdt_limit;
+	uint16_t cs_sel, ds_sel;
 };
 
 /*
@@ -160,6 +175,11 @@ void hsm_stop(struct hsm_vm *vm);
 
 /* Stop delivering requests and release everything.  NULL is allowed. */
 void hsm_close(struct hsm_vm *vm);
+
+/* Before hsm_start, on a back-end with caps.boot_cpu: where the guest
+ * starts.  Returns 0, -ENOTSUP elsewhere, or a negative errno with err. */
+int hsm_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
+		     size_t errlen);
 
 /* Back-end name ("sim", ...) and capabilities. */
 const char *hsm_backend_name(const struct hsm_vm *vm);

@@ -27,6 +27,9 @@ struct hsm_backend_ops {
 	int (*open)(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen);
 	int (*add_pci_function)(struct hsm_vm *vm, uint16_t bdf);
 	int (*start)(struct hsm_vm *vm, char *errbuf, size_t errlen);
+	/* Optional (caps.boot_cpu): the boot CPU's entry state, before start. */
+	int (*set_boot_cpu)(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
+			    size_t errlen);
 	/* Optional: stop the guest and request delivery (hsm_stop). */
 	void (*stop)(struct hsm_vm *vm);
 	void (*close)(struct hsm_vm *vm);

@@ -123,12 +123,14 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn \
 	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
+	tests/acrn/test_boot_linux tests/acrn/boot_linux.sh \
 	tests/acrn/no_model.sh
 # The model is test-only: a library of its own, and vdm-acrn-model, vdm's
 # main.c with the acrn:model back-end added, which the tests above spawn.
 check_LIBRARIES += tests/acrn/libacrnmodel.a
 tests_acrn_libacrnmodel_a_SOURCES = tests/acrn/acrn_model.h tests/acrn/acrn_model_internal.h \
-	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c
+	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c \
+	tests/acrn/acrn_model_boot.c
 tests_acrn_libacrnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 check_PROGRAMS += tests/acrn/vdm-acrn-model
 tests_acrn_vdm_acrn_model_SOURCES = devicemodel/main.c tests/acrn/vdm_acrn_model.c
@@ -140,8 +142,13 @@ tests_acrn_test_acrn_vcpus_LDADD = $(TEST_LDADD)
 tests_acrn_test_acrn_vcpus_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_acrn_test_acrn_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
 tests_acrn_test_acrn_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+# vdm's bzImage loader against the model's own boot check; a real kernel too.
+check_PROGRAMS += tests/acrn/test_boot_linux
+tests_acrn_test_boot_linux_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
+tests_acrn_test_boot_linux_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/devicemodel
 TESTS += $(ACRN_TESTS)
-EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh
+EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh \
+	tests/acrn/boot_linux.sh
 
 # libvhostproxy's vhost-user server against a hostile front-end speaking raw vhost-user.
 check_PROGRAMS += tests/unit/test_vhost_server

@@ -535,9 +535,25 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		cv->vcpu_num = m->report_vcpus ? m->report_vcpus : (uint16_t)m->vcpus;
 		m->state = VM_CREATED;
 		return 0;
+	case ACRN_IOCTL_SET_VCPU_REGS: {
+		const struct acrn_vcpu_regs *r = (const struct acrn_vcpu_regs *)arg;
+
+		/* The hypervisor takes them for a created, not yet running VM. */
+		if (m->state != VM_CREATED)
+			return -EPERM;
+		if (r->vcpu_id >= m->vcpus || r->reserved[0] || r->reserved[1] || r->reserved[2])
+			return -EINVAL;
+		if (r->vcpu_id == 0) {
+			m->boot_regs = *r;
+			m->have_boot_regs = true;
+		}
+		return 0;
+	}
 	case ACRN_IOCTL_START_VM:
 		if (m->state != VM_CREATED)
 			return -EPERM;
+		if (m->have_boot_regs)
+			model_boot_check_locked(m);
 		m->state = VM_RUNNING;
 		pthread_cond_broadcast(&m->cond);
 		return model_link_start_locked(m);
@@ -935,6 +951,13 @@ int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acr
 out:
 	pthread_mutex_unlock(&m->lock);
 	return ret;
+}
+
+void acrn_model_boot_report(struct acrn_model *m, struct acrn_model_boot *out)
+{
+	pthread_mutex_lock(&m->lock);
+	*out = m->boot;
+	pthread_mutex_unlock(&m->lock);
 }
 
 void acrn_model_created(struct acrn_model *m, uint8_t id[16], uint64_t *cpu_affinity)

@@ -59,6 +59,20 @@ int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acr
 /* The model behind a VM opened on "acrn:model", or NULL. */
 struct acrn_model *acrn_model_of(struct hsm_vm *vm);
 
+/* What the boot check (acrn_model_boot.c) found at START_VM after a
+ * SET_VCPU_REGS; checked is false when no boot CPU state was given. */
+struct acrn_model_boot {
+	bool checked;
+	unsigned problems;
+	char first_problem[128];
+	uint64_t rip, rsi;
+	char cmdline[512];
+	uint64_t initrd_gpa, initrd_size;
+	uint64_t e820_ram; /* bytes of RAM the e820 map reports */
+};
+
+void acrn_model_boot_report(struct acrn_model *m, struct acrn_model_boot *out);
+
 /* The name/UUID field and the CPU affinity the last CREATE_VM carried. */
 void acrn_model_created(struct acrn_model *m, uint8_t id[16], uint64_t *cpu_affinity);
 

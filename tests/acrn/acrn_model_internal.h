@@ -2,7 +2,8 @@
  * acrn_model_internal.h - what the two halves of the HSM model share:
  * acrn_model.c (the HSM and hypervisor: VM state, ioreq slots, ioctls,
  * notifiers) and acrn_model_link.c (the test driver's side: simulated vCPUs
- * that fill slots, and interrupts sent to the driver).
+ * that fill slots, and interrupts sent to the driver), and the boot check
+ * (acrn_model_boot.c).
  */
 #ifndef VDM_ACRN_MODEL_INTERNAL_H
 #define VDM_ACRN_MODEL_INTERNAL_H
@@ -58,6 +59,9 @@ struct acrn_model {
 	char vm_name[17];      /* vm=NAME: the one VM the hypervisor's configuration has */
 	uint8_t created_id[16]; /* what the last CREATE_VM carried in its name/UUID field */
 	uint64_t created_affinity;
+	bool have_boot_regs;             /* SET_VCPU_REGS for vCPU 0 came */
+	struct acrn_vcpu_regs boot_regs;
+	struct acrn_model_boot boot;     /* the boot check's findings */
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;  /* any state change */
@@ -124,5 +128,8 @@ void model_link_stop(struct acrn_model *m);
 /* Interrupts to the driver.  Lock held. */
 void model_send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data);
 void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
+/* START_VM after SET_VCPU_REGS: check what the device model loaded
+ * (acrn_model_boot.c); disagreements are violations. */
+void model_boot_check_locked(struct acrn_model *m);
 
 #endif /* VDM_ACRN_MODEL_INTERNAL_H */

@@ -100,10 +100,15 @@ int main(void)
 	    "[BUS:]SLOT[:FUNC]");
 	bad("an acrn-dm emulation vdm lacks", (const char *const[]){ "-s", "1:0,lpc", NULL },
 	    "'lpc' is an acrn-dm emulation");
-	bad("acrn-dm's -k", (const char *const[]){ "-k", "/boot/bzImage", NULL },
-	    "'-k': vdm does not load");
+	bad("-k off ACRN", (const char *const[]){ "-k", "/boot/bzImage", NULL },
+	    "only the ACRN back-end has vdm load the guest");
+	bad("-r without -k", (const char *const[]){ "-r", "/boot/initrd.img", NULL },
+	    "-r: needs the kernel");
+	bad("-B without -k", (const char *const[]){ "-B", "console=ttyS0", NULL },
+	    "-B: needs the kernel");
 	bad("acrn-dm's --ovmf", (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
-	    "'--ovmf': vdm does not load");
+	    "'--ovmf': vdm does not load firmware");
+	bad("acrn-dm's -l", (const char *const[]){ "-l", "com1,stdio", NULL }, "LPC UARTs");
 	bad("acrn-dm's --rtvm", (const char *const[]){ "--rtvm", NULL }, "real-time");
 	bad("acrn-dm's --lapic_pt", (const char *const[]){ "--lapic_pt", NULL }, "'--lapic_pt'");
 	bad("--cpu_affinity off ACRN",
