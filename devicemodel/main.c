@@ -45,6 +45,8 @@ static void handle_ioreq(void *opaque, struct hsm_ioreq *req)
 {
 	struct vdm *vdm = opaque;
 
+	if (vdm->caps.boot_cpu && platform_reset_ioreq(&vdm->reset, req))
+		return;
 	pci_bus_ioreq(&vdm->bus, req);
 }
 
@@ -238,8 +240,12 @@ int main(int argc, char **argv)
 
 	if (create_devices(&vdm, &opts))
 		goto out;
+	static struct boot_linux_args boot; /* read again at each guest reboot */
+
+	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs };
+	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
+					     .boot = opts.kernel ? &boot : NULL };
 	if (opts.kernel) {
-		struct boot_linux_args boot = { opts.kernel, opts.initrd, opts.bootargs };
 		struct hsm_boot_cpu cpu;
 
 		if (boot_linux_load(vdm.vm, &boot, &cpu, err, sizeof(err)) ||

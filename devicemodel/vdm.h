@@ -10,6 +10,7 @@
 #include "evloop.h"
 #include "hsm.h"
 #include "pci.h"
+#include "platform_reset.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +40,8 @@ struct vdm {
 	/* Devices whose data plane is on a vhost back-end (virtio_vhost.c;
 	 * devices reach it through devemu_ctx.vhosts). */
 	struct virtio_vhost *vhosts;
+	/* Guest resets where vdm is the platform (caps.boot_cpu). */
+	struct platform_reset reset;
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;
 	int hv_status;

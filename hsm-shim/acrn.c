@@ -541,6 +541,26 @@ static int acrn_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, 
 	return setup_ioctl(a, ACRN_IOCTL_SET_VCPU_REGS, &r, errbuf, errlen);
 }
 
+/* A guest reboot's steps (hsm_reboot), as acrn-dm takes them. */
+static int acrn_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen)
+{
+	struct acrn *a = vm->priv;
+	int ret;
+
+	switch (step) {
+	case HSM_REBOOT_PAUSE:
+		ret = setup_ioctl(a, ACRN_IOCTL_PAUSE_VM, NULL, errbuf, errlen);
+		/* The paused vCPUs' requests will not be completed: the
+		 * hypervisor resets them with the VM. */
+		return ret ? ret : setup_ioctl(a, ACRN_IOCTL_CLEAR_VM_IOREQ, NULL, errbuf, errlen);
+	case HSM_REBOOT_RESET:
+		return setup_ioctl(a, ACRN_IOCTL_RESET_VM, NULL, errbuf, errlen);
+	case HSM_REBOOT_RUN:
+		return setup_ioctl(a, ACRN_IOCTL_START_VM, NULL, errbuf, errlen);
+	}
+	return -EINVAL;
+}
+
 static int acrn_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 {
 	struct acrn *a = acrn_of(vm);
@@ -859,6 +879,7 @@ const struct hsm_backend_ops hsm_acrn_ops = {
 	.caps = { .msi = true, .intx = true, .native_ioeventfd = true, .boot_cpu = true },
 	.open = acrn_open,
 	.set_boot_cpu = acrn_set_boot_cpu,
+	.reboot = acrn_reboot,
 	.start = acrn_start,
 	.stop = acrn_stop,
 	.close = acrn_close,

@@ -189,6 +189,15 @@ int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf)
 	return vm->ops->add_pci_function ? vm->ops->add_pci_function(vm, bdf) : 0;
 }
 
+int hsm_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen)
+{
+	if (!vm->ops->reboot) {
+		snprintf(errbuf, errlen, "the %s back-end does not reboot guests", vm->ops->name);
+		return -ENOTSUP;
+	}
+	return vm->ops->reboot(vm, step, errbuf, errlen);
+}
+
 int hsm_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
 		     size_t errlen)
 {

@@ -176,6 +176,17 @@ void hsm_stop(struct hsm_vm *vm);
 /* Stop delivering requests and release everything.  NULL is allowed. */
 void hsm_close(struct hsm_vm *vm);
 
+/*
+ * A guest reboot on a back-end with caps.boot_cpu, in acrn-dm's order:
+ * HSM_REBOOT_PAUSE stops the vCPUs and drops the I/O requests they had
+ * outstanding (the device model then resets its devices), HSM_REBOOT_RESET
+ * puts the vCPUs back to their reset state (the device model then loads the
+ * guest again and calls hsm_set_boot_cpu), HSM_REBOOT_RUN lets them run.
+ * Returns 0, -ENOTSUP elsewhere, or a negative errno with err.
+ */
+enum hsm_reboot_step { HSM_REBOOT_PAUSE, HSM_REBOOT_RESET, HSM_REBOOT_RUN };
+int hsm_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen);
+
 /* Before hsm_start, on a back-end with caps.boot_cpu: where the guest
  * starts.  Returns 0, -ENOTSUP elsewhere, or a negative errno with err. */
 int hsm_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,

@@ -11,6 +11,7 @@
 #include "acrn_model.h"
 #include "boot_linux.h"
 #include "drv.h"
+#include "fake_bzimage.h"
 #include "hsm.h"
 
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include <unistd.h>
 
 #define RAM (64ULL << 20)
-#define PAYLOAD (256u << 10)
 
 static char dir[] = "/tmp/vdm-boot-XXXXXX";
 
@@ -40,56 +40,6 @@ static int del_fd(void *loop, int fd)
 static void handler(void *opaque, struct hsm_ioreq *req)
 {
 	(void)opaque, (void)req;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-struct fake {
-	unsigned setup_sects;
-	uint16_t version, boot_flag;
-	const char *magic;
-	uint8_t loadflags;
-	uint32_t cmdline_size, init_size;
-	size_t len; /* whole file; 0 = setup + PAYLOAD */
-};
-
-static const struct fake good = { 1, 0x020f, 0xaa55, "HdrS", 0x01, 2047, 4u << 20, 0 };
-
-/* A bzImage to the protocol's layout: setup sectors, then the payload
- * (a byte pattern standing in for the protected-mode kernel). */
-static void write_kernel(const char *path, const struct fake *f)
-{
-	size_t setup = (size_t)(f->setup_sects + 1) * 512;
-	size_t len = f->len ? f->len : setup + PAYLOAD;
-	uint8_t *b = calloc(1, len > 1024 ? len : 1024);
-	FILE *out = fopen(path, "w");
-
-	b[0x1f1] = (uint8_t)f->setup_sects;
-	put16(b + 0x1fe, f->boot_flag);
-	b[0x200] = 0xeb;
-	b[0x201] = 0x66; /* the header ends at 0x268 */
-	memcpy(b + 0x202, f->magic, 4);
-	put16(b + 0x206, f->version);
-	b[0x211] = f->loadflags;
-	put32(b + 0x214, 0x100000);
-	put32(b + 0x22c, 0x7fffffff);
-	put32(b + 0x238, f->cmdline_size);
-	put32(b + 0x260, f->init_size);
-	for (size_t i = setup; i < len; i++)
-		b[i] = (uint8_t)(i * 7 + 3);
-	fwrite(b, 1, len, out);
-	fclose(out);
-	free(b);
 }
 
 static void write_initrd(const char *path, size_t len)
@@ -130,7 +80,7 @@ static void loads(void)
 		return;
 	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
 	snprintf(initrd, sizeof(initrd), "%s/initrd", dir);
-	write_kernel(kernel, &good);
+	write_kernel(kernel, &fake_good);
 	write_initrd(initrd, 300001);
 	struct boot_linux_args a = { kernel, initrd, cmdline };
 	int ret = boot_linux_load(vm, &a, &cpu, err, sizeof(err));
@@ -249,26 +199,26 @@ int main(void)
 
 	refused("a missing kernel", NULL, "/nonexistent/bzImage", 0, NULL, "No such file");
 	refused("a directory", NULL, "/tmp", 0, NULL, "not a regular file");
-	f = good, f.len = 600;
+	f = fake_good, f.len = 600;
 	refused("a file shorter than a setup sector", &f, NULL, 0, NULL, "not a bzImage");
-	f = good, f.magic = "HdrX";
+	f = fake_good, f.magic = "HdrX";
 	refused("no HdrS", &f, NULL, 0, NULL, "not a bzImage");
-	f = good, f.boot_flag = 0x1234;
+	f = fake_good, f.boot_flag = 0x1234;
 	refused("no boot flag", &f, NULL, 0, NULL, "not a bzImage");
-	f = good, f.version = 0x0204;
+	f = fake_good, f.version = 0x0204;
 	refused("boot protocol 2.04", &f, NULL, 0, NULL, "protocol 2.04");
-	f = good, f.loadflags = 0;
+	f = fake_good, f.loadflags = 0;
 	refused("a zImage", &f, NULL, 0, NULL, "zImage");
-	f = good, f.setup_sects = 200, f.len = 4096;
+	f = fake_good, f.setup_sects = 200, f.len = 4096;
 	refused("setup sectors past the end of the file", &f, NULL, 0, NULL, "past the file");
-	f = good, f.init_size = 0x7f000000u;
+	f = fake_good, f.init_size = 0x7f000000u;
 	refused("init_size beyond guest RAM", &f, NULL, 0, NULL, "guest RAM below 4 GiB");
-	f = good, f.cmdline_size = 16;
+	f = fake_good, f.cmdline_size = 16;
 	refused("a command line longer than the kernel takes", &f, NULL, 0,
 		"console=ttyS0 root=/dev/vda rw quiet", "takes 16 at most");
-	refused("an initrd larger than guest RAM", &good, NULL, (size_t)RAM + 1, NULL,
+	refused("an initrd larger than guest RAM", &fake_good, NULL, (size_t)RAM + 1, NULL,
 		"larger than guest RAM");
-	refused("an initrd that does not fit beside the kernel", &good, NULL, 62u << 20, NULL,
+	refused("an initrd that does not fit beside the kernel", &fake_good, NULL, 62u << 20, NULL,
 		"do not fit");
 	char path[200];
 
