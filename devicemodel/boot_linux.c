@@ -28,6 +28,7 @@
 
 /* Offsets in the zero page and in the bzImage's first sector (the setup
  * header sits at the same offsets in both). */
+#define ZP_ACPI_RSDP 0x070
 #define ZP_E820_ENTRIES 0x1e8
 #define ZP_E820_TABLE 0x2d0
 #define ZP_E820_MAX 128
@@ -278,6 +279,9 @@ int boot_linux_load(struct hsm_vm *vm, const struct boot_linux_args *args, struc
 	zp[HDR_LOADFLAGS] = (uint8_t)(zp[HDR_LOADFLAGS] & ~CAN_USE_HEAP);
 	wr32(zp + HDR_CODE32_START, (uint32_t)BOOT_KERNEL_GPA);
 	wr32(zp + HDR_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_GPA);
+	/* Where the ACPI tables are (the kernel also searches the BIOS area). */
+	for (int i = 0; i < 8; i++)
+		zp[ZP_ACPI_RSDP + i] = (uint8_t)(args->acpi_rsdp >> (8 * i));
 	if (!to_guest(vm, BOOT_KERNEL_GPA, image + setup_len, kernel_len) ||
 	    !to_guest(vm, BOOT_CMDLINE_GPA, cmdline, cmd_len + 1) ||
 	    !to_guest(vm, BOOT_ZERO_PAGE_GPA, zp, sizeof(zp)) ||

@@ -15,6 +15,7 @@ struct boot_linux_args {
 	const char *kernel;  /* bzImage path */
 	const char *initrd;  /* NULL: none */
 	const char *cmdline; /* NULL: empty */
+	uint64_t acpi_rsdp;  /* where the ACPI tables start, for the zero page; 0: none */
 };
 
 /* Where the loader puts things below the kernel (guest-physical). */

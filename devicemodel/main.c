@@ -8,7 +8,6 @@
  * hypervisor's own exit status once it ends.
  */
 #include "api.h"
-#include "boot_linux.h"
 #include "cli.h"
 #include "log.h"
 #include "vdm.h"
@@ -242,20 +241,17 @@ int main(int argc, char **argv)
 		goto out;
 	static struct boot_linux_args boot; /* read again at each guest reboot */
 
-	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs };
+	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs, 0 };
 	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
 					     .boot = opts.kernel ? &boot : NULL };
 	if (opts.kernel) {
-		struct hsm_boot_cpu cpu;
-
-		if (boot_linux_load(vdm.vm, &boot, &cpu, err, sizeof(err)) ||
-		    hsm_set_boot_cpu(vdm.vm, &cpu, err, sizeof(err))) {
+		if (platform_load_guest(&vdm.reset, err, sizeof(err))) {
 			fprintf(stderr, "vdm: %s\n", err);
 			goto out;
 		}
-		log_info("guest: Linux %s%s%s, entry %#llx, zero page %#llx", opts.kernel,
+		log_info("guest: Linux %s%s%s, ACPI tables at %#llx", opts.kernel,
 			 opts.initrd ? " with " : "", opts.initrd ? opts.initrd : "",
-			 (unsigned long long)cpu.rip, (unsigned long long)cpu.rsi);
+			 (unsigned long long)boot.acpi_rsdp);
 	}
 	if (opts.dump_dir && dump_config(&vdm, opts.dump_dir))
 		goto out;

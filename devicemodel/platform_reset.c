@@ -1,13 +1,16 @@
 /*
- * platform_reset.c - machine resets a guest asks for where vdm is the
- * platform (ACRN, which leaves them to the device model): the Reset
- * Control register at port 0xCF9 and the i8042 keyboard controller's
- * pulse-reset command, the two a Linux guest without ACPI tries (reboot=kbd,
- * then pci), and the reboot in acrn-dm's order (platform_reset.h).  Other
- * i8042 accesses are left to the bus: no keyboard controller answers them.
+ * platform_reset.c - machine resets and power-off a guest asks for where
+ * vdm is the platform (ACRN, which leaves them to the device model): the
+ * Reset Control register at port 0xCF9 (also the FADT's reset register)
+ * and the i8042 keyboard controller's pulse-reset command, the ways a
+ * Linux guest reboots with or without ACPI, and the reboot in acrn-dm's
+ * order (platform_reset.h); the ACPI PM1 block for power-off; loading the
+ * guest.  Other i8042 accesses are left to the bus: no keyboard controller
+ * answers them.
  */
 #include "platform_reset.h"
 
+#include "acpi.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -18,11 +21,22 @@
 #define I8042_COMMAND_PORT 0x64
 #define I8042_PULSE_RESET 0xfe
 
+int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen)
+{
+	struct hsm_boot_cpu cpu;
+	int ret = acpi_build(pr->vm, hsm_vcpu_count(pr->vm), &pr->boot->acpi_rsdp, err, errlen);
+
+	if (!ret)
+		ret = boot_linux_load(pr->vm, pr->boot, &cpu, err, errlen);
+	if (!ret)
+		ret = hsm_set_boot_cpu(pr->vm, &cpu, err, errlen);
+	return ret;
+}
+
 static void reboot(void *arg)
 {
 	struct platform_reset *pr = arg;
 	char err[256];
-	struct hsm_boot_cpu cpu;
 
 	pr->pending = false;
 	if (!pr->boot) {
@@ -41,8 +55,7 @@ static void reboot(void *arg)
 			if (pr->bus->devs[slot][func])
 				pci_bus_reset_function(pr->bus, (uint16_t)(slot << 3 | func));
 	if (hsm_reboot(pr->vm, HSM_REBOOT_RESET, err, sizeof(err)) ||
-	    boot_linux_load(pr->vm, pr->boot, &cpu, err, sizeof(err)) ||
-	    hsm_set_boot_cpu(pr->vm, &cpu, err, sizeof(err)) ||
+	    platform_load_guest(pr, err, sizeof(err)) ||
 	    hsm_reboot(pr->vm, HSM_REBOOT_RUN, err, sizeof(err)))
 		goto failed;
 	pr->reboots++;
@@ -66,9 +79,67 @@ static void request_reboot(struct platform_reset *pr, const char *how)
 	}
 }
 
+/*
+ * The PM1 block the FADT describes (fixed hardware, ACPI always enabled):
+ * status (write 1 to clear) and enable at ACPI_PM1A_EVT_PORT, control at
+ * ACPI_PM1A_CNT_PORT, whose SCI_EN always reads 1.  SLP_EN with the \_S5
+ * sleep type powers the guest off: vdm stops, status 0, tearing the VM
+ * down as at SIGTERM.  Other sleep states are not offered by the DSDT.
+ */
+#define PM1_CNT_SCI_EN 0x0001
+#define PM1_CNT_SLP_TYP_SHIFT 10
+#define PM1_CNT_SLP_EN 0x2000
+
+static void power_off(void *arg)
+{
+	struct platform_reset *pr = arg;
+
+	evloop_stop(pr->loop);
+}
+
+static bool pm1_ioreq(struct platform_reset *pr, struct hsm_ioreq *req)
+{
+	uint64_t port = req->addr;
+
+	if (req->size != 2 || (port != ACPI_PM1A_EVT_PORT && port != ACPI_PM1A_EVT_PORT + 2 &&
+			       port != ACPI_PM1A_CNT_PORT))
+		return false;
+	uint16_t *reg = port == ACPI_PM1A_EVT_PORT ? &pr->pm1_status
+			: port == ACPI_PM1A_CNT_PORT ? &pr->pm1_control
+						     : &pr->pm1_enable;
+
+	if (req->dir == HSM_IO_READ) {
+		req->data = *reg | (reg == &pr->pm1_control ? PM1_CNT_SCI_EN : 0);
+		return true;
+	}
+	if (reg == &pr->pm1_status) {
+		pr->pm1_status &= (uint16_t)~req->data;
+		return true;
+	}
+	*reg = (uint16_t)(req->data & ~(reg == &pr->pm1_control ? PM1_CNT_SLP_EN : 0));
+	if (reg == &pr->pm1_control && (req->data & PM1_CNT_SLP_EN)) {
+		unsigned typ = (unsigned)(req->data >> PM1_CNT_SLP_TYP_SHIFT) & 7;
+
+		if (typ == ACPI_S5_SLP_TYP) {
+			log_info("the guest powered off");
+			pr->powered_off = true;
+			/* After this request completes, as a reboot. */
+			if (evloop_add_timer(pr->loop, 1, false, power_off, pr) <= 0)
+				evloop_stop(pr->loop);
+		} else {
+			log_warn("the guest asked for sleep type %u, which vdm does not offer", typ);
+		}
+	}
+	return true;
+}
+
 bool platform_reset_ioreq(struct platform_reset *pr, struct hsm_ioreq *req)
 {
-	if (req->space != HSM_IO_PIO || req->size != 1)
+	if (req->space != HSM_IO_PIO)
+		return false;
+	if (pm1_ioreq(pr, req))
+		return true;
+	if (req->size != 1)
 		return false;
 	if (req->addr == RESET_CONTROL_PORT) {
 		if (req->dir == HSM_IO_READ) {

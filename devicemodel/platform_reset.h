@@ -1,7 +1,7 @@
 /*
- * platform_reset.h - the guest's ways to reset the machine, where vdm is
- * the platform (a back-end with caps.boot_cpu: ACRN), and the reboot that
- * follows.
+ * platform_reset.h - the guest's ways to reset and power off the machine,
+ * where vdm is the platform (a back-end with caps.boot_cpu: ACRN), and
+ * loading the guest at start and after a reboot.
  */
 #ifndef VDM_PLATFORM_RESET_H
 #define VDM_PLATFORM_RESET_H
@@ -17,8 +17,10 @@ struct platform_reset {
 	struct hsm_vm *vm;
 	struct pci_bus *bus;
 	struct evloop *loop;
-	const struct boot_linux_args *boot; /* NULL: no guest to load again */
+	struct boot_linux_args *boot;       /* NULL: no guest to load again */
 	uint8_t reset_control;               /* port 0xCF9 as last written */
+	uint16_t pm1_status, pm1_enable, pm1_control; /* the ACPI PM1 block */
+	bool powered_off;                    /* the guest entered S5: vdm stops */
 	bool pending;                        /* a reboot is queued on the loop */
 	unsigned reboots;
 };
@@ -33,5 +35,12 @@ struct platform_reset {
  * load (no -k) vdm stops instead, status 0.
  */
 bool platform_reset_ioreq(struct platform_reset *pr, struct hsm_ioreq *req);
+
+/*
+ * Load pr->boot's guest: the ACPI tables (acpi.c), the kernel (boot_linux.c)
+ * and the boot CPU's state (hsm_set_boot_cpu).  At start and at each
+ * reboot.  Returns 0 or a negative errno with one line in err.
+ */
+int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen);
 
 #endif /* VDM_PLATFORM_RESET_H */

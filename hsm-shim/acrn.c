@@ -541,6 +541,11 @@ static int acrn_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, 
 	return setup_ioctl(a, ACRN_IOCTL_SET_VCPU_REGS, &r, errbuf, errlen);
 }
 
+static unsigned acrn_vcpu_count(struct hsm_vm *vm)
+{
+	return ((struct acrn *)vm->priv)->vcpus;
+}
+
 /* A guest reboot's steps (hsm_reboot), as acrn-dm takes them. */
 static int acrn_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen)
 {
@@ -880,6 +885,7 @@ const struct hsm_backend_ops hsm_acrn_ops = {
 	.open = acrn_open,
 	.set_boot_cpu = acrn_set_boot_cpu,
 	.reboot = acrn_reboot,
+	.vcpu_count = acrn_vcpu_count,
 	.start = acrn_start,
 	.stop = acrn_stop,
 	.close = acrn_close,

@@ -187,6 +187,10 @@ void hsm_close(struct hsm_vm *vm);
 enum hsm_reboot_step { HSM_REBOOT_PAUSE, HSM_REBOOT_RESET, HSM_REBOOT_RUN };
 int hsm_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen);
 
+/* How many vCPUs the VM has, where the back-end knows (ACRN: what
+ * CREATE_VM reported); 0 where it does not. */
+unsigned hsm_vcpu_count(struct hsm_vm *vm);
+
 /* Before hsm_start, on a back-end with caps.boot_cpu: where the guest
  * starts.  Returns 0, -ENOTSUP elsewhere, or a negative errno with err. */
 int hsm_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,

@@ -69,6 +69,12 @@ struct acrn_model_boot {
 	char cmdline[512];
 	uint64_t initrd_gpa, initrd_size;
 	uint64_t e820_ram; /* bytes of RAM the e820 map reports */
+	/* ACPI, when the zero page names an RSDP: tables found through the
+	 * XSDT with good checksums, the MADT's enabled processors, the DSDT. */
+	unsigned acpi_tables, madt_cpus;
+	bool madt_ioapic;
+	uint64_t dsdt_gpa, dsdt_len, fadt_gpa, madt_gpa;
+	uint16_t pm1a_cnt_port;
 };
 
 void acrn_model_boot_report(struct acrn_model *m, struct acrn_model_boot *out);

@@ -6,7 +6,9 @@
  * "HdrS", loader type), the command line, the initrd, the e820 map against
  * the RAM the model was given with SET_MEMSEG, RIP at code32_start inside
  * RAM, CR0 (protected mode, no paging) and the GDT's descriptors behind CS
- * and DS (flat 4 GiB code and data).  Each disagreement is a protocol
+ * and DS (flat 4 GiB code and data), and, when the zero page names an
+ * RSDP, the ACPI tables (checksums from the RSDP through the XSDT to the
+ * FADT's DSDT, one MADT processor per vCPU).  Each disagreement is a protocol
  * violation; the findings are kept for tests (acrn_model_boot_report).
  */
 #include "acrn_model_internal.h"
@@ -68,6 +70,84 @@ static bool flat_descriptor(const struct acrn_model *m, const struct acrn_regs *
 
 	return base == 0 && limit == 0xfffff && gran && db && present && s &&
 	       (code ? (type & 0xa) == 0xa : (type & 0xa) == 0x2);
+}
+
+static bool sum_ok(const uint8_t *p, uint64_t len)
+{
+	uint8_t sum = 0;
+
+	for (uint64_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + p[i]);
+	return sum == 0;
+}
+
+/* A system description table at gpa: in RAM, its length sane, its
+ * checksum right.  Returns it and its length, or NULL. */
+static const uint8_t *sdt(struct acrn_model *m, uint64_t gpa, const char *sig, uint64_t *len)
+{
+	const uint8_t *h = guest(m, gpa, 36);
+
+	if (!h || (sig && memcmp(h, sig, 4)))
+		return NULL;
+	*len = le(h + 4, 4);
+	if (*len < 36 || *len > (1u << 20) || !guest(m, gpa, *len) || !sum_ok(h, *len))
+		return NULL;
+	return h;
+}
+
+/* The ACPI tables the zero page points at: RSDP, XSDT, and through it the
+ * FADT (its DSDT) and MADT (processors, IOAPIC). */
+static void check_acpi(struct acrn_model *m, uint64_t rsdp)
+{
+	struct acrn_model_boot *b = &m->boot;
+	const uint8_t *r = guest(m, rsdp, 36), *x, *t;
+	uint64_t xlen, len;
+
+	if (!r || memcmp(r, "RSD PTR ", 8) || !sum_ok(r, 20) || r[15] < 2 || !sum_ok(r, 36)) {
+		problem(m, "the zero page's acpi_rsdp_addr holds no valid ACPI 2.0 RSDP");
+		return;
+	}
+	x = sdt(m, le(r + 24, 8), "XSDT", &xlen);
+	if (!x) {
+		problem(m, "the RSDP's XSDT is missing or its checksum is wrong");
+		return;
+	}
+	for (uint64_t off = 36; off + 8 <= xlen; off += 8) {
+		uint64_t at = le(x + off, 8);
+
+		t = sdt(m, at, NULL, &len);
+		if (!t) {
+			problem(m, "an XSDT entry is not a table with a good checksum");
+			continue;
+		}
+		b->acpi_tables++;
+		if (!memcmp(t, "FACP", 4))
+			b->fadt_gpa = at;
+		if (!memcmp(t, "APIC", 4))
+			b->madt_gpa = at;
+		if (!memcmp(t, "FACP", 4) && len >= 148) {
+			uint64_t dsdt = le(t + 140, 8) ? le(t + 140, 8) : le(t + 40, 4);
+			const uint8_t *d = sdt(m, dsdt, "DSDT", &b->dsdt_len);
+
+			if (!d)
+				problem(m, "the FADT's DSDT is missing or its checksum is wrong");
+			else
+				b->dsdt_gpa = dsdt, b->acpi_tables++;
+			b->pm1a_cnt_port = (uint16_t)le(t + 64, 4);
+		}
+		if (!memcmp(t, "APIC", 4)) {
+			for (uint64_t e = 44; e + 2 <= len && t[e + 1] >= 2; e += t[e + 1]) {
+				if (t[e] == 0 && t[e + 1] == 8 && (le(t + e + 4, 4) & 1))
+					b->madt_cpus++;
+				if (t[e] == 1 && t[e + 1] == 12)
+					b->madt_ioapic = true;
+			}
+		}
+	}
+	if (b->madt_cpus != m->vcpus)
+		problem(m, "the MADT does not list one enabled local APIC per vCPU");
+	if (!b->madt_ioapic)
+		problem(m, "the MADT has no IOAPIC");
 }
 
 void model_boot_check_locked(struct acrn_model *m)
@@ -147,10 +227,12 @@ void model_boot_check_locked(struct acrn_model *m)
 	}
 	if (covered != segs)
 		problem(m, "the e820 map does not describe exactly the guest RAM mapped");
+	if (le(zp + 0x070, 8))
+		check_acpi(m, le(zp + 0x070, 8));
 	hsm_log(m->vm, HSM_LOG_INFO,
 		"acrn model: boot check: %s (entry %#llx, zero page %#llx, %llu MiB RAM in e820, "
-		"initrd %llu bytes, command line \"%s\")",
+		"initrd %llu bytes, %u ACPI tables, %u processors in the MADT, command line \"%s\")",
 		b->problems ? "FAILED" : "passed", (unsigned long long)b->rip,
 		(unsigned long long)b->rsi, (unsigned long long)(b->e820_ram >> 20),
-		(unsigned long long)b->initrd_size, b->cmdline);
+		(unsigned long long)b->initrd_size, b->acpi_tables, b->madt_cpus, b->cmdline);
 }

@@ -8,6 +8,7 @@
  * The bzImages are made here to the boot protocol's layout; a real
  * Debian kernel is loaded by tests/acrn/boot_linux.sh.
  */
+#include "acpi.h"
 #include "acrn_model.h"
 #include "boot_linux.h"
 #include "drv.h"
@@ -82,7 +83,7 @@ static void loads(void)
 	snprintf(initrd, sizeof(initrd), "%s/initrd", dir);
 	write_kernel(kernel, &fake_good);
 	write_initrd(initrd, 300001);
-	struct boot_linux_args a = { kernel, initrd, cmdline };
+	struct boot_linux_args a = { kernel, initrd, cmdline, 0 };
 	int ret = boot_linux_load(vm, &a, &cpu, err, sizeof(err));
 
 	drv_check(ret == 0, "a bzImage, initrd and command line load (%s)", ret ? err : "ok");
@@ -120,6 +121,97 @@ static void loads(void)
 	hsm_close(vm);
 }
 
+/* Write len bytes of guest RAM at gpa to path. */
+static bool dump(struct hsm_vm *vm, uint64_t gpa, uint64_t len, const char *path)
+{
+	const void *p = len ? hsm_gpa_to_hva(vm, gpa, len) : NULL;
+	FILE *f = p ? fopen(path, "w") : NULL;
+	bool ok = f && fwrite(p, 1, len, f) == len;
+
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+/* With ACPI tables: the boot check follows the zero page's RSDP through
+ * every checksum, and Debian's iasl disassembles each table vdm wrote
+ * without an error (it checks the binary layout of the FADT and MADT and
+ * parses the DSDT's AML). */
+static void acpi_tables(void)
+{
+	char kernel[200], err[256] = "", cmd[600], path[200];
+	struct hsm_boot_cpu cpu;
+	struct acrn_model_boot rep;
+	struct hsm_vm *vm = open_vm("acpi");
+	uint64_t rsdp = 0;
+
+	if (!vm)
+		return;
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	struct boot_linux_args a = { kernel, NULL, "console=ttyS0", 0 };
+
+	drv_check(acpi_build(vm, hsm_vcpu_count(vm), &rsdp, err, sizeof(err)) == 0 &&
+			  rsdp == ACPI_RSDP_GPA,
+		  "ACPI tables built for %u vCPUs (%s)", hsm_vcpu_count(vm), err);
+	a.acpi_rsdp = rsdp;
+	if (!drv_check(boot_linux_load(vm, &a, &cpu, err, sizeof(err)) == 0 &&
+			       hsm_set_boot_cpu(vm, &cpu, err, sizeof(err)) == 0 &&
+			       hsm_start(vm, err, sizeof(err)) == 0,
+		       "loaded and started with them (%s)", err)) {
+		hsm_close(vm);
+		return;
+	}
+	acrn_model_boot_report(acrn_model_of(vm), &rep);
+	drv_check(rep.problems == 0 && rep.acpi_tables == 3 && rep.madt_cpus == 8 &&
+			  rep.madt_ioapic && rep.pm1a_cnt_port == ACPI_PM1A_CNT_PORT,
+		  "the boot check finds RSDP, XSDT, FADT, DSDT and a MADT with 8 processors and "
+		  "the IOAPIC (%u tables, %u processors; %s)",
+		  rep.acpi_tables, rep.madt_cpus, rep.first_problem);
+	static const struct {
+		const char *file;
+		const char *must; /* in the disassembly */
+	} tables[] = { { "dsdt", "PNP0A03" }, { "facp", "PM1A Control Block Address : 00000404" },
+		       { "apic", "Local Apic Address : FEE00000" } };
+	uint64_t where[3][2] = { { rep.dsdt_gpa, rep.dsdt_len },
+				 { rep.fadt_gpa, 276 },
+				 { rep.madt_gpa, 0 } };
+	const uint8_t *madt = hsm_gpa_to_hva(vm, rep.madt_gpa, 8);
+
+	where[2][1] = madt ? (uint64_t)madt[4] | (uint64_t)madt[5] << 8 : 0;
+	for (int i = 0; i < 3; i++) {
+		char dsl[200], line[512];
+		bool found = false;
+
+		snprintf(path, sizeof(path), "%s/%s.dat", dir, tables[i].file);
+		snprintf(dsl, sizeof(dsl), "%s/%s.dsl", dir, tables[i].file);
+		snprintf(cmd, sizeof(cmd), "iasl -d %s >%s/iasl.out 2>&1", path, dir);
+		int st = dump(vm, where[i][0], where[i][1], path) ? system(cmd) : -1;
+		FILE *f = fopen(dsl, "r");
+
+		while (f && fgets(line, sizeof(line), f)) {
+			/* iasl pads its field names: squeeze runs of spaces. */
+			char squeezed[512];
+			size_t n = 0;
+
+			for (const char *c = line; *c && n + 1 < sizeof(squeezed); c++)
+				if (!(*c == ' ' && n && squeezed[n - 1] == ' '))
+					squeezed[n++] = *c;
+			squeezed[n] = 0;
+			found |= strstr(squeezed, tables[i].must) != NULL;
+		}
+		if (f)
+			fclose(f);
+		drv_check(st == 0 && found, "iasl -d takes the %s and shows %s (exit %d)",
+			  tables[i].file, tables[i].must, st);
+		unlink(path);
+		unlink(dsl);
+	}
+	snprintf(path, sizeof(path), "%s/iasl.out", dir);
+	unlink(path);
+	hsm_stop(vm);
+	hsm_close(vm);
+}
+
 /* The boot check is not a yes-man: a wrong entry, a zero page moved, a
  * code selector that is not the GDT's code descriptor are each found. */
 static void check_catches(void)
@@ -140,7 +232,7 @@ static void check_catches(void)
 		struct hsm_boot_cpu cpu;
 		struct acrn_model_boot rep;
 		struct hsm_vm *vm = open_vm("catch");
-		struct boot_linux_args a = { kernel, NULL, "x" };
+		struct boot_linux_args a = { kernel, NULL, "x", 0 };
 
 		if (!vm)
 			return;
@@ -178,7 +270,7 @@ static void refused(const char *what, const struct fake *f, const char *kernel_p
 	if (initrd_len)
 		write_initrd(initrd, initrd_len);
 	struct boot_linux_args a = { kernel_path ? kernel_path : kernel,
-				     initrd_len ? initrd : NULL, cmdline };
+				     initrd_len ? initrd : NULL, cmdline, 0 };
 	int ret = boot_linux_load(vm, &a, &cpu, err, sizeof(err));
 
 	drv_check(ret < 0 && strstr(err, want) && !strchr(err, '\n'),
@@ -195,6 +287,7 @@ int main(void)
 	if (!mkdtemp(dir) || acrn_model_register())
 		return 99;
 	loads();
+	acpi_tables();
 	check_catches();
 
 	refused("a missing kernel", NULL, "/nonexistent/bzImage", 0, NULL, "No such file");

@@ -8,7 +8,8 @@
  * reset (decode off), brings the disk up again and reads back the write
  * acknowledged before the reset.  A second reboot goes through the i8042's
  * pulse-reset command (0xFE to port 0x64).  Without a kernel to load (no
- * -k) the same write stops vdm with status 0.
+ * -k) the same write stops vdm with status 0; ACPI soft-off (S5 in the PM1
+ * control register) stops it with status 0 too.
  */
 #include "drv.h"
 #include "drv_virtio.h"
@@ -210,6 +211,47 @@ static void stops_without_kernel(void)
 	drv_disconnect(&d);
 }
 
+/* ACPI soft-off: SLP_EN with \_S5's sleep type in PM1a_CNT stops vdm,
+ * status 0, the VM torn down as at SIGTERM (PAUSE_VM before DESTROY_VM). */
+static void powers_off(const char *kernel)
+{
+	char logpath[200], log[65536];
+	struct vdm_proc p;
+	struct drv d;
+	int st = -1;
+
+	snprintf(logpath, sizeof(logpath), "%s/off.log", dir);
+	if (vdm_spawn(&p, (const char *const[]){ "-v", "--log-file", logpath, "-k", kernel, "-s",
+						 "0:0,hostbridge", NULL },
+		      &st)) {
+		drv_check(false, "vdm starts with -k (exit %d)", st);
+		return;
+	}
+	drv_connect(&d, p.sock);
+	drv_check(drv_pio_read(&d, 0x404, 2) & 1, "PM1a_CNT reads SCI_EN: ACPI is on");
+	drv_pio_write(&d, 0x404, 2, 5 << 10 | 1 << 13);
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(p.pid, &st, WNOHANG) == p.pid)
+			break;
+		st = -1;
+		usleep(10000);
+	}
+	drv_check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the guest's S5 stops vdm, status 0 (%#x)", st);
+	if (st < 0)
+		vdm_stop(&p);
+	else
+		p.pid = 0;
+	drv_disconnect(&d);
+	read_log(logpath, log, sizeof(log));
+	const char *off = strstr(log, "the guest powered off");
+	const char *pause = off ? strstr(off, "ACRN_IOCTL_PAUSE_VM") : NULL;
+
+	drv_check(pause && strstr(pause, "ACRN_IOCTL_DESTROY_VM"),
+		  "logged, then PAUSE_VM and DESTROY_VM in that order");
+	unlink(logpath);
+}
+
 int main(void)
 {
 	char kernel[200], img[200];
@@ -228,6 +270,7 @@ int main(void)
 	close(fd);
 	reboots(kernel, img);
 	stops_without_kernel();
+	powers_off(kernel);
 	unlink(kernel);
 	unlink(img);
 	rmdir(dir);
