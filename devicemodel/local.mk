@@ -11,7 +11,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/virtio_route.c \
 	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c \
 	devicemodel/unix_listen.h devicemodel/unix_listen.c \
-	devicemodel/virtio_legacy.c devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
+	devicemodel/virtio_legacy.c devicemodel/virtio_blk.h devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
 	devicemodel/chardev.h devicemodel/chardev_internal.h devicemodel/chardev.c \
 	devicemodel/chardev_stdio.c devicemodel/chardev_pty.c devicemodel/chardev_socket.c \
 	devicemodel/virtio_console.c \
