@@ -37,9 +37,12 @@ dist_man1_MANS += devicemodel/vdmctl.1
 # vdm-vhost-user: vdm's VBS-U back-ends served to vhost-user front-ends, with
 # vdm's event loop and log (from libdm) and libvhostproxy's server side.
 bin_PROGRAMS += devicemodel/vdm-vhost-user
-devicemodel_vdm_vhost_user_SOURCES = devicemodel/vdm_vhost_user.c
+# Its options are vdm's (devemu_parse, the device files' parsers), so it links
+# what vdm links.
+devicemodel_vdm_vhost_user_SOURCES = devicemodel/vdm_vhost_user.h devicemodel/vdm_vhost_user.c \
+	devicemodel/vdm_vhost_user_blk.c
 devicemodel_vdm_vhost_user_CPPFLAGS = $(DM_CPPFLAGS)
 devicemodel_vdm_vhost_user_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 devicemodel_vdm_vhost_user_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a \
-	$(CRYPTO_LIBS) $(URING_LIBS)
+	hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)
 dist_man1_MANS += devicemodel/vdm-vhost-user.1

@@ -148,6 +148,11 @@ check_PROGRAMS += tests/sim/test_vdm_vhost_user
 tests_sim_test_vdm_vhost_user_LDADD = $(TEST_LDADD)
 tests_sim_test_vdm_vhost_user_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_vdm_vhost_user
+# vdm-vhost-user serving virtio-blk to vdm's own vhost=user: route.
+check_PROGRAMS += tests/sim/test_vdm_vhost_user_blk
+tests_sim_test_vdm_vhost_user_blk_LDADD = $(TEST_LDADD)
+tests_sim_test_vdm_vhost_user_blk_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_vdm_vhost_user_blk
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh

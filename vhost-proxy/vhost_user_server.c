@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +31,16 @@
 #include <unistd.h>
 
 #define VS_MSG_TIMEOUT_MS 1000
-/* Largest payload of any request served (no config space, no inflight). */
-#define VS_MAX_PAYLOAD sizeof(struct vu_mem)
+/* Largest payload of any request served: a config message (no inflight). */
+#define VS_MAX_PAYLOAD sizeof(struct vu_config)
+/* The config message's header: offset, size, flags. */
+#define VS_CONFIG_HDR offsetof(struct vu_config, region)
 /* Room for more fds than any request carries, so one too many is seen as
  * such rather than as a truncated control message. */
 #define VS_MAX_FDS (VHOST_SERVER_MAX_REGIONS + 1)
 #define VS_PROTOCOL_FEATURES (1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK)
+
+_Static_assert(sizeof(struct vu_config) >= sizeof(struct vu_mem), "the largest payload");
 
 /* One request as read: header, payload, the fds that came with it. */
 struct vs_msg {
@@ -45,6 +50,7 @@ struct vs_msg {
 		struct vu_state state;
 		struct vu_addr addr;
 		struct vu_mem mem;
+		struct vu_config config;
 		uint8_t bytes[VS_MAX_PAYLOAD];
 	} p;
 	int fds[VS_MAX_FDS];
@@ -249,6 +255,11 @@ static int reply_u64(struct vhost_server *s, uint32_t req, uint64_t v)
 
 /* ---- requests ---- */
 
+static uint64_t protocol_features_offered(const struct vhost_server *s)
+{
+	return VS_PROTOCOL_FEATURES | (s->dev.config ? 1ULL << VU_PROTOCOL_F_CONFIG : 0);
+}
+
 static bool proto_features_on(const struct vhost_server *s)
 {
 	return s->features >> VU_F_PROTOCOL_FEATURES & 1;
@@ -408,6 +419,46 @@ static int set_vring_fd(struct vhost_server *s, struct vs_msg *m)
 	return m->hdr.request == VU_SET_VRING_KICK ? ring_update(s, idx) : 0;
 }
 
+/*
+ * GET_CONFIG / SET_CONFIG: the message must be its 12-byte header and then
+ * exactly `size` bytes, at most the protocol's 256, and [offset, offset +
+ * size) must lie in the device's config space.
+ */
+static int config_range(struct vhost_server *s, const struct vs_msg *m)
+{
+	const struct vu_config *c = &m->p.config;
+	const char *name = vu_request_name(m->hdr.request);
+
+	if (!(s->protocol_features >> VU_PROTOCOL_F_CONFIG & 1))
+		return vs_error(s, -EPROTO, "%s without the CONFIG protocol feature", name);
+	if (m->hdr.size < VS_CONFIG_HDR)
+		return vs_error(s, -EINVAL, "%s: payload of %u bytes", name, m->hdr.size);
+	if (c->size > VU_MAX_CONFIG || m->hdr.size != VS_CONFIG_HDR + c->size)
+		return vs_error(s, -EINVAL, "%s: %u config bytes in a payload of %u", name, c->size,
+				m->hdr.size);
+	if ((uint64_t)c->offset + c->size > s->dev.config_len)
+		return vs_error(s, -EINVAL,
+				"%s: bytes %u..%llu are outside the %u-byte config space", name,
+				c->offset, (unsigned long long)c->offset + c->size, s->dev.config_len);
+	return 0;
+}
+
+static int get_config(struct vhost_server *s, struct vs_msg *m, bool *replied)
+{
+	struct vu_config *c = &m->p.config;
+	int ret = config_range(s, m);
+
+	*replied = true;
+	if (ret) {
+		/* Tell a front-end waiting for the answer before the connection
+		 * ends: an empty payload is a refusal. */
+		send_reply(s, VU_GET_CONFIG, NULL, 0);
+		return ret;
+	}
+	memcpy(c->region, (const uint8_t *)s->dev.config + c->offset, c->size);
+	return send_reply(s, VU_GET_CONFIG, c, (uint32_t)VS_CONFIG_HDR + c->size);
+}
+
 /* The payload size each request must have (-1: checked by its handler). */
 static int payload_size(uint32_t req)
 {
@@ -421,6 +472,8 @@ static int payload_size(uint32_t req)
 	case VU_SET_VRING_ADDR:
 		return sizeof(struct vu_addr);
 	case VU_SET_MEM_TABLE:
+	case VU_GET_CONFIG:
+	case VU_SET_CONFIG:
 		return -1;
 	default:
 		return 8; /* a u64, or a vring state (two u32) */
@@ -468,12 +521,12 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		return 0;
 	case VU_GET_PROTOCOL_FEATURES:
 		*replied = true;
-		return reply_u64(s, req, VS_PROTOCOL_FEATURES);
+		return reply_u64(s, req, protocol_features_offered(s));
 	case VU_SET_PROTOCOL_FEATURES:
-		if (m->p.u64 & ~VS_PROTOCOL_FEATURES)
+		if (m->p.u64 & ~protocol_features_offered(s))
 			return vs_error(s, -EINVAL,
 					"SET_PROTOCOL_FEATURES: %#llx were never offered",
-					(unsigned long long)(m->p.u64 & ~VS_PROTOCOL_FEATURES));
+					(unsigned long long)(m->p.u64 & ~protocol_features_offered(s)));
 		s->protocol_features = m->p.u64;
 		return 0;
 	case VU_GET_QUEUE_NUM:
@@ -526,6 +579,13 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 	case VU_SET_VRING_CALL:
 	case VU_SET_VRING_ERR:
 		return set_vring_fd(s, m);
+	case VU_GET_CONFIG:
+		return get_config(s, m, replied);
+	case VU_SET_CONFIG:
+		ret = config_range(s, m);
+		return ret ? ret
+			   : vs_error(s, -ENOTSUP, "SET_CONFIG: the config space of %s is read-only",
+				      s->dev.name);
 	case VU_SET_VRING_ENABLE:
 		if (!proto_features_on(s))
 			return vs_error(s, -EPROTO, "SET_VRING_ENABLE without protocol features");
@@ -561,7 +621,7 @@ int vhost_server_handle(struct vhost_server *s)
 		goto out;
 	}
 	/* Known, but their protocol feature was never offered. */
-	if (m.hdr.request == VU_GET_CONFIG || m.hdr.request == VU_SET_CONFIG) {
+	if ((m.hdr.request == VU_GET_CONFIG || m.hdr.request == VU_SET_CONFIG) && !s->dev.config) {
 		ret = vs_error(s, -ENOTSUP, "%s: not served (its protocol feature was not offered)",
 			       vu_request_name(m.hdr.request));
 		goto out;
@@ -611,7 +671,8 @@ int vhost_server_open(struct vhost_server **out, const char *path,
 	int ret;
 
 	if (!dev->nrings || dev->nrings > VHOST_MAX_RINGS || !dev->max_ring_size ||
-	    (dev->max_ring_size & (dev->max_ring_size - 1))) {
+	    (dev->max_ring_size & (dev->max_ring_size - 1)) ||
+	    (dev->config && (!dev->config_len || dev->config_len > VU_MAX_CONFIG))) {
 		snprintf(err, errlen, "%s: cannot serve %u rings of %u", dev->name, dev->nrings,
 			 dev->max_ring_size);
 		return -EINVAL;
