@@ -156,3 +156,6 @@ TESTS += tests/sim/test_vdm_vhost_user_blk
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh
+# ... and QEMU's vhost-user-blk-pci in a real guest, disk checksummed both ways.
+TESTS += tests/guest/vdm_vhost_user_blk.sh
+EXTRA_DIST += tests/guest/vdm_vhost_user_blk.sh
