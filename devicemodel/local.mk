@@ -40,7 +40,7 @@ bin_PROGRAMS += devicemodel/vdm-vhost-user
 # Its options are vdm's (devemu_parse, the device files' parsers), so it links
 # what vdm links.
 devicemodel_vdm_vhost_user_SOURCES = devicemodel/vdm_vhost_user.h devicemodel/vdm_vhost_user.c \
-	devicemodel/vdm_vhost_user_blk.c
+	devicemodel/vdm_vhost_user_blk.c devicemodel/vdm_vhost_user_console.c
 devicemodel_vdm_vhost_user_CPPFLAGS = $(DM_CPPFLAGS)
 devicemodel_vdm_vhost_user_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 devicemodel_vdm_vhost_user_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a \

@@ -66,7 +66,8 @@ static const struct vvu_emul vvu_emul_rnd = {
 };
 
 /* The emulations served; vdm's others are refused as not yet served. */
-static const struct vvu_emul *const emuls[] = { &vvu_emul_rnd, &vvu_emul_blk };
+static const struct vvu_emul *const emuls[] = { &vvu_emul_rnd, &vvu_emul_blk,
+						 &vvu_emul_console };
 
 /* ---- serving a ring ---- */
 

@@ -1,8 +1,8 @@
 /*
  * vdm_vhost_user.h - what vdm-vhost-user's program (vdm_vhost_user.c: the
  * command line, the socket, the rings) shares with the devices it serves
- * (vdm_vhost_user_blk.c; virtio-rnd is small enough to live in the
- * program): the daemon's rings and the hooks an emulation fills in.
+ * (vdm_vhost_user_blk.c, vdm_vhost_user_console.c; virtio-rnd is small
+ * enough to live in the program): the daemon's rings and the hooks an emulation fills in.
  * Everything runs on the daemon's one event-loop thread.
  */
 #ifndef VDM_VDM_VHOST_USER_H
@@ -82,5 +82,6 @@ void vvu_ring_completed(struct vvu_ring *r);
 uint64_t vvu_ring_features(void);
 
 extern const struct vvu_emul vvu_emul_blk;
+extern const struct vvu_emul vvu_emul_console;
 
 #endif /* VDM_VDM_VHOST_USER_H */

@@ -153,6 +153,11 @@ check_PROGRAMS += tests/sim/test_vdm_vhost_user_blk
 tests_sim_test_vdm_vhost_user_blk_LDADD = $(TEST_LDADD)
 tests_sim_test_vdm_vhost_user_blk_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_vdm_vhost_user_blk
+# ... and virtio-console, to vdm's virtio-console routed with vhost=user:.
+check_PROGRAMS += tests/sim/test_vdm_vhost_user_console
+tests_sim_test_vdm_vhost_user_console_LDADD = $(TEST_LDADD)
+tests_sim_test_vdm_vhost_user_console_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_vdm_vhost_user_console
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh
