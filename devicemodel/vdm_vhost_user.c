@@ -8,12 +8,15 @@
  *   vdm-vhost-user [-v] [--log-file PATH] --socket PATH EMULATION[,OPTIONS]
  *
  * The vhost-user protocol is libvhostproxy's server (vhost_user_server.c);
- * this file is the program around it: the command line, vdm's event loop
- * watching the socket, each running ring's kick fd, and the ring served
- * with libvbsu on each kick.  A front-end that goes away, or is dropped for
- * a bad message, leaves the daemon waiting for the next.  SIGINT/SIGTERM
- * remove the socket and end it with status 0; bad arguments exit 2, a
- * start-up failure 1.
+ * this file is the program around it: the command line (EMULATION[,OPTIONS]
+ * parsed by vdm's own parser, devemu_parse), vdm's event loop watching the
+ * socket and each running ring's kick fd, and the ring served with libvbsu
+ * on each kick through the emulation's hooks (vdm_vhost_user.h: virtio-rnd
+ * here, virtio-blk and virtio-console in their own files).  A front-end that
+ * goes away, or is dropped for a bad message, leaves the daemon waiting for
+ * the next, with the back-end's state kept.  SIGINT/SIGTERM flush, remove
+ * the socket and end it with status 0; bad arguments exit 2, a start-up
+ * failure 1.
  */
 #include "vdm_vhost_user.h"
 #include "devemu.h"
@@ -294,7 +297,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: " PROG " [OPTIONS] --socket PATH EMULATION[,OPTIONS]\n"
 		"Serve one of vdm's VBS-U back-ends to a vhost-user front-end (for example\n"
-		"QEMU's vhost-user-rng-pci, or vdm's vhost=user:PATH) on a UNIX socket.\n"
+		"QEMU's vhost-user-blk-pci, or vdm's vhost=user:PATH) on a UNIX socket.\n"
 		"\n"
 		"      --socket PATH     listen on PATH (a stale socket there is replaced;\n"
 		"                        any other file is refused)\n"
@@ -310,7 +313,10 @@ static void usage(FILE *f)
 		"            [,locking=off]\n"
 		"                        a disk on a raw image, N request queues (up to 8);\n"
 		"                        its config space through the CONFIG protocol feature\n"
-		"(virtio-net, virtio-console and virtio-fs are not yet served.)\n");
+		"  virtio-console,stdio|pty|socket:PATH\n"
+		"                        a console with one port on this terminal, a new\n"
+		"                        pseudo-terminal or a UNIX socket\n"
+		"(virtio-net and virtio-fs are not yet served.)\n");
 }
 
 static int parse(int argc, char **argv, struct options *o)
