@@ -5,7 +5,9 @@
 # host's pattern), then overwrites it with direct I/O and sync; after it
 # powers off the host finds the guest's pattern in the image.  Guest 2, on
 # the same daemon (the image stayed open), reads that pattern back.  Then the
-# daemon stops on SIGTERM with status 0 and its socket removed.
+# daemon stops on SIGTERM with status 0 and its socket removed.  Guest 3 has
+# two vCPUs and QEMU's device two queues, on a daemon started with mq=2:
+# both rings run and the disk reads the same.
 set -eu
 qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
 	{ echo "SKIP: this QEMU has no vhost-user-blk-pci"; exit 77; }
@@ -35,13 +37,13 @@ i=0
 while [ ! -S "$dir/blk.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 
 # QEMU's guest RAM must be shareable for the daemon to map it.
-boot() { # EXTRA-KERNEL-ARGS
-	timeout -k 10 400 qemu-system-x86_64 -accel tcg -machine pc -cpu max -smp 1 -m 256M \
+boot() { # EXTRA-KERNEL-ARGS [VCPUS [DEVICE-OPTIONS]]
+	timeout -k 10 400 qemu-system-x86_64 -accel tcg -machine pc -cpu max -smp "${2:-1}" -m 256M \
 		-object memory-backend-memfd,id=ram,size=256M,share=on -machine memory-backend=ram \
 		-display none -vga none -monitor none -nic none -no-reboot \
 		-serial "file:$dir/console.log" \
 		-chardev socket,id=blk0,path="$dir/blk.sock" \
-		-device vhost-user-blk-pci,chardev=blk0,addr=4 \
+		-device vhost-user-blk-pci,chardev=blk0,addr=4"${3:-}" \
 		-kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 vdm.run=enum,blk $1" </dev/null
 }
@@ -83,4 +85,24 @@ daemon=
 	{ echo "FAIL: vdm-vhost-user exited with status $dstatus"; fail=1; }
 [ ! -e "$dir/blk.sock" ] && echo "ok: ... and removed its socket" ||
 	{ echo "FAIL: the socket is still there"; fail=1; }
-guest_checks_end vdm-vhost-user "$dir/daemon.log" "first guest's console" "$dir/console-1.log"
+
+# mq=2: two request rings on one back-end, two vCPUs to use them.
+mv "$dir/console.log" "$dir/console-2.log"
+"$VDM_BUILDDIR/devicemodel/vdm-vhost-user" --socket "$dir/blk.sock" --log-file "$dir/daemon-mq.log" \
+	virtio-blk,"$dir/disk.img",mq=2 &
+daemon=$!
+i=0
+while [ ! -S "$dir/blk.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+status=0
+boot "" 2 ,num-queues=2 || status=$?
+[ "$status" -eq 0 ] && echo "ok: guest 3 (2 vCPUs, 2 queues): QEMU exited 0" ||
+	{ echo "FAIL: guest 3: QEMU exited with status $status"; fail=1; }
+check "guest 3, mq=2: reads the disk (sha256 matches)" \
+	"^VDM: blk dev=vda pci=0000:00:04.0 size=$size sha256=$guest_sum"
+grep -q "ring 1 started" "$dir/daemon-mq.log" && echo "ok: guest 3: the daemon serves ring 1 too" ||
+	{ echo "FAIL: guest 3: ring 1 never started"; fail=1; }
+kill -TERM "$daemon"
+wait "$daemon" || true
+daemon=
+guest_checks_end vdm-vhost-user "$dir/daemon.log" "first guest's console" "$dir/console-1.log" \
+	"second guest's console" "$dir/console-2.log" "vdm-vhost-user mq=2" "$dir/daemon-mq.log"
