@@ -38,7 +38,15 @@
 /* Room for more fds than any request carries, so one too many is seen as
  * such rather than as a truncated control message. */
 #define VS_MAX_FDS (VHOST_SERVER_MAX_REGIONS + 1)
-#define VS_PROTOCOL_FEATURES (1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK)
+/*
+ * BACKEND_REQ: the front-end hands over a socket for requests from the
+ * back-end.  Nothing is sent on it yet (no config-change or host-notifier
+ * messages), but UML's virtio_uml gives its rings' interrupts no line of
+ * their own unless that channel exists, so it is taken and kept.
+ */
+#define VS_PROTOCOL_FEATURES                                                                       \
+	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK |                              \
+	 1ULL << VU_PROTOCOL_F_BACKEND_REQ)
 
 _Static_assert(sizeof(struct vu_config) >= sizeof(struct vu_mem), "the largest payload");
 
@@ -471,6 +479,7 @@ static int payload_size(uint32_t req)
 	case VU_RESET_OWNER:
 	case VU_GET_PROTOCOL_FEATURES:
 	case VU_GET_QUEUE_NUM:
+	case VU_SET_BACKEND_REQ_FD:
 		return 0;
 	case VU_SET_VRING_ADDR:
 		return sizeof(struct vu_addr);
@@ -491,6 +500,7 @@ static void session_reset(struct vhost_server *s)
 		ring_clear(&s->rings[i]);
 	}
 	vs_mem_unmap(&s->mem);
+	close_fd(&s->backend_req_fd);
 	s->owner = false;
 	s->features = 0;
 	s->protocol_features = 0;
@@ -508,7 +518,7 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 
 	/* Only the requests that carry fds may; they check their count. */
 	if (m->nfds && req != VU_SET_MEM_TABLE && req != VU_SET_VRING_KICK &&
-	    req != VU_SET_VRING_CALL && req != VU_SET_VRING_ERR)
+	    req != VU_SET_VRING_CALL && req != VU_SET_VRING_ERR && req != VU_SET_BACKEND_REQ_FD)
 		return vs_error(s, -EINVAL, "%s: came with %d fds", vu_request_name(req), m->nfds);
 	switch (req) {
 	case VU_GET_FEATURES:
@@ -582,6 +592,17 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 	case VU_SET_VRING_CALL:
 	case VU_SET_VRING_ERR:
 		return set_vring_fd(s, m);
+	case VU_SET_BACKEND_REQ_FD:
+		if (!(s->protocol_features >> VU_PROTOCOL_F_BACKEND_REQ & 1))
+			return vs_error(s, -EPROTO,
+					"SET_BACKEND_REQ_FD without the BACKEND_REQ protocol feature");
+		if (m->nfds != 1)
+			return vs_error(s, -EINVAL, "SET_BACKEND_REQ_FD: %d fds (1 expected)", m->nfds);
+		close_fd(&s->backend_req_fd);
+		s->backend_req_fd = m->fds[0];
+		m->fds[0] = -1;
+		m->nfds = 0;
+		return 0;
 	case VU_GET_CONFIG:
 		return get_config(s, m, replied);
 	case VU_SET_CONFIG:
@@ -702,6 +723,7 @@ int vhost_server_open(struct vhost_server **out, const char *path,
 		return -ENOMEM;
 	s->dev = *dev;
 	s->conn_fd = -1;
+	s->backend_req_fd = -1;
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		ring_clear(&s->rings[i]);
 	memcpy(s->path, path, strlen(path) + 1);

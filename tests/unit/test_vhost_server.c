@@ -45,8 +45,9 @@ enum {
 	SET_VRING_NUM = 8, SET_VRING_ADDR = 9, SET_VRING_BASE = 10, GET_VRING_BASE = 11,
 	SET_VRING_KICK = 12, SET_VRING_CALL = 13, SET_VRING_ERR = 14, GET_PROTOCOL_FEATURES = 15,
 	SET_PROTOCOL_FEATURES = 16, GET_QUEUE_NUM = 17, SET_VRING_ENABLE = 18, GET_CONFIG = 24,
-	SET_CONFIG = 25,
+	SET_CONFIG = 25, SET_BACKEND_REQ_FD = 21,
 };
+#define PF_BACKEND_REQ (1ULL << 5)
 #define PF_CONFIG (1ULL << 9)
 #define V1 0x1u
 #define NEED_REPLY 0x8u
@@ -312,10 +313,24 @@ static void good_front_end(void)
 	check(f == (F_VERSION_1 | F_PROTOCOL), "GET_FEATURES: VERSION_1 and PROTOCOL_FEATURES (%#llx)",
 	      (unsigned long long)f);
 	f = get_u64(fd, GET_PROTOCOL_FEATURES);
-	check(f == (1 << 0 | 1 << 3), "GET_PROTOCOL_FEATURES: MQ and REPLY_ACK, no CONFIG (%#llx)",
+	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ),
+	      "GET_PROTOCOL_FEATURES: MQ, REPLY_ACK and BACKEND_REQ, no CONFIG (%#llx)",
 	      (unsigned long long)f);
 	check(req_u64(fd, SET_PROTOCOL_FEATURES, f, NULL, 0) == 0, "SET_PROTOCOL_FEATURES taken");
 	check(get_u64(fd, GET_QUEUE_NUM) == NRINGS, "GET_QUEUE_NUM says %d", NRINGS);
+	{
+		int sv[2], before = count_fds();
+
+		socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+		check(req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, &sv[1], 1) == 0,
+		      "SET_BACKEND_REQ_FD: the back-end's channel is taken");
+		close(sv[1]);
+		/* Ours: sv[0]; the server's: its copy of sv[1]. */
+		check(req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, &sv[0], 1) == 0 &&
+			      count_fds() == before + 2,
+		      "... a second one replaces it (the first closed)");
+		close(sv[0]);
+	}
 	ret = req(fd, SET_OWNER, V1 | NEED_REPLY, NULL, 0, NULL, 0);
 	check(ret == 0 && recv_reply(fd, SET_OWNER, &ack, sizeof(ack)) && ack == 0,
 	      "SET_OWNER with need-reply is acknowledged with 0");
@@ -537,6 +552,17 @@ static void hostile(void)
 	HOSTILE("SET_LOG_BASE", false, "migration", ret = req_u64(fd, SET_LOG_BASE, 0, fds, 0));
 	HOSTILE("GET_QUEUE_NUM without MQ", false, "without the MQ",
 		ret = req(fd, GET_QUEUE_NUM, V1, NULL, 0, NULL, 0));
+	HOSTILE("SET_BACKEND_REQ_FD without BACKEND_REQ", true, "without the BACKEND_REQ",
+		ret = req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, fds, 1));
+	HOSTILE("SET_BACKEND_REQ_FD without an fd", false, "0 fds (1 expected)",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_BACKEND_REQ, NULL, 0);
+		  ret = req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, NULL, 0); });
+	HOSTILE("SET_BACKEND_REQ_FD with two fds", false, "2 fds (1 expected)",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_BACKEND_REQ, NULL, 0);
+		  ret = req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, fds, 2); });
+	HOSTILE("SET_BACKEND_REQ_FD with a payload", false, "payload of 8 bytes",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_BACKEND_REQ, NULL, 0);
+		  ret = req_u64(fd, SET_BACKEND_REQ_FD, 0, fds, 1); });
 	HOSTILE("GET_CONFIG, never offered", false, "not served",
 		ret = req(fd, GET_CONFIG, V1, big, 12, NULL, 0));
 
@@ -607,8 +633,8 @@ static void config_good(void)
 		if (vhost_server_handle(srv) || !recv_reply(fd, GET_PROTOCOL_FEATURES, &f, sizeof(f)))
 			f = ~0ULL;
 	}
-	check(f == (1 << 0 | 1 << 3 | PF_CONFIG),
-	      "a device with a config space: MQ, REPLY_ACK and CONFIG offered (%#llx)",
+	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ | PF_CONFIG),
+	      "a device with a config space: MQ, REPLY_ACK, BACKEND_REQ and CONFIG offered (%#llx)",
 	      (unsigned long long)f);
 	drop(fd);
 
