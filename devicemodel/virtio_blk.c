@@ -7,6 +7,7 @@
  * geometry: config space comes from it (GET_CONFIG) and the features it
  * offers shape ours.
  */
+#include "virtio_blk.h"
 #include "devemu.h"
 #include "iothread.h"
 #include "virtio.h"
@@ -325,39 +326,82 @@ static const struct virtio_ops blk_ops = {
 	.cfg_write = blk_cfg_write,
 };
 
-static uint64_t blk_features(const struct virtio_blk *b)
+uint64_t vblk_features(const struct vbsu_blk *be, unsigned nqueues)
 {
 	uint64_t f = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 		     (1ULL << VIRTIO_BLK_F_FLUSH);
 
-	if (b->be.read_only)
+	if (be->read_only)
 		f |= 1ULL << VIRTIO_BLK_F_RO;
-	if (b->be.can_discard)
+	if (be->can_discard)
 		f |= 1ULL << VIRTIO_BLK_F_DISCARD;
-	if (b->be.can_write_zeroes)
+	if (be->can_write_zeroes)
 		f |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
-	if (b->cfg->mq > 1)
+	if (nqueues > 1)
 		f |= 1ULL << VIRTIO_BLK_F_MQ;
 	return f;
 }
 
-static void blk_fill_config(struct virtio_blk *b)
+void vblk_fill_config(struct virtio_blk_config *c, const struct vbsu_blk *be, unsigned nqueues)
 {
-	struct virtio_blk_config *c = &b->config;
-	uint32_t align = b->be.sector_size >> 9;
+	uint32_t align = be->sector_size >> 9;
 
 	/* Little-endian, as every device's config space (virtio.h). */
 	memset(c, 0, sizeof(*c));
-	c->capacity = htole64(b->be.capacity);
+	c->capacity = htole64(be->capacity);
 	c->seg_max = htole32(BLK_SEG_MAX_TOLD);
-	c->blk_size = htole32(b->be.sector_size);
+	c->blk_size = htole32(be->sector_size);
 	c->max_discard_sectors = htole32(BLK_MAX_DWZ_SECTORS);
 	c->max_discard_seg = htole32(BLK_MAX_DWZ_SEG_TOLD);
 	c->discard_sector_alignment = htole32(align);
 	c->max_write_zeroes_sectors = htole32(BLK_MAX_DWZ_SECTORS);
 	c->max_write_zeroes_seg = htole32(BLK_MAX_DWZ_SEG_TOLD);
-	c->write_zeroes_may_unmap = b->be.can_discard;
-	c->num_queues = htole16((uint16_t)b->cfg->mq);
+	c->write_zeroes_may_unmap = be->can_discard;
+	c->num_queues = htole16((uint16_t)nqueues);
+}
+
+unsigned vblk_queues(const void *cfgp)
+{
+	return ((const struct blk_cfg *)cfgp)->mq;
+}
+
+const char *vblk_image_path(const void *cfgp)
+{
+	return ((const struct blk_cfg *)cfgp)->path;
+}
+
+int vblk_check_standalone(const void *cfgp, char *err, size_t errlen)
+{
+	const struct blk_cfg *cfg = cfgp;
+	const char *what = cfg->route.kind != VHOST_ROUTE_NONE || cfg->route.reconnect_s
+				   ? "vhost= and reconnect= choose vdm's route"
+			   : cfg->transitional ? "transitional is the front-end's PCI function"
+			   : cfg->iothread	? "iothread is not served here yet"
+			   : cfg->poll.mode != VIRTIO_POLL_UNSET ? "poll= is not served here yet"
+								  : NULL;
+
+	if (!what)
+		return 0;
+	snprintf(err, errlen, "virtio-blk: %s", what);
+	return -EINVAL;
+}
+
+int vblk_open_image(const void *cfgp, struct vbsu_blk *be, char *err, size_t errlen)
+{
+	const struct blk_cfg *cfg = cfgp;
+	struct vbsu_blk_params bp = {
+		.path = cfg->path,
+		.read_only = cfg->read_only,
+		.sector_size = cfg->sector_size,
+		.serial = cfg->serial,
+		.max_segs = BLK_SEG_MAX,
+		.queue_size = BLK_QUEUE_SIZE * cfg->mq, /* slots shared by the queues */
+		.cache = cfg->cache,
+		.aio = cfg->aio,
+		.lock = !cfg->no_lock,
+	};
+
+	return vbsu_blk_open(be, &bp, err, errlen);
 }
 
 /* A disk served by a vhost-user-blk back-end: its config and features. */
@@ -435,24 +479,13 @@ static int blk_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		*out = &b->vd.pci;
 		return 0;
 	}
-	struct vbsu_blk_params bp = {
-		.path = cfg->path,
-		.read_only = cfg->read_only,
-		.sector_size = cfg->sector_size,
-		.serial = cfg->serial,
-		.max_segs = BLK_SEG_MAX,
-		.queue_size = BLK_QUEUE_SIZE * cfg->mq, /* slots shared by the queues */
-		.cache = cfg->cache,
-		.aio = cfg->aio,
-		.lock = !cfg->no_lock,
-	};
 	if (cfg->iothread && ctx->caps.ram_remaps) {
 		snprintf(err, errlen, "iothread: not with this HSM back-end, which can map guest RAM "
 				      "anew under a running queue");
 		free(b);
 		return -EOPNOTSUPP;
 	}
-	ret = vbsu_blk_open(&b->be, &bp, err, errlen);
+	ret = vblk_open_image(cfg, &b->be, err, errlen);
 	if (ret) {
 		free(b);
 		return ret;
@@ -469,12 +502,12 @@ static int blk_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 			return ret;
 		}
 	}
-	blk_fill_config(b);
+	vblk_fill_config(&b->config, &b->be, cfg->mq);
 	struct virtio_dev_params p = {
 		.ops = &blk_ops,
 		.nqueues = (int)cfg->mq,
 		.queue_max = BLK_QUEUE_SIZE,
-		.features = blk_features(b),
+		.features = vblk_features(&b->be, cfg->mq),
 		.config = &b->config,
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,

@@ -1,12 +1,15 @@
 /*
  * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,transitional]`
- * (or acrn-dm's `@stdio:NAME`, `@pty:NAME`, `@socket:NAME=PATH[:server]`):
+ * (or acrn-dm's `@stdio:NAME`, `@pty:NAME`, `@socket:NAME=PATH[:server]`)
+ * or `-s N,virtio-console,vhost=user:SOCKET[,reconnect=S][,transitional]`:
  * the console device (virtio 1.2, 5.3) with one port, the guest's hvc0,
  * and no MULTIPORT: queue 0 is the port's receiveq (host -> guest), queue 1
  * its transmitq (guest -> host).  Option parsing, features, config space and
  * the pacing of both queues against the host side live here; the bytes are
  * moved by the VBS-U back-end in vbs-u/console.c, and the host side of the
- * stream is a chardev (chardev.c).
+ * stream is a chardev (chardev.c).  On a vhost-user route both queues run in
+ * the back-end (vdm-vhost-user, for one), which owns the host side; vdm keeps
+ * the PCI function and a config space without a size.
  *
  * Pacing.  Transmit: chains are taken only while the chardev takes their
  * bytes; when its buffer is full the rest stay in the avail ring, the
@@ -17,6 +20,7 @@
  * VIRTIO_CONSOLE_F_SIZE is offered only when the host side is a terminal
  * whose size we can read (stdio on a tty).
  */
+#include "virtio_console.h"
 #include "chardev.h"
 #include "devemu.h"
 #include "virtio.h"
@@ -41,7 +45,10 @@ struct console_cfg {
 	struct chardev_spec backend;
 	bool have_backend;
 	bool transitional;
+	struct vhost_route route;
 };
+
+static const struct virtio_vhost_params con_vhost = { .nrings = 2 };
 
 struct virtio_console {
 	struct virtio_dev vd; /* first */
@@ -58,6 +65,7 @@ static struct virtio_console *to_con(struct virtio_dev *vd)
 static void con_clear_cfg(void *cfg)
 {
 	chardev_spec_free(&((struct console_cfg *)cfg)->backend);
+	vhost_route_free(&((struct console_cfg *)cfg)->route);
 }
 
 /*
@@ -122,8 +130,9 @@ static int con_option(void *cfg, const char *opt, char *err, size_t errlen)
 	char spec[300];
 	int r;
 
-	if (virtio_common_option(opt, &c->transitional, NULL, err, errlen))
-		return 0;
+	r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
+	if (r)
+		return r < 0 ? r : 0;
 	r = acrn_port(opt, spec, sizeof(spec), err, errlen);
 	if (r < 0)
 		return r;
@@ -136,10 +145,43 @@ static int con_option(void *cfg, const char *opt, char *err, size_t errlen)
 
 static int con_options_done(void *cfg, char *err, size_t errlen)
 {
-	if (((struct console_cfg *)cfg)->have_backend)
+	struct console_cfg *c = cfg;
+
+	if (vhost_route_check(&c->route, "virtio-console", NULL, err, errlen))
+		return -EINVAL;
+	if (c->route.kind == VHOST_ROUTE_AUTO) /* no kernel vhost for consoles */
+		c->route.kind = VHOST_ROUTE_NONE;
+	if (c->route.kind == VHOST_ROUTE_USER && c->have_backend) {
+		snprintf(err, errlen, "with vhost=user the back-end owns the console's host side: "
+				      "give no stdio, pty or socket:PATH");
+		return -EINVAL;
+	}
+	if (c->route.kind == VHOST_ROUTE_USER || c->have_backend)
 		return 0;
 	snprintf(err, errlen, "virtio-console needs a back-end: stdio, pty or socket:PATH");
 	return -EINVAL;
+}
+
+int vcon_check_standalone(const void *cfgp, char *err, size_t errlen)
+{
+	const struct console_cfg *cfg = cfgp;
+	const char *what = cfg->route.kind != VHOST_ROUTE_NONE || cfg->route.reconnect_s
+				   ? "vhost= and reconnect= choose vdm's route"
+			   : cfg->transitional ? "transitional is the front-end's PCI function"
+					       : NULL;
+
+	if (!what)
+		return 0;
+	snprintf(err, errlen, "virtio-console: %s", what);
+	return -EINVAL;
+}
+
+int vcon_open_host(const void *cfgp, struct evloop *loop, const struct chardev_cbs *cbs,
+		   void *opaque, struct chardev **out, char *err, size_t errlen)
+{
+	const struct console_cfg *cfg = cfgp;
+
+	return chardev_open(out, loop, &cfg->backend, cbs, opaque, "virtio-console", err, errlen);
 }
 
 /* ---- the data path ---- */
@@ -264,6 +306,41 @@ static const struct virtio_ops con_ops = {
 	.reset = con_reset,
 };
 
+/* Both queues on a vhost-user back-end, which owns the host side: no
+ * chardev here, no size (the terminal, if any, is the back-end's). */
+static int con_create_vhost(const struct devemu_ctx *ctx, const struct console_cfg *cfg,
+			    struct pci_dev **out, char *err, size_t errlen)
+{
+	struct virtio_vhost *vv = NULL;
+	struct virtio_console *c;
+	int ret = virtio_vhost_open(&vv, &cfg->route, "virtio-console", &con_vhost, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		virtio_vhost_free(vv);
+		return -ENOMEM;
+	}
+	struct virtio_dev_params p = {
+		.ops = &con_ops,
+		.nqueues = 2,
+		.queue_max = CON_QUEUE_SIZE,
+		.config = &c->config,
+		.config_size = sizeof(c->config),
+		.transitional = cfg->transitional,
+	};
+	ret = virtio_dev_init_routed(&c->vd, ctx, &p, vv, err, errlen);
+	if (ret) {
+		virtio_vhost_free(vv);
+		free(c);
+		return ret;
+	}
+	c->vd.vhost_params = &con_vhost;
+	*out = &c->vd.pci;
+	return 0;
+}
+
 static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci_dev **out,
 		      char *err, size_t errlen)
 {
@@ -273,15 +350,17 @@ static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		.resized = con_resized,
 	};
 	const struct console_cfg *cfg = cfgp;
-	struct virtio_console *c = calloc(1, sizeof(*c));
+	struct virtio_console *c;
 	uint64_t features = 0;
 	uint16_t cols, rows;
 	int ret;
 
+	if (cfg->route.kind == VHOST_ROUTE_USER)
+		return con_create_vhost(ctx, cfg, out, err, errlen);
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	ret = chardev_open(&c->cd, ctx->loop, &cfg->backend, &cbs, c, "virtio-console", err,
-			   errlen);
+	ret = vcon_open_host(cfg, ctx->loop, &cbs, c, &c->cd, err, errlen);
 	if (ret) {
 		free(c);
 		return ret;
@@ -320,9 +399,12 @@ static void con_destroy(struct pci_dev *d)
 {
 	struct virtio_console *c = to_con(to_virtio_dev(d));
 
-	log_debug("virtio-console: %llu bytes from the guest (%llu discarded), %llu to it",
-		  (unsigned long long)c->be.tx_bytes, (unsigned long long)chardev_discarded(c->cd),
-		  (unsigned long long)c->be.rx_bytes);
+	if (c->cd)
+		log_debug("virtio-console: %llu bytes from the guest (%llu discarded), %llu to it",
+			  (unsigned long long)c->be.tx_bytes,
+			  (unsigned long long)chardev_discarded(c->cd),
+			  (unsigned long long)c->be.rx_bytes);
+	virtio_vhost_free(c->vd.vhost);
 	virtio_dev_fini(&c->vd);
 	/* Restores the terminal (stdio) and removes the socket file. */
 	chardev_close(c->cd);
@@ -332,7 +414,8 @@ static void con_destroy(struct pci_dev *d)
 const struct devemu devemu_virtio_console = {
 	.name = "virtio-console",
 	.usage = "-s N,virtio-console,stdio|pty|socket:PATH|@stdio:NAME|@pty:NAME|"
-		 "@socket:NAME=PATH[,transitional]",
+		 "@socket:NAME=PATH[,transitional] | "
+		 "-s N,virtio-console,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.cfg_size = sizeof(struct console_cfg),
 	.option = con_option,
 	.options_done = con_options_done,

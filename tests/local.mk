@@ -164,6 +164,22 @@ check_PROGRAMS += tests/sim/test_vdm_vhost_user
 tests_sim_test_vdm_vhost_user_LDADD = $(TEST_LDADD)
 tests_sim_test_vdm_vhost_user_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_vdm_vhost_user
+# vdm-vhost-user serving virtio-blk to vdm's own vhost=user: route.
+check_PROGRAMS += tests/sim/test_vdm_vhost_user_blk
+tests_sim_test_vdm_vhost_user_blk_LDADD = $(TEST_LDADD)
+tests_sim_test_vdm_vhost_user_blk_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_vdm_vhost_user_blk
+# ... and virtio-console, to vdm's virtio-console routed with vhost=user:.
+check_PROGRAMS += tests/sim/test_vdm_vhost_user_console
+tests_sim_test_vdm_vhost_user_console_LDADD = $(TEST_LDADD)
+tests_sim_test_vdm_vhost_user_console_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_vdm_vhost_user_console
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh
+# ... and QEMU's vhost-user-blk-pci in a real guest, disk checksummed both ways.
+TESTS += tests/guest/vdm_vhost_user_blk.sh
+EXTRA_DIST += tests/guest/vdm_vhost_user_blk.sh
+# ... and UML's virtio_uml (a disk and a console; no QEMU, no PCI).
+TESTS += tests/guest/uml_vdm_vhost_user.sh
+EXTRA_DIST += tests/guest/uml_vdm_vhost_user.sh

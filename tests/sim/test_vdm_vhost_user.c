@@ -294,10 +294,10 @@ static void command_line(void)
 
 	ret = daemon_run((const char *const[]){ "--help", NULL }, out, sizeof(out));
 	drv_check(ret == 0 && strstr(out, "--socket PATH"), "--help exits 0 with the usage");
-	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-blk,disk.img", NULL }, out,
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-net,tap=t0", NULL }, out,
 			 sizeof(out));
-	drv_check(ret == 2 && strstr(out, "virtio-blk is not yet served by vdm-vhost-user"),
-		  "virtio-blk: one line, not yet served, exit 2 (%d: %s)", ret, out);
+	drv_check(ret == 2 && strstr(out, "virtio-net is not yet served by vdm-vhost-user"),
+		  "virtio-net: one line, not yet served, exit 2 (%d: %s)", ret, out);
 	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-foo", NULL }, out,
 			 sizeof(out));
 	drv_check(ret == 2 && strstr(out, "unknown emulation 'virtio-foo'"),
@@ -307,8 +307,12 @@ static void command_line(void)
 		  "no --socket exits 2 (%d: %s)", ret, out);
 	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-rnd,bogus", NULL }, out,
 			 sizeof(out));
-	drv_check(ret == 2 && strstr(out, "unknown option 'bogus'"),
-		  "an unknown option exits 2 (%d: %s)", ret, out);
+	drv_check(ret == 2 && strstr(out, "unknown virtio-rnd option 'bogus'"),
+		  "an unknown option exits 2 with vdm's line for it (%d: %s)", ret, out);
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-rnd,transitional", NULL },
+			 out, sizeof(out));
+	drv_check(ret == 2 && strstr(out, "not of the back-end"),
+		  "vdm's own options (transitional) are refused (%d: %s)", ret, out);
 	snprintf(path, sizeof(path), "%s/plain-file", dir);
 	FILE *f = fopen(path, "w");
 	if (f)
