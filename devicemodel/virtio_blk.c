@@ -48,7 +48,9 @@
 struct blk_cfg {
 	char *path;
 	bool read_only;
-	uint32_t sector_size;
+	uint32_t sector_size, phys_sector_size;
+	bool discard_asked;
+	uint32_t discard_max_sectors, discard_max_seg, discard_align;
 	char *serial;
 	enum vbsu_blk_cache cache;
 	enum vbsu_blk_aio aio;
@@ -98,14 +100,50 @@ static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 	} else if (!strcmp(opt, "locking=off") || !strcmp(opt, "locking=on")) {
 		c->no_lock = !strcmp(opt, "locking=off");
 	} else if (!strncmp(opt, "sectorsize=", 11)) {
-		if (!strcmp(opt + 11, "512"))
-			c->sector_size = 512;
-		else if (!strcmp(opt + 11, "4096"))
-			c->sector_size = 4096;
-		else {
-			snprintf(err, errlen, "sectorsize must be 512 or 4096, not '%s'", opt + 11);
+		/* LOGICAL[/PHYSICAL], as acrn-dm takes it. */
+		char *end;
+		unsigned long l = strtoul(opt + 11, &end, 10), ph = l;
+
+		if (*end == '/')
+			ph = strtoul(end + 1, &end, 10);
+		if ((l != 512 && l != 4096) || *end || opt[11] == '-' || ph < l || ph > 65536 ||
+		    (ph & (ph - 1))) {
+			snprintf(err, errlen,
+				 "sectorsize must be 512 or 4096, optionally /PHYSICAL (a power of two "
+				 "up to 65536, not smaller), not '%s'",
+				 opt + 11);
 			return -EINVAL;
 		}
+		c->sector_size = (uint32_t)l;
+		c->phys_sector_size = (uint32_t)ph;
+	} else if (!strcmp(opt, "discard")) {
+		/* acrn-dm's switch; vdm offers DISCARD wherever the image's
+		 * file system punches holes. */
+		c->discard_asked = true;
+	} else if (!strncmp(opt, "discard=", 8)) {
+		unsigned long v[3];
+		const char *p = opt + 8;
+		char *end;
+
+		for (int i = 0; i < 3; i++) {
+			v[i] = strtoul(p, &end, 10);
+			if (end == p || *p == '-' || *end != (i < 2 ? ':' : '\0'))
+				goto bad_discard;
+			p = end + 1;
+		}
+		if (v[0] < 1 || v[0] > BLK_MAX_DWZ_SECTORS || v[1] < 1 ||
+		    v[1] > VBSU_BLK_MAX_DWZ_SEG || v[2] < 1 || v[2] > v[0]) {
+bad_discard:
+			snprintf(err, errlen,
+				 "discard=MAX_SECTORS:MAX_SEGMENTS:ALIGNMENT wants 1..%d, 1..%d and "
+				 "1..MAX_SECTORS, not '%s'",
+				 BLK_MAX_DWZ_SECTORS, VBSU_BLK_MAX_DWZ_SEG, opt + 8);
+			return -EINVAL;
+		}
+		c->discard_asked = true;
+		c->discard_max_sectors = (uint32_t)v[0];
+		c->discard_max_seg = (uint32_t)v[1];
+		c->discard_align = (uint32_t)v[2];
 	} else if (!strcmp(opt, "writeback")) {
 		c->cache = VBSU_BLK_WRITEBACK;
 	} else if (!strcmp(opt, "writethru")) {
@@ -351,9 +389,14 @@ void vblk_fill_config(struct virtio_blk_config *c, const struct vbsu_blk *be, un
 	c->capacity = htole64(be->capacity);
 	c->seg_max = htole32(BLK_SEG_MAX_TOLD);
 	c->blk_size = htole32(be->sector_size);
-	c->max_discard_sectors = htole32(BLK_MAX_DWZ_SECTORS);
-	c->max_discard_seg = htole32(BLK_MAX_DWZ_SEG_TOLD);
-	c->discard_sector_alignment = htole32(align);
+	c->max_discard_sectors = htole32(be->discard_max_seg ? be->discard_max_sectors
+							      : BLK_MAX_DWZ_SECTORS);
+	c->max_discard_seg = htole32(be->discard_max_seg ? be->discard_max_seg
+							 : BLK_MAX_DWZ_SEG_TOLD);
+	c->discard_sector_alignment = htole32(be->discard_max_seg ? be->discard_align : align);
+	/* The topology: physical blocks of 2^exp logical ones. */
+	for (uint32_t ph = be->phys_sector_size; ph > be->sector_size; ph >>= 1)
+		c->physical_block_exp++;
 	c->max_write_zeroes_sectors = htole32(BLK_MAX_DWZ_SECTORS);
 	c->max_write_zeroes_seg = htole32(BLK_MAX_DWZ_SEG_TOLD);
 	c->write_zeroes_may_unmap = be->can_discard;
@@ -399,6 +442,10 @@ int vblk_open_image(const void *cfgp, struct vbsu_blk *be, char *err, size_t err
 		.cache = cfg->cache,
 		.aio = cfg->aio,
 		.lock = !cfg->no_lock,
+		.phys_sector_size = cfg->phys_sector_size,
+		.discard_max_sectors = cfg->discard_max_sectors,
+		.discard_max_seg = cfg->discard_max_seg,
+		.discard_align = cfg->discard_align,
 	};
 
 	return vbsu_blk_open(be, &bp, err, errlen);
@@ -539,6 +586,10 @@ static int blk_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		return ret;
 	}
 	static const char *const cache_names[] = { "writeback", "writethru", "nocache" };
+	if (cfg->discard_asked && !b->be.can_discard)
+		log_warn("virtio-blk: %s: discard asked for, but its file system punches no holes: "
+			 "DISCARD is not offered",
+			 cfg->path);
 	log_info("virtio-blk: %s, %llu sectors%s, %u-byte blocks%s%s, %s, I/O on %s%s", cfg->path,
 		 (unsigned long long)b->be.capacity, cfg->read_only ? ", read-only" : "",
 		 cfg->sector_size, b->be.can_discard ? ", discard" : "",
@@ -589,7 +640,7 @@ static void blk_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
-	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]"
+	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096[/PHYS]][,discard[=S:G:A]][,serial=ID]"
 		 "[,writeback|writethru|nocache][,aio=io_uring|threads][,poll=off|auto|USECS][,mq=N]"
 		 "[,iothread][,locking=off]"
 		 "[,transitional] | "

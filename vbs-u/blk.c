@@ -331,6 +331,11 @@ static uint8_t start_dwz(struct vbsu_blk *b, struct blk_req *r, int nread, uint3
 			return VIRTIO_BLK_S_UNSUPP;
 		if (!range_ok(b, seg[i].sector, bytes))
 			return VIRTIO_BLK_S_IOERR;
+		/* Limits the guest was told (discard=S:G:A), held to. */
+		if (type == VIRTIO_BLK_T_DISCARD && b->discard_max_seg &&
+		    (nseg > b->discard_max_seg || seg[i].num_sectors > b->discard_max_sectors ||
+		     seg[i].sector % b->discard_align))
+			return VIRTIO_BLK_S_IOERR;
 		if (type == VIRTIO_BLK_T_DISCARD ||
 		    (seg[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
 			mode |= FALLOC_FL_PUNCH_HOLE; /* reads back as zeroes too */

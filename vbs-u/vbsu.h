@@ -300,6 +300,11 @@ struct vbsu_blk_params {
 	enum vbsu_blk_cache cache;
 	enum vbsu_blk_aio aio;
 	bool lock;                /* take the image's locks (vbsu_image_lock) first */
+	uint32_t phys_sector_size; /* physical block size; 0: the logical one */
+	/* acrn-dm's discard=S:G:A: the DISCARD limits the guest is told and
+	 * held to (512-byte sectors per segment, segments, alignment in
+	 * sectors); 0: vdm's own. */
+	uint32_t discard_max_sectors, discard_max_seg, discard_align;
 };
 
 struct aio_engine;
@@ -312,6 +317,8 @@ struct vbsu_blk {
 	uint32_t sector_size;     /* logical block size: 512 or 4096 */
 	uint64_t capacity;        /* in 512-byte sectors */
 	bool can_discard;         /* the file system punches holes */
+	uint32_t phys_sector_size;
+	uint32_t discard_max_sectors, discard_max_seg, discard_align; /* 0: none set */
 	bool can_write_zeroes;    /* the file system zeroes ranges */
 	char serial[20];          /* GET_ID answer, NUL-padded */
 	int max_iov;

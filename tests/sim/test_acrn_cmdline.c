@@ -5,14 +5,16 @@
  * launch_user_vm_id2.sh (hostbridge, virtio-console "@stdio:stdio_port",
  * virtio-net "tap=RT,mac_seed=MAC-POST_RT_VM1", virtio-blk, --virtio_poll,
  * --logger_setting, -m 1024M, the VM name last), with the console on a
- * socket instead of vdm's stdin, a boot mark ("b,") on the disk and the
- * '/' and '.' address separators acrn-dm also takes.  Left out: --ovmf,
+ * socket instead of vdm's stdin, a boot mark ("b,"), acrn-dm's
+ * sectorsize=L/P and discard=S:G:A on the disk, and the '/' and '.'
+ * address separators acrn-dm also takes.  Left out: --ovmf,
  * --rtvm, --lapic_pt (refused, test_cli) and --cpu_affinity (ACRN only,
  * test_acrn).  The driver then finds every function where the script put
  * it, reads the MAC acrn-dm would have derived from mac_seed (worked out
  * here independently: MD5 of "4-0-SEED" by Python's hashlib, fixed below),
  * and vdm's log names the VM.
  */
+#include "blk_guest.h"
 #include "drv.h"
 #include "drv_virtio.h"
 #include "hsm.h"
@@ -56,7 +58,8 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 99;
 	snprintf(con, sizeof(con), "3,virtio-console,@socket:stdio_port=%s/con.sock:server", dir);
-	snprintf(blk, sizeof(blk), "0/5/0,virtio-blk,b,%s,writeback", img);
+	snprintf(blk, sizeof(blk), "0/5/0,virtio-blk,b,%s,writeback,sectorsize=512/4096,discard=2048:4:8",
+		 img);
 	snprintf(logarg, sizeof(logarg), "%s/vdm.log", dir);
 	if (vdm_spawn(&p,
 		      (const char *const[]){ "-m", "1024M", "-s", "0:0,hostbridge", "--virtio_poll",
@@ -93,6 +96,35 @@ int main(void)
 		drv_check(!memcmp(mac, want_mac, 6),
 			  "mac_seed gives acrn-dm's MAC: %02x:%02x:%02x:%02x:%02x:%02x", mac[0],
 			  mac[1], mac[2], mac[3], mac[4], mac[5]);
+	}
+	/* The disk: acrn-dm's sectorsize=LOGICAL/PHYSICAL and discard=S:G:A
+	 * in its config space, and a DISCARD past those limits refused. */
+	struct blk_guest g;
+
+	if (drv_check(blk_guest_up(&g, &d, funcs, n, 5, 32 << 20, 4096,
+				   1ULL << VIRTIO_BLK_F_TOPOLOGY | 1ULL << VIRTIO_BLK_F_DISCARD, &mmio,
+				   &io) == 0,
+		      "virtio-blk comes up")) {
+		drv_check(drv_virtio_cfg_read(&g.v, 20, 4) == 512 &&
+				  drv_virtio_cfg_read(&g.v, 24, 1) == 3,
+			  "sectorsize=512/4096: 512-byte blocks, physical 2^3 of them");
+		drv_check(drv_virtio_cfg_read(&g.v, 36, 4) == 2048 &&
+				  drv_virtio_cfg_read(&g.v, 40, 4) == 4 &&
+				  drv_virtio_cfg_read(&g.v, 44, 4) == 8,
+			  "discard=2048:4:8: the limits the guest is told");
+		struct virtio_blk_discard_write_zeroes *seg = (void *)blk_guest_buf(&g);
+
+		*seg = (struct virtio_blk_discard_write_zeroes){ .sector = 8, .num_sectors = 2048 };
+		drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_DISCARD, 0, sizeof(*seg)) == VIRTIO_BLK_S_OK,
+			  "a DISCARD inside them succeeds");
+		*seg = (struct virtio_blk_discard_write_zeroes){ .sector = 8, .num_sectors = 4096 };
+		drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_DISCARD, 0, sizeof(*seg)) ==
+				  VIRTIO_BLK_S_IOERR,
+			  "one longer than max_discard_sectors fails");
+		*seg = (struct virtio_blk_discard_write_zeroes){ .sector = 9, .num_sectors = 8 };
+		drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_DISCARD, 0, sizeof(*seg)) ==
+				  VIRTIO_BLK_S_IOERR,
+			  "one off the discard alignment fails");
 	}
 	drv_disconnect(&d);
 	st = vdm_stop(&p);

@@ -143,6 +143,21 @@ int main(void)
 	    "mac_seed is longer");
 	bad("virtio-blk without a path", (const char *const[]){ "-s", "3,virtio-blk", NULL },
 	    "needs an image path");
+	bad("virtio-blk physical sector smaller than the logical",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,sectorsize=4096/512", NULL },
+	    "'4096/512'");
+	bad("virtio-blk physical sector not a power of two",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,sectorsize=512/3000", NULL },
+	    "'512/3000'");
+	bad("virtio-blk discard= with two fields",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,discard=2048:4", NULL },
+	    "'2048:4'");
+	bad("virtio-blk discard= alignment above the maximum",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,discard=8:1:16", NULL },
+	    "'8:1:16'");
+	bad("virtio-blk discard= too many segments",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,discard=8:17:1", NULL },
+	    "'8:17:1'");
 	bad("virtio-blk bad sector size",
 	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,sectorsize=1000", NULL }, "1000");
 	bad("virtio-blk unknown option",
