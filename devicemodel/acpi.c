@@ -11,8 +11,9 @@
  * bus 0 (config through ports 0xCF8-0xCFF), an IOAPIC at 0xFEC00000 taking
  * GSIs 0-23, a local APIC per vCPU, a fixed-hardware PM1 block without a
  * timer (ACPI is always on: no SMI command port), the reset register at
- * 0xCF9, and \_S5 for power-off.  No _PRT: vdm's devices interrupt by
- * MSI-X, which needs no routing table.
+ * 0xCF9, \_S5 for power-off, and a _PRT routing each PCI slot's INTx
+ * pins to the GSIs vdm gave them (level-triggered, active low, as PCI
+ * interrupts in a _PRT without link devices are).
  */
 #include "acpi.h"
 
@@ -177,7 +178,24 @@ static void pci_crs(struct aml *a, uint64_t mem_start)
 	aml_close(a);
 }
 
-static int build_dsdt(struct aml *a, uint64_t mem_start)
+/* _PRT: Package { Package { slot << 16 | 0xffff, pin - 1, 0, GSI }, ... } */
+static void pci_prt(struct aml *a, const struct acpi_intx_route *routes, int n)
+{
+	aml_name_decl(a, "_PRT");
+	aml_package(a, (uint8_t)n);
+	for (int i = 0; i < n; i++) {
+		aml_package(a, 4);
+		aml_int(a, (uint64_t)routes[i].slot << 16 | 0xffff);
+		aml_int(a, routes[i].pin - 1u);
+		aml_int(a, 0);
+		aml_int(a, routes[i].gsi);
+		aml_close(a);
+	}
+	aml_close(a);
+}
+
+static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_route *routes,
+		      int nroutes)
 {
 	uint8_t hdr[SDT_HEADER] = { 0 };
 
@@ -194,6 +212,8 @@ static int build_dsdt(struct aml *a, uint64_t mem_start)
 	aml_int(a, 0);
 	aml_name_decl(a, "_CRS");
 	pci_crs(a, mem_start);
+	if (nroutes)
+		pci_prt(a, routes, nroutes);
 	aml_close(a); /* PCI0 */
 	aml_close(a); /* \_SB */
 	/* Soft-off: SLP_TYPa and SLP_TYPb, then two reserved. */
@@ -210,7 +230,8 @@ static int build_dsdt(struct aml *a, uint64_t mem_start)
 	return 0;
 }
 
-int acpi_build(struct hsm_vm *vm, unsigned vcpus, uint64_t *rsdp, char *err, size_t errlen)
+int acpi_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_route *routes,
+	       int nroutes, uint64_t *rsdp, char *err, size_t errlen)
 {
 	static uint8_t fadt[FADT_LEN], madt[1024];
 	struct hsm_mem_region r[16];
@@ -222,7 +243,7 @@ int acpi_build(struct hsm_vm *vm, unsigned vcpus, uint64_t *rsdp, char *err, siz
 	for (int i = 0; i < nr && i < 16; i++)
 		if (r[i].gpa == 0)
 			low_top = r[i].size;
-	if (vcpus == 0 || vcpus > 255 || low_top < ACPI_AREA_END) {
+	if (vcpus == 0 || vcpus > 255 || low_top < ACPI_AREA_END || nroutes < 0 || nroutes > 255) {
 		snprintf(err, errlen, "ACPI tables: %u vCPUs and %llu bytes of low RAM cannot be "
 				      "described",
 			 vcpus, (unsigned long long)low_top);
@@ -236,7 +257,7 @@ int acpi_build(struct hsm_vm *vm, unsigned vcpus, uint64_t *rsdp, char *err, siz
 	uint64_t dsdt_at = (madt_at + madt_len + 15) & ~15ULL;
 
 	aml_init(&dsdt);
-	if (build_dsdt(&dsdt, low_top) || dsdt_at + dsdt.len > ACPI_AREA_END) {
+	if (build_dsdt(&dsdt, low_top, routes, nroutes) || dsdt_at + dsdt.len > ACPI_AREA_END) {
 		aml_free(&dsdt);
 		snprintf(err, errlen, "ACPI tables: cannot build the DSDT");
 		return -ENOMEM;

@@ -25,10 +25,21 @@
 #define ACPI_IOAPIC_GPA 0xfec00000ULL
 #define ACPI_LAPIC_GPA 0xfee00000ULL
 
+/* PCI INTx routing for the DSDT's _PRT: a slot's pin (1 = INTA#) on a GSI. */
+struct acpi_intx_route {
+	uint8_t slot, pin, gsi;
+};
+
+/* The GSIs PCI INTx is spread over (IOAPIC pins 16-23, as on a PC). */
+#define ACPI_PCI_GSI_BASE 16
+#define ACPI_PCI_GSIS 8
+
 /*
- * Write the tables into vm's guest RAM for vcpus processors.  Returns 0 and
- * the RSDP's address in *rsdp, or a negative errno with one line in err.
+ * Write the tables into vm's guest RAM for vcpus processors and the INTx
+ * routes given.  Returns 0 and the RSDP's address in *rsdp, or a negative
+ * errno with one line in err.
  */
-int acpi_build(struct hsm_vm *vm, unsigned vcpus, uint64_t *rsdp, char *err, size_t errlen);
+int acpi_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_route *routes,
+	       int nroutes, uint64_t *rsdp, char *err, size_t errlen);
 
 #endif /* VDM_ACPI_H */

@@ -14,6 +14,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <linux/pci_regs.h>
 
 #define RESET_CONTROL_PORT 0xcf9
 #define RESET_CONTROL_SYS_RST 0x04
@@ -21,10 +22,44 @@
 #define I8042_COMMAND_PORT 0x64
 #define I8042_PULSE_RESET 0xfe
 
+/*
+ * Route every function's INTx pin, as acrn-dm does: a GSI from the PCI
+ * range by slot and pin (the PC's swizzle spreads the slots), written into
+ * the interrupt line register and declared in the _PRT.  Returns the routes.
+ */
+static int route_intx(struct platform_reset *pr, struct acpi_intx_route *routes, int max)
+{
+	int n = 0;
+
+	for (int slot = 0; slot < PCI_NUM_SLOTS; slot++) {
+		bool pin_seen[5] = { false };
+
+		for (int func = 0; func < PCI_NUM_FUNCS; func++) {
+			struct pci_dev *d = pr->bus->devs[slot][func];
+			uint8_t pin = d ? d->cfg[PCI_INTERRUPT_PIN] : 0;
+
+			if (!d || pin < 1 || pin > 4)
+				continue;
+			uint8_t gsi = (uint8_t)(ACPI_PCI_GSI_BASE + (slot + pin - 1) % ACPI_PCI_GSIS);
+
+			pci_dev_lock(d);
+			pci_dev_route_intx(d, gsi);
+			pci_dev_unlock(d);
+			if (!pin_seen[pin] && n < max)
+				routes[n++] = (struct acpi_intx_route){ (uint8_t)slot, pin, gsi };
+			pin_seen[pin] = true;
+		}
+	}
+	return n;
+}
+
 int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen)
 {
+	struct acpi_intx_route routes[PCI_NUM_SLOTS * 4];
+	int nroutes = route_intx(pr, routes, PCI_NUM_SLOTS * 4);
 	struct hsm_boot_cpu cpu;
-	int ret = acpi_build(pr->vm, hsm_vcpu_count(pr->vm), &pr->boot->acpi_rsdp, err, errlen);
+	int ret = acpi_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes,
+			     &pr->boot->acpi_rsdp, err, errlen);
 
 	if (!ret)
 		ret = boot_linux_load(pr->vm, pr->boot, &cpu, err, errlen);

@@ -861,7 +861,10 @@ static int acrn_inject_msi(struct hsm_vm *vm, uint64_t addr, uint32_t data)
 static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level)
 {
 	struct acrn *a = acrn_of(vm);
-	uint32_t op = level ? ACRN_GSI_SET_HIGH : ACRN_GSI_SET_LOW;
+	/* PCI INTx is level-triggered and active low, as acrn-dm declares
+	 * it (and as the _PRT of vdm's DSDT implies): asserting drives the
+	 * IOAPIC pin low, deasserting high. */
+	uint32_t op = level ? ACRN_GSI_SET_LOW : ACRN_GSI_SET_HIGH;
 	int ret;
 
 	if (irq->line == 0 || irq->line >= ACRN_VIOAPIC_PINS) {

@@ -653,10 +653,12 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 
 		if (gsi >= ACRN_VIOAPIC_PINS)
 			return -EPERM; /* the hypercall refuses it */
-		if (op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_RAISING_PULSE)
+		/* The pins PCI functions use are programmed level-triggered,
+		 * active low (acrn-dm's routing): low asserts, high releases. */
+		if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_FALLING_PULSE)
 			model_send_intx_locked(m, gsi, true);
-		if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_RAISING_PULSE ||
-		    op == ACRN_GSI_FALLING_PULSE)
+		if (op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_FALLING_PULSE ||
+		    op == ACRN_GSI_RAISING_PULSE)
 			model_send_intx_locked(m, gsi, false);
 		return 0;
 	}

@@ -5,7 +5,8 @@
 # boot check (tests/acrn/acrn_model_boot.c, a parser of its own) reads the
 # zero page, command line, initrd, e820 map, entry registers and GDT the
 # way a hypervisor starting the boot CPU would find them; it must pass and
-# agree with what was asked for.  No CPU runs the kernel here: that needs
+# agree with what was asked for; the virtio-rnd's interrupt line register
+# holds the GSI vdm's _PRT routes it to.  No CPU runs the kernel here: that needs
 # an ACRN machine.
 set -eu
 guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
@@ -20,7 +21,8 @@ trap cleanup EXIT
 cmdline="console=ttyS0 root=/dev/ram0 rdinit=/init quiet"
 "$VDM_BUILDDIR/tests/acrn/vdm-acrn-model" --hsm "acrn:model:$dir/model.sock" -m 512M \
 	-k "$guest/vmlinuz" -r "$guest/initramfs.cpio.gz" -B "$cmdline" \
-	-s 0:0,hostbridge --log-file "$dir/vdm.log" POST_STD_VM1 &
+	-s 0:0,hostbridge -s 5,virtio-rnd --dump-config "$dir" --log-file "$dir/vdm.log" \
+	POST_STD_VM1 &
 pid=$!
 i=0
 while ! grep -q "boot check:" "$dir/vdm.log" 2>/dev/null && [ $i -lt 100 ]; do
@@ -39,7 +41,11 @@ check "it read -B's command line" "command line \"$cmdline\")"
 check "its e820 map holds 512 MiB less the legacy window" "511 MiB RAM in e820"
 size=$(stat -c %s "$guest/initramfs.cpio.gz")
 check "the initrd it found has the file's size" "initrd $size bytes"
-if grep -q "protocol violation" "$dir/vdm.log"; then
+# vdm routed the virtio-rnd's INTA# (slot 5) to GSI 16 + 5 and wrote it
+# into its interrupt line register (0x3c), as its _PRT says.
+line=$(sed -n 's/^30: \([0-9a-f][0-9a-f] \)\{12\}\([0-9a-f][0-9a-f]\).*/\2/p' "$dir/05.0.lspci" 2>/dev/null)
+if [ "$line" = 15 ]; then echo "ok: slot 5's INTA# routed to GSI 21"; else echo "FAIL: interrupt line '$line', not 15 (hex)"; fail=1; fi
+if grep -q "protocol violation:" "$dir/vdm.log"; then
 	echo "FAIL: the model saw a protocol violation"
 	fail=1
 fi

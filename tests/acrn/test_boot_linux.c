@@ -150,7 +150,9 @@ static void acpi_tables(void)
 	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
 	struct boot_linux_args a = { kernel, NULL, "console=ttyS0", 0 };
 
-	drv_check(acpi_build(vm, hsm_vcpu_count(vm), &rsdp, err, sizeof(err)) == 0 &&
+	static const struct acpi_intx_route routes[] = { { 3, 1, 19 }, { 5, 1, 21 } };
+
+	drv_check(acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &rsdp, err, sizeof(err)) == 0 &&
 			  rsdp == ACPI_RSDP_GPA,
 		  "ACPI tables built for %u vCPUs (%s)", hsm_vcpu_count(vm), err);
 	a.acpi_rsdp = rsdp;
@@ -170,7 +172,7 @@ static void acpi_tables(void)
 	static const struct {
 		const char *file;
 		const char *must; /* in the disassembly */
-	} tables[] = { { "dsdt", "PNP0A03" }, { "facp", "PM1A Control Block Address : 00000404" },
+	} tables[] = { { "dsdt", "Name (_PRT, Package (0x02)" }, { "facp", "PM1A Control Block Address : 00000404" },
 		       { "apic", "Local Apic Address : FEE00000" } };
 	uint64_t where[3][2] = { { rep.dsdt_gpa, rep.dsdt_len },
 				 { rep.fadt_gpa, 276 },
