@@ -1,5 +1,5 @@
 /*
- * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,transitional]`:
+ * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,packed=on|off][,transitional]`:
  * the console device (virtio 1.2, 5.3) with one port, the guest's hvc0,
  * and no MULTIPORT: queue 0 is the port's receiveq (host -> guest), queue 1
  * its transmitq (guest -> host).  Option parsing, features, config space and
@@ -40,6 +40,7 @@ struct console_cfg {
 	struct chardev_spec backend;
 	bool have_backend;
 	bool transitional;
+	bool no_packed; /* packed=off: offer the split ring only */
 };
 
 struct virtio_console {
@@ -64,8 +65,9 @@ static int con_option(void *cfg, const char *opt, char *err, size_t errlen)
 	struct console_cfg *c = cfg;
 	int r;
 
-	if (virtio_common_option(opt, &c->transitional, NULL, err, errlen))
-		return 0;
+	r = virtio_common_option(opt, &c->transitional, &c->no_packed, NULL, err, errlen);
+	if (r)
+		return r < 0 ? r : 0;
 	if (c->have_backend) /* one port, one back-end */
 		return DEVEMU_UNKNOWN;
 	r = chardev_parse(opt, &c->backend, err, errlen);
@@ -239,6 +241,7 @@ static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		.config = &c->config,
 		.config_size = sizeof(c->config),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 	};
 	ret = virtio_dev_init(&c->vd, ctx, &p);
 	if (ret) {
@@ -270,7 +273,7 @@ static void con_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_console = {
 	.name = "virtio-console",
-	.usage = "-s N,virtio-console,stdio|pty|socket:PATH[,transitional]",
+	.usage = "-s N,virtio-console,stdio|pty|socket:PATH[,packed=on|off][,transitional]",
 	.cfg_size = sizeof(struct console_cfg),
 	.option = con_option,
 	.options_done = con_options_done,

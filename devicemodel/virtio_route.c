@@ -203,8 +203,10 @@ static int start_vhost(struct virtio_dev *vd, struct virtio_vhost *vv, unsigned 
 	int ret = 0;
 
 	virtio_vhost_link(vd, vv);
+	/* (A queue not enabled yet has no position: it starts afresh.) */
 	for (unsigned i = 0; i < nrings; i++)
-		virtio_vhost_set_base(vv, i, base[i]);
+		if (vd->queues[i].enabled)
+			virtio_vhost_set_base(vv, i, base[i]);
 	virtio_vhost_on_trial(vv, true);
 	if (virtio_dev_running(vd))
 		ret = virtio_vhost_start(vd);
@@ -317,7 +319,8 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 		if (old) {
 			vd->vhost = old;
 			for (unsigned i = 0; i < nrings; i++)
-				virtio_vhost_set_base(old, i, base[i]);
+				if (vd->queues[i].enabled)
+					virtio_vhost_set_base(old, i, base[i]);
 			if (!virtio_dev_running(vd) || virtio_vhost_start(vd) == 0) {
 				snprintf(err, errlen, "%s; the device stays on %s", why, from);
 				return ret;
