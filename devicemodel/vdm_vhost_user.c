@@ -49,9 +49,10 @@ struct emul {
 	int (*process)(struct vqueue *vq, int budget);
 };
 
+/* libvbsu's rings do both layouts, so packed rings are offered too. */
 #define RING_FEATURES                                                                             \
 	(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |                       \
-	 1ULL << VIRTIO_RING_F_EVENT_IDX)
+	 1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_F_RING_PACKED)
 
 static const struct emul emuls[] = {
 	{ "virtio-rnd", true, RING_FEATURES, 1, vbsu_rnd_init, vbsu_rnd_process },
@@ -163,9 +164,13 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 		snprintf(err, errlen, "%s", r->vq.error);
 		return -EINVAL;
 	}
-	/* Take up where the last owner stopped: its avail index, and the used
-	 * index the ring itself holds. */
-	vq_set_indexes(&r->vq, sr->base, vq_used_idx_in_ring(&r->vq));
+	/*
+	 * Take up where the last owner stopped: its avail index, and the used
+	 * index the ring itself holds.  A packed ring holds none, and its base
+	 * is a position (wrap counter in bit 15): the last owner finished what
+	 * it took, so the used position is the avail one.
+	 */
+	vq_set_indexes(&r->vq, sr->base, r->vq.packed ? sr->base : vq_used_idx_in_ring(&r->vq));
 	ret = evloop_add_fd(dm->loop, sr->kick_fd, EPOLLIN, on_kick, r);
 	if (ret) {
 		snprintf(err, errlen, "cannot watch its kick fd: %s", strerror(-ret));
