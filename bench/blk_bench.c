@@ -24,7 +24,9 @@
  * -V runs only the VBS-U series (for profiling vdm, bench/profile.sh).
  * -R runs only part 7.
  * -S runs only part 5, the settings (-O NAME: only that one; -D DISK-IMAGE
- * adds disk-direct).
+ * adds disk-direct).  With -O, -A VARIANT (repeatable) compares variants of
+ * vdm on that setting instead, alternated for -r ROUNDS (see run_ab): how a
+ * lever or a change is measured before it is kept.
  *
  * IMAGE should live on tmpfs so the figures are about the data path, not the
  * disk.  The test driver (tests/driver) plays the guest; it waits for
@@ -590,6 +592,11 @@ static void run_setting(const struct setting *st, const char *sock)
 	 * after vdm's rows, so the ceiling compares neighbours in time. */
 	bool disk = !strcmp(st->name, "disk-direct");
 	double fio = 0;
+	/* A disk left alone a while starts slow (the host's cache of it):
+	 * warm it up first so the side measured first is not the one that
+	 * pays for it. */
+	if (disk)
+		fio_ceiling(st->img);
 	ok = run_rows(vb, st, sock, true, "");
 	if (ok && disk)
 		fio = fio_ceiling(st->img);
@@ -638,6 +645,76 @@ static void run_setting(const struct setting *st, const char *sock)
 		printf("fio O_DIRECT io_uring randread qd32 on the same file: %.0f IOPS\n", fio);
 		printf("ceiling randread qd32 %s: %.2f\n", st->name, fio > 0 ? vb[1].iops / fio : 0);
 	}
+}
+
+/* ---- A/B: variants of vdm on one setting, alternated ---- */
+
+/*
+ * -A VARIANT (repeatable) with -O SETTING: the rows of SETTING for each
+ * variant in turn, `rounds` times round, then each variant's median IOPS
+ * per row.  A variant is vdm's extra -s options (",poll=off"), optionally
+ * after another vdm binary and '@' ("/tmp/vdm-b@,iothread").  Alternating
+ * puts both sides through the same drift of a shared machine's disk.
+ */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void run_ab(const struct setting *st, const char *sock, char **variants, int nvar,
+		   int rounds)
+{
+	enum { MAX_ROUNDS = 15 };
+	static double iops[8][NROWS][MAX_ROUNDS];
+	static double cpu[8][NROWS][MAX_ROUNDS];
+
+	const char *env = getenv("VDM");
+	char *vdm = env ? strdup(env) : NULL;
+
+	if (rounds > MAX_ROUNDS)
+		rounds = MAX_ROUNDS;
+	dev_cpu = st->dev_cpu;
+	drv_cpu = st->drv_cpu;
+	pin_for_driver();
+	if (!strcmp(st->name, "disk-direct"))
+		fio_ceiling(st->img); /* warm-up, as in run_setting */
+	for (int r = 0; r < rounds; r++)
+		for (int v = 0; v < nvar; v++) {
+			struct point pt[NROWS] = { 0 };
+			char *at = strchr(variants[v], '@');
+			const char *opts = at ? at + 1 : variants[v];
+
+			if (at) {
+				*at = 0;
+				setenv("VDM", variants[v], 1);
+			}
+			run_rows(pt, st, sock, true, opts);
+			if (at) {
+				*at = '@';
+				if (vdm)
+					setenv("VDM", vdm, 1);
+				else
+					unsetenv("VDM");
+			}
+			for (int i = 0; i < NROWS; i++) {
+				iops[v][i][r] = pt[i].iops;
+				cpu[v][i][r] = pt[i].vdm_cpu_us;
+			}
+		}
+	printf("\nA/B on %s, median of %d alternated rounds (IOPS, vdm us/r)\n", st->name, rounds);
+	for (int v = 0; v < nvar; v++) {
+		printf("%-40s", variants[v][0] ? variants[v] : "(defaults)");
+		for (int i = 0; i < NROWS; i++) {
+			qsort(iops[v][i], (size_t)rounds, sizeof(double), cmp_double);
+			qsort(cpu[v][i], (size_t)rounds, sizeof(double), cmp_double);
+			printf(" | %s qd%d %7.0f %5.1f", rows[i].name, rows[i].qd,
+			       iops[v][i][rounds / 2], cpu[v][i][rounds / 2]);
+		}
+		printf("\n");
+	}
+	free(vdm);
 }
 
 /* ---- live route switching ---- */
@@ -788,8 +865,10 @@ int main(int argc, char **argv)
 
 	bool vbsu_only = false, settings_only = false, rings_only = false;
 	const char *disk_img = NULL, *only = NULL;
+	char *variants[8];
+	int nvar = 0, rounds = 5;
 
-	while ((opt = getopt(argc, argv, "t:VSRD:O:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:VSRD:O:A:r:")) != -1) {
 		if (opt == 't')
 			seconds = atof(optarg);
 		else if (opt == 'R')
@@ -802,13 +881,17 @@ int main(int argc, char **argv)
 			disk_img = optarg;
 		else if (opt == 'O')
 			only = optarg;
+		else if (opt == 'A' && nvar < 8)
+			variants[nvar++] = optarg;
+		else if (opt == 'r')
+			rounds = atoi(optarg);
 		else
 			goto usage;
 	}
-	if (optind != argc - 1 || seconds <= 0) {
+	if (optind != argc - 1 || seconds <= 0 || rounds < 1 || (nvar && !only)) {
 usage:
-		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] [-V] [-R] [-S [-O SETTING]] "
-				"[-D DISK-IMAGE] IMAGE\n");
+		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] [-V] [-R] [-S [-O SETTING "
+				"[-A VARIANT]... [-r ROUNDS]]] [-D DISK-IMAGE] IMAGE\n");
 		return 2;
 	}
 	img = argv[optind];
@@ -836,9 +919,14 @@ usage:
 		printf("kicks/r, irqs/r: the driver's notifications and the interrupts it got, per "
 		       "request;\nratio: iops VBS-U / qsd, cpu = vdm's CPU per request / (vdm + qsd "
 		       "per request)\n");
-		for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-			if (settings[i].img && (!only || !strcmp(only, settings[i].name)))
+		for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+			if (!settings[i].img || (only && strcmp(only, settings[i].name)))
+				continue;
+			if (nvar)
+				run_ab(&settings[i], sock, variants, nvar, rounds);
+			else
 				run_setting(&settings[i], sock);
+		}
 		rmdir(dir);
 		return 0;
 	}

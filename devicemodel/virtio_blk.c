@@ -538,11 +538,12 @@ static void blk_destroy(struct pci_dev *d)
 			t.holdoff_misses += b->vd.queues[i].stats.holdoff_misses;
 		}
 		log_info("virtio-blk: %s: %llu requests (%llu failed), %llu served at once, "
-			 "%llu through %s; %llu kicks, %llu interrupts, hold-off %llu hits / "
+			 "%llu through %s (mean depth %.1f); %llu kicks, %llu interrupts, hold-off %llu hits / "
 			 "%llu misses",
 			 b->cfg->path, (unsigned long long)b->be.requests,
 			 (unsigned long long)b->be.errors, (unsigned long long)b->be.inline_done,
 			 (unsigned long long)b->be.submitted, vbsu_blk_engine(&b->be),
+			 b->be.submitted ? (double)b->be.depth_sum / (double)b->be.submitted : 0.0,
 			 (unsigned long long)t.kicks, (unsigned long long)t.interrupts,
 			 (unsigned long long)t.holdoff_hits, (unsigned long long)t.holdoff_misses);
 	}

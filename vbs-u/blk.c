@@ -204,6 +204,7 @@ static void submit(struct vbsu_blk *b, struct blk_req *r)
 {
 	b->inflight++;
 	b->submitted++;
+	b->depth_sum += b->inflight;
 	aio_submit(b->aio, &r->io);
 }
 

@@ -325,6 +325,7 @@ struct vbsu_blk {
 	bool out_of_slots;        /* process stopped for want of a free slot */
 	uint64_t bounce_bytes;    /* nocache: bounce memory held by requests in flight */
 	uint64_t requests, errors, inline_done, submitted;
+	uint64_t depth_sum; /* requests in flight at each submission, summed: the disk's queue depth */
 };
 
 /* Largest number of discard / write-zeroes segments per request we take. */
