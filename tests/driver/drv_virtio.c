@@ -744,10 +744,16 @@ bool drv_virtio_kick_needed(struct drv_virtio *v, int q)
 	if (has_feature(v, VIRTIO_RING_F_EVENT_IDX)) {
 		uint16_t *ev = drv_gpa(v->d, vq->used_gpa + 4 + 8ULL * vq->size, 2);
 		uint16_t event = __atomic_load_n(ev, __ATOMIC_ACQUIRE);
+		/* Kick if avail_event lies in [kicked_avail, next_avail): what
+		 * was posted since the last decision.  The window then starts
+		 * afresh, kick or not: one that grew over many posts without a
+		 * kick (the device polling meanwhile) would wrap the 16-bit
+		 * index space and miss the event. */
+		bool need = (uint16_t)(vq->next_avail - event - 1) <
+			    (uint16_t)(vq->next_avail - vq->kicked_avail);
 
-		/* Kick if avail_event lies in [kicked_avail, next_avail). */
-		return (uint16_t)(vq->next_avail - event - 1) <
-		       (uint16_t)(vq->next_avail - vq->kicked_avail);
+		vq->kicked_avail = vq->next_avail;
+		return need;
 	}
 	return !(__atomic_load_n(&used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY);
 }

@@ -94,11 +94,11 @@ struct drv_vq {
 	 * flight; the free ones are linked through next[]. */
 	uint16_t avail_pos;           /* next slot the driver fills */
 	uint16_t used_pos;            /* next slot a used descriptor appears in */
-	uint16_t kicked_pos;          /* avail_pos at the last kick */
+	uint16_t kicked_pos;          /* avail_pos at the last kick or kick decision */
 	uint16_t free_id;             /* first free buffer id */
 	uint16_t next_avail;          /* driver's shadow of avail->idx */
 	uint16_t last_used;           /* next used entry to consume */
-	uint16_t kicked_avail;        /* avail idx at the last kick */
+	uint16_t kicked_avail;        /* avail idx at the last kick or kick decision */
 	uint16_t free_head;           /* first free descriptor */
 	uint16_t num_free;            /* free descriptors */
 	/* Shadow of desc[].next (never read back from guest RAM); also links
@@ -266,9 +266,10 @@ int drv_virtio_post(struct drv_virtio *v, int q, const struct drv_buf *out, int 
  * and VIRTIO_F_NOTIF_CONFIG_DATA are not supported: do not negotiate them. */
 void drv_virtio_kick(struct drv_virtio *v, int q);
 
-/* Whether the device wants a kick for what was posted since the last kick:
+/* Whether the device wants a kick for what was posted since the last kick
+ * or the last call of this (each call starts a new window):
  * VRING_USED_F_NO_NOTIFY, or avail_event with VIRTIO_RING_F_EVENT_IDX
- * (2.7.10). */
+ * (2.7.10); packed, the device area's flags and off_wrap (2.8.10). */
 bool drv_virtio_kick_needed(struct drv_virtio *v, int q);
 
 /* Ask for used-buffer interrupts on q (on) or not (off): avail->flags

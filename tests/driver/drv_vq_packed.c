@@ -159,16 +159,24 @@ bool drv_pq_kick_needed(struct drv_virtio *v, struct drv_vq *vq)
 
 	/* 2.8.21.3.1: the descriptors visible before the device's area is read. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint16_t old = vq->kicked_pos;
+
+	/*
+	 * The window is what was posted since the last decision, kick or not
+	 * (as Linux's driver does): positions compare only within two laps,
+	 * and a window grown over many posts the device found by polling
+	 * would wrap and miss the event.
+	 */
+	vq->kicked_pos = vq->avail_pos;
 	flags = __atomic_load_n(&ev->flags, __ATOMIC_ACQUIRE) & 3;
 	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
 		return false;
 	if (flags != VRING_PACKED_EVENT_FLAG_DESC || !drv_virtio_has(v, VIRTIO_RING_F_EVENT_IDX))
 		return true;
 	/* Kick if the descriptor the device asked about was made available
-	 * since the last kick: off_wrap in [kicked_pos, avail_pos). */
+	 * in that window: off_wrap in [old, avail_pos). */
 	event = ev->off_wrap;
-	return pos_distance(vq, vq->kicked_pos, event) <
-	       pos_distance(vq, vq->kicked_pos, vq->avail_pos);
+	return pos_distance(vq, old, event) < pos_distance(vq, old, vq->avail_pos);
 }
 
 void drv_pq_publish_event(struct drv_virtio *v, struct drv_vq *vq)
