@@ -29,7 +29,7 @@ MALFORMED_TESTS = tests/sim/malformed/desc-loop.mal tests/sim/malformed/indirect
 	tests/sim/malformed/packed-wrap-counter-lies.mal tests/sim/malformed/packed-desc-loop.mal \
 	tests/sim/malformed/packed-lengths-overflow-32bit.mal \
 	tests/sim/malformed/packed-buffer-outside-ram.mal \
-	tests/sim/malformed/packed-indirect-nested.mal
+	tests/sim/malformed/packed-indirect-nested.mal tests/sim/malformed/packed-then-legacy-pfn.mal
 TESTS += $(MALFORMED_TESTS)
 TEST_EXTENSIONS += .mal
 MAL_LOG_COMPILER = $(top_builddir)/tests/sim/test_malformed

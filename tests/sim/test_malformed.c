@@ -613,6 +613,19 @@ static void packed_indirect_nested(void)
 	packed_publish(&(struct pdesc){ t1, 16, 0, VRING_DESC_F_INDIRECT | P_AV }, 1);
 }
 
+static void packed_then_legacy_pfn(void)
+{
+	/* The packed ring through the modern interface, then a queue set up
+	 * through the legacy one, which has only the split layout. */
+	victim_features = PACKED_FEATURES;
+	drv_check(drv_virtio_negotiate(&victim, PACKED_FEATURES) == 0 &&
+			  drv_virtio_setup_irq(&victim, true) == 0,
+		  "victim negotiated the packed ring, no queue yet");
+	uint64_t io = victim.f->bars[0].addr, ring = drv_virtio_alloc(&victim, 0x4000, 4096);
+	drv_pio_write(&d, io + 0x0e, 2, 0);         /* queue select */
+	drv_pio_write(&d, io + 0x08, 4, ring >> 12); /* legacy queue PFN */
+}
+
 enum expect {
 	NEEDS_RESET, /* DEVICE_NEEDS_RESET with a config interrupt */
 	REFUSED,     /* the case checks the refusal itself */
@@ -660,6 +673,7 @@ static const struct mcase {
 	{ "packed-lengths-overflow-32bit", packed_lengths_overflow, NEEDS_RESET },
 	{ "packed-buffer-outside-ram", packed_outside_ram, NEEDS_RESET },
 	{ "packed-indirect-nested", packed_indirect_nested, NEEDS_RESET },
+	{ "packed-then-legacy-pfn", packed_then_legacy_pfn, NEEDS_RESET },
 };
 
 static void run_case(const struct mcase *c)
