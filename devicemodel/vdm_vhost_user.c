@@ -40,10 +40,11 @@
 #define SERVE_BUDGET 64
 #define SERVE_PASSES 4
 
+/* libvbsu's rings do both layouts, so packed rings are offered too. */
 uint64_t vvu_ring_features(void)
 {
 	return 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |
-	       1ULL << VIRTIO_RING_F_EVENT_IDX;
+	       1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_F_RING_PACKED;
 }
 
 /* ---- virtio-rnd: OpenSSL's CSPRNG, one ring, nothing in flight ---- */
@@ -159,9 +160,13 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 		snprintf(err, errlen, "%s", r->vq.error);
 		return -EINVAL;
 	}
-	/* Take up where the last owner stopped: its avail index, and the used
-	 * index the ring itself holds. */
-	vq_set_indexes(&r->vq, sr->base, vq_used_idx_in_ring(&r->vq));
+	/*
+	 * Take up where the last owner stopped: its avail index, and the used
+	 * index the ring itself holds.  A packed ring holds none, and its base
+	 * is a position (wrap counter in bit 15): the last owner finished what
+	 * it took, so the used position is the avail one.
+	 */
+	vq_set_indexes(&r->vq, sr->base, r->vq.packed ? sr->base : vq_used_idx_in_ring(&r->vq));
 	ret = evloop_add_fd(dm->loop, sr->kick_fd, EPOLLIN, on_kick, r);
 	if (ret) {
 		snprintf(err, errlen, "cannot watch its kick fd: %s", strerror(-ret));

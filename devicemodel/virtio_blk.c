@@ -60,6 +60,7 @@ struct blk_cfg {
 	bool no_lock;     /* locking=off: share the image with other writers */
 	bool image_opts; /* an option about the image was given */
 	bool transitional;
+	bool no_packed;   /* packed=off: offer the split ring only */
 	struct vhost_route route;
 };
 
@@ -87,7 +88,7 @@ static void blk_clear_cfg(void *cfg)
 static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
 	struct blk_cfg *c = cfg;
-	int r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
+	int r = virtio_common_option(opt, &c->transitional, &c->no_packed, &c->route, err, errlen);
 
 	if (r)
 		return r < 0 ? r : 0;
@@ -494,6 +495,7 @@ static int blk_create_vhost(const struct devemu_ctx *ctx, struct virtio_blk *b, 
 		.config = &b->config,
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 	};
 	ret = virtio_dev_init_routed(&b->vd, ctx, &p, vv, err, errlen);
 	if (ret) {
@@ -558,6 +560,7 @@ static int blk_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		.config = &b->config,
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 		.poll = cfg->poll,
 		.loop = b->io.loop, /* NULL without iothread: vdm's */
 	};
@@ -643,8 +646,8 @@ const struct devemu devemu_virtio_blk = {
 	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096[/PHYS]][,discard[=S:G:A]][,serial=ID]"
 		 "[,writeback|writethru|nocache][,aio=io_uring|threads][,poll=off|auto|USECS][,mq=N]"
 		 "[,iothread][,locking=off]"
-		 "[,transitional] | "
-		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]",
+		 "[,packed=on|off][,transitional] | "
+		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,packed=on|off][,transitional]",
 	.cfg_size = sizeof(struct blk_cfg),
 	.option = blk_option,
 	.options_done = blk_options_done,

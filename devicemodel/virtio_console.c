@@ -1,5 +1,5 @@
 /*
- * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,transitional]`
+ * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,packed=on|off][,transitional]`
  * (or acrn-dm's `@stdio:NAME`, `@pty:NAME`, `@socket:NAME=PATH[:server]`)
  * or `-s N,virtio-console,vhost=user:SOCKET[,reconnect=S][,transitional]`:
  * the console device (virtio 1.2, 5.3) with one port, the guest's hvc0,
@@ -46,6 +46,7 @@ struct console_cfg {
 	bool have_backend;
 	bool transitional;
 	struct vhost_route route;
+	bool no_packed; /* packed=off: offer the split ring only */
 };
 
 static const struct virtio_vhost_params con_vhost = { .nrings = 2 };
@@ -130,7 +131,7 @@ static int con_option(void *cfg, const char *opt, char *err, size_t errlen)
 	char spec[300];
 	int r;
 
-	r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
+	r = virtio_common_option(opt, &c->transitional, &c->no_packed, &c->route, err, errlen);
 	if (r)
 		return r < 0 ? r : 0;
 	r = acrn_port(opt, spec, sizeof(spec), err, errlen);
@@ -379,6 +380,7 @@ static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		.config = &c->config,
 		.config_size = sizeof(c->config),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 	};
 	ret = virtio_dev_init(&c->vd, ctx, &p);
 	if (ret) {
@@ -414,7 +416,7 @@ static void con_destroy(struct pci_dev *d)
 const struct devemu devemu_virtio_console = {
 	.name = "virtio-console",
 	.usage = "-s N,virtio-console,stdio|pty|socket:PATH|@stdio:NAME|@pty:NAME|"
-		 "@socket:NAME=PATH[,transitional] | "
+		 "@socket:NAME=PATH[,packed=on|off][,transitional] | "
 		 "-s N,virtio-console,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.cfg_size = sizeof(struct console_cfg),
 	.option = con_option,

@@ -1,5 +1,5 @@
 /*
- * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC|mac_seed=SEED][,vhost=kernel[:NODE]|auto|vhost][,transitional]`
+ * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC|mac_seed=SEED][,vhost=kernel[:NODE]|auto|vhost][,packed=on|off][,transitional]`
  * or `-s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]`: the
  * network device (virtio 1.2, 5.1): options, features, config space (MAC,
  * link status), and pacing of the receive, transmit and control queues on
@@ -62,6 +62,7 @@ struct net_cfg {
 	bool have_mac;
 	char *mac_seed; /* acrn-dm's mac_seed=: the MAC acrn-dm would derive */
 	bool transitional;
+	bool no_packed; /* packed=off: offer the split ring only */
 	struct vhost_route route;
 };
 
@@ -110,7 +111,7 @@ static const char *parse_mac(const char *s, uint8_t mac[6])
 static int net_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
 	struct net_cfg *c = cfg;
-	int r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
+	int r = virtio_common_option(opt, &c->transitional, &c->no_packed, &c->route, err, errlen);
 
 	if (r)
 		return r < 0 ? r : 0;
@@ -120,8 +121,10 @@ static int net_option(void *cfg, const char *opt, char *err, size_t errlen)
 		return c->tap ? 0 : -ENOMEM;
 	}
 	if (!strcmp(opt, "vhost")) /* acrn-dm's spelling of the kernel's vhost-net */
-		return virtio_common_option("vhost=kernel", &c->transitional, &c->route, err,
-					    errlen) < 0 ? -EINVAL : 0;
+		return virtio_common_option("vhost=kernel", &c->transitional, &c->no_packed,
+					    &c->route, err, errlen) < 0
+			       ? -EINVAL
+			       : 0;
 	if (!strncmp(opt, "mac_seed=", 9) && opt[9]) {
 		if (strlen(opt + 9) > 256) {
 			snprintf(err, errlen, "mac_seed is longer than 256 bytes");
@@ -476,6 +479,7 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		.config = &n->config,
 		.config_size = offsetof(struct virtio_net_config, mtu),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 	};
 	ret = virtio_dev_init_routed(&n->vd, ctx, &p, vv, err, errlen);
 	if (ret)
@@ -516,7 +520,7 @@ static void net_destroy(struct pci_dev *d)
 const struct devemu devemu_virtio_net = {
 	.name = "virtio-net",
 	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC|mac_seed=SEED][,vhost=kernel[:NODE]|vhost=auto|vhost]"
-		 "[,transitional]"
+		 "[,packed=on|off][,transitional]"
 		 " | -s N,virtio-net,vhost=user:SOCKET[,mac=MAC][,reconnect=S]",
 	.cfg_size = sizeof(struct net_cfg),
 	.option = net_option,

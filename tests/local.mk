@@ -2,7 +2,8 @@
 # Test kinds by extension (each folder adds its own): .test is automake's.
 TEST_EXTENSIONS = .test
 noinst_LIBRARIES += tests/driver/libdrv.a
-tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c tests/driver/drv_virtio.h tests/driver/drv_virtio.c
+tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c tests/driver/drv_virtio.h tests/driver/drv_virtio.c \
+	tests/driver/drv_virtio_internal.h tests/driver/drv_vq_packed.c
 tests_driver_libdrv_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 
 noinst_PROGRAMS += tests/driver/vdm-enum
@@ -42,6 +43,11 @@ tests_sim_test_virtio_rnd_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_virtio_blk_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_blk_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
+# Packed virtqueues driven by the test driver (virtio-rnd, virtio-blk).
+check_PROGRAMS += tests/sim/test_packed
+tests_sim_test_packed_LDADD = $(TEST_LDADD)
+tests_sim_test_packed_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_packed
 
 include $(srcdir)/tests/sim/malformed.mk
 include $(srcdir)/tests/sim/faults.mk
@@ -67,6 +73,9 @@ EXTRA_DIST += tests/guest/blk_rnd.sh tests/guest/lib.sh
 check_PROGRAMS += tests/guest/sockpeer
 TESTS += tests/guest/console.sh
 EXTRA_DIST += tests/guest/console.sh
+# The split ring in a real guest (packed=off), packed being the default.
+TESTS += tests/guest/split_rings.sh
+EXTRA_DIST += tests/guest/split_rings.sh
 
 check_PROGRAMS += tests/sim/test_virtio_net
 tests_sim_test_virtio_net_LDADD = $(TEST_LDADD)
@@ -84,6 +93,8 @@ tests_guest_tcp_sink_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 tests_guest_tcp_sink_LDADD = $(CRYPTO_LIBS)
 TESTS += tests/guest/net.sh
 EXTRA_DIST += tests/guest/net.sh
+TESTS += tests/guest/net_split.sh
+EXTRA_DIST += tests/guest/net_split.sh
 TESTS += tests/guest/fs.sh
 EXTRA_DIST += tests/guest/fs.sh
 TESTS += tests/guest/vhost_user_net.sh

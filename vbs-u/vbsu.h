@@ -17,10 +17,8 @@
  * 2.7) and the packed ring (vq_packed.c, 2.8), chosen by VIRTIO_F_RING_PACKED
  * in the features vq_setup is given.  A back-end does not know which one its
  * queue has: chain ids, iovecs, used lengths and interrupt decisions look the
- * same.  vdm does not offer VIRTIO_F_RING_PACKED to guests yet: the transport
- * (devicemodel/) still treats the three queue addresses as split-ring parts
- * (vhost routes, the legacy interface, route switching), and no real guest
- * has run a packed queue against it.  That is the next step of issue 19.
+ * same.  vdm offers VIRTIO_F_RING_PACKED on its VBS-U devices (packed=off
+ * takes it away), and vdm-vhost-user to its front-ends.
  *
  * Threading: one thread uses a queue at a time (the caller serialises).
  */

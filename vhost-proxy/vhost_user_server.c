@@ -29,6 +29,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/virtio_config.h>
 
 #define VS_MSG_TIMEOUT_MS 1000
 /* Largest payload of any request served: a config message (no inflight). */
@@ -557,8 +558,10 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		ret = ring_index(s, m, st.index, true);
 		if (ret)
 			return ret;
-		/* virtio 1.2, 2.7: a power of two, at most the device's size. */
-		if (st.num == 0 || st.num > s->dev.max_ring_size || (st.num & (st.num - 1)))
+		/* virtio 1.2: at most the device's size; a split ring's is a power
+		 * of two (2.7), a packed ring's need not be (2.8). */
+		if (st.num == 0 || st.num > s->dev.max_ring_size ||
+		    (!(s->features >> VIRTIO_F_RING_PACKED & 1) && (st.num & (st.num - 1))))
 			return vs_error(s, -EINVAL, "SET_VRING_NUM: ring %u size %u (a power of two "
 					"up to %u taken)", st.index, st.num, s->dev.max_ring_size);
 		s->rings[st.index].num = (uint16_t)st.num;
@@ -570,8 +573,8 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		ret = ring_index(s, m, st.index, true);
 		if (ret)
 			return ret;
-		/* A split ring's base is a 16-bit avail index (packed rings,
-		 * with wrap counters above it, are not offered). */
+		/* A split ring's base is a 16-bit avail index; a packed ring's
+		 * the avail position, its wrap counter in bit 15. */
 		if (st.num > 0xffff)
 			return vs_error(s, -EINVAL, "SET_VRING_BASE: ring %u base %u", st.index,
 					st.num);

@@ -164,6 +164,12 @@ int main(void)
 	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,turbo", NULL }, "turbo");
 	bad("virtio-rnd unknown option", (const char *const[]){ "-s", "4,virtio-rnd,fast", NULL },
 	    "fast");
+	bad("virtio-rnd packed= neither on nor off",
+	    (const char *const[]){ "-s", "4,virtio-rnd,packed=yes", NULL }, "packed=on or packed=off");
+	bad("virtio-blk packed= neither on nor off",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,packed=1", NULL }, "packed=1");
+	bad("virtio-console packed= neither on nor off",
+	    (const char *const[]){ "-s", "6,virtio-console,stdio,packed=", NULL }, "packed=");
 	bad("virtio-blk serial too long",
 	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,serial=123456789012345678901",
 				   NULL }, "longer than 20 bytes");
