@@ -131,6 +131,20 @@ static int create_devices(struct vdm *vdm, struct vdm_options *o)
 		log_info("00:%02x.%d %s", spec->slot, spec->func, spec->emu->name);
 	}
 	pci_bus_finalize(&vdm->bus);
+	for (int i = 0; i < vdm->ndevices; i++) {
+		struct vdm_device *vd = &vdm->devices[i];
+		char err[256] = "";
+		int ret;
+
+		if (!vd->emu->bus_ready)
+			continue;
+		ret = vd->emu->bus_ready(vd->dev, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "vdm: %d:%d,%s: %s\n", vd->slot, vd->func, vd->emu->name,
+				err[0] ? err : strerror(-ret));
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -231,6 +245,7 @@ int main(int argc, char **argv)
 		log_info("VM UUID %s", vdm.uuid_str);
 	vdm.caps = hsm_get_caps(vdm.vm);
 	vdm.bus.vm = vdm.vm;
+	pci_space_init(&vdm.space);
 	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
 		 (unsigned long long)(opts.ram_size >> 20));

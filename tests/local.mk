@@ -12,7 +12,7 @@ tests_driver_vdm_enum_LDADD = tests/driver/libdrv.a
 # Simulator tests see the test driver and libhsm's header (bdfs, irqs).
 SIM_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(HSM_INCLUDES)
 TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
-	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
+	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)
 
 check_PROGRAMS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
 tests_unit_test_gpa_map_LDADD = $(TEST_LDADD)
