@@ -157,3 +157,9 @@ TESTS += tests/sim/test_vdm_vhost_user
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh
+
+# Passthrough without a host function: the option parser, the BAR layout, GSIs.
+check_PROGRAMS += tests/unit/test_passthru
+tests_unit_test_passthru_LDADD = $(TEST_LDADD)
+tests_unit_test_passthru_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(DM_INCLUDES) $(HSM_INCLUDES)
+TESTS += tests/unit/test_passthru

@@ -100,6 +100,19 @@ int main(void)
 	    "[BUS:]SLOT[:FUNC]");
 	bad("an acrn-dm emulation vdm lacks", (const char *const[]){ "-s", "1:0,lpc", NULL },
 	    "'lpc' is an acrn-dm emulation");
+	/* Passthrough: where the back-end cannot do it, and a bad spelling,
+	 * both before anything starts. */
+	bad("passthru on the simulator",
+	    (const char *const[]){ "--hsm", "sim:/nonexistent/s", "-s", "6,passthru,0/5/0", NULL },
+	    "passthrough needs --hsm acrn");
+	bad("passthru under QEMU",
+	    (const char *const[]){ "-s", "6,passthru,0/5/0", "--", "qemu-system-x86_64", NULL },
+	    "--hsm qemu cannot give the guest a host PCI function");
+	bad("passthru with a host function misspelt",
+	    (const char *const[]){ "--hsm", "acrn", "-s", "6,passthru,0:5", NULL }, "'0:5'");
+	bad("passthru with an acrn-dm option vdm lacks",
+	    (const char *const[]){ "--hsm", "acrn", "-s", "6,passthru,0/5/0,d3hot_reset", NULL },
+	    "'d3hot_reset'");
 	bad("acrn-dm's -k", (const char *const[]){ "-k", "/boot/bzImage", NULL },
 	    "'-k': vdm does not load");
 	bad("acrn-dm's --ovmf", (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
