@@ -128,7 +128,8 @@ ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tes
 # main.c with the acrn:model back-end added, which the tests above spawn.
 check_LIBRARIES += tests/acrn/libacrnmodel.a
 tests_acrn_libacrnmodel_a_SOURCES = tests/acrn/acrn_model.h tests/acrn/acrn_model_internal.h \
-	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c
+	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c \
+	tests/acrn/acrn_model_ptdev.c
 tests_acrn_libacrnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 check_PROGRAMS += tests/acrn/vdm-acrn-model
 tests_acrn_vdm_acrn_model_SOURCES = devicemodel/main.c tests/acrn/vdm_acrn_model.c
@@ -163,3 +164,7 @@ check_PROGRAMS += tests/unit/test_passthru
 tests_unit_test_passthru_LDADD = $(TEST_LDADD)
 tests_unit_test_passthru_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(DM_INCLUDES) $(HSM_INCLUDES)
 TESTS += tests/unit/test_passthru
+# ... and a real PCI function (QEMU's edu) passed through inside the guest,
+# vdm-acrn-model over the HSM model.
+TESTS += tests/guest/passthru.sh
+EXTRA_DIST += tests/guest/passthru.sh
