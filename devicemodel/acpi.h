@@ -30,10 +30,6 @@ struct acpi_intx_route {
 	uint8_t slot, pin, gsi;
 };
 
-/* The GSIs PCI INTx is spread over (IOAPIC pins 16-23, as on a PC). */
-#define ACPI_PCI_GSI_BASE 16
-#define ACPI_PCI_GSIS 8
-
 /*
  * Write the tables into vm's guest RAM for vcpus processors and the INTx
  * routes given.  Returns 0 and the RSDP's address in *rsdp, or a negative

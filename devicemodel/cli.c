@@ -275,7 +275,7 @@ static bool acrn_only_emulation(const char *name)
 {
 	static const char *const names[] = {
 		"ahci", "ahci-cd", "ahci-hd", "amd_hostbridge", "dummy", "igd-lpc", "ivshmem",
-		"lpc", "npk", "passthru", "pci-gvt", "uart", "virtio-audio", "virtio-coreu",
+		"lpc", "npk", "pci-gvt", "uart", "virtio-audio", "virtio-coreu",
 		"virtio-gpio", "virtio-gpu", "virtio-hdcp", "virtio-heci", "virtio-hyper_dmabuf",
 		"virtio-i2c", "virtio-input", "virtio-ipu", "virtio-rpmb", "wdt-i6300esb", "xhci",
 	};
@@ -418,6 +418,16 @@ static int check_hv_command(const struct vdm_options *o, char *err, size_t errle
 		snprintf(err, errlen, "'%s': a hypervisor command is only taken by --hsm qemu",
 			 o->extra_argv[0]);
 		return -EINVAL;
+	}
+	/* Said here, not once the guest runs without the function. */
+	for (int i = 0; i < o->ndevs && !caps.passthrough; i++) {
+		if (o->devs[i].emu->host_function) {
+			snprintf(err, errlen,
+				 "-s %d:%d,%s: --hsm %s cannot give the guest a host PCI function "
+				 "(passthrough needs --hsm acrn)",
+				 o->devs[i].slot, o->devs[i].func, o->devs[i].emu->name, o->hsm);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

@@ -8,6 +8,9 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/aml.h devicemodel/aml.c devicemodel/acpi.h devicemodel/acpi.c \
 	devicemodel/evloop.h devicemodel/evloop.c devicemodel/iothread.h devicemodel/iothread.c \
 	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \
+	devicemodel/pci_space.h devicemodel/pci_space.c \
+	devicemodel/passthru.h devicemodel/passthru.c devicemodel/passthru_opts.c \
+	devicemodel/passthru_host.c \
 	devicemodel/vdm.h devicemodel/devemu.h devicemodel/devemu.c devicemodel/hostbridge.c \
 	devicemodel/cli.h devicemodel/cli.c \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/virtio_route.c \
@@ -27,7 +30,7 @@ devicemodel_vdm_CFLAGS = $(AM_CFLAGS) $(UUID_CFLAGS) $(CRYPTO_CFLAGS)
 devicemodel_vdm_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
 	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)
 dist_man1_MANS += devicemodel/vdm.1
-devicemodel_libdm_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+devicemodel_libdm_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(PCIACCESS_CFLAGS)
 
 # vdmctl: the management API's command-line client.
 bin_PROGRAMS += devicemodel/vdmctl

@@ -133,6 +133,20 @@ static int create_devices(struct vdm *vdm, struct vdm_options *o)
 		log_info("00:%02x.%d %s", spec->slot, spec->func, spec->emu->name);
 	}
 	pci_bus_finalize(&vdm->bus);
+	for (int i = 0; i < vdm->ndevices; i++) {
+		struct vdm_device *vd = &vdm->devices[i];
+		char err[256] = "";
+		int ret;
+
+		if (!vd->emu->bus_ready)
+			continue;
+		ret = vd->emu->bus_ready(vd->dev, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "vdm: %d:%d,%s: %s\n", vd->slot, vd->func, vd->emu->name,
+				err[0] ? err : strerror(-ret));
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -233,6 +247,7 @@ int main(int argc, char **argv)
 		log_info("VM UUID %s", vdm.uuid_str);
 	vdm.caps = hsm_get_caps(vdm.vm);
 	vdm.bus.vm = vdm.vm;
+	pci_space_init(&vdm.space);
 	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
 		 (unsigned long long)(opts.ram_size >> 20));
@@ -243,7 +258,7 @@ int main(int argc, char **argv)
 
 	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs, 0 };
 	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
-					     .boot = opts.kernel ? &boot : NULL };
+					     .space = &vdm.space, .boot = opts.kernel ? &boot : NULL };
 	if (opts.kernel) {
 		if (platform_load_guest(&vdm.reset, err, sizeof(err))) {
 			fprintf(stderr, "vdm: %s\n", err);

@@ -393,7 +393,8 @@ void pci_dev_reset(struct pci_dev *d)
 							 d->w1cmask[PCI_STATUS + 1] << 8));
 	pci_cfg_set8(d, PCI_CACHE_LINE_SIZE, 0);
 	pci_cfg_set8(d, PCI_LATENCY_TIMER, 0);
-	pci_cfg_set8(d, PCI_INTERRUPT_LINE, 0);
+	/* A line the device model routed itself (read-only) stays. */
+	d->cfg[PCI_INTERRUPT_LINE] &= (uint8_t)~d->wmask[PCI_INTERRUPT_LINE];
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
 		unsigned off = PCI_BASE_ADDRESS_0 + 4 * (unsigned)i;
 		uint32_t keep = pci_cfg_read32(d, off) &

@@ -23,32 +23,48 @@
 #define I8042_PULSE_RESET 0xfe
 
 /*
- * Route every function's INTx pin, as acrn-dm does: a GSI from the PCI
- * range by slot and pin (the PC's swizzle spreads the slots), written into
- * the interrupt line register and declared in the _PRT.  Returns the routes.
+ * Route every function's INTx pin, as acrn-dm does: each slot's pin gets a
+ * GSI of its own from the PCI range (pci_space, shared with passthrough,
+ * whose functions come with theirs), kept across reboots, written into the
+ * interrupt line register and declared in the _PRT.  Returns the routes.
  */
 static int route_intx(struct platform_reset *pr, struct acpi_intx_route *routes, int max)
 {
 	int n = 0;
 
 	for (int slot = 0; slot < PCI_NUM_SLOTS; slot++) {
-		bool pin_seen[5] = { false };
-
 		for (int func = 0; func < PCI_NUM_FUNCS; func++) {
 			struct pci_dev *d = pr->bus->devs[slot][func];
 			uint8_t pin = d ? d->cfg[PCI_INTERRUPT_PIN] : 0;
+			uint8_t *gsi = &pr->gsi[slot][pin < 5 ? pin : 0];
 
 			if (!d || pin < 1 || pin > 4)
 				continue;
-			uint8_t gsi = (uint8_t)(ACPI_PCI_GSI_BASE + (slot + pin - 1) % ACPI_PCI_GSIS);
+			/* A line the guest cannot write was routed by its device
+			 * (passthrough): the _PRT says where. */
+			if (!d->wmask[PCI_INTERRUPT_LINE]) {
+				if (!*gsi)
+					*gsi = d->cfg[PCI_INTERRUPT_LINE];
+			} else {
+				if (!*gsi) {
+					int g = pci_space_alloc_gsi(pr->space);
 
-			pci_dev_lock(d);
-			pci_dev_route_intx(d, gsi);
-			pci_dev_unlock(d);
-			if (!pin_seen[pin] && n < max)
-				routes[n++] = (struct acpi_intx_route){ (uint8_t)slot, pin, gsi };
-			pin_seen[pin] = true;
+					if (g < 0) {
+						log_warn("00:%02x.%d: no GSI left for its INTx", slot,
+							 func);
+						continue;
+					}
+					*gsi = (uint8_t)g;
+				}
+				pci_dev_lock(d);
+				pci_dev_route_intx(d, *gsi);
+				pci_dev_unlock(d);
+			}
 		}
+		for (uint8_t pin = 1; pin <= 4; pin++)
+			if (pr->gsi[slot][pin] && n < max)
+				routes[n++] = (struct acpi_intx_route){ (uint8_t)slot, pin,
+									pr->gsi[slot][pin] };
 	}
 	return n;
 }

@@ -10,6 +10,7 @@
 #include "evloop.h"
 #include "hsm.h"
 #include "pci.h"
+#include "pci_space.h"
 
 #include <stdbool.h>
 
@@ -17,6 +18,8 @@ struct platform_reset {
 	struct hsm_vm *vm;
 	struct pci_bus *bus;
 	struct evloop *loop;
+	struct pci_space *space;             /* GSIs for INTx, shared with passthrough */
+	uint8_t gsi[PCI_NUM_SLOTS][5];       /* each slot's pin's GSI, once routed */
 	struct boot_linux_args *boot;       /* NULL: no guest to load again */
 	uint8_t reset_control;               /* port 0xCF9 as last written */
 	uint16_t pm1_status, pm1_enable, pm1_control; /* the ACPI PM1 block */

@@ -11,6 +11,7 @@
 #include "hsm.h"
 #include "pci.h"
 #include "platform_reset.h"
+#include "pci_space.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +34,7 @@ struct vdm {
 	struct hsm_vm *vm;
 	struct hsm_caps caps;
 	struct pci_bus bus;
+	struct pci_space space; /* BARs and GSIs vdm lays out (passthrough) */
 	uint8_t uuid[16];
 	char uuid_str[37];
 	int ndevices;

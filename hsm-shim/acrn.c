@@ -6,10 +6,12 @@
  * ioreq page, guest RAM (a memfd, huge pages when the host has them) mapped
  * into the guest with SET_MEMSEG, the default ioreq client and the thread
  * that serves it, native ioeventfds and (MSI) irqfds, MSI and INTx
- * injection, and the shutdown sequence.  Every kernel access goes through
- * struct acrn_sys (acrn_internal.h), so tests run this file unchanged
- * against a user-space model of the HSM (tests/acrn/acrn_model.c, a
- * back-end of its own that only test programs add).
+ * injection, host PCI functions given to the VM (ASSIGN_PCIDEV and
+ * SET_PTDEV_INTR, and their undo), and the shutdown sequence.  Every
+ * kernel access goes through struct acrn_sys (acrn_internal.h), so tests
+ * run this file unchanged against a user-space model of the HSM
+ * (tests/acrn/acrn_model.c, a back-end of its own that only test programs
+ * add).
  *
  * It does not load a guest or set vCPU registers (see README "Running on
  * ACRN").
@@ -119,6 +121,10 @@ const char *acrn_ioctl_name(unsigned long cmd)
 	case ACRN_IOCTL_IOEVENTFD: return "ACRN_IOCTL_IOEVENTFD";
 	case ACRN_IOCTL_IRQFD: return "ACRN_IOCTL_IRQFD";
 	case ACRN_IOCTL_SET_VCPU_REGS: return "ACRN_IOCTL_SET_VCPU_REGS";
+	case ACRN_IOCTL_ASSIGN_PCIDEV: return "ACRN_IOCTL_ASSIGN_PCIDEV";
+	case ACRN_IOCTL_DEASSIGN_PCIDEV: return "ACRN_IOCTL_DEASSIGN_PCIDEV";
+	case ACRN_IOCTL_SET_PTDEV_INTR: return "ACRN_IOCTL_SET_PTDEV_INTR";
+	case ACRN_IOCTL_RESET_PTDEV_INTR: return "ACRN_IOCTL_RESET_PTDEV_INTR";
 	default: return "ACRN_IOCTL_(unknown)";
 	}
 }
@@ -880,11 +886,52 @@ static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool leve
 	return ret < 0 ? ret : 0;
 }
 
+/* ---- PCI passthrough ---- */
+
+/*
+ * ASSIGN_PCIDEV / DEASSIGN_PCIDEV: the hypervisor takes the host function
+ * from the Service VM and shows it to this VM at virt_bdf with these BARs
+ * (it maps them onto the host's and serves the config space itself), or
+ * gives it back.  Type 0: vdm emulates no register of an assigned function
+ * (ACRN_PTDEV_QUIRK_ASSIGN would send ROM BAR accesses to it).
+ */
+static int acrn_assign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *p, bool assign)
+{
+	struct acrn_pcidev dev = { .virt_bdf = p->virt_bdf, .phys_bdf = p->phys_bdf,
+				   .intr_line = p->intx_line, .intr_pin = p->intx_pin };
+	unsigned long cmd = assign ? ACRN_IOCTL_ASSIGN_PCIDEV : ACRN_IOCTL_DEASSIGN_PCIDEV;
+	int ret;
+
+	_Static_assert(sizeof(dev.bar) == sizeof(p->bar), "six BARs");
+	memcpy(dev.bar, p->bar, sizeof(dev.bar));
+	ret = acrn_ioctl(acrn_of(vm), cmd, (unsigned long)&dev);
+	return ret < 0 ? ret : 0;
+}
+
+/* SET_PTDEV_INTR / RESET_PTDEV_INTR for INTx: the host's IOAPIC pin (the
+ * function's interrupt line) raises the guest's virtual IOAPIC pin. */
+static int acrn_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+			   uint32_t virt_gsi, uint32_t phys_line, bool set)
+{
+	struct acrn_ptdev_irq irq = { .type = ACRN_PTDEV_IRQ_INTX, .virt_bdf = virt_bdf,
+				      .phys_bdf = phys_bdf };
+	int ret;
+
+	if (virt_gsi >= ACRN_VIOAPIC_PINS)
+		return -EINVAL;
+	irq.intx.virt_pin = virt_gsi;
+	irq.intx.phys_pin = set ? phys_line : 0;
+	ret = acrn_ioctl(acrn_of(vm), set ? ACRN_IOCTL_SET_PTDEV_INTR : ACRN_IOCTL_RESET_PTDEV_INTR,
+			 (unsigned long)&irq);
+	return ret < 0 ? ret : 0;
+}
+
 const struct hsm_backend_ops hsm_acrn_ops = {
 	.name = "acrn",
 	.usage = "acrn[:/DEVICE]",
 	.takes = acrn_takes,
-	.caps = { .msi = true, .intx = true, .native_ioeventfd = true, .boot_cpu = true },
+	.caps = { .msi = true, .intx = true, .native_ioeventfd = true, .boot_cpu = true,
+		  .passthrough = true },
 	.open = acrn_open,
 	.set_boot_cpu = acrn_set_boot_cpu,
 	.reboot = acrn_reboot,
@@ -898,4 +945,6 @@ const struct hsm_backend_ops hsm_acrn_ops = {
 	.irqfd_del = acrn_irqfd_del,
 	.inject_msi = acrn_inject_msi,
 	.set_intx = acrn_set_intx,
+	.assign_pcidev = acrn_assign_pcidev,
+	.ptdev_intx = acrn_ptdev_intx,
 };

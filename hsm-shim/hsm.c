@@ -425,3 +425,35 @@ int hsm_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level)
 		return -EOPNOTSUPP;
 	return vm->ops->set_intx(vm, irq, level);
 }
+
+/* ---- PCI passthrough ---- */
+
+int hsm_assign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *ptdev)
+{
+	if (!vm->ops->caps.passthrough || !vm->ops->assign_pcidev)
+		return -EOPNOTSUPP;
+	return vm->ops->assign_pcidev(vm, ptdev, true);
+}
+
+int hsm_deassign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *ptdev)
+{
+	if (!vm->ops->caps.passthrough || !vm->ops->assign_pcidev)
+		return -EOPNOTSUPP;
+	return vm->ops->assign_pcidev(vm, ptdev, false);
+}
+
+int hsm_set_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+		       uint32_t virt_gsi, uint32_t phys_line)
+{
+	if (!vm->ops->caps.passthrough || !vm->ops->ptdev_intx)
+		return -EOPNOTSUPP;
+	return vm->ops->ptdev_intx(vm, virt_bdf, phys_bdf, virt_gsi, phys_line, true);
+}
+
+int hsm_reset_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+			 uint32_t virt_gsi)
+{
+	if (!vm->ops->caps.passthrough || !vm->ops->ptdev_intx)
+		return -EOPNOTSUPP;
+	return vm->ops->ptdev_intx(vm, virt_bdf, phys_bdf, virt_gsi, 0, false);
+}

@@ -135,6 +135,8 @@ struct hsm_caps {
 				* map is then only safe on the loop thread) */
 	bool boot_cpu;         /* the device model sets the boot CPU's state
 				* (hsm_set_boot_cpu): it loads the guest */
+	bool passthrough;      /* the hypervisor can give the guest a host PCI
+				* function (hsm_assign_pcidev) */
 };
 
 /*
@@ -281,5 +283,40 @@ int hsm_irqfd_del(struct hsm_vm *vm, int fd);
 /* Direct injection. */
 int hsm_inject_msi(struct hsm_vm *vm, uint64_t addr, uint32_t data);
 int hsm_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level);
+
+/* ---- PCI passthrough ---------------------------------------------------- */
+
+/*
+ * A host PCI function handed to the guest, as the hypervisor takes it: the
+ * address the guest sees it at and the host's, the INTx pin and line the
+ * guest sees (0 and 0: no INTx), and the six BAR registers as the device
+ * model laid them out (type bits included; a 64-bit BAR's upper half in the
+ * next one).  The hypervisor maps the BARs onto the host function's and
+ * serves its config space from then on.
+ */
+struct hsm_ptdev {
+	uint16_t virt_bdf;
+	uint16_t phys_bdf;
+	uint8_t intx_pin;
+	uint8_t intx_line;
+	uint32_t bar[6];
+};
+
+/*
+ * Give the guest the host function (ptdev), or take it back (the same
+ * ptdev).  -EOPNOTSUPP on back-ends without caps.passthrough.
+ */
+int hsm_assign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *ptdev);
+int hsm_deassign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *ptdev);
+
+/*
+ * Route an assigned function's INTx: the host's interrupt line phys_line
+ * raises the guest's GSI virt_gsi (and hsm_reset_ptdev_intx undoes that).
+ * -EOPNOTSUPP on back-ends without caps.passthrough.
+ */
+int hsm_set_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+		       uint32_t virt_gsi, uint32_t phys_line);
+int hsm_reset_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+			 uint32_t virt_gsi);
 
 #endif /* VDM_HSM_H */

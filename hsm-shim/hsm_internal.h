@@ -44,6 +44,10 @@ struct hsm_backend_ops {
 	int (*irqfd_del)(struct hsm_vm *vm, int fd);
 	int (*inject_msi)(struct hsm_vm *vm, uint64_t addr, uint32_t data);
 	int (*set_intx)(struct hsm_vm *vm, const struct hsm_irq *irq, bool level);
+	/* PCI passthrough (caps.passthrough); NULL on back-ends without. */
+	int (*assign_pcidev)(struct hsm_vm *vm, const struct hsm_ptdev *ptdev, bool assign);
+	int (*ptdev_intx)(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+			  uint32_t virt_gsi, uint32_t phys_line, bool set);
 };
 
 struct sw_ioeventfd {

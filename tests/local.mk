@@ -13,7 +13,7 @@ tests_driver_vdm_enum_LDADD = tests/driver/libdrv.a
 # Simulator tests see the test driver and libhsm's header (bdfs, irqs).
 SIM_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(HSM_INCLUDES)
 TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
-	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
+	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)
 
 check_PROGRAMS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
 tests_unit_test_gpa_map_LDADD = $(TEST_LDADD)
@@ -141,7 +141,7 @@ ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tes
 check_LIBRARIES += tests/acrn/libacrnmodel.a
 tests_acrn_libacrnmodel_a_SOURCES = tests/acrn/acrn_model.h tests/acrn/acrn_model_internal.h \
 	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c \
-	tests/acrn/acrn_model_boot.c
+	tests/acrn/acrn_model_boot.c tests/acrn/acrn_model_ptdev.c
 tests_acrn_libacrnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 check_PROGRAMS += tests/acrn/vdm-acrn-model
 tests_acrn_vdm_acrn_model_SOURCES = devicemodel/main.c tests/acrn/vdm_acrn_model.c
@@ -194,3 +194,13 @@ EXTRA_DIST += tests/guest/vdm_vhost_user_blk.sh
 # ... and UML's virtio_uml (a disk and a console; no QEMU, no PCI).
 TESTS += tests/guest/uml_vdm_vhost_user.sh
 EXTRA_DIST += tests/guest/uml_vdm_vhost_user.sh
+
+# Passthrough without a host function: the option parser, the BAR layout, GSIs.
+check_PROGRAMS += tests/unit/test_passthru
+tests_unit_test_passthru_LDADD = $(TEST_LDADD)
+tests_unit_test_passthru_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(DM_INCLUDES) $(HSM_INCLUDES)
+TESTS += tests/unit/test_passthru
+# ... and a real PCI function (QEMU's edu) passed through inside the guest,
+# vdm-acrn-model over the HSM model.
+TESTS += tests/guest/passthru.sh
+EXTRA_DIST += tests/guest/passthru.sh

@@ -20,7 +20,9 @@
  *    registered ioeventfd, answers reads there with 0, signals a matching
  *    write (width <= len, data if DATAMATCH) and drops the others; DEASSIGN
  *    removes the oldest registration of the eventfd, whatever its address;
- *  - irqfds (an eventfd write injects its MSI), INJECT_MSI, SET_IRQLINE.
+ *  - irqfds (an eventfd write injects its MSI), INJECT_MSI, SET_IRQLINE;
+ *  - passthrough (ASSIGN_PCIDEV, SET_PTDEV_INTR and their undo), checked
+ *    against the host function in sysfs: acrn_model_ptdev.c.
  *
  * Guest RAM given with SET_MEMSEG at gpa 0 is found as the file behind that
  * mapping (through /proc/self/maps and the process's fds, as the kernel
@@ -48,7 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void violation(struct acrn_model *m, const char *fmt, const char *what, unsigned n)
+void model_violation(struct acrn_model *m, const char *fmt, const char *what, unsigned n)
 {
 	char msg[256];
 
@@ -400,7 +402,7 @@ static int do_ioeventfd_locked(struct acrn_model *m, const struct acrn_ioeventfd
 				oldest = e;
 		}
 		if (!oldest) {
-			violation(m, "%s of an eventfd with no ioeventfd (at %#x)", "deassign",
+			model_violation(m, "%s of an eventfd with no ioeventfd (at %#x)", "deassign",
 				  (unsigned)ev->addr);
 			return 0; /* the kernel says nothing */
 		}
@@ -469,7 +471,7 @@ static int do_irqfd_locked(struct acrn_model *m, const struct acrn_irqfd *f)
 		return 0;
 	}
 	if (f->flags & ACRN_IRQFD_FLAG_DEASSIGN) {
-		violation(m, "%s of an irqfd not registered (fd %u)", "deassign", (unsigned)f->fd);
+		model_violation(m, "%s of an irqfd not registered (fd %u)", "deassign", (unsigned)f->fd);
 		return 0;
 	}
 	if (!free_slot)
@@ -492,6 +494,7 @@ static int do_irqfd_locked(struct acrn_model *m, const struct acrn_irqfd *f)
 
 static void destroy_vm_locked(struct acrn_model *m)
 {
+	model_ptdev_destroy_locked(m);
 	m->client = false;
 	m->client_gen++;
 	m->pending = 0;
@@ -609,14 +612,14 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		if (nt->vcpu >= m->vcpus)
 			return -EINVAL;
 		if (nt->vmid != MODEL_VMID) {
-			violation(m, "%s with vmid %u", "NOTIFY_REQUEST_FINISH", nt->vmid);
+			model_violation(m, "%s with vmid %u", "NOTIFY_REQUEST_FINISH", nt->vmid);
 			return -EINVAL;
 		}
 		slot = &m->iobuf->req_slot[nt->vcpu];
 		if (!(m->pending & (1U << nt->vcpu)) ||
 		    __atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) !=
 			    ACRN_IOREQ_STATE_PROCESSING) {
-			violation(m, "%s for vCPU %u whose slot is not PROCESSING",
+			model_violation(m, "%s for vCPU %u whose slot is not PROCESSING",
 				  "NOTIFY_REQUEST_FINISH", nt->vcpu);
 			return -EINVAL;
 		}
@@ -642,6 +645,11 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		return do_ioeventfd_locked(m, (const struct acrn_ioeventfd *)arg);
 	case ACRN_IOCTL_IRQFD:
 		return do_irqfd_locked(m, (const struct acrn_irqfd *)arg);
+	case ACRN_IOCTL_ASSIGN_PCIDEV:
+	case ACRN_IOCTL_DEASSIGN_PCIDEV:
+	case ACRN_IOCTL_SET_PTDEV_INTR:
+	case ACRN_IOCTL_RESET_PTDEV_INTR:
+		return model_ptdev_ioctl_locked(m, cmd, arg);
 	case ACRN_IOCTL_INJECT_MSI: {
 		const struct acrn_msi_entry *msi = (const struct acrn_msi_entry *)arg;
 
@@ -734,7 +742,7 @@ static void model_close(void *ctx, int fd)
 		if (m->state != VM_NONE && m->state != VM_DESTROYED) {
 			/* The kernel tries DESTROY_VM itself, which the hypervisor
 			 * refuses unless the VM is paused. */
-			violation(m, "%s without DESTROY_VM (%u)", "close", 0);
+			model_violation(m, "%s without DESTROY_VM (%u)", "close", 0);
 			destroy_vm_locked(m);
 		}
 	}
@@ -766,6 +774,12 @@ static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t err
 				return -EINVAL;
 			}
 			m->report_vcpus = (uint16_t)n;
+		} else if (!strncmp(o, "assigned=", 9)) {
+			if (model_ptdev_option(m, o + 9)) {
+				snprintf(errbuf, errlen, "acrn model: assigned=B/D/F (at most %d)",
+					 MODEL_MAX_TAKEN);
+				return -EINVAL;
+			}
 		} else if (!strncmp(o, "vm=", 3)) {
 			if (!o[3] || strlen(o + 3) > 15) {
 				snprintf(errbuf, errlen, "acrn model: vm=NAME, 1 to 15 characters");

@@ -29,8 +29,12 @@ int acrn_model_register(void);
  *   report_vcpus=N  CREATE_VM reports N vCPUs whatever vcpus is (hostile)
  *   vm=NAME         the hypervisor's configuration has one post-launched VM,
  *                   NAME: CREATE_VM carrying another name fails with EINVAL
+ *   assigned=B/D/F  the hypervisor gave this host function to another VM:
+ *                   ASSIGN_PCIDEV of it fails with ENODEV (repeatable)
  * The model logs every VM-lifecycle ioctl at debug level ("acrn model:
- * ACRN_IOCTL_... -> 0") so tests can check the order of calls.
+ * ACRN_IOCTL_... -> 0") so tests can check the order of calls, and what
+ * each passthrough ioctl carried ("acrn model: ASSIGN_PCIDEV virt 00:06.0
+ * ...").
  */
 int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
 		      struct acrn_model **out, char *errbuf, size_t errlen);

@@ -20,7 +20,18 @@
 #define MODEL_MAX_NOTIFIERS 256
 #define MODEL_PAGE 4096UL
 
+#define MODEL_MAX_PTDEVS 8
+#define MODEL_MAX_TAKEN 8
+
 enum model_vm_state { VM_NONE, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_DESTROYED };
+
+/* A host function assigned to the VM, and its INTx route if any. */
+struct model_ptdev {
+	bool used;
+	struct acrn_pcidev dev;    /* as ASSIGN_PCIDEV carried it */
+	bool intx;
+	struct acrn_ptdev_irq irq; /* as SET_PTDEV_INTR carried it */
+};
 
 struct model_conn {
 	struct acrn_model *m;
@@ -62,6 +73,9 @@ struct acrn_model {
 	bool have_boot_regs;             /* SET_VCPU_REGS for vCPU 0 came */
 	struct acrn_vcpu_regs boot_regs;
 	struct acrn_model_boot boot;     /* the boot check's findings */
+	/* assigned=B/D/F: host functions the hypervisor gave other VMs */
+	int ntaken;
+	uint16_t taken[MODEL_MAX_TAKEN];
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;  /* any state change */
@@ -80,6 +94,7 @@ struct acrn_model {
 	struct model_irqfd irqfds[MODEL_MAX_NOTIFIERS];
 	uint32_t irqfd_gen;
 	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
+	struct model_ptdev ptdevs[MODEL_MAX_PTDEVS];
 	bool slot_used[ACRN_IO_REQUEST_MAX];
 	unsigned violations;
 	unsigned exits, waiting, max_waiting; /* I/O exits, for the log at the end */
@@ -98,7 +113,10 @@ struct acrn_model {
 	int irq_conn;
 };
 
-/* ---- acrn_model.c, for the link ---- */
+/* ---- acrn_model.c, for the other parts ---- */
+
+/* Count and log a protocol violation: fmt has one %s (what) and one %u (n). */
+void model_violation(struct acrn_model *m, const char *fmt, const char *what, unsigned n);
 
 /* No VM to run (not created, destroyed, or the model is stopping). */
 bool model_vm_gone(const struct acrn_model *m);
@@ -116,6 +134,15 @@ int model_exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn_
 /* The kernel's ioeventfd client: true when it took r (a read's value is
  * then in r).  Lock held. */
 bool model_ioeventfd_take_locked(struct acrn_model *m, struct acrn_io_request *r);
+
+/* ---- acrn_model_ptdev.c: the hypervisor's side of passthrough ---- */
+
+/* ASSIGN_PCIDEV, DEASSIGN_PCIDEV, SET_PTDEV_INTR, RESET_PTDEV_INTR.  Lock held. */
+int model_ptdev_ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long arg);
+/* DESTROY_VM: what is still assigned is a violation, and goes.  Lock held. */
+void model_ptdev_destroy_locked(struct acrn_model *m);
+/* The option assigned=B/D/F; returns 0 or -EINVAL. */
+int model_ptdev_option(struct acrn_model *m, const char *bdf);
 
 /* ---- acrn_model_link.c ---- */
 

@@ -15,7 +15,7 @@ FUZZ_VHOST_CPPFLAGS = $(AM_CPPFLAGS) $(VHOSTPROXY_INCLUDES)
 tests_fuzz_fuzz_vq_LDADD = vbs-u/libvbsu.a
 tests_fuzz_fuzz_vq_packed_LDADD = vbs-u/libvbsu.a
 tests_fuzz_fuzz_blk_LDADD = vbs-u/libvbsu.a $(URING_LIBS)
-FUZZ_DM_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
+FUZZ_DM_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_vq
 tests_fuzz_fuzz_vq_SOURCES = tests/fuzz/fuzz_vq.c tests/fuzz/fuzz_ram.h

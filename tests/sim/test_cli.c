@@ -106,6 +106,19 @@ int main(void)
 	    "-r: needs the kernel");
 	bad("-B without -k", (const char *const[]){ "-B", "console=ttyS0", NULL },
 	    "-B: needs the kernel");
+	/* Passthrough: where the back-end cannot do it, and a bad spelling,
+	 * both before anything starts. */
+	bad("passthru on the simulator",
+	    (const char *const[]){ "--hsm", "sim:/nonexistent/s", "-s", "6,passthru,0/5/0", NULL },
+	    "passthrough needs --hsm acrn");
+	bad("passthru under QEMU",
+	    (const char *const[]){ "-s", "6,passthru,0/5/0", "--", "qemu-system-x86_64", NULL },
+	    "--hsm qemu cannot give the guest a host PCI function");
+	bad("passthru with a host function misspelt",
+	    (const char *const[]){ "--hsm", "acrn", "-s", "6,passthru,0:5", NULL }, "'0:5'");
+	bad("passthru with an acrn-dm option vdm lacks",
+	    (const char *const[]){ "--hsm", "acrn", "-s", "6,passthru,0/5/0,d3hot_reset", NULL },
+	    "'d3hot_reset'");
 	bad("acrn-dm's --ovmf", (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
 	    "'--ovmf': vdm does not load firmware");
 	bad("acrn-dm's -l", (const char *const[]){ "-l", "com1,stdio", NULL }, "LPC UARTs");
