@@ -15,12 +15,18 @@
  *   6. Live route switching: set-route's duration and the longest pause in
  *      the driver's reads while a disk moves between VBS-U and
  *      qemu-storage-daemon.
+ *   7. Ring layouts: part 1's VBS-U series and part 2's empty request with
+ *      the split ring and with the packed ring (VIRTIO_F_RING_PACKED), side
+ *      by side.
  *
- *   blk-bench [-t SECONDS-PER-POINT] [-V] IMAGE
+ *   blk-bench [-t SECONDS-PER-POINT] [-V] [-R] IMAGE
  *
  * -V runs only the VBS-U series (for profiling vdm, bench/profile.sh).
+ * -R runs only part 7.
  * -S runs only part 5, the settings (-O NAME: only that one; -D DISK-IMAGE
- * adds disk-direct).
+ * adds disk-direct).  With -O, -A VARIANT (repeatable) compares variants of
+ * vdm on that setting instead, alternated for -r ROUNDS (see run_ab): how a
+ * lever or a change is measured before it is kept.
  *
  * IMAGE should live on tmpfs so the figures are about the data path, not the
  * disk.  The test driver (tests/driver) plays the guest; it waits for
@@ -75,6 +81,8 @@ struct bench {
 static int dev_cpu = -1, drv_cpu = -1;
 
 static double seconds = 3;
+/* The ring layout bench_start negotiates: 0 (split) or VIRTIO_F_RING_PACKED's bit. */
+static uint64_t ring_features;
 static void pin_for_device(void);
 static void pin_for_driver(void);
 static uint32_t *lat_ns; /* one run's latencies */
@@ -194,7 +202,7 @@ static bool bench_start(struct bench *b, const char *const *args, int64_t *spawn
 	drv_assign_bars(&b->d, &b->f, &mmio, &io);
 	if (drv_virtio_probe(&b->v, &b->d, &b->f, 16 << 20) ||
 	    drv_virtio_negotiate(&b->v, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_BLK_F_FLUSH |
-						1ULL << VIRTIO_RING_F_EVENT_IDX) ||
+						1ULL << VIRTIO_RING_F_EVENT_IDX | ring_features) ||
 	    drv_virtio_setup_irq(&b->v, true) || drv_virtio_setup_vq(&b->v, 0, 0)) {
 		fprintf(stderr, "blk-bench: the device did not initialise\n");
 		return false;
@@ -442,6 +450,56 @@ static void table(const char *title, struct point vb[2][NDEPTH], struct point vu
 	       "vdm + qemu-storage-daemon per request (vhost-user); below 1 is cheaper.\n");
 }
 
+/* ---- ring layouts: split against packed, VBS-U ---- */
+
+static void bench_rings(const char *img)
+{
+	static const char *const names[2] = { "randread", "randwrite" };
+	struct point pt[2][2][NDEPTH], empty[2];
+	struct bench b;
+	char spec[400];
+
+	snprintf(spec, sizeof(spec), "%d,virtio-blk,%s", SLOT, img);
+	for (int packed = 0; packed < 2; packed++) {
+		ring_features = packed ? 1ULL << VIRTIO_F_RING_PACKED : 0;
+		memset(&b, 0, sizeof(b));
+		if (!bench_start(&b, (const char *const[]){ "-s", spec, NULL }, NULL, NULL) ||
+		    (b.v.features & (1ULL << VIRTIO_F_RING_PACKED)) != ring_features) {
+			fprintf(stderr, "blk-bench: no %s ring\n", packed ? "packed" : "split");
+			ring_features = 0;
+			return;
+		}
+		for (int w = 0; w < 2; w++)
+			for (int d = 0; d < NDEPTH; d++)
+				pt[packed][w][d] =
+					run(&b, w ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, depths[d]);
+		empty[packed] = run(&b, VIRTIO_BLK_T_GET_ID, 1);
+		bench_stop(&b);
+	}
+	ring_features = 0;
+	printf("\n7. Ring layouts: 4 KiB random I/O and the empty request on VBS-U, split ring "
+	       "against packed ring\n");
+	printf("%-10s %3s | %10s %8s %8s %8s | %10s %8s %8s %8s | %6s %6s\n", "workload", "QD",
+	       "split IOPS", "mean us", "p99 us", "vdm us/r", "packed IOPS", "mean us", "p99 us",
+	       "vdm us/r", "IOPS", "CPU");
+	for (int w = 0; w < 2; w++)
+		for (int d = 0; d < NDEPTH; d++) {
+			struct point *s = &pt[0][w][d], *p = &pt[1][w][d];
+
+			printf("%-10s %3d | %10.0f %8.1f %8.1f %8.1f | %11.0f %8.1f %8.1f %8.1f | "
+			       "%6.2f %6.2f\n",
+			       names[w], depths[d], s->iops, s->mean_us, s->p99_us, s->vdm_cpu_us,
+			       p->iops, p->mean_us, p->p99_us, p->vdm_cpu_us,
+			       s->iops > 0 ? p->iops / s->iops : 0,
+			       s->vdm_cpu_us > 0 ? p->vdm_cpu_us / s->vdm_cpu_us : 0);
+		}
+	printf("empty request (GET_ID), kick -> interrupt: split %.1f us (p99 %.1f), packed %.1f "
+	       "us (p99 %.1f)\n",
+	       empty[0].mean_us, empty[0].p99_us, empty[1].mean_us, empty[1].p99_us);
+	printf("ratios: packed / split (IOPS: above 1 is faster; CPU: vdm's per request, below 1 "
+	       "is cheaper).\n");
+}
+
 /* ---- settings: placement and cache mode, VBS-U against qemu-storage-daemon ---- */
 
 struct setting {
@@ -534,6 +592,11 @@ static void run_setting(const struct setting *st, const char *sock)
 	 * after vdm's rows, so the ceiling compares neighbours in time. */
 	bool disk = !strcmp(st->name, "disk-direct");
 	double fio = 0;
+	/* A disk left alone a while starts slow (the host's cache of it):
+	 * warm it up first so the side measured first is not the one that
+	 * pays for it. */
+	if (disk)
+		fio_ceiling(st->img);
 	ok = run_rows(vb, st, sock, true, "");
 	if (ok && disk)
 		fio = fio_ceiling(st->img);
@@ -582,6 +645,76 @@ static void run_setting(const struct setting *st, const char *sock)
 		printf("fio O_DIRECT io_uring randread qd32 on the same file: %.0f IOPS\n", fio);
 		printf("ceiling randread qd32 %s: %.2f\n", st->name, fio > 0 ? vb[1].iops / fio : 0);
 	}
+}
+
+/* ---- A/B: variants of vdm on one setting, alternated ---- */
+
+/*
+ * -A VARIANT (repeatable) with -O SETTING: the rows of SETTING for each
+ * variant in turn, `rounds` times round, then each variant's median IOPS
+ * per row.  A variant is vdm's extra -s options (",poll=off"), optionally
+ * after another vdm binary and '@' ("/tmp/vdm-b@,iothread").  Alternating
+ * puts both sides through the same drift of a shared machine's disk.
+ */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void run_ab(const struct setting *st, const char *sock, char **variants, int nvar,
+		   int rounds)
+{
+	enum { MAX_ROUNDS = 15 };
+	static double iops[8][NROWS][MAX_ROUNDS];
+	static double cpu[8][NROWS][MAX_ROUNDS];
+
+	const char *env = getenv("VDM");
+	char *vdm = env ? strdup(env) : NULL;
+
+	if (rounds > MAX_ROUNDS)
+		rounds = MAX_ROUNDS;
+	dev_cpu = st->dev_cpu;
+	drv_cpu = st->drv_cpu;
+	pin_for_driver();
+	if (!strcmp(st->name, "disk-direct"))
+		fio_ceiling(st->img); /* warm-up, as in run_setting */
+	for (int r = 0; r < rounds; r++)
+		for (int v = 0; v < nvar; v++) {
+			struct point pt[NROWS] = { 0 };
+			char *at = strchr(variants[v], '@');
+			const char *opts = at ? at + 1 : variants[v];
+
+			if (at) {
+				*at = 0;
+				setenv("VDM", variants[v], 1);
+			}
+			run_rows(pt, st, sock, true, opts);
+			if (at) {
+				*at = '@';
+				if (vdm)
+					setenv("VDM", vdm, 1);
+				else
+					unsetenv("VDM");
+			}
+			for (int i = 0; i < NROWS; i++) {
+				iops[v][i][r] = pt[i].iops;
+				cpu[v][i][r] = pt[i].vdm_cpu_us;
+			}
+		}
+	printf("\nA/B on %s, median of %d alternated rounds (IOPS, vdm us/r)\n", st->name, rounds);
+	for (int v = 0; v < nvar; v++) {
+		printf("%-40s", variants[v][0] ? variants[v] : "(defaults)");
+		for (int i = 0; i < NROWS; i++) {
+			qsort(iops[v][i], (size_t)rounds, sizeof(double), cmp_double);
+			qsort(cpu[v][i], (size_t)rounds, sizeof(double), cmp_double);
+			printf(" | %s qd%d %7.0f %5.1f", rows[i].name, rows[i].qd,
+			       iops[v][i][rounds / 2], cpu[v][i][rounds / 2]);
+		}
+		printf("\n");
+	}
+	free(vdm);
 }
 
 /* ---- live route switching ---- */
@@ -730,12 +863,16 @@ int main(int argc, char **argv)
 	int64_t first_io = 0;
 	int opt;
 
-	bool vbsu_only = false, settings_only = false;
+	bool vbsu_only = false, settings_only = false, rings_only = false;
 	const char *disk_img = NULL, *only = NULL;
+	char *variants[8];
+	int nvar = 0, rounds = 5;
 
-	while ((opt = getopt(argc, argv, "t:VSD:O:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:VSRD:O:A:r:")) != -1) {
 		if (opt == 't')
 			seconds = atof(optarg);
+		else if (opt == 'R')
+			rings_only = true;
 		else if (opt == 'V')
 			vbsu_only = true;
 		else if (opt == 'S')
@@ -744,13 +881,17 @@ int main(int argc, char **argv)
 			disk_img = optarg;
 		else if (opt == 'O')
 			only = optarg;
+		else if (opt == 'A' && nvar < 8)
+			variants[nvar++] = optarg;
+		else if (opt == 'r')
+			rounds = atoi(optarg);
 		else
 			goto usage;
 	}
-	if (optind != argc - 1 || seconds <= 0) {
+	if (optind != argc - 1 || seconds <= 0 || rounds < 1 || (nvar && !only)) {
 usage:
-		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] [-V] [-S [-O SETTING]] "
-				"[-D DISK-IMAGE] IMAGE\n");
+		fprintf(stderr, "usage: blk-bench [-t SECONDS-PER-POINT] [-V] [-R] [-S [-O SETTING "
+				"[-A VARIANT]... [-r ROUNDS]]] [-D DISK-IMAGE] IMAGE\n");
 		return 2;
 	}
 	img = argv[optind];
@@ -759,6 +900,11 @@ usage:
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
 
+	if (rings_only) {
+		bench_rings(img);
+		rmdir(dir);
+		return 0;
+	}
 	if (settings_only) {
 		/* Placement decides how much a kick costs: measure both, and the
 		 * disk with the page cache out of the way. */
@@ -773,9 +919,14 @@ usage:
 		printf("kicks/r, irqs/r: the driver's notifications and the interrupts it got, per "
 		       "request;\nratio: iops VBS-U / qsd, cpu = vdm's CPU per request / (vdm + qsd "
 		       "per request)\n");
-		for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-			if (settings[i].img && (!only || !strcmp(only, settings[i].name)))
+		for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+			if (!settings[i].img || (only && strcmp(only, settings[i].name)))
+				continue;
+			if (nvar)
+				run_ab(&settings[i], sock, variants, nvar, rounds);
+			else
 				run_setting(&settings[i], sock);
+		}
 		rmdir(dir);
 		return 0;
 	}
@@ -856,6 +1007,7 @@ usage:
 	unlink(img2);
 	if (system("command -v qemu-storage-daemon >/dev/null 2>&1") == 0)
 		bench_switch(img, dir);
+	bench_rings(img);
 	rmdir(dir);
 	return 0;
 }

@@ -10,7 +10,9 @@
 #      machine's disk with O_DIRECT on both sides (vdm nocache), with fio's
 #      O_DIRECT figure on that file as the ceiling; a "ratio ..." line per
 #      workload;
-#   6. how long a live route switch takes and the pause it causes.
+#   6. how long a live route switch takes and the pause it causes;
+#   7. the split ring against the packed ring on VBS-U (part 1's series and
+#      part 2's empty request, side by side).
 #   bench/run.sh [SECONDS-PER-POINT]      (default 3)
 # Figures, never pass/fail; the machine's other load shows in them, so read
 # the ratios (both sides measured in the same run).  Logs: bench-*.log in a

@@ -100,8 +100,12 @@ static struct json_object *queue_info(struct virtio_queue *q)
 	/* Under a vhost back-end the next avail index is the back-end's. */
 	json_object_object_add(o, "last_avail",
 			       q->enabled && !vhost ? json_object_new_int(q->vq.last_avail) : NULL);
+	/* A packed ring keeps its used position in the device, not in guest
+	 * memory: under a vhost back-end it is the back-end's too. */
 	json_object_object_add(o, "used",
-			       q->enabled ? json_object_new_int(vq_used_idx_in_ring(&q->vq)) : NULL);
+			       q->enabled && !(vhost && q->vq.packed)
+				       ? json_object_new_int(vq_used_idx_in_ring(&q->vq))
+				       : NULL);
 	return o;
 }
 

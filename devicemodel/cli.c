@@ -10,7 +10,20 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-enum { OPT_HSM = 1000, OPT_HELP, OPT_VERSION, OPT_LOG_FILE, OPT_DUMP, OPT_VIRTIO_POLL, OPT_API };
+enum {
+	OPT_HSM = 1000,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_LOG_FILE,
+	OPT_DUMP,
+	OPT_VIRTIO_POLL,
+	OPT_API,
+	OPT_CPU_AFFINITY,
+	OPT_LOGGER,
+	OPT_NOT_YET,   /* acrn-dm options for guest loading: refused by name */
+	OPT_NO_RTVM,   /* acrn-dm's real-time VM options: refused by name */
+	OPT_NO_WINDOWS,
+};
 
 static const struct option long_opts[] = {
 	{ "hsm", required_argument, NULL, OPT_HSM },
@@ -20,6 +33,17 @@ static const struct option long_opts[] = {
 	{ "dump-config", required_argument, NULL, OPT_DUMP },
 	{ "virtio_poll", required_argument, NULL, OPT_VIRTIO_POLL },
 	{ "api-socket", required_argument, NULL, OPT_API },
+	{ "cpu_affinity", required_argument, NULL, OPT_CPU_AFFINITY },
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "ramdisk", required_argument, NULL, 'r' },
+	{ "bootargs", required_argument, NULL, 'B' },
+	{ "lpc", required_argument, NULL, 'l' },
+	{ "ovmf", required_argument, NULL, OPT_NOT_YET },
+	{ "logger_setting", required_argument, NULL, OPT_LOGGER },
+	{ "rtvm", no_argument, NULL, OPT_NO_RTVM },
+	{ "lapic_pt", no_argument, NULL, OPT_NO_RTVM },
+	{ "windows", no_argument, NULL, OPT_NO_WINDOWS },
+	{ "pci_slot", required_argument, NULL, 's' },
 	{ "slot", required_argument, NULL, 's' },
 	{ "uuid", required_argument, NULL, 'U' },
 	{ "memsize", required_argument, NULL, 'm' },
@@ -30,14 +54,21 @@ static const struct option long_opts[] = {
 void cli_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vdm [OPTIONS] [-- QEMU-COMMAND...]\n"
+		"Usage: vdm [OPTIONS] [VM-NAME] [-- QEMU-COMMAND...]\n"
 		"Emulate virtio PCI devices for a guest through a hypervisor service module.\n\n"
-		"  -s, --slot SLOT[:FUNC],EMUL[,OPTIONS]\n"
-		"                        add a PCI function at 00:SLOT.FUNC (SLOT 0..31, FUNC 0..7);\n"
-		"                        repeatable\n"
+		"  -s, --slot [BUS:]SLOT[:FUNC],EMUL[,OPTIONS]\n"
+		"                        add a PCI function at 00:SLOT.FUNC (SLOT 0..31, FUNC 0..7,\n"
+		"                        BUS 0; ':', '/' or '.' between them); repeatable\n"
 		"  -U, --uuid UUID       VM UUID (generated when absent)\n"
-		"  -m, --memsize SIZE    guest RAM: bytes, or with a K/M/G suffix; at least 1M\n"
-		"                        (default 256M)\n"
+		"  -m, --memsize SIZE    guest RAM with a unit, K, M, G or B (bytes), as acrn-dm\n"
+		"                        reads it; at least 1M (default 256M)\n"
+		"  -k, --kernel BZIMAGE  ACRN: load this Linux kernel and start the VM in it\n"
+		"                        (the x86 boot protocol's 32-bit entry)\n"
+		"  -r, --ramdisk INITRD  ... with this initrd\n"
+		"  -B, --bootargs ARGS   ... and this kernel command line\n"
+		"      --cpu_affinity LAPIC-ID[,LAPIC-ID...]\n"
+		"                        ACRN: the physical CPUs (by local APIC ID, as acrn-dm)\n"
+		"                        the VM's vCPUs run on\n"
 		"      --hsm qemu|sim[:SOCKET]|acrn[:/DEVICE]\n"
 		"                        hypervisor back-end (default %s).  qemu starts\n"
 		"                        QEMU-COMMAND with one x-pci-proxy-dev per function\n"
@@ -53,6 +84,12 @@ void cli_usage(FILE *f)
 		"      --virtio_poll NS  acrn-dm's poll mode: guests do not kick VBS-U queues,\n"
 		"                        vdm looks at each every NS nanoseconds (devices with\n"
 		"                        their own poll= keep it)\n"
+		"      --logger_setting console,level=N[;kmsg,level=N][;disk,level=N]\n"
+		"                        acrn-dm's log levels (3 errors .. 7 debug): console's\n"
+		"                        is vdm's (stderr or --log-file); kmsg and disk are\n"
+		"                        taken and not used\n"
+		"  VM-NAME               the VM's name, as acrn-dm's last argument (1 to 15\n"
+		"                        characters): ACRN looks the VM up by it; in logs\n"
 		"      --help            show this help and exit\n"
 		"      --version         show the version and exit\n\n"
 		"Emulations:\n",
@@ -65,7 +102,7 @@ int cli_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
-	unsigned shift = 0;
+	unsigned shift;
 
 	if (!s || !*s || *s == '-' || *s == '+')
 		return -EINVAL;
@@ -75,6 +112,9 @@ int cli_parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	switch (*end) {
 	case '\0':
+		return -ENODATA; /* no unit: acrn-dm refuses it, so does vdm */
+	case 'b': case 'B':
+		shift = 0;
 		break;
 	case 'k': case 'K':
 		shift = 10;
@@ -88,11 +128,120 @@ int cli_parse_size(const char *s, uint64_t *out)
 	default:
 		return -EINVAL;
 	}
-	if (*end && end[1] && !((end[1] == 'B' || end[1] == 'b') && !end[2]))
+	/* "256M" and "256MB" alike */
+	if (end[1] && !(shift && (end[1] == 'B' || end[1] == 'b') && !end[2]))
 		return -EINVAL;
 	if (v == 0 || v > (UINT64_MAX >> shift))
 		return -EINVAL;
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/*
+ * --cpu_affinity: local APIC IDs as acrn-dm takes them, each turned into
+ * the number of the CPU that has it (/proc/cpuinfo), as the hypervisor's
+ * bitmap counts physical CPUs.
+ */
+static int parse_cpu_affinity(const char *arg, uint64_t *bitmap, char *err, size_t errlen)
+{
+	const char *p = arg;
+
+	*bitmap = 0;
+	while (*p) {
+		char *end;
+		int cpu = -1, processor = -1;
+		unsigned long id;
+		char line[256];
+		FILE *f;
+
+		errno = 0;
+		id = strtoul(p, &end, 10);
+		if (end == p || errno || *p == '-' || *p == '+' || (*end && *end != ',') ||
+		    (*end == ',' && !end[1])) {
+			snprintf(err, errlen,
+				 "--cpu_affinity '%s': expected local APIC IDs separated by commas",
+				 arg);
+			return -EINVAL;
+		}
+		f = fopen("/proc/cpuinfo", "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			unsigned long apic;
+
+			if (sscanf(line, "processor : %d", &processor) == 1)
+				continue;
+			if (sscanf(line, "apicid : %lu", &apic) == 1 && apic == id) {
+				cpu = processor;
+				break;
+			}
+		}
+		if (f)
+			fclose(f);
+		if (cpu < 0 || cpu >= 64) {
+			snprintf(err, errlen, "--cpu_affinity '%s': no CPU here has local APIC ID %lu",
+				 arg, id);
+			return -EINVAL;
+		}
+		*bitmap |= 1ULL << cpu;
+		p = *end ? end + 1 : end;
+	}
+	if (!*bitmap) {
+		snprintf(err, errlen, "--cpu_affinity: expected at least one local APIC ID");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --logger_setting: acrn-dm's "NAME,level=N" entries separated by ';'. */
+static int parse_logger(const char *arg, struct vdm_options *o, char *err, size_t errlen)
+{
+	const char *p = arg;
+
+	while (*p) {
+		size_t len = strcspn(p, ";");
+		char entry[64], name[16];
+		int level, used = 0;
+
+		if (len >= sizeof(entry))
+			goto bad;
+		memcpy(entry, p, len);
+		entry[len] = '\0';
+		if (sscanf(entry, "%15[^,],level=%d%n", name, &level, &used) != 2 ||
+		    (size_t)used != len || level < 1 || level > 7)
+			goto bad;
+		if (!strcmp(name, "console"))
+			o->log_level = level;
+		else if (strcmp(name, "kmsg") && strcmp(name, "disk"))
+			goto bad;
+		p += len;
+		if (*p == ';' && *++p == '\0')
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "--logger_setting '%s': expected console|kmsg|disk,level=1..7 entries separated "
+		 "by ';'",
+		 arg);
+	return -EINVAL;
+}
+
+/* The VM's name: acrn-dm's rule (at most 15 characters, it goes in a
+ * 16-byte field of CREATE_VM), printable and without spaces for logs. */
+static int check_vm_name(const char *name, char *err, size_t errlen)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > VDM_MAX_VM_NAME) {
+		snprintf(err, errlen, "VM name '%s': expected 1 to %d characters", name,
+			 VDM_MAX_VM_NAME);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (name[i] <= ' ' || name[i] > '~') {
+			snprintf(err, errlen,
+				 "VM name '%s': only printable characters, no spaces", name);
+			return -EINVAL;
+		}
 	return 0;
 }
 
@@ -114,31 +263,94 @@ static int parse_index(const char *s, size_t len, int max, int *out)
 	return 0;
 }
 
-static int parse_slot(struct vdm_options *o, const char *arg, char *err, size_t errlen)
+/* acrn-dm's names for emulations vdm has under another name. */
+static const char *emulation_alias(const char *name)
 {
-	const char *comma = strchr(arg, ',');
-	const char *colon;
-	char name[64];
-	const char *opts = NULL;
-	struct dev_spec *spec;
-	int slot, func = 0, ret;
+	return !strcmp(name, "vhost-vsock") ? "virtio-vsock" : name;
+}
 
-	if (!comma) {
-		snprintf(err, errlen, "-s '%s': expected SLOT[:FUNC],EMUL[,OPTIONS]", arg);
-		return -EINVAL;
+/* Emulations acrn-dm has and vdm does not, so a launch script naming one
+ * gets a line that says so rather than "unknown". */
+static bool acrn_only_emulation(const char *name)
+{
+	static const char *const names[] = {
+		"ahci", "ahci-cd", "ahci-hd", "amd_hostbridge", "dummy", "igd-lpc", "ivshmem",
+		"lpc", "npk", "pci-gvt", "uart", "virtio-audio", "virtio-coreu",
+		"virtio-gpio", "virtio-gpu", "virtio-hdcp", "virtio-heci", "virtio-hyper_dmabuf",
+		"virtio-i2c", "virtio-input", "virtio-ipu", "virtio-rpmb", "wdt-i6300esb", "xhci",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * The address before the first comma of -s: SLOT, SLOT:FUNC or
+ * BUS:SLOT:FUNC, each separator one of ':', '/' or '.' as acrn-dm takes
+ * them.  vdm has one bus, 0.
+ */
+static int parse_bdf(const char *arg, size_t len, int *slot, int *func, char *err, size_t errlen)
+{
+	const char *part[3];
+	size_t plen[3];
+	int n = 0, bus = 0;
+	size_t start = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && !strchr(":/.", arg[i]))
+			continue;
+		if (n == 3) {
+			snprintf(err, errlen, "-s '%s': expected [BUS:]SLOT[:FUNC] before the first comma",
+				 arg);
+			return -EINVAL;
+		}
+		part[n] = arg + start;
+		plen[n++] = i - start;
+		start = i + 1;
 	}
-	colon = memchr(arg, ':', (size_t)(comma - arg));
-	ret = parse_index(arg, (size_t)((colon ? colon : comma) - arg), PCI_NUM_SLOTS - 1, &slot);
-	if (ret) {
+	if (n == 3) {
+		if (parse_index(part[0], plen[0], 255, &bus)) {
+			snprintf(err, errlen, "-s '%s': bus must be a number", arg);
+			return -EINVAL;
+		}
+		if (bus != 0) {
+			snprintf(err, errlen, "-s '%s': vdm has one PCI bus, 0, not %d", arg, bus);
+			return -EINVAL;
+		}
+		part[0] = part[1], plen[0] = plen[1];
+		part[1] = part[2], plen[1] = plen[2];
+		n = 2;
+	}
+	if (parse_index(part[0], plen[0], PCI_NUM_SLOTS - 1, slot)) {
 		snprintf(err, errlen, "-s '%s': slot must be a number from 0 to %d", arg,
 			 PCI_NUM_SLOTS - 1);
 		return -EINVAL;
 	}
-	if (colon && parse_index(colon + 1, (size_t)(comma - colon - 1), PCI_NUM_FUNCS - 1, &func)) {
+	*func = 0;
+	if (n == 2 && parse_index(part[1], plen[1], PCI_NUM_FUNCS - 1, func)) {
 		snprintf(err, errlen, "-s '%s': function must be a number from 0 to %d", arg,
 			 PCI_NUM_FUNCS - 1);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int parse_slot(struct vdm_options *o, const char *arg, char *err, size_t errlen)
+{
+	const char *comma = strchr(arg, ',');
+	char name[64];
+	const char *opts = NULL;
+	struct dev_spec *spec;
+	int slot, func;
+
+	if (!comma) {
+		snprintf(err, errlen, "-s '%s': expected [BUS:]SLOT[:FUNC],EMUL[,OPTIONS]", arg);
+		return -EINVAL;
+	}
+	if (parse_bdf(arg, (size_t)(comma - arg), &slot, &func, err, errlen))
+		return -EINVAL;
 	const char *ename = comma + 1;
 	const char *ecomma = strchr(ename, ',');
 	size_t nlen = ecomma ? (size_t)(ecomma - ename) : strlen(ename);
@@ -150,9 +362,19 @@ static int parse_slot(struct vdm_options *o, const char *arg, char *err, size_t 
 	name[nlen] = '\0';
 	if (ecomma)
 		opts = ecomma + 1;
-	const struct devemu *emu = devemu_find(name);
+	/* acrn-dm's boot-device mark ("-s 3,virtio-blk,b,IMAGE") orders
+	 * firmware's boot list; vdm loads no firmware, so it changes nothing. */
+	if (opts && opts[0] == 'b' && (opts[1] == ',' || !opts[1]))
+		opts = opts[1] ? opts + 2 : NULL;
+	const struct devemu *emu = devemu_find(emulation_alias(name));
 	if (!emu) {
-		snprintf(err, errlen, "-s '%s': unknown emulation '%s'", arg, name);
+		if (acrn_only_emulation(name))
+			snprintf(err, errlen,
+				 "-s '%s': '%s' is an acrn-dm emulation vdm does not have (see "
+				 "vdm --help for the ones it has)",
+				 arg, name);
+		else
+			snprintf(err, errlen, "-s '%s': unknown emulation '%s'", arg, name);
 		return -EINVAL;
 	}
 	for (int i = 0; i < o->ndevs; i++) {
@@ -197,11 +419,22 @@ static int check_hv_command(const struct vdm_options *o, char *err, size_t errle
 			 o->extra_argv[0]);
 		return -EINVAL;
 	}
+	/* Said here, not once the guest runs without the function. */
+	for (int i = 0; i < o->ndevs && !caps.passthrough; i++) {
+		if (o->devs[i].emu->host_function) {
+			snprintf(err, errlen,
+				 "-s %d:%d,%s: --hsm %s cannot give the guest a host PCI function "
+				 "(passthrough needs --hsm acrn)",
+				 o->devs[i].slot, o->devs[i].func, o->devs[i].emu->name, o->hsm);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
 int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t errlen)
 {
+	const char *mem_arg = NULL;
 	char names[160];
 	int c;
 
@@ -210,7 +443,24 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 	o->hsm = VDM_DEFAULT_HSM;
 	opterr = 0; /* we print our own one-line messages */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:s:U:m:v", long_opts, NULL)) != -1) {
+	for (;;) {
+		c = getopt_long(argc, argv, "+:s:U:m:vk:r:B:l:", long_opts, NULL);
+		if (c == -1) {
+			/* Stopped at a word that is not an option: the VM's name
+			 * (acrn-dm's last argument), unless it ended at "--". */
+			if (optind >= argc || !strcmp(argv[optind - 1], "--"))
+				break;
+			if (o->vm_name) {
+				snprintf(err, errlen,
+					 "unexpected argument '%s' (the VM name is already '%s')",
+					 argv[optind], o->vm_name);
+				return -EINVAL;
+			}
+			if (check_vm_name(argv[optind], err, errlen))
+				return -EINVAL;
+			o->vm_name = argv[optind++];
+			continue;
+		}
 		switch (c) {
 		case 's':
 			if (parse_slot(o, optarg, err, errlen))
@@ -223,28 +473,58 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 			}
 			o->have_uuid = true;
 			break;
-		case 'm':
-			if (cli_parse_size(optarg, &o->ram_size)) {
+		case 'm': {
+			int r = cli_parse_size(optarg, &o->ram_size);
+
+			if (r == -ENODATA) {
+				snprintf(err, errlen,
+					 "-m '%s': a size needs a unit, K, M, G or B for bytes "
+					 "(%sM?), as acrn-dm reads it",
+					 optarg, optarg);
+				return -EINVAL;
+			}
+			if (r) {
 				snprintf(err, errlen,
 					 "-m '%s': expected a non-zero size such as 512M or 2G",
 					 optarg);
 				return -EINVAL;
 			}
-			/*
-			 * A bare number is bytes, as acrn-dm reads it; the
-			 * minimum catches "-m 256" meant as MiB (QEMU's
-			 * reading) before it becomes a guest with no RAM.
-			 */
-			if (o->ram_size < VDM_MIN_RAM) {
-				bool bare = optarg[strspn(optarg, "0123456789")] == '\0';
-
-				snprintf(err, errlen,
-					 "-m '%s': %llu bytes of guest RAM is below the 1M minimum%s%s%s",
-					 optarg, (unsigned long long)o->ram_size,
-					 bare ? " (a size without K, M or G is in bytes: " : "",
-					 bare ? optarg : "", bare ? "M?)" : "");
+			mem_arg = optarg;
+			break;
+		}
+		case 'k':
+			o->kernel = optarg;
+			break;
+		case 'r':
+			o->initrd = optarg;
+			break;
+		case 'B':
+			o->bootargs = optarg;
+			break;
+		case 'l':
+		case OPT_NOT_YET:
+			/* acrn-dm's firmware loading and LPC UARTs. */
+			snprintf(err, errlen,
+				 "'%s': vdm does not load firmware or emulate LPC UARTs yet (it loads "
+				 "a Linux kernel with -k)",
+				 argv[optind - (optarg && optarg == argv[optind - 1] ? 2 : 1)]);
+			return -EINVAL;
+		case OPT_NO_RTVM:
+			snprintf(err, errlen,
+				 "'%s': vdm does not serve real-time VMs (LAPIC pass-through, polled "
+				 "I/O completion)",
+				 argv[optind - 1]);
+			return -EINVAL;
+		case OPT_NO_WINDOWS:
+			snprintf(err, errlen, "'--windows': vdm has no Windows guest support");
+			return -EINVAL;
+		case OPT_LOGGER:
+			if (parse_logger(optarg, o, err, errlen))
 				return -EINVAL;
-			}
+			break;
+		case OPT_CPU_AFFINITY:
+			if (parse_cpu_affinity(optarg, &o->cpu_affinity, err, errlen))
+				return -EINVAL;
 			break;
 		case 'v':
 			o->verbosity++;
@@ -302,12 +582,30 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 		}
 	}
 	if (optind < argc) {
-		if (strcmp(argv[optind - 1], "--")) {
-			snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-			return -EINVAL;
-		}
 		o->extra_argc = argc - optind;
 		o->extra_argv = &argv[optind];
+	}
+	if (mem_arg && o->ram_size < VDM_MIN_RAM) {
+		snprintf(err, errlen, "-m '%s': %llu bytes of guest RAM is below the 1M minimum",
+			 mem_arg, (unsigned long long)o->ram_size);
+		return -EINVAL;
+	}
+	if ((o->initrd || o->bootargs) && !o->kernel) {
+		snprintf(err, errlen, "%s: needs the kernel it belongs to (-k bzImage)",
+			 o->initrd ? "-r" : "-B");
+		return -EINVAL;
+	}
+	if (o->kernel && strncmp(o->hsm, "acrn", 4)) {
+		snprintf(err, errlen,
+			 "-k: only the ACRN back-end has vdm load the guest (with --hsm %s the "
+			 "hypervisor loads its own)",
+			 o->hsm);
+		return -EINVAL;
+	}
+	if (o->cpu_affinity && strncmp(o->hsm, "acrn", 4)) {
+		snprintf(err, errlen, "--cpu_affinity: only the ACRN back-end places vCPUs (--hsm %s)",
+			 o->hsm);
+		return -EINVAL;
 	}
 	return o->help || o->version ? 0 : check_hv_command(o, err, errlen);
 }

@@ -21,11 +21,15 @@ struct dev_spec {
 struct vdm_options {
 	int ndevs;
 	struct dev_spec devs[VDM_MAX_DEVICES];
+	const char *vm_name;   /* acrn-dm's last argument, or NULL */
+	const char *kernel, *initrd, *bootargs; /* -k, -r, -B: a Linux guest to load */
+	uint64_t cpu_affinity; /* --cpu_affinity: physical CPUs, a bit each; 0 = not given */
 	bool have_uuid;
 	uint8_t uuid[16];
 	uint64_t ram_size;
 	const char *hsm;
 	int verbosity;
+	int log_level; /* --logger_setting console,level=N; 0 = not given */
 	const char *log_file;
 	const char *dump_dir; /* --dump-config DIR */
 	uint32_t virtio_poll_us; /* --virtio_poll: acrn-dm's poll mode, 0 = off */
@@ -38,6 +42,7 @@ struct vdm_options {
 
 #define VDM_DEFAULT_RAM (256ULL << 20)
 #define VDM_MIN_RAM (1ULL << 20) /* -m below this is refused (see cli.c) */
+#define VDM_MAX_VM_NAME 15 /* ACRN's CREATE_VM has 16 bytes for it, NUL included */
 #define VDM_DEFAULT_HSM "qemu"
 
 /*
@@ -49,7 +54,8 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 /* Release device configs held by o. */
 void cli_free(struct vdm_options *o);
 
-/* Parse "256M", "1G", "4096" (bytes).  Returns 0 or -EINVAL; zero is invalid. */
+/* Parse "256M", "1G", "4096B" (bytes).  Returns 0, -ENODATA for a number
+ * without a unit, or -EINVAL; zero is invalid. */
 int cli_parse_size(const char *s, uint64_t *out);
 
 void cli_usage(FILE *f);

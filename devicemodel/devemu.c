@@ -18,6 +18,7 @@ const struct devemu *const devemu_table[] = {
 	&devemu_virtio_net,
 	&devemu_virtio_vsock,
 	&devemu_virtio_fs,
+	&devemu_passthru,
 	NULL,
 };
 
@@ -94,6 +95,7 @@ void devemu_ctx_init(struct devemu_ctx *ctx, struct vdm *vdm, int slot, int func
 		.default_poll_us = vdm->default_poll_us,
 		.vhosts = &vdm->vhosts,
 		.events = vdm->events,
+		.space = &vdm->space,
 	};
 	memcpy(ctx->uuid, vdm->uuid, sizeof(ctx->uuid));
 }

@@ -13,6 +13,7 @@
 #include "evloop.h"
 #include "hsm.h"
 #include "pci.h"
+#include "pci_space.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,8 @@ struct vdm_events;
  * Everything of vdm a device may use, given to its create hook: its
  * address, the main event loop, the VM (guest RAM, ioeventfds, interrupts)
  * and what the HSM back-end can do, the VM's UUID, the queue-pacing
- * default, vdm's list of vhost routes and where events go.  It holds no other device and
+ * default, vdm's list of vhost routes, where events go, and the guest
+ * resources vdm lays out itself (BAR windows, INTx GSIs).  It holds no other device and
  * no bus.  Valid while create runs: a device copies what it keeps (the
  * virtio transport keeps a copy in struct virtio_dev).
  */
@@ -47,6 +49,9 @@ struct devemu_ctx {
 	struct virtio_vhost **vhosts;
 	/* Where the device's announcements go (events.h; NULL: nowhere). */
 	struct vdm_events *events;
+	/* BAR addresses and INTx GSIs for functions whose layout vdm decides
+	 * (passthrough); shared by every device, at start-up only. */
+	struct pci_space *space;
 };
 
 /* What a devemu's option hook returns for an option it does not know. */
@@ -68,11 +73,19 @@ struct devemu {
 	int (*option)(void *cfg, const char *opt, char *err, size_t errlen);
 	int (*options_done)(void *cfg, char *err, size_t errlen);
 	void (*clear_cfg)(void *cfg);
+	/* A host function handed to the guest: only back-ends with
+	 * hsm_caps.passthrough take it (checked at command-line time). */
+	bool host_function;
 	/* Build the function at ctx's address (files opened, resources taken)
 	 * from cfg (devemu_parse's; NULL without option(), vdm's to free).
 	 * Returns 0 or -errno with a one-line reason in err. */
 	int (*create)(const struct devemu_ctx *ctx, const void *cfg, struct pci_dev **out,
 		      char *err, size_t errlen);
+	/* Optional: every function is created and on the bus, and the guest
+	 * does not run yet (acrn-dm routes passthrough INTx at this point).
+	 * Returns 0 or -errno with a one-line reason in err; destroy still
+	 * runs afterwards. */
+	int (*bus_ready)(struct pci_dev *d, char *err, size_t errlen);
 	/* Stop, flush and release everything. */
 	void (*destroy)(struct pci_dev *d);
 };
@@ -97,5 +110,6 @@ extern const struct devemu devemu_virtio_console;
 extern const struct devemu devemu_virtio_net;
 extern const struct devemu devemu_virtio_vsock;
 extern const struct devemu devemu_virtio_fs;
+extern const struct devemu devemu_passthru;
 
 #endif /* VDM_DEVEMU_H */

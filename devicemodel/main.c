@@ -45,6 +45,8 @@ static void handle_ioreq(void *opaque, struct hsm_ioreq *req)
 {
 	struct vdm *vdm = opaque;
 
+	if (vdm->caps.boot_cpu && platform_reset_ioreq(&vdm->reset, req))
+		return;
 	pci_bus_ioreq(&vdm->bus, req);
 }
 
@@ -132,6 +134,20 @@ static int create_devices(struct vdm *vdm, struct vdm_options *o)
 		log_info("00:%02x.%d %s", spec->slot, spec->func, spec->emu->name);
 	}
 	pci_bus_finalize(&vdm->bus);
+	for (int i = 0; i < vdm->ndevices; i++) {
+		struct vdm_device *vd = &vdm->devices[i];
+		char err[256] = "";
+		int ret;
+
+		if (!vd->emu->bus_ready)
+			continue;
+		ret = vd->emu->bus_ready(vd->dev, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "vdm: %d:%d,%s: %s\n", vd->slot, vd->func, vd->emu->name,
+				err[0] ? err : strerror(-ret));
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -180,7 +196,7 @@ int main(int argc, char **argv)
 		cli_free(&opts);
 		return 0;
 	}
-	log_set_level(LOG_INFO + opts.verbosity);
+	log_set_level((opts.log_level ? opts.log_level : LOG_INFO) + opts.verbosity);
 	if (opts.log_file) {
 		ret = log_open_file(opts.log_file);
 		if (ret) {
@@ -212,7 +228,9 @@ int main(int argc, char **argv)
 	struct hsm_vm_config cfg = {
 		.backend = opts.hsm,
 		.ram_size = opts.ram_size,
-		.name = vdm.uuid_str,
+		.name = opts.vm_name ? opts.vm_name : vdm.uuid_str,
+		.vm_name = opts.vm_name,
+		.cpu_affinity = opts.cpu_affinity,
 		.ioreq = handle_ioreq,
 		.ioreq_opaque = &vdm,
 		.loop = { .loop = vdm.loop, .add_fd = loop_add_fd, .del_fd = loop_del_fd },
@@ -229,15 +247,33 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* After the back-end opened, so that its errors stay one line. */
-	log_info("VM UUID %s", vdm.uuid_str);
+	if (opts.vm_name)
+		log_info("VM %s, UUID %s", opts.vm_name, vdm.uuid_str);
+	else
+		log_info("VM UUID %s", vdm.uuid_str);
 	vdm.caps = hsm_get_caps(vdm.vm);
 	vdm.bus.vm = vdm.vm;
+	pci_space_init(&vdm.space);
 	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
 		 (unsigned long long)(opts.ram_size >> 20));
 
 	if (create_devices(&vdm, &opts))
 		goto out;
+	static struct boot_linux_args boot; /* read again at each guest reboot */
+
+	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs, 0 };
+	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
+					     .space = &vdm.space, .boot = opts.kernel ? &boot : NULL };
+	if (opts.kernel) {
+		if (platform_load_guest(&vdm.reset, err, sizeof(err))) {
+			fprintf(stderr, "vdm: %s\n", err);
+			goto out;
+		}
+		log_info("guest: Linux %s%s%s, ACPI tables at %#llx", opts.kernel,
+			 opts.initrd ? " with " : "", opts.initrd ? opts.initrd : "",
+			 (unsigned long long)boot.acpi_rsdp);
+	}
 	if (opts.dump_dir && dump_config(&vdm, opts.dump_dir))
 		goto out;
 	if (opts.api_socket && api_open(&api, &vdm, opts.api_socket, err, sizeof(err))) {

@@ -261,6 +261,34 @@ static void intx_sync(struct pci_dev *d)
 		d->intx_line = line;
 }
 
+/*
+ * The guest (or the platform, pci_dev_route_intx) gave the function an
+ * interrupt line: start that line released, as a platform routing it
+ * would, so an active-low pin does not read asserted before the first
+ * interrupt.
+ */
+static void intx_line_routed(struct pci_dev *d)
+{
+	uint8_t line = d->cfg[PCI_INTERRUPT_LINE];
+
+	if (!d->cfg[PCI_INTERRUPT_PIN] || line == 0 || line == 0xff || d->intx_line || !d->bus ||
+	    !d->bus->vm)
+		return;
+	struct hsm_irq irq = {
+		.kind = HSM_IRQ_INTX,
+		.bdf = hsm_bdf(0, d->slot, d->func),
+		.pin = d->cfg[PCI_INTERRUPT_PIN],
+		.line = line,
+	};
+	(void)hsm_set_intx(d->bus->vm, &irq, false);
+}
+
+void pci_dev_route_intx(struct pci_dev *d, uint8_t line)
+{
+	pci_cfg_set8(d, PCI_INTERRUPT_LINE, line);
+	intx_line_routed(d);
+}
+
 void pci_intx_set(struct pci_dev *d, bool pending)
 {
 	d->intx_pending = pending;
@@ -314,7 +342,7 @@ uint32_t pci_cfg_guest_read(struct pci_dev *d, unsigned off, unsigned size)
 
 void pci_cfg_guest_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t val)
 {
-	bool touches_bars = false, touches_cmd = false, touches_msix = false;
+	bool touches_bars = false, touches_cmd = false, touches_msix = false, touches_line = false;
 
 	if (off >= PCI_CFG_SIZE)
 		return;
@@ -337,10 +365,14 @@ void pci_cfg_guest_write(struct pci_dev *d, unsigned off, unsigned size, uint32_
 				touches_bars = true;
 			if (o == PCI_COMMAND || o == PCI_COMMAND + 1)
 				touches_cmd = true;
+			if (o == PCI_INTERRUPT_LINE)
+				touches_line = true;
 			if (d->msix.nvec && o >= d->msix.cap + 2u && o < d->msix.cap + 4u)
 				touches_msix = true;
 		}
 	}
+	if (touches_line)
+		intx_line_routed(d);
 	if (touches_bars || touches_cmd)
 		update_bar_mappings(d);
 	if (touches_cmd)
@@ -361,7 +393,8 @@ void pci_dev_reset(struct pci_dev *d)
 							 d->w1cmask[PCI_STATUS + 1] << 8));
 	pci_cfg_set8(d, PCI_CACHE_LINE_SIZE, 0);
 	pci_cfg_set8(d, PCI_LATENCY_TIMER, 0);
-	pci_cfg_set8(d, PCI_INTERRUPT_LINE, 0);
+	/* A line the device model routed itself (read-only) stays. */
+	d->cfg[PCI_INTERRUPT_LINE] &= (uint8_t)~d->wmask[PCI_INTERRUPT_LINE];
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
 		unsigned off = PCI_BASE_ADDRESS_0 + 4 * (unsigned)i;
 		uint32_t keep = pci_cfg_read32(d, off) &

@@ -174,6 +174,9 @@ int pci_msix_notify(struct pci_dev *d, int vec);
 
 /* Set or clear the function's INTx request; the line follows it unless the
  * command register's INTx-disable bit is set.  Status bit 3 mirrors it. */
+/* The platform routes the function's INTx pin to line (an IOAPIC GSI):
+ * the interrupt line register a guest reads, the line started released. */
+void pci_dev_route_intx(struct pci_dev *d, uint8_t line);
 void pci_intx_set(struct pci_dev *d, bool pending);
 
 /* Device reset: config header back to power-on values (IDs kept), BARs

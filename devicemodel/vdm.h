@@ -10,6 +10,8 @@
 #include "evloop.h"
 #include "hsm.h"
 #include "pci.h"
+#include "platform_reset.h"
+#include "pci_space.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +34,7 @@ struct vdm {
 	struct hsm_vm *vm;
 	struct hsm_caps caps;
 	struct pci_bus bus;
+	struct pci_space space; /* BARs and GSIs vdm lays out (passthrough) */
 	uint8_t uuid[16];
 	char uuid_str[37];
 	int ndevices;
@@ -41,6 +44,8 @@ struct vdm {
 	struct virtio_vhost *vhosts;
 	/* Announcements for the management API (events.h), from any thread. */
 	struct vdm_events *events;
+	/* Guest resets where vdm is the platform (caps.boot_cpu). */
+	struct platform_reset reset;
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;
 	int hv_status;

@@ -8,17 +8,18 @@
  *   vdm-vhost-user [-v] [--log-file PATH] --socket PATH EMULATION[,OPTIONS]
  *
  * The vhost-user protocol is libvhostproxy's server (vhost_user_server.c);
- * this file is the program around it: the command line, vdm's event loop
- * watching the socket, each running ring's kick fd, and the ring served
- * with libvbsu on each kick.  A front-end that goes away, or is dropped for
- * a bad message, leaves the daemon waiting for the next.  SIGINT/SIGTERM
- * remove the socket and end it with status 0; bad arguments exit 2, a
- * start-up failure 1.
+ * this file is the program around it: the command line (EMULATION[,OPTIONS]
+ * parsed by vdm's own parser, devemu_parse), vdm's event loop watching the
+ * socket and each running ring's kick fd, and the ring served with libvbsu
+ * on each kick through the emulation's hooks (vdm_vhost_user.h: virtio-rnd
+ * here, virtio-blk and virtio-console in their own files).  A front-end that
+ * goes away, or is dropped for a bad message, leaves the daemon waiting for
+ * the next, with the back-end's state kept.  SIGINT/SIGTERM flush, remove
+ * the socket and end it with status 0; bad arguments exit 2, a start-up
+ * failure 1.
  */
-#include "evloop.h"
-#include "log.h"
-#include "vbsu.h"
-#include "vhostproxy.h"
+#include "vdm_vhost_user.h"
+#include "devemu.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -39,75 +40,71 @@
 #define SERVE_BUDGET 64
 #define SERVE_PASSES 4
 
-/* An emulation as vdm-vhost-user knows it. */
-struct emul {
-	const char *name;
-	bool served;             /* false: vdm has it, this program not yet */
-	uint64_t features;
-	unsigned nrings;
-	int (*init)(char *err, size_t errlen);
-	int (*process)(struct vqueue *vq, int budget);
+/* libvbsu's rings do both layouts, so packed rings are offered too. */
+uint64_t vvu_ring_features(void)
+{
+	return 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |
+	       1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_F_RING_PACKED;
+}
+
+/* ---- virtio-rnd: OpenSSL's CSPRNG, one ring, nothing in flight ---- */
+
+static int rnd_open(struct vvu_daemon *dm, const void *cfg, char *err, size_t errlen)
+{
+	(void)cfg;
+	dm->nrings = 1;
+	dm->features = vvu_ring_features();
+	return vbsu_rnd_init(err, errlen);
+}
+
+static int rnd_process(struct vvu_daemon *dm, struct vvu_ring *r, int budget)
+{
+	(void)dm;
+	return vbsu_rnd_process(&r->vq, budget);
+}
+
+static const struct vvu_emul vvu_emul_rnd = {
+	.name = "virtio-rnd",
+	.open = rnd_open,
+	.process = rnd_process,
 };
 
-#define RING_FEATURES                                                                             \
-	(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |                       \
-	 1ULL << VIRTIO_RING_F_EVENT_IDX)
-
-static const struct emul emuls[] = {
-	{ "virtio-rnd", true, RING_FEATURES, 1, vbsu_rnd_init, vbsu_rnd_process },
-	{ "virtio-blk", false, 0, 0, NULL, NULL },
-	{ "virtio-net", false, 0, 0, NULL, NULL },
-	{ "virtio-console", false, 0, 0, NULL, NULL },
-	{ "virtio-fs", false, 0, 0, NULL, NULL },
-	{ "virtio-vsock", false, 0, 0, NULL, NULL },
-	{ "hostbridge", false, 0, 0, NULL, NULL },
-};
-
-struct daemon;
-
-/* One ring while the front-end lets us serve it. */
-struct ring {
-	struct daemon *dm;
-	unsigned idx;
-	struct vqueue vq;
-	bool running;
-	int kick_fd;             /* the server's; watched while running */
-	int resume_fd;           /* ours: more work waits after a turn's budget */
-	struct ratelimit rl;
-};
-
-struct daemon {
-	const struct emul *emul;
-	struct evloop *loop;
-	struct vhost_server *server;
-	const char *path;
-	struct ring rings[VHOST_MAX_RINGS];
-	struct ratelimit refused_rl;
-};
+/* The emulations served; vdm's others are refused as not yet served. */
+static const struct vvu_emul *const emuls[] = { &vvu_emul_rnd, &vvu_emul_blk,
+						 &vvu_emul_console };
 
 /* ---- serving a ring ---- */
 
-static void serve(struct ring *r)
+void vvu_ring_completed(struct vvu_ring *r)
 {
-	struct daemon *dm = r->dm;
+	/* EVENT_IDX / NO_INTERRUPT decide whether the driver hears of it. */
+	if (r->running && vq_endchains(&r->vq))
+		vhost_server_call(r->dm->server, r->idx);
+}
+
+void vvu_ring_serve(struct vvu_ring *r)
+{
+	struct vvu_daemon *dm = r->dm;
 	uint64_t one = 1;
 
 	if (!r->running || r->vq.broken)
 		return;
 	for (int pass = 0; pass < SERVE_PASSES; pass++) {
-		int n = dm->emul->process(&r->vq, SERVE_BUDGET);
+		int n = dm->emul->process(dm, r, SERVE_BUDGET);
 
 		if (n < 0) {
 			/* The driver broke the ring: say so to the front-end (its
 			 * error fd) and touch the ring no more until it restarts it. */
 			log_ratelimited(&r->rl, LOG_WARN, "ring %u: the driver broke it: %s", r->idx,
 					r->vq.error ? r->vq.error : strerror(-n));
+			vvu_ring_completed(r); /* what finished before the bad chain */
 			vhost_server_ring_error(dm->server, r->idx);
 			return;
 		}
-		/* EVENT_IDX / NO_INTERRUPT decide whether the driver hears of it. */
-		if (vq_endchains(&r->vq))
-			vhost_server_call(dm->server, r->idx);
+		vvu_ring_completed(r);
+		/* No room: completions bring us back (the device's job). */
+		if (r->blocked)
+			return;
 		if (n < SERVE_BUDGET) {
 			/* Ask for the next kick, then look once more: a chain
 			 * posted before the driver saw that would get none. */
@@ -123,7 +120,7 @@ static void serve(struct ring *r)
 
 static void on_kick(void *arg, int fd, uint32_t events)
 {
-	struct ring *r = arg;
+	struct vvu_ring *r = arg;
 	uint64_t v;
 
 	if (read(fd, &v, sizeof(v)) <= 0 && (events & (EPOLLHUP | EPOLLERR))) {
@@ -133,7 +130,7 @@ static void on_kick(void *arg, int fd, uint32_t events)
 		evloop_del_fd(r->dm->loop, fd);
 		return;
 	}
-	serve(r);
+	vvu_ring_serve(r);
 }
 
 static void on_resume(void *arg, int fd, uint32_t events)
@@ -144,7 +141,7 @@ static void on_resume(void *arg, int fd, uint32_t events)
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* Spurious wake-up: the counter was already read. */
 	}
-	serve(arg);
+	vvu_ring_serve(arg);
 }
 
 /* ---- the server's callbacks ---- */
@@ -152,8 +149,8 @@ static void on_resume(void *arg, int fd, uint32_t events)
 static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring *sr, char *err,
 		      size_t errlen)
 {
-	struct daemon *dm = opaque;
-	struct ring *r = &dm->rings[idx];
+	struct vvu_daemon *dm = opaque;
+	struct vvu_ring *r = &dm->rings[idx];
 	struct vq_mem mem = { vhost_server_translate, dm->server };
 	int ret;
 
@@ -163,9 +160,13 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 		snprintf(err, errlen, "%s", r->vq.error);
 		return -EINVAL;
 	}
-	/* Take up where the last owner stopped: its avail index, and the used
-	 * index the ring itself holds. */
-	vq_set_indexes(&r->vq, sr->base, vq_used_idx_in_ring(&r->vq));
+	/*
+	 * Take up where the last owner stopped: its avail index, and the used
+	 * index the ring itself holds.  A packed ring holds none, and its base
+	 * is a position (wrap counter in bit 15): the last owner finished what
+	 * it took, so the used position is the avail one.
+	 */
+	vq_set_indexes(&r->vq, sr->base, r->vq.packed ? sr->base : vq_used_idx_in_ring(&r->vq));
 	ret = evloop_add_fd(dm->loop, sr->kick_fd, EPOLLIN, on_kick, r);
 	if (ret) {
 		snprintf(err, errlen, "cannot watch its kick fd: %s", strerror(-ret));
@@ -174,20 +175,25 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 	}
 	r->kick_fd = sr->kick_fd;
 	r->running = true;
+	r->blocked = false;
 	log_info("ring %u started: %u entries, from avail index %u", idx, sr->num, sr->base);
 	/* Requests may wait from before (another owner stopped with work
 	 * posted): a ring must not depend on a kick to start. */
-	serve(r);
+	vvu_ring_serve(r);
 	return 0;
 }
 
 static void ring_stop(void *opaque, unsigned idx, uint16_t *next_avail)
 {
-	struct daemon *dm = opaque;
-	struct ring *r = &dm->rings[idx];
+	struct vvu_daemon *dm = opaque;
+	struct vvu_ring *r = &dm->rings[idx];
 
 	if (!r->running)
 		return;
+	/* Requests in flight finish first: their buffers are in guest memory
+	 * the front-end may take away next. */
+	if (dm->emul->quiesce)
+		dm->emul->quiesce(dm);
 	evloop_del_fd(dm->loop, r->kick_fd);
 	*next_avail = r->vq.last_avail;
 	vq_reset(&r->vq);
@@ -198,10 +204,14 @@ static void ring_stop(void *opaque, unsigned idx, uint16_t *next_avail)
 
 static int mem_changed(void *opaque, char *err, size_t errlen)
 {
-	struct daemon *dm = opaque;
+	struct vvu_daemon *dm = opaque;
 
-	for (unsigned i = 0; i < dm->emul->nrings; i++) {
-		struct ring *r = &dm->rings[i];
+	/* Requests in flight have buffers in the old table, which goes once
+	 * this returns: they finish first. */
+	if (dm->emul->quiesce)
+		dm->emul->quiesce(dm);
+	for (unsigned i = 0; i < dm->nrings; i++) {
+		struct vvu_ring *r = &dm->rings[i];
 
 		if (r->running && vq_remap(&r->vq)) {
 			snprintf(err, errlen, "ring %u: %s", i, r->vq.error);
@@ -215,7 +225,7 @@ static int mem_changed(void *opaque, char *err, size_t errlen)
 
 static void on_conn(void *arg, int fd, uint32_t events)
 {
-	struct daemon *dm = arg;
+	struct vvu_daemon *dm = arg;
 	int ret = vhost_server_handle(dm->server);
 
 	(void)events;
@@ -236,7 +246,7 @@ static void on_conn(void *arg, int fd, uint32_t events)
  * at once).  Serve what it left, a bounded number of messages, so a
  * front-end that has gone is not taken for one still there.
  */
-static void settle_conn(struct daemon *dm)
+static void settle_conn(struct vvu_daemon *dm)
 {
 	int fd;
 
@@ -251,7 +261,7 @@ static void settle_conn(struct daemon *dm)
 
 static void on_listen(void *arg, int fd, uint32_t events)
 {
-	struct daemon *dm = arg;
+	struct vvu_daemon *dm = arg;
 	int ret;
 
 	(void)fd;
@@ -292,7 +302,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: " PROG " [OPTIONS] --socket PATH EMULATION[,OPTIONS]\n"
 		"Serve one of vdm's VBS-U back-ends to a vhost-user front-end (for example\n"
-		"QEMU's vhost-user-rng-pci, or vdm's vhost=user:PATH) on a UNIX socket.\n"
+		"QEMU's vhost-user-blk-pci, or vdm's vhost=user:PATH) on a UNIX socket.\n"
 		"\n"
 		"      --socket PATH     listen on PATH (a stale socket there is replaced;\n"
 		"                        any other file is refused)\n"
@@ -301,9 +311,17 @@ static void usage(FILE *f)
 		"      --help            show this help and exit\n"
 		"      --version         show the version and exit\n"
 		"\n"
-		"Emulations:\n"
+		"Emulations, with vdm's options for them (as after the slot in vdm -s):\n"
 		"  virtio-rnd            entropy from OpenSSL's CSPRNG, one request queue\n"
-		"(virtio-blk, virtio-net, virtio-console and virtio-fs are not yet served.)\n");
+		"  virtio-blk,IMAGE[,ro][,sectorsize=512|4096][,serial=ID]\n"
+		"            [,writeback|writethru|nocache][,aio=io_uring|threads][,mq=N]\n"
+		"            [,locking=off]\n"
+		"                        a disk on a raw image, N request queues (up to 8);\n"
+		"                        its config space through the CONFIG protocol feature\n"
+		"  virtio-console,stdio|pty|socket:PATH\n"
+		"                        a console with one port on this terminal, a new\n"
+		"                        pseudo-terminal or a UNIX socket\n"
+		"(virtio-net and virtio-fs are not yet served.)\n");
 }
 
 static int parse(int argc, char **argv, struct options *o)
@@ -359,37 +377,61 @@ static int parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* EMULATION[,OPTIONS]: the emulation, if served; none takes options yet. */
-static const struct emul *find_emul(const char *spec)
+/*
+ * EMULATION[,OPTIONS]: the emulation, if served, and its options parsed by
+ * vdm's own parser for -s (same options, same error lines) into *cfg.
+ * NULL after a one-line error.
+ */
+static const struct vvu_emul *find_emul(const char *spec, const struct devemu **parser,
+				       void **cfg)
 {
 	size_t len = strcspn(spec, ",");
+	const char *opts = spec[len] ? spec + len + 1 : NULL;
+	char name[32], why[200] = "";
+	const struct devemu *emu = NULL;
 
-	for (size_t i = 0; i < sizeof(emuls) / sizeof(emuls[0]); i++) {
-		if (strlen(emuls[i].name) != len || strncmp(emuls[i].name, spec, len))
-			continue;
-		if (!emuls[i].served) {
-			fprintf(stderr, PROG ": %s is not yet served by " PROG "\n", emuls[i].name);
-			return NULL;
-		}
-		if (spec[len]) {
-			fprintf(stderr, PROG ": %s: unknown option '%s'\n", emuls[i].name,
-				spec + len + 1);
-			return NULL;
-		}
-		return &emuls[i];
+	*cfg = NULL;
+	if (len < sizeof(name)) {
+		memcpy(name, spec, len);
+		name[len] = '\0';
+		emu = devemu_find(name);
 	}
-	fprintf(stderr, PROG ": unknown emulation '%.*s' (see --help)\n", (int)len, spec);
+	if (!emu) {
+		fprintf(stderr, PROG ": unknown emulation '%.*s' (see --help)\n", (int)len, spec);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(emuls) / sizeof(emuls[0]); i++) {
+		const struct vvu_emul *e = emuls[i];
+
+		if (strcmp(e->name, name))
+			continue;
+		if (devemu_parse(emu, opts, cfg, why, sizeof(why))) {
+			fprintf(stderr, PROG ": %s\n", why);
+			return NULL;
+		}
+		if ((!e->takes_options && opts && *opts) ||
+		    (e->check && e->check(*cfg, why, sizeof(why)))) {
+			if (!why[0])
+				snprintf(why, sizeof(why), "%s: '%s' is an option of vdm's PCI "
+					 "function or route, not of the back-end", name, opts);
+			fprintf(stderr, PROG ": %s\n", why);
+			devemu_free_cfg(emu, *cfg);
+			*cfg = NULL;
+			return NULL;
+		}
+		*parser = emu;
+		return e;
+	}
+	fprintf(stderr, PROG ": %s is not yet served by " PROG "\n", name);
 	return NULL;
 }
 
 /* ---- main ---- */
 
-static int daemon_init(struct daemon *dm, char *err, size_t errlen)
+static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t errlen)
 {
 	struct vhost_server_dev dev = {
 		.name = dm->emul->name,
-		.features = dm->emul->features,
-		.nrings = dm->emul->nrings,
 		.max_ring_size = (uint16_t)VQ_MAX_SIZE,
 		.ring_start = ring_start,
 		.ring_stop = ring_stop,
@@ -400,18 +442,18 @@ static int daemon_init(struct daemon *dm, char *err, size_t errlen)
 
 	dm->refused_rl = (struct ratelimit)RATELIMIT_INIT;
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
-		dm->rings[i] = (struct ring){ .dm = dm, .idx = i, .kick_fd = -1, .resume_fd = -1,
-					      .rl = RATELIMIT_INIT };
-	ret = dm->emul->init(err, errlen);
-	if (ret)
-		return ret;
+		dm->rings[i] = (struct vvu_ring){ .dm = dm, .idx = i, .kick_fd = -1,
+						  .resume_fd = -1, .rl = RATELIMIT_INIT };
 	dm->loop = evloop_create();
 	if (!dm->loop) {
 		snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
 		return -errno;
 	}
-	for (unsigned i = 0; i < dm->emul->nrings; i++) {
-		struct ring *r = &dm->rings[i];
+	ret = dm->emul->open(dm, cfg, err, errlen);
+	if (ret)
+		return ret;
+	for (unsigned i = 0; i < dm->nrings; i++) {
+		struct vvu_ring *r = &dm->rings[i];
 
 		r->resume_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (r->resume_fd < 0 ||
@@ -419,6 +461,12 @@ static int daemon_init(struct daemon *dm, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot set up ring %u: %s", i, strerror(errno));
 			return -EIO;
 		}
+	}
+	dev.features = dm->features;
+	dev.nrings = dm->nrings;
+	if (dm->config_len) {
+		dev.config = dm->config;
+		dev.config_len = dm->config_len;
 	}
 	ret = vhost_server_open(&dm->server, dm->path, &dev, err, errlen);
 	if (ret)
@@ -429,10 +477,13 @@ static int daemon_init(struct daemon *dm, char *err, size_t errlen)
 	return ret;
 }
 
-static void daemon_fini(struct daemon *dm)
+static void daemon_fini(struct vvu_daemon *dm)
 {
-	/* The server first: stopping its rings removes their watches. */
+	/* The server first: stopping its rings removes their watches and
+	 * finishes what is in flight; then the back-end flushes. */
 	vhost_server_close(dm->server);
+	if (dm->emul->close)
+		dm->emul->close(dm);
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		if (dm->rings[i].resume_fd >= 0)
 			close(dm->rings[i].resume_fd);
@@ -442,7 +493,9 @@ static void daemon_fini(struct daemon *dm)
 
 int main(int argc, char **argv)
 {
-	static struct daemon dm;
+	static struct vvu_daemon dm;
+	const struct devemu *parser = NULL;
+	void *cfg = NULL;
 	struct options o = { 0 };
 	char err[512] = "";
 	int ret, sig;
@@ -458,7 +511,7 @@ int main(int argc, char **argv)
 		printf(PROG " %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	dm.emul = find_emul(o.spec);
+	dm.emul = find_emul(o.spec, &parser, &cfg);
 	if (!dm.emul)
 		return 2;
 	dm.path = o.socket;
@@ -467,26 +520,29 @@ int main(int argc, char **argv)
 		ret = log_open_file(o.log_file);
 		if (ret) {
 			fprintf(stderr, PROG ": --log-file '%s': %s\n", o.log_file, strerror(-ret));
+			devemu_free_cfg(parser, cfg);
 			return 2;
 		}
 	}
 	/* A call or error fd that is a pipe whose reader left must not kill
 	 * the daemon: the write just fails. */
 	signal(SIGPIPE, SIG_IGN);
-	ret = daemon_init(&dm, err, sizeof(err));
+	ret = daemon_init(&dm, cfg, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", err[0] ? err : strerror(-ret));
 		if (o.log_file)
 			log_err("%s", err[0] ? err : strerror(-ret));
 		daemon_fini(&dm);
+		devemu_free_cfg(parser, cfg);
 		log_close();
 		return 1;
 	}
-	log_info("serving %s on %s (%u ring%s)", dm.emul->name, dm.path, dm.emul->nrings,
-		 dm.emul->nrings == 1 ? "" : "s");
+	log_info("serving %s on %s (%u ring%s)", dm.emul->name, dm.path, dm.nrings,
+		 dm.nrings == 1 ? "" : "s");
 	sig = evloop_run(dm.loop);
 	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
 	daemon_fini(&dm);
+	devemu_free_cfg(parser, cfg);
 	log_close();
 	return 0;
 }

@@ -199,6 +199,12 @@ struct virtio_dev_params {
 	void *config;
 	uint32_t config_size;
 	bool transitional;       /* also offer the legacy I/O BAR (0x1000.. device IDs) */
+	/*
+	 * Also offer VIRTIO_F_RING_PACKED (virtio 1.2, 2.8).  Only a modern
+	 * driver can take it: the legacy interface shows 32 feature bits.  On
+	 * a vhost route the offer is then masked by the back-end's features.
+	 */
+	bool packed;
 	struct virtio_poll poll; /* for every queue the transport paces */
 	/* The loop serving the queues (an I/O thread's, not yet running);
 	 * NULL: vdm's.  With one, the device sets pci.lock before it starts. */
@@ -293,12 +299,13 @@ void vhost_route_free(struct vhost_route *r);
 /*
  * The options virtio devices share, for their devemu option hooks:
  * "transitional" (unless transitional is NULL: the device has no legacy
- * interface) and the vhost route's (vhost_route_parse; unless route is
- * NULL).  Returns 1 when opt was one of them (applied), 0 when it was not,
- * or -errno with a one-line reason in err.
+ * interface), "packed=on|off" into *no_packed (unless NULL: the device does
+ * not choose its ring layout) and the vhost route's (vhost_route_parse;
+ * unless route is NULL).  Returns 1 when opt was one of them (applied), 0
+ * when it was not, or -errno with a one-line reason in err.
  */
-int virtio_common_option(const char *opt, bool *transitional, struct vhost_route *route,
-			 char *err, size_t errlen);
+int virtio_common_option(const char *opt, bool *transitional, bool *no_packed,
+			 struct vhost_route *route, char *err, size_t errlen);
 
 /* What a device tells the vhost glue. */
 struct virtio_vhost_params {

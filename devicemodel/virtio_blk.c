@@ -7,6 +7,7 @@
  * geometry: config space comes from it (GET_CONFIG) and the features it
  * offers shape ours.
  */
+#include "virtio_blk.h"
 #include "devemu.h"
 #include "iothread.h"
 #include "virtio.h"
@@ -47,7 +48,9 @@
 struct blk_cfg {
 	char *path;
 	bool read_only;
-	uint32_t sector_size;
+	uint32_t sector_size, phys_sector_size;
+	bool discard_asked;
+	uint32_t discard_max_sectors, discard_max_seg, discard_align;
 	char *serial;
 	enum vbsu_blk_cache cache;
 	enum vbsu_blk_aio aio;
@@ -57,6 +60,7 @@ struct blk_cfg {
 	bool no_lock;     /* locking=off: share the image with other writers */
 	bool image_opts; /* an option about the image was given */
 	bool transitional;
+	bool no_packed;   /* packed=off: offer the split ring only */
 	struct vhost_route route;
 };
 
@@ -84,7 +88,7 @@ static void blk_clear_cfg(void *cfg)
 static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
 	struct blk_cfg *c = cfg;
-	int r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
+	int r = virtio_common_option(opt, &c->transitional, &c->no_packed, &c->route, err, errlen);
 
 	if (r)
 		return r < 0 ? r : 0;
@@ -97,14 +101,50 @@ static int blk_option(void *cfg, const char *opt, char *err, size_t errlen)
 	} else if (!strcmp(opt, "locking=off") || !strcmp(opt, "locking=on")) {
 		c->no_lock = !strcmp(opt, "locking=off");
 	} else if (!strncmp(opt, "sectorsize=", 11)) {
-		if (!strcmp(opt + 11, "512"))
-			c->sector_size = 512;
-		else if (!strcmp(opt + 11, "4096"))
-			c->sector_size = 4096;
-		else {
-			snprintf(err, errlen, "sectorsize must be 512 or 4096, not '%s'", opt + 11);
+		/* LOGICAL[/PHYSICAL], as acrn-dm takes it. */
+		char *end;
+		unsigned long l = strtoul(opt + 11, &end, 10), ph = l;
+
+		if (*end == '/')
+			ph = strtoul(end + 1, &end, 10);
+		if ((l != 512 && l != 4096) || *end || opt[11] == '-' || ph < l || ph > 65536 ||
+		    (ph & (ph - 1))) {
+			snprintf(err, errlen,
+				 "sectorsize must be 512 or 4096, optionally /PHYSICAL (a power of two "
+				 "up to 65536, not smaller), not '%s'",
+				 opt + 11);
 			return -EINVAL;
 		}
+		c->sector_size = (uint32_t)l;
+		c->phys_sector_size = (uint32_t)ph;
+	} else if (!strcmp(opt, "discard")) {
+		/* acrn-dm's switch; vdm offers DISCARD wherever the image's
+		 * file system punches holes. */
+		c->discard_asked = true;
+	} else if (!strncmp(opt, "discard=", 8)) {
+		unsigned long v[3];
+		const char *p = opt + 8;
+		char *end;
+
+		for (int i = 0; i < 3; i++) {
+			v[i] = strtoul(p, &end, 10);
+			if (end == p || *p == '-' || *end != (i < 2 ? ':' : '\0'))
+				goto bad_discard;
+			p = end + 1;
+		}
+		if (v[0] < 1 || v[0] > BLK_MAX_DWZ_SECTORS || v[1] < 1 ||
+		    v[1] > VBSU_BLK_MAX_DWZ_SEG || v[2] < 1 || v[2] > v[0]) {
+bad_discard:
+			snprintf(err, errlen,
+				 "discard=MAX_SECTORS:MAX_SEGMENTS:ALIGNMENT wants 1..%d, 1..%d and "
+				 "1..MAX_SECTORS, not '%s'",
+				 BLK_MAX_DWZ_SECTORS, VBSU_BLK_MAX_DWZ_SEG, opt + 8);
+			return -EINVAL;
+		}
+		c->discard_asked = true;
+		c->discard_max_sectors = (uint32_t)v[0];
+		c->discard_max_seg = (uint32_t)v[1];
+		c->discard_align = (uint32_t)v[2];
 	} else if (!strcmp(opt, "writeback")) {
 		c->cache = VBSU_BLK_WRITEBACK;
 	} else if (!strcmp(opt, "writethru")) {
@@ -325,39 +365,91 @@ static const struct virtio_ops blk_ops = {
 	.cfg_write = blk_cfg_write,
 };
 
-static uint64_t blk_features(const struct virtio_blk *b)
+uint64_t vblk_features(const struct vbsu_blk *be, unsigned nqueues)
 {
 	uint64_t f = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 		     (1ULL << VIRTIO_BLK_F_FLUSH);
 
-	if (b->be.read_only)
+	if (be->read_only)
 		f |= 1ULL << VIRTIO_BLK_F_RO;
-	if (b->be.can_discard)
+	if (be->can_discard)
 		f |= 1ULL << VIRTIO_BLK_F_DISCARD;
-	if (b->be.can_write_zeroes)
+	if (be->can_write_zeroes)
 		f |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
-	if (b->cfg->mq > 1)
+	if (nqueues > 1)
 		f |= 1ULL << VIRTIO_BLK_F_MQ;
 	return f;
 }
 
-static void blk_fill_config(struct virtio_blk *b)
+void vblk_fill_config(struct virtio_blk_config *c, const struct vbsu_blk *be, unsigned nqueues)
 {
-	struct virtio_blk_config *c = &b->config;
-	uint32_t align = b->be.sector_size >> 9;
+	uint32_t align = be->sector_size >> 9;
 
 	/* Little-endian, as every device's config space (virtio.h). */
 	memset(c, 0, sizeof(*c));
-	c->capacity = htole64(b->be.capacity);
+	c->capacity = htole64(be->capacity);
 	c->seg_max = htole32(BLK_SEG_MAX_TOLD);
-	c->blk_size = htole32(b->be.sector_size);
-	c->max_discard_sectors = htole32(BLK_MAX_DWZ_SECTORS);
-	c->max_discard_seg = htole32(BLK_MAX_DWZ_SEG_TOLD);
-	c->discard_sector_alignment = htole32(align);
+	c->blk_size = htole32(be->sector_size);
+	c->max_discard_sectors = htole32(be->discard_max_seg ? be->discard_max_sectors
+							      : BLK_MAX_DWZ_SECTORS);
+	c->max_discard_seg = htole32(be->discard_max_seg ? be->discard_max_seg
+							 : BLK_MAX_DWZ_SEG_TOLD);
+	c->discard_sector_alignment = htole32(be->discard_max_seg ? be->discard_align : align);
+	/* The topology: physical blocks of 2^exp logical ones. */
+	for (uint32_t ph = be->phys_sector_size; ph > be->sector_size; ph >>= 1)
+		c->physical_block_exp++;
 	c->max_write_zeroes_sectors = htole32(BLK_MAX_DWZ_SECTORS);
 	c->max_write_zeroes_seg = htole32(BLK_MAX_DWZ_SEG_TOLD);
-	c->write_zeroes_may_unmap = b->be.can_discard;
-	c->num_queues = htole16((uint16_t)b->cfg->mq);
+	c->write_zeroes_may_unmap = be->can_discard;
+	c->num_queues = htole16((uint16_t)nqueues);
+}
+
+unsigned vblk_queues(const void *cfgp)
+{
+	return ((const struct blk_cfg *)cfgp)->mq;
+}
+
+const char *vblk_image_path(const void *cfgp)
+{
+	return ((const struct blk_cfg *)cfgp)->path;
+}
+
+int vblk_check_standalone(const void *cfgp, char *err, size_t errlen)
+{
+	const struct blk_cfg *cfg = cfgp;
+	const char *what = cfg->route.kind != VHOST_ROUTE_NONE || cfg->route.reconnect_s
+				   ? "vhost= and reconnect= choose vdm's route"
+			   : cfg->transitional ? "transitional is the front-end's PCI function"
+			   : cfg->iothread	? "iothread is not served here yet"
+			   : cfg->poll.mode != VIRTIO_POLL_UNSET ? "poll= is not served here yet"
+								  : NULL;
+
+	if (!what)
+		return 0;
+	snprintf(err, errlen, "virtio-blk: %s", what);
+	return -EINVAL;
+}
+
+int vblk_open_image(const void *cfgp, struct vbsu_blk *be, char *err, size_t errlen)
+{
+	const struct blk_cfg *cfg = cfgp;
+	struct vbsu_blk_params bp = {
+		.path = cfg->path,
+		.read_only = cfg->read_only,
+		.sector_size = cfg->sector_size,
+		.serial = cfg->serial,
+		.max_segs = BLK_SEG_MAX,
+		.queue_size = BLK_QUEUE_SIZE * cfg->mq, /* slots shared by the queues */
+		.cache = cfg->cache,
+		.aio = cfg->aio,
+		.lock = !cfg->no_lock,
+		.phys_sector_size = cfg->phys_sector_size,
+		.discard_max_sectors = cfg->discard_max_sectors,
+		.discard_max_seg = cfg->discard_max_seg,
+		.discard_align = cfg->discard_align,
+	};
+
+	return vbsu_blk_open(be, &bp, err, errlen);
 }
 
 /* A disk served by a vhost-user-blk back-end: its config and features. */
@@ -403,6 +495,7 @@ static int blk_create_vhost(const struct devemu_ctx *ctx, struct virtio_blk *b, 
 		.config = &b->config,
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 	};
 	ret = virtio_dev_init_routed(&b->vd, ctx, &p, vv, err, errlen);
 	if (ret) {
@@ -435,24 +528,13 @@ static int blk_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		*out = &b->vd.pci;
 		return 0;
 	}
-	struct vbsu_blk_params bp = {
-		.path = cfg->path,
-		.read_only = cfg->read_only,
-		.sector_size = cfg->sector_size,
-		.serial = cfg->serial,
-		.max_segs = BLK_SEG_MAX,
-		.queue_size = BLK_QUEUE_SIZE * cfg->mq, /* slots shared by the queues */
-		.cache = cfg->cache,
-		.aio = cfg->aio,
-		.lock = !cfg->no_lock,
-	};
 	if (cfg->iothread && ctx->caps.ram_remaps) {
 		snprintf(err, errlen, "iothread: not with this HSM back-end, which can map guest RAM "
 				      "anew under a running queue");
 		free(b);
 		return -EOPNOTSUPP;
 	}
-	ret = vbsu_blk_open(&b->be, &bp, err, errlen);
+	ret = vblk_open_image(cfg, &b->be, err, errlen);
 	if (ret) {
 		free(b);
 		return ret;
@@ -469,15 +551,16 @@ static int blk_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 			return ret;
 		}
 	}
-	blk_fill_config(b);
+	vblk_fill_config(&b->config, &b->be, cfg->mq);
 	struct virtio_dev_params p = {
 		.ops = &blk_ops,
 		.nqueues = (int)cfg->mq,
 		.queue_max = BLK_QUEUE_SIZE,
-		.features = blk_features(b),
+		.features = vblk_features(&b->be, cfg->mq),
 		.config = &b->config,
 		.config_size = sizeof(b->config),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 		.poll = cfg->poll,
 		.loop = b->io.loop, /* NULL without iothread: vdm's */
 	};
@@ -506,6 +589,10 @@ static int blk_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		return ret;
 	}
 	static const char *const cache_names[] = { "writeback", "writethru", "nocache" };
+	if (cfg->discard_asked && !b->be.can_discard)
+		log_warn("virtio-blk: %s: discard asked for, but its file system punches no holes: "
+			 "DISCARD is not offered",
+			 cfg->path);
 	log_info("virtio-blk: %s, %llu sectors%s, %u-byte blocks%s%s, %s, I/O on %s%s", cfg->path,
 		 (unsigned long long)b->be.capacity, cfg->read_only ? ", read-only" : "",
 		 cfg->sector_size, b->be.can_discard ? ", discard" : "",
@@ -535,11 +622,12 @@ static void blk_destroy(struct pci_dev *d)
 			t.holdoff_misses += b->vd.queues[i].stats.holdoff_misses;
 		}
 		log_info("virtio-blk: %s: %llu requests (%llu failed), %llu served at once, "
-			 "%llu through %s; %llu kicks, %llu interrupts, hold-off %llu hits / "
+			 "%llu through %s (mean depth %.1f); %llu kicks, %llu interrupts, hold-off %llu hits / "
 			 "%llu misses",
 			 b->cfg->path, (unsigned long long)b->be.requests,
 			 (unsigned long long)b->be.errors, (unsigned long long)b->be.inline_done,
 			 (unsigned long long)b->be.submitted, vbsu_blk_engine(&b->be),
+			 b->be.submitted ? (double)b->be.depth_sum / (double)b->be.submitted : 0.0,
 			 (unsigned long long)t.kicks, (unsigned long long)t.interrupts,
 			 (unsigned long long)t.holdoff_hits, (unsigned long long)t.holdoff_misses);
 	}
@@ -555,11 +643,11 @@ static void blk_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_blk = {
 	.name = "virtio-blk",
-	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096][,serial=ID]"
+	.usage = "-s N,virtio-blk,PATH[,ro][,sectorsize=512|4096[/PHYS]][,discard[=S:G:A]][,serial=ID]"
 		 "[,writeback|writethru|nocache][,aio=io_uring|threads][,poll=off|auto|USECS][,mq=N]"
 		 "[,iothread][,locking=off]"
-		 "[,transitional] | "
-		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,transitional]",
+		 "[,packed=on|off][,transitional] | "
+		 "-s N,virtio-blk,vhost=user:SOCKET[,reconnect=S][,packed=on|off][,transitional]",
 	.cfg_size = sizeof(struct blk_cfg),
 	.option = blk_option,
 	.options_done = blk_options_done,

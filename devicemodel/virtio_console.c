@@ -1,11 +1,15 @@
 /*
- * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,transitional]`:
+ * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,packed=on|off][,transitional]`
+ * (or acrn-dm's `@stdio:NAME`, `@pty:NAME`, `@socket:NAME=PATH[:server]`)
+ * or `-s N,virtio-console,vhost=user:SOCKET[,reconnect=S][,transitional]`:
  * the console device (virtio 1.2, 5.3) with one port, the guest's hvc0,
  * and no MULTIPORT: queue 0 is the port's receiveq (host -> guest), queue 1
  * its transmitq (guest -> host).  Option parsing, features, config space and
  * the pacing of both queues against the host side live here; the bytes are
  * moved by the VBS-U back-end in vbs-u/console.c, and the host side of the
- * stream is a chardev (chardev.c).
+ * stream is a chardev (chardev.c).  On a vhost-user route both queues run in
+ * the back-end (vdm-vhost-user, for one), which owns the host side; vdm keeps
+ * the PCI function and a config space without a size.
  *
  * Pacing.  Transmit: chains are taken only while the chardev takes their
  * bytes; when its buffer is full the rest stay in the avail ring, the
@@ -16,6 +20,7 @@
  * VIRTIO_CONSOLE_F_SIZE is offered only when the host side is a terminal
  * whose size we can read (stdio on a tty).
  */
+#include "virtio_console.h"
 #include "chardev.h"
 #include "devemu.h"
 #include "virtio.h"
@@ -40,7 +45,11 @@ struct console_cfg {
 	struct chardev_spec backend;
 	bool have_backend;
 	bool transitional;
+	struct vhost_route route;
+	bool no_packed; /* packed=off: offer the split ring only */
 };
+
+static const struct virtio_vhost_params con_vhost = { .nrings = 2 };
 
 struct virtio_console {
 	struct virtio_dev vd; /* first */
@@ -57,28 +66,123 @@ static struct virtio_console *to_con(struct virtio_dev *vd)
 static void con_clear_cfg(void *cfg)
 {
 	chardev_spec_free(&((struct console_cfg *)cfg)->backend);
+	vhost_route_free(&((struct console_cfg *)cfg)->route);
+}
+
+/*
+ * acrn-dm's port spelling, [@]BACKEND:NAME[=PATH][:server|client], as the
+ * chardev spec vdm reads ("stdio", "pty", "socket:PATH") in out.  '@'
+ * marks acrn-dm's console port, which is the one port vdm has.  Returns 1
+ * when opt was in that spelling, 0 when it was not, -EINVAL (err) when it
+ * asks for what vdm does not do.
+ */
+static int acrn_port(const char *opt, char *out, size_t outlen, char *err, size_t errlen)
+{
+	static const char *const kinds[] = { "stdio:", "pty:", "tty:", "file:", "socket:" };
+	bool console = opt[0] == '@';
+	const char *spec = console ? opt + 1 : opt, *name = NULL;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncmp(spec, kinds[i], strlen(kinds[i])))
+			name = spec + strlen(kinds[i]);
+	/* Without '@' only the unmistakable forms are acrn-dm's: vdm's own
+	 * "socket:PATH" has no "NAME=" in front of the path. */
+	if (!name || (!console && !strncmp(spec, "socket:", 7) && !strchr(name, '=')))
+		return 0;
+	if (!console) {
+		snprintf(err, errlen,
+			 "'%s': a port without '@' is one of acrn-dm's MULTIPORT ports; vdm has "
+			 "one port, the console: write '@%s'",
+			 opt, opt);
+		return -EINVAL;
+	}
+	if (!strncmp(spec, "stdio:", 6) || !strncmp(spec, "pty:", 4)) {
+		snprintf(out, outlen, "%.*s", (int)(name - spec - 1), spec);
+		return 1;
+	}
+	if (!strncmp(spec, "socket:", 7)) {
+		const char *path = strchr(name, '=');
+		const char *type = path ? strchr(path + 1, ':') : NULL;
+		size_t plen = type ? (size_t)(type - path - 1) : path ? strlen(path + 1) : 0;
+
+		if (!path || !plen) {
+			snprintf(err, errlen, "'%s': expected @socket:NAME=PATH[:server]", opt);
+			return -EINVAL;
+		}
+		if (type && strcmp(type + 1, "server")) {
+			snprintf(err, errlen,
+				 "'%s': vdm's console socket listens (server); it does not dial out "
+				 "as '%s'",
+				 opt, type + 1);
+			return -EINVAL;
+		}
+		snprintf(out, outlen, "socket:%.*s", (int)plen, path + 1);
+		return 1;
+	}
+	snprintf(err, errlen,
+		 "'%s': vdm's console has no %.*s back-end (it has stdio, pty and socket)", opt,
+		 (int)(name - spec - 1), spec);
+	return -EINVAL;
 }
 
 static int con_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
 	struct console_cfg *c = cfg;
+	char spec[300];
 	int r;
 
-	if (virtio_common_option(opt, &c->transitional, NULL, err, errlen))
-		return 0;
+	r = virtio_common_option(opt, &c->transitional, &c->no_packed, &c->route, err, errlen);
+	if (r)
+		return r < 0 ? r : 0;
+	r = acrn_port(opt, spec, sizeof(spec), err, errlen);
+	if (r < 0)
+		return r;
 	if (c->have_backend) /* one port, one back-end */
 		return DEVEMU_UNKNOWN;
-	r = chardev_parse(opt, &c->backend, err, errlen);
+	r = chardev_parse(r ? spec : opt, &c->backend, err, errlen);
 	c->have_backend = r == 0;
 	return r;
 }
 
 static int con_options_done(void *cfg, char *err, size_t errlen)
 {
-	if (((struct console_cfg *)cfg)->have_backend)
+	struct console_cfg *c = cfg;
+
+	if (vhost_route_check(&c->route, "virtio-console", NULL, err, errlen))
+		return -EINVAL;
+	if (c->route.kind == VHOST_ROUTE_AUTO) /* no kernel vhost for consoles */
+		c->route.kind = VHOST_ROUTE_NONE;
+	if (c->route.kind == VHOST_ROUTE_USER && c->have_backend) {
+		snprintf(err, errlen, "with vhost=user the back-end owns the console's host side: "
+				      "give no stdio, pty or socket:PATH");
+		return -EINVAL;
+	}
+	if (c->route.kind == VHOST_ROUTE_USER || c->have_backend)
 		return 0;
 	snprintf(err, errlen, "virtio-console needs a back-end: stdio, pty or socket:PATH");
 	return -EINVAL;
+}
+
+int vcon_check_standalone(const void *cfgp, char *err, size_t errlen)
+{
+	const struct console_cfg *cfg = cfgp;
+	const char *what = cfg->route.kind != VHOST_ROUTE_NONE || cfg->route.reconnect_s
+				   ? "vhost= and reconnect= choose vdm's route"
+			   : cfg->transitional ? "transitional is the front-end's PCI function"
+					       : NULL;
+
+	if (!what)
+		return 0;
+	snprintf(err, errlen, "virtio-console: %s", what);
+	return -EINVAL;
+}
+
+int vcon_open_host(const void *cfgp, struct evloop *loop, const struct chardev_cbs *cbs,
+		   void *opaque, struct chardev **out, char *err, size_t errlen)
+{
+	const struct console_cfg *cfg = cfgp;
+
+	return chardev_open(out, loop, &cfg->backend, cbs, opaque, "virtio-console", err, errlen);
 }
 
 /* ---- the data path ---- */
@@ -203,6 +307,41 @@ static const struct virtio_ops con_ops = {
 	.reset = con_reset,
 };
 
+/* Both queues on a vhost-user back-end, which owns the host side: no
+ * chardev here, no size (the terminal, if any, is the back-end's). */
+static int con_create_vhost(const struct devemu_ctx *ctx, const struct console_cfg *cfg,
+			    struct pci_dev **out, char *err, size_t errlen)
+{
+	struct virtio_vhost *vv = NULL;
+	struct virtio_console *c;
+	int ret = virtio_vhost_open(&vv, &cfg->route, "virtio-console", &con_vhost, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		virtio_vhost_free(vv);
+		return -ENOMEM;
+	}
+	struct virtio_dev_params p = {
+		.ops = &con_ops,
+		.nqueues = 2,
+		.queue_max = CON_QUEUE_SIZE,
+		.config = &c->config,
+		.config_size = sizeof(c->config),
+		.transitional = cfg->transitional,
+	};
+	ret = virtio_dev_init_routed(&c->vd, ctx, &p, vv, err, errlen);
+	if (ret) {
+		virtio_vhost_free(vv);
+		free(c);
+		return ret;
+	}
+	c->vd.vhost_params = &con_vhost;
+	*out = &c->vd.pci;
+	return 0;
+}
+
 static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci_dev **out,
 		      char *err, size_t errlen)
 {
@@ -212,15 +351,17 @@ static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		.resized = con_resized,
 	};
 	const struct console_cfg *cfg = cfgp;
-	struct virtio_console *c = calloc(1, sizeof(*c));
+	struct virtio_console *c;
 	uint64_t features = 0;
 	uint16_t cols, rows;
 	int ret;
 
+	if (cfg->route.kind == VHOST_ROUTE_USER)
+		return con_create_vhost(ctx, cfg, out, err, errlen);
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	ret = chardev_open(&c->cd, ctx->loop, &cfg->backend, &cbs, c, "virtio-console", err,
-			   errlen);
+	ret = vcon_open_host(cfg, ctx->loop, &cbs, c, &c->cd, err, errlen);
 	if (ret) {
 		free(c);
 		return ret;
@@ -239,6 +380,7 @@ static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		.config = &c->config,
 		.config_size = sizeof(c->config),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 	};
 	ret = virtio_dev_init(&c->vd, ctx, &p);
 	if (ret) {
@@ -259,9 +401,12 @@ static void con_destroy(struct pci_dev *d)
 {
 	struct virtio_console *c = to_con(to_virtio_dev(d));
 
-	log_debug("virtio-console: %llu bytes from the guest (%llu discarded), %llu to it",
-		  (unsigned long long)c->be.tx_bytes, (unsigned long long)chardev_discarded(c->cd),
-		  (unsigned long long)c->be.rx_bytes);
+	if (c->cd)
+		log_debug("virtio-console: %llu bytes from the guest (%llu discarded), %llu to it",
+			  (unsigned long long)c->be.tx_bytes,
+			  (unsigned long long)chardev_discarded(c->cd),
+			  (unsigned long long)c->be.rx_bytes);
+	virtio_vhost_free(c->vd.vhost);
 	virtio_dev_fini(&c->vd);
 	/* Restores the terminal (stdio) and removes the socket file. */
 	chardev_close(c->cd);
@@ -270,7 +415,9 @@ static void con_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_console = {
 	.name = "virtio-console",
-	.usage = "-s N,virtio-console,stdio|pty|socket:PATH[,transitional]",
+	.usage = "-s N,virtio-console,stdio|pty|socket:PATH|@stdio:NAME|@pty:NAME|"
+		 "@socket:NAME=PATH[,packed=on|off][,transitional] | "
+		 "-s N,virtio-console,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.cfg_size = sizeof(struct console_cfg),
 	.option = con_option,
 	.options_done = con_options_done,

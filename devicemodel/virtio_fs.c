@@ -69,7 +69,7 @@ static int fs_option(void *cfg, const char *opt, char *err, size_t errlen)
 		return 0;
 	}
 	/* No "transitional": virtio-fs has no legacy interface. */
-	r = virtio_common_option(opt, NULL, &c->route, err, errlen);
+	r = virtio_common_option(opt, NULL, NULL, &c->route, err, errlen);
 	return r < 0 ? r : r ? 0 : DEVEMU_UNKNOWN;
 }
 

@@ -78,6 +78,15 @@ static void set_pfn(struct virtio_dev *vd, struct virtio_queue *q, uint32_t pfn)
 	 */
 	if (virtio_queue_locked(vd, q, "legacy queue PFN") || pfn == 0)
 		return;
+	/*
+	 * The legacy interface knows only the split layout.  A driver that
+	 * took the packed ring through the modern interface and sets a queue
+	 * up here mixes the two: which layout would the ring have?
+	 */
+	if (virtio_has_feature(vd, VIRTIO_F_RING_PACKED)) {
+		virtio_dev_needs_reset(vd, "legacy queue PFN written with the packed ring negotiated");
+		return;
+	}
 	/* Legacy queues have the device's size and the 0.9.5 layout. */
 	q->size = q->max_size;
 	q->desc_gpa = (uint64_t)pfn << LEGACY_PAGE_SHIFT;

@@ -1,5 +1,5 @@
 /*
- * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC][,offloads=csum|none][,vhost=kernel[:NODE]|auto][,transitional]`
+ * virtio_net.c - `-s N,virtio-net,tap=NAME[,mac=MAC|mac_seed=SEED][,offloads=csum|none][,vhost=kernel[:NODE]|auto|vhost][,packed=on|off][,transitional]`
  * or `-s N,virtio-net,vhost=user:SOCKET[,tap=NAME][,mac=MAC][,reconnect=S]`: the
  * network device (virtio 1.2, 5.1): options, features, config space (MAC,
  * link status), and pacing of the receive, transmit and control queues on
@@ -35,6 +35,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
+#include <openssl/evp.h>
 
 #define NET_QUEUE_SIZE 256
 #define RX_BUDGET 64           /* frames per turn of the event loop */
@@ -76,7 +77,9 @@ struct net_cfg {
 	uint8_t mac[6];
 	bool have_mac;
 	enum net_offloads offloads;
+	char *mac_seed; /* acrn-dm's mac_seed=: the MAC acrn-dm would derive */
 	bool transitional;
+	bool no_packed; /* packed=off: offer the split ring only */
 	struct vhost_route route;
 };
 
@@ -97,6 +100,7 @@ static void net_clear_cfg(void *cfg)
 	struct net_cfg *c = cfg;
 
 	free(c->tap);
+	free(c->mac_seed);
 	vhost_route_free(&c->route);
 }
 
@@ -125,7 +129,7 @@ static const char *parse_mac(const char *s, uint8_t mac[6])
 static int net_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
 	struct net_cfg *c = cfg;
-	int r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
+	int r = virtio_common_option(opt, &c->transitional, &c->no_packed, &c->route, err, errlen);
 
 	if (r)
 		return r < 0 ? r : 0;
@@ -146,6 +150,20 @@ static int net_option(void *cfg, const char *opt, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		return 0;
+	}
+	if (!strcmp(opt, "vhost")) /* acrn-dm's spelling of the kernel's vhost-net */
+		return virtio_common_option("vhost=kernel", &c->transitional, &c->no_packed,
+					    &c->route, err, errlen) < 0
+			       ? -EINVAL
+			       : 0;
+	if (!strncmp(opt, "mac_seed=", 9) && opt[9]) {
+		if (strlen(opt + 9) > 256) {
+			snprintf(err, errlen, "mac_seed is longer than 256 bytes");
+			return -EINVAL;
+		}
+		free(c->mac_seed);
+		c->mac_seed = strdup(opt + 9);
+		return c->mac_seed ? 0 : -ENOMEM;
 	}
 	if (!strncmp(opt, "mac=", 4)) {
 		const char *why = parse_mac(opt + 4, c->mac);
@@ -170,6 +188,28 @@ static int net_options_done(void *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "virtio-net needs tap=NAME (or vhost=user:SOCKET)");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * mac_seed=SEED: the MAC acrn-dm gives the same device, so a guest moved
+ * from acrn-dm keeps its address (DHCP leases, udev names): the first
+ * three bytes of the MD5 of "SLOT-FUNC-SEED" after the 00:16:3e prefix.
+ */
+static int seeded_mac(const char *seed, int slot, int func, uint8_t mac[6])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char text[320];
+	int n = snprintf(text, sizeof(text), "%d-%d-%s", slot, func, seed);
+
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    !EVP_Digest(text, (size_t)n, digest, &dlen, EVP_md5(), NULL) || dlen < 3)
+		return -EINVAL;
+	mac[0] = 0x00;
+	mac[1] = 0x16;
+	mac[2] = 0x3e;
+	memcpy(&mac[3], digest, 3);
 	return 0;
 }
 
@@ -554,7 +594,7 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		features = net_features(n, cfg->offloads);
 	if (cfg->have_mac)
 		memcpy(n->mac, cfg->mac, 6);
-	else
+	else if (!cfg->mac_seed || seeded_mac(cfg->mac_seed, ctx->slot, ctx->func, n->mac))
 		derive_mac(ctx->uuid, ctx->slot, ctx->func, n->mac);
 	memcpy(n->be.mac, n->mac, 6);
 	memcpy(n->config.mac, n->mac, 6);
@@ -568,6 +608,7 @@ static int net_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		.config = &n->config,
 		.config_size = offsetof(struct virtio_net_config, mtu),
 		.transitional = cfg->transitional,
+		.packed = !cfg->no_packed,
 	};
 	ret = virtio_dev_init_routed(&n->vd, ctx, &p, vv, err, errlen);
 	if (ret)
@@ -610,8 +651,8 @@ static void net_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_net = {
 	.name = "virtio-net",
-	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC][,offloads=csum|none][,vhost=kernel[:NODE]|vhost=auto]"
-		 "[,transitional]"
+	.usage = "-s N,virtio-net,tap=NAME[,mac=MAC|mac_seed=SEED][,offloads=csum|none]"
+		 "[,vhost=kernel[:NODE]|vhost=auto|vhost][,packed=on|off][,transitional]"
 		 " | -s N,virtio-net,vhost=user:SOCKET[,tap=NAME][,mac=MAC][,reconnect=S]",
 	.cfg_size = sizeof(struct net_cfg),
 	.option = net_option,

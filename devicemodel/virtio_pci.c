@@ -54,11 +54,19 @@
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |                    \
 	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
-int virtio_common_option(const char *opt, bool *transitional, struct vhost_route *route,
-			 char *err, size_t errlen)
+int virtio_common_option(const char *opt, bool *transitional, bool *no_packed,
+			 struct vhost_route *route, char *err, size_t errlen)
 {
 	if (transitional && !strcmp(opt, "transitional")) {
 		*transitional = true;
+		return 1;
+	}
+	if (no_packed && !strncmp(opt, "packed=", 7)) {
+		if (strcmp(opt + 7, "on") && strcmp(opt + 7, "off")) {
+			snprintf(err, errlen, "packed=%s: expected packed=on or packed=off", opt + 7);
+			return -EINVAL;
+		}
+		*no_packed = !strcmp(opt + 7, "off");
 		return 1;
 	}
 	return route ? vhost_route_parse(opt, route, err, errlen) : 0;
@@ -658,6 +666,8 @@ int virtio_dev_init(struct virtio_dev *vd, const struct devemu_ctx *ctx,
 	vd->ctx = *ctx;
 	vd->loop = p->loop ? p->loop : ctx->loop;
 	vd->host_features = p->features | TRANSPORT_FEATURES;
+	if (p->packed)
+		vd->host_features |= 1ULL << VIRTIO_F_RING_PACKED;
 	vd->config = p->config;
 	vd->config_size = p->config_size;
 	vd->nqueues = p->nqueues;

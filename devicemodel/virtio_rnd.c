@@ -1,5 +1,5 @@
 /*
- * virtio_rnd.c - `-s N,virtio-rnd[,vhost=user:SOCKET[,reconnect=S]]`: the
+ * virtio_rnd.c - `-s N,virtio-rnd[,vhost=user:SOCKET[,reconnect=S]][,packed=on|off]`: the
  * entropy device (virtio 1.2, 5.4).  One request queue, no features, no
  * config; requests are served by the VBS-U back-end in vbs-u/rnd.c from
  * OpenSSL's CSPRNG, or by a vhost-user-rng back-end.
@@ -48,6 +48,7 @@ static const struct virtio_ops rnd_ops = {
 
 struct rnd_cfg {
 	bool transitional;
+	bool no_packed; /* packed=off: offer the split ring only */
 	struct vhost_route route;
 };
 
@@ -61,7 +62,7 @@ static void rnd_clear_cfg(void *cfg)
 static int rnd_option(void *cfg, const char *opt, char *err, size_t errlen)
 {
 	struct rnd_cfg *c = cfg;
-	int r = virtio_common_option(opt, &c->transitional, &c->route, err, errlen);
+	int r = virtio_common_option(opt, &c->transitional, &c->no_packed, &c->route, err, errlen);
 
 	return r < 0 ? r : r ? 0 : DEVEMU_UNKNOWN;
 }
@@ -94,7 +95,8 @@ static int rnd_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 		return -ENOMEM;
 	}
 	struct virtio_dev_params p = { .ops = &rnd_ops, .nqueues = 1, .queue_max = RND_QUEUE_SIZE,
-				       .transitional = cfg->transitional };
+				       .transitional = cfg->transitional,
+				       .packed = !cfg->no_packed };
 	ret = virtio_dev_init_routed(&r->vd, ctx, &p, vv, err, errlen);
 	if (ret) {
 		virtio_vhost_free(vv);
@@ -117,7 +119,7 @@ static void rnd_destroy(struct pci_dev *d)
 
 const struct devemu devemu_virtio_rnd = {
 	.name = "virtio-rnd",
-	.usage = "-s N,virtio-rnd[,vhost=user:SOCKET[,reconnect=S]][,transitional]",
+	.usage = "-s N,virtio-rnd[,vhost=user:SOCKET[,reconnect=S]][,packed=on|off][,transitional]",
 	.cfg_size = sizeof(struct rnd_cfg),
 	.option = rnd_option,
 	.options_done = rnd_options_done,

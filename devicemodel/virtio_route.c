@@ -14,6 +14,14 @@
  * the old one takes the rings back from where they are; only when neither
  * can serve does the device go to DEVICE_NEEDS_RESET.
  *
+ * Packed rings (virtio 1.2, 2.8) carry positions instead: an index with
+ * its wrap counter in bit 15, which is what vhost's SET/GET_VRING_BASE
+ * hold for them.  A packed ring has no used index in guest memory, so
+ * while a vhost back-end settles vdm watches the descriptor ring itself
+ * (used descriptors are written there) stand still, and takes the
+ * back-end's next avail position as the used one: the back-end must have
+ * finished what it took by then, as QEMU also assumes for packed rings.
+ *
  * Back-ends that die: a vhost-user back-end answers nothing without
  * REPLY_ACK, so the new one serves only once it answered a request sent
  * after those that started it.  One that dies on the way has taken nothing
@@ -60,7 +68,8 @@ static void vbsu_quiesce(struct virtio_dev *vd, unsigned nrings, uint16_t *base)
 	}
 }
 
-/* VBS-U takes the rings at base (the used rings say where they are). */
+/* VBS-U takes the rings at base (split: the used rings say where they are;
+ * packed: the old owner finished everything, so used is where avail is). */
 static void vbsu_resume(struct virtio_dev *vd, unsigned nrings, const uint16_t *base)
 {
 	for (unsigned i = 0; i < nrings; i++) {
@@ -68,7 +77,7 @@ static void vbsu_resume(struct virtio_dev *vd, unsigned nrings, const uint16_t *
 
 		if (!q->enabled)
 			continue;
-		vq_set_indexes(&q->vq, base[i], vq_used_idx_in_ring(&q->vq));
+		vq_set_indexes(&q->vq, base[i], q->vq.packed ? base[i] : vq_used_idx_in_ring(&q->vq));
 		/* Completions the back-end made while stopping had no call fd
 		 * left: one interrupt covers them (a spare one is harmless). */
 		if (virtio_dev_running(vd))
@@ -82,6 +91,26 @@ static void vbsu_resume(struct virtio_dev *vd, unsigned nrings, const uint16_t *
 #define QUIET_MS 30
 
 /*
+ * What a settling back-end changes in q's ring: the used index (split), or
+ * for a packed ring, which holds none, a digest of its descriptors' ids,
+ * lengths and flags, where used descriptors are written (2.8.4).
+ */
+static uint32_t ring_progress(const struct virtio_queue *q)
+{
+	const volatile uint8_t *ring;
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	if (!q->vq.packed)
+		return vq_used_idx_in_ring(&q->vq);
+	ring = (const volatile uint8_t *)q->vq.pdesc;
+	/* Bytes 8-15 of each 16-byte descriptor: len, id, flags. */
+	for (size_t i = 0; i < (size_t)q->vq.size * 16; i += 16)
+		for (size_t b = 8; b < 16; b++)
+			h = (h ^ ring[i + b]) * 16777619u;
+	return h;
+}
+
+/*
  * A running vhost back-end hears no more kicks (its kick fds are no longer
  * the queues'), then has time to finish the requests it took: the used
  * rings must stand still for QUIET_MS.  Only then is it asked for its
@@ -91,21 +120,21 @@ static void vbsu_resume(struct virtio_dev *vd, unsigned nrings, const uint16_t *
  */
 static void vhost_settle(struct virtio_dev *vd, unsigned nrings, int *old_kick)
 {
-	uint16_t seen[VHOST_MAX_RINGS];
+	uint32_t seen[VHOST_MAX_RINGS];
 	int64_t deadline = now_ms() + DRAIN_TIMEOUT_MS, quiet_since = now_ms();
 
 	for (unsigned i = 0; i < nrings; i++) {
 		struct virtio_queue *q = &vd->queues[i];
 
 		old_kick[i] = q->enabled ? virtio_queue_new_kick_fd(q) : -1;
-		seen[i] = vq_used_idx_in_ring(&q->vq);
+		seen[i] = q->enabled ? ring_progress(q) : 0;
 	}
 	while (now_ms() - quiet_since < QUIET_MS && now_ms() < deadline) {
 		bool all_used = true;
 
 		for (unsigned i = 0; i < nrings; i++) {
 			struct vqueue *vq = &vd->queues[i].vq;
-			uint16_t u = vq_used_idx_in_ring(vq);
+			uint32_t u = vd->queues[i].enabled ? ring_progress(&vd->queues[i]) : 0;
 
 			if (u != seen[i]) {
 				seen[i] = u;
@@ -131,7 +160,8 @@ static void close_fds(int *fds, unsigned n)
 		}
 }
 
-/* Wait until each running ring's used index reached its base. */
+/* Wait until each running split ring's used index reached its base (a
+ * packed ring has none to wait for: it settled in vhost_settle). */
 static int vhost_drain(struct virtio_dev *vd, unsigned nrings, const uint16_t *base, char *err,
 		       size_t errlen)
 {
@@ -143,7 +173,7 @@ static int vhost_drain(struct virtio_dev *vd, unsigned nrings, const uint16_t *b
 		for (unsigned i = 0; i < nrings; i++) {
 			struct virtio_queue *q = &vd->queues[i];
 
-			if (q->enabled)
+			if (q->enabled && !q->vq.packed)
 				behind += (uint16_t)(base[i] - vq_used_idx_in_ring(&q->vq));
 		}
 		if (!behind)
@@ -248,12 +278,17 @@ static int start_vhost(struct virtio_dev *vd, struct virtio_vhost *vv, unsigned 
 		       uint16_t *base)
 {
 	uint16_t from[VHOST_MAX_RINGS];
+	uint32_t progress[VHOST_MAX_RINGS];
 	int ret = 0;
 
 	memcpy(from, base, sizeof(from[0]) * nrings);
-	virtio_vhost_link(vd, vv);
 	for (unsigned i = 0; i < nrings; i++)
-		virtio_vhost_set_base(vv, i, base[i]);
+		progress[i] = vd->queues[i].enabled ? ring_progress(&vd->queues[i]) : 0;
+	virtio_vhost_link(vd, vv);
+	/* (A queue not enabled yet has no position: it starts afresh.) */
+	for (unsigned i = 0; i < nrings; i++)
+		if (vd->queues[i].enabled)
+			virtio_vhost_set_base(vv, i, base[i]);
 	virtio_vhost_on_trial(vv, true);
 	if (virtio_dev_running(vd)) {
 		ret = virtio_vhost_start(vd);
@@ -274,10 +309,12 @@ static int start_vhost(struct virtio_dev *vd, struct virtio_vhost *vv, unsigned 
 		if (!lost || !vd->queues[i].enabled || !virtio_dev_running(vd))
 			continue;
 		/* Gone without saying where it was: what the used ring shows.
-		 * Nothing completed: the old owner serves again from where it
-		 * stopped.  Everything completed: from there.  Else unknown. */
+		 * Nothing completed (split: the used index; packed: the
+		 * descriptors, where used ones are written, unchanged): the old
+		 * owner serves again from where it stopped.  Everything
+		 * completed (split): from there.  Else unknown. */
 		used = vq_used_idx_in_ring(vq);
-		if (used == from[i])
+		if (vq->packed ? ring_progress(&vd->queues[i]) == progress[i] : used == from[i])
 			base[i] = from[i];
 		else if (!vq->packed && used == vq_avail_idx_in_ring(vq))
 			base[i] = used;
@@ -443,7 +480,8 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 		if (old) {
 			vd->vhost = old;
 			for (unsigned i = 0; i < nrings; i++)
-				virtio_vhost_set_base(old, i, base[i]);
+				if (vd->queues[i].enabled)
+					virtio_vhost_set_base(old, i, base[i]);
 			if (!virtio_dev_running(vd) || virtio_vhost_start(vd) == 0) {
 				snprintf(err, errlen, "%s; the device stays on %s", why, from);
 				return ret;

@@ -43,8 +43,14 @@ struct virtio_vhost {
 	bool started;
 	bool watching_sock;
 	bool on_trial;                  /* being switched to: a loss is the switch's failure */
+	/* The ring starts afresh (after open or a reset; base[] unset): at
+	 * what position depends on its layout (ring_base). */
+	bool fresh[VHOST_MAX_RINGS];
 	bool ring_running[VHOST_MAX_RINGS];
-	uint16_t base[VHOST_MAX_RINGS];  /* next avail index, kept across a stop */
+	/* Next avail index (split) or position (packed: index in bits 0-14,
+	 * wrap counter in bit 15, as SET/GET_VRING_BASE carry it), kept
+	 * across a stop. */
+	uint16_t base[VHOST_MAX_RINGS];
 	int call_fd[VHOST_MAX_RINGS];    /* vdm's eventfd per ring (INTx, no vector) */
 	int given_call[VHOST_MAX_RINGS]; /* the call fd the back-end has now */
 	struct vhost_vring ring[VHOST_MAX_RINGS]; /* as started */
@@ -278,28 +284,56 @@ static int mem_table(struct virtio_vhost *vv)
 	return vhost_dev_set_mem_table(vv->dev, r, n);
 }
 
+/*
+ * Where the three parts of q's ring are in vdm's memory, each sized for
+ * the ring's layout: split, descriptor table, avail and used rings (virtio
+ * 1.2, 2.7); packed, descriptor ring and the driver's and the device's
+ * 4-byte event suppression areas (2.8.10), which vhost takes in the avail
+ * and used address slots.  NULL where a part is not in guest RAM.
+ */
+static void ring_parts(struct hsm_vm *vm, const struct virtio_queue *q, void *part[3])
+{
+	uint64_t n = q->size;
+	bool packed = q->vq.packed;
+
+	part[0] = hsm_gpa_to_hva(vm, q->desc_gpa, 16 * n);
+	part[1] = hsm_gpa_to_hva(vm, q->avail_gpa, packed ? 4 : 6 + 2 * n);
+	part[2] = hsm_gpa_to_hva(vm, q->used_gpa, packed ? 4 : 6 + 8 * n);
+}
+
+/*
+ * Where ring i goes on from.  A fresh ring starts at index 0; a packed
+ * one's position also carries the driver's wrap counter, which starts at 1
+ * (2.8.1), so vhost's SET_VRING_BASE gets 0x8000.  (The layout is known
+ * once the queue is enabled.)
+ */
+static uint16_t ring_base(const struct virtio_vhost *vv, unsigned i)
+{
+	if (!vv->fresh[i])
+		return vv->base[i];
+	return vv->vd && vv->vd->queues[i].vq.packed ? VQ_PACKED_WRAP : 0;
+}
+
 static int start_ring(struct virtio_vhost *vv, unsigned i)
 {
 	struct virtio_dev *vd = vv->vd;
 	struct virtio_queue *q = &vd->queues[i];
-	struct hsm_vm *vm = vd->ctx.vm;
-	uint64_t n = q->size;
-	void *desc = hsm_gpa_to_hva(vm, q->desc_gpa, 16 * n);
-	void *avail = hsm_gpa_to_hva(vm, q->avail_gpa, 6 + 2 * n);
-	void *used = hsm_gpa_to_hva(vm, q->used_gpa, 6 + 8 * n);
+	void *part[3];
+	int ret;
+
+	ring_parts(vd->ctx.vm, q, part);
 	struct vhost_vring vr = {
 		.num = q->size,
-		.base = vv->base[i],
-		.desc = (uint64_t)(uintptr_t)desc,
-		.avail = (uint64_t)(uintptr_t)avail,
-		.used = (uint64_t)(uintptr_t)used,
+		.base = ring_base(vv, i),
+		.desc = (uint64_t)(uintptr_t)part[0],
+		.avail = (uint64_t)(uintptr_t)part[1],
+		.used = (uint64_t)(uintptr_t)part[2],
 		.kick_fd = q->kick_fd,
 		.call_fd = wanted_call_fd(vv, q),
 	};
-	int ret;
 
 	/* vq_setup checked this layout when the queue was enabled. */
-	if (!desc || !avail || !used)
+	if (!part[0] || !part[1] || !part[2])
 		return -EFAULT;
 	ret = evloop_add_fd(vd->ctx.loop, vv->call_fd[i], EPOLLIN, call_cb, q);
 	if (ret)
@@ -313,6 +347,8 @@ static int start_ring(struct virtio_vhost *vv, unsigned i)
 		return ret;
 	}
 	vv->ring_running[i] = true;
+	vv->base[i] = vr.base;
+	vv->fresh[i] = false;
 	vv->given_call[i] = vr.call_fd;
 	vv->ring[i] = vr;
 	return 0;
@@ -328,15 +364,14 @@ void virtio_vhost_mem_changed(struct vdm *vdm)
 		if (!vv->started)
 			continue; /* the next start sends the map as it is then */
 		for (unsigned i = 0; i < vv->nrings; i++) {
-			struct virtio_queue *q = &vd->queues[i];
-			uint64_t n = q->size;
+			void *part[3];
 
-			moved |= vv->ring_running[i] &&
-				 ((uintptr_t)hsm_gpa_to_hva(vm, q->desc_gpa, 16 * n) != vv->ring[i].desc ||
-				  (uintptr_t)hsm_gpa_to_hva(vm, q->avail_gpa, 6 + 2 * n) !=
-					  vv->ring[i].avail ||
-				  (uintptr_t)hsm_gpa_to_hva(vm, q->used_gpa, 6 + 8 * n) !=
-					  vv->ring[i].used);
+			if (!vv->ring_running[i])
+				continue;
+			ring_parts(vm, &vd->queues[i], part);
+			moved |= (uintptr_t)part[0] != vv->ring[i].desc ||
+				 (uintptr_t)part[1] != vv->ring[i].avail ||
+				 (uintptr_t)part[2] != vv->ring[i].used;
 		}
 		if (moved) {
 			/* The back-end holds ring addresses that now mean nothing. */
@@ -394,8 +429,9 @@ void virtio_vhost_reset(struct virtio_dev *vd)
 		return;
 	stop_rings(vv);
 	check_lost(vv);
-	/* A reset device starts its rings from index 0 again. */
-	memset(vv->base, 0, sizeof(vv->base));
+	/* A reset device starts its rings afresh (ring_base). */
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
+		vv->fresh[i] = true;
 }
 
 bool virtio_vhost_owns(const struct virtio_queue *q)
@@ -478,8 +514,10 @@ int virtio_vhost_open(struct virtio_vhost **out, const struct vhost_route *route
 	vv->reconnect_s = route->reconnect_s;
 	vv->nrings = p->nrings;
 	vv->params = p;
-	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++) {
 		vv->call_fd[i] = vv->given_call[i] = -1;
+		vv->fresh[i] = true;
+	}
 	for (unsigned i = 0; i < vv->nrings; i++) {
 		vv->call_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vv->call_fd[i] < 0) {
@@ -535,12 +573,13 @@ unsigned virtio_vhost_nrings(const struct virtio_vhost *vv)
 
 uint16_t virtio_vhost_base(const struct virtio_vhost *vv, unsigned i)
 {
-	return vv->base[i];
+	return ring_base(vv, i);
 }
 
 void virtio_vhost_set_base(struct virtio_vhost *vv, unsigned i, uint16_t base)
 {
 	vv->base[i] = base;
+	vv->fresh[i] = false;
 }
 
 bool virtio_vhost_connected(const struct virtio_vhost *vv)

@@ -6,10 +6,12 @@
  * ioreq page, guest RAM (a memfd, huge pages when the host has them) mapped
  * into the guest with SET_MEMSEG, the default ioreq client and the thread
  * that serves it, native ioeventfds and (MSI) irqfds, MSI and INTx
- * injection, and the shutdown sequence.  Every kernel access goes through
- * struct acrn_sys (acrn_internal.h), so tests run this file unchanged
- * against a user-space model of the HSM (tests/acrn/acrn_model.c, a
- * back-end of its own that only test programs add).
+ * injection, host PCI functions given to the VM (ASSIGN_PCIDEV and
+ * SET_PTDEV_INTR, and their undo), and the shutdown sequence.  Every
+ * kernel access goes through struct acrn_sys (acrn_internal.h), so tests
+ * run this file unchanged against a user-space model of the HSM
+ * (tests/acrn/acrn_model.c, a back-end of its own that only test programs
+ * add).
  *
  * It does not load a guest or set vCPU registers (see README "Running on
  * ACRN").
@@ -118,6 +120,11 @@ const char *acrn_ioctl_name(unsigned long cmd)
 	case ACRN_IOCTL_UNSET_MEMSEG: return "ACRN_IOCTL_UNSET_MEMSEG";
 	case ACRN_IOCTL_IOEVENTFD: return "ACRN_IOCTL_IOEVENTFD";
 	case ACRN_IOCTL_IRQFD: return "ACRN_IOCTL_IRQFD";
+	case ACRN_IOCTL_SET_VCPU_REGS: return "ACRN_IOCTL_SET_VCPU_REGS";
+	case ACRN_IOCTL_ASSIGN_PCIDEV: return "ACRN_IOCTL_ASSIGN_PCIDEV";
+	case ACRN_IOCTL_DEASSIGN_PCIDEV: return "ACRN_IOCTL_DEASSIGN_PCIDEV";
+	case ACRN_IOCTL_SET_PTDEV_INTR: return "ACRN_IOCTL_SET_PTDEV_INTR";
+	case ACRN_IOCTL_RESET_PTDEV_INTR: return "ACRN_IOCTL_RESET_PTDEV_INTR";
 	default: return "ACRN_IOCTL_(unknown)";
 	}
 }
@@ -443,9 +450,25 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 	}
 
 	struct acrn_vm_creation cv = { .ioreq_buf = (uint64_t)(uintptr_t)a->iobuf };
+	/* The field <linux/acrn.h> calls uuid holds the VM's name for
+	 * hypervisors that look VMs up by name (acrn-dm fills it so), the
+	 * UUID for older ones. */
 	_Static_assert(sizeof(cv.uuid) == sizeof(vm->cfg.uuid), "uuid size");
-	memcpy(&cv.uuid, vm->cfg.uuid, sizeof(cv.uuid));
+	if (vm->cfg.vm_name)
+		strncpy((char *)&cv.uuid, vm->cfg.vm_name, sizeof(cv.uuid) - 1);
+	else
+		memcpy(&cv.uuid, vm->cfg.uuid, sizeof(cv.uuid));
+	cv.cpu_affinity = vm->cfg.cpu_affinity;
 	ret = setup_ioctl(a, ACRN_IOCTL_CREATE_VM, &cv, errbuf, errlen);
+	if (ret == -EINVAL) {
+		size_t used = strlen(errbuf);
+
+		/* The hypervisor found no VM of that name or UUID to create. */
+		snprintf(errbuf + used, errlen - used,
+			 "; does the hypervisor's configuration have a post-launched VM %s%s?",
+			 vm->cfg.vm_name ? "named " : "with this UUID",
+			 vm->cfg.vm_name ? vm->cfg.vm_name : "");
+	}
 	if (ret)
 		goto err;
 	a->vm_created = true;
@@ -495,6 +518,58 @@ static void client_died(void *arg, int fd, uint32_t events)
 		return;
 	if (vm->cfg.hv_exited)
 		vm->cfg.hv_exited(vm->cfg.ioreq_opaque, 1, false);
+}
+
+/*
+ * The boot CPU's entry (SET_VCPU_REGS for vCPU 0): 32-bit protected mode,
+ * paging off, CS a flat execute/read segment (VMX access rights: type 0xb,
+ * S, present, 32-bit, 4 KiB granularity), the data selectors into the
+ * loader's GDT, interrupts off.
+ */
+static int acrn_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
+			     size_t errlen)
+{
+	struct acrn *a = vm->priv;
+	struct acrn_vcpu_regs r = { .vcpu_id = 0 };
+	struct acrn_regs *g = &r.vcpu_regs;
+
+	g->gprs.rsi = cpu->rsi;
+	g->gdt.base = cpu->gdt_base;
+	g->gdt.limit = cpu->gdt_limit;
+	g->rip = cpu->rip;
+	g->cs_base = 0;
+	g->cs_limit = 0xffffffffu;
+	g->cs_ar = 0xc09b;
+	g->cr0 = 0x31; /* PE, ET, NE */
+	g->rflags = 0x2;
+	g->cs_sel = cpu->cs_sel;
+	g->ds_sel = g->es_sel = g->ss_sel = g->fs_sel = g->gs_sel = cpu->ds_sel;
+	return setup_ioctl(a, ACRN_IOCTL_SET_VCPU_REGS, &r, errbuf, errlen);
+}
+
+static unsigned acrn_vcpu_count(struct hsm_vm *vm)
+{
+	return ((struct acrn *)vm->priv)->vcpus;
+}
+
+/* A guest reboot's steps (hsm_reboot), as acrn-dm takes them. */
+static int acrn_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen)
+{
+	struct acrn *a = vm->priv;
+	int ret;
+
+	switch (step) {
+	case HSM_REBOOT_PAUSE:
+		ret = setup_ioctl(a, ACRN_IOCTL_PAUSE_VM, NULL, errbuf, errlen);
+		/* The paused vCPUs' requests will not be completed: the
+		 * hypervisor resets them with the VM. */
+		return ret ? ret : setup_ioctl(a, ACRN_IOCTL_CLEAR_VM_IOREQ, NULL, errbuf, errlen);
+	case HSM_REBOOT_RESET:
+		return setup_ioctl(a, ACRN_IOCTL_RESET_VM, NULL, errbuf, errlen);
+	case HSM_REBOOT_RUN:
+		return setup_ioctl(a, ACRN_IOCTL_START_VM, NULL, errbuf, errlen);
+	}
+	return -EINVAL;
 }
 
 static int acrn_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
@@ -792,7 +867,10 @@ static int acrn_inject_msi(struct hsm_vm *vm, uint64_t addr, uint32_t data)
 static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level)
 {
 	struct acrn *a = acrn_of(vm);
-	uint32_t op = level ? ACRN_GSI_SET_HIGH : ACRN_GSI_SET_LOW;
+	/* PCI INTx is level-triggered and active low, as acrn-dm declares
+	 * it (and as the _PRT of vdm's DSDT implies): asserting drives the
+	 * IOAPIC pin low, deasserting high. */
+	uint32_t op = level ? ACRN_GSI_SET_LOW : ACRN_GSI_SET_HIGH;
 	int ret;
 
 	if (irq->line == 0 || irq->line >= ACRN_VIOAPIC_PINS) {
@@ -808,12 +886,56 @@ static int acrn_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool leve
 	return ret < 0 ? ret : 0;
 }
 
+/* ---- PCI passthrough ---- */
+
+/*
+ * ASSIGN_PCIDEV / DEASSIGN_PCIDEV: the hypervisor takes the host function
+ * from the Service VM and shows it to this VM at virt_bdf with these BARs
+ * (it maps them onto the host's and serves the config space itself), or
+ * gives it back.  Type 0: vdm emulates no register of an assigned function
+ * (ACRN_PTDEV_QUIRK_ASSIGN would send ROM BAR accesses to it).
+ */
+static int acrn_assign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *p, bool assign)
+{
+	struct acrn_pcidev dev = { .virt_bdf = p->virt_bdf, .phys_bdf = p->phys_bdf,
+				   .intr_line = p->intx_line, .intr_pin = p->intx_pin };
+	unsigned long cmd = assign ? ACRN_IOCTL_ASSIGN_PCIDEV : ACRN_IOCTL_DEASSIGN_PCIDEV;
+	int ret;
+
+	_Static_assert(sizeof(dev.bar) == sizeof(p->bar), "six BARs");
+	memcpy(dev.bar, p->bar, sizeof(dev.bar));
+	ret = acrn_ioctl(acrn_of(vm), cmd, (unsigned long)&dev);
+	return ret < 0 ? ret : 0;
+}
+
+/* SET_PTDEV_INTR / RESET_PTDEV_INTR for INTx: the host's IOAPIC pin (the
+ * function's interrupt line) raises the guest's virtual IOAPIC pin. */
+static int acrn_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+			   uint32_t virt_gsi, uint32_t phys_line, bool set)
+{
+	struct acrn_ptdev_irq irq = { .type = ACRN_PTDEV_IRQ_INTX, .virt_bdf = virt_bdf,
+				      .phys_bdf = phys_bdf };
+	int ret;
+
+	if (virt_gsi >= ACRN_VIOAPIC_PINS)
+		return -EINVAL;
+	irq.intx.virt_pin = virt_gsi;
+	irq.intx.phys_pin = set ? phys_line : 0;
+	ret = acrn_ioctl(acrn_of(vm), set ? ACRN_IOCTL_SET_PTDEV_INTR : ACRN_IOCTL_RESET_PTDEV_INTR,
+			 (unsigned long)&irq);
+	return ret < 0 ? ret : 0;
+}
+
 const struct hsm_backend_ops hsm_acrn_ops = {
 	.name = "acrn",
 	.usage = "acrn[:/DEVICE]",
 	.takes = acrn_takes,
-	.caps = { .msi = true, .intx = true, .native_ioeventfd = true },
+	.caps = { .msi = true, .intx = true, .native_ioeventfd = true, .boot_cpu = true,
+		  .passthrough = true },
 	.open = acrn_open,
+	.set_boot_cpu = acrn_set_boot_cpu,
+	.reboot = acrn_reboot,
+	.vcpu_count = acrn_vcpu_count,
 	.start = acrn_start,
 	.stop = acrn_stop,
 	.close = acrn_close,
@@ -823,4 +945,6 @@ const struct hsm_backend_ops hsm_acrn_ops = {
 	.irqfd_del = acrn_irqfd_del,
 	.inject_msi = acrn_inject_msi,
 	.set_intx = acrn_set_intx,
+	.assign_pcidev = acrn_assign_pcidev,
+	.ptdev_intx = acrn_ptdev_intx,
 };

@@ -189,6 +189,30 @@ int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf)
 	return vm->ops->add_pci_function ? vm->ops->add_pci_function(vm, bdf) : 0;
 }
 
+unsigned hsm_vcpu_count(struct hsm_vm *vm)
+{
+	return vm->ops->vcpu_count ? vm->ops->vcpu_count(vm) : 0;
+}
+
+int hsm_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen)
+{
+	if (!vm->ops->reboot) {
+		snprintf(errbuf, errlen, "the %s back-end does not reboot guests", vm->ops->name);
+		return -ENOTSUP;
+	}
+	return vm->ops->reboot(vm, step, errbuf, errlen);
+}
+
+int hsm_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
+		     size_t errlen)
+{
+	if (!vm->ops->set_boot_cpu) {
+		snprintf(errbuf, errlen, "the %s back-end does not load guests", vm->ops->name);
+		return -ENOTSUP;
+	}
+	return vm->ops->set_boot_cpu(vm, cpu, errbuf, errlen);
+}
+
 int hsm_start(struct hsm_vm *vm, char *errbuf, size_t errlen)
 {
 	int ret;
@@ -400,4 +424,36 @@ int hsm_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level)
 	if (!vm->ops->caps.intx)
 		return -EOPNOTSUPP;
 	return vm->ops->set_intx(vm, irq, level);
+}
+
+/* ---- PCI passthrough ---- */
+
+int hsm_assign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *ptdev)
+{
+	if (!vm->ops->caps.passthrough || !vm->ops->assign_pcidev)
+		return -EOPNOTSUPP;
+	return vm->ops->assign_pcidev(vm, ptdev, true);
+}
+
+int hsm_deassign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *ptdev)
+{
+	if (!vm->ops->caps.passthrough || !vm->ops->assign_pcidev)
+		return -EOPNOTSUPP;
+	return vm->ops->assign_pcidev(vm, ptdev, false);
+}
+
+int hsm_set_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+		       uint32_t virt_gsi, uint32_t phys_line)
+{
+	if (!vm->ops->caps.passthrough || !vm->ops->ptdev_intx)
+		return -EOPNOTSUPP;
+	return vm->ops->ptdev_intx(vm, virt_bdf, phys_bdf, virt_gsi, phys_line, true);
+}
+
+int hsm_reset_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+			 uint32_t virt_gsi)
+{
+	if (!vm->ops->caps.passthrough || !vm->ops->ptdev_intx)
+		return -EOPNOTSUPP;
+	return vm->ops->ptdev_intx(vm, virt_bdf, phys_bdf, virt_gsi, 0, false);
 }

@@ -102,6 +102,12 @@ struct hsm_vm_config {
 	uint64_t ram_size;        /* bytes of guest RAM */
 	uint8_t uuid[16];         /* VM UUID */
 	const char *name;         /* for logs */
+	/* ACRN: the name CREATE_VM carries, which current hypervisors look
+	 * the VM's configuration up by (NULL: the UUID's 16 bytes there, as
+	 * older ones read the field), and the physical CPUs its vCPUs may run
+	 * on (a bit each; 0: the hypervisor's configuration decides). */
+	const char *vm_name;
+	uint64_t cpu_affinity;
 	hsm_ioreq_fn ioreq;       /* device model's request handler */
 	void *ioreq_opaque;
 	struct hsm_loop_ops loop; /* where libhsm watches its fds */
@@ -127,6 +133,23 @@ struct hsm_caps {
 	bool hv_command;       /* the back-end runs the hypervisor command (hv_argv) */
 	bool ram_remaps;       /* guest RAM can be mapped anew while the VM runs (the
 				* map is then only safe on the loop thread) */
+	bool boot_cpu;         /* the device model sets the boot CPU's state
+				* (hsm_set_boot_cpu): it loads the guest */
+	bool passthrough;      /* the hypervisor can give the guest a host PCI
+				* function (hsm_assign_pcidev) */
+};
+
+/*
+ * The boot CPU's state at a 32-bit protected-mode entry (the Linux x86
+ * boot protocol's): paging and interrupts off, CS and DS/ES/SS flat 4 GiB
+ * segments named by selectors into a GDT the loader put in guest RAM.
+ */
+struct hsm_boot_cpu {
+	uint64_t rip;
+	uint64_t rsi;       /* the zero page */
+	uint64_t gdt_base;
+	uint16_t gdt_limit;
+	uint16_t cs_sel, ds_sel;
 };
 
 /*
@@ -154,6 +177,26 @@ void hsm_stop(struct hsm_vm *vm);
 
 /* Stop delivering requests and release everything.  NULL is allowed. */
 void hsm_close(struct hsm_vm *vm);
+
+/*
+ * A guest reboot on a back-end with caps.boot_cpu, in acrn-dm's order:
+ * HSM_REBOOT_PAUSE stops the vCPUs and drops the I/O requests they had
+ * outstanding (the device model then resets its devices), HSM_REBOOT_RESET
+ * puts the vCPUs back to their reset state (the device model then loads the
+ * guest again and calls hsm_set_boot_cpu), HSM_REBOOT_RUN lets them run.
+ * Returns 0, -ENOTSUP elsewhere, or a negative errno with err.
+ */
+enum hsm_reboot_step { HSM_REBOOT_PAUSE, HSM_REBOOT_RESET, HSM_REBOOT_RUN };
+int hsm_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen);
+
+/* How many vCPUs the VM has, where the back-end knows (ACRN: what
+ * CREATE_VM reported); 0 where it does not. */
+unsigned hsm_vcpu_count(struct hsm_vm *vm);
+
+/* Before hsm_start, on a back-end with caps.boot_cpu: where the guest
+ * starts.  Returns 0, -ENOTSUP elsewhere, or a negative errno with err. */
+int hsm_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
+		     size_t errlen);
 
 /* Back-end name ("sim", ...) and capabilities. */
 const char *hsm_backend_name(const struct hsm_vm *vm);
@@ -240,5 +283,40 @@ int hsm_irqfd_del(struct hsm_vm *vm, int fd);
 /* Direct injection. */
 int hsm_inject_msi(struct hsm_vm *vm, uint64_t addr, uint32_t data);
 int hsm_set_intx(struct hsm_vm *vm, const struct hsm_irq *irq, bool level);
+
+/* ---- PCI passthrough ---------------------------------------------------- */
+
+/*
+ * A host PCI function handed to the guest, as the hypervisor takes it: the
+ * address the guest sees it at and the host's, the INTx pin and line the
+ * guest sees (0 and 0: no INTx), and the six BAR registers as the device
+ * model laid them out (type bits included; a 64-bit BAR's upper half in the
+ * next one).  The hypervisor maps the BARs onto the host function's and
+ * serves its config space from then on.
+ */
+struct hsm_ptdev {
+	uint16_t virt_bdf;
+	uint16_t phys_bdf;
+	uint8_t intx_pin;
+	uint8_t intx_line;
+	uint32_t bar[6];
+};
+
+/*
+ * Give the guest the host function (ptdev), or take it back (the same
+ * ptdev).  -EOPNOTSUPP on back-ends without caps.passthrough.
+ */
+int hsm_assign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *ptdev);
+int hsm_deassign_pcidev(struct hsm_vm *vm, const struct hsm_ptdev *ptdev);
+
+/*
+ * Route an assigned function's INTx: the host's interrupt line phys_line
+ * raises the guest's GSI virt_gsi (and hsm_reset_ptdev_intx undoes that).
+ * -EOPNOTSUPP on back-ends without caps.passthrough.
+ */
+int hsm_set_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+		       uint32_t virt_gsi, uint32_t phys_line);
+int hsm_reset_ptdev_intx(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+			 uint32_t virt_gsi);
 
 #endif /* VDM_HSM_H */

@@ -27,6 +27,13 @@ struct hsm_backend_ops {
 	int (*open)(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen);
 	int (*add_pci_function)(struct hsm_vm *vm, uint16_t bdf);
 	int (*start)(struct hsm_vm *vm, char *errbuf, size_t errlen);
+	/* Optional: the VM's vCPUs (hsm_vcpu_count). */
+	unsigned (*vcpu_count)(struct hsm_vm *vm);
+	/* Optional (caps.boot_cpu): one step of a guest reboot (hsm_reboot). */
+	int (*reboot)(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen);
+	/* Optional (caps.boot_cpu): the boot CPU's entry state, before start. */
+	int (*set_boot_cpu)(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, char *errbuf,
+			    size_t errlen);
 	/* Optional: stop the guest and request delivery (hsm_stop). */
 	void (*stop)(struct hsm_vm *vm);
 	void (*close)(struct hsm_vm *vm);
@@ -37,6 +44,10 @@ struct hsm_backend_ops {
 	int (*irqfd_del)(struct hsm_vm *vm, int fd);
 	int (*inject_msi)(struct hsm_vm *vm, uint64_t addr, uint32_t data);
 	int (*set_intx)(struct hsm_vm *vm, const struct hsm_irq *irq, bool level);
+	/* PCI passthrough (caps.passthrough); NULL on back-ends without. */
+	int (*assign_pcidev)(struct hsm_vm *vm, const struct hsm_ptdev *ptdev, bool assign);
+	int (*ptdev_intx)(struct hsm_vm *vm, uint16_t virt_bdf, uint16_t phys_bdf,
+			  uint32_t virt_gsi, uint32_t phys_line, bool set);
 };
 
 struct sw_ioeventfd {

@@ -59,7 +59,10 @@ if command -v qemu-storage-daemon >/dev/null; then
 	i=0
 	while [ ! -S "$work/qsd.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 fi
-devices="-s 4,virtio-blk,$work/disk.img${qsd:+,locking=off} -s 5,virtio-rnd -s 6,virtio-console,socket:$work/console.sock"
+# The disk that moves to qsd keeps the split ring (packed=off): qsd's
+# vhost-user-blk export has no packed ring, and a guest must not have
+# negotiated one that the new owner cannot serve (vdm refuses that switch).
+devices="-s 4,virtio-blk,$work/disk.img${qsd:+,locking=off,packed=off} -s 5,virtio-rnd -s 6,virtio-console,socket:$work/console.sock"
 inns=
 # setup.sh installed ip(8) when run as root; what else the NIC lacks here.
 nonet=
@@ -153,7 +156,10 @@ say() { # label, good?, text
 echo
 echo "What the guest saw (its console: $console, vdm's log: $work/vdm.log):"
 tr -d '\r' <"$console" | grep "^VDM: pci " | while read -r _ _ addr vendor device driver; do
-	printf '         %-22s %s %s %s\n' "PCI ${addr#0000:}" "$vendor" "$device" "$driver"
+	# The ring layout its driver negotiated (init's enum_rings).
+	ring=$(field "ring pci=$addr" layout)
+	printf '         %-22s %s %s %s ring=%s\n' "PCI ${addr#0000:}" "$vendor" "$device" "$driver" \
+		"${ring:-none}"
 done
 bsize=$(field blk size)
 gsum=$(field blk sha256)

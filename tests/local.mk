@@ -2,7 +2,8 @@
 # Test kinds by extension (each folder adds its own): .test is automake's.
 TEST_EXTENSIONS = .test
 noinst_LIBRARIES += tests/driver/libdrv.a
-tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c tests/driver/drv_virtio.h tests/driver/drv_virtio.c
+tests_driver_libdrv_a_SOURCES = tests/driver/drv.h tests/driver/drv.c tests/driver/drv_virtio.h tests/driver/drv_virtio.c \
+	tests/driver/drv_virtio_internal.h tests/driver/drv_vq_packed.c
 tests_driver_libdrv_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 
 noinst_PROGRAMS += tests/driver/vdm-enum
@@ -12,7 +13,7 @@ tests_driver_vdm_enum_LDADD = tests/driver/libdrv.a
 # Simulator tests see the test driver and libhsm's header (bdfs, irqs).
 SIM_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(HSM_INCLUDES)
 TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
-	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
+	$(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)
 
 check_PROGRAMS += tests/unit/test_gpa_map tests/sim/test_cli tests/sim/test_hostbridge
 tests_unit_test_gpa_map_LDADD = $(TEST_LDADD)
@@ -42,6 +43,11 @@ tests_sim_test_virtio_rnd_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_sim_test_virtio_blk_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_blk_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_rnd tests/sim/test_virtio_blk
+# Packed virtqueues driven by the test driver (virtio-rnd, virtio-blk).
+check_PROGRAMS += tests/sim/test_packed
+tests_sim_test_packed_LDADD = $(TEST_LDADD)
+tests_sim_test_packed_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_packed
 
 include $(srcdir)/tests/sim/malformed.mk
 include $(srcdir)/tests/sim/faults.mk
@@ -67,17 +73,28 @@ EXTRA_DIST += tests/guest/blk_rnd.sh tests/guest/lib.sh
 check_PROGRAMS += tests/guest/sockpeer
 TESTS += tests/guest/console.sh
 EXTRA_DIST += tests/guest/console.sh
+# The split ring in a real guest (packed=off), packed being the default.
+TESTS += tests/guest/split_rings.sh
+EXTRA_DIST += tests/guest/split_rings.sh
 
 check_PROGRAMS += tests/sim/test_virtio_net
 tests_sim_test_virtio_net_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_net_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_net
 
+# An acrn-dm command line from ACRN's sample launch scripts, as written.
+check_PROGRAMS += tests/sim/test_acrn_cmdline
+tests_sim_test_acrn_cmdline_LDADD = $(TEST_LDADD)
+tests_sim_test_acrn_cmdline_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_acrn_cmdline
+
 check_PROGRAMS += tests/guest/tcp-sink
 tests_guest_tcp_sink_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 tests_guest_tcp_sink_LDADD = $(CRYPTO_LIBS)
 TESTS += tests/guest/net.sh
 EXTRA_DIST += tests/guest/net.sh
+TESTS += tests/guest/net_split.sh
+EXTRA_DIST += tests/guest/net_split.sh
 TESTS += tests/guest/fs.sh
 EXTRA_DIST += tests/guest/fs.sh
 TESTS += tests/guest/vhost_user_net.sh
@@ -119,14 +136,16 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
 	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn \
-	tests/acrn/test_route_switch.acrn
+	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
+	tests/acrn/test_boot_linux tests/acrn/boot_linux.sh tests/acrn/test_guest_reboot \
 	tests/acrn/no_model.sh
 # The model is test-only: a library of its own, and vdm-acrn-model, vdm's
 # main.c with the acrn:model back-end added, which the tests above spawn.
 check_LIBRARIES += tests/acrn/libacrnmodel.a
 tests_acrn_libacrnmodel_a_SOURCES = tests/acrn/acrn_model.h tests/acrn/acrn_model_internal.h \
-	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c
+	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c \
+	tests/acrn/acrn_model_boot.c tests/acrn/acrn_model_ptdev.c
 tests_acrn_libacrnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 check_PROGRAMS += tests/acrn/vdm-acrn-model
 tests_acrn_vdm_acrn_model_SOURCES = devicemodel/main.c tests/acrn/vdm_acrn_model.c
@@ -138,8 +157,16 @@ tests_acrn_test_acrn_vcpus_LDADD = $(TEST_LDADD)
 tests_acrn_test_acrn_vcpus_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 tests_acrn_test_acrn_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
 tests_acrn_test_acrn_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+# vdm's bzImage loader against the model's own boot check; a real kernel too.
+check_PROGRAMS += tests/acrn/test_boot_linux
+tests_acrn_test_boot_linux_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
+tests_acrn_test_boot_linux_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/devicemodel
+check_PROGRAMS += tests/acrn/test_guest_reboot
+tests_acrn_test_guest_reboot_LDADD = $(TEST_LDADD)
+tests_acrn_test_guest_reboot_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += $(ACRN_TESTS)
-EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh
+EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh \
+	tests/acrn/boot_linux.sh tests/acrn/fake_bzimage.h
 
 # libvhostproxy's vhost-user server against a hostile front-end speaking raw vhost-user.
 check_PROGRAMS += tests/unit/test_vhost_server
@@ -152,6 +179,32 @@ check_PROGRAMS += tests/sim/test_vdm_vhost_user
 tests_sim_test_vdm_vhost_user_LDADD = $(TEST_LDADD)
 tests_sim_test_vdm_vhost_user_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_vdm_vhost_user
+# vdm-vhost-user serving virtio-blk to vdm's own vhost=user: route.
+check_PROGRAMS += tests/sim/test_vdm_vhost_user_blk
+tests_sim_test_vdm_vhost_user_blk_LDADD = $(TEST_LDADD)
+tests_sim_test_vdm_vhost_user_blk_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_vdm_vhost_user_blk
+# ... and virtio-console, to vdm's virtio-console routed with vhost=user:.
+check_PROGRAMS += tests/sim/test_vdm_vhost_user_console
+tests_sim_test_vdm_vhost_user_console_LDADD = $(TEST_LDADD)
+tests_sim_test_vdm_vhost_user_console_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_vdm_vhost_user_console
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh
+# ... and QEMU's vhost-user-blk-pci in a real guest, disk checksummed both ways.
+TESTS += tests/guest/vdm_vhost_user_blk.sh
+EXTRA_DIST += tests/guest/vdm_vhost_user_blk.sh
+# ... and UML's virtio_uml (a disk and a console; no QEMU, no PCI).
+TESTS += tests/guest/uml_vdm_vhost_user.sh
+EXTRA_DIST += tests/guest/uml_vdm_vhost_user.sh
+
+# Passthrough without a host function: the option parser, the BAR layout, GSIs.
+check_PROGRAMS += tests/unit/test_passthru
+tests_unit_test_passthru_LDADD = $(TEST_LDADD)
+tests_unit_test_passthru_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(DM_INCLUDES) $(HSM_INCLUDES)
+TESTS += tests/unit/test_passthru
+# ... and a real PCI function (QEMU's edu) passed through inside the guest,
+# vdm-acrn-model over the HSM model.
+TESTS += tests/guest/passthru.sh
+EXTRA_DIST += tests/guest/passthru.sh

@@ -204,6 +204,7 @@ static void submit(struct vbsu_blk *b, struct blk_req *r)
 {
 	b->inflight++;
 	b->submitted++;
+	b->depth_sum += b->inflight;
 	aio_submit(b->aio, &r->io);
 }
 
@@ -329,6 +330,11 @@ static uint8_t start_dwz(struct vbsu_blk *b, struct blk_req *r, int nread, uint3
 		    (type == VIRTIO_BLK_T_DISCARD && seg[i].flags))
 			return VIRTIO_BLK_S_UNSUPP;
 		if (!range_ok(b, seg[i].sector, bytes))
+			return VIRTIO_BLK_S_IOERR;
+		/* Limits the guest was told (discard=S:G:A), held to. */
+		if (type == VIRTIO_BLK_T_DISCARD && b->discard_max_seg &&
+		    (nseg > b->discard_max_seg || seg[i].num_sectors > b->discard_max_sectors ||
+		     seg[i].sector % b->discard_align))
 			return VIRTIO_BLK_S_IOERR;
 		if (type == VIRTIO_BLK_T_DISCARD ||
 		    (seg[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))

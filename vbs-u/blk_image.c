@@ -149,6 +149,10 @@ int vbsu_blk_open(struct vbsu_blk *b, const struct vbsu_blk_params *p, char *err
 	b->read_only = p->read_only;
 	b->cache = p->cache;
 	b->sector_size = p->sector_size;
+	b->phys_sector_size = p->phys_sector_size ? p->phys_sector_size : p->sector_size;
+	b->discard_max_sectors = p->discard_max_sectors;
+	b->discard_max_seg = p->discard_max_seg;
+	b->discard_align = p->discard_align;
 	/* Whole logical blocks only; a trailing partial block is not exposed. */
 	b->capacity = (bytes / p->sector_size * p->sector_size) >> SECTOR_SHIFT;
 	if (b->capacity == 0) {

@@ -17,10 +17,8 @@
  * 2.7) and the packed ring (vq_packed.c, 2.8), chosen by VIRTIO_F_RING_PACKED
  * in the features vq_setup is given.  A back-end does not know which one its
  * queue has: chain ids, iovecs, used lengths and interrupt decisions look the
- * same.  vdm does not offer VIRTIO_F_RING_PACKED to guests yet: the transport
- * (devicemodel/) still treats the three queue addresses as split-ring parts
- * (vhost routes, the legacy interface, route switching), and no real guest
- * has run a packed queue against it.  That is the next step of issue 19.
+ * same.  vdm offers VIRTIO_F_RING_PACKED on its VBS-U devices (packed=off
+ * takes it away), and vdm-vhost-user to its front-ends.
  *
  * Threading: one thread uses a queue at a time (the caller serialises).
  */
@@ -300,6 +298,11 @@ struct vbsu_blk_params {
 	enum vbsu_blk_cache cache;
 	enum vbsu_blk_aio aio;
 	bool lock;                /* take the image's locks (vbsu_image_lock) first */
+	uint32_t phys_sector_size; /* physical block size; 0: the logical one */
+	/* acrn-dm's discard=S:G:A: the DISCARD limits the guest is told and
+	 * held to (512-byte sectors per segment, segments, alignment in
+	 * sectors); 0: vdm's own. */
+	uint32_t discard_max_sectors, discard_max_seg, discard_align;
 };
 
 struct aio_engine;
@@ -312,6 +315,8 @@ struct vbsu_blk {
 	uint32_t sector_size;     /* logical block size: 512 or 4096 */
 	uint64_t capacity;        /* in 512-byte sectors */
 	bool can_discard;         /* the file system punches holes */
+	uint32_t phys_sector_size;
+	uint32_t discard_max_sectors, discard_max_seg, discard_align; /* 0: none set */
 	bool can_write_zeroes;    /* the file system zeroes ranges */
 	char serial[20];          /* GET_ID answer, NUL-padded */
 	int max_iov;
@@ -327,6 +332,7 @@ struct vbsu_blk {
 	bool out_of_slots;        /* process stopped for want of a free slot */
 	uint64_t bounce_bytes;    /* nocache: bounce memory held by requests in flight */
 	uint64_t requests, errors, inline_done, submitted;
+	uint64_t depth_sum; /* requests in flight at each submission, summed: the disk's queue depth */
 };
 
 /* Largest number of discard / write-zeroes segments per request we take. */

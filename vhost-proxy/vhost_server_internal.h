@@ -45,6 +45,7 @@ struct vhost_server {
 	uint64_t features;     /* set by the front-end */
 	uint64_t protocol_features;
 	struct vs_mem mem;
+	int backend_req_fd;    /* SET_BACKEND_REQ_FD: kept, nothing sent on it yet */
 	struct vs_ring rings[VHOST_MAX_RINGS];
 	char err[256];
 };

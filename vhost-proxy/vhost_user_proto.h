@@ -33,6 +33,7 @@ enum vu_request {
 	VU_SET_PROTOCOL_FEATURES = 16,
 	VU_GET_QUEUE_NUM = 17,
 	VU_SET_VRING_ENABLE = 18,
+	VU_SET_BACKEND_REQ_FD = 21, /* the back-end's own channel to the front-end */
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
 };
@@ -45,6 +46,7 @@ enum vu_request {
 #define VU_F_LOG_ALL 26           /* VHOST_F_LOG_ALL: dirty-page logging (migration) */
 #define VU_PROTOCOL_F_MQ 0
 #define VU_PROTOCOL_F_REPLY_ACK 3
+#define VU_PROTOCOL_F_BACKEND_REQ 5
 #define VU_PROTOCOL_F_CONFIG 9
 #define VU_VRING_INDEX_MASK 0xffULL /* SET_VRING_KICK/CALL/ERR: ring index bits */
 #define VU_VRING_NOFD (1ULL << 8)   /* ... and "no fd comes with this one" */
@@ -120,6 +122,7 @@ static inline const char *vu_request_name(uint32_t r)
 		[VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
 		[VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
 		[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+		[VU_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
 		[VU_GET_CONFIG] = "GET_CONFIG",
 		[VU_SET_CONFIG] = "SET_CONFIG",
 	};

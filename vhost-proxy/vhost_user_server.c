@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +29,27 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/virtio_config.h>
 
 #define VS_MSG_TIMEOUT_MS 1000
-/* Largest payload of any request served (no config space, no inflight). */
-#define VS_MAX_PAYLOAD sizeof(struct vu_mem)
+/* Largest payload of any request served: a config message (no inflight). */
+#define VS_MAX_PAYLOAD sizeof(struct vu_config)
+/* The config message's header: offset, size, flags. */
+#define VS_CONFIG_HDR offsetof(struct vu_config, region)
 /* Room for more fds than any request carries, so one too many is seen as
  * such rather than as a truncated control message. */
 #define VS_MAX_FDS (VHOST_SERVER_MAX_REGIONS + 1)
-#define VS_PROTOCOL_FEATURES (1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK)
+/*
+ * BACKEND_REQ: the front-end hands over a socket for requests from the
+ * back-end.  Nothing is sent on it yet (no config-change or host-notifier
+ * messages), but UML's virtio_uml gives its rings' interrupts no line of
+ * their own unless that channel exists, so it is taken and kept.
+ */
+#define VS_PROTOCOL_FEATURES                                                                       \
+	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK |                              \
+	 1ULL << VU_PROTOCOL_F_BACKEND_REQ)
+
+_Static_assert(sizeof(struct vu_config) >= sizeof(struct vu_mem), "the largest payload");
 
 /* One request as read: header, payload, the fds that came with it. */
 struct vs_msg {
@@ -45,6 +59,7 @@ struct vs_msg {
 		struct vu_state state;
 		struct vu_addr addr;
 		struct vu_mem mem;
+		struct vu_config config;
 		uint8_t bytes[VS_MAX_PAYLOAD];
 	} p;
 	int fds[VS_MAX_FDS];
@@ -249,6 +264,11 @@ static int reply_u64(struct vhost_server *s, uint32_t req, uint64_t v)
 
 /* ---- requests ---- */
 
+static uint64_t protocol_features_offered(const struct vhost_server *s)
+{
+	return VS_PROTOCOL_FEATURES | (s->dev.config ? 1ULL << VU_PROTOCOL_F_CONFIG : 0);
+}
+
 static bool proto_features_on(const struct vhost_server *s)
 {
 	return s->features >> VU_F_PROTOCOL_FEATURES & 1;
@@ -308,7 +328,10 @@ static int set_mem_table(struct vhost_server *s, struct vs_msg *m)
 	if (n < 1 || n > VHOST_SERVER_MAX_REGIONS)
 		return vs_error(s, -EINVAL, "SET_MEM_TABLE: %u regions (1 to %d taken)", n,
 				VHOST_SERVER_MAX_REGIONS);
-	if (m->hdr.size != offsetof(struct vu_mem, regions) + n * sizeof(struct vu_region))
+	/* Room for the n regions used, and at most the whole table: UML's
+	 * virtio_uml sends its two-region table whole with one region used. */
+	if (m->hdr.size < offsetof(struct vu_mem, regions) + n * sizeof(struct vu_region) ||
+	    m->hdr.size > sizeof(struct vu_mem))
 		return vs_error(s, -EINVAL, "SET_MEM_TABLE: %u bytes for %u regions", m->hdr.size,
 				n);
 	if ((uint32_t)m->nfds != n)
@@ -408,6 +431,46 @@ static int set_vring_fd(struct vhost_server *s, struct vs_msg *m)
 	return m->hdr.request == VU_SET_VRING_KICK ? ring_update(s, idx) : 0;
 }
 
+/*
+ * GET_CONFIG / SET_CONFIG: the message must be its 12-byte header and then
+ * exactly `size` bytes, at most the protocol's 256, and [offset, offset +
+ * size) must lie in the device's config space.
+ */
+static int config_range(struct vhost_server *s, const struct vs_msg *m)
+{
+	const struct vu_config *c = &m->p.config;
+	const char *name = vu_request_name(m->hdr.request);
+
+	if (!(s->protocol_features >> VU_PROTOCOL_F_CONFIG & 1))
+		return vs_error(s, -EPROTO, "%s without the CONFIG protocol feature", name);
+	if (m->hdr.size < VS_CONFIG_HDR)
+		return vs_error(s, -EINVAL, "%s: payload of %u bytes", name, m->hdr.size);
+	if (c->size > VU_MAX_CONFIG || m->hdr.size != VS_CONFIG_HDR + c->size)
+		return vs_error(s, -EINVAL, "%s: %u config bytes in a payload of %u", name, c->size,
+				m->hdr.size);
+	if ((uint64_t)c->offset + c->size > s->dev.config_len)
+		return vs_error(s, -EINVAL,
+				"%s: bytes %u..%llu are outside the %u-byte config space", name,
+				c->offset, (unsigned long long)c->offset + c->size, s->dev.config_len);
+	return 0;
+}
+
+static int get_config(struct vhost_server *s, struct vs_msg *m, bool *replied)
+{
+	struct vu_config *c = &m->p.config;
+	int ret = config_range(s, m);
+
+	*replied = true;
+	if (ret) {
+		/* Tell a front-end waiting for the answer before the connection
+		 * ends: an empty payload is a refusal. */
+		send_reply(s, VU_GET_CONFIG, NULL, 0);
+		return ret;
+	}
+	memcpy(c->region, (const uint8_t *)s->dev.config + c->offset, c->size);
+	return send_reply(s, VU_GET_CONFIG, c, (uint32_t)VS_CONFIG_HDR + c->size);
+}
+
 /* The payload size each request must have (-1: checked by its handler). */
 static int payload_size(uint32_t req)
 {
@@ -417,10 +480,13 @@ static int payload_size(uint32_t req)
 	case VU_RESET_OWNER:
 	case VU_GET_PROTOCOL_FEATURES:
 	case VU_GET_QUEUE_NUM:
+	case VU_SET_BACKEND_REQ_FD:
 		return 0;
 	case VU_SET_VRING_ADDR:
 		return sizeof(struct vu_addr);
 	case VU_SET_MEM_TABLE:
+	case VU_GET_CONFIG:
+	case VU_SET_CONFIG:
 		return -1;
 	default:
 		return 8; /* a u64, or a vring state (two u32) */
@@ -435,6 +501,7 @@ static void session_reset(struct vhost_server *s)
 		ring_clear(&s->rings[i]);
 	}
 	vs_mem_unmap(&s->mem);
+	close_fd(&s->backend_req_fd);
 	s->owner = false;
 	s->features = 0;
 	s->protocol_features = 0;
@@ -452,7 +519,7 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 
 	/* Only the requests that carry fds may; they check their count. */
 	if (m->nfds && req != VU_SET_MEM_TABLE && req != VU_SET_VRING_KICK &&
-	    req != VU_SET_VRING_CALL && req != VU_SET_VRING_ERR)
+	    req != VU_SET_VRING_CALL && req != VU_SET_VRING_ERR && req != VU_SET_BACKEND_REQ_FD)
 		return vs_error(s, -EINVAL, "%s: came with %d fds", vu_request_name(req), m->nfds);
 	switch (req) {
 	case VU_GET_FEATURES:
@@ -468,12 +535,12 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		return 0;
 	case VU_GET_PROTOCOL_FEATURES:
 		*replied = true;
-		return reply_u64(s, req, VS_PROTOCOL_FEATURES);
+		return reply_u64(s, req, protocol_features_offered(s));
 	case VU_SET_PROTOCOL_FEATURES:
-		if (m->p.u64 & ~VS_PROTOCOL_FEATURES)
+		if (m->p.u64 & ~protocol_features_offered(s))
 			return vs_error(s, -EINVAL,
 					"SET_PROTOCOL_FEATURES: %#llx were never offered",
-					(unsigned long long)(m->p.u64 & ~VS_PROTOCOL_FEATURES));
+					(unsigned long long)(m->p.u64 & ~protocol_features_offered(s)));
 		s->protocol_features = m->p.u64;
 		return 0;
 	case VU_GET_QUEUE_NUM:
@@ -491,8 +558,10 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		ret = ring_index(s, m, st.index, true);
 		if (ret)
 			return ret;
-		/* virtio 1.2, 2.7: a power of two, at most the device's size. */
-		if (st.num == 0 || st.num > s->dev.max_ring_size || (st.num & (st.num - 1)))
+		/* virtio 1.2: at most the device's size; a split ring's is a power
+		 * of two (2.7), a packed ring's need not be (2.8). */
+		if (st.num == 0 || st.num > s->dev.max_ring_size ||
+		    (!(s->features >> VIRTIO_F_RING_PACKED & 1) && (st.num & (st.num - 1))))
 			return vs_error(s, -EINVAL, "SET_VRING_NUM: ring %u size %u (a power of two "
 					"up to %u taken)", st.index, st.num, s->dev.max_ring_size);
 		s->rings[st.index].num = (uint16_t)st.num;
@@ -504,8 +573,8 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		ret = ring_index(s, m, st.index, true);
 		if (ret)
 			return ret;
-		/* A split ring's base is a 16-bit avail index (packed rings,
-		 * with wrap counters above it, are not offered). */
+		/* A split ring's base is a 16-bit avail index; a packed ring's
+		 * the avail position, its wrap counter in bit 15. */
 		if (st.num > 0xffff)
 			return vs_error(s, -EINVAL, "SET_VRING_BASE: ring %u base %u", st.index,
 					st.num);
@@ -526,6 +595,24 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 	case VU_SET_VRING_CALL:
 	case VU_SET_VRING_ERR:
 		return set_vring_fd(s, m);
+	case VU_SET_BACKEND_REQ_FD:
+		if (!(s->protocol_features >> VU_PROTOCOL_F_BACKEND_REQ & 1))
+			return vs_error(s, -EPROTO,
+					"SET_BACKEND_REQ_FD without the BACKEND_REQ protocol feature");
+		if (m->nfds != 1)
+			return vs_error(s, -EINVAL, "SET_BACKEND_REQ_FD: %d fds (1 expected)", m->nfds);
+		close_fd(&s->backend_req_fd);
+		s->backend_req_fd = m->fds[0];
+		m->fds[0] = -1;
+		m->nfds = 0;
+		return 0;
+	case VU_GET_CONFIG:
+		return get_config(s, m, replied);
+	case VU_SET_CONFIG:
+		ret = config_range(s, m);
+		return ret ? ret
+			   : vs_error(s, -ENOTSUP, "SET_CONFIG: the config space of %s is read-only",
+				      s->dev.name);
 	case VU_SET_VRING_ENABLE:
 		if (!proto_features_on(s))
 			return vs_error(s, -EPROTO, "SET_VRING_ENABLE without protocol features");
@@ -561,7 +648,7 @@ int vhost_server_handle(struct vhost_server *s)
 		goto out;
 	}
 	/* Known, but their protocol feature was never offered. */
-	if (m.hdr.request == VU_GET_CONFIG || m.hdr.request == VU_SET_CONFIG) {
+	if ((m.hdr.request == VU_GET_CONFIG || m.hdr.request == VU_SET_CONFIG) && !s->dev.config) {
 		ret = vs_error(s, -ENOTSUP, "%s: not served (its protocol feature was not offered)",
 			       vu_request_name(m.hdr.request));
 		goto out;
@@ -611,7 +698,8 @@ int vhost_server_open(struct vhost_server **out, const char *path,
 	int ret;
 
 	if (!dev->nrings || dev->nrings > VHOST_MAX_RINGS || !dev->max_ring_size ||
-	    (dev->max_ring_size & (dev->max_ring_size - 1))) {
+	    (dev->max_ring_size & (dev->max_ring_size - 1)) ||
+	    (dev->config && (!dev->config_len || dev->config_len > VU_MAX_CONFIG))) {
 		snprintf(err, errlen, "%s: cannot serve %u rings of %u", dev->name, dev->nrings,
 			 dev->max_ring_size);
 		return -EINVAL;
@@ -638,6 +726,7 @@ int vhost_server_open(struct vhost_server **out, const char *path,
 		return -ENOMEM;
 	s->dev = *dev;
 	s->conn_fd = -1;
+	s->backend_req_fd = -1;
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		ring_clear(&s->rings[i]);
 	memcpy(s->path, path, strlen(path) + 1);

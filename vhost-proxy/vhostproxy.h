@@ -143,9 +143,10 @@ const char *vhost_dev_error(const struct vhost_dev *d);
  * Like the front-end, the server owns no event loop and no thread: the
  * caller watches vhost_server_listen_fd() and vhost_server_conn_fd() and
  * calls vhost_server_accept() and vhost_server_handle() when they are
- * readable.  Protocol features offered: MQ and REPLY_ACK.  Not served:
- * dirty-page logging (LOG_ALL, SET_LOG_BASE: refused, so no live
- * migration), the config space, in-flight tracking, packed rings.
+ * readable.  Protocol features offered: MQ, REPLY_ACK, and CONFIG for a
+ * device with a config space (read-only: SET_CONFIG is refused).  Not
+ * served: dirty-page logging (LOG_ALL, SET_LOG_BASE: refused, so no live
+ * migration), in-flight tracking, packed rings.
  */
 struct vhost_server;
 
@@ -177,6 +178,13 @@ struct vhost_server_dev {
 	/* A new memory table replaced the one running rings were set up in:
 	 * look them up again.  0, or -errno with a reason in err. */
 	int (*mem_changed)(void *opaque, char *err, size_t errlen);
+	/* The device's config space (virtio 1.2, 4.1.4.6), little-endian as
+	 * the driver reads it, config_len bytes: offered through the CONFIG
+	 * protocol feature and read with GET_CONFIG.  NULL: not offered.  It
+	 * is read-only here (SET_CONFIG is refused), so the device offers no
+	 * feature that makes a field writable. */
+	const void *config;
+	uint32_t config_len;
 	void *opaque;
 };
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 # launch_uvm.sh - run vdm as the device model of one User VM on an ACRN
 # Service VM, with a virtio-blk disk, a virtio-net NIC on a TAP (VBS-U, or
-# kernel vhost-net with NET_ROUTE=vhost=kernel or vhost=auto) and a
-# virtio-rnd entropy device.  Copy it, set the variables below, run it as
-# root in the Service VM.
+# kernel vhost-net with NET_ROUTE=vhost=kernel or vhost=auto), a
+# virtio-rnd entropy device, and a host NIC passed through (PT_NIC, as
+# acrn-dm's BUS/DEV/FUNC; empty for none).  Copy it, set the variables
+# below, run it as root in the Service VM.
 #
 #   launch_uvm.sh [--dry-run]     --dry-run prints the vdm command only
 #
@@ -17,12 +18,15 @@ dry_run=no
 [ "${1:-}" = --dry-run ] && dry_run=yes
 
 # ---- per-VM settings (override from the environment) ----
-VM_NAME=${VM_NAME:-vdm_uvm1}
+VM_NAME=${VM_NAME:-POST_STD_VM1} # as the hypervisor's configuration names the VM
 VM_UUID=${VM_UUID:-d2795438-25d6-11e8-864e-cb7a18b34643}
 MEM=${MEM:-1024M}
 DISK=${DISK:-/home/acrn/uvm1.img}
 TAP=${TAP:-tap_vdm1}           # created if missing, added to acrn-br0 if it exists
 NET_ROUTE=${NET_ROUTE:-}       # empty: VBS-U; vhost=kernel or vhost=auto: /dev/vhost-net
+# A host NIC for the VM alone, parked on pci-stub (see pt_stub below); its
+# MSI-X and BARs are the hypervisor's once vdm hands it over.
+PT_NIC=${PT_NIC-3/0/0}
 VDM=${VDM:-vdm}
 HSM_DEV=${HSM_DEV:-/dev/acrn_hsm}
 LOG=${LOG:-/var/log/vdm-$VM_NAME.log}
@@ -52,13 +56,35 @@ create_tap() {
 	ip link set dev "$TAP" up
 }
 
+# The passthrough NIC leaves its host driver for pci-stub, as ACRN's launch
+# scripts do it (vdm refuses a function a host driver has).
+pt_stub() {
+	[ -n "$PT_NIC" ] || return 0
+	old_ifs=$IFS
+	IFS=/:.
+	# shellcheck disable=SC2086 # split at the separators on purpose
+	set -- $PT_NIC
+	IFS=$old_ifs
+	bdf=$(printf '0000:%02x:%02x.%x' "0x$1" "0x${2:-0}" "0x${3:-0}")
+	dev=/sys/bus/pci/devices/$bdf
+	[ -e "$dev" ] || die "no PCI function $PT_NIC ($bdf) on this host"
+	modprobe pci-stub 2>/dev/null || true
+	echo pci-stub >"$dev/driver_override"
+	[ -e "$dev/driver" ] && echo "$bdf" >"$dev/driver/unbind"
+	echo "$bdf" >/sys/bus/pci/drivers_probe
+}
+
 # Slot layout as ACRN's own launch scripts use it: host bridge at 0:0,
-# storage, network, then the rest.
+# storage, network, then the rest; the NIC's MAC from mac_seed as acrn-dm
+# derives it (so a guest moved from acrn-dm keeps its address), and the VM
+# name last, which CREATE_VM carries: the hypervisor finds the VM by it.
 set -- "$VDM" --hsm "acrn:$HSM_DEV" -U "$VM_UUID" -m "$MEM" --log-file "$LOG" \
 	-s 0:0,hostbridge \
 	-s 3,virtio-blk,"$DISK" \
-	-s 4,virtio-net,tap="$TAP"${NET_ROUTE:+,$NET_ROUTE} \
-	-s 5,virtio-rnd
+	-s 4,virtio-net,tap="$TAP",mac_seed="$VM_NAME"${NET_ROUTE:+,$NET_ROUTE} \
+	-s 5,virtio-rnd \
+	${PT_NIC:+-s 6,passthru,$PT_NIC} \
+	"$VM_NAME"
 
 if [ "$dry_run" = yes ]; then
 	echo "$@"
@@ -66,5 +92,6 @@ if [ "$dry_run" = yes ]; then
 fi
 check_service_vm
 create_tap
+pt_stub
 echo "launch_uvm: starting $VM_NAME ($VM_UUID), log in $LOG"
 exec "$@"

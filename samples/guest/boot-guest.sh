@@ -2,7 +2,8 @@
 # Boot the test guest (samples/guest/build-image.sh) under QEMU TCG with vdm
 # as the remote device process for the functions given after "--".
 #
-#   boot-guest.sh [-r TESTS] [-a APPEND] [-t SECONDS] [-o DIR] [-x CPIO] -- VDM-OPTIONS...
+#   boot-guest.sh [-r TESTS] [-a APPEND] [-t SECONDS] [-o DIR] [-x CPIO] [-q QEMU-ARGS]
+#                 -- VDM-OPTIONS...
 #
 #   -r TESTS    what the guest's init runs (vdm.run=, default enum,blk,rng)
 #   -a APPEND   more kernel command-line words (e.g. vdm.blkwrite=1)
@@ -10,6 +11,8 @@
 #   -o DIR      where console.log and vdm.log go (default: a new temp dir)
 #   -x CPIO     a (gzipped) cpio archive appended to the initramfs: more files
 #               for the guest (the "extra" test runs its /extra/run)
+#   -q ARGS     more QEMU arguments, split at spaces (e.g. "-device edu,addr=5":
+#               a QEMU device of its own beside vdm's)
 #
 # Environment: VDM (the vdm binary, default: vdm in PATH), VDM_GUEST_DIR (the
 # image cache).  Exit status: vdm's (QEMU's once the guest powers off), or
@@ -27,14 +30,16 @@ append=
 limit=300
 out=
 extra=
-while getopts r:a:t:o:x: opt; do
+qemu_args=
+while getopts r:a:t:o:x:q: opt; do
 	case $opt in
 	r) run=$OPTARG ;;
 	a) append=$OPTARG ;;
 	t) limit=$OPTARG ;;
 	o) out=$OPTARG ;;
 	x) extra=$OPTARG ;;
-	*) echo "usage: $0 [-r TESTS] [-a APPEND] [-t SECONDS] [-o DIR] [-x CPIO]" \
+	q) qemu_args=$OPTARG ;;
+	*) echo "usage: $0 [-r TESTS] [-a APPEND] [-t SECONDS] [-o DIR] [-x CPIO] [-q QEMU-ARGS]" \
 		"-- VDM-OPTIONS..." >&2
 	   exit 2 ;;
 	esac
@@ -53,11 +58,12 @@ if [ -n "$extra" ]; then # the kernel unpacks concatenated archives in turn
 	initrd=$out/initrd.cpio.gz
 fi
 status=0
+# shellcheck disable=SC2086 # -q's words are split on purpose
 timeout -k 10 "$limit" "$vdm" --hsm qemu --log-file "$out/vdm.log" "$@" -- \
 	qemu-system-x86_64 -accel tcg -machine pc -cpu max -smp 1 \
 	-display none -vga none -monitor none -nic none -no-reboot \
 	-serial "file:$out/console.log" \
 	-kernel "$guest/vmlinuz" -initrd "$initrd" \
 	-append "console=ttyS0 panic=-1 irqpoll nolapic_timer hpet=disable nohz=off vdm.run=$run $append" \
-	</dev/null || status=$?
+	$qemu_args </dev/null || status=$?
 exit $status

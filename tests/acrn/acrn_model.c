@@ -20,7 +20,9 @@
  *    registered ioeventfd, answers reads there with 0, signals a matching
  *    write (width <= len, data if DATAMATCH) and drops the others; DEASSIGN
  *    removes the oldest registration of the eventfd, whatever its address;
- *  - irqfds (an eventfd write injects its MSI), INJECT_MSI, SET_IRQLINE.
+ *  - irqfds (an eventfd write injects its MSI), INJECT_MSI, SET_IRQLINE;
+ *  - passthrough (ASSIGN_PCIDEV, SET_PTDEV_INTR and their undo), checked
+ *    against the host function in sysfs: acrn_model_ptdev.c.
  *
  * Guest RAM given with SET_MEMSEG at gpa 0 is found as the file behind that
  * mapping (through /proc/self/maps and the process's fds, as the kernel
@@ -48,7 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void violation(struct acrn_model *m, const char *fmt, const char *what, unsigned n)
+void model_violation(struct acrn_model *m, const char *fmt, const char *what, unsigned n)
 {
 	char msg[256];
 
@@ -400,7 +402,7 @@ static int do_ioeventfd_locked(struct acrn_model *m, const struct acrn_ioeventfd
 				oldest = e;
 		}
 		if (!oldest) {
-			violation(m, "%s of an eventfd with no ioeventfd (at %#x)", "deassign",
+			model_violation(m, "%s of an eventfd with no ioeventfd (at %#x)", "deassign",
 				  (unsigned)ev->addr);
 			return 0; /* the kernel says nothing */
 		}
@@ -469,7 +471,7 @@ static int do_irqfd_locked(struct acrn_model *m, const struct acrn_irqfd *f)
 		return 0;
 	}
 	if (f->flags & ACRN_IRQFD_FLAG_DEASSIGN) {
-		violation(m, "%s of an irqfd not registered (fd %u)", "deassign", (unsigned)f->fd);
+		model_violation(m, "%s of an irqfd not registered (fd %u)", "deassign", (unsigned)f->fd);
 		return 0;
 	}
 	if (!free_slot)
@@ -492,6 +494,7 @@ static int do_irqfd_locked(struct acrn_model *m, const struct acrn_irqfd *f)
 
 static void destroy_vm_locked(struct acrn_model *m)
 {
+	model_ptdev_destroy_locked(m);
 	m->client = false;
 	m->client_gen++;
 	m->pending = 0;
@@ -518,6 +521,12 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 			return -EEXIST;
 		if (cv->reserved0 || cv->reserved1 || !cv->ioreq_buf)
 			return -EINVAL;
+		memcpy(m->created_id, &cv->uuid, sizeof(m->created_id));
+		m->created_affinity = cv->cpu_affinity;
+		/* A hypervisor that looks post-launched VMs up by name finds
+		 * none under any other: the hypercall fails. */
+		if (m->vm_name[0] && strncmp((const char *)&cv->uuid, m->vm_name, 16))
+			return -EINVAL;
 		/* The kernel pins the page holding ioreq_buf and gives the
 		 * hypervisor that page: an unaligned address is rounded down. */
 		m->iobuf = (struct acrn_io_request_buffer *)(uintptr_t)(cv->ioreq_buf &
@@ -529,9 +538,25 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		cv->vcpu_num = m->report_vcpus ? m->report_vcpus : (uint16_t)m->vcpus;
 		m->state = VM_CREATED;
 		return 0;
+	case ACRN_IOCTL_SET_VCPU_REGS: {
+		const struct acrn_vcpu_regs *r = (const struct acrn_vcpu_regs *)arg;
+
+		/* The hypervisor takes them for a created, not yet running VM. */
+		if (m->state != VM_CREATED)
+			return -EPERM;
+		if (r->vcpu_id >= m->vcpus || r->reserved[0] || r->reserved[1] || r->reserved[2])
+			return -EINVAL;
+		if (r->vcpu_id == 0) {
+			m->boot_regs = *r;
+			m->have_boot_regs = true;
+		}
+		return 0;
+	}
 	case ACRN_IOCTL_START_VM:
 		if (m->state != VM_CREATED)
 			return -EPERM;
+		if (m->have_boot_regs)
+			model_boot_check_locked(m);
 		m->state = VM_RUNNING;
 		pthread_cond_broadcast(&m->cond);
 		return model_link_start_locked(m);
@@ -587,14 +612,14 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		if (nt->vcpu >= m->vcpus)
 			return -EINVAL;
 		if (nt->vmid != MODEL_VMID) {
-			violation(m, "%s with vmid %u", "NOTIFY_REQUEST_FINISH", nt->vmid);
+			model_violation(m, "%s with vmid %u", "NOTIFY_REQUEST_FINISH", nt->vmid);
 			return -EINVAL;
 		}
 		slot = &m->iobuf->req_slot[nt->vcpu];
 		if (!(m->pending & (1U << nt->vcpu)) ||
 		    __atomic_load_n(&slot->processed, __ATOMIC_ACQUIRE) !=
 			    ACRN_IOREQ_STATE_PROCESSING) {
-			violation(m, "%s for vCPU %u whose slot is not PROCESSING",
+			model_violation(m, "%s for vCPU %u whose slot is not PROCESSING",
 				  "NOTIFY_REQUEST_FINISH", nt->vcpu);
 			return -EINVAL;
 		}
@@ -620,6 +645,11 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		return do_ioeventfd_locked(m, (const struct acrn_ioeventfd *)arg);
 	case ACRN_IOCTL_IRQFD:
 		return do_irqfd_locked(m, (const struct acrn_irqfd *)arg);
+	case ACRN_IOCTL_ASSIGN_PCIDEV:
+	case ACRN_IOCTL_DEASSIGN_PCIDEV:
+	case ACRN_IOCTL_SET_PTDEV_INTR:
+	case ACRN_IOCTL_RESET_PTDEV_INTR:
+		return model_ptdev_ioctl_locked(m, cmd, arg);
 	case ACRN_IOCTL_INJECT_MSI: {
 		const struct acrn_msi_entry *msi = (const struct acrn_msi_entry *)arg;
 
@@ -631,10 +661,12 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 
 		if (gsi >= ACRN_VIOAPIC_PINS)
 			return -EPERM; /* the hypercall refuses it */
-		if (op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_RAISING_PULSE)
+		/* The pins PCI functions use are programmed level-triggered,
+		 * active low (acrn-dm's routing): low asserts, high releases. */
+		if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_FALLING_PULSE)
 			model_send_intx_locked(m, gsi, true);
-		if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_RAISING_PULSE ||
-		    op == ACRN_GSI_FALLING_PULSE)
+		if (op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_FALLING_PULSE ||
+		    op == ACRN_GSI_RAISING_PULSE)
 			model_send_intx_locked(m, gsi, false);
 		return 0;
 	}
@@ -710,7 +742,7 @@ static void model_close(void *ctx, int fd)
 		if (m->state != VM_NONE && m->state != VM_DESTROYED) {
 			/* The kernel tries DESTROY_VM itself, which the hypervisor
 			 * refuses unless the VM is paused. */
-			violation(m, "%s without DESTROY_VM (%u)", "close", 0);
+			model_violation(m, "%s without DESTROY_VM (%u)", "close", 0);
 			destroy_vm_locked(m);
 		}
 	}
@@ -742,6 +774,18 @@ static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t err
 				return -EINVAL;
 			}
 			m->report_vcpus = (uint16_t)n;
+		} else if (!strncmp(o, "assigned=", 9)) {
+			if (model_ptdev_option(m, o + 9)) {
+				snprintf(errbuf, errlen, "acrn model: assigned=B/D/F (at most %d)",
+					 MODEL_MAX_TAKEN);
+				return -EINVAL;
+			}
+		} else if (!strncmp(o, "vm=", 3)) {
+			if (!o[3] || strlen(o + 3) > 15) {
+				snprintf(errbuf, errlen, "acrn model: vm=NAME, 1 to 15 characters");
+				return -EINVAL;
+			}
+			snprintf(m->vm_name, sizeof(m->vm_name), "%s", o + 3);
 		} else if (!strncmp(o, "refuse=", 7)) {
 			char *slash = strchr(o + 7, '/');
 
@@ -923,6 +967,21 @@ int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acr
 out:
 	pthread_mutex_unlock(&m->lock);
 	return ret;
+}
+
+void acrn_model_boot_report(struct acrn_model *m, struct acrn_model_boot *out)
+{
+	pthread_mutex_lock(&m->lock);
+	*out = m->boot;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void acrn_model_created(struct acrn_model *m, uint8_t id[16], uint64_t *cpu_affinity)
+{
+	pthread_mutex_lock(&m->lock);
+	memcpy(id, m->created_id, 16);
+	*cpu_affinity = m->created_affinity;
+	pthread_mutex_unlock(&m->lock);
 }
 
 unsigned acrn_model_violations(struct acrn_model *m)

@@ -27,8 +27,14 @@ int acrn_model_register(void);
  *   refuse=NAME     the ioctl NAME (e.g. CREATE_VM) fails with EPERM
  *   refuse=NAME/E   ... with errno E (a number)
  *   report_vcpus=N  CREATE_VM reports N vCPUs whatever vcpus is (hostile)
+ *   vm=NAME         the hypervisor's configuration has one post-launched VM,
+ *                   NAME: CREATE_VM carrying another name fails with EINVAL
+ *   assigned=B/D/F  the hypervisor gave this host function to another VM:
+ *                   ASSIGN_PCIDEV of it fails with ENODEV (repeatable)
  * The model logs every VM-lifecycle ioctl at debug level ("acrn model:
- * ACRN_IOCTL_... -> 0") so tests can check the order of calls.
+ * ACRN_IOCTL_... -> 0") so tests can check the order of calls, and what
+ * each passthrough ioctl carried ("acrn model: ASSIGN_PCIDEV virt 00:06.0
+ * ...").
  */
 int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
 		      struct acrn_model **out, char *errbuf, size_t errlen);
@@ -56,6 +62,29 @@ int acrn_model_kernel_slot(struct acrn_model *m, unsigned vcpu, const struct acr
 
 /* The model behind a VM opened on "acrn:model", or NULL. */
 struct acrn_model *acrn_model_of(struct hsm_vm *vm);
+
+/* What the boot check (acrn_model_boot.c) found at START_VM after a
+ * SET_VCPU_REGS; checked is false when no boot CPU state was given. */
+struct acrn_model_boot {
+	bool checked;
+	unsigned problems;
+	char first_problem[128];
+	uint64_t rip, rsi;
+	char cmdline[512];
+	uint64_t initrd_gpa, initrd_size;
+	uint64_t e820_ram; /* bytes of RAM the e820 map reports */
+	/* ACPI, when the zero page names an RSDP: tables found through the
+	 * XSDT with good checksums, the MADT's enabled processors, the DSDT. */
+	unsigned acpi_tables, madt_cpus;
+	bool madt_ioapic;
+	uint64_t dsdt_gpa, dsdt_len, fadt_gpa, madt_gpa;
+	uint16_t pm1a_cnt_port;
+};
+
+void acrn_model_boot_report(struct acrn_model *m, struct acrn_model_boot *out);
+
+/* The name/UUID field and the CPU affinity the last CREATE_VM carried. */
+void acrn_model_created(struct acrn_model *m, uint8_t id[16], uint64_t *cpu_affinity);
 
 /* Protocol violations the model saw from the back-end. */
 unsigned acrn_model_violations(struct acrn_model *m);

@@ -2,7 +2,8 @@
  * acrn_model_internal.h - what the two halves of the HSM model share:
  * acrn_model.c (the HSM and hypervisor: VM state, ioreq slots, ioctls,
  * notifiers) and acrn_model_link.c (the test driver's side: simulated vCPUs
- * that fill slots, and interrupts sent to the driver).
+ * that fill slots, and interrupts sent to the driver), and the boot check
+ * (acrn_model_boot.c).
  */
 #ifndef VDM_ACRN_MODEL_INTERNAL_H
 #define VDM_ACRN_MODEL_INTERNAL_H
@@ -19,7 +20,18 @@
 #define MODEL_MAX_NOTIFIERS 256
 #define MODEL_PAGE 4096UL
 
+#define MODEL_MAX_PTDEVS 8
+#define MODEL_MAX_TAKEN 8
+
 enum model_vm_state { VM_NONE, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_DESTROYED };
+
+/* A host function assigned to the VM, and its INTx route if any. */
+struct model_ptdev {
+	bool used;
+	struct acrn_pcidev dev;    /* as ASSIGN_PCIDEV carried it */
+	bool intx;
+	struct acrn_ptdev_irq irq; /* as SET_PTDEV_INTR carried it */
+};
 
 struct model_conn {
 	struct acrn_model *m;
@@ -55,6 +67,15 @@ struct acrn_model {
 	uint16_t report_vcpus; /* what CREATE_VM says, if not 0 (tests) */
 	char refuse[32];
 	int refuse_errno;
+	char vm_name[17];      /* vm=NAME: the one VM the hypervisor's configuration has */
+	uint8_t created_id[16]; /* what the last CREATE_VM carried in its name/UUID field */
+	uint64_t created_affinity;
+	bool have_boot_regs;             /* SET_VCPU_REGS for vCPU 0 came */
+	struct acrn_vcpu_regs boot_regs;
+	struct acrn_model_boot boot;     /* the boot check's findings */
+	/* assigned=B/D/F: host functions the hypervisor gave other VMs */
+	int ntaken;
+	uint16_t taken[MODEL_MAX_TAKEN];
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;  /* any state change */
@@ -73,6 +94,7 @@ struct acrn_model {
 	struct model_irqfd irqfds[MODEL_MAX_NOTIFIERS];
 	uint32_t irqfd_gen;
 	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
+	struct model_ptdev ptdevs[MODEL_MAX_PTDEVS];
 	bool slot_used[ACRN_IO_REQUEST_MAX];
 	unsigned violations;
 	unsigned exits, waiting, max_waiting; /* I/O exits, for the log at the end */
@@ -91,7 +113,10 @@ struct acrn_model {
 	int irq_conn;
 };
 
-/* ---- acrn_model.c, for the link ---- */
+/* ---- acrn_model.c, for the other parts ---- */
+
+/* Count and log a protocol violation: fmt has one %s (what) and one %u (n). */
+void model_violation(struct acrn_model *m, const char *fmt, const char *what, unsigned n);
 
 /* No VM to run (not created, destroyed, or the model is stopping). */
 bool model_vm_gone(const struct acrn_model *m);
@@ -110,6 +135,15 @@ int model_exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn_
  * then in r).  Lock held. */
 bool model_ioeventfd_take_locked(struct acrn_model *m, struct acrn_io_request *r);
 
+/* ---- acrn_model_ptdev.c: the hypervisor's side of passthrough ---- */
+
+/* ASSIGN_PCIDEV, DEASSIGN_PCIDEV, SET_PTDEV_INTR, RESET_PTDEV_INTR.  Lock held. */
+int model_ptdev_ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long arg);
+/* DESTROY_VM: what is still assigned is a violation, and goes.  Lock held. */
+void model_ptdev_destroy_locked(struct acrn_model *m);
+/* The option assigned=B/D/F; returns 0 or -EINVAL. */
+int model_ptdev_option(struct acrn_model *m, const char *bdf);
+
 /* ---- acrn_model_link.c ---- */
 
 int model_link_listen(struct acrn_model *m, char *errbuf, size_t errlen);
@@ -121,5 +155,8 @@ void model_link_stop(struct acrn_model *m);
 /* Interrupts to the driver.  Lock held. */
 void model_send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data);
 void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
+/* START_VM after SET_VCPU_REGS: check what the device model loaded
+ * (acrn_model_boot.c); disagreements are violations. */
+void model_boot_check_locked(struct acrn_model *m);
 
 #endif /* VDM_ACRN_MODEL_INTERNAL_H */

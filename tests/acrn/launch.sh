@@ -10,7 +10,7 @@ cmd=$(VDM="$VDM" DISK="$dir/disk.img" HSM_DEV="$dir/no-hsm" LOG="$dir/vdm.log" \
 	sh "$VDM_SRCDIR/samples/acrn/launch_uvm.sh" --dry-run)
 echo "command: $cmd"
 fail=0
-for dev in hostbridge virtio-blk virtio-net virtio-rnd; do
+for dev in hostbridge virtio-blk virtio-net virtio-rnd passthru; do
 	case "$cmd" in
 	*",$dev"*) echo "ok: the launch has $dev" ;;
 	*) echo "FAIL: the launch has no $dev"; fail=1 ;;

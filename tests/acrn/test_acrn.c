@@ -156,6 +156,53 @@ static struct acrn_io_request pci(uint32_t bus, uint32_t dev, uint32_t func, uin
 	return r;
 }
 
+/* CREATE_VM carries the VM's name where current hypervisors look for it,
+ * the UUID without one, and the CPU affinity. */
+static void vm_identity(void)
+{
+	static const uint8_t uuid[16] = { 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0,
+					  0x0f, 0xed, 0xcb, 0xa9, 0x87, 0x65, 0x43, 0x21 };
+	char spec[160], err[512];
+	uint8_t id[16];
+	uint64_t affinity;
+	int ret;
+
+	snprintf(spec, sizeof(spec), "acrn:model,vm=POST_STD_VM1:%s/n.sock", tmpdir);
+	struct hsm_vm_config cfg = {
+		.backend = spec, .ram_size = 4 << 20, .ioreq = handler, .log = log_sink,
+		.loop = { .add_fd = add_fd, .del_fd = del_fd },
+		.vm_name = "POST_STD_VM1", .cpu_affinity = 0x5,
+	};
+	memcpy(cfg.uuid, uuid, sizeof(uuid));
+	struct hsm_vm *vm = hsm_open(&cfg, &ret, err, sizeof(err));
+	if (drv_check(vm != NULL, "CREATE_VM finds the VM by its name (%s)", vm ? "ok" : err)) {
+		acrn_model_created(acrn_model_of(vm), id, &affinity);
+		drv_check(!memcmp(id, "POST_STD_VM1\0\0\0\0", 16) && affinity == 0x5,
+			  "CREATE_VM carried the name, NUL-padded, and the CPU affinity (%#llx)",
+			  (unsigned long long)affinity);
+		hsm_close(vm);
+	}
+	cfg.vm_name = "POST_STD_VM2";
+	vm = hsm_open(&cfg, &ret, err, sizeof(err));
+	drv_check(!vm && strstr(err, "ACRN_IOCTL_CREATE_VM") && strstr(err, "EINVAL") &&
+			  strstr(err, "post-launched VM named POST_STD_VM2"),
+		  "a name the hypervisor does not know: one error naming the call and the name (%s)",
+		  err);
+	if (vm)
+		hsm_close(vm);
+
+	snprintf(spec, sizeof(spec), "acrn:model:%s/u.sock", tmpdir);
+	cfg.vm_name = NULL;
+	cfg.cpu_affinity = 0;
+	vm = hsm_open(&cfg, &ret, err, sizeof(err));
+	if (drv_check(vm != NULL, "CREATE_VM without a name (%s)", vm ? "ok" : err)) {
+		acrn_model_created(acrn_model_of(vm), id, &affinity);
+		drv_check(!memcmp(id, uuid, 16) && affinity == 0,
+			  "without a name CREATE_VM carries the UUID, as older hypervisors read it");
+		hsm_close(vm);
+	}
+}
+
 static void backend(void)
 {
 	char spec[160], err[256];
@@ -531,6 +578,7 @@ int main(void)
 	struct epoll_event sev = { .events = EPOLLIN, .data.fd = loop.stop };
 	epoll_ctl(loop.ep, EPOLL_CTL_ADD, loop.stop, &sev);
 	pthread_create(&loop.thread, NULL, loop_thread, NULL);
+	vm_identity();
 	backend();
 	highmem();
 	too_many_vcpus();

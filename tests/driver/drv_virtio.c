@@ -1,9 +1,10 @@
 /*
  * drv_virtio.c - the test driver's virtio front-end: virtio 1.x over the
  * modern PCI transport (virtio 1.2, 4.1), split virtqueues (2.7) and the
- * device initialization sequence (3.1).  See drv_virtio.h.
+ * device initialization sequence (3.1); packed virtqueues are in
+ * drv_vq_packed.c.  See drv_virtio.h.
  */
-#include "drv_virtio.h"
+#include "drv_virtio_internal.h"
 #include "hsm.h"
 
 #include <stdarg.h>
@@ -47,11 +48,13 @@ _Static_assert(sizeof(struct sq_used_elem) == 8, "used element layout");
 _Static_assert(DRV_VIRTIO_MAX_VEC <= DRV_VIRTIO_MSI_DATA_STRIDE,
 	       "the MSI data of two functions overlap");
 
-#define RING_ALIGN 4096
+#define RING_ALIGN DRV_RING_ALIGN
 /* A used-ring wait re-checks the ring at least this often (ms). */
 #define WAIT_SLICE_MS 20
 
-static void __attribute__((format(printf, 1, 2))) vmsg(const char *fmt, ...)
+#define vmsg drv_virtio_msg
+
+void drv_virtio_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,7 +75,7 @@ static int64_t now_ms(void)
 
 static bool has_feature(const struct drv_virtio *v, unsigned bit)
 {
-	return v->features >> bit & 1;
+	return drv_virtio_has(v, bit);
 }
 
 /* ---- register access ---- */
@@ -593,6 +596,15 @@ int drv_virtio_setup_vq(struct drv_virtio *v, int idx, uint16_t size)
 	desc_len = 16ULL * size;
 	avail_len = 6 + 2ULL * size;
 	used_len = 6 + 8ULL * size;
+	if (has_feature(v, VIRTIO_F_RING_PACKED)) {
+		/* Descriptor ring, driver and device event suppression areas. */
+		uint64_t len[3];
+
+		drv_pq_lengths(size, len);
+		desc_len = len[0];
+		avail_len = len[1];
+		used_len = len[2];
+	}
 	vq->desc_gpa = drv_virtio_alloc(v, desc_len, RING_ALIGN);
 	vq->avail_gpa = drv_virtio_alloc(v, avail_len, RING_ALIGN);
 	vq->used_gpa = drv_virtio_alloc(v, used_len, RING_ALIGN);
@@ -605,6 +617,9 @@ int drv_virtio_setup_vq(struct drv_virtio *v, int idx, uint16_t size)
 	vq->free_head = 0;
 	vq->num_free = size;
 	vq->size = size;
+	vq->packed = has_feature(v, VIRTIO_F_RING_PACKED);
+	if (vq->packed)
+		drv_pq_init(vq);
 
 	drv_virtio_common_write(v, VIRTIO_PCI_COMMON_Q_SIZE, 2, size);
 	drv_virtio_common_write(v, VIRTIO_PCI_COMMON_Q_DESCLO, 4, (uint32_t)vq->desc_gpa);
@@ -665,6 +680,8 @@ int drv_virtio_post(struct drv_virtio *v, int q, const struct drv_buf *out, int 
 		vmsg("queue %d: cannot post %d + %d buffers", q, nout, nin);
 		return -1;
 	}
+	if (vq->packed)
+		return drv_pq_post(v, vq, out, nout, in, nin, indirect);
 	if (vq->num_free < (indirect ? 1 : n))
 		return -1;
 	desc = desc_table(v, vq);
@@ -719,16 +736,24 @@ bool drv_virtio_kick_needed(struct drv_virtio *v, int q)
 
 	if (!vq)
 		return false;
+	if (vq->packed)
+		return drv_pq_kick_needed(v, vq);
 	/* 2.7.13.4: index visible before reading the suppression state. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	used = used_ring(v, vq);
 	if (has_feature(v, VIRTIO_RING_F_EVENT_IDX)) {
 		uint16_t *ev = drv_gpa(v->d, vq->used_gpa + 4 + 8ULL * vq->size, 2);
 		uint16_t event = __atomic_load_n(ev, __ATOMIC_ACQUIRE);
+		/* Kick if avail_event lies in [kicked_avail, next_avail): what
+		 * was posted since the last decision.  The window then starts
+		 * afresh, kick or not: one that grew over many posts without a
+		 * kick (the device polling meanwhile) would wrap the 16-bit
+		 * index space and miss the event. */
+		bool need = (uint16_t)(vq->next_avail - event - 1) <
+			    (uint16_t)(vq->next_avail - vq->kicked_avail);
 
-		/* Kick if avail_event lies in [kicked_avail, next_avail). */
-		return (uint16_t)(vq->next_avail - event - 1) <
-		       (uint16_t)(vq->next_avail - vq->kicked_avail);
+		vq->kicked_avail = vq->next_avail;
+		return need;
 	}
 	return !(__atomic_load_n(&used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY);
 }
@@ -742,14 +767,20 @@ void drv_virtio_kick(struct drv_virtio *v, int q)
 		return;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	vq->kicked_avail = vq->next_avail;
+	vq->kicked_pos = vq->avail_pos;
 	drv_io(v->d, c->space, HSM_IO_WRITE, vq->notify_addr, 2, 0, vq->index);
 }
 
 /* Tell the device where the next interrupt is wanted (2.7.7, 2.7.10). */
 static void publish_used_event(struct drv_virtio *v, struct drv_vq *vq)
 {
-	struct sq_avail *avail = avail_ring(v, vq);
+	struct sq_avail *avail;
 
+	if (vq->packed) {
+		drv_pq_publish_event(v, vq);
+		return;
+	}
+	avail = avail_ring(v, vq);
 	if (has_feature(v, VIRTIO_RING_F_EVENT_IDX)) {
 		uint16_t *ev = drv_gpa(v->d, vq->avail_gpa + 4 + 2ULL * vq->size, 2);
 
@@ -784,6 +815,8 @@ int drv_virtio_get_used(struct drv_virtio *v, int q, uint16_t *id, uint32_t *len
 
 	if (!vq)
 		return 0;
+	if (vq->packed)
+		return drv_pq_get_used(v, vq, id, len);
 	used = used_ring(v, vq);
 	if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == vq->last_used)
 		return 0;

@@ -1,7 +1,8 @@
 /*
  * drv_virtio.h - the test driver's virtio front-end: a small virtio 1.x
  * driver over the modern PCI transport (virtio 1.2, 4.1), with split
- * virtqueues (2.7) laid out in guest RAM and the initialization sequence of
+ * virtqueues (2.7), or packed ones (2.8) when VIRTIO_F_RING_PACKED is
+ * negotiated, laid out in guest RAM and the initialization sequence of
  * 3.1.  Written from the specification for tests; it drives whatever vdm
  * presents through struct drv (tests/driver/drv.h).
  *
@@ -76,14 +77,28 @@ struct drv_vq_slot {
 	uint16_t ind_cap;   /* its capacity in descriptors */
 	uint16_t ndesc;     /* descriptors the chain takes in the ring (0: free) */
 };
+/* (Packed: per buffer id, the same.) */
 
-/* One split virtqueue laid out in guest RAM. */
+/*
+ * One virtqueue laid out in guest RAM.  Split: descriptor table, avail and
+ * used rings.  Packed (VIRTIO_F_RING_PACKED negotiated when it was set up):
+ * descriptor ring, driver and device event suppression areas, in the same
+ * three addresses; the split-only fields are then unused.
+ */
 struct drv_vq {
 	uint16_t index, size;         /* size 0: not set up */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
+	bool packed;
+	/* Packed: positions, a ring index in bits 0-14 and its wrap counter in
+	 * bit 15 (as off_wrap, 2.8.14).  Buffer ids are free when not in
+	 * flight; the free ones are linked through next[]. */
+	uint16_t avail_pos;           /* next slot the driver fills */
+	uint16_t used_pos;            /* next slot a used descriptor appears in */
+	uint16_t kicked_pos;          /* avail_pos at the last kick or kick decision */
+	uint16_t free_id;             /* first free buffer id */
 	uint16_t next_avail;          /* driver's shadow of avail->idx */
 	uint16_t last_used;           /* next used entry to consume */
-	uint16_t kicked_avail;        /* avail idx at the last kick */
+	uint16_t kicked_avail;        /* avail idx at the last kick or kick decision */
 	uint16_t free_head;           /* first free descriptor */
 	uint16_t num_free;            /* free descriptors */
 	/* Shadow of desc[].next (never read back from guest RAM); also links
@@ -233,7 +248,9 @@ uint64_t drv_virtio_alloc(struct drv_virtio *v, uint64_t len, uint64_t align);
 
 /*
  * Post one chain on queue q: nout device-readable buffers, then nin
- * device-writable ones (nout + nin >= 1).  With indirect, they go in an
+ * device-writable ones (nout + nin >= 1).  Packed: a list of ring
+ * descriptors linked by NEXT (or one INDIRECT), made available by setting
+ * the first one's flags last; the "head" returned is its buffer id.  With indirect, they go in an
  * indirect descriptor table (owned by the head, reused; allocated from the
  * heap) and the chain takes one ring descriptor; the caller should have
  * negotiated VIRTIO_RING_F_INDIRECT_DESC.  Publishes the head in the avail
@@ -249,9 +266,10 @@ int drv_virtio_post(struct drv_virtio *v, int q, const struct drv_buf *out, int 
  * and VIRTIO_F_NOTIF_CONFIG_DATA are not supported: do not negotiate them. */
 void drv_virtio_kick(struct drv_virtio *v, int q);
 
-/* Whether the device wants a kick for what was posted since the last kick:
+/* Whether the device wants a kick for what was posted since the last kick
+ * or the last call of this (each call starts a new window):
  * VRING_USED_F_NO_NOTIFY, or avail_event with VIRTIO_RING_F_EVENT_IDX
- * (2.7.10). */
+ * (2.7.10); packed, the device area's flags and off_wrap (2.8.10). */
 bool drv_virtio_kick_needed(struct drv_virtio *v, int q);
 
 /* Ask for used-buffer interrupts on q (on) or not (off): avail->flags

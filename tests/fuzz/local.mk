@@ -15,7 +15,7 @@ FUZZ_VHOST_CPPFLAGS = $(AM_CPPFLAGS) $(VHOSTPROXY_INCLUDES)
 tests_fuzz_fuzz_vq_LDADD = vbs-u/libvbsu.a
 tests_fuzz_fuzz_vq_packed_LDADD = vbs-u/libvbsu.a
 tests_fuzz_fuzz_blk_LDADD = vbs-u/libvbsu.a $(URING_LIBS)
-FUZZ_DM_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS)
+FUZZ_DM_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a $(UUID_LIBS) $(CRYPTO_LIBS) $(URING_LIBS) $(JSONC_LIBS) $(PCIACCESS_LIBS)
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_vq
 tests_fuzz_fuzz_vq_SOURCES = tests/fuzz/fuzz_vq.c tests/fuzz/fuzz_ram.h
@@ -62,6 +62,12 @@ tests_fuzz_fuzz_vhost_user_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS)
 tests_fuzz_fuzz_vhost_user_LDADD = vhost-proxy/libvhostproxy.a
 tests_fuzz_fuzz_vhost_user_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
+FUZZ_TARGETS += tests/fuzz/fuzz_vhost_server
+tests_fuzz_fuzz_vhost_server_SOURCES = tests/fuzz/fuzz_vhost_server.c
+tests_fuzz_fuzz_vhost_server_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS) $(VBSU_INCLUDES)
+tests_fuzz_fuzz_vhost_server_LDADD = vhost-proxy/libvhostproxy.a vbs-u/libvbsu.a
+tests_fuzz_fuzz_vhost_server_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
 noinst_PROGRAMS += $(FUZZ_TARGETS)
 else
 # Ordinary builds replay every committed input of every target once.
@@ -94,6 +100,10 @@ FUZZ_REPLAYS += tests/fuzz/replay_vhost_user
 tests_fuzz_replay_vhost_user_SOURCES = tests/fuzz/fuzz_vhost_user.c tests/fuzz/replay.c
 tests_fuzz_replay_vhost_user_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS)
 tests_fuzz_replay_vhost_user_LDADD = vhost-proxy/libvhostproxy.a
+FUZZ_REPLAYS += tests/fuzz/replay_vhost_server
+tests_fuzz_replay_vhost_server_SOURCES = tests/fuzz/fuzz_vhost_server.c tests/fuzz/replay.c
+tests_fuzz_replay_vhost_server_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS) $(VBSU_INCLUDES)
+tests_fuzz_replay_vhost_server_LDADD = vhost-proxy/libvhostproxy.a vbs-u/libvbsu.a
 check_PROGRAMS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)
 endif
@@ -111,7 +121,8 @@ TEST_EXTENSIONS += .fuzz
 FUZZ_LOG_COMPILER = $(SHELL) $(abs_top_srcdir)/tests/fuzz/run-fuzz.sh
 FUZZ_TESTS = $(FUZZ_TARGETS:tests/fuzz/fuzz_%=tests/fuzz/%.fuzz)
 EXTRA_DIST += tests/fuzz/vq.fuzz tests/fuzz/vq_packed.fuzz tests/fuzz/blk.fuzz tests/fuzz/virtio_pci.fuzz \
-	tests/fuzz/pci_cfg.fuzz tests/fuzz/net.fuzz tests/fuzz/qemu.fuzz tests/fuzz/vhost_user.fuzz
+	tests/fuzz/pci_cfg.fuzz tests/fuzz/net.fuzz tests/fuzz/qemu.fuzz tests/fuzz/vhost_user.fuzz \
+	tests/fuzz/vhost_server.fuzz
 
 # The tests run FUZZ_JOBS at a time whatever -j the caller gave: the inner
 # make gets MAKEFLAGS of its own (a -j beside an inherited jobserver would

@@ -382,11 +382,48 @@ def qemu_seeds():
     return seeds
 
 
+def vhost_server_seeds():
+    """fuzz_vhost_server: guest RAM, then records (fds, len, bytes) of a
+    front-end's stream: a QEMU-like bring-up of ring 0 with a chain posted."""
+    def rec(data, nfds=0, eventfds=False):
+        return struct.pack('<BH', nfds | (8 if eventfds else 0), len(data)) + data
+
+    def msg(req, payload=b'', flags=1):
+        return struct.pack('<III', req, flags, len(payload)) + payload
+
+    u64 = lambda v: struct.pack('<Q', v)
+    state = lambda i, n: struct.pack('<II', i, n)
+    ua = 0x7000000000
+    ram = bytearray(0x2010)
+    struct.pack_into('<QIHH', ram, 0, 0x4000, 64, 2, 0)       # desc 0: 64 writable bytes
+    struct.pack_into('<HHH', ram, 0x1000, 0, 1, 0)            # avail: idx 1, ring[0] = 0
+    head = struct.pack('<H', len(ram)) + bytes(ram)
+    bring_up = (rec(msg(16, u64(1 | 8 | 1 << 9))) +                # SET_PROTOCOL_FEATURES
+                rec(msg(1)) + rec(msg(15)) + rec(msg(17)) +        # GET_FEATURES, _PROTOCOL_, QUEUE_NUM
+                rec(msg(3, flags=1 | 8)) +                         # SET_OWNER, need reply
+                rec(msg(2, u64(1 << 32 | 1 << 30 | 1 << 29))) +    # SET_FEATURES
+                rec(msg(5, struct.pack('<II', 1, 0) + struct.pack('<4Q', 0, 1 << 16, ua, 0)), 1) +
+                rec(msg(24, struct.pack('<III', 0, 24, 0) + bytes(24))) +  # GET_CONFIG
+                rec(msg(8, state(0, 16))) + rec(msg(10, state(0, 0))) +
+                rec(msg(9, struct.pack('<II4Q', 0, 0, ua, ua + 0x2000, ua + 0x1000, 0))) +
+                rec(msg(13, u64(0)), 1, True) + rec(msg(12, u64(0)), 1, True) +
+                rec(msg(18, state(0, 1))))
+    seeds = {
+        'session': head + bring_up + rec(msg(11, state(0, 0))) + rec(msg(4)),
+        # A second table under the running ring, then one message cut short.
+        'remap': head + bring_up +
+                 rec(msg(5, struct.pack('<II', 1, 0) + struct.pack('<4Q', 0x100000, 1 << 16, ua, 0)), 1) +
+                 rec(msg(25, struct.pack('<III', 0, 1, 0) + b'\x01')) + rec(msg(2, b'\x00' * 3)),
+    }
+    return seeds
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus')
     for target, seeds in (('vq', vq_seeds()), ('vq_packed', vq_packed_seeds()), ('blk', blk_seeds()),
                           ('virtio_pci', virtio_pci_seeds()), ('pci_cfg', pci_cfg_seeds()),
-                          ('net', net_seeds()), ('qemu', qemu_seeds())):
+                          ('net', net_seeds()), ('qemu', qemu_seeds()),
+                          ('vhost_server', vhost_server_seeds())):
         d = os.path.join(out, target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():

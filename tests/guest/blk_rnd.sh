@@ -4,7 +4,9 @@
 # and modern IDs, the guest reads the whole disk and its checksum matches the
 # host's, writes a second pattern with direct I/O and sync that the host
 # finds in the image after power-off, and reads 64 KiB from /dev/hwrng
-# through virtio_rng.
+# through virtio_rng.  Both offer the packed ring by default, and the
+# guest's drivers must have negotiated it (bit 34 in
+# /sys/bus/virtio/devices/*/features).
 set -eu
 dir=$(mktemp -d /tmp/vdm-guest-blk-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
@@ -30,6 +32,10 @@ check "virtio-blk enumerates as 1af4:1042, bound to virtio-pci" \
 	"^VDM: pci 0000:00:04.0 vendor=0x1af4 device=0x1042 driver=virtio-pci"
 check "virtio-rnd enumerates as 1af4:1044, bound to virtio-pci" \
 	"^VDM: pci 0000:00:05.0 vendor=0x1af4 device=0x1044 driver=virtio-pci"
+check "virtio-blk runs the packed ring (VIRTIO_F_RING_PACKED negotiated)" \
+	"^VDM: ring pci=0000:00:04.0 .* layout=packed"
+check "virtio-rnd runs the packed ring (VIRTIO_F_RING_PACKED negotiated)" \
+	"^VDM: ring pci=0000:00:05.0 .* layout=packed"
 check "guest sees the disk's size" "^VDM: blk dev=vda pci=0000:00:04.0 size=$size "
 check "guest reads the host's pattern (sha256 matches)" \
 	"^VDM: blk dev=vda pci=0000:00:04.0 size=$size sha256=$host_sum"

@@ -3,7 +3,9 @@
 # the host side on a UNIX socket: the device enumerates as 1af4:1043 bound to
 # virtio-pci, the guest writes "VDM-CONSOLE-OUT hello-from-guest" to
 # /dev/hvc0 and sockpeer, the socket's client, sees it; sockpeer answers
-# "host-says-hi" and the guest reads that line back from /dev/hvc0.
+# "host-says-hi" and the guest reads that line back from /dev/hvc0.  The
+# device offers the packed ring by default and the guest's driver must have
+# negotiated it (bit 34 in /sys/bus/virtio/devices/*/features).
 set -eu
 dir=$(mktemp -d /tmp/vdm-guest-con-XXXXXX)
 cleanup() {
@@ -32,6 +34,8 @@ peer=
 guest_checks_begin $status
 check "virtio-console enumerates as 1af4:1043, bound to virtio-pci" \
 	"^VDM: pci 0000:00:06.0 vendor=0x1af4 device=0x1043 driver=virtio-pci"
+check "virtio-console runs the packed ring (VIRTIO_F_RING_PACKED negotiated)" \
+	"^VDM: ring pci=0000:00:06.0 .* layout=packed"
 if [ $peer_status -eq 0 ] && grep -q "VDM-CONSOLE-OUT hello-from-guest" "$dir/peer.out"; then
 	echo "ok: the socket's client read the guest's line from hvc0"
 else

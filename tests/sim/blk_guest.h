@@ -94,7 +94,8 @@ static inline uint8_t *blk_guest_buf(struct blk_guest *g)
 	return drv_gpa(g->v.d, g->data, g->data_len);
 }
 
-/* Post one request (IN, OUT, FLUSH) of len data bytes at sector; no kick. */
+/* Post one request (IN, OUT, FLUSH; DISCARD and WRITE_ZEROES with their
+ * segments in the data buffer) of len data bytes at sector; no kick. */
 static inline int blk_guest_post(struct blk_guest *g, uint32_t type, uint64_t sector, uint32_t len)
 {
 	struct virtio_blk_outhdr *h = drv_gpa(g->v.d, g->hdr, 16);
@@ -105,7 +106,8 @@ static inline int blk_guest_post(struct blk_guest *g, uint32_t type, uint64_t se
 	h->ioprio = 0;
 	h->sector = sector;
 	*(uint8_t *)drv_gpa(g->v.d, g->status, 1) = 0xff;
-	if (type == VIRTIO_BLK_T_OUT)
+	if (type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_DISCARD ||
+	    type == VIRTIO_BLK_T_WRITE_ZEROES)
 		return drv_virtio_post(&g->v, 0, out, len ? 2 : 1, &sb, 1, false);
 	if (type == VIRTIO_BLK_T_IN && len)
 		return drv_virtio_post(&g->v, 0, &hb, 1, in, 2, false);

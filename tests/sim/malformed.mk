@@ -24,7 +24,12 @@ MALFORMED_TESTS = tests/sim/malformed/desc-loop.mal tests/sim/malformed/indirect
 	tests/sim/malformed/driver-ok-after-features-refused.mal \
 	tests/sim/malformed/driver-ok-without-features-ok.mal \
 	tests/sim/malformed/status-bit-cleared.mal tests/sim/malformed/config-write-beyond-size.mal \
-	tests/sim/malformed/bar-over-ram.mal tests/sim/malformed/msix-table-out-of-range.mal
+	tests/sim/malformed/bar-over-ram.mal tests/sim/malformed/msix-table-out-of-range.mal \
+	tests/sim/malformed/packed-id-out-of-range.mal \
+	tests/sim/malformed/packed-wrap-counter-lies.mal tests/sim/malformed/packed-desc-loop.mal \
+	tests/sim/malformed/packed-lengths-overflow-32bit.mal \
+	tests/sim/malformed/packed-buffer-outside-ram.mal \
+	tests/sim/malformed/packed-indirect-nested.mal tests/sim/malformed/packed-then-legacy-pfn.mal
 TESTS += $(MALFORMED_TESTS)
 TEST_EXTENSIONS += .mal
 MAL_LOG_COMPILER = $(top_builddir)/tests/sim/test_malformed

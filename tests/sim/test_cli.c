@@ -81,16 +81,108 @@ int main(void)
 	    "'0'");
 	bad("options to an emulation without options",
 	    (const char *const[]){ "-s", "0:0,hostbridge,fast", NULL }, "fast");
-	bad("stray argument", (const char *const[]){ "-s", "0:0,hostbridge", "extra", NULL },
-	    "extra");
+	bad("a second word after the VM name",
+	    (const char *const[]){ "-s", "0:0,hostbridge", "vm1", "extra", NULL }, "'extra'");
+	bad("a 15-character VM name is taken, a word after it is not",
+	    (const char *const[]){ "-s", "0:0,hostbridge", "POST_STD_VM1234", "X", NULL },
+	    "unexpected argument 'X'");
+	bad("VM name of 16 characters",
+	    (const char *const[]){ "-s", "0:0,hostbridge", "POST_STD_VM12345", NULL },
+	    "1 to 15 characters");
+	bad("VM name with a space", (const char *const[]){ "-s", "0:0,hostbridge", "my vm", NULL },
+	    "no spaces");
+	bad("a size without a unit (acrn-dm refuses it too)",
+	    (const char *const[]){ "-m", "268435456", NULL }, "needs a unit");
+	bad("bytes below the minimum", (const char *const[]){ "-m", "4096B", NULL }, "1M minimum");
+	bad("a bus other than 0", (const char *const[]){ "-s", "1:3:0,hostbridge", NULL },
+	    "one PCI bus");
+	bad("four address parts", (const char *const[]){ "-s", "0:1:2:3,hostbridge", NULL },
+	    "[BUS:]SLOT[:FUNC]");
+	bad("an acrn-dm emulation vdm lacks", (const char *const[]){ "-s", "1:0,lpc", NULL },
+	    "'lpc' is an acrn-dm emulation");
+	bad("-k off ACRN", (const char *const[]){ "-k", "/boot/bzImage", NULL },
+	    "only the ACRN back-end has vdm load the guest");
+	bad("-r without -k", (const char *const[]){ "-r", "/boot/initrd.img", NULL },
+	    "-r: needs the kernel");
+	bad("-B without -k", (const char *const[]){ "-B", "console=ttyS0", NULL },
+	    "-B: needs the kernel");
+	/* Passthrough: where the back-end cannot do it, and a bad spelling,
+	 * both before anything starts. */
+	bad("passthru on the simulator",
+	    (const char *const[]){ "--hsm", "sim:/nonexistent/s", "-s", "6,passthru,0/5/0", NULL },
+	    "passthrough needs --hsm acrn");
+	bad("passthru under QEMU",
+	    (const char *const[]){ "-s", "6,passthru,0/5/0", "--", "qemu-system-x86_64", NULL },
+	    "--hsm qemu cannot give the guest a host PCI function");
+	bad("passthru with a host function misspelt",
+	    (const char *const[]){ "--hsm", "acrn", "-s", "6,passthru,0:5", NULL }, "'0:5'");
+	bad("passthru with an acrn-dm option vdm lacks",
+	    (const char *const[]){ "--hsm", "acrn", "-s", "6,passthru,0/5/0,d3hot_reset", NULL },
+	    "'d3hot_reset'");
+	bad("acrn-dm's --ovmf", (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
+	    "'--ovmf': vdm does not load firmware");
+	bad("acrn-dm's -l", (const char *const[]){ "-l", "com1,stdio", NULL }, "LPC UARTs");
+	bad("acrn-dm's --rtvm", (const char *const[]){ "--rtvm", NULL }, "real-time");
+	bad("acrn-dm's --lapic_pt", (const char *const[]){ "--lapic_pt", NULL }, "'--lapic_pt'");
+	bad("--cpu_affinity off ACRN",
+	    (const char *const[]){ "--hsm", "sim:/tmp/x.sock", "--cpu_affinity", "0", NULL },
+	    "only the ACRN back-end");
+	bad("--cpu_affinity with an APIC ID no CPU has",
+	    (const char *const[]){ "--hsm", "acrn", "--cpu_affinity", "0,4095", NULL },
+	    "local APIC ID 4095");
+	bad("--cpu_affinity not a list", (const char *const[]){ "--cpu_affinity", "0,,1", NULL },
+	    "separated by commas");
+	bad("--logger_setting level out of range",
+	    (const char *const[]){ "--logger_setting", "console,level=9", NULL }, "level=1..7");
+	bad("--logger_setting unknown logger",
+	    (const char *const[]){ "--logger_setting", "console,level=4;syslog,level=3", NULL },
+	    "'console,level=4;syslog,level=3'");
+	bad("virtio-console port without '@' (a MULTIPORT port)",
+	    (const char *const[]){ "-s", "3,virtio-console,stdio:stdio_port", NULL }, "MULTIPORT");
+	bad("virtio-console socket client",
+	    (const char *const[]){ "-s", "3,virtio-console,@socket:p=/tmp/c.sock:client", NULL },
+	    "does not dial out");
+	bad("virtio-console tty port",
+	    (const char *const[]){ "-s", "3,virtio-console,@tty:p=/dev/tty1", NULL },
+	    "no tty back-end");
+	bad("virtio-net mac_seed longer than 256 bytes",
+	    (const char *const[]){ "-s",
+				   "5,virtio-net,tap=t0,mac_seed="
+				   "0123456789012345678901234567890123456789012345678901234567890123"
+				   "0123456789012345678901234567890123456789012345678901234567890123"
+				   "0123456789012345678901234567890123456789012345678901234567890123"
+				   "0123456789012345678901234567890123456789012345678901234567890123x",
+				   NULL },
+	    "mac_seed is longer");
 	bad("virtio-blk without a path", (const char *const[]){ "-s", "3,virtio-blk", NULL },
 	    "needs an image path");
+	bad("virtio-blk physical sector smaller than the logical",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,sectorsize=4096/512", NULL },
+	    "'4096/512'");
+	bad("virtio-blk physical sector not a power of two",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,sectorsize=512/3000", NULL },
+	    "'512/3000'");
+	bad("virtio-blk discard= with two fields",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,discard=2048:4", NULL },
+	    "'2048:4'");
+	bad("virtio-blk discard= alignment above the maximum",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,discard=8:1:16", NULL },
+	    "'8:1:16'");
+	bad("virtio-blk discard= too many segments",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,discard=8:17:1", NULL },
+	    "'8:17:1'");
 	bad("virtio-blk bad sector size",
 	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,sectorsize=1000", NULL }, "1000");
 	bad("virtio-blk unknown option",
 	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,turbo", NULL }, "turbo");
 	bad("virtio-rnd unknown option", (const char *const[]){ "-s", "4,virtio-rnd,fast", NULL },
 	    "fast");
+	bad("virtio-rnd packed= neither on nor off",
+	    (const char *const[]){ "-s", "4,virtio-rnd,packed=yes", NULL }, "packed=on or packed=off");
+	bad("virtio-blk packed= neither on nor off",
+	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,packed=1", NULL }, "packed=1");
+	bad("virtio-console packed= neither on nor off",
+	    (const char *const[]){ "-s", "6,virtio-console,stdio,packed=", NULL }, "packed=");
 	bad("virtio-blk serial too long",
 	    (const char *const[]){ "-s", "3,virtio-blk,/tmp/x.img,serial=123456789012345678901",
 				   NULL }, "longer than 20 bytes");

@@ -7,7 +7,9 @@
  * what it wrote, the victim either reports DEVICE_NEEDS_RESET with a
  * configuration-change interrupt, refuses (FEATURES_OK stays clear), or
  * ignores what the spec lets a device ignore (and keeps working), and a
- * device reset brings it back to serving requests.
+ * device reset brings it back to serving requests.  The packed-* cases
+ * break the packed ring's rules (virtio 1.2, 2.8) on a victim that
+ * negotiated VIRTIO_F_RING_PACKED, and it comes back packed.
  */
 #include "drv.h"
 #include "drv_virtio.h"
@@ -41,6 +43,10 @@ static struct drv_func *func_at(int n, int slot)
 }
 
 #define VICTIM_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC))
+#define PACKED_FEATURES (VICTIM_FEATURES | (1ULL << VIRTIO_F_RING_PACKED))
+
+/* What victim_up negotiates: the packed cases switch it to PACKED_FEATURES. */
+static uint64_t victim_features = VICTIM_FEATURES;
 
 static bool victim_up_with(uint64_t features, uint16_t qsize)
 {
@@ -50,7 +56,7 @@ static bool victim_up_with(uint64_t features, uint16_t qsize)
 
 static bool victim_up(uint16_t qsize)
 {
-	return victim_up_with(VICTIM_FEATURES, qsize);
+	return victim_up_with(victim_features, qsize);
 }
 
 /* Raw access to the victim's ring, as a buggy or hostile driver would write it. */
@@ -507,6 +513,119 @@ static void msix_table_out_of_range(void)
 	status_still_good("MSI-X table writes out of range");
 }
 
+/* ---- packed ring (2.8) ---- */
+
+/* 2.8.13, as the guest writes it. */
+struct pdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+/* Available on the driver's first lap (wrap counter 1): AVAIL set, USED clear. */
+#define P_AV ((uint16_t)(1u << VRING_PACKED_DESC_F_AVAIL))
+#define P_USED ((uint16_t)(1u << VRING_PACKED_DESC_F_USED))
+
+/* The victim again, with the packed ring, running. */
+static void packed_victim(void)
+{
+	victim_features = PACKED_FEATURES;
+	drv_check(victim_up(0) && victim.vq[0].packed, "victim set up with the packed ring");
+	drv_virtio_driver_ok(&victim);
+}
+
+/* Write list[0..n-1] into ring slots 0..n-1, the first one's flags last
+ * (release), and kick: what a driver does to expose a list (2.8.21.1). */
+static void packed_publish(const struct pdesc *list, int n)
+{
+	struct pdesc *ring = drv_gpa(&d, victim.vq[0].desc_gpa, 16ULL * victim.vq[0].size);
+
+	for (int i = n - 1; i >= 0; i--) {
+		ring[i].addr = list[i].addr;
+		ring[i].len = list[i].len;
+		ring[i].id = list[i].id;
+		if (i)
+			ring[i].flags = list[i].flags;
+	}
+	__atomic_store_n(&ring[0].flags, list[0].flags, __ATOMIC_RELEASE);
+	drv_virtio_kick(&victim, 0);
+}
+
+static void packed_id_out_of_range(void)
+{
+	packed_victim();
+	uint64_t b = drv_virtio_alloc(&victim, 64, 64);
+	packed_publish(&(struct pdesc){ b, 64, (uint16_t)(victim.vq[0].size + 3),
+					VRING_DESC_F_WRITE | P_AV },
+		       1);
+}
+
+static void packed_wrap_counter_lies(void)
+{
+	/* The list goes on into a descriptor marked for the other lap. */
+	packed_victim();
+	uint64_t b = drv_virtio_alloc(&victim, 64, 64);
+	const struct pdesc list[2] = {
+		{ b, 8, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT | P_AV },
+		{ b + 8, 8, 0, VRING_DESC_F_WRITE | P_USED },
+	};
+	packed_publish(list, 2);
+}
+
+static void packed_desc_loop(void)
+{
+	/* Every slot of the ring available and linked by NEXT: a list that
+	 * never ends, round the ring and on into the next lap. */
+	packed_victim();
+	uint16_t n = victim.vq[0].size;
+	uint64_t b = drv_virtio_alloc(&victim, 64, 64);
+	struct pdesc list[DRV_VQ_MAX_SIZE];
+	for (uint16_t i = 0; i < n; i++)
+		list[i] = (struct pdesc){ b, 8, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT | P_AV };
+	packed_publish(list, n);
+}
+
+static void packed_lengths_overflow(void)
+{
+	/* Two 2 GiB buffers, each inside RAM: only their sum (2^32) is wrong. */
+	packed_victim();
+	const struct pdesc list[2] = {
+		{ 0x10000000, 0x80000000u, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT | P_AV },
+		{ 0x10000000, 0x80000000u, 0, VRING_DESC_F_WRITE | P_AV },
+	};
+	packed_publish(list, 2);
+}
+
+static void packed_outside_ram(void)
+{
+	packed_victim();
+	packed_publish(&(struct pdesc){ 1ULL << 40, 64, 0, VRING_DESC_F_WRITE | P_AV }, 1);
+}
+
+static void packed_indirect_nested(void)
+{
+	packed_victim();
+	uint64_t t1 = drv_virtio_alloc(&victim, 16, 16), t2 = drv_virtio_alloc(&victim, 16, 16);
+	uint64_t b = drv_virtio_alloc(&victim, 64, 64);
+	*(struct pdesc *)drv_gpa(&d, t2, 16) = (struct pdesc){ b, 8, 0, VRING_DESC_F_WRITE };
+	*(struct pdesc *)drv_gpa(&d, t1, 16) = (struct pdesc){ t2, 16, 0, VRING_DESC_F_INDIRECT };
+	packed_publish(&(struct pdesc){ t1, 16, 0, VRING_DESC_F_INDIRECT | P_AV }, 1);
+}
+
+static void packed_then_legacy_pfn(void)
+{
+	/* The packed ring through the modern interface, then a queue set up
+	 * through the legacy one, which has only the split layout. */
+	victim_features = PACKED_FEATURES;
+	drv_check(drv_virtio_negotiate(&victim, PACKED_FEATURES) == 0 &&
+			  drv_virtio_setup_irq(&victim, true) == 0,
+		  "victim negotiated the packed ring, no queue yet");
+	uint64_t io = victim.f->bars[0].addr, ring = drv_virtio_alloc(&victim, 0x4000, 4096);
+	drv_pio_write(&d, io + 0x0e, 2, 0);         /* queue select */
+	drv_pio_write(&d, io + 0x08, 4, ring >> 12); /* legacy queue PFN */
+}
+
 enum expect {
 	NEEDS_RESET, /* DEVICE_NEEDS_RESET with a config interrupt */
 	REFUSED,     /* the case checks the refusal itself */
@@ -548,6 +667,13 @@ static const struct mcase {
 	{ "config-write-beyond-size", config_write_beyond_size, IGNORED },
 	{ "bar-over-ram", bar_over_ram, IGNORED },
 	{ "msix-table-out-of-range", msix_table_out_of_range, IGNORED },
+	{ "packed-id-out-of-range", packed_id_out_of_range, NEEDS_RESET },
+	{ "packed-wrap-counter-lies", packed_wrap_counter_lies, NEEDS_RESET },
+	{ "packed-desc-loop", packed_desc_loop, NEEDS_RESET },
+	{ "packed-lengths-overflow-32bit", packed_lengths_overflow, NEEDS_RESET },
+	{ "packed-buffer-outside-ram", packed_outside_ram, NEEDS_RESET },
+	{ "packed-indirect-nested", packed_indirect_nested, NEEDS_RESET },
+	{ "packed-then-legacy-pfn", packed_then_legacy_pfn, NEEDS_RESET },
 };
 
 static void run_case(const struct mcase *c)

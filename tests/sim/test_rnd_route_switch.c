@@ -6,8 +6,11 @@
  * A second thread asks vdm (set-route on --api-socket) to switch the device
  * 20 times between "vhost-user:SOCK" and "vbs-u"; meanwhile every 256-byte
  * request must complete with all its bytes and the device must never need
- * a reset; query-stats must count 20 switches.  Skipped (77) when
- * vdm-vhost-user was not built.
+ * a reset.  The driver does this on the split ring, then resets the device,
+ * negotiates the packed ring (both vdm and vdm-vhost-user offer it; the
+ * handover carries positions with their wrap counters) and does it again;
+ * query-stats must count 40 switches.  Skipped (77) when vdm-vhost-user
+ * was not built.
  */
 #include "api_client.h"
 #include "blk_guest.h"
@@ -42,6 +45,42 @@ static void *switcher(void *arg)
 	return NULL;
 }
 
+/* SWITCHES switches while the driver keeps asking v for entropy. */
+static void switch_round(struct drv_virtio *v, uint64_t buf, const char *layout)
+{
+	pthread_t t;
+
+	switching_done = false;
+	switch_failures = 0;
+	pthread_create(&t, NULL, switcher, NULL);
+	unsigned n = 0, short_reads = 0, lost = 0;
+	while (!switching_done || n < 100) {
+		struct drv_buf in = { buf, CHUNK };
+		uint32_t len = 0;
+
+		if (drv_virtio_post(v, 0, NULL, 0, &in, 1, false) < 0)
+			break;
+		if (drv_virtio_kick_needed(v, 0))
+			drv_virtio_kick(v, 0);
+		if (drv_virtio_wait_used(v, 0, NULL, &len, 5000) != 1) {
+			lost++;
+			break;
+		}
+		short_reads += len != CHUNK;
+		n++;
+		if (n > 200000)
+			break;
+	}
+	pthread_join(t, NULL);
+	drv_check(switch_failures == 0, "%s ring: %d route switches while the driver asked for "
+		  "entropy (%d failed)", layout, SWITCHES, switch_failures);
+	drv_check(lost == 0 && short_reads == 0,
+		  "%s ring: %u requests across the switches: %u lost, %u short", layout, n, lost,
+		  short_reads);
+	drv_check(!(drv_virtio_status(v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "%s ring: the device never needed a reset", layout);
+}
+
 int main(void)
 {
 	char daemon_bin[512], log_path[160], spec[64], reply[4096];
@@ -52,7 +91,6 @@ int main(void)
 	struct drv_virtio v;
 	uint64_t mmio = 0xc0000000;
 	uint32_t io = 0xc000;
-	pthread_t t;
 	pid_t daemon;
 	int st;
 
@@ -89,38 +127,25 @@ int main(void)
 	v.irq_grace_ms = 0;
 	uint64_t buf = drv_virtio_alloc(&v, CHUNK, 64);
 
-	pthread_create(&t, NULL, switcher, NULL);
-	unsigned n = 0, short_reads = 0, lost = 0;
-	while (!switching_done || n < 100) {
-		struct drv_buf in = { buf, CHUNK };
-		uint32_t len = 0;
+	drv_check(!(v.features & (1ULL << VIRTIO_F_RING_PACKED)), "the split ring first");
+	switch_round(&v, buf, "split");
 
-		if (drv_virtio_post(&v, 0, NULL, 0, &in, 1, false) < 0)
-			break;
-		if (drv_virtio_kick_needed(&v, 0))
-			drv_virtio_kick(&v, 0);
-		if (drv_virtio_wait_used(&v, 0, NULL, &len, 5000) != 1) {
-			lost++;
-			break;
-		}
-		short_reads += len != CHUNK;
-		n++;
-		if (n > 200000)
-			break;
+	/* The same on the packed ring (the device is back on VBS-U). */
+	if (drv_check(drv_virtio_negotiate(&v, (1ULL << VIRTIO_F_VERSION_1) |
+						       (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+						       (1ULL << VIRTIO_F_RING_PACKED)) == 0 &&
+			      drv_virtio_setup_irq(&v, true) == 0 &&
+			      drv_virtio_setup_vq(&v, 0, 0) == 0 && v.vq[0].packed,
+		      "reset, and the packed ring negotiated")) {
+		drv_virtio_driver_ok(&v);
+		switch_round(&v, buf, "packed");
 	}
-	pthread_join(t, NULL);
-	drv_check(switch_failures == 0, "%d route switches while the driver asked for entropy "
-		  "(%d failed)", SWITCHES, switch_failures);
-	drv_check(lost == 0 && short_reads == 0,
-		  "%u requests across the switches: %u lost, %u short", n, lost, short_reads);
-	drv_check(!(drv_virtio_status(&v) & VIRTIO_CONFIG_S_NEEDS_RESET),
-		  "the device never needed a reset");
 	char req[200];
 	snprintf(req, sizeof(req),
 		 "{\"execute\": \"query-stats\", \"arguments\": {\"slot\": \"%d\"}}", SLOT);
 	drv_check(api_call(api_sock, req, reply, sizeof(reply)) &&
-			  strstr(reply, "\"route_switches\":20"),
-		  "query-stats counts 20 switches: %s", reply);
+			  strstr(reply, "\"route_switches\":40"),
+		  "query-stats counts 40 switches: %s", reply);
 	drv_virtio_fini(&v);
 	drv_disconnect(&d);
 	drv_check(vdm_stop(&p) == 0, "vdm stops cleanly");

@@ -9,9 +9,10 @@
  * "vbs-u" and "vhost-user:SOCK".  Every request must complete OK and read
  * back what was written, the device must never need a reset, the image
  * must hold every write afterwards, and query-stats must count 20 switches.
- * Then the failures: a switch to a read-only export (the guest writes), to
- * an absent socket and to a back-end that was killed are refused with a
- * reason and the disk keeps serving on VBS-U.  Both sides use the page cache and locking=off (two writers on
+ * Then the failures: a switch to a read-only export (the guest writes), of
+ * a disk whose driver negotiated the packed ring (which qsd's export does
+ * not have), to an absent socket and to a back-end that was killed are
+ * refused with a reason and the disk keeps serving on VBS-U.  Both sides use the page cache and locking=off (two writers on
  * one image, on purpose).  Skipped (77) without qemu-storage-daemon.
  */
 #include "api_client.h"
@@ -177,6 +178,28 @@ int main(void)
 	else
 		drv_check(false, "a read-only qemu-storage-daemon starts");
 	peer_stop(&qsd_ro, SIGTERM);
+
+	/* vdm offers the packed ring, qsd's export does not: once the driver
+	 * negotiated it, a switch to qsd is refused, naming the feature. */
+	char vu_qsd[128];
+	snprintf(vu_qsd, sizeof(vu_qsd), "vhost-user:%s", qsd_sock);
+	if (drv_check(drv_virtio_negotiate(&g.v, (1ULL << VIRTIO_F_VERSION_1) |
+							 (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+							 (1ULL << VIRTIO_BLK_F_FLUSH) |
+							 (1ULL << VIRTIO_F_RING_PACKED)) == 0 &&
+				  drv_virtio_setup_irq(&g.v, true) == 0 &&
+				  drv_virtio_setup_vq(&g.v, 0, 0) == 0 && g.v.vq[0].packed,
+		      "reset, and the packed ring negotiated")) {
+		drv_virtio_driver_ok(&g.v);
+		drv_check(!set_route(vu_qsd) && strstr(last_reply, "RING_PACKED"),
+			  "a packed ring's switch to qemu-storage-daemon is refused, naming the "
+			  "feature: %s",
+			  last_reply);
+		blk_pattern(blk_guest_buf(&g), BLOCK, 777);
+		drv_check(blk_guest_rw(&g, VIRTIO_BLK_T_OUT, 8, BLOCK) == VIRTIO_BLK_S_OK &&
+				  blk_guest_rw(&g, VIRTIO_BLK_T_IN, 8, BLOCK) == VIRTIO_BLK_S_OK,
+			  "and the disk keeps serving its packed ring on VBS-U");
+	}
 
 	/* Failures leave the disk serving where it is (VBS-U after 20 switches). */
 	char absent[160];

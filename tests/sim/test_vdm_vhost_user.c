@@ -4,6 +4,9 @@
  *   - random bytes arrive of the lengths asked, with MSI-X (the daemon's
  *     call fd is the vector's irqfd) and with INTx (vdm turns it into ISR);
  *   - EVENT_IDX: 100 requests in bursts with suppressed kicks all complete;
+ *     on the split ring, then again on the packed ring (both offered), where
+ *     a reset must start the ring afresh (position 0x8000) although the
+ *     daemon stopped it mid-ring;
  *   - a device reset stops the ring (GET_VRING_BASE) and it starts again;
  *   - more requests than one turn's budget (a full ring, many times);
  *   - the daemon outlives its front-end: a second vdm is served after the
@@ -185,11 +188,15 @@ out:
 
 /*
  * EVENT_IDX both ways, then many full rings: the driver kicks only when
- * avail_event asks (virtio 1.2, 2.7.10), so the daemon must keep asking;
- * and a ring kept full is served across turns of the daemon's loop.
+ * avail_event asks (virtio 1.2, 2.7.10; packed: the device area, 2.8.10), so
+ * the daemon must keep asking; and a ring kept full is served across turns
+ * of the daemon's loop.
  */
-static void event_idx_and_volume(void)
+static void event_idx_and_volume(bool packed)
 {
+	const char *layout = packed ? "packed" : "split";
+	uint64_t features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+			    (packed ? 1ULL << VIRTIO_F_RING_PACKED : 0);
 	struct drv_func f = { 0 };
 	struct drv_virtio v = { 0 };
 	struct vdm_proc p;
@@ -198,12 +205,10 @@ static void event_idx_and_volume(void)
 
 	if (!vm_start(&p, &d))
 		return;
-	if (!drv_check(setup(&d, &f, &v, true,
-			     (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX)),
-		       "EVENT_IDX: device set up"))
+	if (!drv_check(setup(&d, &f, &v, true, features), "%s: EVENT_IDX: device set up", layout))
 		goto out;
-	drv_check(v.features & (1ULL << VIRTIO_RING_F_EVENT_IDX),
-		  "EVENT_IDX negotiated through vdm with vdm-vhost-user");
+	drv_check(v.features == features,
+		  "%s: EVENT_IDX negotiated through vdm with vdm-vhost-user", layout);
 	drv_virtio_driver_ok(&v);
 	uint64_t buf = drv_virtio_alloc(&v, 64 * 32, 64);
 	for (int burst = 0; burst < 25; burst++) {
@@ -224,8 +229,9 @@ static void event_idx_and_volume(void)
 				done++;
 		}
 	}
-	drv_check(done == 100, "EVENT_IDX: 100 requests completed with suppressed kicks (%d, %d kicks)",
-		  done, kicks);
+	drv_check(done == 100,
+		  "%s: EVENT_IDX: 100 requests completed with suppressed kicks (%d, %d kicks)",
+		  layout, done, kicks);
 	/* A ring's worth posted, one kick, all taken; 40 times.  With
 	 * EVENT_IDX most completions come without an interrupt of their own:
 	 * do not wait for one each time. */
@@ -249,7 +255,18 @@ static void event_idx_and_volume(void)
 				done++;
 		}
 	}
-	drv_check(done == 40 * 64, "40 full rings of 64 requests all completed (%d)", done);
+	drv_check(done == 40 * 64, "%s: 40 full rings of 64 requests all completed (%d)", layout,
+		  done);
+	/* 100 + 2560 requests: the ring stops mid-way round (GET_VRING_BASE);
+	 * after a reset it starts from the beginning again. */
+	drv_virtio_set_status(&v, 0);
+	drv_check(drv_virtio_negotiate(&v, features) == 0 && drv_virtio_setup_irq(&v, true) == 0 &&
+			  drv_virtio_setup_vq(&v, 0, 0) == 0,
+		  "%s: device comes back after reset", layout);
+	drv_virtio_driver_ok(&v);
+	v.irq_grace_ms = DRV_VIRTIO_IRQ_GRACE_MS;
+	drv_check(read_random(&v, buf, 256) == 256 && read_random(&v, buf, 64) == 64,
+		  "%s: reads work after reset", layout);
 out:
 	drv_virtio_fini(&v);
 	drv_disconnect(&d);
@@ -294,10 +311,10 @@ static void command_line(void)
 
 	ret = daemon_run((const char *const[]){ "--help", NULL }, out, sizeof(out));
 	drv_check(ret == 0 && strstr(out, "--socket PATH"), "--help exits 0 with the usage");
-	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-blk,disk.img", NULL }, out,
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-net,tap=t0", NULL }, out,
 			 sizeof(out));
-	drv_check(ret == 2 && strstr(out, "virtio-blk is not yet served by vdm-vhost-user"),
-		  "virtio-blk: one line, not yet served, exit 2 (%d: %s)", ret, out);
+	drv_check(ret == 2 && strstr(out, "virtio-net is not yet served by vdm-vhost-user"),
+		  "virtio-net: one line, not yet served, exit 2 (%d: %s)", ret, out);
 	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-foo", NULL }, out,
 			 sizeof(out));
 	drv_check(ret == 2 && strstr(out, "unknown emulation 'virtio-foo'"),
@@ -307,8 +324,12 @@ static void command_line(void)
 		  "no --socket exits 2 (%d: %s)", ret, out);
 	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-rnd,bogus", NULL }, out,
 			 sizeof(out));
-	drv_check(ret == 2 && strstr(out, "unknown option 'bogus'"),
-		  "an unknown option exits 2 (%d: %s)", ret, out);
+	drv_check(ret == 2 && strstr(out, "unknown virtio-rnd option 'bogus'"),
+		  "an unknown option exits 2 with vdm's line for it (%d: %s)", ret, out);
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-rnd,transitional", NULL },
+			 out, sizeof(out));
+	drv_check(ret == 2 && strstr(out, "not of the back-end"),
+		  "vdm's own options (transitional) are refused (%d: %s)", ret, out);
 	snprintf(path, sizeof(path), "%s/plain-file", dir);
 	FILE *f = fopen(path, "w");
 	if (f)
@@ -343,7 +364,8 @@ int main(void)
 	if (vvu > 0) {
 		serve(true);
 		serve(false);
-		event_idx_and_volume();
+		event_idx_and_volume(false);
+		event_idx_and_volume(true);
 		second_front_end();
 		drv_check(log_has("refused a second front-end"), "the daemon logged the refusal");
 		drv_check(waitpid(vvu, &status, WNOHANG) == 0,

@@ -13,7 +13,11 @@
  *     too many, empty, wrapping and too-long regions, fd counts that do not
  *     match (and more fds than any request carries), logging (migration)
  *     requests, requests whose protocol feature was not negotiated, changes
- *     to a started ring, a message cut short.
+ *     to a started ring, a message cut short;
+ *   - a device with a config space: CONFIG offered, GET_CONFIG answers the
+ *     bytes asked for, and config requests out of range (past the end,
+ *     wrapping, sizes that do not match the payload or exceed 256 bytes),
+ *     without the feature, or writing (SET_CONFIG) end the connection.
  */
 #include "vhostproxy.h"
 
@@ -41,7 +45,10 @@ enum {
 	SET_VRING_NUM = 8, SET_VRING_ADDR = 9, SET_VRING_BASE = 10, GET_VRING_BASE = 11,
 	SET_VRING_KICK = 12, SET_VRING_CALL = 13, SET_VRING_ERR = 14, GET_PROTOCOL_FEATURES = 15,
 	SET_PROTOCOL_FEATURES = 16, GET_QUEUE_NUM = 17, SET_VRING_ENABLE = 18, GET_CONFIG = 24,
+	SET_CONFIG = 25, SET_BACKEND_REQ_FD = 21,
 };
+#define PF_BACKEND_REQ (1ULL << 5)
+#define PF_CONFIG (1ULL << 9)
 #define V1 0x1u
 #define NEED_REPLY 0x8u
 
@@ -61,6 +68,10 @@ struct addr {
 };
 struct state {
 	uint32_t idx, num;
+};
+struct config_msg {
+	uint32_t off, size, flags;
+	uint8_t bytes[260];
 };
 
 static int passed, failed;
@@ -302,16 +313,37 @@ static void good_front_end(void)
 	check(f == (F_VERSION_1 | F_PROTOCOL), "GET_FEATURES: VERSION_1 and PROTOCOL_FEATURES (%#llx)",
 	      (unsigned long long)f);
 	f = get_u64(fd, GET_PROTOCOL_FEATURES);
-	check(f == (1 << 0 | 1 << 3), "GET_PROTOCOL_FEATURES: MQ and REPLY_ACK, no CONFIG (%#llx)",
+	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ),
+	      "GET_PROTOCOL_FEATURES: MQ, REPLY_ACK and BACKEND_REQ, no CONFIG (%#llx)",
 	      (unsigned long long)f);
 	check(req_u64(fd, SET_PROTOCOL_FEATURES, f, NULL, 0) == 0, "SET_PROTOCOL_FEATURES taken");
 	check(get_u64(fd, GET_QUEUE_NUM) == NRINGS, "GET_QUEUE_NUM says %d", NRINGS);
+	{
+		int sv[2], before = count_fds();
+
+		socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+		check(req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, &sv[1], 1) == 0,
+		      "SET_BACKEND_REQ_FD: the back-end's channel is taken");
+		close(sv[1]);
+		/* Ours: sv[0]; the server's: its copy of sv[1]. */
+		check(req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, &sv[0], 1) == 0 &&
+			      count_fds() == before + 2,
+		      "... a second one replaces it (the first closed)");
+		close(sv[0]);
+	}
 	ret = req(fd, SET_OWNER, V1 | NEED_REPLY, NULL, 0, NULL, 0);
 	check(ret == 0 && recv_reply(fd, SET_OWNER, &ack, sizeof(ack)) && ack == 0,
 	      "SET_OWNER with need-reply is acknowledged with 0");
 	check(req_u64(fd, SET_FEATURES, F_VERSION_1 | F_PROTOCOL, NULL, 0) == 0, "SET_FEATURES taken");
 	struct mem m = two_regions();
 	check(send_mem(fd, &m, 2) == 0, "a two-region memory table is mapped");
+	{
+		int two[2] = { ram_fd, ram_fd };
+
+		/* UML's virtio_uml sends its table whole, regions unused included. */
+		check(req(fd, SET_MEM_TABLE, V1, &m, 8 + 32 * 4, two, 2) == 0,
+		      "a table sent with room for 4 regions, 2 used, is taken");
+	}
 
 	/* Translation stays inside one region of the table. */
 	uint8_t *p = vhost_server_translate(srv, 0, 1 << 20);
@@ -520,6 +552,17 @@ static void hostile(void)
 	HOSTILE("SET_LOG_BASE", false, "migration", ret = req_u64(fd, SET_LOG_BASE, 0, fds, 0));
 	HOSTILE("GET_QUEUE_NUM without MQ", false, "without the MQ",
 		ret = req(fd, GET_QUEUE_NUM, V1, NULL, 0, NULL, 0));
+	HOSTILE("SET_BACKEND_REQ_FD without BACKEND_REQ", true, "without the BACKEND_REQ",
+		ret = req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, fds, 1));
+	HOSTILE("SET_BACKEND_REQ_FD without an fd", false, "0 fds (1 expected)",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_BACKEND_REQ, NULL, 0);
+		  ret = req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, NULL, 0); });
+	HOSTILE("SET_BACKEND_REQ_FD with two fds", false, "2 fds (1 expected)",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_BACKEND_REQ, NULL, 0);
+		  ret = req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, fds, 2); });
+	HOSTILE("SET_BACKEND_REQ_FD with a payload", false, "payload of 8 bytes",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_BACKEND_REQ, NULL, 0);
+		  ret = req_u64(fd, SET_BACKEND_REQ_FD, 0, fds, 1); });
 	HOSTILE("GET_CONFIG, never offered", false, "not served",
 		ret = req(fd, GET_CONFIG, V1, big, 12, NULL, 0));
 
@@ -552,6 +595,95 @@ static void hostile(void)
 	close(efd);
 }
 
+/* ---- a device with a config space ---- */
+
+#define CONFIG_LEN 24
+static uint8_t config_space[CONFIG_LEN];
+
+/* Connect and negotiate protocol features (CONFIG among them, if config). */
+static int config_conn(bool config)
+{
+	int fd = connect_fe();
+
+	if (fd < 0 || vhost_server_accept(srv) ||
+	    req_u64(fd, SET_PROTOCOL_FEATURES, 1 << 0 | 1 << 3 | (config ? PF_CONFIG : 0), NULL, 0))
+		return -1;
+	return fd;
+}
+
+/* A config request: off, size in its header, payload bytes after it. */
+static int config_req(int fd, uint32_t r, uint32_t off, uint32_t size, uint32_t payload)
+{
+	static struct config_msg c;
+
+	c.off = off;
+	c.size = size;
+	c.flags = 0;
+	return req(fd, r, V1, &c, 12 + payload, NULL, 0);
+}
+
+static void config_good(void)
+{
+	struct config_msg c;
+	uint64_t f = ~0ULL;
+	int fd = config_conn(false);
+
+	if (fd >= 0) {
+		send_msg(fd, GET_PROTOCOL_FEATURES, V1, NULL, 0, NULL, 0);
+		if (vhost_server_handle(srv) || !recv_reply(fd, GET_PROTOCOL_FEATURES, &f, sizeof(f)))
+			f = ~0ULL;
+	}
+	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ | PF_CONFIG),
+	      "a device with a config space: MQ, REPLY_ACK, BACKEND_REQ and CONFIG offered (%#llx)",
+	      (unsigned long long)f);
+	drop(fd);
+
+	fd = config_conn(true);
+	check(fd >= 0 && config_req(fd, GET_CONFIG, 4, 8, 8) == 0 &&
+		      recv_reply(fd, GET_CONFIG, &c, 12 + 8) && c.off == 4 && c.size == 8 &&
+		      !memcmp(c.bytes, config_space + 4, 8),
+	      "GET_CONFIG: bytes 4..12 of the config space, as asked");
+	check(config_req(fd, GET_CONFIG, 0, CONFIG_LEN, CONFIG_LEN) == 0 &&
+		      recv_reply(fd, GET_CONFIG, &c, 12 + CONFIG_LEN) &&
+		      !memcmp(c.bytes, config_space, CONFIG_LEN),
+	      "GET_CONFIG: the whole config space");
+	drop(fd);
+}
+
+static void config_space_cases(void)
+{
+	struct hdr h;
+
+	config_good();
+	HOSTILE("GET_CONFIG without the CONFIG protocol feature", true, "without the CONFIG",
+		ret = config_req(fd, GET_CONFIG, 0, 8, 8));
+	HOSTILE("GET_CONFIG past the end of the config space", false, "outside the 24-byte",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_CONFIG, NULL, 0);
+		  ret = config_req(fd, GET_CONFIG, 20, 8, 8);
+		  /* The front-end waiting for its answer is told first. */
+		  if (recv(fd, &h, sizeof(h), MSG_WAITALL) != sizeof(h) || h.req != GET_CONFIG ||
+		      h.size != 0)
+			  ret = -998; });
+	HOSTILE("GET_CONFIG at an offset that wraps", false, "outside",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_CONFIG, NULL, 0);
+		  ret = config_req(fd, GET_CONFIG, 0xfffffffc, 8, 8); });
+	HOSTILE("GET_CONFIG whose size is not its payload's", false, "16 config bytes in a payload of 20",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_CONFIG, NULL, 0);
+		  ret = config_req(fd, GET_CONFIG, 0, 16, 8); });
+	HOSTILE("GET_CONFIG of more than 256 bytes", false, "300 config bytes",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_CONFIG, NULL, 0);
+		  ret = config_req(fd, GET_CONFIG, 0, 300, 256); });
+	HOSTILE("GET_CONFIG shorter than its header", false, "payload of 8 bytes",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_CONFIG, NULL, 0);
+		  ret = req_u64(fd, GET_CONFIG, 0, NULL, 0); });
+	HOSTILE("SET_CONFIG on a read-only config space", false, "read-only",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_CONFIG, NULL, 0);
+		  ret = config_req(fd, SET_CONFIG, 0, 1, 1); });
+	HOSTILE("SET_CONFIG past the end", false, "outside",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_CONFIG, NULL, 0);
+		  ret = config_req(fd, SET_CONFIG, 23, 2, 2); });
+}
+
 int main(void)
 {
 	static const struct vhost_server_dev d = {
@@ -572,6 +704,19 @@ int main(void)
 	dev.s = srv;
 	good_front_end();
 	hostile();
+	vhost_server_close(srv);
+
+	/* The same device with a config space, on a new server. */
+	struct vhost_server_dev dc = d;
+	for (int i = 0; i < CONFIG_LEN; i++)
+		config_space[i] = (uint8_t)(0x40 + i);
+	dc.config = config_space;
+	dc.config_len = CONFIG_LEN;
+	if (!check(vhost_server_open(&srv, sock_path, &dc, err, sizeof(err)) == 0,
+		   "a server for a device with a config space listens (%s)", err))
+		return 1;
+	dev.s = srv;
+	config_space_cases();
 	vhost_server_close(srv);
 	check(access(sock_path, F_OK) != 0, "closing the server removes its socket");
 	rmdir(dir);

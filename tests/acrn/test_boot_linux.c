@@ -1,0 +1,326 @@
+/*
+ * test_boot_linux.c - vdm's bzImage loader (devicemodel/boot_linux.c) on
+ * the ACRN back-end over the HSM model: the model's boot check, a parser
+ * of its own, reads the guest at START_VM and must agree (zero page, setup
+ * header, command line, initrd, e820 = the RAM mapped, entry registers,
+ * GDT); the kernel and initrd bytes are where the header says.  Then every
+ * kind of bad kernel file is refused with one line naming the problem.
+ * The bzImages are made here to the boot protocol's layout; a real
+ * Debian kernel is loaded by tests/acrn/boot_linux.sh.
+ */
+#include "acpi.h"
+#include "acrn_model.h"
+#include "boot_linux.h"
+#include "drv.h"
+#include "fake_bzimage.h"
+#include "hsm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RAM (64ULL << 20)
+
+static char dir[] = "/tmp/vdm-boot-XXXXXX";
+
+static int add_fd(void *loop, int fd, uint32_t events, hsm_fd_cb cb, void *arg)
+{
+	(void)loop, (void)fd, (void)events, (void)cb, (void)arg;
+	return 0; /* nothing here runs the VM's requests */
+}
+
+static int del_fd(void *loop, int fd)
+{
+	(void)loop, (void)fd;
+	return 0;
+}
+
+static void handler(void *opaque, struct hsm_ioreq *req)
+{
+	(void)opaque, (void)req;
+}
+
+static void write_initrd(const char *path, size_t len)
+{
+	FILE *out = fopen(path, "w");
+
+	for (size_t i = 0; i < len; i++)
+		fputc((int)((i * 13 + 5) & 0xff), out);
+	fclose(out);
+}
+
+static struct hsm_vm *open_vm(const char *name)
+{
+	char spec[160], err[256];
+	int ret;
+
+	snprintf(spec, sizeof(spec), "acrn:model:%s/%s.sock", dir, name);
+	struct hsm_vm_config cfg = {
+		.backend = spec, .ram_size = RAM, .ioreq = handler,
+		.loop = { .add_fd = add_fd, .del_fd = del_fd },
+	};
+	struct hsm_vm *vm = hsm_open(&cfg, &ret, err, sizeof(err));
+
+	if (!vm)
+		drv_check(false, "open a VM on the model: %s", err);
+	return vm;
+}
+
+static void loads(void)
+{
+	char kernel[200], initrd[200], err[256];
+	const char *cmdline = "console=ttyS0 root=/dev/vda rw quiet";
+	struct hsm_boot_cpu cpu;
+	struct acrn_model_boot rep;
+	struct hsm_vm *vm = open_vm("good");
+
+	if (!vm)
+		return;
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	snprintf(initrd, sizeof(initrd), "%s/initrd", dir);
+	write_kernel(kernel, &fake_good);
+	write_initrd(initrd, 300001);
+	struct boot_linux_args a = { kernel, initrd, cmdline, 0 };
+	int ret = boot_linux_load(vm, &a, &cpu, err, sizeof(err));
+
+	drv_check(ret == 0, "a bzImage, initrd and command line load (%s)", ret ? err : "ok");
+	drv_check(hsm_set_boot_cpu(vm, &cpu, err, sizeof(err)) == 0, "SET_VCPU_REGS taken");
+	drv_check(hsm_start(vm, err, sizeof(err)) == 0, "START_VM (%s)", err);
+	acrn_model_boot_report(acrn_model_of(vm), &rep);
+	drv_check(rep.checked && rep.problems == 0, "the model's boot check finds nothing wrong (%s)",
+		  rep.first_problem);
+	drv_check(!strcmp(rep.cmdline, cmdline), "the command line it reads is -B's (%s)",
+		  rep.cmdline);
+	drv_check(rep.e820_ram == RAM - 0x60000,
+		  "e820: all of -m is RAM but the legacy window (%llu bytes)",
+		  (unsigned long long)rep.e820_ram);
+	drv_check(rep.rip == 0x100000 && rep.rsi != 0, "entry at 1 MiB, RSI the zero page");
+
+	const uint8_t *k = hsm_gpa_to_hva(vm, rep.rip, PAYLOAD);
+	bool kernel_ok = k != NULL;
+
+	for (size_t i = 0; k && i < PAYLOAD; i++)
+		kernel_ok &= k[i] == (uint8_t)((i + 1024) * 7 + 3);
+	drv_check(kernel_ok, "the protected-mode kernel is at the entry, byte for byte");
+
+	const uint8_t *r = rep.initrd_size == 300001 ? hsm_gpa_to_hva(vm, rep.initrd_gpa, 300001)
+						     : NULL;
+	bool initrd_ok = r != NULL;
+
+	for (size_t i = 0; r && i < 300001; i++)
+		initrd_ok &= r[i] == (uint8_t)((i * 13 + 5) & 0xff);
+	drv_check(initrd_ok && rep.initrd_gpa % 4096 == 0 &&
+			  rep.initrd_gpa >= 0x100000 + (4u << 20),
+		  "the initrd is where the header says, page-aligned, above what the kernel needs "
+		  "(%#llx)",
+		  (unsigned long long)rep.initrd_gpa);
+	hsm_stop(vm);
+	hsm_close(vm);
+}
+
+/* Write len bytes of guest RAM at gpa to path. */
+static bool dump(struct hsm_vm *vm, uint64_t gpa, uint64_t len, const char *path)
+{
+	const void *p = len ? hsm_gpa_to_hva(vm, gpa, len) : NULL;
+	FILE *f = p ? fopen(path, "w") : NULL;
+	bool ok = f && fwrite(p, 1, len, f) == len;
+
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+/* With ACPI tables: the boot check follows the zero page's RSDP through
+ * every checksum, and Debian's iasl disassembles each table vdm wrote
+ * without an error (it checks the binary layout of the FADT and MADT and
+ * parses the DSDT's AML). */
+static void acpi_tables(void)
+{
+	char kernel[200], err[256] = "", cmd[600], path[200];
+	struct hsm_boot_cpu cpu;
+	struct acrn_model_boot rep;
+	struct hsm_vm *vm = open_vm("acpi");
+	uint64_t rsdp = 0;
+
+	if (!vm)
+		return;
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	struct boot_linux_args a = { kernel, NULL, "console=ttyS0", 0 };
+
+	static const struct acpi_intx_route routes[] = { { 3, 1, 19 }, { 5, 1, 21 } };
+
+	drv_check(acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &rsdp, err, sizeof(err)) == 0 &&
+			  rsdp == ACPI_RSDP_GPA,
+		  "ACPI tables built for %u vCPUs (%s)", hsm_vcpu_count(vm), err);
+	a.acpi_rsdp = rsdp;
+	if (!drv_check(boot_linux_load(vm, &a, &cpu, err, sizeof(err)) == 0 &&
+			       hsm_set_boot_cpu(vm, &cpu, err, sizeof(err)) == 0 &&
+			       hsm_start(vm, err, sizeof(err)) == 0,
+		       "loaded and started with them (%s)", err)) {
+		hsm_close(vm);
+		return;
+	}
+	acrn_model_boot_report(acrn_model_of(vm), &rep);
+	drv_check(rep.problems == 0 && rep.acpi_tables == 3 && rep.madt_cpus == 8 &&
+			  rep.madt_ioapic && rep.pm1a_cnt_port == ACPI_PM1A_CNT_PORT,
+		  "the boot check finds RSDP, XSDT, FADT, DSDT and a MADT with 8 processors and "
+		  "the IOAPIC (%u tables, %u processors; %s)",
+		  rep.acpi_tables, rep.madt_cpus, rep.first_problem);
+	static const struct {
+		const char *file;
+		const char *must; /* in the disassembly */
+	} tables[] = { { "dsdt", "Name (_PRT, Package (0x02)" }, { "facp", "PM1A Control Block Address : 00000404" },
+		       { "apic", "Local Apic Address : FEE00000" } };
+	uint64_t where[3][2] = { { rep.dsdt_gpa, rep.dsdt_len },
+				 { rep.fadt_gpa, 276 },
+				 { rep.madt_gpa, 0 } };
+	const uint8_t *madt = hsm_gpa_to_hva(vm, rep.madt_gpa, 8);
+
+	where[2][1] = madt ? (uint64_t)madt[4] | (uint64_t)madt[5] << 8 : 0;
+	for (int i = 0; i < 3; i++) {
+		char dsl[200], line[512];
+		bool found = false;
+
+		snprintf(path, sizeof(path), "%s/%s.dat", dir, tables[i].file);
+		snprintf(dsl, sizeof(dsl), "%s/%s.dsl", dir, tables[i].file);
+		snprintf(cmd, sizeof(cmd), "iasl -d %s >%s/iasl.out 2>&1", path, dir);
+		int st = dump(vm, where[i][0], where[i][1], path) ? system(cmd) : -1;
+		FILE *f = fopen(dsl, "r");
+
+		while (f && fgets(line, sizeof(line), f)) {
+			/* iasl pads its field names: squeeze runs of spaces. */
+			char squeezed[512];
+			size_t n = 0;
+
+			for (const char *c = line; *c && n + 1 < sizeof(squeezed); c++)
+				if (!(*c == ' ' && n && squeezed[n - 1] == ' '))
+					squeezed[n++] = *c;
+			squeezed[n] = 0;
+			found |= strstr(squeezed, tables[i].must) != NULL;
+		}
+		if (f)
+			fclose(f);
+		drv_check(st == 0 && found, "iasl -d takes the %s and shows %s (exit %d)",
+			  tables[i].file, tables[i].must, st);
+		unlink(path);
+		unlink(dsl);
+	}
+	snprintf(path, sizeof(path), "%s/iasl.out", dir);
+	unlink(path);
+	hsm_stop(vm);
+	hsm_close(vm);
+}
+
+/* The boot check is not a yes-man: a wrong entry, a zero page moved, a
+ * code selector that is not the GDT's code descriptor are each found. */
+static void check_catches(void)
+{
+	static const struct {
+		const char *what, *want;
+		uint64_t rip_delta, rsi;
+		uint16_t cs;
+	} cases[] = {
+		{ "an entry that is not code32_start", "code32_start", 0x1000, 0, 0 },
+		{ "RSI away from the zero page", "setup header", 0, 0x9000, 0 },
+		{ "CS naming the data descriptor", "CS is not", 0, 0, BOOT_DS },
+	};
+	char kernel[200], err[256];
+
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hsm_boot_cpu cpu;
+		struct acrn_model_boot rep;
+		struct hsm_vm *vm = open_vm("catch");
+		struct boot_linux_args a = { kernel, NULL, "x", 0 };
+
+		if (!vm)
+			return;
+		if (boot_linux_load(vm, &a, &cpu, err, sizeof(err)) == 0) {
+			cpu.rip += cases[i].rip_delta;
+			if (cases[i].rsi)
+				cpu.rsi = cases[i].rsi;
+			if (cases[i].cs)
+				cpu.cs_sel = cases[i].cs;
+			hsm_set_boot_cpu(vm, &cpu, err, sizeof(err));
+			hsm_start(vm, err, sizeof(err));
+			acrn_model_boot_report(acrn_model_of(vm), &rep);
+			drv_check(rep.problems > 0 && strstr(rep.first_problem, cases[i].want),
+				  "the boot check finds %s (%s)", cases[i].what, rep.first_problem);
+			hsm_stop(vm);
+		}
+		hsm_close(vm);
+	}
+}
+
+/* One bad input: boot_linux_load fails with a line holding want. */
+static void refused(const char *what, const struct fake *f, const char *kernel_path,
+		    size_t initrd_len, const char *cmdline, const char *want)
+{
+	char kernel[200], initrd[200], err[256] = "";
+	struct hsm_boot_cpu cpu;
+	struct hsm_vm *vm = open_vm("bad");
+
+	if (!vm)
+		return;
+	snprintf(kernel, sizeof(kernel), "%s/bad-bzImage", dir);
+	snprintf(initrd, sizeof(initrd), "%s/bad-initrd", dir);
+	if (f)
+		write_kernel(kernel, f);
+	if (initrd_len)
+		write_initrd(initrd, initrd_len);
+	struct boot_linux_args a = { kernel_path ? kernel_path : kernel,
+				     initrd_len ? initrd : NULL, cmdline, 0 };
+	int ret = boot_linux_load(vm, &a, &cpu, err, sizeof(err));
+
+	drv_check(ret < 0 && strstr(err, want) && !strchr(err, '\n'),
+		  "%s: refused, one line naming it (%s)", what, err);
+	hsm_close(vm);
+	unlink(kernel);
+	unlink(initrd);
+}
+
+int main(void)
+{
+	struct fake f;
+
+	if (!mkdtemp(dir) || acrn_model_register())
+		return 99;
+	loads();
+	acpi_tables();
+	check_catches();
+
+	refused("a missing kernel", NULL, "/nonexistent/bzImage", 0, NULL, "No such file");
+	refused("a directory", NULL, "/tmp", 0, NULL, "not a regular file");
+	f = fake_good, f.len = 600;
+	refused("a file shorter than a setup sector", &f, NULL, 0, NULL, "not a bzImage");
+	f = fake_good, f.magic = "HdrX";
+	refused("no HdrS", &f, NULL, 0, NULL, "not a bzImage");
+	f = fake_good, f.boot_flag = 0x1234;
+	refused("no boot flag", &f, NULL, 0, NULL, "not a bzImage");
+	f = fake_good, f.version = 0x0204;
+	refused("boot protocol 2.04", &f, NULL, 0, NULL, "protocol 2.04");
+	f = fake_good, f.loadflags = 0;
+	refused("a zImage", &f, NULL, 0, NULL, "zImage");
+	f = fake_good, f.setup_sects = 200, f.len = 4096;
+	refused("setup sectors past the end of the file", &f, NULL, 0, NULL, "past the file");
+	f = fake_good, f.init_size = 0x7f000000u;
+	refused("init_size beyond guest RAM", &f, NULL, 0, NULL, "guest RAM below 4 GiB");
+	f = fake_good, f.cmdline_size = 16;
+	refused("a command line longer than the kernel takes", &f, NULL, 0,
+		"console=ttyS0 root=/dev/vda rw quiet", "takes 16 at most");
+	refused("an initrd larger than guest RAM", &fake_good, NULL, (size_t)RAM + 1, NULL,
+		"larger than guest RAM");
+	refused("an initrd that does not fit beside the kernel", &fake_good, NULL, 62u << 20, NULL,
+		"do not fit");
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/bzImage", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/initrd", dir);
+	unlink(path);
+	rmdir(dir);
+	return drv_result();
+}

@@ -1,0 +1,278 @@
+/*
+ * test_guest_reboot.c - a guest reboot where vdm is the platform (ACRN,
+ * over the HSM model), in acrn-dm's order: the guest writes the reset
+ * control register (0xCF9) with a disk write still in flight; vdm pauses
+ * the VM, drops its outstanding requests, resets every PCI function,
+ * resets the vCPUs, loads the kernel again (the model's boot check passes
+ * a second time) and runs the VM.  The driver then finds its functions
+ * reset (decode off), brings the disk up again and reads back the write
+ * acknowledged before the reset.  A second reboot goes through the i8042's
+ * pulse-reset command (0xFE to port 0x64).  Without a kernel to load (no
+ * -k) the same write stops vdm with status 0; ACPI soft-off (S5 in the PM1
+ * control register) stops it with status 0 too.
+ */
+#include "drv.h"
+#include "drv_virtio.h"
+#include "fake_bzimage.h"
+#include "hsm.h"
+
+#include <fcntl.h>
+#include <linux/virtio_blk.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLK_SLOT 3
+
+static char dir[] = "/tmp/vdm-reboot-XXXXXX";
+
+struct disk {
+	struct drv_func f; /* the transport keeps a pointer to it */
+	struct drv_virtio v;
+	uint64_t hdr, data, status;
+};
+
+/* Find, map and bring up the virtio-blk at BLK_SLOT (after a reset too). */
+static bool disk_up(struct drv *d, struct disk *k)
+{
+	struct drv_func funcs[8];
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+	int n = drv_enumerate(d, funcs, 8);
+
+	for (int i = 0; i < n; i++)
+		if (funcs[i].bdf == hsm_bdf(0, BLK_SLOT, 0))
+			k->f = funcs[i];
+	drv_assign_bars(d, &k->f, &mmio, &io);
+	if (drv_virtio_probe(&k->v, d, &k->f, 16 << 20) ||
+	    drv_virtio_negotiate(&k->v, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_BLK_F_FLUSH) ||
+	    drv_virtio_setup_irq(&k->v, true) || drv_virtio_setup_vq(&k->v, 0, 0))
+		return false;
+	drv_virtio_driver_ok(&k->v);
+	k->hdr = drv_virtio_alloc(&k->v, 16, 16);
+	k->data = drv_virtio_alloc(&k->v, 4096, 4096);
+	k->status = drv_virtio_alloc(&k->v, 1, 1);
+	return true;
+}
+
+static int post(struct disk *k, uint32_t type, uint64_t sector, uint8_t fill)
+{
+	struct virtio_blk_outhdr *h = drv_gpa(k->v.d, k->hdr, sizeof(*h));
+	struct drv_buf out[2] = { { k->hdr, 16 }, { k->data, 4096 } }, in[2];
+	int nout = 1, nin = 0;
+
+	*h = (struct virtio_blk_outhdr){ .type = type, .sector = sector };
+	if (type == VIRTIO_BLK_T_OUT) {
+		memset(drv_gpa(k->v.d, k->data, 4096), fill, 4096);
+		nout = 2;
+	} else {
+		in[nin++] = (struct drv_buf){ k->data, 4096 };
+	}
+	in[nin++] = (struct drv_buf){ k->status, 1 };
+	int id = drv_virtio_post(&k->v, 0, out, nout, in, nin, false);
+
+	drv_virtio_kick(&k->v, 0);
+	return id;
+}
+
+static bool io(struct disk *k, uint32_t type, uint64_t sector, uint8_t fill)
+{
+	return post(k, type, sector, fill) >= 0 &&
+	       drv_virtio_wait_used(&k->v, 0, NULL, NULL, 5000) == 1 &&
+	       *(uint8_t *)drv_gpa(k->v.d, k->status, 1) == VIRTIO_BLK_S_OK;
+}
+
+/* Wait until the function's command register reads 0: its reset is done. */
+static bool reset_seen(struct drv *d)
+{
+	for (int i = 0; i < 500; i++) {
+		if ((drv_cfg_read(d, hsm_bdf(0, BLK_SLOT, 0), 4, 2) & 0x6) == 0)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static bool log_has(const char *log, const char *what, int times)
+{
+	int n = 0;
+
+	for (const char *p = strstr(log, what); p; p = strstr(p + 1, what))
+		n++;
+	return n == times;
+}
+
+static void read_log(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t got = f ? fread(buf, 1, len - 1, f) : 0;
+
+	buf[got] = 0;
+	if (f)
+		fclose(f);
+}
+
+/* The ioctls the model logged from the first reset request on, in order. */
+static bool reboot_order(const char *log)
+{
+	static const char *const order[] = { "reset requested by the guest", "ACRN_IOCTL_PAUSE_VM",
+					     "ACRN_IOCTL_CLEAR_VM_IOREQ", "ACRN_IOCTL_RESET_VM",
+					     "ACRN_IOCTL_SET_VCPU_REGS", "ACRN_IOCTL_START_VM",
+					     "guest rebooted (1 so far)" };
+	const char *p = log;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		p = strstr(p, order[i]);
+		if (!p)
+			return false;
+	}
+	return true;
+}
+
+static void reboots(const char *kernel, const char *img)
+{
+	char logpath[200], log[65536];
+	struct vdm_proc p;
+	struct drv d;
+	struct disk k;
+	int st;
+
+	snprintf(logpath, sizeof(logpath), "%s/vdm.log", dir);
+	char blk[200];
+
+	snprintf(blk, sizeof(blk), "%d,virtio-blk,%s", BLK_SLOT, img);
+	if (vdm_spawn(&p, (const char *const[]){ "-v", "--log-file", logpath, "-k", kernel, "-B",
+						 "console=ttyS0", "-s", "0:0,hostbridge", "-s", blk,
+						 "POST_STD_VM1", NULL },
+		      &st)) {
+		drv_check(false, "vdm starts with -k over the model (exit %d)", st);
+		return;
+	}
+	drv_connect(&d, p.sock);
+	if (!drv_check(disk_up(&d, &k), "the disk comes up"))
+		return;
+	drv_check(io(&k, VIRTIO_BLK_T_OUT, 8, 0xa1), "a write is acknowledged");
+	int inflight = post(&k, VIRTIO_BLK_T_OUT, 16, 0xb2);
+
+	drv_pio_write(&d, 0xcf9, 1, 0x06); /* system reset, with a write in flight */
+	drv_check(inflight >= 0 && reset_seen(&d), "the reset control register resets the machine: "
+						   "the disk's decode is off");
+	drv_check(disk_up(&d, &k), "the driver brings the disk up again after the reboot");
+	drv_check(io(&k, VIRTIO_BLK_T_IN, 8, 0) &&
+			  ((uint8_t *)drv_gpa(&d, k.data, 4096))[0] == 0xa1 &&
+			  ((uint8_t *)drv_gpa(&d, k.data, 4096))[4095] == 0xa1,
+		  "the write acknowledged before the reboot reads back");
+
+	drv_pio_write(&d, 0x64, 1, 0xfe); /* the i8042's pulse reset */
+	drv_check(reset_seen(&d), "the i8042 pulse reset reboots it too");
+	drv_check(disk_up(&d, &k) && io(&k, VIRTIO_BLK_T_IN, 8, 0), "and the disk serves again");
+	drv_disconnect(&d);
+	st = vdm_stop(&p);
+	read_log(logpath, log, sizeof(log));
+	drv_check(st == 0, "vdm stops cleanly after two reboots (%d)", st);
+	drv_check(reboot_order(log), "the first reboot in acrn-dm's order: PAUSE_VM, CLEAR_VM_IOREQ, "
+				     "RESET_VM, SET_VCPU_REGS, START_VM");
+	drv_check(log_has(log, "guest rebooted (2 so far)", 1), "two reboots logged");
+	drv_check(log_has(log, "boot check: passed", 3) && !strstr(log, "protocol violation:"),
+		  "the model's boot check passed at each of the three starts, no violation");
+	if (drv_failures())
+		fprintf(stderr, "%s\n", log);
+	unlink(logpath);
+}
+
+/* Without -k there is no guest to start again: vdm stops, status 0. */
+static void stops_without_kernel(void)
+{
+	struct vdm_proc p;
+	struct drv d;
+	int st = -1;
+
+	if (vdm_spawn(&p, (const char *const[]){ "-s", "0:0,hostbridge", NULL }, &st)) {
+		drv_check(false, "vdm starts without -k (exit %d)", st);
+		return;
+	}
+	drv_connect(&d, p.sock);
+	drv_pio_write(&d, 0xcf9, 1, 0x06);
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(p.pid, &st, WNOHANG) == p.pid)
+			break;
+		st = -1;
+		usleep(10000);
+	}
+	drv_check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "a guest reset with nothing to load again stops vdm, status 0 (%#x)", st);
+	if (st < 0)
+		vdm_stop(&p);
+	else
+		p.pid = 0;
+	drv_disconnect(&d);
+}
+
+/* ACPI soft-off: SLP_EN with \_S5's sleep type in PM1a_CNT stops vdm,
+ * status 0, the VM torn down as at SIGTERM (PAUSE_VM before DESTROY_VM). */
+static void powers_off(const char *kernel)
+{
+	char logpath[200], log[65536];
+	struct vdm_proc p;
+	struct drv d;
+	int st = -1;
+
+	snprintf(logpath, sizeof(logpath), "%s/off.log", dir);
+	if (vdm_spawn(&p, (const char *const[]){ "-v", "--log-file", logpath, "-k", kernel, "-s",
+						 "0:0,hostbridge", NULL },
+		      &st)) {
+		drv_check(false, "vdm starts with -k (exit %d)", st);
+		return;
+	}
+	drv_connect(&d, p.sock);
+	drv_check(drv_pio_read(&d, 0x404, 2) & 1, "PM1a_CNT reads SCI_EN: ACPI is on");
+	drv_pio_write(&d, 0x404, 2, 5 << 10 | 1 << 13);
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(p.pid, &st, WNOHANG) == p.pid)
+			break;
+		st = -1;
+		usleep(10000);
+	}
+	drv_check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the guest's S5 stops vdm, status 0 (%#x)", st);
+	if (st < 0)
+		vdm_stop(&p);
+	else
+		p.pid = 0;
+	drv_disconnect(&d);
+	read_log(logpath, log, sizeof(log));
+	const char *off = strstr(log, "the guest powered off");
+	const char *pause = off ? strstr(off, "ACRN_IOCTL_PAUSE_VM") : NULL;
+
+	drv_check(pause && strstr(pause, "ACRN_IOCTL_DESTROY_VM"),
+		  "logged, then PAUSE_VM and DESTROY_VM in that order");
+	unlink(logpath);
+}
+
+int main(void)
+{
+	char kernel[200], img[200];
+	int fd;
+
+	setenv("VDM_TEST_HSM", "acrn", 1);
+	drv_use_acrn_model();
+	if (!mkdtemp(dir))
+		return 99;
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	write_kernel(kernel, &fake_good);
+	fd = open(img, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || ftruncate(fd, 1 << 20))
+		return 99;
+	close(fd);
+	reboots(kernel, img);
+	stops_without_kernel();
+	powers_off(kernel);
+	unlink(kernel);
+	unlink(img);
+	rmdir(dir);
+	return drv_result();
+}

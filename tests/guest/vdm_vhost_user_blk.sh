@@ -1,0 +1,108 @@
+#!/bin/sh
+# vdm's block back-end behind a front-end we did not write: QEMU's own
+# vhost-user-blk-pci (QEMU booted directly, no vdm in the VM) gets its disk
+# from vdm-vhost-user.  Guest 1 reads the disk whole (its sha256 must be the
+# host's pattern), then overwrites it with direct I/O and sync; after it
+# powers off the host finds the guest's pattern in the image.  Guest 2, on
+# the same daemon (the image stayed open), reads that pattern back.  Then the
+# daemon stops on SIGTERM with status 0 and its socket removed.  Guest 3 has
+# two vCPUs and QEMU's device two queues, on a daemon started with mq=2:
+# both rings run and the disk reads the same.
+set -eu
+qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
+	{ echo "SKIP: this QEMU has no vhost-user-blk-pci"; exit 77; }
+guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
+"$VDM_SRCDIR/samples/guest/build-image.sh" "$guest" >&2
+dir=$(mktemp -d /tmp/vdm-guest-vublk2-XXXXXX)
+daemon=
+cleanup() {
+	if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null || true; fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+: >"$dir/vdm.log" # lib.sh shows vdm's log on failure: there is no vdm here
+size=$((16 * 1024 * 1024))
+i=0
+while [ $i -lt $((size / 4096)) ]; do
+	printf 'vdm-vhost-user block %08d\n' $i
+	i=$((i + 1))
+done | awk '{ printf "%-4095s\n", $0 }' >"$dir/disk.img"
+host_sum=$(sha256sum <"$dir/disk.img" | cut -d' ' -f1)
+guest_sum=$(yes vdm-guest-write | head -c $size | sha256sum | cut -d' ' -f1)
+
+"$VDM_BUILDDIR/devicemodel/vdm-vhost-user" --socket "$dir/blk.sock" --log-file "$dir/daemon.log" \
+	virtio-blk,"$dir/disk.img" &
+daemon=$!
+i=0
+while [ ! -S "$dir/blk.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+
+# QEMU's guest RAM must be shareable for the daemon to map it.
+boot() { # EXTRA-KERNEL-ARGS [VCPUS [DEVICE-OPTIONS]]
+	timeout -k 10 400 qemu-system-x86_64 -accel tcg -machine pc -cpu max -smp "${2:-1}" -m 256M \
+		-object memory-backend-memfd,id=ram,size=256M,share=on -machine memory-backend=ram \
+		-display none -vga none -monitor none -nic none -no-reboot \
+		-serial "file:$dir/console.log" \
+		-chardev socket,id=blk0,path="$dir/blk.sock" \
+		-device vhost-user-blk-pci,chardev=blk0,addr=4"${3:-}" \
+		-kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1 vdm.run=enum,blk $1" </dev/null
+}
+
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+fail=0
+status=0
+boot vdm.blkwrite=1 || status=$?
+[ "$status" -eq 0 ] && echo "ok: guest 1: QEMU exited 0 after the guest powered off" ||
+	{ echo "FAIL: guest 1: QEMU exited with status $status"; fail=1; }
+check "guest 1: vhost-user-blk-pci (transitional: QEMU's default) is a virtio-blk, bound to virtio-pci" \
+	"^VDM: pci 0000:00:04.0 vendor=0x1af4 device=0x10\(01\|42\) driver=virtio-pci"
+check "guest 1: reads the host's pattern (sha256 matches)" \
+	"^VDM: blk dev=vda pci=0000:00:04.0 size=$size sha256=$host_sum"
+check "guest 1: reads back its own write" "^VDM: blkwrite dev=vda pci=0000:00:04.0 sha256=$guest_sum"
+check "guest 1: finished its tests" "^VDM: done"
+got=$(sha256sum <"$dir/disk.img" | cut -d' ' -f1)
+[ "$got" = "$guest_sum" ] && echo "ok: the image holds guest 1's pattern after it powered off" ||
+	{ echo "FAIL: image checksum $got, expected $guest_sum"; fail=1; }
+mv "$dir/console.log" "$dir/console-1.log"
+
+status=0
+boot "" || status=$?
+[ "$status" -eq 0 ] && echo "ok: guest 2: QEMU exited 0 after the guest powered off" ||
+	{ echo "FAIL: guest 2: QEMU exited with status $status"; fail=1; }
+check "guest 2, same daemon: reads guest 1's pattern (sha256 matches)" \
+	"^VDM: blk dev=vda pci=0000:00:04.0 size=$size sha256=$guest_sum"
+connected=$(grep -c "a front-end connected" "$dir/daemon.log" || true)
+[ "$connected" -eq 2 ] && echo "ok: one daemon served both QEMUs, one after the other" ||
+	{ echo "FAIL: the daemon saw $connected front-ends (2 expected)"; fail=1; }
+grep -q "front-end dropped" "$dir/daemon.log" &&
+	{ echo "FAIL: the daemon dropped a front-end"; fail=1; } ||
+	echo "ok: QEMU sent nothing the daemon refused"
+kill -TERM "$daemon"
+dstatus=0
+wait "$daemon" || dstatus=$?
+daemon=
+[ "$dstatus" -eq 0 ] && echo "ok: SIGTERM: vdm-vhost-user exited 0" ||
+	{ echo "FAIL: vdm-vhost-user exited with status $dstatus"; fail=1; }
+[ ! -e "$dir/blk.sock" ] && echo "ok: ... and removed its socket" ||
+	{ echo "FAIL: the socket is still there"; fail=1; }
+
+# mq=2: two request rings on one back-end, two vCPUs to use them.
+mv "$dir/console.log" "$dir/console-2.log"
+"$VDM_BUILDDIR/devicemodel/vdm-vhost-user" --socket "$dir/blk.sock" --log-file "$dir/daemon-mq.log" \
+	virtio-blk,"$dir/disk.img",mq=2 &
+daemon=$!
+i=0
+while [ ! -S "$dir/blk.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+status=0
+boot "" 2 ,num-queues=2 || status=$?
+[ "$status" -eq 0 ] && echo "ok: guest 3 (2 vCPUs, 2 queues): QEMU exited 0" ||
+	{ echo "FAIL: guest 3: QEMU exited with status $status"; fail=1; }
+check "guest 3, mq=2: reads the disk (sha256 matches)" \
+	"^VDM: blk dev=vda pci=0000:00:04.0 size=$size sha256=$guest_sum"
+grep -q "ring 1 started" "$dir/daemon-mq.log" && echo "ok: guest 3: the daemon serves ring 1 too" ||
+	{ echo "FAIL: guest 3: ring 1 never started"; fail=1; }
+kill -TERM "$daemon"
+wait "$daemon" || true
+daemon=
+guest_checks_end vdm-vhost-user "$dir/daemon.log" "first guest's console" "$dir/console-1.log" \
+	"second guest's console" "$dir/console-2.log" "vdm-vhost-user mq=2" "$dir/daemon-mq.log"

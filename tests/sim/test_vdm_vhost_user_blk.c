@@ -1,0 +1,461 @@
+/*
+ * test_vdm_vhost_user_blk.c - vdm-vhost-user serving virtio-blk to vdm's own
+ * vhost=user: route, driven by the test driver:
+ *   - the disk the guest sees is the daemon's: capacity, block size and
+ *     buffer limit from its config space (GET_CONFIG), FLUSH offered, the
+ *     serial given to the daemon answers GET_ID;
+ *   - writes, FLUSHes and reads back, found in the image by the host, with
+ *     MSI-X and, after a device reset, with INTx;
+ *   - 32 requests posted at once all complete, each in the image;
+ *   - the front-end killed (SIGKILL) with writes in flight: a second vdm on
+ *     the same daemon reads back every write the first one saw completed;
+ *   - ro: the driver is offered RO and a write fails with IOERR;
+ *   - vdm's options that mean nothing to the daemon are refused with one
+ *     line (exit 2), a missing image too (exit 1); SIGTERM exits 0 and
+ *     removes the socket.
+ */
+#include "blk_guest.h"
+#include "peer.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#define SLOT 4
+#define IMG_BYTES (8 << 20)
+#define NREQ 32
+#define REQ_BYTES 16384
+
+static char dir[] = "/tmp/vdm-vvublk-XXXXXX";
+static char sock[96], img[96], log_path[96], daemon_bin[512];
+static pid_t vvu = -1;
+
+struct req_bufs {
+	uint64_t hdr, data, status;
+};
+
+struct vm {
+	struct vdm_proc p;
+	struct drv d;
+	struct drv_func f;
+	struct drv_virtio v;
+	struct req_bufs r[NREQ];
+};
+
+static bool log_has(const char *what)
+{
+	static char buf[1 << 18];
+	FILE *f = fopen(log_path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return strstr(buf, what) != NULL;
+}
+
+static bool daemon_start(const char *spec)
+{
+	int st;
+
+	unlink(log_path);
+	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", (char *)spec, NULL },
+			 log_path);
+	for (int i = 0; i < 100; i++) {
+		if (log_has("serving virtio-blk on"))
+			return true;
+		if (waitpid(vvu, &st, WNOHANG) == vvu) {
+			vvu = -1;
+			return false;
+		}
+		sleep_ms(50);
+	}
+	return false;
+}
+
+/* Run the daemon with one emulation spec to its end: status, output in out. */
+static int daemon_run(const char *spec, char *out, size_t outlen)
+{
+	pid_t pid = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, (char *)spec, NULL },
+			       log_path);
+	int st;
+
+	waitpid(pid, &st, 0);
+	out[0] = 0;
+	FILE *f = fopen(log_path, "r");
+	if (f) {
+		out[fread(out, 1, outlen - 1, f)] = 0;
+		fclose(f);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static bool vm_start(struct vm *m)
+{
+	char spec[160];
+	struct drv_func funcs[8];
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+	int st, n;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(spec, sizeof(spec), "%d,virtio-blk,vhost=user:%s", SLOT, sock);
+	if (vdm_spawn(&m->p, (const char *const[]){ "-s", spec, NULL }, &st))
+		return false;
+	drv_connect(&m->d, m->p.sock);
+	n = drv_enumerate(&m->d, funcs, 8);
+	for (int i = 0; i < n; i++)
+		if (funcs[i].bdf == hsm_bdf(0, SLOT, 0))
+			m->f = funcs[i];
+	drv_assign_bars(&m->d, &m->f, &mmio, &io);
+	if (drv_virtio_probe(&m->v, &m->d, &m->f, 16 << 20))
+		return false;
+	for (int i = 0; i < NREQ; i++) {
+		m->r[i].hdr = drv_virtio_alloc(&m->v, 16, 16);
+		m->r[i].status = drv_virtio_alloc(&m->v, 1, 1);
+		m->r[i].data = drv_virtio_alloc(&m->v, 1 << 20, 4096);
+	}
+	return true;
+}
+
+static void vm_stop(struct vm *m, bool kill_it)
+{
+	drv_virtio_fini(&m->v);
+	drv_disconnect(&m->d);
+	if (kill_it) {
+		kill(m->p.pid, SIGKILL);
+		waitpid(m->p.pid, NULL, 0);
+		m->p.pid = 0;
+		unlink(m->p.sock);
+		rmdir(m->p.dir);
+		return;
+	}
+	drv_check(vdm_stop(&m->p) == 0, "vdm stops cleanly");
+}
+
+static bool disk_init(struct vm *m, bool msix)
+{
+	uint64_t want = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BLK_F_FLUSH) |
+			(1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+			(1ULL << VIRTIO_BLK_F_RO) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+			(1ULL << VIRTIO_RING_F_EVENT_IDX);
+
+	if (drv_virtio_negotiate(&m->v, want) || drv_virtio_setup_irq(&m->v, msix) ||
+	    drv_virtio_setup_vq(&m->v, 0, 0))
+		return false;
+	drv_virtio_driver_ok(&m->v);
+	return !(drv_virtio_status(&m->v) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+/* Post request i (type, sector, len bytes of its data buffer); no kick. */
+static bool post(struct vm *m, int i, uint32_t type, uint64_t sector, uint32_t len)
+{
+	struct req_bufs *b = &m->r[i];
+	struct virtio_blk_outhdr *h = drv_gpa(&m->d, b->hdr, sizeof(*h));
+	struct drv_buf out[2], in[2];
+	int nout = 0, nin = 0;
+
+	*h = (struct virtio_blk_outhdr){ .type = type, .sector = sector };
+	*(uint8_t *)drv_gpa(&m->d, b->status, 1) = 0xee;
+	out[nout++] = (struct drv_buf){ b->hdr, 16 };
+	if (len && type == VIRTIO_BLK_T_OUT)
+		out[nout++] = (struct drv_buf){ b->data, len };
+	else if (len)
+		in[nin++] = (struct drv_buf){ b->data, len };
+	in[nin++] = (struct drv_buf){ b->status, 1 };
+	return drv_virtio_post(&m->v, 0, out, nout, in, nin, false) >= 0;
+}
+
+static int status_of(struct vm *m, int i)
+{
+	return *(uint8_t *)drv_gpa(&m->d, m->r[i].status, 1);
+}
+
+/* One request with buffers 0, waited for: its status byte, or -1. */
+static int one_req(struct vm *m, uint32_t type, uint64_t sector, uint32_t len)
+{
+	if (!post(m, 0, type, sector, len))
+		return -1;
+	drv_virtio_kick(&m->v, 0);
+	if (drv_virtio_wait_used(&m->v, 0, NULL, NULL, 5000) != 1)
+		return -1;
+	return status_of(m, 0);
+}
+
+static bool round_trip(struct vm *m, uint64_t sector, uint32_t len, unsigned seed)
+{
+	static uint8_t pat[1 << 20];
+	uint8_t *buf = drv_gpa(&m->d, m->r[0].data, len);
+
+	blk_pattern(pat, len, seed);
+	memcpy(buf, pat, len);
+	if (one_req(m, VIRTIO_BLK_T_OUT, sector, len) != VIRTIO_BLK_S_OK ||
+	    one_req(m, VIRTIO_BLK_T_FLUSH, 0, 0) != VIRTIO_BLK_S_OK)
+		return false;
+	memset(buf, 0, len);
+	return one_req(m, VIRTIO_BLK_T_IN, sector, len) == VIRTIO_BLK_S_OK &&
+	       !memcmp(buf, pat, len) && image_has(img, sector * 512, pat, len);
+}
+
+/* Request i of a burst writes seed's pattern at its own place on the disk. */
+static uint64_t burst_sector(int i)
+{
+	return 2048 + (uint64_t)i * (REQ_BYTES / 512);
+}
+
+static bool post_burst(struct vm *m, unsigned seed)
+{
+	for (int i = 0; i < NREQ; i++) {
+		blk_pattern(drv_gpa(&m->d, m->r[i].data, REQ_BYTES), REQ_BYTES, seed + (unsigned)i);
+		if (!post(m, i, VIRTIO_BLK_T_OUT, burst_sector(i), REQ_BYTES))
+			return false;
+	}
+	drv_virtio_kick(&m->v, 0);
+	return true;
+}
+
+/* Which request a used id is: the one whose header is the chain's head. */
+static int req_of_head(int nposted, const uint16_t *heads, uint16_t id)
+{
+	for (int i = 0; i < nposted; i++)
+		if (heads[i] == id)
+			return i;
+	return -1;
+}
+
+static void test_serve(void)
+{
+	struct vm m;
+	static uint8_t pat[REQ_BYTES];
+
+	if (!drv_check(vm_start(&m), "vdm starts with its disk on vdm-vhost-user"))
+		return;
+	uint64_t offered = drv_virtio_device_features(&m.v);
+	drv_check((offered >> VIRTIO_BLK_F_FLUSH & 1) && (offered >> VIRTIO_BLK_F_SEG_MAX & 1) &&
+			  (offered >> VIRTIO_BLK_F_BLK_SIZE & 1) && !(offered >> VIRTIO_BLK_F_RO & 1) &&
+			  (offered >> VIRTIO_RING_F_EVENT_IDX & 1),
+		  "offer: FLUSH, SEG_MAX, BLK_SIZE, EVENT_IDX, not RO (%#llx)",
+		  (unsigned long long)offered);
+	drv_check(drv_virtio_cfg_read(&m.v, 0, 8) == IMG_BYTES / 512 &&
+			  drv_virtio_cfg_read(&m.v, offsetof(struct virtio_blk_config, blk_size), 4) ==
+				  512 &&
+			  drv_virtio_cfg_read(&m.v, offsetof(struct virtio_blk_config, seg_max), 4) ==
+				  126,
+		  "config from the daemon's GET_CONFIG: %llu sectors, 512-byte blocks, 126 buffers",
+		  (unsigned long long)drv_virtio_cfg_read(&m.v, 0, 8));
+	if (!drv_check(disk_init(&m, true), "the disk initialises (MSI-X)"))
+		goto out;
+	drv_virtio_clear_stats(&m.v);
+	drv_check(round_trip(&m, 0, 65536, 1) && round_trip(&m, 4096, 1 << 20, 2),
+		  "written, flushed, read back, found in the image");
+	drv_check(m.v.msi_vec_count[1] > 0, "completions interrupt through MSI-X (%d)",
+		  m.v.msi_vec_count[1]);
+	memset(drv_gpa(&m.d, m.r[0].data, 20), 0, 20);
+	drv_check(one_req(&m, VIRTIO_BLK_T_GET_ID, 0, 20) == VIRTIO_BLK_S_OK &&
+			  !strncmp(drv_gpa(&m.d, m.r[0].data, 20), "vvu-disk-1", 20),
+		  "GET_ID answers the serial given to the daemon");
+
+	/* Many in flight at once. */
+	int done = 0, good = 0;
+	post_burst(&m, 100);
+	while (done < NREQ && drv_virtio_wait_used(&m.v, 0, NULL, NULL, 5000) == 1)
+		done++;
+	for (int i = 0; i < NREQ; i++) {
+		blk_pattern(pat, REQ_BYTES, 100 + (unsigned)i);
+		good += status_of(&m, i) == VIRTIO_BLK_S_OK &&
+			image_has(img, burst_sector(i) * 512, pat, REQ_BYTES);
+	}
+	drv_check(done == NREQ && good == NREQ,
+		  "%d requests posted with one kick: %d completed, %d in the image", NREQ, done,
+		  good);
+
+	/* A reset, then INTx. */
+	if (drv_check(disk_init(&m, false), "the disk re-initialises after a reset (INTx)")) {
+		drv_virtio_clear_stats(&m.v);
+		drv_check(round_trip(&m, 100, 4096, 4), "it serves again after the reset");
+		drv_check(m.v.intx_count > 0, "with INTx, vdm turns the daemon's call into INTx (%d)",
+			  m.v.intx_count);
+	}
+out:
+	vm_stop(&m, false);
+}
+
+/*
+ * The front-end dies with writes in flight (no INFLIGHT_SHMFD: the daemon
+ * finishes what it took before it lets the memory go).  Every write the
+ * driver saw completed must be read back through the next front-end.
+ */
+static void test_front_end_killed(void)
+{
+	struct vm m;
+	static uint8_t pat[REQ_BYTES];
+	bool acked[NREQ] = { false };
+	uint16_t heads[NREQ];
+	int nacked = 0, good = 0;
+
+	if (!drv_check(vm_start(&m), "a first front-end connects") ||
+	    !drv_check(disk_init(&m, true), "... and its disk initialises")) {
+		vm_stop(&m, true);
+		return;
+	}
+	for (int i = 0; i < NREQ; i++) {
+		blk_pattern(drv_gpa(&m.d, m.r[i].data, REQ_BYTES), REQ_BYTES, 500 + (unsigned)i);
+		heads[i] = 0xffff;
+		struct virtio_blk_outhdr *h = drv_gpa(&m.d, m.r[i].hdr, sizeof(*h));
+		struct drv_buf out[2] = { { m.r[i].hdr, 16 }, { m.r[i].data, REQ_BYTES } };
+		struct drv_buf in = { m.r[i].status, 1 };
+		*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_OUT,
+						 .sector = burst_sector(i) };
+		int head = drv_virtio_post(&m.v, 0, out, 2, &in, 1, false);
+		if (head >= 0)
+			heads[i] = (uint16_t)head;
+	}
+	drv_virtio_kick(&m.v, 0);
+	/* Take whatever completes first, then pull the plug. */
+	for (int t = 0; t < 200 && nacked < NREQ / 4; t++) {
+		uint16_t id;
+
+		while (drv_virtio_get_used(&m.v, 0, &id, NULL) == 1) {
+			int i = req_of_head(NREQ, heads, id);
+
+			if (i >= 0 && status_of(&m, i) == VIRTIO_BLK_S_OK && !acked[i]) {
+				acked[i] = true;
+				nacked++;
+			}
+		}
+		if (nacked < NREQ / 4)
+			sleep_ms(1);
+	}
+	vm_stop(&m, true);
+	drv_check(nacked > 0, "the first front-end saw %d of %d writes completed, then was killed",
+		  nacked, NREQ);
+	for (int i = 0; i < 100 && !log_has("the front-end disconnected"); i++)
+		sleep_ms(20);
+	drv_check(waitpid(vvu, NULL, WNOHANG) == 0 && log_has("the front-end disconnected"),
+		  "the daemon saw it go and lives on");
+
+	if (!drv_check(vm_start(&m), "a second front-end connects to the same daemon") ||
+	    !drv_check(disk_init(&m, true), "... and its disk initialises")) {
+		vm_stop(&m, false);
+		return;
+	}
+	for (int i = 0; i < NREQ; i++) {
+		if (!acked[i])
+			continue;
+		memset(drv_gpa(&m.d, m.r[0].data, REQ_BYTES), 0, REQ_BYTES);
+		blk_pattern(pat, REQ_BYTES, 500 + (unsigned)i);
+		good += one_req(&m, VIRTIO_BLK_T_IN, burst_sector(i), REQ_BYTES) == VIRTIO_BLK_S_OK &&
+			!memcmp(drv_gpa(&m.d, m.r[0].data, REQ_BYTES), pat, REQ_BYTES);
+	}
+	drv_check(good == nacked, "the second front-end reads back %d of the %d acknowledged writes",
+		  good, nacked);
+	vm_stop(&m, false);
+}
+
+static void test_read_only(void)
+{
+	struct vm m;
+
+	if (!drv_check(vm_start(&m), "vdm starts on a read-only daemon"))
+		return;
+	drv_check(drv_virtio_device_features(&m.v) >> VIRTIO_BLK_F_RO & 1, "ro: RO is offered");
+	if (drv_check(disk_init(&m, true), "ro: the disk initialises")) {
+		drv_check(one_req(&m, VIRTIO_BLK_T_OUT, 0, 4096) == VIRTIO_BLK_S_IOERR,
+			  "ro: a write fails with IOERR");
+		drv_check(one_req(&m, VIRTIO_BLK_T_IN, 0, 4096) == VIRTIO_BLK_S_OK,
+			  "ro: a read is served");
+	}
+	vm_stop(&m, false);
+}
+
+static void daemon_stop(const char *what)
+{
+	int status = -1;
+	struct stat st;
+
+	if (vvu < 0)
+		return;
+	kill(vvu, SIGTERM);
+	waitpid(vvu, &status, 0);
+	vvu = -1;
+	drv_check(WIFEXITED(status) && WEXITSTATUS(status) == 0 && lstat(sock, &st) != 0,
+		  "%s: SIGTERM: the daemon exits 0 and removes its socket (status %#x)", what,
+		  status);
+}
+
+static void command_line(void)
+{
+	static const struct {
+		const char *opts;
+		int status;
+		const char *says;
+	} cases[] = {
+		{ ",vhost=user:/x.sock", 2, "back-end owns the disk" },
+		{ ",transitional", 2, "transitional is the front-end's" },
+		{ ",iothread", 2, "iothread is not served here yet" },
+		{ ",poll=off", 2, "poll= is not served here yet" },
+		{ ",mq=9", 2, "at most 8 queues" },
+		{ ",mq=0", 2, "mq must be a number of queues" },
+		{ ",bogus=1", 2, "unknown virtio-blk option 'bogus=1'" },
+		{ "/nonexistent.img", 1, "nonexistent.img" },
+	};
+	char out[4096], spec[200];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret;
+
+		if (cases[i].opts[0] == ',')
+			snprintf(spec, sizeof(spec), "virtio-blk,%s%s", img, cases[i].opts);
+		else
+			snprintf(spec, sizeof(spec), "virtio-blk,%s%s", dir, cases[i].opts);
+		ret = daemon_run(spec, out, sizeof(out));
+		drv_check(ret == cases[i].status && strstr(out, cases[i].says) &&
+				  !strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 : "", '\n'),
+			  "'%s': exit %d with one line (%d: %s)", spec, cases[i].status, ret, out);
+	}
+}
+
+int main(void)
+{
+	const char *b = getenv("VDM_BUILDDIR");
+	char spec[200];
+
+	snprintf(daemon_bin, sizeof(daemon_bin), "%s/devicemodel/vdm-vhost-user", b ? b : ".");
+	if (!mkdtemp(dir))
+		return 99;
+	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
+	blk_image_create(img, IMG_BYTES);
+
+	command_line();
+	snprintf(spec, sizeof(spec), "virtio-blk,%s,serial=vvu-disk-1", img);
+	if (drv_check(daemon_start(spec), "vdm-vhost-user serves %s", img)) {
+		test_serve();
+		test_front_end_killed();
+		drv_check(waitpid(vvu, NULL, WNOHANG) == 0, "the daemon outlived three front-ends");
+		daemon_stop("read-write");
+	}
+	snprintf(spec, sizeof(spec), "virtio-blk,%s,ro", img);
+	if (drv_check(daemon_start(spec), "vdm-vhost-user serves %s read-only", img)) {
+		test_read_only();
+		daemon_stop("read-only");
+	}
+	int result = drv_result();
+	if (result)
+		peer_dump_log("vdm-vhost-user's log", log_path);
+	peer_stop(&vvu, SIGKILL);
+	unlink(log_path);
+	unlink(img);
+	unlink(sock);
+	rmdir(dir);
+	return result;
+}
