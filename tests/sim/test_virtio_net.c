@@ -44,6 +44,7 @@ static const char *route; /* VDM_TEST_NET_ROUTE, or NULL for VBS-U */
 
 struct net {
 	struct drv d;
+	struct drv_func f;  /* the driver keeps a pointer to it */
 	struct drv_virtio v;
 	uint8_t mac[6];
 	uint64_t rx[NRX];   /* receive buffers, by head id order of posting */
@@ -139,7 +140,7 @@ static int recv_frame(struct net *n, uint8_t *out, size_t max, int *nbufs, int t
 
 static bool setup(struct net *n, const char *sock)
 {
-	struct drv_func funcs[8], f = { 0 };
+	struct drv_func funcs[8], *f = &n->f;
 	uint64_t mmio = 0xc0000000;
 	uint32_t io = 0xc000;
 	int cnt;
@@ -148,11 +149,11 @@ static bool setup(struct net *n, const char *sock)
 	cnt = drv_enumerate(&n->d, funcs, 8);
 	for (int i = 0; i < cnt; i++)
 		if (funcs[i].bdf == hsm_bdf(0, NET_SLOT, 0))
-			f = funcs[i];
-	drv_check(f.vendor == 0x1af4 && f.device == 0x1041 && f.class_code == 0x020000,
+			*f = funcs[i];
+	drv_check(f->vendor == 0x1af4 && f->device == 0x1041 && f->class_code == 0x020000,
 		  "virtio-net enumerates as 1af4:1041, class Ethernet controller");
-	drv_assign_bars(&n->d, &f, &mmio, &io);
-	if (drv_virtio_probe(&n->v, &n->d, &f, 16 << 20))
+	drv_assign_bars(&n->d, f, &mmio, &io);
+	if (drv_virtio_probe(&n->v, &n->d, f, 16 << 20))
 		return false;
 	uint64_t offered = drv_virtio_device_features(&n->v);
 	drv_check((offered & (1ULL << VIRTIO_NET_F_MAC)) && (offered & (1ULL << VIRTIO_NET_F_STATUS)) &&
