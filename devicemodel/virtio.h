@@ -314,6 +314,13 @@ struct virtio_vhost_params {
 	/* Feature bits vdm keeps serving itself whatever the back-end says
 	 * (config-space and control-queue features of the device). */
 	uint64_t vdm_features;
+	/*
+	 * The back-end finishes what it took before it answers GET_VRING_BASE
+	 * (a network back-end moves each frame at once): leaving it in a live
+	 * switch needs no wait for its rings to stand still, which a polling
+	 * back-end (DPDK's) under traffic never does.
+	 */
+	bool completes_before_stop;
 	/* Optional: after the rings start / before they stop (kernel vhost-net
 	 * attaches the TAP, vhost-vsock sets the CID and runs). */
 	int (*start)(struct virtio_dev *vd, struct vhost_dev *dev);

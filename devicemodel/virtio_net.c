@@ -442,6 +442,7 @@ static const struct virtio_vhost_params net_vhost_kernel = {
 	.kernel_node = "/dev/vhost-net",
 	.nrings = 2, /* receiveq and transmitq; the control queue stays in vdm */
 	.vdm_features = NET_VDM_ROUTE_FEATURES | NET_TAP_OFFLOAD_FEATURES,
+	.completes_before_stop = true, /* VHOST_NET_SET_BACKEND -1 flushes first */
 	.start = net_vhost_start,
 	.stop = net_vhost_stop,
 };
@@ -449,6 +450,7 @@ static const struct virtio_vhost_params net_vhost_kernel = {
 static const struct virtio_vhost_params net_vhost_user = {
 	.nrings = 2,
 	.vdm_features = NET_VDM_ROUTE_FEATURES,
+	.completes_before_stop = true,
 };
 
 static uint64_t net_features(const struct virtio_net *n, enum net_offloads which);

@@ -116,9 +116,11 @@ static uint32_t ring_progress(const struct virtio_queue *q)
  * rings must stand still for QUIET_MS.  Only then is it asked for its
  * ring bases: some back-ends (libvhost-user's) drop their call fds there
  * and cannot signal a completion that comes after.  old_kick[] gets the
- * fds to close once the back-end is gone.
+ * fds to close once the back-end is gone.  Without wait (a back-end that
+ * completes what it took before it answers GET_VRING_BASE) only the kicks
+ * are cut.
  */
-static void vhost_settle(struct virtio_dev *vd, unsigned nrings, int *old_kick)
+static void vhost_settle(struct virtio_dev *vd, unsigned nrings, int *old_kick, bool wait)
 {
 	uint32_t seen[VHOST_MAX_RINGS];
 	int64_t deadline = now_ms() + DRAIN_TIMEOUT_MS, quiet_since = now_ms();
@@ -129,7 +131,7 @@ static void vhost_settle(struct virtio_dev *vd, unsigned nrings, int *old_kick)
 		old_kick[i] = q->enabled ? virtio_queue_new_kick_fd(q) : -1;
 		seen[i] = q->enabled ? ring_progress(q) : 0;
 	}
-	while (now_ms() - quiet_since < QUIET_MS && now_ms() < deadline) {
+	while (wait && now_ms() - quiet_since < QUIET_MS && now_ms() < deadline) {
 		bool all_used = true;
 
 		for (unsigned i = 0; i < nrings; i++) {
@@ -413,7 +415,7 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 		old_kick[i] = -1;
 	if (old) {
 		if (virtio_dev_running(vd))
-			vhost_settle(vd, nrings, old_kick);
+			vhost_settle(vd, nrings, old_kick, !vp->completes_before_stop);
 		virtio_vhost_stop(old);
 		for (unsigned i = 0; i < nrings; i++)
 			base[i] = virtio_vhost_base(old, i);
