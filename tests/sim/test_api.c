@@ -8,8 +8,9 @@
  * followed by a disconnect, 1 MiB without a newline (that client is
  * dropped); meanwhile a second client keeps being answered.  Events: a
  * route switch (virtio-rnd to vdm-vhost-user and back) and a device the
- * guest broke each reach every client as an {"event": ...} line naming the
- * slot (and the routes, or the reason), with no "return" or "error" in it;
+ * guest broke (also on a disk served by an I/O thread) each reach every
+ * client as an {"event": ...} line naming the slot (and the routes, or the
+ * reason), with no "return" or "error" in it; `vdmctl events` prints them;
  * query-stats counts the switches.  quit stops vdm with status 0.
  */
 #include "blk_guest.h"
@@ -163,6 +164,19 @@ static void events(struct vdm_proc *p, int a, int b, const char *dir)
 				  !strstr(r, "\"error\""),
 			  "client %c hears DEVICE_NEEDS_RESET with the reason: %s", i ? 'b' : 'a', r);
 	drv_virtio_fini(&v);
+
+	/* The same from the disk whose queue runs on an I/O thread. */
+	if (drv_check(virtio_guest_up(&v, &d, funcs, nf, 6, 32 << 20, 0, 1, &mmio, &io) == 0,
+		      "the driver brings the disk on an I/O thread up")) {
+		avail = drv_gpa(&d, v.vq[0].avail_gpa, 4);
+		avail[1] = (uint16_t)(avail[1] + 1000);
+		drv_virtio_kick(&v, 0);
+		drv_check(next_event(a, "DEVICE_NEEDS_RESET", r, sizeof(r)) &&
+				  strstr(r, "\"slot\":\"6:0\"") &&
+				  strstr(r, "\"emulation\":\"virtio-blk\""),
+			  "... and DEVICE_NEEDS_RESET from that thread: %s", r);
+		drv_virtio_fini(&v);
+	}
 	drv_disconnect(&d);
 
 	int wst = -1;
@@ -191,7 +205,7 @@ static bool error_with(const char *reply, const char *cls, const char *words)
 
 int main(void)
 {
-	char dir[] = "/tmp/vdm-api-XXXXXX", img[96], spec[160], r[65536];
+	char dir[] = "/tmp/vdm-api-XXXXXX", img[96], img2[96], spec[160], spec2[160], r[65536];
 	struct vdm_proc p;
 	struct stat st;
 	int s;
@@ -200,10 +214,14 @@ int main(void)
 		return 99;
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	snprintf(api, sizeof(api), "%s/api.sock", dir);
+	snprintf(img2, sizeof(img2), "%s/disk2.img", dir);
 	blk_image_create(img, 4 << 20);
+	blk_image_create(img2, 4 << 20);
 	snprintf(spec, sizeof(spec), "3,virtio-blk,%s", img);
+	/* (a disk on an I/O thread: its events come from that thread) */
+	snprintf(spec2, sizeof(spec2), "6,virtio-blk,%s,iothread", img2);
 	if (vdm_spawn(&p, (const char *const[]){ "--api-socket", api, "-s", spec, "-s",
-						 "4,virtio-rnd", NULL },
+						 "4,virtio-rnd", "-s", spec2, NULL },
 		      &s)) {
 		drv_check(false, "vdm starts (%d)", s);
 		return drv_result();
