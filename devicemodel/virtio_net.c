@@ -477,8 +477,10 @@ static int net_vbsu_prepare(struct virtio_dev *vd, char *err, size_t errlen)
 				   "negotiated:", n->be.ifname);
 	for (unsigned b = 0; b < 24 && len < errlen; b++)
 		if (missing >> b & 1)
-			len += (size_t)snprintf(err + len, errlen - len, " %s",
-						net_feature_name(b) ? net_feature_name(b) : "?");
+			len += net_feature_name(b)
+				       ? (size_t)snprintf(err + len, errlen - len, " %s",
+							  net_feature_name(b))
+				       : (size_t)snprintf(err + len, errlen - len, " bit %u", b);
 	return -EOPNOTSUPP;
 }
 
@@ -511,6 +513,9 @@ static const char *net_feature_name(unsigned bit)
 		[VIRTIO_NET_F_CTRL_VQ] = "CTRL_VQ", [VIRTIO_NET_F_CTRL_RX] = "CTRL_RX",
 		[VIRTIO_NET_F_CTRL_VLAN] = "CTRL_VLAN", [VIRTIO_NET_F_MQ] = "MQ",
 		[VIRTIO_NET_F_CTRL_MAC_ADDR] = "CTRL_MAC_ADDR",
+		[VIRTIO_NET_F_CTRL_GUEST_OFFLOADS] = "CTRL_GUEST_OFFLOADS",
+		[VIRTIO_NET_F_GSO] = "GSO", [VIRTIO_NET_F_CTRL_RX_EXTRA] = "CTRL_RX_EXTRA",
+		[VIRTIO_NET_F_GUEST_ANNOUNCE] = "GUEST_ANNOUNCE",
 	};
 
 	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : NULL;
