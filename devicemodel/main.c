@@ -252,6 +252,7 @@ int main(int argc, char **argv)
 	vdm.bus.vm = vdm.vm;
 	pci_space_init(&vdm.space);
 	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;
+	vdm.bus.intx_active_low = vdm.caps.intx_active_low;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
 		 (unsigned long long)(opts.ram_size >> 20));
 

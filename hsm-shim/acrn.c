@@ -943,7 +943,7 @@ const struct hsm_backend_ops hsm_acrn_ops = {
 	.usage = "acrn[:/DEVICE]",
 	.takes = acrn_takes,
 	.caps = { .msi = true, .intx = true, .native_ioeventfd = true, .boot_cpu = true,
-		  .passthrough = true },
+		  .passthrough = true, .intx_active_low = true },
 	.open = acrn_open,
 	.set_boot_cpu = acrn_set_boot_cpu,
 	.reboot = acrn_reboot,

@@ -137,6 +137,8 @@ struct hsm_caps {
 				* (hsm_set_boot_cpu): it loads the guest */
 	bool passthrough;      /* the hypervisor can give the guest a host PCI
 				* function (hsm_assign_pcidev) */
+	bool intx_active_low;  /* INTx lines idle high: a line is released as soon
+				* as it is routed (ACRN, as acrn-dm drives them) */
 };
 
 /*
