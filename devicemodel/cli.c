@@ -2,6 +2,7 @@
  * cli.c - parsing and validating vdm's command line (ACRN style: -s, -U, -m).
  */
 #include "cli.h"
+#include "uart.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -66,6 +67,9 @@ void cli_usage(FILE *f)
 		"                        (the x86 boot protocol's 32-bit entry)\n"
 		"  -r, --ramdisk INITRD  ... with this initrd\n"
 		"  -B, --bootargs ARGS   ... and this kernel command line\n"
+		"  -l, --lpc com1|com2,stdio|pty|socket:PATH\n"
+		"                        ACRN: a 16550 UART at COM1 (0x3f8, IRQ 4) or COM2\n"
+		"                        (0x2f8, IRQ 3) on that host side\n"
 		"      --cpu_affinity LAPIC-ID[,LAPIC-ID...]\n"
 		"                        ACRN: the physical CPUs (by local APIC ID, as acrn-dm)\n"
 		"                        the VM's vCPUs run on\n"
@@ -501,12 +505,27 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 		case 'B':
 			o->bootargs = optarg;
 			break;
-		case 'l':
+		case 'l': {
+			int unit;
+			struct chardev_spec spec;
+
+			if (uart_parse(optarg, &unit, &spec, err, errlen))
+				return -EINVAL;
+			if (o->have_uart[unit]) {
+				chardev_spec_free(&spec);
+				snprintf(err, errlen, "-l '%s': COM%d is given twice", optarg,
+					 unit + 1);
+				return -EINVAL;
+			}
+			o->uart[unit] = spec;
+			o->have_uart[unit] = true;
+			break;
+		}
 		case OPT_NOT_YET:
-			/* acrn-dm's firmware loading and LPC UARTs. */
+			/* acrn-dm's firmware loading. */
 			snprintf(err, errlen,
-				 "'%s': vdm does not load firmware or emulate LPC UARTs yet (it loads "
-				 "a Linux kernel with -k)",
+				 "'%s': vdm does not load firmware yet (it loads a Linux kernel with "
+				 "-k)",
 				 argv[optind - (optarg && optarg == argv[optind - 1] ? 2 : 1)]);
 			return -EINVAL;
 		case OPT_NO_RTVM:
@@ -595,6 +614,11 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 			 o->initrd ? "-r" : "-B");
 		return -EINVAL;
 	}
+	if ((o->have_uart[0] || o->have_uart[1]) && strncmp(o->hsm, "acrn", 4)) {
+		snprintf(err, errlen,
+			 "-l: only the ACRN back-end leaves the COM ports to vdm (--hsm %s)", o->hsm);
+		return -EINVAL;
+	}
 	if (o->kernel && strncmp(o->hsm, "acrn", 4)) {
 		snprintf(err, errlen,
 			 "-k: only the ACRN back-end has vdm load the guest (with --hsm %s the "
@@ -612,6 +636,9 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 
 void cli_free(struct vdm_options *o)
 {
+	for (int i = 0; i < 2; i++)
+		if (o->have_uart[i])
+			chardev_spec_free(&o->uart[i]);
 	for (int i = 0; i < o->ndevs; i++)
 		devemu_free_cfg(o->devs[i].emu, o->devs[i].cfg);
 	o->ndevs = 0;

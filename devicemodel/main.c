@@ -47,6 +47,9 @@ static void handle_ioreq(void *opaque, struct hsm_ioreq *req)
 
 	if (vdm->caps.boot_cpu && platform_reset_ioreq(&vdm->reset, req))
 		return;
+	for (int i = 0; i < UART_MAX; i++)
+		if (uart_ioreq(&vdm->uarts[i], req))
+			return;
 	pci_bus_ioreq(&vdm->bus, req);
 }
 
@@ -255,6 +258,7 @@ int main(int argc, char **argv)
 	vdm.bus.vm = vdm.vm;
 	pci_space_init(&vdm.space);
 	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;
+	vdm.bus.intx_active_low = vdm.caps.intx_active_low;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
 		 (unsigned long long)(opts.ram_size >> 20));
 
@@ -265,6 +269,12 @@ int main(int argc, char **argv)
 	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs, 0 };
 	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
 					     .space = &vdm.space, .boot = opts.kernel ? &boot : NULL };
+	for (int i = 0; i < UART_MAX; i++)
+		if (opts.have_uart[i] && uart_open(&vdm.uarts[i], i, &opts.uart[i], vdm.vm, vdm.loop,
+						   err, sizeof(err))) {
+			fprintf(stderr, "vdm: -l com%d: %s\n", i + 1, err);
+			goto out;
+		}
 	if (opts.kernel) {
 		if (platform_load_guest(&vdm.reset, err, sizeof(err))) {
 			fprintf(stderr, "vdm: %s\n", err);
@@ -306,6 +316,8 @@ out:
 	api_close(api);
 	hsm_stop(vdm.vm);
 	destroy_devices(&vdm);
+	for (int i = 0; i < UART_MAX; i++)
+		uart_close(&vdm.uarts[i]);
 	hsm_close(vdm.vm);
 	vdm_events_destroy(vdm.events);
 	evloop_destroy(vdm.loop);

@@ -272,7 +272,7 @@ static void intx_line_routed(struct pci_dev *d)
 	uint8_t line = d->cfg[PCI_INTERRUPT_LINE];
 
 	if (!d->cfg[PCI_INTERRUPT_PIN] || line == 0 || line == 0xff || d->intx_line || !d->bus ||
-	    !d->bus->vm)
+	    !d->bus->vm || !d->bus->intx_active_low)
 		return;
 	struct hsm_irq irq = {
 		.kind = HSM_IRQ_INTX,

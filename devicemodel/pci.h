@@ -192,6 +192,7 @@ int pci_dev_dump(const struct pci_dev *d, int fd, bool full);
 struct pci_bus {
 	struct hsm_vm *vm;
 	bool caps_native_irqfd;  /* hsm_get_caps(vm).native_irqfd, kept at hand */
+	bool intx_active_low;    /* hsm_get_caps(vm).intx_active_low */
 	struct pci_dev *devs[PCI_NUM_SLOTS][PCI_NUM_FUNCS];
 };
 

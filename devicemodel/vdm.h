@@ -11,6 +11,7 @@
 #include "hsm.h"
 #include "pci.h"
 #include "platform_reset.h"
+#include "uart.h"
 #include "pci_space.h"
 
 #include <stdbool.h>
@@ -46,6 +47,7 @@ struct vdm {
 	struct vdm_events *events;
 	/* Guest resets where vdm is the platform (caps.boot_cpu). */
 	struct platform_reset reset;
+	struct uart uarts[UART_MAX]; /* -l com1, com2 (unopened: not given) */
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;
 	int hv_status;

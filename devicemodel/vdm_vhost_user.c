@@ -40,11 +40,42 @@
 #define SERVE_BUDGET 64
 #define SERVE_PASSES 4
 
-/* libvbsu's rings do both layouts, so packed rings are offered too. */
+/* Split rings; the packed layout only when asked for (see offers_packed). */
 uint64_t vvu_ring_features(void)
 {
 	return 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |
-	       1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_F_RING_PACKED;
+	       1ULL << VIRTIO_RING_F_EVENT_IDX;
+}
+
+/*
+ * libvbsu's rings do both layouts, but the daemon offers the packed one
+ * only with packed=on among the emulation's options: a front-end that
+ * negotiates it must start the ring at its wrap counter (SET_VRING_BASE
+ * 0x8000), and User-Mode Linux's virtio_uml (Debian's 6.1) takes the
+ * packed ring and then serves nothing on it; split works with every
+ * front-end tried.
+ */
+/* Whether opts holds nothing but packed=on|off: an emulation without
+ * options of its own still takes the ring layout. */
+static bool only_ring_layout(const char *opts)
+{
+	for (const char *p = opts; *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n && !(n == 9 && !strncmp(p, "packed=on", 9)) &&
+		    !(n == 10 && !strncmp(p, "packed=off", 10)))
+			return false;
+		p += n + (p[n] == ',');
+	}
+	return true;
+}
+
+static bool offers_packed(const char *spec)
+{
+	for (const char *p = strchr(spec, ','); p; p = strchr(p + 1, ','))
+		if (!strncmp(p + 1, "packed=on", 9) && (p[10] == ',' || !p[10]))
+			return true;
+	return false;
 }
 
 /* ---- virtio-rnd: OpenSSL's CSPRNG, one ring, nothing in flight ---- */
@@ -409,7 +440,7 @@ static const struct vvu_emul *find_emul(const char *spec, const struct devemu **
 			fprintf(stderr, PROG ": %s\n", why);
 			return NULL;
 		}
-		if ((!e->takes_options && opts && *opts) ||
+		if ((!e->takes_options && opts && *opts && !only_ring_layout(opts)) ||
 		    (e->check && e->check(*cfg, why, sizeof(why)))) {
 			if (!why[0])
 				snprintf(why, sizeof(why), "%s: '%s' is an option of vdm's PCI "
@@ -462,7 +493,7 @@ static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t
 			return -EIO;
 		}
 	}
-	dev.features = dm->features;
+	dev.features = dm->features | (dm->packed ? 1ULL << VIRTIO_F_RING_PACKED : 0);
 	dev.nrings = dm->nrings;
 	if (dm->config_len) {
 		dev.config = dm->config;
@@ -527,6 +558,7 @@ int main(int argc, char **argv)
 	/* A call or error fd that is a pipe whose reader left must not kill
 	 * the daemon: the write just fails. */
 	signal(SIGPIPE, SIG_IGN);
+	dm.packed = offers_packed(o.spec);
 	ret = daemon_init(&dm, cfg, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", err[0] ? err : strerror(-ret));

@@ -63,6 +63,7 @@ struct vvu_daemon {
 	struct vhost_server *server;
 	const char *path;
 	uint64_t features;       /* offered: ring bits and the device's */
+	bool packed;             /* packed=on: the packed ring offered too */
 	unsigned nrings;
 	uint8_t config[256];     /* config space served with GET_CONFIG (CONFIG) */
 	uint32_t config_len;     /* 0: none, the CONFIG protocol feature is not offered */

@@ -547,6 +547,18 @@ static int acrn_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, 
 	return setup_ioctl(a, ACRN_IOCTL_SET_VCPU_REGS, &r, errbuf, errlen);
 }
 
+static int acrn_pulse_irq(struct hsm_vm *vm, uint32_t gsi)
+{
+	struct acrn *a = acrn_of(vm);
+	int ret;
+
+	if (gsi >= 16)
+		return -EINVAL; /* ISA lines only: PCI's are levels (acrn_set_intx) */
+	ret = acrn_ioctl(a, ACRN_IOCTL_SET_IRQLINE,
+			 (unsigned long)gsi | (unsigned long)ACRN_GSI_RAISING_PULSE << 32);
+	return ret < 0 ? ret : 0;
+}
+
 static unsigned acrn_vcpu_count(struct hsm_vm *vm)
 {
 	return ((struct acrn *)vm->priv)->vcpus;
@@ -931,11 +943,12 @@ const struct hsm_backend_ops hsm_acrn_ops = {
 	.usage = "acrn[:/DEVICE]",
 	.takes = acrn_takes,
 	.caps = { .msi = true, .intx = true, .native_ioeventfd = true, .boot_cpu = true,
-		  .passthrough = true },
+		  .passthrough = true, .intx_active_low = true },
 	.open = acrn_open,
 	.set_boot_cpu = acrn_set_boot_cpu,
 	.reboot = acrn_reboot,
 	.vcpu_count = acrn_vcpu_count,
+	.pulse_irq = acrn_pulse_irq,
 	.start = acrn_start,
 	.stop = acrn_stop,
 	.close = acrn_close,

@@ -189,6 +189,11 @@ int hsm_add_pci_function(struct hsm_vm *vm, uint16_t bdf)
 	return vm->ops->add_pci_function ? vm->ops->add_pci_function(vm, bdf) : 0;
 }
 
+int hsm_pulse_irq(struct hsm_vm *vm, uint32_t gsi)
+{
+	return vm->ops->pulse_irq ? vm->ops->pulse_irq(vm, gsi) : -ENOTSUP;
+}
+
 unsigned hsm_vcpu_count(struct hsm_vm *vm)
 {
 	return vm->ops->vcpu_count ? vm->ops->vcpu_count(vm) : 0;

@@ -137,6 +137,8 @@ struct hsm_caps {
 				* (hsm_set_boot_cpu): it loads the guest */
 	bool passthrough;      /* the hypervisor can give the guest a host PCI
 				* function (hsm_assign_pcidev) */
+	bool intx_active_low;  /* INTx lines idle high: a line is released as soon
+				* as it is routed (ACRN, as acrn-dm drives them) */
 };
 
 /*
@@ -188,6 +190,11 @@ void hsm_close(struct hsm_vm *vm);
  */
 enum hsm_reboot_step { HSM_REBOOT_PAUSE, HSM_REBOOT_RESET, HSM_REBOOT_RUN };
 int hsm_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_t errlen);
+
+/* A rising edge on an ISA interrupt line (an edge-triggered GSI below 16,
+ * as a PC's COM port raises it), on a back-end with caps.boot_cpu.
+ * Returns 0 or a negative errno (-ENOTSUP elsewhere). */
+int hsm_pulse_irq(struct hsm_vm *vm, uint32_t gsi);
 
 /* How many vCPUs the VM has, where the back-end knows (ACRN: what
  * CREATE_VM reported); 0 where it does not. */

@@ -27,6 +27,8 @@ struct hsm_backend_ops {
 	int (*open)(struct hsm_vm *vm, const char *arg, char *errbuf, size_t errlen);
 	int (*add_pci_function)(struct hsm_vm *vm, uint16_t bdf);
 	int (*start)(struct hsm_vm *vm, char *errbuf, size_t errlen);
+	/* Optional: a rising pulse on an ISA line (hsm_pulse_irq). */
+	int (*pulse_irq)(struct hsm_vm *vm, uint32_t gsi);
 	/* Optional: the VM's vCPUs (hsm_vcpu_count). */
 	unsigned (*vcpu_count)(struct hsm_vm *vm);
 	/* Optional (caps.boot_cpu): one step of a guest reboot (hsm_reboot). */

@@ -661,6 +661,9 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 
 		if (gsi >= ACRN_VIOAPIC_PINS)
 			return -EPERM; /* the hypercall refuses it */
+		/* ISA lines are edges: count the guest's interrupts. */
+		if (gsi < 16 && op == ACRN_GSI_RAISING_PULSE)
+			m->isa_pulses[gsi]++;
 		/* The pins PCI functions use are programmed level-triggered,
 		 * active low (acrn-dm's routing): low asserts, high releases. */
 		if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_FALLING_PULSE)
@@ -895,6 +898,10 @@ void acrn_model_destroy(struct acrn_model *m)
 		"acrn model: %u I/O exits, at most %u vCPUs waiting at once, %u protocol "
 		"violations",
 		m->exits, m->max_waiting, m->violations);
+	for (int i = 0; i < 16; i++)
+		if (m->isa_pulses[i])
+			hsm_log(m->vm, HSM_LOG_INFO, "acrn model: ISA IRQ %d: %u rising pulses", i,
+				m->isa_pulses[i]);
 	if (m->irq_wake >= 0)
 		close(m->irq_wake);
 	if (m->irq_epoll >= 0)

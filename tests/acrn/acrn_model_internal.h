@@ -70,6 +70,7 @@ struct acrn_model {
 	char vm_name[17];      /* vm=NAME: the one VM the hypervisor's configuration has */
 	uint8_t created_id[16]; /* what the last CREATE_VM carried in its name/UUID field */
 	uint64_t created_affinity;
+	unsigned isa_pulses[16];         /* rising pulses on each ISA line */
 	bool have_boot_regs;             /* SET_VCPU_REGS for vCPU 0 came */
 	struct acrn_vcpu_regs boot_regs;
 	struct acrn_model_boot boot;     /* the boot check's findings */

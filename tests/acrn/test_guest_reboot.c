@@ -183,6 +183,23 @@ static void reboots(const char *kernel, const char *img)
 	unlink(logpath);
 }
 
+/* Whether vdm ends on its own within 5 s with status 0 (else it is
+ * stopped). */
+static bool exits_cleanly(struct vdm_proc *p)
+{
+	int st = -1;
+
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		}
+		usleep(10000);
+	}
+	vdm_stop(p);
+	return false;
+}
+
 /* Without -k there is no guest to start again: vdm stops, status 0. */
 static void stops_without_kernel(void)
 {
@@ -196,18 +213,7 @@ static void stops_without_kernel(void)
 	}
 	drv_connect(&d, p.sock);
 	drv_pio_write(&d, 0xcf9, 1, 0x06);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(p.pid, &st, WNOHANG) == p.pid)
-			break;
-		st = -1;
-		usleep(10000);
-	}
-	drv_check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "a guest reset with nothing to load again stops vdm, status 0 (%#x)", st);
-	if (st < 0)
-		vdm_stop(&p);
-	else
-		p.pid = 0;
+	drv_check(exits_cleanly(&p), "a guest reset with nothing to load again stops vdm, status 0");
 	drv_disconnect(&d);
 }
 
@@ -230,18 +236,7 @@ static void powers_off(const char *kernel)
 	drv_connect(&d, p.sock);
 	drv_check(drv_pio_read(&d, 0x404, 2) & 1, "PM1a_CNT reads SCI_EN: ACPI is on");
 	drv_pio_write(&d, 0x404, 2, 5 << 10 | 1 << 13);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(p.pid, &st, WNOHANG) == p.pid)
-			break;
-		st = -1;
-		usleep(10000);
-	}
-	drv_check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "the guest's S5 stops vdm, status 0 (%#x)", st);
-	if (st < 0)
-		vdm_stop(&p);
-	else
-		p.pid = 0;
+	drv_check(exits_cleanly(&p), "the guest's S5 stops vdm, status 0");
 	drv_disconnect(&d);
 	read_log(logpath, log, sizeof(log));
 	const char *off = strstr(log, "the guest powered off");

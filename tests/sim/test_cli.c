@@ -121,7 +121,14 @@ int main(void)
 	    "'d3hot_reset'");
 	bad("acrn-dm's --ovmf", (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
 	    "'--ovmf': vdm does not load firmware");
-	bad("acrn-dm's -l", (const char *const[]){ "-l", "com1,stdio", NULL }, "LPC UARTs");
+	bad("-l off ACRN", (const char *const[]){ "-l", "com1,stdio", NULL },
+	    "only the ACRN back-end leaves the COM ports");
+	bad("-l com3", (const char *const[]){ "-l", "com3,stdio", NULL }, "com1,BACKEND or com2");
+	bad("-l on a host tty", (const char *const[]){ "-l", "com1,/dev/ttyS0", NULL },
+	    "not a host tty");
+	bad("-l com1 twice",
+	    (const char *const[]){ "--hsm", "acrn", "-l", "com1,stdio", "-l", "com1,pty", NULL },
+	    "COM1 is given twice");
 	bad("acrn-dm's --rtvm", (const char *const[]){ "--rtvm", NULL }, "real-time");
 	bad("acrn-dm's --lapic_pt", (const char *const[]){ "--lapic_pt", NULL }, "'--lapic_pt'");
 	bad("--cpu_affinity off ACRN",

@@ -58,7 +58,7 @@ static bool daemon_start(void)
 {
 	int st;
 
-	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", "virtio-rnd", NULL },
+	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", "virtio-rnd,packed=on", NULL },
 			 log_path);
 	for (int i = 0; i < 100; i++) {
 		if (log_has("serving virtio-rnd on"))

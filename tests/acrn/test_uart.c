@@ -1,0 +1,151 @@
+/*
+ * test_uart.c - acrn-dm's -l com1,BACKEND over the HSM model: the 16550 at
+ * 0x3f8 as Linux's 8250 driver probes and uses it (scratch register,
+ * loopback with the modem lines mapped, divisor latch), bytes both ways
+ * between the guest's port accesses and a client on the UART's socket,
+ * and the receive interrupt as rising pulses on ISA IRQ 4 (counted by the
+ * model, logged at exit).
+ */
+#include "drv.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define COM1 0x3f8
+static char dir[] = "/tmp/vdm-uart-XXXXXX";
+
+static uint8_t in8(struct drv *d, unsigned reg)
+{
+	return (uint8_t)drv_pio_read(d, COM1 + reg, 1);
+}
+
+static void out8(struct drv *d, unsigned reg, uint8_t v)
+{
+	drv_pio_write(d, COM1 + reg, 1, v);
+}
+
+static int client_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	for (int i = 0; i < 200 && fd >= 0; i++) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		usleep(10000);
+	}
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Read what the client gets within a second, up to len bytes. */
+static size_t client_read(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	while (got < len && poll(&p, 1, 1000) == 1) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* Poll LSR.DR and read RBR until len bytes came (or 2 s passed). */
+static size_t guest_read(struct drv *d, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	for (int i = 0; i < 200 && got < len; i++) {
+		while (got < len && (in8(d, 5) & 0x01))
+			buf[got++] = (char)in8(d, 0);
+		if (got < len)
+			usleep(10000);
+	}
+	return got;
+}
+
+int main(void)
+{
+	char sock[200], logpath[200], spec[220], log[16384], buf[64];
+	struct vdm_proc p;
+	struct drv d;
+	int st, cl;
+
+	setenv("VDM_TEST_HSM", "acrn", 1);
+	drv_use_acrn_model();
+	if (!mkdtemp(dir))
+		return 99;
+	snprintf(sock, sizeof(sock), "%s/com1.sock", dir);
+	snprintf(logpath, sizeof(logpath), "%s/vdm.log", dir);
+	snprintf(spec, sizeof(spec), "com1,socket:%s", sock);
+	if (vdm_spawn(&p, (const char *const[]){ "--log-file", logpath, "-l", spec, "-s",
+						 "0:0,hostbridge", NULL },
+		      &st)) {
+		drv_check(false, "vdm starts with -l com1 (exit %d)", st);
+		return 1;
+	}
+	drv_connect(&d, p.sock);
+	cl = client_connect(sock);
+	drv_check(cl >= 0, "a client attaches to COM1's socket");
+
+	out8(&d, 7, 0x5a);
+	drv_check(in8(&d, 7) == 0x5a, "the scratch register holds what was written");
+	out8(&d, 4, 0x10 | 0x0a); /* loopback, RTS, OUT2: the 8250 probe */
+	drv_check((in8(&d, 6) & 0xf0) == 0x90, "loopback maps RTS to CTS and OUT2 to DCD");
+	out8(&d, 0, 'L');
+	drv_check((in8(&d, 5) & 0x01) && in8(&d, 0) == 'L', "loopback echoes THR into RBR");
+	out8(&d, 4, 0x0b); /* DTR, RTS, OUT2; loopback off */
+	out8(&d, 3, 0x83); /* DLAB on: the divisor */
+	out8(&d, 0, 0x01);
+	out8(&d, 1, 0x00);
+	drv_check(in8(&d, 0) == 0x01, "the divisor latch is kept");
+	out8(&d, 3, 0x03); /* 8N1, DLAB off */
+	drv_check(in8(&d, 5) & 0x60, "THR and the transmitter read empty");
+
+	const char *hello = "hello from the guest\r\n";
+	for (const char *c = hello; *c; c++)
+		out8(&d, 0, (uint8_t)*c);
+	size_t n = cl >= 0 ? client_read(cl, buf, strlen(hello)) : 0;
+	drv_check(n == strlen(hello) && !memcmp(buf, hello, n),
+		  "the guest's bytes reach the client (%zu bytes)", n);
+
+	out8(&d, 1, 0x01); /* receive interrupt on */
+	if (cl >= 0 && write(cl, "typed", 5) != 5)
+		drv_check(false, "the client writes");
+	n = guest_read(&d, buf, 5);
+	drv_check(n == 5 && !memcmp(buf, "typed", 5), "the client's bytes reach the guest (%zu)",
+		  n);
+	drv_check((in8(&d, 2) & 0x0f) == 0x01, "IIR reads no interrupt once RBR is drained");
+	out8(&d, 1, 0x00);
+	if (cl >= 0)
+		close(cl);
+	drv_disconnect(&d);
+	st = vdm_stop(&p);
+	FILE *f = fopen(logpath, "r");
+	size_t len = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
+
+	log[len] = 0;
+	if (f)
+		fclose(f);
+	drv_check(st == 0, "vdm stops cleanly (%d)", st);
+	drv_check(strstr(log, "COM1 at 0x3f8, IRQ 4") != NULL, "vdm names COM1");
+	drv_check(strstr(log, "acrn model: ISA IRQ 4:") != NULL,
+		  "the receive interrupt reached the model as pulses on ISA IRQ 4");
+	unlink(logpath);
+	rmdir(dir);
+	return drv_result();
+}
