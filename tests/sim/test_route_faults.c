@@ -14,7 +14,10 @@
  * nothing posted meanwhile the rings go back to VBS-U and it serves; with a
  * request the peer took and never completed, the device says
  * DEVICE_NEEDS_RESET (so does the reply), and the guest's reset brings it
- * back on VBS-U.  An alarm fails the test if vdm ever hangs it.
+ * back on VBS-U.  Last, from that peer to a second one that completes one
+ * of two waiting requests and dies while started: a reset, after which the
+ * first peer has the device again.  An alarm fails the test if vdm ever
+ * hangs it.
  */
 #include "api_client.h"
 #include "blk_guest.h"
@@ -193,6 +196,42 @@ int main(void)
 	drv_check(guest_up() && serves_on_vbsu(), "the guest's reset brings it back on VBS-U");
 	drv_check(grep_file(vdm_log, "died during a route switch holding 1 request"),
 		  "vdm's log says why the device needed a reset");
+
+	/* From one vhost-user back-end to another that completes one of the
+	 * two requests waiting and dies while it is started: no owner can go
+	 * on from such rings, so the device needs a reset, after which the
+	 * old back-end (stopped cleanly) has it again. */
+	char peer2_sock[120], peer2_log[120], route2[160];
+	pid_t peer2;
+	snprintf(peer2_sock, sizeof(peer2_sock), "%s/peer2.sock", dir);
+	snprintf(peer2_log, sizeof(peer2_log), "%s/peer2.log", dir);
+	peer_start(ALL_FEATURES, "die", 0);
+	drv_check(to_peer(), "onto a peer that serves nothing: %s", reply);
+	for (int i = 0; i < 2; i++)
+		drv_virtio_post(&v, 0, NULL, 0, &in, 1, false);
+	drv_virtio_kick(&v, 0);
+	peer2 = peer_spawn((char *const[]){ peer_bin, peer2_sock, ALL_FEATURES, "complete1", "12",
+					    NULL },
+			   peer2_log);
+	drv_check(peer_wait_socket(&peer2, peer2_sock, 5000) == 0, "a second peer starts");
+	snprintf(route2, sizeof(route2), "vhost-user:%s", peer2_sock);
+	drv_check(!switch_to(route2) && strstr(reply, "completing part") &&
+			  strstr(reply, "needs a reset") && strstr(reply, "peer.sock serves it"),
+		  "a new back-end that completes 1 of 2 requests and dies while started: the "
+		  "reply says the device needs a reset, then the old one serves: %s", reply);
+	drv_check(drv_virtio_status(&v) & VIRTIO_CONFIG_S_NEEDS_RESET,
+		  "... the device says DEVICE_NEEDS_RESET");
+	drv_virtio_set_status(&v, 0);
+	drv_check(guest_up() && !(drv_virtio_status(&v) & VIRTIO_CONFIG_S_NEEDS_RESET) &&
+			  on_route("vhost-user:"),
+		  "the guest's reset brings it back on the first peer");
+	drv_check(switch_to("vbs-u") && serves_on_vbsu(), "and from there to VBS-U, serving: %s",
+		  reply);
+	peer_stop(&peer2, SIGKILL);
+	if (drv_failures())
+		peer_dump_log("vu-fault-peer (second)", peer2_log);
+	unlink(peer2_log);
+	unlink(peer2_sock);
 	drv_virtio_fini(&v);
 stop:
 	drv_disconnect(&d);
