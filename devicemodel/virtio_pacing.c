@@ -34,7 +34,7 @@
 #define AUTO_START_NS 8000u
 #define AUTO_MAX_NS 64000u
 /* How often a held-off queue's ring is looked at. */
-#define CHECK_NS 8000u
+#define CHECK_NS 4000u
 #define FIXED_MAX_US 1000000u
 
 static int64_t now_ns(void)
