@@ -63,8 +63,9 @@ void chardev_spec_free(struct chardev_spec *spec);
  * standard input in raw mode (ISIG kept, so ^C still stops vdm) until
  * chardev_close; pty creates a pseudo-terminal and logs its slave's path;
  * socket listens on PATH (a stale socket file is replaced; anything else at
- * PATH is refused).  who names the owner in log lines.  Returns 0 with *out
- * set, or a negative errno with a one-line reason in err.
+ * PATH is refused).  who names the owner in log lines (kept: it must outlive
+ * the chardev).  Returns 0 with *out set, or a negative errno with a
+ * one-line reason in err.
  */
 int chardev_open(struct chardev **out, struct evloop *loop, const struct chardev_spec *spec,
 		 const struct chardev_cbs *cbs, void *opaque, const char *who, char *err,

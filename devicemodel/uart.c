@@ -49,9 +49,10 @@
 #define MSR_DCD 0x80
 
 static const struct {
+	const char *name;
 	uint16_t port;
 	uint8_t irq;
-} coms[UART_MAX] = { { 0x3f8, 4 }, { 0x2f8, 3 } };
+} coms[UART_MAX] = { { "COM1", 0x3f8, 4 }, { "COM2", 0x2f8, 3 } };
 
 int uart_parse(const char *arg, int *unit, struct chardev_spec *spec, char *err, size_t errlen)
 {
@@ -136,13 +137,13 @@ int uart_open(struct uart *u, int unit, const struct chardev_spec *spec, struct 
 	      struct evloop *loop, char *err, size_t errlen)
 {
 	static const struct chardev_cbs cbs = { .writable = writable, .readable = readable };
-	char who[16];
+	/* The chardev keeps the name for its log lines. */
+	const char *who = coms[unit].name;
 
 	memset(u, 0, sizeof(*u));
 	u->vm = vm;
 	u->port = coms[unit].port;
 	u->irq = coms[unit].irq;
-	snprintf(who, sizeof(who), "COM%d", unit + 1);
 	int ret = chardev_open(&u->cd, loop, spec, &cbs, u, who, err, errlen);
 
 	if (ret)
