@@ -1,13 +1,15 @@
 /*
  * peer.h - a back-end process for the vhost peer tests (qemu-storage-daemon,
- * virtiofsd, testpmd): start it with its output in a log, wait for its
- * socket, stop it, show its log.  Header-only: each test is one program.
+ * virtiofsd, testpmd, vdm-vhost-user): start it with its output in a log,
+ * wait for its socket, run it to its end, stop it, read and show its log.
+ * Header-only: each test is one program.
  */
 #ifndef VDM_TEST_PEER_H
 #define VDM_TEST_PEER_H
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,37 @@ static inline void peer_dump_log(const char *title, const char *log)
 	while (fgets(line, sizeof(line), f))
 		fputs(line, stdout);
 	fclose(f);
+}
+
+/* Whether the log holds what (its first 64 KiB). */
+static inline bool peer_log_has(const char *log, const char *what)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(log, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return strstr(buf, what) != NULL;
+}
+
+/* Run argv to its end with its output in log: its exit status (128+N for
+ * signal N), and the output's start in out. */
+static inline int peer_run(char *const argv[], const char *log, char *out, size_t outlen)
+{
+	pid_t pid = peer_spawn(argv, log);
+	int st;
+	FILE *f;
+
+	waitpid(pid, &st, 0);
+	out[0] = 0;
+	f = fopen(log, "r");
+	if (f) {
+		out[fread(out, 1, outlen - 1, f)] = 0;
+		fclose(f);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* The last line of log that starts with prefix, without the prefix and

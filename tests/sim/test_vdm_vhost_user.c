@@ -40,28 +40,17 @@ static char dir[] = "/tmp/vdm-vvu-XXXXXX";
 static char sock[96], log_path[96], daemon_bin[512];
 static pid_t vvu = -1;
 
-static bool log_has(const char *what)
-{
-	char buf[65536];
-	FILE *f = fopen(log_path, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f)
-		fclose(f);
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
-}
-
 /* Start the daemon; it serves once it logged so (a stale socket file at
  * sock would not say it listens). */
 static bool daemon_start(void)
 {
 	int st;
 
-	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", "virtio-rnd,packed=on", NULL },
+	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", "virtio-rnd,packed=on",
+					  NULL },
 			 log_path);
 	for (int i = 0; i < 100; i++) {
-		if (log_has("serving virtio-rnd on"))
+		if (peer_log_has(log_path, "serving virtio-rnd on"))
 			return true;
 		if (waitpid(vvu, &st, WNOHANG) == vvu) {
 			vvu = -1;
@@ -76,24 +65,13 @@ static bool daemon_start(void)
 static int daemon_run(const char *const *args, char *out, size_t outlen)
 {
 	char *argv[16];
-	int n = 0, st;
-	pid_t pid;
+	int n = 0;
 
 	argv[n++] = daemon_bin;
 	for (int i = 0; args[i] && n < 15; i++)
 		argv[n++] = (char *)args[i];
 	argv[n] = NULL;
-	pid = peer_spawn(argv, log_path);
-	waitpid(pid, &st, 0);
-	out[0] = 0;
-	FILE *f = fopen(log_path, "r");
-	if (f) {
-		size_t got = fread(out, 1, outlen - 1, f);
-
-		out[got] = 0;
-		fclose(f);
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return peer_run(argv, log_path, out, outlen);
 }
 
 static bool setup(struct drv *d, struct drv_func *f, struct drv_virtio *v, bool msix,
@@ -367,7 +345,8 @@ int main(void)
 		event_idx_and_volume(false);
 		event_idx_and_volume(true);
 		second_front_end();
-		drv_check(log_has("refused a second front-end"), "the daemon logged the refusal");
+		drv_check(peer_log_has(log_path, "refused a second front-end"),
+			  "the daemon logged the refusal");
 		drv_check(waitpid(vvu, &status, WNOHANG) == 0,
 			  "the daemon outlived five front-ends one after the other");
 		kill(vvu, SIGTERM);

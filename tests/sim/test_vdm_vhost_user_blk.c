@@ -50,18 +50,6 @@ struct vm {
 	struct req_bufs r[NREQ];
 };
 
-static bool log_has(const char *what)
-{
-	static char buf[1 << 18];
-	FILE *f = fopen(log_path, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f)
-		fclose(f);
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
-}
-
 static bool daemon_start(const char *spec)
 {
 	int st;
@@ -70,7 +58,7 @@ static bool daemon_start(const char *spec)
 	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", (char *)spec, NULL },
 			 log_path);
 	for (int i = 0; i < 100; i++) {
-		if (log_has("serving virtio-blk on"))
+		if (peer_log_has(log_path, "serving virtio-blk on"))
 			return true;
 		if (waitpid(vvu, &st, WNOHANG) == vvu) {
 			vvu = -1;
@@ -84,18 +72,8 @@ static bool daemon_start(const char *spec)
 /* Run the daemon with one emulation spec to its end: status, output in out. */
 static int daemon_run(const char *spec, char *out, size_t outlen)
 {
-	pid_t pid = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, (char *)spec, NULL },
-			       log_path);
-	int st;
-
-	waitpid(pid, &st, 0);
-	out[0] = 0;
-	FILE *f = fopen(log_path, "r");
-	if (f) {
-		out[fread(out, 1, outlen - 1, f)] = 0;
-		fclose(f);
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return peer_run((char *const[]){ daemon_bin, "--socket", sock, (char *)spec, NULL }, log_path,
+			out, outlen);
 }
 
 static bool vm_start(struct vm *m)
@@ -337,9 +315,10 @@ static void test_front_end_killed(void)
 	vm_stop(&m, true);
 	drv_check(nacked > 0, "the first front-end saw %d of %d writes completed, then was killed",
 		  nacked, NREQ);
-	for (int i = 0; i < 100 && !log_has("the front-end disconnected"); i++)
+	for (int i = 0; i < 100 && !peer_log_has(log_path, "the front-end disconnected"); i++)
 		sleep_ms(20);
-	drv_check(waitpid(vvu, NULL, WNOHANG) == 0 && log_has("the front-end disconnected"),
+	drv_check(waitpid(vvu, NULL, WNOHANG) == 0 &&
+			  peer_log_has(log_path, "the front-end disconnected"),
 		  "the daemon saw it go and lives on");
 
 	if (!drv_check(vm_start(&m), "a second front-end connects to the same daemon") ||

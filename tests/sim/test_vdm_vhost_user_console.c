@@ -54,18 +54,6 @@ struct vm {
 	uint64_t tx_area;
 };
 
-static bool log_has(const char *what)
-{
-	static char buf[1 << 16];
-	FILE *f = fopen(log_path, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f)
-		fclose(f);
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
-}
-
 static int client_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -284,18 +272,8 @@ out:
 
 static int daemon_run(const char *spec, char *out, size_t outlen)
 {
-	pid_t pid = peer_spawn((char *const[]){ daemon_bin, "--socket", vsock, (char *)spec, NULL },
-			       log_path);
-	int st;
-
-	waitpid(pid, &st, 0);
-	out[0] = 0;
-	FILE *f = fopen(log_path, "r");
-	if (f) {
-		out[fread(out, 1, outlen - 1, f)] = 0;
-		fclose(f);
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return peer_run((char *const[]){ daemon_bin, "--socket", vsock, (char *)spec, NULL }, log_path,
+			out, outlen);
 }
 
 static void command_line(void)
@@ -335,7 +313,7 @@ int main(void)
 	snprintf(spec, sizeof(spec), "virtio-console,socket:%s", csock);
 	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", vsock, "-v", spec, NULL },
 			 log_path);
-	for (int i = 0; i < 100 && !log_has("serving virtio-console on"); i++)
+	for (int i = 0; i < 100 && !peer_log_has(log_path, "serving virtio-console on"); i++)
 		sleep_ms(50);
 	fd = client_connect();
 	if (drv_check(fd >= 0, "vdm-vhost-user serves a console; a client connects to %s", csock)) {
