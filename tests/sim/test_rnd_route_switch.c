@@ -104,7 +104,8 @@ int main(void)
 	snprintf(api_sock, sizeof(api_sock), "%s/api.sock", dir);
 	snprintf(rng_sock, sizeof(rng_sock), "%s/rng.sock", dir);
 	snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
-	daemon = peer_spawn((char *const[]){ daemon_bin, "--socket", rng_sock, "virtio-rnd,packed=on", NULL },
+	daemon = peer_spawn((char *const[]){ daemon_bin, "--socket", rng_sock, "virtio-rnd,packed=on",
+					     NULL },
 			    log_path);
 	if (peer_wait_socket(&daemon, rng_sock, 5000)) {
 		drv_check(false, "vdm-vhost-user starts");
