@@ -166,7 +166,7 @@ tests_acrn_test_uart_LDADD = $(TEST_LDADD)
 tests_acrn_test_uart_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 check_PROGRAMS += tests/acrn/test_guest_reboot
 tests_acrn_test_guest_reboot_LDADD = $(TEST_LDADD)
-tests_acrn_test_guest_reboot_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+tests_acrn_test_guest_reboot_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/tests/sim
 TESTS += $(ACRN_TESTS)
 EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh \
 	tests/acrn/boot_linux.sh tests/acrn/fake_bzimage.h

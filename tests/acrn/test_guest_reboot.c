@@ -11,6 +11,7 @@
  * -k) the same write stops vdm with status 0; ACPI soft-off (S5 in the PM1
  * control register) stops it with status 0 too.
  */
+#include "blk_guest.h"
 #include "drv.h"
 #include "drv_virtio.h"
 #include "fake_bzimage.h"
@@ -29,60 +30,32 @@
 
 static char dir[] = "/tmp/vdm-reboot-XXXXXX";
 
+/* The guest's disk: blk_guest.h's, and the functions it was found among
+ * (the transport keeps a pointer into them). */
 struct disk {
-	struct drv_func f; /* the transport keeps a pointer to it */
-	struct drv_virtio v;
-	uint64_t hdr, data, status;
+	struct drv_func funcs[8];
+	struct blk_guest g;
 };
 
 /* Find, map and bring up the virtio-blk at BLK_SLOT (after a reset too). */
 static bool disk_up(struct drv *d, struct disk *k)
 {
-	struct drv_func funcs[8];
 	uint64_t mmio = 0xc0000000;
 	uint32_t io = 0xc000;
-	int n = drv_enumerate(d, funcs, 8);
+	int n = drv_enumerate(d, k->funcs, 8);
 
-	for (int i = 0; i < n; i++)
-		if (funcs[i].bdf == hsm_bdf(0, BLK_SLOT, 0))
-			k->f = funcs[i];
-	drv_assign_bars(d, &k->f, &mmio, &io);
-	if (drv_virtio_probe(&k->v, d, &k->f, 16 << 20) ||
-	    drv_virtio_negotiate(&k->v, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_BLK_F_FLUSH) ||
-	    drv_virtio_setup_irq(&k->v, true) || drv_virtio_setup_vq(&k->v, 0, 0))
-		return false;
-	drv_virtio_driver_ok(&k->v);
-	k->hdr = drv_virtio_alloc(&k->v, 16, 16);
-	k->data = drv_virtio_alloc(&k->v, 4096, 4096);
-	k->status = drv_virtio_alloc(&k->v, 1, 1);
-	return true;
+	return blk_guest_up(&k->g, d, k->funcs, n, BLK_SLOT, 16 << 20, 4096,
+			    1ULL << VIRTIO_BLK_F_FLUSH, &mmio, &io) == 0;
 }
 
-static int post(struct disk *k, uint32_t type, uint64_t sector, uint8_t fill)
+/* A write of 4 KiB of fill at sector, posted and kicked, not waited for. */
+static int post_write(struct disk *k, uint64_t sector, uint8_t fill)
 {
-	struct virtio_blk_outhdr *h = drv_gpa(k->v.d, k->hdr, sizeof(*h));
-	struct drv_buf out[2] = { { k->hdr, 16 }, { k->data, 4096 } }, in[2];
-	int nout = 1, nin = 0;
+	memset(blk_guest_buf(&k->g), fill, 4096);
+	int id = blk_guest_post(&k->g, VIRTIO_BLK_T_OUT, sector, 4096);
 
-	*h = (struct virtio_blk_outhdr){ .type = type, .sector = sector };
-	if (type == VIRTIO_BLK_T_OUT) {
-		memset(drv_gpa(k->v.d, k->data, 4096), fill, 4096);
-		nout = 2;
-	} else {
-		in[nin++] = (struct drv_buf){ k->data, 4096 };
-	}
-	in[nin++] = (struct drv_buf){ k->status, 1 };
-	int id = drv_virtio_post(&k->v, 0, out, nout, in, nin, false);
-
-	drv_virtio_kick(&k->v, 0);
+	drv_virtio_kick(&k->g.v, 0);
 	return id;
-}
-
-static bool io(struct disk *k, uint32_t type, uint64_t sector, uint8_t fill)
-{
-	return post(k, type, sector, fill) >= 0 &&
-	       drv_virtio_wait_used(&k->v, 0, NULL, NULL, 5000) == 1 &&
-	       *(uint8_t *)drv_gpa(k->v.d, k->status, 1) == VIRTIO_BLK_S_OK;
 }
 
 /* Wait until the function's command register reads 0: its reset is done. */
@@ -154,21 +127,23 @@ static void reboots(const char *kernel, const char *img)
 	drv_connect(&d, p.sock);
 	if (!drv_check(disk_up(&d, &k), "the disk comes up"))
 		return;
-	drv_check(io(&k, VIRTIO_BLK_T_OUT, 8, 0xa1), "a write is acknowledged");
-	int inflight = post(&k, VIRTIO_BLK_T_OUT, 16, 0xb2);
+	memset(blk_guest_buf(&k.g), 0xa1, 4096);
+	drv_check(blk_guest_rw(&k.g, VIRTIO_BLK_T_OUT, 8, 4096) == VIRTIO_BLK_S_OK,
+		  "a write is acknowledged");
+	int inflight = post_write(&k, 16, 0xb2);
 
 	drv_pio_write(&d, 0xcf9, 1, 0x06); /* system reset, with a write in flight */
 	drv_check(inflight >= 0 && reset_seen(&d), "the reset control register resets the machine: "
 						   "the disk's decode is off");
 	drv_check(disk_up(&d, &k), "the driver brings the disk up again after the reboot");
-	drv_check(io(&k, VIRTIO_BLK_T_IN, 8, 0) &&
-			  ((uint8_t *)drv_gpa(&d, k.data, 4096))[0] == 0xa1 &&
-			  ((uint8_t *)drv_gpa(&d, k.data, 4096))[4095] == 0xa1,
+	drv_check(blk_guest_rw(&k.g, VIRTIO_BLK_T_IN, 8, 4096) == VIRTIO_BLK_S_OK &&
+			  blk_guest_buf_is(&k.g, 0xa1, 4096),
 		  "the write acknowledged before the reboot reads back");
 
 	drv_pio_write(&d, 0x64, 1, 0xfe); /* the i8042's pulse reset */
 	drv_check(reset_seen(&d), "the i8042 pulse reset reboots it too");
-	drv_check(disk_up(&d, &k) && io(&k, VIRTIO_BLK_T_IN, 8, 0), "and the disk serves again");
+	drv_check(disk_up(&d, &k) && blk_guest_rw(&k.g, VIRTIO_BLK_T_IN, 8, 4096) == VIRTIO_BLK_S_OK,
+		  "and the disk serves again");
 	drv_disconnect(&d);
 	st = vdm_stop(&p);
 	read_log(logpath, log, sizeof(log));
