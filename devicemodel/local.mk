@@ -21,7 +21,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/chardev.h devicemodel/chardev_internal.h devicemodel/chardev.c \
 	devicemodel/chardev_stdio.c devicemodel/chardev_pty.c devicemodel/chardev_socket.c \
 	devicemodel/virtio_console.h devicemodel/virtio_console.c \
-	devicemodel/virtio_net.c devicemodel/virtio_vhost.c \
+	devicemodel/virtio_net.h devicemodel/virtio_net.c devicemodel/virtio_vhost.c \
 	devicemodel/virtio_vsock.c devicemodel/virtio_fs.c
 
 bin_PROGRAMS += devicemodel/vdm
@@ -46,7 +46,8 @@ bin_PROGRAMS += devicemodel/vdm-vhost-user
 # Its options are vdm's (devemu_parse, the device files' parsers), so it links
 # what vdm links.
 devicemodel_vdm_vhost_user_SOURCES = devicemodel/vdm_vhost_user.h devicemodel/vdm_vhost_user.c \
-	devicemodel/vdm_vhost_user_blk.c devicemodel/vdm_vhost_user_console.c
+	devicemodel/vdm_vhost_user_blk.c devicemodel/vdm_vhost_user_console.c \
+	devicemodel/vdm_vhost_user_net.c
 devicemodel_vdm_vhost_user_CPPFLAGS = $(DM_CPPFLAGS)
 devicemodel_vdm_vhost_user_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 devicemodel_vdm_vhost_user_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a \

@@ -12,9 +12,9 @@
  * parsed by vdm's own parser, devemu_parse), vdm's event loop watching the
  * socket and each running ring's kick fd, and the ring served with libvbsu
  * on each kick through the emulation's hooks (vdm_vhost_user.h: virtio-rnd
- * here, virtio-blk and virtio-console in their own files).  A front-end that
- * goes away, or is dropped for a bad message, leaves the daemon waiting for
- * the next, with the back-end's state kept.  SIGINT/SIGTERM flush, remove
+ * here, virtio-blk, virtio-console and virtio-net in their own files).  A
+ * front-end that goes away, or is dropped for a bad message, leaves the
+ * daemon waiting for the next, with the back-end's state kept.  SIGINT/SIGTERM flush, remove
  * the socket and end it with status 0; bad arguments exit 2, a start-up
  * failure 1.
  */
@@ -102,7 +102,7 @@ static const struct vvu_emul vvu_emul_rnd = {
 
 /* The emulations served; vdm's others are refused as not yet served. */
 static const struct vvu_emul *const emuls[] = { &vvu_emul_rnd, &vvu_emul_blk,
-						 &vvu_emul_console };
+						 &vvu_emul_console, &vvu_emul_net };
 
 /* ---- serving a ring ---- */
 
@@ -207,6 +207,14 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 	r->kick_fd = sr->kick_fd;
 	r->running = true;
 	r->blocked = false;
+	if (dm->emul->ring_started &&
+	    (ret = dm->emul->ring_started(dm, r, sr->features, err, errlen)) != 0) {
+		evloop_del_fd(dm->loop, r->kick_fd);
+		r->running = false;
+		r->kick_fd = -1;
+		vq_reset(&r->vq);
+		return ret;
+	}
 	log_info("ring %u started: %u entries, from avail index %u", idx, sr->num, sr->base);
 	/* Requests may wait from before (another owner stopped with work
 	 * posted): a ring must not depend on a kick to start. */
@@ -352,7 +360,11 @@ static void usage(FILE *f)
 		"  virtio-console,stdio|pty|socket:PATH\n"
 		"                        a console with one port on this terminal, a new\n"
 		"                        pseudo-terminal or a UNIX socket\n"
-		"(virtio-net and virtio-fs are not yet served.)\n");
+		"  virtio-net,tap=NAME[,mac=MAC][,offloads=all|csum|none]\n"
+		"                        a NIC on an existing TAP interface (kept open\n"
+		"                        across front-ends), one queue pair and the\n"
+		"                        control queue; its config space through CONFIG\n"
+		"(virtio-fs is not yet served.)\n");
 }
 
 static int parse(int argc, char **argv, struct options *o)

@@ -1,8 +1,9 @@
 /*
  * vdm_vhost_user.h - what vdm-vhost-user's program (vdm_vhost_user.c: the
  * command line, the socket, the rings) shares with the devices it serves
- * (vdm_vhost_user_blk.c, vdm_vhost_user_console.c; virtio-rnd is small
- * enough to live in the program): the daemon's rings and the hooks an emulation fills in.
+ * (vdm_vhost_user_blk.c, vdm_vhost_user_console.c, vdm_vhost_user_net.c;
+ * virtio-rnd is small enough to live in the program): the daemon's rings
+ * and the hooks an emulation fills in.
  * Everything runs on the daemon's one event-loop thread.
  */
 #ifndef VDM_VDM_VHOST_USER_H
@@ -45,6 +46,11 @@ struct vvu_emul {
 	 * nrings and config.  0, or -errno with a one-line reason in err (the
 	 * daemon exits 1). */
 	int (*open)(struct vvu_daemon *dm, const void *cfg, char *err, size_t errlen);
+	/* Optional: ring r starts with the features the front-end set (before
+	 * it is first served).  0, or -errno with a one-line reason in err
+	 * (the connection ends). */
+	int (*ring_started)(struct vvu_daemon *dm, struct vvu_ring *r, uint64_t features,
+			    char *err, size_t errlen);
 	/* Take up to budget chains from r's ring; set r->blocked when the
 	 * device has no room for more.  Chains taken (>= 0), or -errno when the
 	 * driver broke the ring. */
@@ -84,5 +90,6 @@ uint64_t vvu_ring_features(void);
 
 extern const struct vvu_emul vvu_emul_blk;
 extern const struct vvu_emul vvu_emul_console;
+extern const struct vvu_emul vvu_emul_net;
 
 #endif /* VDM_VDM_VHOST_USER_H */

@@ -23,6 +23,7 @@
  */
 #include "devemu.h"
 #include "virtio.h"
+#include "virtio_net.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -275,25 +276,13 @@ static void net_quiesce(struct virtio_dev *vd)
 static bool ensure_configured(struct virtio_net *n)
 {
 	struct virtio_dev *vd = &n->vd;
-	unsigned offloads = 0;
-	bool mrg = virtio_has_feature(vd, VIRTIO_NET_F_MRG_RXBUF);
-	unsigned hdr = virtio_has_feature(vd, VIRTIO_F_VERSION_1) || mrg
-			       ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
-			       : sizeof(struct virtio_net_hdr);
 	int ret;
 
 	if (n->configured)
 		return true;
-	if (virtio_has_feature(vd, VIRTIO_NET_F_GUEST_CSUM)) {
-		offloads |= TUN_F_CSUM;
-		if (virtio_has_feature(vd, VIRTIO_NET_F_GUEST_TSO4))
-			offloads |= TUN_F_TSO4;
-		if (virtio_has_feature(vd, VIRTIO_NET_F_GUEST_TSO6))
-			offloads |= TUN_F_TSO6;
-		if (virtio_has_feature(vd, VIRTIO_NET_F_GUEST_ECN))
-			offloads |= TUN_F_TSO_ECN;
-	}
-	ret = vbsu_net_configure(&n->be, hdr, mrg, offloads);
+	ret = vbsu_net_configure(&n->be, vnet_hdr_len(vd->guest_features),
+				 virtio_has_feature(vd, VIRTIO_NET_F_MRG_RXBUF),
+				 vnet_tap_offloads(vd->guest_features));
 	if (ret) {
 		log_err("virtio-net %s: cannot configure the TAP: %s", n->be.ifname, strerror(-ret));
 		return false;
@@ -454,6 +443,7 @@ static const struct virtio_vhost_params net_vhost_user = {
 };
 
 static uint64_t net_features(const struct virtio_net *n, enum net_offloads which);
+static uint64_t tap_features(unsigned tap, enum net_offloads which);
 static const char *net_feature_name(unsigned bit);
 
 /* set-route to VBS-U: the frames go to the TAP, if the NIC has one, and
@@ -535,10 +525,15 @@ static const struct virtio_ops net_ops = {
 
 static uint64_t net_features(const struct virtio_net *n, enum net_offloads which)
 {
+	return tap_features(n->be.tap_offloads, which);
+}
+
+/* What a NIC on a TAP that took the offloads tap offers (offloads=which). */
+static uint64_t tap_features(unsigned tap, enum net_offloads which)
+{
 	uint64_t f = 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS |
 		     1ULL << VIRTIO_NET_F_MRG_RXBUF | 1ULL << VIRTIO_NET_F_CTRL_VQ |
 		     1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR;
-	unsigned tap = n->be.tap_offloads;
 
 	if (which == NET_OFFLOADS_NONE)
 		return f;
@@ -668,3 +663,85 @@ const struct devemu devemu_virtio_net = {
 	.create = net_create,
 	.destroy = net_destroy,
 };
+
+/* ---- for vdm-vhost-user (virtio_net.h) ---- */
+
+int vnet_check_standalone(const void *cfgp, char *err, size_t errlen)
+{
+	const struct net_cfg *cfg = cfgp;
+	const char *what = cfg->route.kind != VHOST_ROUTE_NONE || cfg->route.reconnect_s
+				   ? "vhost= and reconnect= choose vdm's route"
+			   : cfg->transitional ? "transitional is the front-end's PCI function"
+			   : cfg->mac_seed     ? "mac_seed= derives the MAC from vdm's slot; use mac="
+			   : !cfg->tap	       ? "needs tap=NAME"
+					       : NULL;
+
+	if (!what)
+		return 0;
+	snprintf(err, errlen, "virtio-net: %s", what);
+	return -EINVAL;
+}
+
+int vnet_open_tap(const void *cfgp, struct vbsu_net *be, char *err, size_t errlen)
+{
+	const struct net_cfg *cfg = cfgp;
+
+	return vbsu_net_open(be, cfg->tap, err, errlen);
+}
+
+const char *vnet_tap_name(const void *cfgp)
+{
+	const struct net_cfg *cfg = cfgp;
+
+	return cfg->tap;
+}
+
+uint64_t vnet_features(const void *cfgp, const struct vbsu_net *be)
+{
+	const struct net_cfg *cfg = cfgp;
+
+	return tap_features(be->tap_offloads, cfg->offloads);
+}
+
+unsigned vnet_tap_offloads(uint64_t features)
+{
+	unsigned offloads = 0;
+
+	/* Segments the TAP may hand over only with the checksum left to the
+	 * guest (virtio 1.2, 5.1.3.1: GUEST_TSO* require GUEST_CSUM). */
+	if (!(features >> VIRTIO_NET_F_GUEST_CSUM & 1))
+		return 0;
+	offloads |= TUN_F_CSUM;
+	if (features >> VIRTIO_NET_F_GUEST_TSO4 & 1)
+		offloads |= TUN_F_TSO4;
+	if (features >> VIRTIO_NET_F_GUEST_TSO6 & 1)
+		offloads |= TUN_F_TSO6;
+	if (features >> VIRTIO_NET_F_GUEST_ECN & 1)
+		offloads |= TUN_F_TSO_ECN;
+	return offloads;
+}
+
+unsigned vnet_hdr_len(uint64_t features)
+{
+	/* virtio 1.2, 5.1.6: num_buffers is always there with VERSION_1. */
+	return features >> VIRTIO_F_VERSION_1 & 1 || features >> VIRTIO_NET_F_MRG_RXBUF & 1
+		       ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
+		       : sizeof(struct virtio_net_hdr);
+}
+
+void vnet_standalone_mac(const void *cfgp, const char *seed, uint8_t mac[6])
+{
+	const struct net_cfg *cfg = cfgp;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (cfg->have_mac) {
+		memcpy(mac, cfg->mac, 6);
+		return;
+	}
+	/* FNV-1a of the seed (the TAP's name): the same NIC each run. */
+	for (const char *p = seed; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	mac[0] = 0x02; /* locally administered, unicast */
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+}

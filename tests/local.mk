@@ -192,6 +192,10 @@ check_PROGRAMS += tests/sim/test_vdm_vhost_user_console
 tests_sim_test_vdm_vhost_user_console_LDADD = $(TEST_LDADD)
 tests_sim_test_vdm_vhost_user_console_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_vdm_vhost_user_console
+
+# vdm-vhost-user's NIC on a TAP, with vdm's NIC routed to it (test_virtio_net).
+TESTS += tests/sim/vdm_vhost_user_net.sh
+EXTRA_DIST += tests/sim/vdm_vhost_user_net.sh
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh

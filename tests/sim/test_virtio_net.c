@@ -12,11 +12,18 @@
  * the same traffic runs with the receive and transmit queues on that vhost
  * route; the receive filter, which vdm offers only when it sees the frames
  * itself, and the start-up errors are then left out.
+ *
+ * With VDM_TEST_NET_DAEMON set (by vdm_vhost_user_net.sh) the TAP is
+ * vdm-vhost-user's, and vdm's NIC is routed to it (vhost=user:): the same
+ * traffic, then a transmit chain too short for a frame (the daemon drops
+ * the ring, logs why and goes on), then a second vdm on the same daemon
+ * (the TAP stayed open) with the same traffic again.
  */
 #include "drv.h"
 #include "drv_virtio.h"
 #include "hsm.h"
 #include "netns_tap.h"
+#include "peer.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -420,32 +427,118 @@ static void start_errors(void)
 		  out);
 }
 
-int main(void)
+/* A transmit chain holding only a virtio-net header (no Ethernet header):
+ * a back-end must refuse it without touching anything else. */
+static void short_tx_chain(struct net *n)
+{
+	uint8_t *p = drv_gpa(&n->d, n->tx, HDR);
+	struct drv_buf out = { n->tx, HDR };
+
+	memset(p, 0, HDR);
+	drv_virtio_post(&n->v, 1, &out, 1, NULL, 0, false);
+	drv_virtio_kick(&n->v, 1);
+}
+
+/* vdm-vhost-user with the TAP, on sock; its pid, or -1. */
+static pid_t daemon_start(const char *sock, const char *log)
+{
+	const char *b = getenv("VDM_BUILDDIR");
+	char bin[256];
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/devicemodel/vdm-vhost-user", b ? b : ".");
+	pid = peer_spawn((char *const[]){ bin, "--socket", (char *)sock, "virtio-net,tap=" TAP,
+					  NULL }, log);
+	if (peer_wait_socket(&pid, sock, 10000)) {
+		peer_stop(&pid, SIGKILL);
+		return -1;
+	}
+	return pid;
+}
+
+/* One vdm with the NIC, set up, its traffic run; round 1 of 2 with the daemon. */
+static void vdm_round(const char *spec, int ps, pid_t daemon, const char *dlog, int round)
 {
 	struct vdm_proc p;
 	struct net n;
-	int st, ps;
+	int st;
+
+	memset(&n, 0, sizeof(n));
+	if (vdm_spawn(&p, (const char *const[]){ "-s", spec, NULL }, &st)) {
+		drv_check(false, "vdm starts (exit %d)", st);
+		return;
+	}
+	if (drv_check(setup(&n, p.sock), "virtio-net set up%s",
+		      round > 1 ? " (a second vdm, the same daemon)" : "") &&
+	    drv_check(ps >= 0, "packet socket")) {
+		traffic(&n, ps);
+		if (daemon > 0 && round == 1) {
+			short_tx_chain(&n);
+			bool logged = false;
+			for (int i = 0; i < 100 && !logged; i++) {
+				sleep_ms(20);
+				logged = peer_log_has(dlog, "ring 1: the driver broke it");
+			}
+			drv_check(logged && kill(daemon, 0) == 0,
+				  "a transmit chain shorter than a frame: the daemon logs the broken "
+				  "ring and goes on");
+		}
+	}
+	drv_virtio_fini(&n.v);
+	drv_disconnect(&n.d);
+	st = vdm_stop(&p);
+	drv_check(st == 0, "vdm stops cleanly (%d)", st);
+}
+
+int main(void)
+{
+	static char dir[] = "/tmp/vdm-vvunet-XXXXXX";
+	char spec[160], sock[64] = "", dlog[64] = "";
+	pid_t daemon = -1;
+	int ps, rounds = 1;
 
 	if (!netns_tap(TAP, 9000, "10.0.0.1/24")) {
 		printf("SKIP: needs root, /dev/net/tun and ip(8) to make a TAP in a namespace\n");
 		return 77;
 	}
 	ps = packet_socket();
-	memset(&n, 0, sizeof(n));
 	route = getenv("VDM_TEST_NET_ROUTE");
-	char spec[128];
-	snprintf(spec, sizeof(spec), "5,virtio-net,tap=" TAP "%s%s", route ? "," : "",
-		 route ? route : "");
-	if (vdm_spawn(&p, (const char *const[]){ "-s", spec, NULL }, &st)) {
-		drv_check(false, "vdm starts (exit %d)", st);
-		return drv_result();
+	if (getenv("VDM_TEST_NET_DAEMON")) {
+		static char user_route[80];
+
+		if (!mkdtemp(dir))
+			return 99;
+		snprintf(sock, sizeof(sock), "%s/net.sock", dir);
+		snprintf(dlog, sizeof(dlog), "%s/daemon.log", dir);
+		daemon = daemon_start(sock, dlog);
+		if (!drv_check(daemon > 0, "vdm-vhost-user serves the TAP on %s", sock)) {
+			peer_dump_log("vdm-vhost-user", dlog);
+			return drv_result();
+		}
+		snprintf(user_route, sizeof(user_route), "vhost=user:%s", sock);
+		route = user_route;
+		snprintf(spec, sizeof(spec), "5,virtio-net,%s", route);
+		rounds = 2;
+	} else
+		snprintf(spec, sizeof(spec), "5,virtio-net,tap=" TAP "%s%s", route ? "," : "",
+			 route ? route : "");
+	for (int round = 1; round <= rounds; round++)
+		vdm_round(spec, ps, daemon, dlog, round);
+	if (daemon > 0) {
+		int st;
+
+		kill(daemon, SIGTERM);
+		waitpid(daemon, &st, 0);
+		drv_check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "vdm-vhost-user exits with 0 on SIGTERM");
+		drv_check(!peer_log_has(dlog, "front-end dropped") &&
+				  peer_log_has(dlog, "the front-end disconnected"),
+			  "both vdms left the daemon by disconnecting, none was dropped");
+		if (drv_failures())
+			peer_dump_log("vdm-vhost-user", dlog);
+		unlink(dlog);
+		rmdir(dir);
 	}
-	if (drv_check(setup(&n, p.sock), "virtio-net set up") && drv_check(ps >= 0, "packet socket"))
-		traffic(&n, ps);
-	drv_virtio_fini(&n.v);
-	drv_disconnect(&n.d);
-	st = vdm_stop(&p);
-	drv_check(st == 0, "vdm stops cleanly (%d)", st);
 	if (!route)
 		start_errors();
 	return drv_result();
