@@ -44,6 +44,7 @@ struct vhost_server {
 	bool owner;
 	uint64_t features;     /* set by the front-end */
 	uint64_t protocol_features;
+	bool protocol_features_set; /* SET_PROTOCOL_FEATURES came (maybe before SET_FEATURES) */
 	struct vs_mem mem;
 	int backend_req_fd;    /* SET_BACKEND_REQ_FD: kept, nothing sent on it yet */
 	struct vs_ring rings[VHOST_MAX_RINGS];

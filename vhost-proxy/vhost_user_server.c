@@ -505,6 +505,7 @@ static void session_reset(struct vhost_server *s)
 	s->owner = false;
 	s->features = 0;
 	s->protocol_features = 0;
+	s->protocol_features_set = false;
 }
 
 /*
@@ -542,6 +543,7 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 					"SET_PROTOCOL_FEATURES: %#llx were never offered",
 					(unsigned long long)(m->p.u64 & ~protocol_features_offered(s)));
 		s->protocol_features = m->p.u64;
+		s->protocol_features_set = true;
 		return 0;
 	case VU_GET_QUEUE_NUM:
 		if (!(s->protocol_features >> VU_PROTOCOL_F_MQ & 1))
@@ -614,7 +616,11 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 			   : vs_error(s, -ENOTSUP, "SET_CONFIG: the config space of %s is read-only",
 				      s->dev.name);
 	case VU_SET_VRING_ENABLE:
-		if (!proto_features_on(s))
+		/* QEMU's virtio-net enables its rings when the driver writes
+		 * its features, before it sends SET_FEATURES (with
+		 * PROTOCOL_FEATURES): protocol features taken with
+		 * SET_PROTOCOL_FEATURES are enough. */
+		if (!proto_features_on(s) && !s->protocol_features_set)
 			return vs_error(s, -EPROTO, "SET_VRING_ENABLE without protocol features");
 		ret = ring_index(s, m, st.index, false);
 		if (ret)

@@ -403,9 +403,25 @@ static void good_front_end(void)
 	drop(fd);
 	check(dev.stops == stops + 1, "disconnect stops the running ring");
 
+	/* QEMU's virtio-net: SET_PROTOCOL_FEATURES, then SET_VRING_ENABLE
+	 * when the driver writes its features, and only then SET_FEATURES
+	 * and the ring: it runs once its kick fd comes. */
+	fd = connect_fe();
+	struct mem qm = two_regions();
+	check(fd >= 0 && vhost_server_accept(srv) == 0 &&
+		      req_u64(fd, SET_PROTOCOL_FEATURES, 1 << 0 | 1 << 3, NULL, 0) == 0 &&
+		      req_state(fd, SET_VRING_ENABLE, 0, 1) == 0,
+	      "SET_VRING_ENABLE after SET_PROTOCOL_FEATURES, before SET_FEATURES, is taken");
+	check(req_u64(fd, SET_FEATURES, F_VERSION_1 | F_PROTOCOL, NULL, 0) == 0 &&
+		      send_mem(fd, &qm, 2) == 0 && ring_setup(fd, 0, 16) == 0 &&
+		      dev.starts == starts + 2,
+	      "... and the ring it enabled starts at SET_VRING_KICK");
+	drop(fd);
+	starts = dev.starts;
+
 	/* Without protocol features, rings run once their kick fd comes. */
 	fd = bring_up(false);
-	check(fd >= 0 && ring_setup(fd, 0, 16) == 0 && dev.starts == starts + 2,
+	check(fd >= 0 && ring_setup(fd, 0, 16) == 0 && dev.starts == starts + 1,
 	      "without protocol features a ring starts at SET_VRING_KICK");
 	check(req_state(fd, SET_VRING_ENABLE, 0, 1) < 0 &&
 		      strstr(vhost_server_error(srv), "without protocol features"),
