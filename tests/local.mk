@@ -208,6 +208,9 @@ EXTRA_DIST += tests/guest/uml_vdm_vhost_user.sh
 # Its NIC behind UML's virtio_uml: ping and TCP both ways to a TAP in a netns.
 TESTS += tests/guest/uml_vdm_vhost_user_net.sh
 EXTRA_DIST += tests/guest/uml_vdm_vhost_user_net.sh
+# ... and behind QEMU's vhost-user netdev with virtio-net-pci in a TCG guest.
+TESTS += tests/guest/qemu_vdm_vhost_user_net.sh
+EXTRA_DIST += tests/guest/qemu_vdm_vhost_user_net.sh
 
 # Passthrough without a host function: the option parser, the BAR layout, GSIs.
 check_PROGRAMS += tests/unit/test_passthru
