@@ -12,7 +12,10 @@
 #      workload;
 #   6. how long a live route switch takes and the pause it causes;
 #   7. the split ring against the packed ring on VBS-U (part 1's series and
-#      part 2's empty request, side by side).
+#      part 2's empty request, side by side);
+#   8. User-Mode Linux's virtio_blk with fio, 4 KiB random I/O at QD 1/32,
+#      on vdm-vhost-user and on qemu-storage-daemon (same image, same run):
+#      IOPS, each daemon's CPU per request, "ratio uml ..." lines.
 #   bench/run.sh [SECONDS-PER-POINT]      (default 3)
 # Figures, never pass/fail; the machine's other load shows in them, so read
 # the ratios (both sides measured in the same run).  Logs: bench-*.log in a
@@ -43,5 +46,6 @@ VDM=$build/devicemodel/vdm "$build/bench/blk-bench" -t "$secs" "$img" 2>"$logs/b
 "$top/bench/guest.sh" "$build" 2>"$logs/bench-guest.log"
 VDM=$build/devicemodel/vdm "$build/bench/blk-bench" -t "$secs" -S -D "$disk_img" "$img" \
 	2>"$logs/bench-settings.log"
+"$top/bench/uml.sh" "$build" 2>"$logs/bench-uml.log"
 echo
 echo "logs: $logs"
