@@ -12,7 +12,8 @@
  *   - the daemon outlives its front-end: a second vdm is served after the
  *     first stopped, and a front-end connecting while one is served is
  *     closed at once;
- *   - the command line: --help, emulations not yet served, a file that is
+ *   - the command line: --help, emulations not yet served, virtio-net's
+ *     refusals (missing TAP, mac_seed=, a group MAC), a file that is
  *     not a socket, a stale socket replaced; SIGTERM removes the socket and
  *     exits 0.
  */
@@ -289,10 +290,22 @@ static void command_line(void)
 
 	ret = daemon_run((const char *const[]){ "--help", NULL }, out, sizeof(out));
 	drv_check(ret == 0 && strstr(out, "--socket PATH"), "--help exits 0 with the usage");
-	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-net,tap=t0", NULL }, out,
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-fs", NULL }, out,
 			 sizeof(out));
-	drv_check(ret == 2 && strstr(out, "virtio-net is not yet served by vdm-vhost-user"),
-		  "virtio-net: one line, not yet served, exit 2 (%d: %s)", ret, out);
+	drv_check(ret == 2 && strstr(out, "virtio-fs is not yet served by vdm-vhost-user"),
+		  "virtio-fs: one line, not yet served, exit 2 (%d: %s)", ret, out);
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-net,tap=vdmnosuch0",
+						NULL }, out, sizeof(out));
+	drv_check(ret == 1 && strstr(out, "tap=vdmnosuch0: no such network interface"),
+		  "virtio-net on a missing TAP: vdm's line, exit 1 (%d: %s)", ret, out);
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-net,tap=t0,mac_seed=x",
+						NULL }, out, sizeof(out));
+	drv_check(ret == 2 && strstr(out, "mac_seed= derives the MAC from vdm's slot"),
+		  "virtio-net: mac_seed= is refused, exit 2 (%d: %s)", ret, out);
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-net,mac=01:00:00:00:00:01",
+						NULL }, out, sizeof(out));
+	drv_check(ret == 2 && strstr(out, "multicast"),
+		  "virtio-net: a group MAC is vdm's error, exit 2 (%d: %s)", ret, out);
 	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-foo", NULL }, out,
 			 sizeof(out));
 	drv_check(ret == 2 && strstr(out, "unknown emulation 'virtio-foo'"),
