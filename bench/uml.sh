@@ -8,16 +8,18 @@
 # (libaio, O_DIRECT inside UML; both daemons use the host's page cache).
 # Per point and daemon: fio's IOPS, and the daemon's CPU per request
 # (utime + stime of all its threads from /proc/PID/stat, from its socket
-# appearing to UML's halt, over the requests fio completed).  Each point
-# boots one UML per daemon, the two daemons alternating, ROUNDS times;
-# medians are printed, then "ratio uml WORKLOAD qdN: iops X cpu Y" lines
+# appearing to UML's halt, over the requests fio completed; UML's boot adds
+# a few dozen requests of its own).  Each point boots one UML per daemon,
+# the two daemons alternating, ROUNDS times; medians are printed, then
+# "ratio uml WORKLOAD qdN: iops X cpu Y (PLACEMENT)" lines
 # (vdm-vhost-user / qemu-storage-daemon; cpu below 1 is cheaper).
-# Placement: UML on CPU 0, the daemon on CPU 1.
-#   bench/uml.sh BUILDDIR [SECONDS-PER-POINT [ROUNDS]]   (default 5 s, 3 rounds)
+# Two placements, because UML's wake-ups dominate QD1: same-cpu (UML and
+# the daemon on CPU 0) and split-cpu (UML on CPU 0, the daemon on CPU 1).
+#   bench/uml.sh BUILDDIR [SECONDS-PER-POINT [ROUNDS]]   (default 4 s, 3 rounds)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
-secs=${2:-5}
+secs=${2:-4}
 rounds=${3:-3}
 echo
 echo "8. UML's virtio_blk with fio: vdm-vhost-user vs qemu-storage-daemon, same image"
@@ -62,13 +64,13 @@ exec halt -f
 GUEST
 chmod +x "$dir/init.sh"
 
-start_daemon() { # vvu|qsd SOCKET LOG
+start_daemon() { # vvu|qsd SOCKET LOG CPU
 	rm -f "$2"
 	if [ "$1" = vvu ]; then
-		taskset -c 1 "$build/devicemodel/vdm-vhost-user" --socket "$2" --log-file "$3" \
+		taskset -c "$4" "$build/devicemodel/vdm-vhost-user" --socket "$2" --log-file "$3" \
 			virtio-blk,"$img" &
 	else
-		taskset -c 1 qemu-storage-daemon \
+		taskset -c "$4" qemu-storage-daemon \
 			--blockdev driver=file,node-name=d0,filename="$img",cache.direct=off \
 			--export type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path="$2",writable=on \
 			>"$3" 2>&1 &
@@ -84,11 +86,14 @@ start_daemon() { # vvu|qsd SOCKET LOG
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# point DAEMON RW QD ROUND: one UML run; appends "IOPS US-PER-REQUEST" to
-# $dir/DAEMON-RW-QD, or nothing when the run failed (its logs are kept).
+# point DAEMON RW QD ROUND PLACEMENT: one UML run; appends "IOPS
+# US-PER-REQUEST" to $dir/PLACEMENT-DAEMON-RW-QD, or nothing when the run
+# failed (said on stderr).
 point() {
-	tag=$1-$2-$3-$4
-	if ! start_daemon "$1" "$dir/blk.sock" "$dir/$tag.daemon.log"; then
+	tag=$5-$1-$2-$3-$4
+	dcpu=1
+	[ "$5" = split-cpu ] || dcpu=0
+	if ! start_daemon "$1" "$dir/blk.sock" "$dir/$tag.daemon.log" $dcpu; then
 		echo "  $tag: the daemon did not start: $(tail -n 1 "$dir/$tag.daemon.log")" >&2
 		return 0
 	fi
@@ -107,7 +112,7 @@ point() {
 	echo "$line" | awk -F';' -v t=$((t1 - t0)) -v hz="$hz" -v rw="$2" '{
 		kib = rw == "randread" ? $6 : $47; iops = rw == "randread" ? $8 : $49
 		n = kib / 4
-		if (n > 0) printf "%d %.1f\n", iops, t / hz * 1e6 / n }' >>"$dir/$1-$2-$3"
+		if (n > 0) printf "%d %.1f\n", iops, t / hz * 1e6 / n }' >>"$dir/$5-$1-$2-$3"
 }
 
 median() { # FILE COLUMN
@@ -120,28 +125,33 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && b + 0 > 0
 echo "UML (Linux $(ls /usr/lib/uml/modules | head -n 1), virtio_uml) with the host's fio on /dev/vda: 4 KiB, libaio, O_DIRECT,"
 echo "$secs s per point, median of $rounds rounds (daemons alternating); 256 MiB tmpfs image, page cache on"
 echo "both sides (vdm-vhost-user virtio-blk,IMAGE; qemu-storage-daemon cache.direct=off, aio=threads);"
-echo "UML on CPU 0, the daemon on CPU 1; us/r = the daemon's CPU per request"
-printf '%-10s %3s | %9s %8s | %9s %8s\n' workload QD "vvu IOPS" "us/r" "qsd IOPS" "us/r"
-for rw in randread randwrite; do
-	for qd in 1 32; do
-		r=1
-		while [ $r -le "$rounds" ]; do
-			point vvu $rw $qd $r
-			point qsd $rw $qd $r
-			r=$((r + 1))
-		done
-	done
-done
+echo "us/r = the daemon's CPU per request"
 ratios=
-for rw in randread randwrite; do
-	for qd in 1 32; do
-		vi=$(median "$dir/vvu-$rw-$qd" 1)
-		vc=$(median "$dir/vvu-$rw-$qd" 2)
-		qi=$(median "$dir/qsd-$rw-$qd" 1)
-		qc=$(median "$dir/qsd-$rw-$qd" 2)
-		printf '%-10s %3s | %9s %8s | %9s %8s\n' $rw $qd "$vi" "$vc" "$qi" "$qc"
-		ratios="$ratios
-ratio uml $rw qd$qd: iops $(ratio "$vi" "$qi") cpu $(ratio "$vc" "$qc")"
+for pl in same-cpu split-cpu; do
+	r=1
+	while [ $r -le "$rounds" ]; do
+		for rw in randread randwrite; do
+			for qd in 1 32; do
+				point vvu $rw $qd $r $pl
+				point qsd $rw $qd $r $pl
+			done
+		done
+		r=$((r + 1))
+	done
+	echo
+	[ $pl = same-cpu ] && echo "placement same-cpu: UML and the daemon on CPU 0" ||
+		echo "placement split-cpu: UML on CPU 0, the daemon on CPU 1"
+	printf '%-10s %3s | %9s %8s | %9s %8s\n' workload QD "vvu IOPS" "us/r" "qsd IOPS" "us/r"
+	for rw in randread randwrite; do
+		for qd in 1 32; do
+			vi=$(median "$dir/$pl-vvu-$rw-$qd" 1)
+			vc=$(median "$dir/$pl-vvu-$rw-$qd" 2)
+			qi=$(median "$dir/$pl-qsd-$rw-$qd" 1)
+			qc=$(median "$dir/$pl-qsd-$rw-$qd" 2)
+			printf '%-10s %3s | %9s %8s | %9s %8s\n' $rw $qd "$vi" "$vc" "$qi" "$qc"
+			ratios="$ratios
+ratio uml $rw qd$qd: iops $(ratio "$vi" "$qi") cpu $(ratio "$vc" "$qc") ($pl)"
+		done
 	done
 done
 echo "${ratios#?}"

@@ -168,9 +168,11 @@ static int net_ring_started(struct vvu_daemon *dm, struct vvu_ring *r, uint64_t 
 		v->dropped_relayout++;
 	}
 	ret = vbsu_net_configure(&v->be, vnet_hdr_len(features),
-				 features >> VIRTIO_NET_F_MRG_RXBUF & 1, vnet_tap_offloads(features));
+				 features >> VIRTIO_NET_F_MRG_RXBUF & 1,
+				 vnet_tap_offloads(features));
 	if (ret) {
-		snprintf(err, errlen, "cannot configure the TAP %s: %s", v->be.ifname, strerror(-ret));
+		snprintf(err, errlen, "cannot configure the TAP %s: %s", v->be.ifname,
+			 strerror(-ret));
 		return ret;
 	}
 	v->configured = features;
