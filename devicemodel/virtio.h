@@ -246,6 +246,14 @@ void virtio_queue_done(struct virtio_queue *q);
 void virtio_queue_serve(struct virtio_queue *q);
 
 /*
+ * Completions of q just went to the driver, which is likely to post again
+ * soon: a hold-off that was only waiting for its deadline (requests were in
+ * flight) looks at the ring every tick from now on, for a window.  Call it
+ * after setting device_busy.
+ */
+void virtio_queue_completions_sent(struct virtio_queue *q);
+
+/*
  * A device-paced queue ran out of guest buffers: ask the driver for a kick
  * and look once more, since buffers posted before it saw the request get no
  * kick of their own.  True when there are buffers after all.

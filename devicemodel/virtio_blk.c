@@ -251,6 +251,7 @@ static void blk_reaped(void *arg, int fd, uint32_t events)
 		/* A driver that just got completions posts again soon: look at
 		 * the ring often, as if nothing were in flight. */
 		q->device_busy = b->be.inflight > 0 && q->vq.used_idx == used_before[i];
+		virtio_queue_completions_sent(q);
 		if (q->host_blocked || (q->enabled && vq_has_work(&q->vq))) {
 			q->host_blocked = false;
 			virtio_queue_serve(q);
