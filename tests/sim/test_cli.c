@@ -119,8 +119,10 @@ int main(void)
 	bad("passthru with an acrn-dm option vdm lacks",
 	    (const char *const[]){ "--hsm", "acrn", "-s", "6,passthru,0/5/0,d3hot_reset", NULL },
 	    "'d3hot_reset'");
-	bad("acrn-dm's --ovmf", (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
-	    "'--ovmf': vdm does not load firmware");
+	/* --ovmf itself: tests/acrn/test_ovmf. */
+	bad("acrn-dm's --ovmf with a missing image",
+	    (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
+	    "--ovmf: image /usr/share/acrn/bios/OVMF.fd: No such file");
 	bad("-l off ACRN", (const char *const[]){ "-l", "com1,stdio", NULL },
 	    "only the ACRN back-end leaves the COM ports");
 	bad("-l com3", (const char *const[]){ "-l", "com3,stdio", NULL }, "com1,BACKEND or com2");
