@@ -77,7 +77,8 @@ void cli_usage(FILE *f)
 		"                        ACRN: the physical CPUs (by local APIC ID, as acrn-dm)\n"
 		"                        the VM's vCPUs run on\n"
 		"      --hsm qemu|sim[:SOCKET]|acrn[:/DEVICE]\n"
-		"                        hypervisor back-end (default %s).  qemu starts\n"
+		"                        hypervisor back-end (default %s; acrn when vdm is\n"
+		"                        started as acrn-dm).  qemu starts\n"
 		"                        QEMU-COMMAND with one x-pci-proxy-dev per function\n"
 		"                        and guest RAM of -m SIZE; sim listens for the test\n"
 		"                        driver on SOCKET; acrn creates a User VM through\n"
@@ -282,7 +283,7 @@ static bool acrn_only_emulation(const char *name)
 {
 	static const char *const names[] = {
 		"ahci", "ahci-cd", "ahci-hd", "amd_hostbridge", "dummy", "igd-lpc", "ivshmem",
-		"lpc", "npk", "pci-gvt", "uart", "virtio-audio", "virtio-coreu",
+		"npk", "pci-gvt", "uart", "virtio-audio", "virtio-coreu",
 		"virtio-gpio", "virtio-gpu", "virtio-hdcp", "virtio-heci", "virtio-hyper_dmabuf",
 		"virtio-i2c", "virtio-input", "virtio-ipu", "virtio-rpmb", "wdt-i6300esb", "xhci",
 	};
@@ -448,6 +449,12 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 	memset(o, 0, sizeof(*o));
 	o->ram_size = VDM_DEFAULT_RAM;
 	o->hsm = VDM_DEFAULT_HSM;
+	/* Started as acrn-dm (a link ACRN's launch scripts find by that
+	 * name), vdm is on ACRN: the acrn back-end unless --hsm says else. */
+	const char *prog = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+
+	if (argc > 0 && argv[0] && !strcmp(prog ? prog + 1 : argv[0], "acrn-dm"))
+		o->hsm = "acrn";
 	opterr = 0; /* we print our own one-line messages */
 	optind = 1;
 	for (;;) {

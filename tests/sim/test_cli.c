@@ -98,8 +98,8 @@ int main(void)
 	    "one PCI bus");
 	bad("four address parts", (const char *const[]){ "-s", "0:1:2:3,hostbridge", NULL },
 	    "[BUS:]SLOT[:FUNC]");
-	bad("an acrn-dm emulation vdm lacks", (const char *const[]){ "-s", "1:0,lpc", NULL },
-	    "'lpc' is an acrn-dm emulation");
+	bad("an acrn-dm emulation vdm lacks", (const char *const[]){ "-s", "7,xhci,1-2", NULL },
+	    "'xhci' is an acrn-dm emulation");
 	bad("-k off ACRN", (const char *const[]){ "-k", "/boot/bzImage", NULL },
 	    "only the ACRN back-end has vdm load the guest");
 	bad("-r without -k", (const char *const[]){ "-r", "/boot/initrd.img", NULL },
