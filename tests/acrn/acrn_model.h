@@ -88,6 +88,7 @@ struct acrn_model_boot {
 	/* OVMF (ovmf= options): where the image starts in guest memory. */
 	bool firmware;
 	uint64_t fw_gpa, fw_len;
+	char vars_head[17]; /* the NV store's first bytes as found, printable ones */
 };
 
 void acrn_model_boot_report(struct acrn_model *m, struct acrn_model_boot *out);

@@ -270,6 +270,8 @@ static void check_ovmf(struct acrn_model *m)
 
 	if (!g || memcmp(g, want, b->fw_len))
 		problem(m, "the firmware ending at 4 GiB is not the file's bytes");
+	for (int i = 0; g && i < 16 && g[i]; i++)
+		b->vars_head[i] = g[i] >= 0x20 && g[i] < 0x7f ? (char)g[i] : '.';
 	/* Real mode, CS a present code segment whose base + IP is the reset
 	 * vector, 16 bytes below the top. */
 	if ((r->cr0 & 1) || (r->cr0 & 0x80000000u) || r->cs_limit != 0xffff ||
@@ -317,11 +319,12 @@ void model_boot_check_locked(struct acrn_model *m)
 		check_ovmf(m);
 		hsm_log(m->vm, HSM_LOG_INFO,
 			"acrn model: boot check: %s (OVMF, %llu bytes from %#llx, entry %#llx:%#llx, "
-			"%llu MiB RAM in e820, %u ACPI tables, %u processors in the MADT)",
+			"%llu MiB RAM in e820, %u ACPI tables, %u processors in the MADT, vars "
+			"start \"%s\")",
 			b->problems ? "FAILED" : "passed", (unsigned long long)b->fw_len,
 			(unsigned long long)b->fw_gpa, (unsigned long long)r->cs_base,
 			(unsigned long long)r->rip, (unsigned long long)(b->e820_ram >> 20),
-			b->acpi_tables, b->madt_cpus);
+			b->acpi_tables, b->madt_cpus, b->vars_head);
 		return;
 	}
 	if (!(r->cr0 & 1) || (r->cr0 & 0x80000000u))

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,6 +274,8 @@ static void runs(const char *code, const char *image)
 	drv_check(strstr(log, "guest rebooted (1 so far)") &&
 			  strstr(log, "the firmware wrote \"VDM-TEST-1\""),
 		  "the guest rebooted after the firmware wrote VDM-TEST-1 into its vars");
+	drv_check(strstr(log, "vars start \"VDM-TEST-1\")") != NULL,
+		  "after the reboot the firmware finds the vars it left (written back, loaded again)");
 	drv_check(starts_with(vars, "VDM-TEST-2"),
 		  "after SIGTERM the vars file holds the second pause's mark (the first went back "
 		  "at the reboot and was loaded again: the second boot check compared it)");
@@ -287,6 +290,8 @@ static void runs(const char *code, const char *image)
 	drv_check(st == 0 && count(log, "boot check: passed (OVMF") == 2,
 		  "--ovmf code=,vars= (acrn-dm-parameters.rst): boots, reboots, the check passes");
 	drv_check(same_files(vars, DEB_VARS), "without w the vars file is untouched");
+	drv_check(!strstr(log, "vars start \"VDM-TEST-1\")"),
+		  "and after the reboot the firmware finds the file's vars, not what it left");
 
 	/* One image, as ACRN's OVMF.fd (launch_user_vm_id2.sh's --ovmf PATH). */
 	snprintf(img, sizeof(img), "%s/OVMF.fd", dir);
@@ -401,7 +406,15 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "cat %s %s > %s", DEB_VARS, DEB_CODE, image);
 	if (system(cmd))
 		return 99;
-	runs(DEB_CODE, image);
+	/* A copy of the code, writable, to show vdm leaves it alone. */
+	char code[200];
+	struct stat st;
+
+	snprintf(code, sizeof(code), "%s/CODE.fd", dir);
+	if (stat(DEB_CODE, &st))
+		return 99;
+	make_file(code, (size_t)st.st_size, 0, DEB_CODE);
+	runs(code, image);
 	refusals(DEB_CODE, image);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
