@@ -16,6 +16,9 @@
  * RSDP (0xE0000-0xFFFFF), reserved in the e820 map. */
 #define ACPI_RSDP_GPA 0xe0000ULL
 #define ACPI_AREA_END 0x100000ULL
+/* The tables stop below 0xEF000, where acrn-dm puts OVMF's e820 table
+ * (boot_ovmf.h). */
+#define ACPI_TABLES_END 0xef000ULL
 /* The PM1 block (platform_reset.c serves it) and the SCI's interrupt. */
 #define ACPI_PM1A_EVT_PORT 0x400
 #define ACPI_PM1A_CNT_PORT 0x404

@@ -8,13 +8,16 @@
  * RAM, CR0 (protected mode, no paging) and the GDT's descriptors behind CS
  * and DS (flat 4 GiB code and data), and, when the zero page names an
  * RSDP, the ACPI tables (checksums from the RSDP through the XSDT to the
- * FADT's DSDT, one MADT processor per vCPU).  Each disagreement is a protocol
+ * FADT's DSDT, one MADT processor per vCPU).  A VM given OVMF (the ovmf=
+ * options) is checked as firmware finds it instead: check_ovmf.  Each
+ * disagreement is a protocol
  * violation; the findings are kept for tests (acrn_model_boot_report).
  */
 #include "acrn_model_internal.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Host pointer for [gpa, gpa + len) inside one SET_MEMSEG segment. */
 static const uint8_t *guest(const struct acrn_model *m, uint64_t gpa, uint64_t len)
@@ -150,6 +153,157 @@ static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 		problem(m, "the MADT has no IOAPIC");
 }
 
+/*
+ * An e820 map of entries (20 bytes each, at most max): in order, not
+ * overlapping; RAM entries inside the segments; the segments covered
+ * exactly (RAM, or reserved: the legacy window, firmware memory); the
+ * segment at fw_gpa (firmware memory, 0: none) not reported as RAM.
+ */
+static void check_e820(struct acrn_model *m, const uint8_t *table, unsigned entries,
+		       unsigned max, uint64_t fw_gpa)
+{
+	struct acrn_model_boot *b = &m->boot;
+	uint64_t covered = 0, segs = 0, last_end = 0;
+
+	for (int i = 0; i < m->nsegs; i++)
+		segs += m->segs[i].len;
+	if (entries == 0 || entries > max)
+		problem(m, "the e820 map has no entries, or more than it holds");
+	for (unsigned i = 0; i < entries && i < max; i++) {
+		const uint8_t *e = table + 20 * i;
+		uint64_t addr = le(e, 8), len = le(e + 8, 8);
+		uint32_t type = (uint32_t)le(e + 16, 4);
+
+		if (len == 0 || addr + len < addr || addr < last_end) {
+			problem(m, "e820 entries empty, wrapping, overlapping or out of order");
+			break;
+		}
+		last_end = addr + len;
+		if (type == 1 && !guest(m, addr, len))
+			problem(m, "an e820 RAM entry is not guest RAM");
+		if (type == 1 && fw_gpa && addr + len > fw_gpa && addr < 1ULL << 32)
+			problem(m, "the e820 map reports the firmware's memory as RAM");
+		if (type == 1)
+			b->e820_ram += len;
+		if (guest(m, addr, len))
+			covered += len;
+	}
+	if (covered != segs)
+		problem(m, "the e820 map does not describe exactly the guest RAM mapped");
+}
+
+/* ---- OVMF (the ovmf= options) ---- */
+
+#define FW_TOP (1ULL << 32)
+#define FW_E820 0xef000ULL
+
+/* A file's bytes into buf (at most cap); its length, or -1. */
+static long read_fw(const char *path, uint8_t *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(buf, 1, cap, f) : 0;
+	bool more = f && fgetc(f) != EOF;
+
+	if (f)
+		fclose(f);
+	return !f || more ? -1 : (long)n;
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+/* Bytes of firmware the VM was given (image, or vars + code). */
+static long fw_len(const struct acrn_model *m)
+{
+	if (m->ovmf_image[0])
+		return file_size(m->ovmf_image);
+	long v = file_size(m->ovmf_vars), c = file_size(m->ovmf_code);
+
+	return v < 0 || c < 0 ? -1 : v + c;
+}
+
+void model_ovmf_mark_locked(struct acrn_model *m)
+{
+	long len = fw_len(m);
+	char mark[48];
+	int n = snprintf(mark, sizeof(mark), "%s-%u", m->ovmf_mark, ++m->marks);
+	uint8_t *nv = len > 0 ? (uint8_t *)guest(m, FW_TOP - (uint64_t)len, (uint64_t)n + 1)
+			      : NULL;
+
+	if (nv)
+		memcpy(nv, mark, (size_t)n + 1);
+	hsm_log(m->vm, HSM_LOG_INFO, "acrn model: the firmware wrote \"%s\" into its vars%s", mark,
+		nv ? "" : " (NOT: no firmware memory)");
+}
+
+/*
+ * A VM started in OVMF: the files' bytes end at 4 GiB, the boot CPU is at
+ * the reset vector 16 bytes below (real mode), the e820 table at 0xEF000
+ * ("820", count, entries) describes the memory mapped with the firmware's
+ * reserved, and an RSDP in the BIOS area leads to good ACPI tables.
+ */
+static void check_ovmf(struct acrn_model *m)
+{
+	static uint8_t want[4 << 20];
+	struct acrn_model_boot *b = &m->boot;
+	const struct acrn_regs *r = &m->boot_regs.vcpu_regs;
+	long a, c = 0;
+
+	b->firmware = true;
+	if (m->ovmf_image[0]) {
+		a = read_fw(m->ovmf_image, want, sizeof(want));
+	} else {
+		a = read_fw(m->ovmf_vars, want, sizeof(want));
+		c = a < 0 ? -1 : read_fw(m->ovmf_code, want + a, sizeof(want) - (size_t)a);
+	}
+	if (a <= 0 || c < 0) {
+		problem(m, "the model cannot read the firmware files it was given");
+		return;
+	}
+	b->fw_len = (uint64_t)(a + c);
+	b->fw_gpa = FW_TOP - b->fw_len;
+	const uint8_t *g = guest(m, b->fw_gpa, b->fw_len);
+
+	if (!g || memcmp(g, want, b->fw_len))
+		problem(m, "the firmware ending at 4 GiB is not the file's bytes");
+	for (int i = 0; g && i < 16 && g[i]; i++)
+		b->vars_head[i] = g[i] >= 0x20 && g[i] < 0x7f ? (char)g[i] : '.';
+	/* Real mode, CS a present code segment whose base + IP is the reset
+	 * vector, 16 bytes below the top. */
+	if ((r->cr0 & 1) || (r->cr0 & 0x80000000u) || r->cs_limit != 0xffff ||
+	    (r->cs_ar & 0x98) != 0x98 || r->cs_base + r->rip != FW_TOP - 16 || r->rip > 0xffff)
+		problem(m, "the boot CPU is not at the reset vector in real mode");
+
+	const uint8_t *t = guest(m, FW_E820, 8);
+	unsigned n = t ? (unsigned)le(t + 4, 4) : 0, max = (unsigned)((0x100000 - FW_E820 - 8) / 20);
+	uint64_t fw_seg = 0;
+
+	for (int i = 0; i < m->nsegs; i++)
+		if (b->fw_gpa >= m->segs[i].gpa && b->fw_gpa < m->segs[i].gpa + m->segs[i].len)
+			fw_seg = m->segs[i].gpa;
+	if (!t || memcmp(t, "820", 4) || n > max || !guest(m, FW_E820 + 8, (uint64_t)n * 20))
+		problem(m, "no e820 table (\"820\", count, entries) at 0xEF000");
+	else
+		check_e820(m, t + 8, n, max, fw_seg);
+
+	uint64_t rsdp = 0;
+
+	for (uint64_t at = 0xe0000; at < 0x100000 && !rsdp; at += 16) {
+		const uint8_t *p = guest(m, at, 8);
+
+		if (p && !memcmp(p, "RSD PTR ", 8))
+			rsdp = at;
+	}
+	if (!rsdp)
+		problem(m, "no RSDP in the BIOS area (0xE0000-0xFFFFF)");
+	else
+		check_acpi(m, rsdp);
+}
+
 void model_boot_check_locked(struct acrn_model *m)
 {
 	struct acrn_model_boot *b = &m->boot;
@@ -161,6 +315,18 @@ void model_boot_check_locked(struct acrn_model *m)
 	b->checked = true;
 	b->rip = r->rip;
 	b->rsi = rsi;
+	if (m->ovmf_image[0] || m->ovmf_vars[0]) {
+		check_ovmf(m);
+		hsm_log(m->vm, HSM_LOG_INFO,
+			"acrn model: boot check: %s (OVMF, %llu bytes from %#llx, entry %#llx:%#llx, "
+			"%llu MiB RAM in e820, %u ACPI tables, %u processors in the MADT, vars "
+			"start \"%s\")",
+			b->problems ? "FAILED" : "passed", (unsigned long long)b->fw_len,
+			(unsigned long long)b->fw_gpa, (unsigned long long)r->cs_base,
+			(unsigned long long)r->rip, (unsigned long long)(b->e820_ram >> 20),
+			b->acpi_tables, b->madt_cpus, b->vars_head);
+		return;
+	}
 	if (!(r->cr0 & 1) || (r->cr0 & 0x80000000u))
 		problem(m, "CR0: not protected mode without paging");
 	if (r->cs_base || r->cs_limit != 0xffffffffu || !flat_descriptor(m, r, r->cs_sel, true))
@@ -198,35 +364,7 @@ void model_boot_check_locked(struct acrn_model *m)
 	if (b->initrd_size && !guest(m, b->initrd_gpa, b->initrd_size))
 		problem(m, "the initrd is not in guest RAM");
 
-	/* e820: at most 128 entries, in order, not overlapping; RAM entries
-	 * inside the segments, and the segments covered exactly (RAM or the
-	 * reserved legacy window). */
-	unsigned entries = zp[0x1e8];
-	uint64_t covered = 0, segs = 0, last_end = 0;
-
-	for (int i = 0; i < m->nsegs; i++)
-		segs += m->segs[i].len;
-	if (entries == 0 || entries > 128)
-		problem(m, "the e820 map has no entries, or more than 128");
-	for (unsigned i = 0; i < entries && i < 128; i++) {
-		const uint8_t *e = zp + 0x2d0 + 20 * i;
-		uint64_t addr = le(e, 8), len = le(e + 8, 8);
-		uint32_t type = (uint32_t)le(e + 16, 4);
-
-		if (len == 0 || addr + len < addr || addr < last_end) {
-			problem(m, "e820 entries empty, wrapping, overlapping or out of order");
-			break;
-		}
-		last_end = addr + len;
-		if (type == 1 && !guest(m, addr, len))
-			problem(m, "an e820 RAM entry is not guest RAM");
-		if (type == 1)
-			b->e820_ram += len;
-		if (guest(m, addr, len))
-			covered += len;
-	}
-	if (covered != segs)
-		problem(m, "the e820 map does not describe exactly the guest RAM mapped");
+	check_e820(m, zp + 0x2d0, zp[0x1e8], 128, 0);
 	if (le(zp + 0x070, 8))
 		check_acpi(m, le(zp + 0x070, 8));
 	hsm_log(m->vm, HSM_LOG_INFO,

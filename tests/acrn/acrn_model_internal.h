@@ -74,6 +74,12 @@ struct acrn_model {
 	bool have_boot_regs;             /* SET_VCPU_REGS for vCPU 0 came */
 	struct acrn_vcpu_regs boot_regs;
 	struct acrn_model_boot boot;     /* the boot check's findings */
+	/* ovmf=PATH or ovmf_vars=PATH,ovmf_code=PATH: the firmware the VM is
+	 * to start in (the boot check compares guest memory with the files);
+	 * ovmf_mark=TEXT: the "firmware" writes TEXT-N into its NV store at
+	 * the VM's Nth pause, as OVMF changes a variable. */
+	char ovmf_image[256], ovmf_vars[256], ovmf_code[256], ovmf_mark[32];
+	unsigned marks;
 	/* assigned=B/D/F: host functions the hypervisor gave other VMs */
 	int ntaken;
 	uint16_t taken[MODEL_MAX_TAKEN];
@@ -159,5 +165,7 @@ void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
 /* START_VM after SET_VCPU_REGS: check what the device model loaded
  * (acrn_model_boot.c); disagreements are violations. */
 void model_boot_check_locked(struct acrn_model *m);
+/* PAUSE_VM of a running VM with ovmf_mark: write the next mark.  Lock held. */
+void model_ovmf_mark_locked(struct acrn_model *m);
 
 #endif /* VDM_ACRN_MODEL_INTERNAL_H */
