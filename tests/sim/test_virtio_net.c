@@ -16,8 +16,9 @@
  * With VDM_TEST_NET_DAEMON set (by vdm_vhost_user_net.sh) the TAP is
  * vdm-vhost-user's, and vdm's NIC is routed to it (vhost=user:): the same
  * traffic, then a transmit chain too short for a frame (the daemon drops
- * the ring, logs why and goes on), then a second vdm on the same daemon
- * (the TAP stayed open) with the same traffic again.
+ * the ring, logs why and goes on), then frames sent to the TAP while no
+ * front-end is connected, and a second vdm on the same daemon (the TAP
+ * stayed open): those frames first, in order, then the same traffic again.
  */
 #include "drv.h"
 #include "drv_virtio.h"
@@ -305,6 +306,10 @@ static void rx_filter(struct net *n, int ps, const uint8_t *host_mac)
 		  "VLAN commands (not offered) are answered ERR");
 }
 
+/* Frames put on the TAP while no front-end had the daemon (tags 0x60..):
+ * they waited in the TAP and must be the first the next guest gets. */
+static int waited_frames;
+
 static void traffic(struct net *n, int ps)
 {
 	uint8_t f[9000], got[9000], host_mac[6];
@@ -313,6 +318,21 @@ static void traffic(struct net *n, int ps)
 	for (int i = 0; i < NRX; i++)
 		post_rx(n, i);
 	drv_virtio_kick(&n->v, 0);
+	if (waited_frames) {
+		int arrived = 0;
+
+		while (arrived < waited_frames &&
+		       (len = recv_frame(n, got, sizeof(got), &nb, 3000)) >= 15) {
+			if (got[12] != 0x88 || got[13] != 0xb5)
+				continue; /* the kernel's own */
+			if (got[14] != 0x60 + arrived)
+				break;
+			arrived++;
+		}
+		drv_check(arrived == waited_frames,
+			  "the %d frames sent while no front-end had the daemon waited in the TAP "
+			  "and arrive first, in order (%d)", waited_frames, arrived);
+	}
 
 	/* ARP: the kernel answers who-has 10.0.0.1. */
 	drv_check(send_frame(n, f, arp_request(n, f)), "ARP request transmitted");
@@ -522,8 +542,17 @@ int main(void)
 	} else
 		snprintf(spec, sizeof(spec), "5,virtio-net,tap=" TAP "%s%s", route ? "," : "",
 			 route ? route : "");
-	for (int round = 1; round <= rounds; round++)
+	for (int round = 1; round <= rounds; round++) {
+		if (round > 1) {
+			static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+			static const uint8_t from[6] = { 0x02, 0, 0, 0, 0, 0x77 };
+
+			waited_frames = 4;
+			for (int i = 0; i < waited_frames; i++)
+				inject(ps, bcast, from, (uint8_t)(0x60 + i));
+		}
 		vdm_round(spec, ps, daemon, dlog, round);
+	}
 	if (daemon > 0) {
 		int st;
 
