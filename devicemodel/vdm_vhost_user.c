@@ -14,9 +14,9 @@
  * on each kick through the emulation's hooks (vdm_vhost_user.h: virtio-rnd
  * here, virtio-blk, virtio-console and virtio-net in their own files).  A
  * front-end that goes away, or is dropped for a bad message, leaves the
- * daemon waiting for the next, with the back-end's state kept.  SIGINT/SIGTERM flush, remove
- * the socket and end it with status 0; bad arguments exit 2, a start-up
- * failure 1.
+ * daemon waiting for the next, with the back-end's state kept.
+ * SIGINT/SIGTERM flush, remove the socket and end it with status 0; bad
+ * arguments exit 2, a start-up failure 1.
  */
 #include "vdm_vhost_user.h"
 #include "devemu.h"

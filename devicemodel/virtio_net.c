@@ -20,6 +20,10 @@
  * Receive is paced by the guest: the TAP is read only while the guest has
  * buffers posted; when it has none, the TAP watch is dropped until the guest
  * kicks the receive queue, so vdm neither spins nor drops frames.
+ *
+ * vdm-vhost-user serves the same NIC to other VMMs: the options, TAP
+ * set-up, features and MAC it takes from here are at the end of this file
+ * (virtio_net.h).
  */
 #include "devemu.h"
 #include "virtio.h"
