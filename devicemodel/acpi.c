@@ -45,7 +45,6 @@
 #define MADT_ISO 2
 #define MADT_LAPIC_NMI 4
 #define ISO_ACTIVE_LOW_LEVEL 0x000f
-#define IOAPIC_ID 0xfe /* above any vCPU's APIC ID */
 
 struct table {
 	uint8_t b[1024];
@@ -131,7 +130,7 @@ static size_t build_madt(uint8_t *t, unsigned vcpus)
 	}
 	t[n] = MADT_IOAPIC;
 	t[n + 1] = 12;
-	t[n + 2] = IOAPIC_ID;
+	t[n + 2] = ACPI_IOAPIC_ID;
 	put(t + n + 4, ACPI_IOAPIC_GPA, 4);
 	put(t + n + 8, 0, 4); /* GSI base */
 	n += 12;

@@ -12,6 +12,7 @@
 
 #include "acpi.h"
 #include "log.h"
+#include "mptable.h"
 
 #include <stdio.h>
 #include <linux/pci_regs.h>
@@ -77,6 +78,8 @@ int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen)
 	int ret = acpi_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes,
 			     &pr->boot->acpi_rsdp, err, errlen);
 
+	if (!ret)
+		ret = mptable_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes, err, errlen);
 	if (!ret)
 		ret = boot_linux_load(pr->vm, pr->boot, &cpu, err, errlen);
 	if (!ret)

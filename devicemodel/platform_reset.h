@@ -40,9 +40,9 @@ struct platform_reset {
 bool platform_reset_ioreq(struct platform_reset *pr, struct hsm_ioreq *req);
 
 /*
- * Load pr->boot's guest: the ACPI tables (acpi.c), the kernel (boot_linux.c)
- * and the boot CPU's state (hsm_set_boot_cpu).  At start and at each
- * reboot.  Returns 0 or a negative errno with one line in err.
+ * Load pr->boot's guest: the ACPI tables (acpi.c), the MP table
+ * (mptable.c), the kernel (boot_linux.c) and the boot CPU's state
+ * (hsm_set_boot_cpu).  At start and at each reboot.  Returns 0 or a negative errno with one line in err.
  */
 int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen);
 

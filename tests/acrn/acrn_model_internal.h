@@ -160,4 +160,23 @@ void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
  * (acrn_model_boot.c); disagreements are violations. */
 void model_boot_check_locked(struct acrn_model *m);
 
+/* ---- acrn_model_boot.c, for acrn_model_boot_mp.c ---- */
+
+/* Host pointer for [gpa, gpa + len) inside one SET_MEMSEG segment, or NULL. */
+const uint8_t *model_guest(const struct acrn_model *m, uint64_t gpa, uint64_t len);
+/* A little-endian number of bytes bytes. */
+uint64_t model_le(const uint8_t *p, int bytes);
+/* A boot check finding: counted, logged, the first one kept. */
+void model_boot_problem(struct acrn_model *m, const char *what);
+/* Whether len bytes at p sum to 0 (mod 256). */
+bool model_sum_ok(const uint8_t *p, uint64_t len);
+
+/* ---- acrn_model_boot_mp.c ---- */
+
+/* The _PRT entries of the DSDT (len bytes at dsdt) into m->boot.prt. */
+void model_boot_read_prt(struct acrn_model *m, const uint8_t *dsdt, uint64_t len);
+/* Find and check the MP table against the vCPUs, the _PRT read before,
+ * the e820 map of the zero page zp, and the ACPI tables' places. */
+void model_boot_check_mp(struct acrn_model *m, const uint8_t *zp, uint64_t zp_gpa);
+
 #endif /* VDM_ACRN_MODEL_INTERNAL_H */
