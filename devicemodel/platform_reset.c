@@ -108,6 +108,9 @@ static void reboot(void *arg)
 		for (int func = 0; func < PCI_NUM_FUNCS; func++)
 			if (pr->bus->devs[slot][func])
 				pci_bus_reset_function(pr->bus, (uint16_t)(slot << 3 | func));
+	/* acrn-dm starts its RTC afresh at a reset (vm_reset_vdevs). */
+	if (pr->rtc)
+		rtc_init(pr->rtc, pr->vm);
 	if (hsm_reboot(pr->vm, HSM_REBOOT_RESET, err, sizeof(err)) ||
 	    platform_load_guest(pr, err, sizeof(err)) ||
 	    hsm_reboot(pr->vm, HSM_REBOOT_RUN, err, sizeof(err)))

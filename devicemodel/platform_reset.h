@@ -11,6 +11,7 @@
 #include "hsm.h"
 #include "pci.h"
 #include "pci_space.h"
+#include "rtc.h"
 
 #include <stdbool.h>
 
@@ -21,6 +22,7 @@ struct platform_reset {
 	struct pci_space *space;             /* GSIs for INTx, shared with passthrough */
 	uint8_t gsi[PCI_NUM_SLOTS][5];       /* each slot's pin's GSI, once routed */
 	struct boot_linux_args *boot;       /* NULL: no guest to load again */
+	struct rtc *rtc;                     /* set to power-on state at reboot; or NULL */
 	uint8_t reset_control;               /* port 0xCF9 as last written */
 	uint16_t pm1_status, pm1_enable, pm1_control; /* the ACPI PM1 block */
 	bool powered_off;                    /* the guest entered S5: vdm stops */

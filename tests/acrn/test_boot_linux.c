@@ -187,15 +187,18 @@ static void acpi_tables(void)
 	static const struct {
 		const char *file;
 		const char *must; /* in the disassembly */
-	} tables[] = { { "dsdt", "Name (_PRT, Package (0x02)" }, { "facp", "PM1A Control Block Address : 00000404" },
+	} tables[] = { { "dsdt", "Name (_PRT, Package (0x02)" },
+		       { "dsdt", "EisaId (\"PNP0B00\")" },
+		       { "facp", "PM1A Control Block Address : 00000404" },
+		       { "facp", "RTC Century Index : 32" },
 		       { "apic", "Local Apic Address : FEE00000" } };
-	uint64_t where[3][2] = { { rep.dsdt_gpa, rep.dsdt_len },
-				 { rep.fadt_gpa, 276 },
+	uint64_t where[5][2] = { { rep.dsdt_gpa, rep.dsdt_len }, { rep.dsdt_gpa, rep.dsdt_len },
+				 { rep.fadt_gpa, 276 }, { rep.fadt_gpa, 276 },
 				 { rep.madt_gpa, 0 } };
 	const uint8_t *madt = hsm_gpa_to_hva(vm, rep.madt_gpa, 8);
 
-	where[2][1] = madt ? (uint64_t)madt[4] | (uint64_t)madt[5] << 8 : 0;
-	for (int i = 0; i < 3; i++) {
+	where[4][1] = madt ? (uint64_t)madt[4] | (uint64_t)madt[5] << 8 : 0;
+	for (int i = 0; i < 5; i++) {
 		char dsl[200], line[512];
 		bool found = false;
 
