@@ -417,6 +417,13 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 		goto err;
 	}
 
+	if (a->ram_size < HSM_ACRN_MIN_RAM) {
+		snprintf(errbuf, errlen, "%llu MiB of guest RAM is below ACRN's minimum of 128 MiB "
+					 "(acrn-dm's)",
+			 (unsigned long long)(a->ram_size >> 20));
+		ret = -EINVAL;
+		goto err;
+	}
 	if (a->ram_size % ACRN_PAGE) {
 		snprintf(errbuf, errlen, "guest RAM must be a whole number of 4 KiB pages");
 		ret = -EINVAL;

@@ -88,6 +88,10 @@ typedef void (*hsm_log_fn)(int level, const char *msg);
 /* The hypervisor reset one PCI function (for example on a guest reboot). */
 typedef void (*hsm_reset_fn)(void *opaque, uint16_t bdf);
 
+/* The least guest RAM the acrn back-end takes: acrn-dm's minimum for -m
+ * (vm_parse_memsize in ACRN's devicemodel/core/vmmapi.c). */
+#define HSM_ACRN_MIN_RAM (128ULL << 20)
+
 /*
  * A hypervisor that the back-end started (qemu) has ended, or the one it
  * attached to stopped delivering requests (acrn: status 1).  status is what

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RAM (64ULL << 20)
+#define RAM (128ULL << 20)
 
 static char dir[] = "/tmp/vdm-boot-XXXXXX";
 
@@ -430,7 +430,7 @@ int main(void)
 		"console=ttyS0 root=/dev/vda rw quiet", "takes 16 at most");
 	refused("an initrd larger than guest RAM", &fake_good, NULL, (size_t)RAM + 1, NULL,
 		"larger than guest RAM");
-	refused("an initrd that does not fit beside the kernel", &fake_good, NULL, 62u << 20, NULL,
+	refused("an initrd that does not fit beside the kernel", &fake_good, NULL, (size_t)RAM - (2u << 20), NULL,
 		"do not fit");
 	char path[200];
 
