@@ -86,6 +86,12 @@ struct acrn_model {
 	bool client;
 	unsigned client_gen;
 	uint32_t pending; /* slots assigned to the default client */
+	/* CLEAR_VM_IOREQ completed every outstanding request: until the client
+	 * returns from ATTACH_IOREQ_CLIENT again, a NOTIFY_REQUEST_FINISH can
+	 * only be for one of those (a late one), and would complete whatever
+	 * request the vCPU put in the slot since. */
+	bool cleared_since_attach;
+	unsigned resets; /* RESET_VM calls: a vCPU waiting across one was reset */
 	int nsegs;
 	struct model_seg segs[MODEL_MAX_SEGS];
 	int memfd;        /* guest RAM from gpa 0, for the driver */
