@@ -38,7 +38,7 @@ static unsigned from_bcd(unsigned v)
 
 /* The time the registers show, read as register B says, seconds since
  * 1970 (UTC); -1 if a field is out of range. */
-static time_t rtc_time(struct drv *d)
+static time_t rtc_time_once(struct drv *d)
 {
 	unsigned b = cmos_read(d, 0x0b);
 	unsigned f[7] = { cmos_read(d, 0x00), cmos_read(d, 0x02), cmos_read(d, 0x04),
@@ -63,6 +63,17 @@ static time_t rtc_time(struct drv *d)
 			 .tm_year = (int)(f[6] * 100 + f[5]) - 1900 };
 
 	return f[0] > 59 || f[1] > 59 || f[2] > 23 || f[4] < 1 || f[4] > 12 ? -1 : timegm(&tm);
+}
+
+/* As a driver reads it: the fields one by one, again until two reads
+ * agree (a second may end between two fields). */
+static time_t rtc_time(struct drv *d)
+{
+	time_t t = rtc_time_once(d), again;
+
+	for (int i = 0; i < 3 && (again = rtc_time_once(d)) != t; i++)
+		t = again;
+	return t;
 }
 
 /* Within a few seconds of the host's clock (the reads take a moment). */
