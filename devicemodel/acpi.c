@@ -280,7 +280,7 @@ int acpi_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_route *
 	uint64_t dsdt_at = (madt_at + madt_len + 15) & ~15ULL;
 
 	aml_init(&dsdt);
-	if (build_dsdt(&dsdt, low_top, routes, nroutes) || dsdt_at + dsdt.len > ACPI_AREA_END) {
+	if (build_dsdt(&dsdt, low_top, routes, nroutes) || dsdt_at + dsdt.len > ACPI_TABLES_END) {
 		aml_free(&dsdt);
 		snprintf(err, errlen, "ACPI tables: cannot build the DSDT");
 		return -ENOMEM;

@@ -13,10 +13,13 @@
 #include <stddef.h>
 
 /* Where the tables go: the BIOS area a guest without EFI searches for the
- * RSDP (0xE0000-0xFFFFF), reserved in the e820 map; they end below 0xF0000,
- * where the MP table starts (mptable.h). */
+ * RSDP (0xE0000-0xFFFFF), reserved in the e820 map.  The MP table is at
+ * 0xF0000 (mptable.h), above OVMF's e820 table. */
 #define ACPI_RSDP_GPA 0xe0000ULL
-#define ACPI_AREA_END 0xf0000ULL
+#define ACPI_AREA_END 0x100000ULL
+/* The tables stop below 0xEF000, where acrn-dm puts OVMF's e820 table
+ * (boot_ovmf.h). */
+#define ACPI_TABLES_END 0xef000ULL
 /* The PM1 block (platform_reset.c serves it) and the SCI's interrupt. */
 #define ACPI_PM1A_EVT_PORT 0x400
 #define ACPI_PM1A_CNT_PORT 0x404

@@ -18,6 +18,8 @@
  */
 #include "boot_linux.h"
 
+#include "e820.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,10 +52,6 @@
 #define HDR_INIT_SIZE 0x260
 #define LOADED_HIGH 0x01
 #define CAN_USE_HEAP 0x80
-#define E820_RAM 1
-#define E820_RESERVED 2
-#define LEGACY_HOLE_START 0xa0000ULL
-#define LEGACY_HOLE_END 0x100000ULL
 /* The oldest protocol with cmdline_size and a 32-bit entry we can trust. */
 #define MIN_PROTOCOL 0x0206
 
@@ -70,12 +68,6 @@ static uint16_t rd16(const uint8_t *p)
 static void wr32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
@@ -139,47 +131,22 @@ static bool to_guest(struct hsm_vm *vm, uint64_t gpa, const void *src, size_t le
 	return true;
 }
 
-/* The e820 map into the zero page: guest RAM, the legacy hole reserved. */
+/* The e820 map into the zero page (e820.c): guest RAM, the legacy hole
+ * reserved. */
 static int build_e820(struct hsm_vm *vm, uint8_t *zp, uint64_t *low_top, char *err, size_t errlen)
 {
-	struct hsm_mem_region r[16];
-	int nr = hsm_get_mem_regions(vm, r, 16), n = 0;
-	uint8_t *table = zp + ZP_E820_TABLE;
+	struct e820_entry e[ZP_E820_MAX];
+	int n = e820_build(vm, 0, e, ZP_E820_MAX, low_top);
 
-	*low_top = 0;
-	for (int i = 0; i < nr && i < 16; i++) {
-		uint64_t start = r[i].gpa, end = r[i].gpa + r[i].size;
-		struct {
-			uint64_t a, b;
-			uint32_t type;
-		} parts[3];
-		int np = 0;
-
-		if (start == 0)
-			*low_top = end;
-		if (start < LEGACY_HOLE_START && end > LEGACY_HOLE_END) {
-			parts[np++] = (typeof(parts[0])){ start, LEGACY_HOLE_START, E820_RAM };
-			parts[np++] = (typeof(parts[0])){ LEGACY_HOLE_START, LEGACY_HOLE_END,
-							  E820_RESERVED };
-			parts[np++] = (typeof(parts[0])){ LEGACY_HOLE_END, end, E820_RAM };
-		} else {
-			parts[np++] = (typeof(parts[0])){ start, end, E820_RAM };
-		}
-		for (int k = 0; k < np; k++) {
-			if (n == ZP_E820_MAX) {
-				snprintf(err, errlen, "guest RAM has more pieces than an e820 map holds");
-				return -E2BIG;
-			}
-			wr64(table + 20 * n, parts[k].a);
-			wr64(table + 20 * n + 8, parts[k].b - parts[k].a);
-			wr32(table + 20 * n + 16, parts[k].type);
-			n++;
-		}
+	if (n < 0) {
+		snprintf(err, errlen, "guest RAM has more pieces than an e820 map holds");
+		return -E2BIG;
 	}
-	if (*low_top < LEGACY_HOLE_END + BOOT_KERNEL_GPA) {
+	if (*low_top < E820_LEGACY_HOLE_END + BOOT_KERNEL_GPA) {
 		snprintf(err, errlen, "guest RAM at 0 is too small to load a kernel");
 		return -ENOMEM;
 	}
+	e820_write(zp + ZP_E820_TABLE, e, n);
 	zp[ZP_E820_ENTRIES] = (uint8_t)n;
 	return 0;
 }

@@ -21,7 +21,7 @@ enum {
 	OPT_API,
 	OPT_CPU_AFFINITY,
 	OPT_LOGGER,
-	OPT_NOT_YET,   /* acrn-dm options for guest loading: refused by name */
+	OPT_OVMF,
 	OPT_NO_RTVM,   /* acrn-dm's real-time VM options: refused by name */
 	OPT_NO_WINDOWS,
 };
@@ -39,7 +39,7 @@ static const struct option long_opts[] = {
 	{ "ramdisk", required_argument, NULL, 'r' },
 	{ "bootargs", required_argument, NULL, 'B' },
 	{ "lpc", required_argument, NULL, 'l' },
-	{ "ovmf", required_argument, NULL, OPT_NOT_YET },
+	{ "ovmf", required_argument, NULL, OPT_OVMF },
 	{ "logger_setting", required_argument, NULL, OPT_LOGGER },
 	{ "rtvm", no_argument, NULL, OPT_NO_RTVM },
 	{ "lapic_pt", no_argument, NULL, OPT_NO_RTVM },
@@ -67,6 +67,9 @@ void cli_usage(FILE *f)
 		"                        (the x86 boot protocol's 32-bit entry)\n"
 		"  -r, --ramdisk INITRD  ... with this initrd\n"
 		"  -B, --bootargs ARGS   ... and this kernel command line\n"
+		"      --ovmf [w,]PATH | [w,]code=PATH,vars=PATH\n"
+		"                        ACRN: start the VM in OVMF, the image ending at 4 GiB\n"
+		"                        (vars then code); w writes the vars back to their file\n"
 		"  -l, --lpc com1|com2,stdio|pty|socket:PATH\n"
 		"                        ACRN: a 16550 UART at COM1 (0x3f8, IRQ 4) or COM2\n"
 		"                        (0x2f8, IRQ 3) on that host side\n"
@@ -74,7 +77,8 @@ void cli_usage(FILE *f)
 		"                        ACRN: the physical CPUs (by local APIC ID, as acrn-dm)\n"
 		"                        the VM's vCPUs run on\n"
 		"      --hsm qemu|sim[:SOCKET]|acrn[:/DEVICE]\n"
-		"                        hypervisor back-end (default %s).  qemu starts\n"
+		"                        hypervisor back-end (default %s; acrn when vdm is\n"
+		"                        started as acrn-dm).  qemu starts\n"
 		"                        QEMU-COMMAND with one x-pci-proxy-dev per function\n"
 		"                        and guest RAM of -m SIZE; sim listens for the test\n"
 		"                        driver on SOCKET; acrn creates a User VM through\n"
@@ -279,7 +283,7 @@ static bool acrn_only_emulation(const char *name)
 {
 	static const char *const names[] = {
 		"ahci", "ahci-cd", "ahci-hd", "amd_hostbridge", "dummy", "igd-lpc", "ivshmem",
-		"lpc", "npk", "pci-gvt", "uart", "virtio-audio", "virtio-coreu",
+		"npk", "pci-gvt", "uart", "virtio-audio", "virtio-coreu",
 		"virtio-gpio", "virtio-gpu", "virtio-hdcp", "virtio-heci", "virtio-hyper_dmabuf",
 		"virtio-i2c", "virtio-input", "virtio-ipu", "virtio-rpmb", "wdt-i6300esb", "xhci",
 	};
@@ -445,6 +449,12 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 	memset(o, 0, sizeof(*o));
 	o->ram_size = VDM_DEFAULT_RAM;
 	o->hsm = VDM_DEFAULT_HSM;
+	/* Started as acrn-dm (a link ACRN's launch scripts find by that
+	 * name), vdm is on ACRN: the acrn back-end unless --hsm says else. */
+	const char *prog = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+
+	if (argc > 0 && argv[0] && !strcmp(prog ? prog + 1 : argv[0], "acrn-dm"))
+		o->hsm = "acrn";
 	opterr = 0; /* we print our own one-line messages */
 	optind = 1;
 	for (;;) {
@@ -521,13 +531,15 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 			o->have_uart[unit] = true;
 			break;
 		}
-		case OPT_NOT_YET:
-			/* acrn-dm's firmware loading. */
-			snprintf(err, errlen,
-				 "'%s': vdm does not load firmware yet (it loads a Linux kernel with "
-				 "-k)",
-				 argv[optind - (optarg && optarg == argv[optind - 1] ? 2 : 1)]);
-			return -EINVAL;
+		case OPT_OVMF:
+			if (o->have_ovmf) {
+				snprintf(err, errlen, "--ovmf is given twice");
+				return -EINVAL;
+			}
+			if (ovmf_parse(&o->ovmf, optarg, err, errlen))
+				return -EINVAL;
+			o->have_ovmf = true;
+			break;
 		case OPT_NO_RTVM:
 			snprintf(err, errlen,
 				 "'%s': vdm does not serve real-time VMs (LAPIC pass-through, polled "
@@ -631,6 +643,18 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 			 o->hsm);
 		return -EINVAL;
 	}
+	if (o->have_ovmf && o->kernel) {
+		snprintf(err, errlen,
+			 "--ovmf and -k: acrn-dm would start OVMF and ignore the kernel; give one");
+		return -EINVAL;
+	}
+	if (o->have_ovmf && strncmp(o->hsm, "acrn", 4)) {
+		snprintf(err, errlen,
+			 "--ovmf: only the ACRN back-end has vdm load the guest (with --hsm %s the "
+			 "hypervisor loads its own firmware)",
+			 o->hsm);
+		return -EINVAL;
+	}
 	if (o->cpu_affinity && strncmp(o->hsm, "acrn", 4)) {
 		snprintf(err, errlen, "--cpu_affinity: only the ACRN back-end places vCPUs (--hsm %s)",
 			 o->hsm);
@@ -647,4 +671,7 @@ void cli_free(struct vdm_options *o)
 	for (int i = 0; i < o->ndevs; i++)
 		devemu_free_cfg(o->devs[i].emu, o->devs[i].cfg);
 	o->ndevs = 0;
+	if (o->have_ovmf)
+		ovmf_close(&o->ovmf);
+	o->have_ovmf = false;
 }

@@ -5,6 +5,7 @@
 #ifndef VDM_CLI_H
 #define VDM_CLI_H
 
+#include "boot_ovmf.h"
 #include "chardev.h"
 #include "vdm.h"
 
@@ -24,6 +25,8 @@ struct vdm_options {
 	struct dev_spec devs[VDM_MAX_DEVICES];
 	const char *vm_name;   /* acrn-dm's last argument, or NULL */
 	const char *kernel, *initrd, *bootargs; /* -k, -r, -B: a Linux guest to load */
+	bool have_ovmf;                         /* --ovmf: firmware to start instead */
+	struct ovmf ovmf;
 	bool have_uart[2];                      /* -l com1|com2,BACKEND */
 	struct chardev_spec uart[2];
 	uint64_t cpu_affinity; /* --cpu_affinity: physical CPUs, a bit each; 0 = not given */

@@ -12,6 +12,7 @@
 
 const struct devemu *const devemu_table[] = {
 	&devemu_hostbridge,
+	&devemu_lpc,
 	&devemu_virtio_blk,
 	&devemu_virtio_rnd,
 	&devemu_virtio_console,

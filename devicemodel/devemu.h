@@ -104,6 +104,7 @@ void devemu_free_cfg(const struct devemu *emu, void *cfg);
 extern const struct devemu *const devemu_table[];
 
 extern const struct devemu devemu_hostbridge;
+extern const struct devemu devemu_lpc;
 extern const struct devemu devemu_virtio_blk;
 extern const struct devemu devemu_virtio_rnd;
 extern const struct devemu devemu_virtio_console;

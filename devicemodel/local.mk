@@ -4,6 +4,7 @@ noinst_LIBRARIES += devicemodel/libdm.a
 devicemodel_libdm_a_CPPFLAGS = $(DM_CPPFLAGS)
 devicemodel_libdm_a_SOURCES = \
 	devicemodel/log.h devicemodel/log.c devicemodel/boot_linux.h devicemodel/boot_linux.c \
+	devicemodel/e820.h devicemodel/e820.c devicemodel/boot_ovmf.h devicemodel/boot_ovmf.c \
 	devicemodel/platform_reset.h devicemodel/platform_reset.c \
 	devicemodel/aml.h devicemodel/aml.c devicemodel/acpi.h devicemodel/acpi.c \
 	devicemodel/mptable.h devicemodel/mptable.c devicemodel/rtc.h devicemodel/rtc.c \
@@ -13,9 +14,9 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/pci_space.h devicemodel/pci_space.c \
 	devicemodel/passthru.h devicemodel/passthru.c devicemodel/passthru_opts.c \
 	devicemodel/passthru_host.c \
-	devicemodel/vdm.h devicemodel/devemu.h devicemodel/devemu.c devicemodel/hostbridge.c \
+	devicemodel/vdm.h devicemodel/devemu.h devicemodel/devemu.c devicemodel/hostbridge.c devicemodel/lpc.c \
 	devicemodel/cli.h devicemodel/cli.c \
-	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/virtio_route.c \
+	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/holdoff.h devicemodel/holdoff.c devicemodel/virtio_route.c \
 	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c devicemodel/events.h devicemodel/events.c \
 	devicemodel/unix_listen.h devicemodel/unix_listen.c \
 	devicemodel/virtio_legacy.c devicemodel/virtio_blk.h devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \

@@ -229,9 +229,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vdm: cannot create the event queue: %s\n", strerror(-ret));
 		goto out;
 	}
+	/* The firmware's files before the VM exists: a vars file another VM
+	 * holds stops vdm here. */
+	if (opts.have_ovmf && ovmf_open(&opts.ovmf, err, sizeof(err))) {
+		fprintf(stderr, "vdm: %s\n", err);
+		status = 2;
+		goto out;
+	}
 	struct hsm_vm_config cfg = {
 		.backend = opts.hsm,
 		.ram_size = opts.ram_size,
+		.fw_size = opts.have_ovmf ? ovmf_fw_size(&opts.ovmf) : 0,
 		.name = opts.vm_name ? opts.vm_name : vdm.uuid_str,
 		.vm_name = opts.vm_name,
 		.cpu_affinity = opts.cpu_affinity,
@@ -269,7 +277,8 @@ int main(int argc, char **argv)
 
 	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs, 0 };
 	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
-					     .space = &vdm.space, .boot = opts.kernel ? &boot : NULL };
+					     .space = &vdm.space, .boot = opts.kernel ? &boot : NULL,
+					     .ovmf = opts.have_ovmf ? &opts.ovmf : NULL };
 	/* The RTC of a post-launched VM is the device model's on ACRN. */
 	if (vdm.caps.boot_cpu) {
 		rtc_init(&vdm.rtc, vdm.vm);
@@ -289,6 +298,16 @@ int main(int argc, char **argv)
 		log_info("guest: Linux %s%s%s, ACPI tables at %#llx", opts.kernel,
 			 opts.initrd ? " with " : "", opts.initrd ? opts.initrd : "",
 			 (unsigned long long)boot.acpi_rsdp);
+	}
+	if (opts.have_ovmf) {
+		if (platform_load_guest(&vdm.reset, err, sizeof(err))) {
+			fprintf(stderr, "vdm: %s\n", err);
+			goto out;
+		}
+		log_info("guest: OVMF %s%s%s, ending at 4 GiB%s",
+			 opts.ovmf.image ? opts.ovmf.image : opts.ovmf.code,
+			 opts.ovmf.vars ? " with vars " : "", opts.ovmf.vars ? opts.ovmf.vars : "",
+			 opts.ovmf.writeback ? "; vars written back at reboot and exit" : "");
 	}
 	if (opts.dump_dir && dump_config(&vdm, opts.dump_dir))
 		goto out;
@@ -321,6 +340,13 @@ out:
 	 * libhsm), then the VM. */
 	api_close(api);
 	hsm_stop(vdm.vm);
+	/* The guest is paused: OVMF's vars as it left them go to their file
+	 * (with "w"), as acrn-dm does before it tears devices down. */
+	if (opts.have_ovmf && vdm.vm && ovmf_writeback(&opts.ovmf, vdm.vm, err, sizeof(err)))
+		log_err("%s", err);
+	else if (opts.have_ovmf && opts.ovmf.writeback && opts.ovmf.loaded)
+		log_info("OVMF's vars written back to %s",
+			 opts.ovmf.image ? opts.ovmf.image : opts.ovmf.vars);
 	destroy_devices(&vdm);
 	for (int i = 0; i < UART_MAX; i++)
 		uart_close(&vdm.uarts[i]);

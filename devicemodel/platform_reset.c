@@ -75,13 +75,18 @@ int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen)
 	struct acpi_intx_route routes[PCI_NUM_SLOTS * 4];
 	int nroutes = route_intx(pr, routes, PCI_NUM_SLOTS * 4);
 	struct hsm_boot_cpu cpu;
-	int ret = acpi_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes,
-			     &pr->boot->acpi_rsdp, err, errlen);
+	uint64_t rsdp = 0;
+	int ret = acpi_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes, &rsdp, err, errlen);
 
+	/* acrn-dm writes the MP table whatever it loads next. */
 	if (!ret)
 		ret = mptable_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes, err, errlen);
-	if (!ret)
+	if (!ret && pr->ovmf) {
+		ret = ovmf_load(pr->ovmf, pr->vm, &cpu, err, errlen);
+	} else if (!ret) {
+		pr->boot->acpi_rsdp = rsdp;
 		ret = boot_linux_load(pr->vm, pr->boot, &cpu, err, errlen);
+	}
 	if (!ret)
 		ret = hsm_set_boot_cpu(pr->vm, &cpu, err, errlen);
 	return ret;
@@ -93,14 +98,18 @@ static void reboot(void *arg)
 	char err[256];
 
 	pr->pending = false;
-	if (!pr->boot) {
-		log_info("the guest reset the machine; vdm loaded no guest (-k) to start again: "
+	if (!pr->boot && !pr->ovmf) {
+		log_info("the guest reset the machine; vdm loaded no guest (-k, --ovmf) to start again: "
 			 "stopping");
 		evloop_stop(pr->loop);
 		return;
 	}
 	log_info("the guest reset the machine: rebooting it");
 	if (hsm_reboot(pr->vm, HSM_REBOOT_PAUSE, err, sizeof(err)))
+		goto failed;
+	/* acrn-dm writes OVMF's vars back before it resets anything; the
+	 * load below reads them again from the file. */
+	if (pr->ovmf && ovmf_writeback(pr->ovmf, pr->vm, err, sizeof(err)))
 		goto failed;
 	/* Every function as at power-on; a device finishes the requests it
 	 * has in flight before it forgets its rings (virtio reset). */

@@ -12,6 +12,7 @@
 #define VDM_VIRTIO_H
 
 #include "devemu.h"
+#include "holdoff.h"
 #include "log.h"
 #include "pci.h"
 #include "vbsu.h"
@@ -34,39 +35,12 @@ enum vhost_route_kind {
 	VHOST_ROUTE_AUTO,     /* kernel vhost if its node is there, else VBS-U */
 };
 
-/*
- * What a queue does after it runs empty (virtio_pacing.c): re-enable kicks
- * at once (OFF), or hold them off for a window first and look again from a
- * timer, so a driver that posts again soon needs no kick: a fixed window
- * (FIXED) or one that adapts to how soon the driver comes back and shrinks
- * to nothing on an idle queue (AUTO).  PERIODIC is acrn-dm's poll mode
- * (--virtio_poll): kicks stay off for good and the ring is looked at every
- * `us`.  UNSET takes vdm's default (--virtio_poll, else AUTO).
- */
-enum virtio_poll_mode {
-	VIRTIO_POLL_UNSET = 0,
-	VIRTIO_POLL_AUTO,
-	VIRTIO_POLL_OFF,
-	VIRTIO_POLL_FIXED,
-	VIRTIO_POLL_PERIODIC,
-};
-
-struct virtio_poll {
-	enum virtio_poll_mode mode;
-	uint32_t us;             /* FIXED: the window; PERIODIC: the period */
-};
-
-/* "poll=off|auto|USECS" into *p: 1 when opt was one (applied), 0 when it was
- * not, -EINVAL with a one-line reason in err. */
-int virtio_poll_option(const char *opt, struct virtio_poll *p, char *err, size_t errlen);
 
 /* What a queue has done, for the log and the management of the future. */
 struct virtio_queue_stats {
 	uint64_t busy_ns;        /* time vdm spent serving the queue */
 	uint64_t kicks;          /* notifications from the driver */
 	uint64_t interrupts;     /* used-buffer notifications sent */
-	uint64_t holdoff_hits;   /* a hold-off window found new work: a kick saved */
-	uint64_t holdoff_misses; /* it found none: kicks re-enabled */
 };
 
 struct virtio_queue {
@@ -102,14 +76,8 @@ struct virtio_queue {
 	 * so a hold-off needs no timer ticks meanwhile, only a deadline.
 	 */
 	bool device_busy;
-	/* Notification hold-off after the ring ran empty (virtio_pacing.c). */
-	struct virtio_poll poll;
-	int holdoff_fd;          /* timerfd, -1 until first needed */
-	bool holding;            /* kicks off, the timer will look at the ring */
-	bool holding_busy;       /* ...with requests in flight: one look, at the deadline */
-	uint32_t window_ns;      /* current hold-off window, 0 = none */
-	int64_t kicks_on_ns;     /* when kicks were last re-enabled */
-	int64_t holdoff_start_ns; /* when the current hold-off began */
+	/* Notification hold-off after the ring ran empty (holdoff.h). */
+	struct holdoff holdoff;
 	bool requeued;           /* kick_fd was written by vdm, not the driver */
 	struct virtio_queue_stats stats;
 };
@@ -244,6 +212,14 @@ void virtio_queue_done(struct virtio_queue *q);
  * room (completions reaped, a TAP writable again).
  */
 void virtio_queue_serve(struct virtio_queue *q);
+
+/*
+ * Completions of q just went to the driver, which is likely to post again
+ * soon: a hold-off that was only waiting for its deadline (requests were in
+ * flight) looks at the ring every tick from now on, for a window.  Call it
+ * after setting device_busy.
+ */
+void virtio_queue_completions_sent(struct virtio_queue *q);
 
 /*
  * A device-paced queue ran out of guest buffers: ask the driver for a kick

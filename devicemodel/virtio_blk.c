@@ -251,6 +251,7 @@ static void blk_reaped(void *arg, int fd, uint32_t events)
 		/* A driver that just got completions posts again soon: look at
 		 * the ring often, as if nothing were in flight. */
 		q->device_busy = b->be.inflight > 0 && q->vq.used_idx == used_before[i];
+		virtio_queue_completions_sent(q);
 		if (q->host_blocked || (q->enabled && vq_has_work(&q->vq))) {
 			q->host_blocked = false;
 			virtio_queue_serve(q);
@@ -614,12 +615,13 @@ static void blk_destroy(struct pci_dev *d)
 	if (!vhost) {
 		vbsu_blk_drain(&b->be);
 		struct virtio_queue_stats t = { 0 };
+		uint64_t hits = 0, misses = 0;
 
 		for (int i = 0; i < b->vd.nqueues; i++) {
 			t.kicks += b->vd.queues[i].stats.kicks;
 			t.interrupts += b->vd.queues[i].stats.interrupts;
-			t.holdoff_hits += b->vd.queues[i].stats.holdoff_hits;
-			t.holdoff_misses += b->vd.queues[i].stats.holdoff_misses;
+			hits += b->vd.queues[i].holdoff.hits;
+			misses += b->vd.queues[i].holdoff.misses;
 		}
 		log_info("virtio-blk: %s: %llu requests (%llu failed), %llu served at once, "
 			 "%llu through %s (mean depth %.1f); %llu kicks, %llu interrupts, hold-off %llu hits / "
@@ -629,7 +631,7 @@ static void blk_destroy(struct pci_dev *d)
 			 (unsigned long long)b->be.submitted, vbsu_blk_engine(&b->be),
 			 b->be.submitted ? (double)b->be.depth_sum / (double)b->be.submitted : 0.0,
 			 (unsigned long long)t.kicks, (unsigned long long)t.interrupts,
-			 (unsigned long long)t.holdoff_hits, (unsigned long long)t.holdoff_misses);
+			 (unsigned long long)hits, (unsigned long long)misses);
 	}
 	if (b->reap_watched)
 		evloop_del_fd(b->vd.loop, vbsu_blk_event_fd(&b->be));

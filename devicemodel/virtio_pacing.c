@@ -1,41 +1,21 @@
 /*
  * virtio_pacing.c - when and how long the transport serves a queue: kicks,
  * the passes a kick gets before other devices have their turn, and what
- * happens when a ring runs empty.
- *
- * Re-enabling kicks the moment a ring empties makes a back-end on a CPU of
- * its own take one kick per request, and a kick is a cross-CPU wake-up
- * (tens of microseconds here, against a few on one CPU): throughput then
- * depends on where the scheduler put the processes.  So after a ring runs
- * empty kicks can stay off for a short hold-off window while a timer looks
- * at the ring again; a driver that posts within the window needs no kick.
- * In auto mode the window is learnt per queue, as halt-polling does: it
- * grows when kicks come soon after being re-enabled or a window finds
- * work, and halves when a window finds none, so an idle queue costs one
- * timer expiry and then nothing.  While the device has requests of the
- * queue in flight, their completions look at the ring; the timer then only
- * sets the deadline after which kicks come back on.
+ * happens when a ring runs empty (the hold-off policy of holdoff.h, which
+ * vdm-vhost-user's rings share).
  */
 #include "virtio_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 /* How often one kick drains a queue before yielding to the event loop. */
 #define KICK_PASSES 4
-/* Auto mode: the first window, and the largest it grows to. */
-#define AUTO_START_NS 8000u
-#define AUTO_MAX_NS 64000u
-/* How often a held-off queue's ring is looked at. */
-#define CHECK_NS 4000u
-#define FIXED_MAX_US 1000000u
 
 static int64_t now_ns(void)
 {
@@ -45,139 +25,33 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int virtio_poll_option(const char *opt, struct virtio_poll *p, char *err, size_t errlen)
-{
-	const char *v;
-	char *end;
-
-	if (strncmp(opt, "poll=", 5))
-		return 0;
-	v = opt + 5;
-	if (!strcmp(v, "off")) {
-		*p = (struct virtio_poll){ .mode = VIRTIO_POLL_OFF };
-		return 1;
-	}
-	if (!strcmp(v, "auto")) {
-		*p = (struct virtio_poll){ .mode = VIRTIO_POLL_AUTO };
-		return 1;
-	}
-	errno = 0;
-	unsigned long us = strtoul(v, &end, 10);
-	if (!*v || *end || errno || us == 0 || us > FIXED_MAX_US || *v == '-') {
-		snprintf(err, errlen, "poll must be off, auto or microseconds 1..%u, not '%s'",
-			 FIXED_MAX_US, v);
-		return -EINVAL;
-	}
-	*p = (struct virtio_poll){ .mode = VIRTIO_POLL_FIXED, .us = (uint32_t)us };
-	return 1;
-}
-
-static uint32_t max_window(const struct virtio_queue *q)
-{
-	switch (q->poll.mode) {
-	case VIRTIO_POLL_AUTO:
-		return AUTO_MAX_NS;
-	case VIRTIO_POLL_FIXED:
-	case VIRTIO_POLL_PERIODIC:
-		return q->poll.us * 1000u;
-	default:
-		return 0;
-	}
-}
-
-/* Work came soon enough that a window would have caught it: widen. */
-static void window_grow(struct virtio_queue *q)
-{
-	if (q->poll.mode != VIRTIO_POLL_AUTO)
-		return;
-	q->window_ns = q->window_ns ? q->window_ns * 2 : AUTO_START_NS;
-	if (q->window_ns > AUTO_MAX_NS)
-		q->window_ns = AUTO_MAX_NS;
-}
-
-/* A window found nothing: narrow, down to none. */
-static void window_shrink(struct virtio_queue *q)
-{
-	if (q->poll.mode != VIRTIO_POLL_AUTO)
-		return;
-	q->window_ns /= 2;
-	if (q->window_ns < AUTO_START_NS)
-		q->window_ns = 0;
-}
-
 static void holdoff_fired(void *arg, int fd, uint32_t events);
-
-/*
- * Kicks stay off for the window while a periodic timer looks at the ring
- * every CHECK_NS: work is then found within CHECK_NS of its arrival rather
- * than at the end of the window (the vdm thread sleeps in between).
- */
-static bool arm_holdoff(struct virtio_queue *q)
-{
-	/* With requests in flight their completions look at the ring: the
-	 * timer is only the deadline for re-enabling kicks. */
-	bool busy = q->device_busy;
-	uint32_t period = busy || q->window_ns < CHECK_NS ? q->window_ns : CHECK_NS;
-
-	if (q->poll.mode == VIRTIO_POLL_PERIODIC)
-		period = q->window_ns; /* acrn-dm's poll mode: every period, for good */
-	struct itimerspec its;
-
-	if (q->holdoff_fd < 0)
-		return false;
-	its.it_interval = (struct timespec){ .tv_sec = period / 1000000000u,
-					     .tv_nsec = period % 1000000000u };
-	its.it_value = its.it_interval;
-	if (timerfd_settime(q->holdoff_fd, 0, &its, NULL))
-		return false;
-	q->holding = true;
-	q->holding_busy = busy;
-	q->holdoff_start_ns = now_ns();
-	return true;
-}
-
-static void disarm_holdoff(struct virtio_queue *q)
-{
-	static const struct itimerspec off;
-
-	if (q->holdoff_fd >= 0)
-		timerfd_settime(q->holdoff_fd, 0, &off, NULL);
-	q->holding = false;
-}
 
 /* Made at start, not when first needed: an I/O thread's loop takes new
  * watches only before it runs. */
 int virtio_queue_pacing_init(struct virtio_queue *q)
 {
-	int ret;
+	int ret = holdoff_init(&q->holdoff);
 
-	q->holdoff_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (q->holdoff_fd < 0)
-		return -errno;
-	ret = evloop_add_fd(q->dev->loop, q->holdoff_fd, EPOLLIN, holdoff_fired, q);
-	if (ret) {
-		close(q->holdoff_fd);
-		q->holdoff_fd = -1;
-	}
+	if (ret)
+		return ret;
+	ret = evloop_add_fd(q->dev->loop, q->holdoff.fd, EPOLLIN, holdoff_fired, q);
+	if (ret)
+		holdoff_fini(&q->holdoff);
 	return ret;
 }
 
 void virtio_queue_pacing_reset(struct virtio_queue *q)
 {
-	disarm_holdoff(q);
-	q->window_ns = q->poll.mode == VIRTIO_POLL_FIXED || q->poll.mode == VIRTIO_POLL_PERIODIC
-			       ? max_window(q)
-			       : 0;
-	q->kicks_on_ns = 0;
+	holdoff_reset(&q->holdoff);
 }
 
 void virtio_queue_pacing_fini(struct virtio_queue *q)
 {
-	if (q->holdoff_fd < 0)
+	if (q->holdoff.fd < 0)
 		return;
-	evloop_del_fd(q->dev->loop, q->holdoff_fd);
-	close(q->holdoff_fd);
-	q->holdoff_fd = -1;
+	evloop_del_fd(q->dev->loop, q->holdoff.fd);
+	holdoff_fini(&q->holdoff);
 }
 
 void virtio_queue_failed(struct virtio_queue *q, int r)
@@ -198,7 +72,7 @@ static void requeue(struct virtio_queue *q)
 bool virtio_queue_rearm(struct virtio_queue *q)
 {
 	vq_set_notify(&q->vq, true);
-	q->kicks_on_ns = now_ns();
+	holdoff_kicks_on(&q->holdoff);
 	return vq_has_work(&q->vq);
 }
 
@@ -208,9 +82,15 @@ bool virtio_queue_rearm(struct virtio_queue *q)
  */
 static bool ring_empty(struct virtio_queue *q)
 {
-	if (q->window_ns && arm_holdoff(q))
+	if (holdoff_begin(&q->holdoff, q->device_busy))
 		return false;
 	return virtio_queue_rearm(q);
+}
+
+void virtio_queue_completions_sent(struct virtio_queue *q)
+{
+	if (!holdoff_completions_sent(&q->holdoff, q->device_busy) && virtio_queue_rearm(q))
+		virtio_queue_serve(q);
 }
 
 static void serve(struct virtio_queue *q);
@@ -271,57 +151,38 @@ void virtio_queue_kicked(struct virtio_queue *q)
 			log_err("%s: cannot pass a kick on: %s", vd->ops->name, strerror(errno));
 		return;
 	}
-	/* A kick soon after kicks came back on: a window would have saved it. */
-	if (!q->holding && q->kicks_on_ns &&
-	    now_ns() - q->kicks_on_ns < (int64_t)max_window(q))
-		window_grow(q);
+	holdoff_kicked(&q->holdoff);
 	virtio_queue_serve(q);
 }
-
-static void holdoff_check(struct virtio_queue *q);
 
 static void holdoff_fired(void *arg, int fd, uint32_t events)
 {
 	struct virtio_queue *q = arg;
-	uint64_t expirations;
 
-	if (read(fd, &expirations, sizeof(expirations)) < 0)
-		return;
+	(void)fd;
+	(void)events;
 	pci_dev_lock(&q->dev->pci);
-	holdoff_check(q);
-	pci_dev_unlock(&q->dev->pci);
-}
+	bool live = virtio_dev_running(q->dev) && q->enabled;
 
-static void holdoff_check(struct virtio_queue *q)
-{
-	if (!q->holding)
-		return;
-	if (!virtio_dev_running(q->dev) || !q->enabled) {
-		disarm_holdoff(q);
-		return;
-	}
-	if (vq_has_work(&q->vq)) {
-		q->stats.holdoff_hits++;
-		disarm_holdoff(q);
-		window_grow(q);
+	switch (holdoff_tick(&q->holdoff, live && vq_has_work(&q->vq))) {
+	case HOLDOFF_WORK:
 		virtio_queue_serve(q);
-		return;
+		break;
+	case HOLDOFF_WAIT:
+		if (!live)
+			holdoff_stop(&q->holdoff);
+		break;
+	case HOLDOFF_KICKS_ON:
+		if (!live)
+			break;
+		vq_set_notify(&q->vq, true);
+		if (vq_has_work(&q->vq))
+			virtio_queue_serve(q);
+		break;
+	case HOLDOFF_NOTHING:
+		break;
 	}
-	if (q->poll.mode == VIRTIO_POLL_PERIODIC ||
-	    now_ns() - q->holdoff_start_ns < (int64_t)q->window_ns)
-		return; /* look again at the next tick */
-	/* Nothing came.  While requests were in flight that says nothing
-	 * about how soon the driver posts (it may wait for them): keep the
-	 * window, only let kicks back on. */
-	if (!q->holding_busy) {
-		q->stats.holdoff_misses++;
-		window_shrink(q);
-	}
-	disarm_holdoff(q);
-	vq_set_notify(&q->vq, true);
-	q->kicks_on_ns = now_ns();
-	if (vq_has_work(&q->vq))
-		virtio_queue_serve(q);
+	pci_dev_unlock(&q->dev->pci);
 }
 
 static void kick_cb(void *arg, int fd, uint32_t events)

@@ -682,13 +682,13 @@ int virtio_dev_init(struct virtio_dev *vd, const struct devemu_ctx *ctx,
 		q->index = i;
 		q->max_size = p->queue_max;
 		q->kick_fd = -1;
-		q->holdoff_fd = -1;
-		q->poll = p->poll;
-		if (q->poll.mode == VIRTIO_POLL_UNSET)
-			q->poll = (struct virtio_poll){ .mode = ctx->default_poll_mode,
-							.us = ctx->default_poll_us };
-		if (q->poll.mode == VIRTIO_POLL_UNSET)
-			q->poll.mode = VIRTIO_POLL_AUTO;
+		q->holdoff.fd = -1;
+		q->holdoff.poll = p->poll;
+		if (q->holdoff.poll.mode == VIRTIO_POLL_UNSET)
+			q->holdoff.poll = (struct virtio_poll){ .mode = ctx->default_poll_mode,
+								.us = ctx->default_poll_us };
+		if (q->holdoff.poll.mode == VIRTIO_POLL_UNSET)
+			q->holdoff.poll.mode = VIRTIO_POLL_AUTO;
 		queue_reset(q);
 	}
 	for (int i = 0; i < p->nqueues; i++) {

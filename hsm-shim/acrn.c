@@ -60,8 +60,10 @@ struct acrn {
 	struct acrn_io_request_buffer *iobuf; /* shared with the hypervisor */
 
 	int memfd;
-	void *ram;
+	void *ram;          /* guest RAM, then the firmware's memory, in one memfd */
 	uint64_t ram_size;
+	uint64_t fw_size;   /* firmware memory ending at 4 GiB, after RAM in the memfd */
+	uint64_t mem_size;  /* both */
 
 	bool vm_created, client_created, started, stopped;
 	pthread_t client;
@@ -398,12 +400,12 @@ static void release_client(struct acrn *a, struct hsm_vm *vm)
 /* A memfd for guest RAM: huge pages when the host has enough reserved. */
 static int alloc_ram(struct hsm_vm *vm, struct acrn *a, char *errbuf, size_t errlen)
 {
-	if (a->ram_size % ACRN_HUGE_PAGE == 0) {
+	if (a->mem_size % ACRN_HUGE_PAGE == 0) {
 		a->memfd = memfd_create("vdm-guest-ram", MFD_CLOEXEC | MFD_HUGETLB);
-		if (a->memfd >= 0 && ftruncate(a->memfd, (off_t)a->ram_size) == 0) {
+		if (a->memfd >= 0 && ftruncate(a->memfd, (off_t)a->mem_size) == 0) {
 			/* MAP_POPULATE makes a short huge-page pool fail here rather
 			 * than as SIGBUS later. */
-			a->ram = mmap(NULL, a->ram_size, PROT_READ | PROT_WRITE,
+			a->ram = mmap(NULL, a->mem_size, PROT_READ | PROT_WRITE,
 				      MAP_SHARED | MAP_POPULATE, a->memfd, 0);
 			if (a->ram != MAP_FAILED) {
 				hsm_log(vm, HSM_LOG_INFO, "acrn: guest RAM on 2 MiB huge pages");
@@ -414,12 +416,12 @@ static int alloc_ram(struct hsm_vm *vm, struct acrn *a, char *errbuf, size_t err
 			close(a->memfd);
 	}
 	a->memfd = memfd_create("vdm-guest-ram", MFD_CLOEXEC);
-	if (a->memfd < 0 || ftruncate(a->memfd, (off_t)a->ram_size)) {
+	if (a->memfd < 0 || ftruncate(a->memfd, (off_t)a->mem_size)) {
 		snprintf(errbuf, errlen, "cannot allocate %llu bytes of guest RAM: %s",
-			 (unsigned long long)a->ram_size, strerror(errno));
+			 (unsigned long long)a->mem_size, strerror(errno));
 		return -errno;
 	}
-	a->ram = mmap(NULL, a->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
+	a->ram = mmap(NULL, a->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
 	if (a->ram == MAP_FAILED) {
 		snprintf(errbuf, errlen, "cannot map guest RAM: %s", strerror(errno));
 		return -errno;
@@ -468,6 +470,8 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 	a->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	a->ram = MAP_FAILED;
 	a->ram_size = vm->cfg.ram_size;
+	a->fw_size = vm->cfg.fw_size;
+	a->mem_size = a->ram_size + a->fw_size;
 	a->sys = *sys;
 	pthread_mutex_init(&a->reg_lock, NULL);
 	pthread_mutex_init(&a->serve_lock, NULL);
@@ -487,6 +491,11 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 	}
 	if (a->ram_size % ACRN_PAGE) {
 		snprintf(errbuf, errlen, "guest RAM must be a whole number of 4 KiB pages");
+		ret = -EINVAL;
+		goto err;
+	}
+	if (a->fw_size % ACRN_HUGE_PAGE || a->fw_size > ACRN_HIGHMEM_BASE - ACRN_LOWMEM_LIMIT) {
+		snprintf(errbuf, errlen, "firmware memory must be whole 2 MiB pages below 4 GiB");
 		ret = -EINVAL;
 		goto err;
 	}
@@ -560,6 +569,11 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 			ret = map_segment(vm, ACRN_HIGHMEM_BASE, ACRN_LOWMEM_LIMIT,
 					  a->ram_size - ACRN_LOWMEM_LIMIT, errbuf, errlen);
 	}
+	/* The firmware's memory ends at 4 GiB, where the reset vector is (as
+	 * acrn-dm maps its "bios" memory for OVMF). */
+	if (!ret && a->fw_size)
+		ret = map_segment(vm, ACRN_HIGHMEM_BASE - a->fw_size, a->ram_size, a->fw_size,
+				  errbuf, errlen);
 	if (ret)
 		goto err;
 
@@ -601,6 +615,17 @@ static int acrn_set_boot_cpu(struct hsm_vm *vm, const struct hsm_boot_cpu *cpu, 
 	struct acrn_vcpu_regs r = { .vcpu_id = 0 };
 	struct acrn_regs *g = &r.vcpu_regs;
 
+	if (cpu->reset_vector) {
+		/* acrn-dm's OVMF start (sw_load_ovmf.c): real mode, CR0 ET|NE,
+		 * CS a present read/execute code segment. */
+		g->cr0 = 0x30;
+		g->cs_ar = 0x009f;
+		g->cs_sel = cpu->cs_sel;
+		g->cs_limit = 0xffff;
+		g->cs_base = cpu->cs_base;
+		g->rip = cpu->rip;
+		return setup_ioctl(a, ACRN_IOCTL_SET_VCPU_REGS, &r, errbuf, errlen);
+	}
 	g->gprs.rsi = cpu->rsi;
 	g->gdt.base = cpu->gdt_base;
 	g->gdt.limit = cpu->gdt_limit;
@@ -758,7 +783,7 @@ static void acrn_close(struct hsm_vm *vm)
 	hsm_clear_regions(vm);
 	/* Only now: the kernel had these pages pinned until DESTROY_VM. */
 	if (a->ram != MAP_FAILED)
-		munmap(a->ram, a->ram_size);
+		munmap(a->ram, a->mem_size);
 	if (a->memfd >= 0)
 		close(a->memfd);
 	if (a->iobuf)

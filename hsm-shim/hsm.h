@@ -104,6 +104,9 @@ typedef void (*hsm_exit_fn)(void *opaque, int status, bool at_start);
 struct hsm_vm_config {
 	const char *backend;      /* "sim[:SOCKET]", "qemu", "acrn[:DEV]" */
 	uint64_t ram_size;        /* bytes of guest RAM */
+	/* ACRN: bytes of firmware memory ending at 4 GiB (OVMF's, a multiple
+	 * of 2 MiB; 0: none), a region of its own beside guest RAM. */
+	uint64_t fw_size;
 	uint8_t uuid[16];         /* VM UUID */
 	const char *name;         /* for logs */
 	/* ACRN: the name CREATE_VM carries, which current hypervisors look
@@ -149,6 +152,9 @@ struct hsm_caps {
  * The boot CPU's state at a 32-bit protected-mode entry (the Linux x86
  * boot protocol's): paging and interrupts off, CS and DS/ES/SS flat 4 GiB
  * segments named by selectors into a GDT the loader put in guest RAM.
+ * With reset_vector, firmware's start instead: real mode, CS = cs_sel
+ * with base cs_base and a 64 KiB limit, IP = rip, everything else as at
+ * reset (rsi, gdt_* and ds_sel unused).
  */
 struct hsm_boot_cpu {
 	uint64_t rip;
@@ -156,6 +162,8 @@ struct hsm_boot_cpu {
 	uint64_t gdt_base;
 	uint16_t gdt_limit;
 	uint16_t cs_sel, ds_sel;
+	bool reset_vector;
+	uint64_t cs_base;
 };
 
 /*

@@ -23,9 +23,9 @@ builddir=${1:-$top/build}
 # Building, then what the tests and the main job run: QEMU, virtiofsd and
 # qemu-storage-daemon (qemu-system-common), cpio for the guest's initramfs,
 # ip(8) for the TAPs in network namespaces (iproute2), iasl to check the
-# ACPI tables vdm writes (acpica-tools).
+# ACPI tables vdm writes (acpica-tools), real OVMF images for --ovmf (ovmf).
 deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev liburing-dev libjson-c-dev pciutils
-	qemu-system-x86 qemu-system-common seabios cpio iproute2 acpica-tools"
+	qemu-system-x86 qemu-system-common seabios ovmf cpio iproute2 acpica-tools"
 [ -z "$fuzz" ] || deps="$deps clang libclang-rt-14-dev"
 missing=
 for p in $deps; do

@@ -139,7 +139,8 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
 	tests/acrn/test_boot_linux tests/acrn/boot_linux.sh tests/acrn/test_guest_reboot tests/acrn/test_uart \
-	tests/acrn/test_rtc tests/acrn/test_reboot_race tests/acrn/no_model.sh
+	tests/acrn/test_ovmf tests/acrn/test_launch_script tests/acrn/test_rtc tests/acrn/test_reboot_race \
+	tests/acrn/no_model.sh
 # The model is test-only: a library of its own, and vdm-acrn-model, vdm's
 # main.c with the acrn:model back-end added, which the tests above spawn.
 check_LIBRARIES += tests/acrn/libacrnmodel.a
@@ -161,6 +162,12 @@ tests_acrn_test_acrn_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 check_PROGRAMS += tests/acrn/test_boot_linux
 tests_acrn_test_boot_linux_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
 tests_acrn_test_boot_linux_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/devicemodel
+check_PROGRAMS += tests/acrn/test_ovmf
+tests_acrn_test_ovmf_LDADD = tests/acrn/libacrnmodel.a $(TEST_LDADD)
+tests_acrn_test_ovmf_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/devicemodel
+check_PROGRAMS += tests/acrn/test_launch_script
+tests_acrn_test_launch_script_LDADD = $(TEST_LDADD)
+tests_acrn_test_launch_script_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/tests/sim
 check_PROGRAMS += tests/acrn/test_uart
 tests_acrn_test_uart_LDADD = $(TEST_LDADD)
 tests_acrn_test_uart_CPPFLAGS = $(SIM_TEST_CPPFLAGS)

@@ -575,6 +575,8 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		pthread_cond_broadcast(&m->cond);
 		return model_link_start_locked(m);
 	case ACRN_IOCTL_PAUSE_VM:
+		if (m->state == VM_RUNNING && m->ovmf_mark[0])
+			model_ovmf_mark_locked(m);
 		m->state = VM_PAUSED;
 		return 0;
 	case ACRN_IOCTL_RESET_VM:
@@ -814,6 +816,19 @@ static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t err
 				return -EINVAL;
 			}
 			snprintf(m->vm_name, sizeof(m->vm_name), "%s", o + 3);
+		} else if (!strncmp(o, "ovmf=", 5) || !strncmp(o, "ovmf_vars=", 10) ||
+			   !strncmp(o, "ovmf_code=", 10) || !strncmp(o, "ovmf_mark=", 10)) {
+			char *eq = strchr(o, '=') + 1, *dst = o[4] == '=' ? m->ovmf_image
+							      : o[5] == 'v' ? m->ovmf_vars
+							      : o[5] == 'c' ? m->ovmf_code
+									    : m->ovmf_mark;
+			size_t cap = dst == m->ovmf_mark ? sizeof(m->ovmf_mark) : sizeof(m->ovmf_image);
+
+			if (!*eq || strlen(eq) >= cap) {
+				snprintf(errbuf, errlen, "acrn model: '%s': empty or too long", o);
+				return -EINVAL;
+			}
+			snprintf(dst, cap, "%s", eq);
 		} else if (!strncmp(o, "refuse=", 7)) {
 			char *slash = strchr(o + 7, '/');
 
@@ -838,7 +853,7 @@ static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t err
 int acrn_model_create(struct hsm_vm *vm, const char *spec, struct acrn_sys *sys,
 		      struct acrn_model **out, char *errbuf, size_t errlen)
 {
-	char opts[128] = "";
+	char opts[1024] = "";
 	const char *sock;
 	struct acrn_model *m;
 	int ret;

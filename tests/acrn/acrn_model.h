@@ -31,6 +31,12 @@ int acrn_model_register(void);
  *                   NAME: CREATE_VM carrying another name fails with EINVAL
  *   assigned=B/D/F  the hypervisor gave this host function to another VM:
  *                   ASSIGN_PCIDEV of it fails with ENODEV (repeatable)
+ *   ovmf=PATH       the VM starts in this OVMF image: the boot check reads
+ *                   it at the top of 4 GiB, the reset vector state, the
+ *                   e820 table at 0xEF000 and the ACPI tables (no zero page)
+ *   ovmf_vars=PATH, ovmf_code=PATH   the same for split images
+ *   ovmf_mark=TEXT  at each pause of the running VM the firmware writes
+ *                   "TEXT-N" (N counting pauses) at the start of its vars
  * The model logs every VM-lifecycle ioctl at debug level ("acrn model:
  * ACRN_IOCTL_... -> 0") so tests can check the order of calls, and what
  * each passthrough ioctl carried ("acrn model: ASSIGN_PCIDEV virt 00:06.0
@@ -97,6 +103,10 @@ struct acrn_model_boot {
 	unsigned mp_cpus, mp_isa_irqs, mp_npci;
 	bool mp_ioapic, mp_lint1_nmi;
 	struct acrn_model_intx mp_pci[64];
+	/* OVMF (ovmf= options): where the image starts in guest memory. */
+	bool firmware;
+	uint64_t fw_gpa, fw_len;
+	char vars_head[17]; /* the NV store's first bytes as found, printable ones */
 };
 
 void acrn_model_boot_report(struct acrn_model *m, struct acrn_model_boot *out);

@@ -9,16 +9,19 @@
  * and DS (flat 4 GiB code and data), and, when the zero page names an
  * RSDP, the ACPI tables (checksums from the RSDP through the XSDT to the
  * FADT's DSDT, one MADT processor per vCPU) and with them the MP table
- * (acrn_model_boot_mp.c: against the vCPUs and the DSDT's _PRT).  Each disagreement is a protocol
+ * (acrn_model_boot_mp.c: against the vCPUs and the DSDT's _PRT).  A VM
+ * given OVMF (the ovmf= options) is checked as firmware finds it instead:
+ * check_ovmf.  Each disagreement is a protocol
  * violation; the findings are kept for tests (acrn_model_boot_report).
  */
 #include "acrn_model_internal.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Host pointer for [gpa, gpa + len) inside one SET_MEMSEG segment. */
-const uint8_t *model_guest(const struct acrn_model *m, uint64_t gpa, uint64_t len)
+static const uint8_t *guest(const struct acrn_model *m, uint64_t gpa, uint64_t len)
 {
 	for (int i = 0; i < m->nsegs; i++) {
 		const struct model_seg *s = &m->segs[i];
@@ -29,7 +32,7 @@ const uint8_t *model_guest(const struct acrn_model *m, uint64_t gpa, uint64_t le
 	return NULL;
 }
 
-uint64_t model_le(const uint8_t *p, int bytes)
+static uint64_t le(const uint8_t *p, int bytes)
 {
 	uint64_t v = 0;
 
@@ -38,7 +41,7 @@ uint64_t model_le(const uint8_t *p, int bytes)
 	return v;
 }
 
-void model_boot_problem(struct acrn_model *m, const char *what)
+static void problem(struct acrn_model *m, const char *what)
 {
 	struct acrn_model_boot *b = &m->boot;
 
@@ -59,10 +62,10 @@ static bool flat_descriptor(const struct acrn_model *m, const struct acrn_regs *
 
 	if ((sel & 7) || idx == 0 || (uint64_t)idx * 8 + 7 > r->gdt.limit)
 		return false;
-	d = model_guest(m, r->gdt.base + idx * 8ULL, 8);
+	d = guest(m, r->gdt.base + idx * 8ULL, 8);
 	if (!d)
 		return false;
-	uint64_t v = model_le(d, 8);
+	uint64_t v = le(d, 8);
 	uint32_t base = (uint32_t)((v >> 16 & 0xffffff) | (v >> 56 & 0xff) << 24);
 	uint32_t limit = (uint32_t)((v & 0xffff) | (v >> 48 & 0xf) << 16);
 	unsigned type = (unsigned)(v >> 40 & 0xf), s = (unsigned)(v >> 44 & 1);
@@ -73,7 +76,7 @@ static bool flat_descriptor(const struct acrn_model *m, const struct acrn_regs *
 	       (code ? (type & 0xa) == 0xa : (type & 0xa) == 0x2);
 }
 
-bool model_sum_ok(const uint8_t *p, uint64_t len)
+static bool sum_ok(const uint8_t *p, uint64_t len)
 {
 	uint8_t sum = 0;
 
@@ -82,8 +85,27 @@ bool model_sum_ok(const uint8_t *p, uint64_t len)
 	return sum == 0;
 }
 
-/* A system description table at gpa: in RAM, its length sane, its
- * checksum right.  Returns it and its length, or NULL. */
+/* For acrn_model_boot_mp.c (acrn_model_internal.h). */
+const uint8_t *model_guest(const struct acrn_model *m, uint64_t gpa, uint64_t len)
+{
+	return guest(m, gpa, len);
+}
+
+uint64_t model_le(const uint8_t *p, int bytes)
+{
+	return le(p, bytes);
+}
+
+void model_boot_problem(struct acrn_model *m, const char *what)
+{
+	problem(m, what);
+}
+
+bool model_sum_ok(const uint8_t *p, uint64_t len)
+{
+	return sum_ok(p, len);
+}
+
 /* Where an ACPI table lies: nothing else may be written over it. */
 static void acpi_range(struct acrn_model_boot *b, uint64_t gpa, uint64_t len)
 {
@@ -93,14 +115,16 @@ static void acpi_range(struct acrn_model_boot *b, uint64_t gpa, uint64_t len)
 	}
 }
 
+/* A system description table at gpa: in RAM, its length sane, its
+ * checksum right.  Returns it and its length, or NULL. */
 static const uint8_t *sdt(struct acrn_model *m, uint64_t gpa, const char *sig, uint64_t *len)
 {
-	const uint8_t *h = model_guest(m, gpa, 36);
+	const uint8_t *h = guest(m, gpa, 36);
 
 	if (!h || (sig && memcmp(h, sig, 4)))
 		return NULL;
-	*len = model_le(h + 4, 4);
-	if (*len < 36 || *len > (1u << 20) || !model_guest(m, gpa, *len) || !model_sum_ok(h, *len))
+	*len = le(h + 4, 4);
+	if (*len < 36 || *len > (1u << 20) || !guest(m, gpa, *len) || !sum_ok(h, *len))
 		return NULL;
 	acpi_range(&m->boot, gpa, *len);
 	return h;
@@ -111,25 +135,25 @@ static const uint8_t *sdt(struct acrn_model *m, uint64_t gpa, const char *sig, u
 static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 {
 	struct acrn_model_boot *b = &m->boot;
-	const uint8_t *r = model_guest(m, rsdp, 36), *x, *t;
+	const uint8_t *r = guest(m, rsdp, 36), *x, *t;
 	uint64_t xlen, len;
 
-	if (!r || memcmp(r, "RSD PTR ", 8) || !model_sum_ok(r, 20) || r[15] < 2 || !model_sum_ok(r, 36)) {
-		model_boot_problem(m, "the zero page's acpi_rsdp_addr holds no valid ACPI 2.0 RSDP");
+	if (!r || memcmp(r, "RSD PTR ", 8) || !sum_ok(r, 20) || r[15] < 2 || !sum_ok(r, 36)) {
+		problem(m, "the zero page's acpi_rsdp_addr holds no valid ACPI 2.0 RSDP");
 		return;
 	}
 	acpi_range(b, rsdp, 36);
-	x = sdt(m, model_le(r + 24, 8), "XSDT", &xlen);
+	x = sdt(m, le(r + 24, 8), "XSDT", &xlen);
 	if (!x) {
-		model_boot_problem(m, "the RSDP's XSDT is missing or its checksum is wrong");
+		problem(m, "the RSDP's XSDT is missing or its checksum is wrong");
 		return;
 	}
 	for (uint64_t off = 36; off + 8 <= xlen; off += 8) {
-		uint64_t at = model_le(x + off, 8);
+		uint64_t at = le(x + off, 8);
 
 		t = sdt(m, at, NULL, &len);
 		if (!t) {
-			model_boot_problem(m, "an XSDT entry is not a table with a good checksum");
+			problem(m, "an XSDT entry is not a table with a good checksum");
 			continue;
 		}
 		b->acpi_tables++;
@@ -138,22 +162,22 @@ static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 		if (!memcmp(t, "APIC", 4))
 			b->madt_gpa = at;
 		if (!memcmp(t, "FACP", 4) && len >= 148) {
-			uint64_t dsdt = model_le(t + 140, 8) ? model_le(t + 140, 8) : model_le(t + 40, 4);
+			uint64_t dsdt = le(t + 140, 8) ? le(t + 140, 8) : le(t + 40, 4);
 			const uint8_t *d = sdt(m, dsdt, "DSDT", &b->dsdt_len);
 
 			if (!d)
-				model_boot_problem(m, "the FADT's DSDT is missing or its checksum is wrong");
+				problem(m, "the FADT's DSDT is missing or its checksum is wrong");
 			else
 				b->dsdt_gpa = dsdt, b->acpi_tables++;
 			if (d)
 				model_boot_read_prt(m, d, b->dsdt_len);
-			if (model_le(t + 36, 4))
-				acpi_range(b, model_le(t + 36, 4), 64); /* the FACS */
-			b->pm1a_cnt_port = (uint16_t)model_le(t + 64, 4);
+			if (le(t + 36, 4))
+				acpi_range(b, le(t + 36, 4), 64); /* the FACS */
+			b->pm1a_cnt_port = (uint16_t)le(t + 64, 4);
 		}
 		if (!memcmp(t, "APIC", 4)) {
 			for (uint64_t e = 44; e + 2 <= len && t[e + 1] >= 2; e += t[e + 1]) {
-				if (t[e] == 0 && t[e + 1] == 8 && (model_le(t + e + 4, 4) & 1))
+				if (t[e] == 0 && t[e + 1] == 8 && (le(t + e + 4, 4) & 1))
 					b->madt_cpus++;
 				if (t[e] == 1 && t[e + 1] == 12)
 					b->madt_ioapic = true;
@@ -161,9 +185,164 @@ static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 		}
 	}
 	if (b->madt_cpus != m->vcpus)
-		model_boot_problem(m, "the MADT does not list one enabled local APIC per vCPU");
+		problem(m, "the MADT does not list one enabled local APIC per vCPU");
 	if (!b->madt_ioapic)
-		model_boot_problem(m, "the MADT has no IOAPIC");
+		problem(m, "the MADT has no IOAPIC");
+}
+
+/*
+ * An e820 map of entries (20 bytes each, at most max): in order, not
+ * overlapping; RAM entries inside the segments; the segments covered
+ * exactly (RAM, or reserved: the legacy window, firmware memory); the
+ * segment at fw_gpa (firmware memory, 0: none) not reported as RAM.
+ */
+static void check_e820(struct acrn_model *m, const uint8_t *table, unsigned entries,
+		       unsigned max, uint64_t fw_gpa)
+{
+	struct acrn_model_boot *b = &m->boot;
+	uint64_t covered = 0, segs = 0, last_end = 0;
+
+	for (int i = 0; i < m->nsegs; i++)
+		segs += m->segs[i].len;
+	if (entries == 0 || entries > max)
+		problem(m, "the e820 map has no entries, or more than it holds");
+	for (unsigned i = 0; i < entries && i < max; i++) {
+		const uint8_t *e = table + 20 * i;
+		uint64_t addr = le(e, 8), len = le(e + 8, 8);
+		uint32_t type = (uint32_t)le(e + 16, 4);
+
+		if (len == 0 || addr + len < addr || addr < last_end) {
+			problem(m, "e820 entries empty, wrapping, overlapping or out of order");
+			break;
+		}
+		last_end = addr + len;
+		if (type == 1 && !guest(m, addr, len))
+			problem(m, "an e820 RAM entry is not guest RAM");
+		if (type == 1 && fw_gpa && addr + len > fw_gpa && addr < 1ULL << 32)
+			problem(m, "the e820 map reports the firmware's memory as RAM");
+		if (type == 1)
+			b->e820_ram += len;
+		if (guest(m, addr, len))
+			covered += len;
+	}
+	if (covered != segs)
+		problem(m, "the e820 map does not describe exactly the guest RAM mapped");
+}
+
+/* ---- OVMF (the ovmf= options) ---- */
+
+#define FW_TOP (1ULL << 32)
+#define FW_E820 0xef000ULL
+
+/* A file's bytes into buf (at most cap); its length, or -1. */
+static long read_fw(const char *path, uint8_t *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(buf, 1, cap, f) : 0;
+	bool more = f && fgetc(f) != EOF;
+
+	if (f)
+		fclose(f);
+	return !f || more ? -1 : (long)n;
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+/* Bytes of firmware the VM was given (image, or vars + code). */
+static long fw_len(const struct acrn_model *m)
+{
+	if (m->ovmf_image[0])
+		return file_size(m->ovmf_image);
+	long v = file_size(m->ovmf_vars), c = file_size(m->ovmf_code);
+
+	return v < 0 || c < 0 ? -1 : v + c;
+}
+
+void model_ovmf_mark_locked(struct acrn_model *m)
+{
+	long len = fw_len(m);
+	char mark[48];
+	int n = snprintf(mark, sizeof(mark), "%s-%u", m->ovmf_mark, ++m->marks);
+	uint8_t *nv = len > 0 ? (uint8_t *)guest(m, FW_TOP - (uint64_t)len, (uint64_t)n + 1)
+			      : NULL;
+
+	if (nv)
+		memcpy(nv, mark, (size_t)n + 1);
+	hsm_log(m->vm, HSM_LOG_INFO, "acrn model: the firmware wrote \"%s\" into its vars%s", mark,
+		nv ? "" : " (NOT: no firmware memory)");
+}
+
+/*
+ * A VM started in OVMF: the files' bytes end at 4 GiB, the boot CPU is at
+ * the reset vector 16 bytes below (real mode), the e820 table at 0xEF000
+ * ("820", count, entries) describes the memory mapped with the firmware's
+ * reserved, and an RSDP in the BIOS area leads to good ACPI tables.
+ */
+static void check_ovmf(struct acrn_model *m)
+{
+	static uint8_t want[4 << 20];
+	struct acrn_model_boot *b = &m->boot;
+	const struct acrn_regs *r = &m->boot_regs.vcpu_regs;
+	long a, c = 0;
+
+	b->firmware = true;
+	if (m->ovmf_image[0]) {
+		a = read_fw(m->ovmf_image, want, sizeof(want));
+	} else {
+		a = read_fw(m->ovmf_vars, want, sizeof(want));
+		c = a < 0 ? -1 : read_fw(m->ovmf_code, want + a, sizeof(want) - (size_t)a);
+	}
+	if (a <= 0 || c < 0) {
+		problem(m, "the model cannot read the firmware files it was given");
+		return;
+	}
+	b->fw_len = (uint64_t)(a + c);
+	b->fw_gpa = FW_TOP - b->fw_len;
+	const uint8_t *g = guest(m, b->fw_gpa, b->fw_len);
+
+	if (!g || memcmp(g, want, b->fw_len))
+		problem(m, "the firmware ending at 4 GiB is not the file's bytes");
+	for (int i = 0; g && i < 16 && g[i]; i++)
+		b->vars_head[i] = g[i] >= 0x20 && g[i] < 0x7f ? (char)g[i] : '.';
+	/* Real mode, CS a present code segment whose base + IP is the reset
+	 * vector, 16 bytes below the top. */
+	if ((r->cr0 & 1) || (r->cr0 & 0x80000000u) || r->cs_limit != 0xffff ||
+	    (r->cs_ar & 0x98) != 0x98 || r->cs_base + r->rip != FW_TOP - 16 || r->rip > 0xffff)
+		problem(m, "the boot CPU is not at the reset vector in real mode");
+
+	const uint8_t *t = guest(m, FW_E820, 8);
+	unsigned n = t ? (unsigned)le(t + 4, 4) : 0, max = (unsigned)((0x100000 - FW_E820 - 8) / 20);
+	uint64_t fw_seg = 0;
+
+	for (int i = 0; i < m->nsegs; i++)
+		if (b->fw_gpa >= m->segs[i].gpa && b->fw_gpa < m->segs[i].gpa + m->segs[i].len)
+			fw_seg = m->segs[i].gpa;
+	bool e820_ok = t && !memcmp(t, "820", 4) && n <= max && guest(m, FW_E820 + 8, (uint64_t)n * 20);
+
+	if (!e820_ok)
+		problem(m, "no e820 table (\"820\", count, entries) at 0xEF000");
+	else
+		check_e820(m, t + 8, n, max, fw_seg);
+
+	uint64_t rsdp = 0;
+
+	for (uint64_t at = 0xe0000; at < 0x100000 && !rsdp; at += 16) {
+		const uint8_t *p = guest(m, at, 8);
+
+		if (p && !memcmp(p, "RSD PTR ", 8))
+			rsdp = at;
+	}
+	if (!rsdp)
+		problem(m, "no RSDP in the BIOS area (0xE0000-0xFFFFF)");
+	else
+		check_acpi(m, rsdp);
+	/* acrn-dm writes the MP table whatever it loads. */
+	model_boot_check_mp(m, e820_ok ? t + 8 : NULL, e820_ok ? n : 0, 0);
 }
 
 void model_boot_check_locked(struct acrn_model *m)
@@ -171,83 +350,68 @@ void model_boot_check_locked(struct acrn_model *m)
 	struct acrn_model_boot *b = &m->boot;
 	const struct acrn_regs *r = &m->boot_regs.vcpu_regs;
 	uint64_t rsi = r->gprs.rsi;
-	const uint8_t *zp = model_guest(m, rsi, 4096);
+	const uint8_t *zp = guest(m, rsi, 4096);
 
 	memset(b, 0, sizeof(*b));
 	b->checked = true;
 	b->rip = r->rip;
 	b->rsi = rsi;
-	if (!(r->cr0 & 1) || (r->cr0 & 0x80000000u))
-		model_boot_problem(m, "CR0: not protected mode without paging");
-	if (r->cs_base || r->cs_limit != 0xffffffffu || !flat_descriptor(m, r, r->cs_sel, true))
-		model_boot_problem(m, "CS is not a flat 4 GiB code segment of the GDT");
-	if (!flat_descriptor(m, r, r->ds_sel, false) || r->ss_sel != r->ds_sel ||
-	    r->es_sel != r->ds_sel)
-		model_boot_problem(m, "DS/ES/SS are not one flat 4 GiB data segment of the GDT");
-	if (!zp) {
-		model_boot_problem(m, "RSI does not point at a page of guest RAM (the zero page)");
+	if (m->ovmf_image[0] || m->ovmf_vars[0]) {
+		check_ovmf(m);
+		hsm_log(m->vm, HSM_LOG_INFO,
+			"acrn model: boot check: %s (OVMF, %llu bytes from %#llx, entry %#llx:%#llx, "
+			"%llu MiB RAM in e820, %u ACPI tables, %u processors in the MADT, MP table "
+			"at %#llx with %u processors, vars start \"%s\")",
+			b->problems ? "FAILED" : "passed", (unsigned long long)b->fw_len,
+			(unsigned long long)b->fw_gpa, (unsigned long long)r->cs_base,
+			(unsigned long long)r->rip, (unsigned long long)(b->e820_ram >> 20),
+			b->acpi_tables, b->madt_cpus, (unsigned long long)b->mp_gpa, b->mp_cpus,
+			b->vars_head);
 		return;
 	}
-	if (model_le(zp + 0x1fe, 2) != 0xaa55 || memcmp(zp + 0x202, "HdrS", 4))
-		model_boot_problem(m, "the zero page has no setup header (boot flag, HdrS)");
+	if (!(r->cr0 & 1) || (r->cr0 & 0x80000000u))
+		problem(m, "CR0: not protected mode without paging");
+	if (r->cs_base || r->cs_limit != 0xffffffffu || !flat_descriptor(m, r, r->cs_sel, true))
+		problem(m, "CS is not a flat 4 GiB code segment of the GDT");
+	if (!flat_descriptor(m, r, r->ds_sel, false) || r->ss_sel != r->ds_sel ||
+	    r->es_sel != r->ds_sel)
+		problem(m, "DS/ES/SS are not one flat 4 GiB data segment of the GDT");
+	if (!zp) {
+		problem(m, "RSI does not point at a page of guest RAM (the zero page)");
+		return;
+	}
+	if (le(zp + 0x1fe, 2) != 0xaa55 || memcmp(zp + 0x202, "HdrS", 4))
+		problem(m, "the zero page has no setup header (boot flag, HdrS)");
 	if (zp[0x210] == 0)
-		model_boot_problem(m, "the zero page names no boot loader (type_of_loader 0)");
-	if (model_le(zp + 0x214, 4) != r->rip)
-		model_boot_problem(m, "RIP is not the setup header's code32_start");
-	if (!model_guest(m, r->rip, 4096))
-		model_boot_problem(m, "RIP is not in guest RAM");
+		problem(m, "the zero page names no boot loader (type_of_loader 0)");
+	if (le(zp + 0x214, 4) != r->rip)
+		problem(m, "RIP is not the setup header's code32_start");
+	if (!guest(m, r->rip, 4096))
+		problem(m, "RIP is not in guest RAM");
 
 	/* The command line: NUL-terminated within cmdline_size + 1 bytes. */
-	uint64_t cmd = model_le(zp + 0x228, 4), max = model_le(zp + 0x238, 4) + 1;
-	const uint8_t *c = cmd ? model_guest(m, cmd, 1) : NULL;
+	uint64_t cmd = le(zp + 0x228, 4), max = le(zp + 0x238, 4) + 1;
+	const uint8_t *c = cmd ? guest(m, cmd, 1) : NULL;
 	size_t n = 0;
 
-	while (c && n < max && model_guest(m, cmd + n, 1) && *model_guest(m, cmd + n, 1))
+	while (c && n < max && guest(m, cmd + n, 1) && *guest(m, cmd + n, 1))
 		n++;
-	if (!c || n == max || !model_guest(m, cmd + n, 1))
-		model_boot_problem(m, "the command line is not a NUL-terminated string in guest RAM");
+	if (!c || n == max || !guest(m, cmd + n, 1))
+		problem(m, "the command line is not a NUL-terminated string in guest RAM");
 	else
 		snprintf(b->cmdline, sizeof(b->cmdline), "%.*s", (int)n, (const char *)c);
 
-	b->initrd_gpa = model_le(zp + 0x218, 4);
-	b->initrd_size = model_le(zp + 0x21c, 4);
-	if (b->initrd_size && !model_guest(m, b->initrd_gpa, b->initrd_size))
-		model_boot_problem(m, "the initrd is not in guest RAM");
+	b->initrd_gpa = le(zp + 0x218, 4);
+	b->initrd_size = le(zp + 0x21c, 4);
+	if (b->initrd_size && !guest(m, b->initrd_gpa, b->initrd_size))
+		problem(m, "the initrd is not in guest RAM");
 
-	/* e820: at most 128 entries, in order, not overlapping; RAM entries
-	 * inside the segments, and the segments covered exactly (RAM or the
-	 * reserved legacy window). */
-	unsigned entries = zp[0x1e8];
-	uint64_t covered = 0, segs = 0, last_end = 0;
-
-	for (int i = 0; i < m->nsegs; i++)
-		segs += m->segs[i].len;
-	if (entries == 0 || entries > 128)
-		model_boot_problem(m, "the e820 map has no entries, or more than 128");
-	for (unsigned i = 0; i < entries && i < 128; i++) {
-		const uint8_t *e = zp + 0x2d0 + 20 * i;
-		uint64_t addr = model_le(e, 8), len = model_le(e + 8, 8);
-		uint32_t type = (uint32_t)model_le(e + 16, 4);
-
-		if (len == 0 || addr + len < addr || addr < last_end) {
-			model_boot_problem(m, "e820 entries empty, wrapping, overlapping or out of order");
-			break;
-		}
-		last_end = addr + len;
-		if (type == 1 && !model_guest(m, addr, len))
-			model_boot_problem(m, "an e820 RAM entry is not guest RAM");
-		if (type == 1)
-			b->e820_ram += len;
-		if (model_guest(m, addr, len))
-			covered += len;
-	}
-	if (covered != segs)
-		model_boot_problem(m, "the e820 map does not describe exactly the guest RAM mapped");
+	check_e820(m, zp + 0x2d0, zp[0x1e8], 128, 0);
 	/* Where there are ACPI tables there is an MP table too: acrn-dm
 	 * writes both, and a guest booted with acpi=off reads the latter. */
-	if (model_le(zp + 0x070, 8)) {
-		check_acpi(m, model_le(zp + 0x070, 8));
-		model_boot_check_mp(m, zp, rsi);
+	if (le(zp + 0x070, 8)) {
+		check_acpi(m, le(zp + 0x070, 8));
+		model_boot_check_mp(m, zp + 0x2d0, zp[0x1e8] <= 128 ? zp[0x1e8] : 0, rsi);
 	}
 	/* The PCI interrupts the MP table routes, for tests that compare
 	 * them with the functions' interrupt line registers. */
@@ -256,8 +420,8 @@ void model_boot_check_locked(struct acrn_model *m)
 
 	for (unsigned i = 0; i < b->mp_npci && pl < sizeof(pci) - 16; i++)
 		pl += (size_t)snprintf(pci + pl, sizeof(pci) - pl, " %02x.%c=GSI%u",
-					b->mp_pci[i].slot, 'A' + b->mp_pci[i].pin - 1,
-					b->mp_pci[i].gsi);
+				       b->mp_pci[i].slot, 'A' + b->mp_pci[i].pin - 1,
+				       b->mp_pci[i].gsi);
 	hsm_log(m->vm, HSM_LOG_INFO,
 		"acrn model: boot check: %s (entry %#llx, zero page %#llx, %llu MiB RAM in e820, "
 		"initrd %llu bytes, %u ACPI tables, %u processors in the MADT, MP table at %#llx "

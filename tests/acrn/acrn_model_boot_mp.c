@@ -11,7 +11,8 @@
  * IRQ (IRQ 0 on pin 2, as the MADT overrides it, the SCI level-triggered
  * and active low); for each _PRT entry, a PCI entry with the same slot,
  * pin and GSI, and no PCI entry the _PRT lacks; LINT1 as the NMI.  It must
- * lie in a reserved e820 range, clear of the zero page and the ACPI tables.
+ * lie in a reserved range of the e820 map given (the zero page's, or
+ * OVMF's table), clear of the zero page and the ACPI tables.
  */
 #include "acrn_model_internal.h"
 
@@ -143,11 +144,12 @@ static const uint8_t *floating_pointer(const struct acrn_model *m, uint64_t gpa)
 	return f && !memcmp(f, "_MP_", 4) && f[8] == 1 && model_sum_ok(f, 16) ? f : NULL;
 }
 
-/* [gpa, gpa + len) inside one reserved (not RAM) e820 entry of zp. */
-static bool e820_reserved(const uint8_t *zp, uint64_t gpa, uint64_t len)
+/* [gpa, gpa + len) inside one reserved (not RAM) entry of an e820 map
+ * (entries of 20 bytes). */
+static bool e820_reserved(const uint8_t *e820, unsigned entries, uint64_t gpa, uint64_t len)
 {
-	for (unsigned i = 0; i < zp[0x1e8] && i < 128; i++) {
-		const uint8_t *e = zp + 0x2d0 + 20 * i;
+	for (unsigned i = 0; e820 && i < entries; i++) {
+		const uint8_t *e = e820 + 20 * i;
 		uint64_t addr = model_le(e, 8), elen = model_le(e + 8, 8);
 
 		if (model_le(e + 16, 4) != E820_RAM && gpa >= addr && gpa - addr <= elen &&
@@ -162,8 +164,10 @@ static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
-/* Where the MP table lies: reserved, clear of the zero page and of ACPI. */
-static void check_place(struct acrn_model *m, const uint8_t *zp, uint64_t zp_gpa)
+/* Where the MP table lies: reserved, clear of the zero page (if any) and
+ * of ACPI. */
+static void check_place(struct acrn_model *m, const uint8_t *e820, unsigned entries,
+			uint64_t zp_gpa)
 {
 	struct acrn_model_boot *b = &m->boot;
 	bool clear = true;
@@ -174,11 +178,11 @@ static void check_place(struct acrn_model *m, const uint8_t *zp, uint64_t zp_gpa
 				   b->acpi_ranges[i].len);
 	if (!clear)
 		model_boot_problem(m, "the MP table overlaps an ACPI table");
-	if (overlaps(b->mp_gpa, 16, zp_gpa, 4096) ||
-	    overlaps(b->mp_table_gpa, b->mp_table_len, zp_gpa, 4096))
+	if (zp_gpa && (overlaps(b->mp_gpa, 16, zp_gpa, 4096) ||
+		       overlaps(b->mp_table_gpa, b->mp_table_len, zp_gpa, 4096)))
 		model_boot_problem(m, "the MP table overlaps the zero page");
-	if (!e820_reserved(zp, b->mp_gpa, 16) ||
-	    !e820_reserved(zp, b->mp_table_gpa, b->mp_table_len))
+	if (!e820_reserved(e820, entries, b->mp_gpa, 16) ||
+	    !e820_reserved(e820, entries, b->mp_table_gpa, b->mp_table_len))
 		model_boot_problem(m, "the MP table is not in a reserved e820 range");
 }
 
@@ -234,7 +238,8 @@ static void check_interrupts(struct acrn_model *m, const uint8_t *t, uint64_t le
 		model_boot_problem(m, "the MP table routes a PCI INTx the _PRT does not");
 }
 
-void model_boot_check_mp(struct acrn_model *m, const uint8_t *zp, uint64_t zp_gpa)
+void model_boot_check_mp(struct acrn_model *m, const uint8_t *e820, unsigned entries,
+			 uint64_t zp_gpa)
 {
 	struct acrn_model_boot *b = &m->boot;
 	const uint8_t *f = NULL, *t;
@@ -261,7 +266,7 @@ void model_boot_check_mp(struct acrn_model *m, const uint8_t *zp, uint64_t zp_gp
 		model_boot_problem(m, "the MP configuration table's checksum or revision is wrong");
 		return;
 	}
-	check_place(m, zp, zp_gpa);
+	check_place(m, e820, entries, zp_gpa);
 
 	/* Walk the base entries: each type has its size; they fill the table. */
 	unsigned count = (unsigned)model_le(t + 34, 2), seen = 0, bsp = 0;

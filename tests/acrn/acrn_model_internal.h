@@ -74,6 +74,12 @@ struct acrn_model {
 	bool have_boot_regs;             /* SET_VCPU_REGS for vCPU 0 came */
 	struct acrn_vcpu_regs boot_regs;
 	struct acrn_model_boot boot;     /* the boot check's findings */
+	/* ovmf=PATH or ovmf_vars=PATH,ovmf_code=PATH: the firmware the VM is
+	 * to start in (the boot check compares guest memory with the files);
+	 * ovmf_mark=TEXT: the "firmware" writes TEXT-N into its NV store at
+	 * the VM's Nth pause, as OVMF changes a variable. */
+	char ovmf_image[256], ovmf_vars[256], ovmf_code[256], ovmf_mark[32];
+	unsigned marks;
 	/* assigned=B/D/F: host functions the hypervisor gave other VMs */
 	int ntaken;
 	uint16_t taken[MODEL_MAX_TAKEN];
@@ -165,6 +171,8 @@ void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
 /* START_VM after SET_VCPU_REGS: check what the device model loaded
  * (acrn_model_boot.c); disagreements are violations. */
 void model_boot_check_locked(struct acrn_model *m);
+/* PAUSE_VM of a running VM with ovmf_mark: write the next mark.  Lock held. */
+void model_ovmf_mark_locked(struct acrn_model *m);
 
 /* ---- acrn_model_boot.c, for acrn_model_boot_mp.c ---- */
 
@@ -182,7 +190,9 @@ bool model_sum_ok(const uint8_t *p, uint64_t len);
 /* The _PRT entries of the DSDT (len bytes at dsdt) into m->boot.prt. */
 void model_boot_read_prt(struct acrn_model *m, const uint8_t *dsdt, uint64_t len);
 /* Find and check the MP table against the vCPUs, the _PRT read before,
- * the e820 map of the zero page zp, and the ACPI tables' places. */
-void model_boot_check_mp(struct acrn_model *m, const uint8_t *zp, uint64_t zp_gpa);
+ * an e820 map (entries of 20 bytes; NULL: none) and the places of the
+ * ACPI tables and of the zero page at zp_gpa (0: none). */
+void model_boot_check_mp(struct acrn_model *m, const uint8_t *e820, unsigned entries,
+			 uint64_t zp_gpa);
 
 #endif /* VDM_ACRN_MODEL_INTERNAL_H */

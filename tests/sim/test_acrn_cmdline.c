@@ -7,9 +7,9 @@
  * --logger_setting, -m 1024M, the VM name last), with the console on a
  * socket instead of vdm's stdin, a boot mark ("b,"), acrn-dm's
  * sectorsize=L/P and discard=S:G:A on the disk, and the '/' and '.'
- * address separators acrn-dm also takes.  Left out: --ovmf,
- * --rtvm, --lapic_pt (refused, test_cli) and --cpu_affinity (ACRN only,
- * test_acrn).  The driver then finds every function where the script put
+ * address separators acrn-dm also takes.  Left out: --rtvm, --lapic_pt
+ * (refused, test_cli), --ovmf (ACRN only, tests/acrn/test_ovmf) and
+ * --cpu_affinity (ACRN only, test_acrn).  The driver then finds every function where the script put
  * it, reads the MAC acrn-dm would have derived from mac_seed (worked out
  * here independently: MD5 of "4-0-SEED" by Python's hashlib, fixed below),
  * and vdm's log names the VM.

@@ -102,8 +102,8 @@ int main(void)
 	    "one PCI bus");
 	bad("four address parts", (const char *const[]){ "-s", "0:1:2:3,hostbridge", NULL },
 	    "[BUS:]SLOT[:FUNC]");
-	bad("an acrn-dm emulation vdm lacks", (const char *const[]){ "-s", "1:0,lpc", NULL },
-	    "'lpc' is an acrn-dm emulation");
+	bad("an acrn-dm emulation vdm lacks", (const char *const[]){ "-s", "7,xhci,1-2", NULL },
+	    "'xhci' is an acrn-dm emulation");
 	bad("-k off ACRN", (const char *const[]){ "-k", "/boot/bzImage", NULL },
 	    "only the ACRN back-end has vdm load the guest");
 	bad("-r without -k", (const char *const[]){ "-r", "/boot/initrd.img", NULL },
@@ -123,8 +123,10 @@ int main(void)
 	bad("passthru with an acrn-dm option vdm lacks",
 	    (const char *const[]){ "--hsm", "acrn", "-s", "6,passthru,0/5/0,d3hot_reset", NULL },
 	    "'d3hot_reset'");
-	bad("acrn-dm's --ovmf", (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
-	    "'--ovmf': vdm does not load firmware");
+	/* --ovmf itself: tests/acrn/test_ovmf. */
+	bad("acrn-dm's --ovmf with a missing image",
+	    (const char *const[]){ "--ovmf", "/usr/share/acrn/bios/OVMF.fd", NULL },
+	    "--ovmf: image /usr/share/acrn/bios/OVMF.fd: No such file");
 	bad("-l off ACRN", (const char *const[]){ "-l", "com1,stdio", NULL },
 	    "only the ACRN back-end leaves the COM ports");
 	bad("-l com3", (const char *const[]){ "-l", "com3,stdio", NULL }, "com1,BACKEND or com2");

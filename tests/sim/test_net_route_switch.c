@@ -16,11 +16,13 @@
  * corrupt, no transmit buffer is lost, at most one ping per switch goes
  * unanswered (a frame on the wire to the port being left), the control
  * queue answers on the vhost route, the device never needs a reset, and
- * query-stats counts 20 switches.  Then the guest's offer of HOST_TSO4/6,
- * which testpmd (tso=0) lacks, is tried on a second NIC: the switch is
- * refused naming them, and that NIC keeps serving on VBS-U.  A third NIC,
- * started on a vhost-user back-end with a TAP for VBS-U, is offered only
- * what both serve and moves to VBS-U.
+ * query-stats counts 20 switches.  Then a Linux TCP stack is put behind the
+ * NIC (a TAP in a namespace of its own, its frames relayed by the driver) and
+ * streams 8 MiB to the host, checked byte for byte, across 20 more switches.
+ * Then the guest's offer of HOST_TSO4/6, which testpmd (tso=0) lacks, is
+ * tried on a second NIC: the switch is refused naming them, and that NIC
+ * keeps serving on VBS-U.  A third NIC, started on a vhost-user back-end
+ * with a TAP for VBS-U, is offered only what both serve and moves to VBS-U.
  * Needs root; skipped when testpmd cannot be fetched or run.
  *
  * With VDM_TEST_SWITCH_TO=vhost-kernel (tests/sim/vhost_kernel_switch.sh,
@@ -34,13 +36,16 @@
 #include "peer.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -345,20 +350,28 @@ static bool route_is(const char *want)
 	       strstr(reply, needle);
 }
 
+/* What the switcher waits for between switches: in the ping phase answered
+ * pings, in the TCP phase KiB that reached the host. */
+struct switch_plan {
+	atomic_int *progress;
+	int per_route;          /* progress each route must show before the next switch */
+	int timeout_ms;
+};
+
 static void *switcher(void *arg)
 {
+	const struct switch_plan *plan = arg;
 	char reply[4096];
+	int waited;
 
-	(void)arg;
 	for (int i = 0; i < SWITCHES; i++) {
-		int base = atomic_load(&replies), waited = 0;
+		int base = atomic_load(plan->progress);
 
 		/* Traffic must flow on the route before the next switch. */
-		while (atomic_load(&replies) < base + PINGS_PER_ROUTE && waited < 10000) {
+		for (waited = 0; atomic_load(plan->progress) < base + plan->per_route &&
+				 waited < plan->timeout_ms; waited += 10)
 			sleep_ms(10);
-			waited += 10;
-		}
-		if (waited >= 10000)
+		if (waited >= plan->timeout_ms)
 			stalls++;
 		if (!api_set_route(api_sock, SLOT, i % 2 ? "vbs-u" : other_route, reply,
 				   sizeof(reply))) {
@@ -366,14 +379,257 @@ static void *switcher(void *arg)
 				snprintf(first_failure, sizeof(first_failure), "switch %d: %.400s", i, reply);
 		}
 	}
-	int base = atomic_load(&replies);
-	for (int waited = 0; atomic_load(&replies) < base + PINGS_PER_ROUTE && waited < 10000;
-	     waited += 10)
+	int base = atomic_load(plan->progress);
+	for (waited = 0; atomic_load(plan->progress) < base + plan->per_route &&
+			 waited < plan->timeout_ms; waited += 10)
 		sleep_ms(10);
-	if (atomic_load(&replies) < base + PINGS_PER_ROUTE)
+	if (atomic_load(plan->progress) < base + plan->per_route)
 		stalls++;
 	atomic_store(&switching_done, true);
 	return NULL;
+}
+
+/*
+ * The TCP phase: a Linux TCP stack stands behind the NIC.  A thread moves to
+ * a network namespace of its own with a TAP, gst0, that has the NIC's MAC and
+ * the guest's address; the driver relays frames between gst0 and the NIC's
+ * queues, virtio-net headers passed through (IFF_VNET_HDR, so a checksum the
+ * host left partial is finished by gst0's side), and what crosses vdm is real
+ * TCP, retransmissions and all.  That thread sends a byte stream to the host
+ * (10.0.7.1), where a receiver checks every byte in order, while the switcher
+ * moves the NIC 20 more times.
+ */
+#define TCP_PORT 5077
+#define TCP_TIMEOUT_S 240
+
+static long long tcp_bytes;            /* the stream's length */
+static atomic_int tcp_kib;             /* KiB the host received intact so far */
+static atomic_int guest_tap = -1;      /* gst0, once the sender made it */
+static atomic_bool tcp_sender_done, tcp_receiver_done;
+static bool tcp_sent_all, tcp_received_all;
+static char sender_failure[200], receiver_failure[200], relay_failure[200];
+
+static uint8_t stream_byte(uint64_t i)
+{
+	return (uint8_t)((i * 2654435761u) >> 13 ^ i >> 9);
+}
+
+/* gst0 in this thread's own namespace, up as the guest: its fd, or -1. */
+static int guest_stack_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd, hdr = HDR;
+
+	if (unshare(CLONE_NEWNET)) {
+		snprintf(sender_failure, sizeof(sender_failure), ": unshare: %s", strerror(errno));
+		return -1;
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "gst0");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETVNETHDRSZ, &hdr)) {
+		snprintf(sender_failure, sizeof(sender_failure), ": gst0: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* (system() forks this thread, so ip(8) runs in its namespace.) */
+	if (!sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+		"echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 && ip link set lo up && "
+		"ip link set gst0 address 52:54:00:aa:07:02 && "
+		"ip addr add 10.0.7.2/24 dev gst0 && ip link set gst0 up")) {
+		snprintf(sender_failure, sizeof(sender_failure), ": ip(8) could not set gst0 up");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *tcp_sender(void *arg)
+{
+	struct sockaddr_in host = { .sin_family = AF_INET, .sin_port = htons(TCP_PORT) };
+	struct timeval tv = { TCP_TIMEOUT_S, 0 };
+	static uint8_t chunk[65536];
+	int tap = guest_stack_up(), s = -1;
+	long long off = 0;
+
+	(void)arg;
+	if (tap < 0)
+		goto out;
+	atomic_store(&guest_tap, tap);
+	inet_pton(AF_INET, "10.0.7.1", &host.sin_addr);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    connect(s, (struct sockaddr *)&host, sizeof(host))) {
+		snprintf(sender_failure, sizeof(sender_failure), ": connect: %s", strerror(errno));
+		goto out;
+	}
+	while (off < tcp_bytes) {
+		size_t n = (size_t)(tcp_bytes - off < (long long)sizeof(chunk) ? tcp_bytes - off
+									    : (long long)sizeof(chunk));
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = stream_byte((uint64_t)off + i);
+		ssize_t w = write(s, chunk, n);
+		if (w <= 0) {
+			snprintf(sender_failure, sizeof(sender_failure), ": write at %lld: %s", off,
+				 w < 0 ? strerror(errno) : "nothing written");
+			goto out;
+		}
+		off += w;
+	}
+	/* Done once the host closes its end: everything was taken. */
+	shutdown(s, SHUT_WR);
+	tcp_sent_all = read(s, chunk, 1) == 0;
+	if (!tcp_sent_all)
+		snprintf(sender_failure, sizeof(sender_failure),
+			 ": the host did not close after the end");
+out:
+	if (s >= 0)
+		close(s);
+	atomic_store(&tcp_sender_done, true);
+	return NULL;
+}
+
+static void *tcp_receiver(void *arg)
+{
+	int ls = (int)(intptr_t)arg, s;
+	struct pollfd pfd = { ls, POLLIN, 0 };
+	static uint8_t buf[65536];
+	long long got = 0;
+
+	if (poll(&pfd, 1, TCP_TIMEOUT_S * 1000) != 1 || (s = accept(ls, NULL, NULL)) < 0) {
+		snprintf(receiver_failure, sizeof(receiver_failure), ": no connection came");
+		goto out;
+	}
+	struct timeval tv = { TCP_TIMEOUT_S, 0 };
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		ssize_t r = read(s, buf, sizeof(buf));
+
+		if (r <= 0) {
+			if (r < 0)
+				snprintf(receiver_failure, sizeof(receiver_failure), ": read at %lld: %s",
+					 got, strerror(errno));
+			break;
+		}
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != stream_byte((uint64_t)got + (uint64_t)i)) {
+				snprintf(receiver_failure, sizeof(receiver_failure),
+					 "byte %lld is wrong", got + i);
+				close(s);
+				goto out;
+			}
+		got += r;
+		atomic_store(&tcp_kib, (int)(got >> 10));
+	}
+	close(s);
+	tcp_received_all = got == tcp_bytes;
+	if (!receiver_failure[0] && !tcp_received_all)
+		snprintf(receiver_failure, sizeof(receiver_failure), ": %lld of %lld bytes", got,
+			 tcp_bytes);
+out:
+	atomic_store(&tcp_receiver_done, true);
+	return NULL;
+}
+
+/* Frames between gst0 and the NIC until both ends of the stream are done. */
+static void relay(struct net *n)
+{
+	int tap;
+
+	while ((tap = atomic_load(&guest_tap)) < 0 && !atomic_load(&tcp_sender_done))
+		sleep_ms(1);
+	while (tap >= 0 && !(atomic_load(&tcp_sender_done) && atomic_load(&tcp_receiver_done))) {
+		struct pollfd pfd = { tap, POLLIN, 0 };
+		uint16_t id;
+		uint32_t used;
+		bool rx_posted = false;
+
+		reap_tx(n);
+		poll(&pfd, n->tx_posted - n->tx_used < NTX ? 1 : 0, 1);
+		while (n->tx_posted - n->tx_used < NTX) {
+			int slot = n->next_tx;
+			ssize_t len = read(tap, drv_gpa(n->v.d, n->tx[slot], BUF), BUF);
+			struct drv_buf out = { n->tx[slot], (uint32_t)len };
+
+			if (len <= HDR)
+				break;
+			if (drv_virtio_post(&n->v, 1, &out, 1, NULL, 0, false) < 0) {
+				snprintf(relay_failure, sizeof(relay_failure), ": transmit post failed");
+				return;
+			}
+			n->next_tx = (slot + 1) % NTX;
+			n->tx_posted++;
+			drv_virtio_kick(&n->v, 1);
+			reap_tx(n);
+		}
+		while (drv_virtio_get_used(&n->v, 0, &id, &used) == 1) {
+			int slot = rx_slot(n, id);
+
+			if (slot < 0 || used > BUF) {
+				snprintf(relay_failure, sizeof(relay_failure),
+					 ": a receive buffer we did not post (id %u, %u bytes)", id, used);
+				return;
+			}
+			/* (a frame gst0 refuses is as good as lost on the wire) */
+			if (used > HDR && write(tap, drv_gpa(n->v.d, n->rx[slot], BUF), used) < 0 &&
+			    errno != EINVAL && errno != EAGAIN)
+				snprintf(relay_failure, sizeof(relay_failure), ": gst0: %s", strerror(errno));
+			post_rx(n, slot);
+			rx_posted = true;
+		}
+		if (rx_posted)
+			drv_virtio_kick(&n->v, 0);
+	}
+}
+
+/* The TCP phase (see above); false if it could not be set up. */
+static bool tcp_phase(struct net *n)
+{
+	struct sockaddr_in host = { .sin_family = AF_INET, .sin_port = htons(TCP_PORT) };
+	struct switch_plan plan = { &tcp_kib, 96, 30000 };
+	pthread_t snd, rcv, sw;
+	char reply[8192], req[200];
+	int one = 1, ls;
+
+	tcp_bytes = kernel_mode ? 4 << 20 : 8 << 20;
+	inet_pton(AF_INET, "10.0.7.1", &host.sin_addr);
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!drv_check(ls >= 0 && !bind(ls, (struct sockaddr *)&host, sizeof(host)) &&
+			       !listen(ls, 1),
+		       "the host listens on 10.0.7.1:%d", TCP_PORT))
+		return false;
+	switch_failures = stalls = 0;
+	first_failure[0] = 0;
+	atomic_store(&switching_done, false);
+	pthread_create(&rcv, NULL, tcp_receiver, (void *)(intptr_t)ls);
+	pthread_create(&snd, NULL, tcp_sender, NULL);
+	pthread_create(&sw, NULL, switcher, &plan);
+	relay(n);
+	pthread_join(snd, NULL);
+	pthread_join(rcv, NULL);
+	pthread_join(sw, NULL);
+	close(ls);
+	if (atomic_load(&guest_tap) >= 0)
+		close(atomic_load(&guest_tap));
+	drv_check(!relay_failure[0] && !sender_failure[0] && !receiver_failure[0] &&
+			  tcp_sent_all && tcp_received_all,
+		  "a Linux TCP stack behind the NIC sent %lld MiB to the host across %d more "
+		  "switches: every byte arrived in order and intact%s%s%s",
+		  tcp_bytes >> 20, SWITCHES, relay_failure, sender_failure, receiver_failure);
+	drv_check(switch_failures == 0, "the %d switches under TCP all returned (%d failed%s%s)",
+		  SWITCHES, switch_failures, switch_failures ? ": " : "", first_failure);
+	drv_check(stalls == 0, "the stream moved on every route (%d stalls)", stalls);
+	drv_check(!(drv_virtio_status(&n->v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "the device never needed a reset under TCP either");
+	snprintf(req, sizeof(req),
+		 "{\"execute\": \"query-stats\", \"arguments\": {\"slot\": \"%d\"}}", SLOT);
+	drv_check(api_call(api_sock, req, reply, sizeof(reply)) &&
+			  strstr(reply, "\"route_switches\":40"),
+		  "query-stats counts 40 switches");
+	return true;
 }
 
 static bool nic_up(struct net *n, struct drv *d, struct drv_func *funcs, int nf, int slot,
@@ -549,7 +805,9 @@ int main(void)
 			  !(offer >> VIRTIO_NET_F_GUEST_TSO4 & 1),
 		  "offloads=csum: checksum offloads offered, no TSO either way");
 
-	pthread_create(&t, NULL, switcher, NULL);
+	struct switch_plan pings = { &replies, PINGS_PER_ROUTE, 10000 };
+
+	pthread_create(&t, NULL, switcher, &pings);
 	unsigned seq = 0, lost = 0, late = 0, bad = 0;
 	bool ctrl_checked = false, ctrl_ok = false;
 	while (!atomic_load(&switching_done) && seq < 60000) {
@@ -603,6 +861,7 @@ int main(void)
 			  strstr(reply, "\"route_switches\":20"),
 		  "query-stats counts 20 switches");
 
+	tcp_phase(&n);
 	if (!kernel_mode) {
 		refused_feature(&d, funcs, nf, &mmio, &io);
 		started_on_vhost_user(&d, funcs, nf, &mmio, &io);

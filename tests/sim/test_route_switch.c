@@ -12,8 +12,8 @@
  * Then the failures: a switch to a read-only export (the guest writes), of
  * a disk whose driver negotiated the packed ring (which qsd's export does
  * not have), to an absent socket and to a back-end that was killed are
- * refused with a reason and the disk keeps serving on VBS-U.  Both sides use the page cache and locking=off (two writers on
- * one image, on purpose).  Skipped (77) without qemu-storage-daemon.
+ * refused with a reason and the disk keeps serving on VBS-U.  Both sides use
+ * the page cache and locking=off (two writers on one image, on purpose).  Skipped (77) without qemu-storage-daemon.
  */
 #include "api_client.h"
 #include "blk_guest.h"
@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
@@ -30,7 +31,7 @@
 #define SWITCHES 20
 
 static char dir[] = "/tmp/vdm-switch-XXXXXX", img[96], qsd_sock[96], api_sock[96];
-static volatile bool switching_done;
+static atomic_bool switching_done;
 static int switch_failures;
 static char last_reply[4096];
 
@@ -57,7 +58,7 @@ static void *switcher(void *arg)
 			switch_failures++;
 		}
 	}
-	switching_done = true;
+	atomic_store(&switching_done, true);
 	return NULL;
 }
 
@@ -124,7 +125,7 @@ int main(void)
 	pthread_create(&t, NULL, switcher, NULL);
 	unsigned n = 0, bad_status = 0, bad_data = 0;
 	const unsigned nblocks = IMAGE_SIZE / BLOCK;
-	while (!switching_done || n < 200) {
+	while (!atomic_load(&switching_done) || n < 200) {
 		uint64_t sector = (uint64_t)(n % nblocks) * (BLOCK / 512);
 
 		blk_pattern(blk_guest_buf(&g), BLOCK, pattern_seed(n));

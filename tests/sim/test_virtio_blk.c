@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -338,6 +339,46 @@ static void test_virtio_poll(const char *img)
 }
 
 /*
+ * poll=USECS with requests that go to the disk (nocache: io_uring, not
+ * served at once): kicks stay off for the window after the ring empties.
+ * At queue depth 1 the driver posts its next request only after the
+ * completion, when nothing is in flight any more: vdm must look at the ring
+ * again then, not at the end of the window.  With a one-second window, 10
+ * requests one after the other take about 10 s if it waits for the window's
+ * end (as it once did), milliseconds if not; 5 s is the line.
+ */
+static void test_poll_window_after_completion(const char *img)
+{
+	struct blk b;
+	struct timespec t0, t1;
+	bool all = true;
+	uint16_t id;
+
+	if (!blk_start(&b, img, ",nocache,poll=1000000"))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 10; i++) {
+		struct virtio_blk_outhdr *h = drv_gpa(&b.d, b.hdr, sizeof(*h));
+		struct drv_buf out[1] = { { b.hdr, 16 } };
+		struct drv_buf in[2] = { { b.data, 4096 }, { b.status, 1 } };
+
+		*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = (uint64_t)i * 8 };
+		all &= drv_virtio_post(&b.v, 0, out, 1, in, 2, false) >= 0;
+		/* Kick only when asked, as a driver does. */
+		if (drv_virtio_kick_needed(&b.v, 0))
+			drv_virtio_kick(&b.v, 0);
+		all &= drv_virtio_wait_used(&b.v, 0, &id, NULL, 5000) == 1 &&
+		       *(uint8_t *)drv_gpa(&b.d, b.status, 1) == VIRTIO_BLK_S_OK;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long long took = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	drv_check(all && took < 5000,
+		  "poll=1000000, nocache, queue depth 1: 10 reads complete in %lld ms, not one "
+		  "hold-off window (1 s) each", took);
+	drv_check(blk_stop(&b) == 0, "vdm stops cleanly");
+}
+
+/*
  * nocache (O_DIRECT): guest buffers that are not aligned as O_DIRECT needs
  * go through bounce buffers, never with a wrong result: a write from an odd
  * address lands in the image, a read into another odd address reads it back.
@@ -393,6 +434,7 @@ int main(void)
 	test_short_header(img);
 	test_virtio_poll(img);
 	test_nocache_unaligned(img);
+	test_poll_window_after_completion(img);
 	unlink(img);
 	return drv_result();
 }
