@@ -11,13 +11,15 @@
  * bus 0 (config through ports 0xCF8-0xCFF), an IOAPIC at 0xFEC00000 taking
  * GSIs 0-23, a local APIC per vCPU, a fixed-hardware PM1 block without a
  * timer (ACPI is always on: no SMI command port), the reset register at
- * 0xCF9, \_S5 for power-off, and a _PRT routing each PCI slot's INTx
+ * 0xCF9, \_S5 for power-off, the RTC (rtc.c, its century byte named in
+ * the FADT), and a _PRT routing each PCI slot's INTx
  * pins to the GSIs vdm gave them (level-triggered, active low, as PCI
  * interrupts in a _PRT without link devices are).
  */
 #include "acpi.h"
 
 #include "aml.h"
+#include "rtc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,7 +47,6 @@
 #define MADT_ISO 2
 #define MADT_LAPIC_NMI 4
 #define ISO_ACTIVE_LOW_LEVEL 0x000f
-#define IOAPIC_ID 0xfe /* above any vCPU's APIC ID */
 
 struct table {
 	uint8_t b[1024];
@@ -101,6 +102,7 @@ static size_t build_fadt(uint8_t *t, uint64_t facs, uint64_t dsdt)
 	put(t + 64, ACPI_PM1A_CNT_PORT, 4);
 	t[88] = 4; /* PM1_EVT_LEN: status and enable, two bytes each */
 	t[89] = 2; /* PM1_CNT_LEN */
+	t[108] = RTC_CENTURY; /* the CMOS byte holding the century (rtc.c) */
 	put(t + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
 			     FADT_RESET_REG_SUP,
 	    4);
@@ -131,7 +133,7 @@ static size_t build_madt(uint8_t *t, unsigned vcpus)
 	}
 	t[n] = MADT_IOAPIC;
 	t[n + 1] = 12;
-	t[n + 2] = IOAPIC_ID;
+	t[n + 2] = ACPI_IOAPIC_ID;
 	put(t + n + 4, ACPI_IOAPIC_GPA, 4);
 	put(t + n + 8, 0, 4); /* GSI base */
 	n += 12;
@@ -194,6 +196,26 @@ static void pci_prt(struct aml *a, const struct acpi_intx_route *routes, int n)
 	aml_close(a);
 }
 
+/* The RTC/CMOS of rtc.c, as acrn-dm declares it (PNP0B00: ports
+ * 0x70-0x71, ISA IRQ 8), so the guest's rtc-cmos driver finds it. */
+static void rtc_device(struct aml *a)
+{
+	uint8_t io[8] = { 0x47, 1, RTC_INDEX_PORT, 0, RTC_INDEX_PORT, 0, 1, 2 };
+	uint8_t irq[3] = { 0x22, (uint8_t)(1u << RTC_IRQ), (uint8_t)((1u << RTC_IRQ) >> 8) };
+	uint8_t end[2] = { 0x79, 0 };
+
+	aml_device(a, "RTC");
+	aml_name_decl(a, "_HID");
+	aml_eisaid(a, "PNP0B00");
+	aml_name_decl(a, "_CRS");
+	aml_buffer(a);
+	aml_raw(a, io, sizeof(io));
+	aml_raw(a, irq, sizeof(irq));
+	aml_raw(a, end, sizeof(end));
+	aml_close(a);
+	aml_close(a);
+}
+
 static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_route *routes,
 		      int nroutes)
 {
@@ -214,6 +236,7 @@ static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_
 	pci_crs(a, mem_start);
 	if (nroutes)
 		pci_prt(a, routes, nroutes);
+	rtc_device(a);
 	aml_close(a); /* PCI0 */
 	aml_close(a); /* \_SB */
 	/* Soft-off: SLP_TYPa and SLP_TYPb, then two reserved. */

@@ -13,7 +13,8 @@
 #include <stddef.h>
 
 /* Where the tables go: the BIOS area a guest without EFI searches for the
- * RSDP (0xE0000-0xFFFFF), reserved in the e820 map. */
+ * RSDP (0xE0000-0xFFFFF), reserved in the e820 map.  The MP table is at
+ * 0xF0000 (mptable.h), above OVMF's e820 table. */
 #define ACPI_RSDP_GPA 0xe0000ULL
 #define ACPI_AREA_END 0x100000ULL
 /* The tables stop below 0xEF000, where acrn-dm puts OVMF's e820 table
@@ -26,6 +27,7 @@
 /* The sleep type the DSDT's \_S5 gives for soft-off. */
 #define ACPI_S5_SLP_TYP 5
 #define ACPI_IOAPIC_GPA 0xfec00000ULL
+#define ACPI_IOAPIC_ID 0xfe /* above any vCPU's APIC ID; the MP table names it too */
 #define ACPI_LAPIC_GPA 0xfee00000ULL
 
 /* PCI INTx routing for the DSDT's _PRT: a slot's pin (1 = INTA#) on a GSI. */

@@ -621,6 +621,11 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 			 mem_arg, (unsigned long long)o->ram_size);
 		return -EINVAL;
 	}
+	if (!strncmp(o->hsm, "acrn", 4) && o->ram_size < HSM_ACRN_MIN_RAM) {
+		snprintf(err, errlen, "-m '%s': ACRN needs at least 128M of guest RAM, as acrn-dm",
+			 mem_arg ? mem_arg : "default");
+		return -EINVAL;
+	}
 	if ((o->initrd || o->bootargs) && !o->kernel) {
 		snprintf(err, errlen, "%s: needs the kernel it belongs to (-k bzImage)",
 			 o->initrd ? "-r" : "-B");

@@ -45,7 +45,8 @@ static void handle_ioreq(void *opaque, struct hsm_ioreq *req)
 {
 	struct vdm *vdm = opaque;
 
-	if (vdm->caps.boot_cpu && platform_reset_ioreq(&vdm->reset, req))
+	if (vdm->caps.boot_cpu &&
+	    (platform_reset_ioreq(&vdm->reset, req) || rtc_ioreq(&vdm->rtc, req)))
 		return;
 	for (int i = 0; i < UART_MAX; i++)
 		if (uart_ioreq(&vdm->uarts[i], req))
@@ -278,6 +279,11 @@ int main(int argc, char **argv)
 	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
 					     .space = &vdm.space, .boot = opts.kernel ? &boot : NULL,
 					     .ovmf = opts.have_ovmf ? &opts.ovmf : NULL };
+	/* The RTC of a post-launched VM is the device model's on ACRN. */
+	if (vdm.caps.boot_cpu) {
+		rtc_init(&vdm.rtc, vdm.vm);
+		vdm.reset.rtc = &vdm.rtc;
+	}
 	for (int i = 0; i < UART_MAX; i++)
 		if (opts.have_uart[i] && uart_open(&vdm.uarts[i], i, &opts.uart[i], vdm.vm, vdm.loop,
 						   err, sizeof(err))) {

@@ -12,6 +12,7 @@
 
 #include "acpi.h"
 #include "log.h"
+#include "mptable.h"
 
 #include <stdio.h>
 #include <linux/pci_regs.h>
@@ -77,6 +78,9 @@ int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen)
 	uint64_t rsdp = 0;
 	int ret = acpi_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes, &rsdp, err, errlen);
 
+	/* acrn-dm writes the MP table whatever it loads next. */
+	if (!ret)
+		ret = mptable_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes, err, errlen);
 	if (!ret && pr->ovmf) {
 		ret = ovmf_load(pr->ovmf, pr->vm, &cpu, err, errlen);
 	} else if (!ret) {
@@ -113,6 +117,9 @@ static void reboot(void *arg)
 		for (int func = 0; func < PCI_NUM_FUNCS; func++)
 			if (pr->bus->devs[slot][func])
 				pci_bus_reset_function(pr->bus, (uint16_t)(slot << 3 | func));
+	/* acrn-dm starts its RTC afresh at a reset (vm_reset_vdevs). */
+	if (pr->rtc)
+		rtc_init(pr->rtc, pr->vm);
 	if (hsm_reboot(pr->vm, HSM_REBOOT_RESET, err, sizeof(err)) ||
 	    platform_load_guest(pr, err, sizeof(err)) ||
 	    hsm_reboot(pr->vm, HSM_REBOOT_RUN, err, sizeof(err)))

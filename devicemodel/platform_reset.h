@@ -12,6 +12,7 @@
 #include "hsm.h"
 #include "pci.h"
 #include "pci_space.h"
+#include "rtc.h"
 
 #include <stdbool.h>
 
@@ -23,6 +24,7 @@ struct platform_reset {
 	uint8_t gsi[PCI_NUM_SLOTS][5];       /* each slot's pin's GSI, once routed */
 	struct boot_linux_args *boot;       /* a kernel to load (-k), or NULL */
 	struct ovmf *ovmf;                   /* firmware to load (--ovmf), or NULL */
+	struct rtc *rtc;                     /* set to power-on state at reboot; or NULL */
 	uint8_t reset_control;               /* port 0xCF9 as last written */
 	uint16_t pm1_status, pm1_enable, pm1_control; /* the ACPI PM1 block */
 	bool powered_off;                    /* the guest entered S5: vdm stops */
@@ -43,9 +45,9 @@ struct platform_reset {
 bool platform_reset_ioreq(struct platform_reset *pr, struct hsm_ioreq *req);
 
 /*
- * Load the guest: the ACPI tables (acpi.c), pr->boot's kernel
- * (boot_linux.c) or pr->ovmf's firmware (boot_ovmf.c), and the boot CPU's
- * state (hsm_set_boot_cpu).  At start and at each
+ * Load the guest: the ACPI tables (acpi.c), the MP table (mptable.c),
+ * pr->boot's kernel (boot_linux.c) or pr->ovmf's firmware (boot_ovmf.c),
+ * and the boot CPU's state (hsm_set_boot_cpu).  At start and at each
  * reboot.  Returns 0 or a negative errno with one line in err.
  */
 int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen);

@@ -11,6 +11,7 @@
 #include "hsm.h"
 #include "pci.h"
 #include "platform_reset.h"
+#include "rtc.h"
 #include "uart.h"
 #include "pci_space.h"
 
@@ -47,6 +48,7 @@ struct vdm {
 	struct vdm_events *events;
 	/* Guest resets where vdm is the platform (caps.boot_cpu). */
 	struct platform_reset reset;
+	struct rtc rtc; /* ports 0x70/0x71 where vdm is the platform */
 	struct uart uarts[UART_MAX]; /* -l com1, com2 (unopened: not given) */
 	/* Set when a hypervisor that vdm started has ended. */
 	bool hv_ended, hv_failed_start;

@@ -258,6 +258,7 @@ struct vhost_route {
 	enum vhost_route_kind kind;
 	char *path;           /* vhost-user socket, or kernel node (NULL: the device's) */
 	unsigned reconnect_s; /* vhost-user: retry period after a loss, 0 = never */
+	bool given;           /* vhost= was on the command line (auto may become none) */
 };
 
 /*

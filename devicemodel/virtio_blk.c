@@ -418,7 +418,7 @@ const char *vblk_image_path(const void *cfgp)
 int vblk_check_standalone(const void *cfgp, char *err, size_t errlen)
 {
 	const struct blk_cfg *cfg = cfgp;
-	const char *what = cfg->route.kind != VHOST_ROUTE_NONE || cfg->route.reconnect_s
+	const char *what = cfg->route.given || cfg->route.reconnect_s
 				   ? "vhost= and reconnect= choose vdm's route"
 			   : cfg->transitional ? "transitional is the front-end's PCI function"
 			   : cfg->iothread	? "iothread is not served here yet"

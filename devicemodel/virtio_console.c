@@ -166,7 +166,7 @@ static int con_options_done(void *cfg, char *err, size_t errlen)
 int vcon_check_standalone(const void *cfgp, char *err, size_t errlen)
 {
 	const struct console_cfg *cfg = cfgp;
-	const char *what = cfg->route.kind != VHOST_ROUTE_NONE || cfg->route.reconnect_s
+	const char *what = cfg->route.given || cfg->route.reconnect_s
 				   ? "vhost= and reconnect= choose vdm's route"
 			   : cfg->transitional ? "transitional is the front-end's PCI function"
 					       : NULL;

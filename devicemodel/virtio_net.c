@@ -673,7 +673,7 @@ const struct devemu devemu_virtio_net = {
 int vnet_check_standalone(const void *cfgp, char *err, size_t errlen)
 {
 	const struct net_cfg *cfg = cfgp;
-	const char *what = cfg->route.kind != VHOST_ROUTE_NONE || cfg->route.reconnect_s
+	const char *what = cfg->route.given || cfg->route.reconnect_s
 				   ? "vhost= and reconnect= choose vdm's route"
 			   : cfg->transitional ? "transitional is the front-end's PCI function"
 			   : cfg->mac_seed     ? "mac_seed= derives the MAC from vdm's slot; use mac="

@@ -75,6 +75,7 @@ int vhost_route_parse(const char *tok, struct vhost_route *r, char *err, size_t 
 		return 0;
 	free(r->path);
 	r->path = NULL;
+	r->given = true;
 	if (!strcmp(tok + 6, "auto")) {
 		r->kind = VHOST_ROUTE_AUTO;
 	} else if (!strcmp(tok + 6, "kernel")) {

@@ -68,6 +68,12 @@ struct acrn {
 	bool vm_created, client_created, started, stopped;
 	pthread_t client;
 	bool client_running;
+	/* A guest reboot holds the client: it serves no slot from
+	 * HSM_REBOOT_PAUSE to HSM_REBOOT_RUN.  serving: it is walking the
+	 * slots (and may notify); the reboot waits for it to stop. */
+	pthread_mutex_t serve_lock;
+	pthread_cond_t serve_cond;
+	bool held, serving;
 	int dead_efd;       /* the client thread gave up: tell the loop thread */
 	bool dead_watched;
 
@@ -284,8 +290,11 @@ static void serve_slot(struct hsm_vm *vm, unsigned vcpu)
 		log_bad_slot(vm, vcpu, &snap, why);
 		complete_read(slot, snap.type, ~0ULL);
 	} else {
-		/* -ESHUTDOWN while vdm stops: reads then carry all-ones. */
-		(void)hsm_forward_ioreq(vm, &req);
+		/* -ESHUTDOWN while vdm stops: reads then carry all-ones.
+		 * -ECANCELED: a reboot dropped it; CLEAR_VM_IOREQ completes
+		 * it, and the slot is no longer ours to write or notify. */
+		if (hsm_forward_ioreq(vm, &req) == -ECANCELED)
+			return;
 		if (req.dir == HSM_IO_READ)
 			complete_read(slot, snap.type, req.data);
 	}
@@ -330,10 +339,60 @@ static void *client_thread(void *arg)
 			}
 			break;
 		}
-		for (unsigned i = 0; i < a->vcpus; i++)
+		/* Held by a reboot: the slots are the reboot's until it runs
+		 * the VM again (wait here rather than spin in ATTACH, which
+		 * returns at once while cleared requests are still pending). */
+		pthread_mutex_lock(&a->serve_lock);
+		if (a->held) {
+			while (a->held && !__atomic_load_n(&a->stopped, __ATOMIC_ACQUIRE))
+				pthread_cond_wait(&a->serve_cond, &a->serve_lock);
+			/* What this ATTACH returned for was cleared: attach
+			 * again, for the requests of the restarted vCPUs. */
+			pthread_mutex_unlock(&a->serve_lock);
+			continue;
+		}
+		a->serving = true;
+		pthread_mutex_unlock(&a->serve_lock);
+		for (unsigned i = 0; i < a->vcpus && !__atomic_load_n(&a->held, __ATOMIC_ACQUIRE); i++)
 			serve_slot(vm, i);
+		pthread_mutex_lock(&a->serve_lock);
+		a->serving = false;
+		pthread_cond_broadcast(&a->serve_cond);
+		pthread_mutex_unlock(&a->serve_lock);
 	}
 	return NULL;
+}
+
+/*
+ * Take the slots from the client for a reboot, after PAUSE_VM and before
+ * CLEAR_VM_IOREQ, as acrn-dm orders it (one thread there notifies and
+ * resets, and requests it handles once a reset is asked for are left to
+ * the clear): requests still queued for the loop thread (this thread) are
+ * dropped, and the client finishes the slot it is on without notifying
+ * it.  Once this returns no NOTIFY_REQUEST_FINISH can come until
+ * release_client: none can complete a request the clear already
+ * completed, or the next one a restarted vCPU puts in its slot.
+ */
+static void hold_client(struct acrn *a, struct hsm_vm *vm)
+{
+	pthread_mutex_lock(&a->serve_lock);
+	__atomic_store_n(&a->held, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&a->serve_lock);
+	/* After held is set: a request forwarded from now on is dropped at once. */
+	hsm_forwarder_hold(vm, true);
+	pthread_mutex_lock(&a->serve_lock);
+	while (a->serving)
+		pthread_cond_wait(&a->serve_cond, &a->serve_lock);
+	pthread_mutex_unlock(&a->serve_lock);
+}
+
+static void release_client(struct acrn *a, struct hsm_vm *vm)
+{
+	hsm_forwarder_hold(vm, false);
+	pthread_mutex_lock(&a->serve_lock);
+	__atomic_store_n(&a->held, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&a->serve_cond);
+	pthread_mutex_unlock(&a->serve_lock);
 }
 
 /* ---- guest RAM ---- */
@@ -415,12 +474,21 @@ int acrn_open_sys(struct hsm_vm *vm, const char *dev, const struct acrn_sys *sys
 	a->mem_size = a->ram_size + a->fw_size;
 	a->sys = *sys;
 	pthread_mutex_init(&a->reg_lock, NULL);
+	pthread_mutex_init(&a->serve_lock, NULL);
+	pthread_cond_init(&a->serve_cond, NULL);
 	vm->priv = a;
 	if (a->dead_efd < 0) {
 		ret = -errno;
 		goto err;
 	}
 
+	if (a->ram_size < HSM_ACRN_MIN_RAM) {
+		snprintf(errbuf, errlen, "%llu MiB of guest RAM is below ACRN's minimum of 128 MiB "
+					 "(acrn-dm's)",
+			 (unsigned long long)(a->ram_size >> 20));
+		ret = -EINVAL;
+		goto err;
+	}
 	if (a->ram_size % ACRN_PAGE) {
 		snprintf(errbuf, errlen, "guest RAM must be a whole number of 4 KiB pages");
 		ret = -EINVAL;
@@ -598,12 +666,20 @@ static int acrn_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbu
 	switch (step) {
 	case HSM_REBOOT_PAUSE:
 		ret = setup_ioctl(a, ACRN_IOCTL_PAUSE_VM, NULL, errbuf, errlen);
+		if (ret)
+			return ret;
+		/* No new request lands in a slot now; take the slots from the
+		 * client before the clear (hold_client says why). */
+		hold_client(a, vm);
 		/* The paused vCPUs' requests will not be completed: the
 		 * hypervisor resets them with the VM. */
-		return ret ? ret : setup_ioctl(a, ACRN_IOCTL_CLEAR_VM_IOREQ, NULL, errbuf, errlen);
+		return setup_ioctl(a, ACRN_IOCTL_CLEAR_VM_IOREQ, NULL, errbuf, errlen);
 	case HSM_REBOOT_RESET:
 		return setup_ioctl(a, ACRN_IOCTL_RESET_VM, NULL, errbuf, errlen);
 	case HSM_REBOOT_RUN:
+		/* The slots are all free again (RESET_VM): the client serves
+		 * the requests the restarted vCPUs make. */
+		release_client(a, vm);
 		return setup_ioctl(a, ACRN_IOCTL_START_VM, NULL, errbuf, errlen);
 	}
 	return -EINVAL;
@@ -654,6 +730,10 @@ static void acrn_stop(struct hsm_vm *vm)
 		return;
 	/* Release: pairs with the client thread's acquire after ATTACH fails. */
 	__atomic_store_n(&a->stopped, true, __ATOMIC_RELEASE);
+	/* A client held by a failed reboot waits for this. */
+	pthread_mutex_lock(&a->serve_lock);
+	pthread_cond_broadcast(&a->serve_cond);
+	pthread_mutex_unlock(&a->serve_lock);
 	if (a->vm_created)
 		teardown_ioctl(vm, ACRN_IOCTL_PAUSE_VM, 0);
 	hsm_forwarder_shutdown(vm);
@@ -716,6 +796,8 @@ static void acrn_close(struct hsm_vm *vm)
 	if (a->dead_efd >= 0)
 		close(a->dead_efd);
 	pthread_mutex_destroy(&a->reg_lock);
+	pthread_mutex_destroy(&a->serve_lock);
+	pthread_cond_destroy(&a->serve_cond);
 	free(a);
 	vm->priv = NULL;
 }

@@ -16,6 +16,7 @@ struct fwd_req {
 	struct hsm_ioreq *req;
 	bool taken; /* the loop thread dequeued it and may still touch it */
 	bool done;
+	bool dropped; /* done without the device model seeing it (a hold) */
 };
 
 static void fwd_drain(void *arg, int fd, uint32_t events)
@@ -69,6 +70,10 @@ int hsm_forward_ioreq(struct hsm_vm *vm, struct hsm_ioreq *req)
 		ret = -ESHUTDOWN;
 		goto out;
 	}
+	if (vm->fwd_held) {
+		ret = -ECANCELED;
+		goto out;
+	}
 	if (vm->fwd_tail)
 		vm->fwd_tail->next = &f;
 	else
@@ -78,7 +83,9 @@ int hsm_forward_ioreq(struct hsm_vm *vm, struct hsm_ioreq *req)
 	/* f lives on this stack: never leave while the loop thread holds it. */
 	while (!f.done && !(vm->fwd_closing && !f.taken))
 		pthread_cond_wait(&vm->fwd_done, &vm->fwd_lock);
-	if (!f.done) {
+	if (f.dropped) {
+		ret = -ECANCELED; /* hsm_forwarder_hold unlinked it */
+	} else if (!f.done) {
 		/* Shut down while still queued: unlink so the loop never sees it. */
 		struct fwd_req *prev = NULL;
 
@@ -106,6 +113,23 @@ void hsm_forwarder_shutdown(struct hsm_vm *vm)
 {
 	pthread_mutex_lock(&vm->fwd_lock);
 	vm->fwd_closing = true;
+	pthread_cond_broadcast(&vm->fwd_done);
+	pthread_mutex_unlock(&vm->fwd_lock);
+}
+
+void hsm_forwarder_hold(struct hsm_vm *vm, bool held)
+{
+	pthread_mutex_lock(&vm->fwd_lock);
+	vm->fwd_held = held;
+	/* Nothing is taken: the caller is the loop thread, between requests. */
+	while (held && vm->fwd_head) {
+		struct fwd_req *f = vm->fwd_head;
+
+		vm->fwd_head = f->next;
+		f->dropped = f->done = true;
+	}
+	if (held)
+		vm->fwd_tail = NULL;
 	pthread_cond_broadcast(&vm->fwd_done);
 	pthread_mutex_unlock(&vm->fwd_lock);
 }

@@ -88,6 +88,10 @@ typedef void (*hsm_log_fn)(int level, const char *msg);
 /* The hypervisor reset one PCI function (for example on a guest reboot). */
 typedef void (*hsm_reset_fn)(void *opaque, uint16_t bdf);
 
+/* The least guest RAM the acrn back-end takes: acrn-dm's minimum for -m
+ * (vm_parse_memsize in ACRN's devicemodel/core/vmmapi.c). */
+#define HSM_ACRN_MIN_RAM (128ULL << 20)
+
 /*
  * A hypervisor that the back-end started (qemu) has ended, or the one it
  * attached to stopped delivering requests (acrn: status 1).  status is what
@@ -189,9 +193,12 @@ void hsm_stop(struct hsm_vm *vm);
 void hsm_close(struct hsm_vm *vm);
 
 /*
- * A guest reboot on a back-end with caps.boot_cpu, in acrn-dm's order:
- * HSM_REBOOT_PAUSE stops the vCPUs and drops the I/O requests they had
- * outstanding (the device model then resets its devices), HSM_REBOOT_RESET
+ * A guest reboot on a back-end with caps.boot_cpu, in acrn-dm's order, from
+ * the loop thread: HSM_REBOOT_PAUSE stops the vCPUs and drops the I/O
+ * requests they had outstanding (those not yet handed to the device model
+ * never are; none is completed to the hypervisor after it cleared them),
+ * and no request is served until HSM_REBOOT_RUN (the device model then
+ * resets its devices), HSM_REBOOT_RESET
  * puts the vCPUs back to their reset state (the device model then loads the
  * guest again and calls hsm_set_boot_cpu), HSM_REBOOT_RUN lets them run.
  * Returns 0, -ENOTSUP elsewhere, or a negative errno with err.

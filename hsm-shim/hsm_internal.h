@@ -86,6 +86,7 @@ struct hsm_vm {
 	pthread_cond_t fwd_done;
 	struct fwd_req *fwd_head, *fwd_tail;
 	bool fwd_closing;
+	bool fwd_held; /* hsm_forwarder_hold: requests are dropped, not dispatched */
 };
 
 /* Log through cfg.log (printf style). */
@@ -113,6 +114,14 @@ int hsm_forward_ioreq(struct hsm_vm *vm, struct hsm_ioreq *req);
 /* Set up and tear down the forwarder (hsm.c calls these). */
 int hsm_forwarder_init(struct hsm_vm *vm);
 void hsm_forwarder_shutdown(struct hsm_vm *vm);
+/*
+ * With held true: every request queued for the loop thread and not yet
+ * taken is dropped, and so is every request forwarded until the hold is
+ * released: hsm_forward_ioreq returns -ECANCELED at once (reads carry
+ * all-ones) and the device model never sees it.  For a guest reboot
+ * (hsm_reboot), from the loop thread, so that no request is mid-dispatch.
+ */
+void hsm_forwarder_hold(struct hsm_vm *vm, bool held);
 void hsm_forwarder_fini(struct hsm_vm *vm);
 
 extern const struct hsm_backend_ops hsm_sim_ops;

@@ -62,11 +62,13 @@ tests= # all of them
 run_suite plain "$top/build" check
 run_suite sanitizer "$top/build-asan" check --sanitizers
 # ThreadSanitizer on what runs threads against each other: the acrn
-# back-end's ioreq client, the HSM model's vCPUs and the forwarder, and
+# back-end's ioreq client (held by reboots racing I/O: test_reboot_race),
+# the HSM model's vCPUs and the forwarder, and
 # virtio-blk's I/O engines (io_uring, the thread pool) and its I/O thread;
 # the management API's events, posted from an I/O thread (test_api), and a
 # live switch of a disk whose guest does I/O from another thread.
-tests="tests/sim/test_api tests/sim/test_route_switch tests/acrn/test_acrn tests/acrn/test_acrn_vcpus tests/acrn/test_hostbridge.acrn
+tests="tests/sim/test_api tests/sim/test_route_switch tests/acrn/test_acrn tests/acrn/test_acrn_vcpus
+	tests/acrn/test_reboot_race tests/acrn/test_hostbridge.acrn
 	tests/acrn/test_virtio_rnd.acrn tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn
 	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn

@@ -31,7 +31,8 @@
  * acrn_model_link.c.
  *
  * Where the kernel accepts something only a buggy device model does (a
- * NOTIFY for a slot that is not PROCESSING, a wrong vmid in it, removing an
+ * NOTIFY for a slot that is not PROCESSING, a NOTIFY after CLEAR_VM_IOREQ
+ * before the client attached again, a wrong vmid in it, removing an
  * ioeventfd that is not there, closing without DESTROY_VM), the model counts
  * a violation and logs it, and tests check the count stays 0.
  */
@@ -130,6 +131,7 @@ int model_exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn_
 {
 	struct acrn_io_request *slot;
 	struct timespec deadline;
+	unsigned resets = m->resets;
 	int ret = 0;
 
 	if (model_vm_gone(m) || !m->iobuf)
@@ -162,6 +164,18 @@ int model_exit_io_locked(struct acrn_model *m, unsigned vcpu, const struct acrn_
 		if (model_vm_gone(m)) {
 			m->waiting--;
 			return -ESHUTDOWN;
+		}
+		if (m->resets != resets) {
+			/* RESET_VM reset this vCPU, its request with it (the slot
+			 * is FREE): the guest never sees a value; the driver
+			 * gets all-ones. */
+			m->waiting--;
+			if (done) {
+				memcpy(done, req, sizeof(*done));
+				done->reqs.mmio_request.value = ~0ULL;
+				done->reqs.pio_request.value = ~0u;
+			}
+			return 0;
 		}
 		if (timeout_ms < 0) {
 			pthread_cond_wait(&m->cond, &m->lock);
@@ -572,6 +586,7 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 			__atomic_store_n(&m->iobuf->req_slot[i].processed, ACRN_IOREQ_STATE_FREE,
 					 __ATOMIC_RELEASE);
 		m->pending = 0;
+		m->resets++;
 		m->state = VM_CREATED;
 		pthread_cond_broadcast(&m->cond);
 		return 0;
@@ -604,7 +619,10 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		gen = m->client_gen;
 		while (m->client && m->client_gen == gen && !m->pending && !m->stopping)
 			pthread_cond_wait(&m->cond, &m->lock);
-		return m->client && m->client_gen == gen && !m->stopping ? 0 : -ENODEV;
+		if (!(m->client && m->client_gen == gen && !m->stopping))
+			return -ENODEV;
+		m->cleared_since_attach = false;
+		return 0;
 	case ACRN_IOCTL_NOTIFY_REQUEST_FINISH:
 		nt = (struct acrn_ioreq_notify *)arg;
 		if (nt->reserved)
@@ -615,6 +633,12 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 			return -EINVAL;
 		if (nt->vmid != MODEL_VMID) {
 			model_violation(m, "%s with vmid %u", "NOTIFY_REQUEST_FINISH", nt->vmid);
+			return -EINVAL;
+		}
+		if (m->cleared_since_attach) {
+			model_violation(m, "%s for vCPU %u after CLEAR_VM_IOREQ completed its request "
+					   "(the client did not attach again since)",
+					"NOTIFY_REQUEST_FINISH", nt->vcpu);
 			return -EINVAL;
 		}
 		slot = &m->iobuf->req_slot[nt->vcpu];
@@ -632,6 +656,7 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		pthread_cond_broadcast(&m->cond);
 		return 0;
 	case ACRN_IOCTL_CLEAR_VM_IOREQ:
+		m->cleared_since_attach = true;
 		for (unsigned i = 0; i < m->vcpus; i++) {
 			uint32_t st = __atomic_load_n(&m->iobuf->req_slot[i].processed,
 						      __ATOMIC_ACQUIRE);

@@ -85,6 +85,24 @@ struct acrn_model_boot {
 	bool madt_ioapic;
 	uint64_t dsdt_gpa, dsdt_len, fadt_gpa, madt_gpa;
 	uint16_t pm1a_cnt_port;
+	unsigned nacpi_ranges; /* where the ACPI tables lie, for overlaps */
+	struct {
+		uint64_t gpa, len;
+	} acpi_ranges[16];
+	/* The DSDT's _PRT, read as AML (acrn_model_boot_mp.c): slot, pin (1 =
+	 * INTA#) and GSI of each entry. */
+	unsigned nprt;
+	struct acrn_model_intx {
+		uint8_t slot, pin, gsi;
+	} prt[64];
+	/* The MP table, required beside ACPI tables (acrn-dm writes both):
+	 * the floating pointer and configuration table found, enabled
+	 * processors, the IOAPIC, ISA and PCI I/O interrupt entries (the PCI
+	 * ones as slot, pin, GSI), the NMI on LINT1. */
+	uint64_t mp_gpa, mp_table_gpa, mp_table_len;
+	unsigned mp_cpus, mp_isa_irqs, mp_npci;
+	bool mp_ioapic, mp_lint1_nmi;
+	struct acrn_model_intx mp_pci[64];
 	/* OVMF (ovmf= options): where the image starts in guest memory. */
 	bool firmware;
 	uint64_t fw_gpa, fw_len;

@@ -8,9 +8,10 @@
  * RAM, CR0 (protected mode, no paging) and the GDT's descriptors behind CS
  * and DS (flat 4 GiB code and data), and, when the zero page names an
  * RSDP, the ACPI tables (checksums from the RSDP through the XSDT to the
- * FADT's DSDT, one MADT processor per vCPU).  A VM given OVMF (the ovmf=
- * options) is checked as firmware finds it instead: check_ovmf.  Each
- * disagreement is a protocol
+ * FADT's DSDT, one MADT processor per vCPU) and with them the MP table
+ * (acrn_model_boot_mp.c: against the vCPUs and the DSDT's _PRT).  A VM
+ * given OVMF (the ovmf= options) is checked as firmware finds it instead:
+ * check_ovmf.  Each disagreement is a protocol
  * violation; the findings are kept for tests (acrn_model_boot_report).
  */
 #include "acrn_model_internal.h"
@@ -84,6 +85,36 @@ static bool sum_ok(const uint8_t *p, uint64_t len)
 	return sum == 0;
 }
 
+/* For acrn_model_boot_mp.c (acrn_model_internal.h). */
+const uint8_t *model_guest(const struct acrn_model *m, uint64_t gpa, uint64_t len)
+{
+	return guest(m, gpa, len);
+}
+
+uint64_t model_le(const uint8_t *p, int bytes)
+{
+	return le(p, bytes);
+}
+
+void model_boot_problem(struct acrn_model *m, const char *what)
+{
+	problem(m, what);
+}
+
+bool model_sum_ok(const uint8_t *p, uint64_t len)
+{
+	return sum_ok(p, len);
+}
+
+/* Where an ACPI table lies: nothing else may be written over it. */
+static void acpi_range(struct acrn_model_boot *b, uint64_t gpa, uint64_t len)
+{
+	if (b->nacpi_ranges < sizeof(b->acpi_ranges) / sizeof(b->acpi_ranges[0])) {
+		b->acpi_ranges[b->nacpi_ranges].gpa = gpa;
+		b->acpi_ranges[b->nacpi_ranges++].len = len;
+	}
+}
+
 /* A system description table at gpa: in RAM, its length sane, its
  * checksum right.  Returns it and its length, or NULL. */
 static const uint8_t *sdt(struct acrn_model *m, uint64_t gpa, const char *sig, uint64_t *len)
@@ -95,6 +126,7 @@ static const uint8_t *sdt(struct acrn_model *m, uint64_t gpa, const char *sig, u
 	*len = le(h + 4, 4);
 	if (*len < 36 || *len > (1u << 20) || !guest(m, gpa, *len) || !sum_ok(h, *len))
 		return NULL;
+	acpi_range(&m->boot, gpa, *len);
 	return h;
 }
 
@@ -110,6 +142,7 @@ static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 		problem(m, "the zero page's acpi_rsdp_addr holds no valid ACPI 2.0 RSDP");
 		return;
 	}
+	acpi_range(b, rsdp, 36);
 	x = sdt(m, le(r + 24, 8), "XSDT", &xlen);
 	if (!x) {
 		problem(m, "the RSDP's XSDT is missing or its checksum is wrong");
@@ -136,6 +169,10 @@ static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 				problem(m, "the FADT's DSDT is missing or its checksum is wrong");
 			else
 				b->dsdt_gpa = dsdt, b->acpi_tables++;
+			if (d)
+				model_boot_read_prt(m, d, b->dsdt_len);
+			if (le(t + 36, 4))
+				acpi_range(b, le(t + 36, 4), 64); /* the FACS */
 			b->pm1a_cnt_port = (uint16_t)le(t + 64, 4);
 		}
 		if (!memcmp(t, "APIC", 4)) {
@@ -285,7 +322,9 @@ static void check_ovmf(struct acrn_model *m)
 	for (int i = 0; i < m->nsegs; i++)
 		if (b->fw_gpa >= m->segs[i].gpa && b->fw_gpa < m->segs[i].gpa + m->segs[i].len)
 			fw_seg = m->segs[i].gpa;
-	if (!t || memcmp(t, "820", 4) || n > max || !guest(m, FW_E820 + 8, (uint64_t)n * 20))
+	bool e820_ok = t && !memcmp(t, "820", 4) && n <= max && guest(m, FW_E820 + 8, (uint64_t)n * 20);
+
+	if (!e820_ok)
 		problem(m, "no e820 table (\"820\", count, entries) at 0xEF000");
 	else
 		check_e820(m, t + 8, n, max, fw_seg);
@@ -302,6 +341,8 @@ static void check_ovmf(struct acrn_model *m)
 		problem(m, "no RSDP in the BIOS area (0xE0000-0xFFFFF)");
 	else
 		check_acpi(m, rsdp);
+	/* acrn-dm writes the MP table whatever it loads. */
+	model_boot_check_mp(m, e820_ok ? t + 8 : NULL, e820_ok ? n : 0, 0);
 }
 
 void model_boot_check_locked(struct acrn_model *m)
@@ -319,12 +360,13 @@ void model_boot_check_locked(struct acrn_model *m)
 		check_ovmf(m);
 		hsm_log(m->vm, HSM_LOG_INFO,
 			"acrn model: boot check: %s (OVMF, %llu bytes from %#llx, entry %#llx:%#llx, "
-			"%llu MiB RAM in e820, %u ACPI tables, %u processors in the MADT, vars "
-			"start \"%s\")",
+			"%llu MiB RAM in e820, %u ACPI tables, %u processors in the MADT, MP table "
+			"at %#llx with %u processors, vars start \"%s\")",
 			b->problems ? "FAILED" : "passed", (unsigned long long)b->fw_len,
 			(unsigned long long)b->fw_gpa, (unsigned long long)r->cs_base,
 			(unsigned long long)r->rip, (unsigned long long)(b->e820_ram >> 20),
-			b->acpi_tables, b->madt_cpus, b->vars_head);
+			b->acpi_tables, b->madt_cpus, (unsigned long long)b->mp_gpa, b->mp_cpus,
+			b->vars_head);
 		return;
 	}
 	if (!(r->cr0 & 1) || (r->cr0 & 0x80000000u))
@@ -365,12 +407,27 @@ void model_boot_check_locked(struct acrn_model *m)
 		problem(m, "the initrd is not in guest RAM");
 
 	check_e820(m, zp + 0x2d0, zp[0x1e8], 128, 0);
-	if (le(zp + 0x070, 8))
+	/* Where there are ACPI tables there is an MP table too: acrn-dm
+	 * writes both, and a guest booted with acpi=off reads the latter. */
+	if (le(zp + 0x070, 8)) {
 		check_acpi(m, le(zp + 0x070, 8));
+		model_boot_check_mp(m, zp + 0x2d0, zp[0x1e8] <= 128 ? zp[0x1e8] : 0, rsi);
+	}
+	/* The PCI interrupts the MP table routes, for tests that compare
+	 * them with the functions' interrupt line registers. */
+	char pci[64 * 16] = "";
+	size_t pl = 0;
+
+	for (unsigned i = 0; i < b->mp_npci && pl < sizeof(pci) - 16; i++)
+		pl += (size_t)snprintf(pci + pl, sizeof(pci) - pl, " %02x.%c=GSI%u",
+				       b->mp_pci[i].slot, 'A' + b->mp_pci[i].pin - 1,
+				       b->mp_pci[i].gsi);
 	hsm_log(m->vm, HSM_LOG_INFO,
 		"acrn model: boot check: %s (entry %#llx, zero page %#llx, %llu MiB RAM in e820, "
-		"initrd %llu bytes, %u ACPI tables, %u processors in the MADT, command line \"%s\")",
+		"initrd %llu bytes, %u ACPI tables, %u processors in the MADT, MP table at %#llx "
+		"with %u processors and %u PCI interrupts%s, command line \"%s\")",
 		b->problems ? "FAILED" : "passed", (unsigned long long)b->rip,
 		(unsigned long long)b->rsi, (unsigned long long)(b->e820_ram >> 20),
-		(unsigned long long)b->initrd_size, b->acpi_tables, b->madt_cpus, b->cmdline);
+		(unsigned long long)b->initrd_size, b->acpi_tables, b->madt_cpus,
+		(unsigned long long)b->mp_gpa, b->mp_cpus, b->mp_npci, pci, b->cmdline);
 }

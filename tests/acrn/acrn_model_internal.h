@@ -92,6 +92,12 @@ struct acrn_model {
 	bool client;
 	unsigned client_gen;
 	uint32_t pending; /* slots assigned to the default client */
+	/* CLEAR_VM_IOREQ completed every outstanding request: until the client
+	 * returns from ATTACH_IOREQ_CLIENT again, a NOTIFY_REQUEST_FINISH can
+	 * only be for one of those (a late one), and would complete whatever
+	 * request the vCPU put in the slot since. */
+	bool cleared_since_attach;
+	unsigned resets; /* RESET_VM calls: a vCPU waiting across one was reset */
 	int nsegs;
 	struct model_seg segs[MODEL_MAX_SEGS];
 	int memfd;        /* guest RAM from gpa 0, for the driver */
@@ -167,5 +173,26 @@ void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
 void model_boot_check_locked(struct acrn_model *m);
 /* PAUSE_VM of a running VM with ovmf_mark: write the next mark.  Lock held. */
 void model_ovmf_mark_locked(struct acrn_model *m);
+
+/* ---- acrn_model_boot.c, for acrn_model_boot_mp.c ---- */
+
+/* Host pointer for [gpa, gpa + len) inside one SET_MEMSEG segment, or NULL. */
+const uint8_t *model_guest(const struct acrn_model *m, uint64_t gpa, uint64_t len);
+/* A little-endian number of bytes bytes. */
+uint64_t model_le(const uint8_t *p, int bytes);
+/* A boot check finding: counted, logged, the first one kept. */
+void model_boot_problem(struct acrn_model *m, const char *what);
+/* Whether len bytes at p sum to 0 (mod 256). */
+bool model_sum_ok(const uint8_t *p, uint64_t len);
+
+/* ---- acrn_model_boot_mp.c ---- */
+
+/* The _PRT entries of the DSDT (len bytes at dsdt) into m->boot.prt. */
+void model_boot_read_prt(struct acrn_model *m, const uint8_t *dsdt, uint64_t len);
+/* Find and check the MP table against the vCPUs, the _PRT read before,
+ * an e820 map (entries of 20 bytes; NULL: none) and the places of the
+ * ACPI tables and of the zero page at zp_gpa (0: none). */
+void model_boot_check_mp(struct acrn_model *m, const uint8_t *e820, unsigned entries,
+			 uint64_t zp_gpa);
 
 #endif /* VDM_ACRN_MODEL_INTERNAL_H */

@@ -113,8 +113,8 @@ static void startup_error(const char *hsm, const char *want1, const char *want2)
 {
 	char out[2048];
 	int lines = 0;
-	int st = vdm_run((const char *const[]){ "--hsm", hsm, "-m", strstr(hsm, "memsize") ? "1025K"
-								: "16M", "-s", "0:0,hostbridge",
+	int st = vdm_run((const char *const[]){ "--hsm", hsm, "-m", strstr(hsm, "memsize") ? "131073K"
+								: "128M", "-s", "0:0,hostbridge",
 						  NULL },
 			 out, sizeof(out));
 
@@ -169,7 +169,7 @@ static void vm_identity(void)
 
 	snprintf(spec, sizeof(spec), "acrn:model,vm=POST_STD_VM1:%s/n.sock", tmpdir);
 	struct hsm_vm_config cfg = {
-		.backend = spec, .ram_size = 4 << 20, .ioreq = handler, .log = log_sink,
+		.backend = spec, .ram_size = 128 << 20, .ioreq = handler, .log = log_sink,
 		.loop = { .add_fd = add_fd, .del_fd = del_fd },
 		.vm_name = "POST_STD_VM1", .cpu_affinity = 0x5,
 	};
@@ -182,6 +182,16 @@ static void vm_identity(void)
 			  (unsigned long long)affinity);
 		hsm_close(vm);
 	}
+	/* Below acrn-dm's 128 MiB the back-end refuses before CREATE_VM. */
+	cfg.ram_size = 64 << 20;
+	snprintf(spec, sizeof(spec), "acrn:model:%s/small.sock", tmpdir);
+	vm = hsm_open(&cfg, &ret, err, sizeof(err));
+	drv_check(!vm && ret == -EINVAL && strstr(err, "below ACRN's minimum of 128 MiB"),
+		  "64 MiB of guest RAM: refused by the back-end itself (%s)", vm ? "opened" : err);
+	if (vm)
+		hsm_close(vm);
+	cfg.ram_size = 128 << 20;
+	snprintf(spec, sizeof(spec), "acrn:model,vm=POST_STD_VM1:%s/n.sock", tmpdir);
 	cfg.vm_name = "POST_STD_VM2";
 	vm = hsm_open(&cfg, &ret, err, sizeof(err));
 	drv_check(!vm && strstr(err, "ACRN_IOCTL_CREATE_VM") && strstr(err, "EINVAL") &&
@@ -211,7 +221,7 @@ static void backend(void)
 
 	snprintf(spec, sizeof(spec), "acrn:model,vcpus=4:%s/b.sock", tmpdir);
 	struct hsm_vm_config cfg = {
-		.backend = spec, .ram_size = 4 << 20, .ioreq = handler, .log = log_sink,
+		.backend = spec, .ram_size = 128 << 20, .ioreq = handler, .log = log_sink,
 		.loop = { .add_fd = add_fd, .del_fd = del_fd },
 	};
 	struct hsm_vm *vm = hsm_open(&cfg, &ret, err, sizeof(err));
@@ -438,7 +448,7 @@ static void too_many_vcpus(void)
 	logbuf[0] = '\0';
 	pthread_mutex_unlock(&log_lock);
 	struct hsm_vm_config cfg = {
-		.backend = spec, .ram_size = 4 << 20, .ioreq = handler, .log = log_sink,
+		.backend = spec, .ram_size = 128 << 20, .ioreq = handler, .log = log_sink,
 		.loop = { .add_fd = add_fd, .del_fd = del_fd },
 	};
 	struct hsm_vm *vm = hsm_open(&cfg, &ret, err, sizeof(err));

@@ -194,7 +194,7 @@ int main(void)
 	int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	dup2(lfd, STDERR_FILENO);
 	close(lfd);
-	int r = vdm_spawn(&p, (const char *const[]){ "-m", "64M", "-s", "0:0,hostbridge", "-s",
+	int r = vdm_spawn(&p, (const char *const[]){ "-m", "128M", "-s", "0:0,hostbridge", "-s",
 						      blk0, "-s", "4,virtio-rnd", "-s", blk1,
 						      NULL },
 			  &st);

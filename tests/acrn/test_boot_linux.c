@@ -3,7 +3,8 @@
  * the ACRN back-end over the HSM model: the model's boot check, a parser
  * of its own, reads the guest at START_VM and must agree (zero page, setup
  * header, command line, initrd, e820 = the RAM mapped, entry registers,
- * GDT); the kernel and initrd bytes are where the header says.  Then every
+ * GDT, the ACPI tables, the MP table against the _PRT); the kernel and
+ * initrd bytes are where the header says.  Then every
  * kind of bad kernel file is refused with one line naming the problem.
  * The bzImages are made here to the boot protocol's layout; a real
  * Debian kernel is loaded by tests/acrn/boot_linux.sh.
@@ -14,6 +15,7 @@
 #include "drv.h"
 #include "fake_bzimage.h"
 #include "hsm.h"
+#include "mptable.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RAM (64ULL << 20)
+#define RAM (128ULL << 20)
 
 static char dir[] = "/tmp/vdm-boot-XXXXXX";
 
@@ -155,6 +157,8 @@ static void acpi_tables(void)
 	drv_check(acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &rsdp, err, sizeof(err)) == 0 &&
 			  rsdp == ACPI_RSDP_GPA,
 		  "ACPI tables built for %u vCPUs (%s)", hsm_vcpu_count(vm), err);
+	drv_check(mptable_build(vm, hsm_vcpu_count(vm), routes, 2, err, sizeof(err)) == 0,
+		  "an MP table built with the same routes (%s)", err);
 	a.acpi_rsdp = rsdp;
 	if (!drv_check(boot_linux_load(vm, &a, &cpu, err, sizeof(err)) == 0 &&
 			       hsm_set_boot_cpu(vm, &cpu, err, sizeof(err)) == 0 &&
@@ -169,18 +173,32 @@ static void acpi_tables(void)
 		  "the boot check finds RSDP, XSDT, FADT, DSDT and a MADT with 8 processors and "
 		  "the IOAPIC (%u tables, %u processors; %s)",
 		  rep.acpi_tables, rep.madt_cpus, rep.first_problem);
+	drv_check(rep.mp_gpa == MPTABLE_GPA && rep.mp_cpus == 8 && rep.mp_ioapic &&
+			  rep.mp_lint1_nmi && rep.mp_isa_irqs == 15,
+		  "the boot check finds the MP table's floating pointer at %#llx, 8 processors, "
+		  "the IOAPIC, 15 ISA IRQs and the NMI (%u processors, %u ISA IRQs)",
+		  (unsigned long long)rep.mp_gpa, rep.mp_cpus, rep.mp_isa_irqs);
+	drv_check(rep.nprt == 2 && rep.mp_npci == 2 &&
+			  !memcmp(&rep.prt[0], &(struct acrn_model_intx){ 3, 1, 19 }, 3) &&
+			  !memcmp(&rep.prt[1], &(struct acrn_model_intx){ 5, 1, 21 }, 3) &&
+			  !memcmp(rep.mp_pci, rep.prt, sizeof(rep.prt[0]) * 2),
+		  "the _PRT read from the DSDT's AML and the MP table's PCI entries are the two "
+		  "routes given: 03.A on GSI 19, 05.A on GSI 21");
 	static const struct {
 		const char *file;
 		const char *must; /* in the disassembly */
-	} tables[] = { { "dsdt", "Name (_PRT, Package (0x02)" }, { "facp", "PM1A Control Block Address : 00000404" },
+	} tables[] = { { "dsdt", "Name (_PRT, Package (0x02)" },
+		       { "dsdt", "EisaId (\"PNP0B00\")" },
+		       { "facp", "PM1A Control Block Address : 00000404" },
+		       { "facp", "RTC Century Index : 32" },
 		       { "apic", "Local Apic Address : FEE00000" } };
-	uint64_t where[3][2] = { { rep.dsdt_gpa, rep.dsdt_len },
-				 { rep.fadt_gpa, 276 },
+	uint64_t where[5][2] = { { rep.dsdt_gpa, rep.dsdt_len }, { rep.dsdt_gpa, rep.dsdt_len },
+				 { rep.fadt_gpa, 276 }, { rep.fadt_gpa, 276 },
 				 { rep.madt_gpa, 0 } };
 	const uint8_t *madt = hsm_gpa_to_hva(vm, rep.madt_gpa, 8);
 
-	where[2][1] = madt ? (uint64_t)madt[4] | (uint64_t)madt[5] << 8 : 0;
-	for (int i = 0; i < 3; i++) {
+	where[4][1] = madt ? (uint64_t)madt[4] | (uint64_t)madt[5] << 8 : 0;
+	for (int i = 0; i < 5; i++) {
 		char dsl[200], line[512];
 		bool found = false;
 
@@ -255,6 +273,104 @@ static void check_catches(void)
 	}
 }
 
+/* The MP configuration table vdm wrote at MPTABLE_GPA, for damaging. */
+static uint8_t *mp_config(struct hsm_vm *vm)
+{
+	return hsm_gpa_to_hva(vm, MPTABLE_GPA + 16, 4096);
+}
+
+/* Re-sum the configuration table after a change (checksum at byte 7). */
+static void mp_resum(uint8_t *t)
+{
+	uint8_t sum = 0;
+	unsigned len = (unsigned)(t[4] | t[5] << 8);
+
+	t[7] = 0;
+	for (unsigned i = 0; i < len; i++)
+		sum = (uint8_t)(sum + t[i]);
+	t[7] = (uint8_t)-sum;
+}
+
+/* Damage the MP table as case k says. */
+static void mp_damage(struct hsm_vm *vm, int k)
+{
+	uint8_t *t = mp_config(vm);
+	unsigned len = (unsigned)(t[4] | t[5] << 8);
+
+	switch (k) {
+	case 0: /* a byte changed, the checksum not */
+		t[8] ^= 0x20;
+		break;
+	case 1: /* the floating pointer's checksum off by one */
+		((uint8_t *)hsm_gpa_to_hva(vm, MPTABLE_GPA, 16))[10]++;
+		break;
+	case 2: /* 05.A's entry sent to another GSI, the checksum made right */
+	case 3: /* 05.A's entry taken out: the rest moved up, length and count
+		 * one entry less, the checksum made right */
+		for (unsigned e = 44; e + 8 <= len; e += t[e] == 0 ? 20 : 8) {
+			if (t[e] != 3 || t[e + 4] != 0 || t[e + 5] != (5 << 2))
+				continue;
+			if (k == 2) {
+				t[e + 7] = 22;
+				break;
+			}
+			memmove(t + e, t + e + 8, len - e - 8);
+			len -= 8;
+			t[4] = (uint8_t)len, t[5] = (uint8_t)(len >> 8);
+			t[34]--;
+			break;
+		}
+		mp_resum(t);
+		break;
+	case 4: /* the last processor disabled */
+		t[44 + 20 * 7 + 3] = 0;
+		mp_resum(t);
+		break;
+	}
+}
+
+/* The boot check reads the MP table itself: a wrong checksum, a
+ * floating pointer not summing to 0, a PCI INTx moved to another GSI or
+ * missing, a processor short are each found. */
+static void check_catches_mp(void)
+{
+	static const char *const cases[][2] = {
+		{ "a configuration table whose checksum is wrong", "checksum or revision" },
+		{ "a floating pointer whose checksum is wrong", "no MP floating pointer" },
+		{ "an INTx on a GSI other than the _PRT's", "_PRT INTx has no MP table entry" },
+		{ "an INTx missing from the MP table", "_PRT INTx has no MP table entry" },
+		{ "a processor short", "one enabled processor per vCPU" },
+	};
+	static const struct acpi_intx_route routes[] = { { 3, 1, 19 }, { 5, 1, 21 } };
+	char kernel[200], err[256];
+
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	for (int k = 0; k < (int)(sizeof(cases) / sizeof(cases[0])); k++) {
+		struct hsm_boot_cpu cpu;
+		struct acrn_model_boot rep;
+		struct hsm_vm *vm = open_vm("mp");
+		struct boot_linux_args a = { kernel, NULL, "x", 0 };
+
+		if (!vm)
+			return;
+		if (acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
+		    mptable_build(vm, hsm_vcpu_count(vm), routes, 2, err, sizeof(err)) ||
+		    boot_linux_load(vm, &a, &cpu, err, sizeof(err))) {
+			drv_check(false, "tables and kernel load (%s)", err);
+			hsm_close(vm);
+			return;
+		}
+		mp_damage(vm, k);
+		hsm_set_boot_cpu(vm, &cpu, err, sizeof(err));
+		hsm_start(vm, err, sizeof(err));
+		acrn_model_boot_report(acrn_model_of(vm), &rep);
+		drv_check(rep.problems > 0 && strstr(rep.first_problem, cases[k][1]),
+			  "the boot check finds %s (%s)", cases[k][0], rep.first_problem);
+		hsm_stop(vm);
+		hsm_close(vm);
+	}
+}
+
 /* One bad input: boot_linux_load fails with a line holding want. */
 static void refused(const char *what, const struct fake *f, const char *kernel_path,
 		    size_t initrd_len, const char *cmdline, const char *want)
@@ -291,6 +407,7 @@ int main(void)
 	loads();
 	acpi_tables();
 	check_catches();
+	check_catches_mp();
 
 	refused("a missing kernel", NULL, "/nonexistent/bzImage", 0, NULL, "No such file");
 	refused("a directory", NULL, "/tmp", 0, NULL, "not a regular file");
@@ -313,7 +430,7 @@ int main(void)
 		"console=ttyS0 root=/dev/vda rw quiet", "takes 16 at most");
 	refused("an initrd larger than guest RAM", &fake_good, NULL, (size_t)RAM + 1, NULL,
 		"larger than guest RAM");
-	refused("an initrd that does not fit beside the kernel", &fake_good, NULL, 62u << 20, NULL,
+	refused("an initrd that does not fit beside the kernel", &fake_good, NULL, (size_t)RAM - (2u << 20), NULL,
 		"do not fit");
 	char path[200];
 

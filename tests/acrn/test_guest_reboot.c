@@ -4,7 +4,8 @@
  * control register (0xCF9) with a disk write still in flight; vdm pauses
  * the VM, drops its outstanding requests, resets every PCI function,
  * resets the vCPUs, loads the kernel again (the model's boot check passes
- * a second time) and runs the VM.  The driver then finds its functions
+ * a second time, the MP table routing the disk's INTx where its interrupt
+ * line register says) and runs the VM.  The driver then finds its functions
  * reset (decode off), brings the disk up again and reads back the write
  * acknowledged before the reset.  A second reboot goes through the i8042's
  * pulse-reset command (0xFE to port 0x64).  Without a kernel to load (no
@@ -18,6 +19,7 @@
 #include "hsm.h"
 
 #include <fcntl.h>
+#include <linux/pci_regs.h>
 #include <linux/virtio_blk.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,6 +127,12 @@ static void reboots(const char *kernel, const char *img)
 		return;
 	}
 	drv_connect(&d, p.sock);
+	/* The line register as vdm wrote it, before the driver plays firmware
+	 * and writes its own: the MP table must route 03.A there. */
+	char mp_route[32];
+	unsigned line = drv_cfg_read(&d, hsm_bdf(0, BLK_SLOT, 0), PCI_INTERRUPT_LINE, 1);
+
+	snprintf(mp_route, sizeof(mp_route), " %02x.A=GSI%u", BLK_SLOT, line);
 	if (!drv_check(disk_up(&d, &k), "the disk comes up"))
 		return;
 	memset(blk_guest_buf(&k.g), 0xa1, 4096);
@@ -153,6 +161,10 @@ static void reboots(const char *kernel, const char *img)
 	drv_check(log_has(log, "guest rebooted (2 so far)", 1), "two reboots logged");
 	drv_check(log_has(log, "boot check: passed", 3) && !strstr(log, "protocol violation:"),
 		  "the model's boot check passed at each of the three starts, no violation");
+	drv_check(line >= 16 && line < 0xff && log_has(log, mp_route, 3),
+		  "at each start the MP table routes the disk's INTA# to GSI %u, its interrupt line "
+		  "register (and the _PRT agrees: the boot check passed)",
+		  line);
 	if (drv_failures())
 		fprintf(stderr, "%s\n", log);
 	unlink(logpath);

@@ -20,6 +20,7 @@
 #include "boot_ovmf.h"
 #include "drv.h"
 #include "hsm.h"
+#include "mptable.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -30,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RAM (64ULL << 20)
+#define RAM (128ULL << 20)
 #define DEB_CODE "/usr/share/OVMF/OVMF_CODE.fd"
 #define DEB_VARS "/usr/share/OVMF/OVMF_VARS.fd"
 
@@ -150,6 +151,7 @@ static struct acrn_model_boot load_and_check(const char *arg, const char *model_
 	struct hsm_vm *vm = open_vm("direct", model_opts, ovmf_fw_size(&o));
 
 	if (vm && acpi_build(vm, hsm_vcpu_count(vm), NULL, 0, &rsdp, err, sizeof(err)) == 0 &&
+	    mptable_build(vm, hsm_vcpu_count(vm), NULL, 0, err, sizeof(err)) == 0 &&
 	    ovmf_load(&o, vm, &cpu, err, sizeof(err)) == 0) {
 		uint64_t size = o.image ? o.image_size : o.code_size + o.vars_size;
 		uint8_t *top = hsm_gpa_to_hva(vm, OVMF_TOP - size - 4096, size + 4096);
@@ -188,6 +190,8 @@ static void direct(const char *code, const char *vars)
 		  "OVMF's e820: all of -m is RAM but the legacy window; firmware memory reserved");
 	drv_check(r.acpi_tables >= 3 && r.madt_cpus > 0, "the ACPI tables are found from the "
 							  "BIOS area's RSDP");
+	drv_check(r.mp_gpa == MPTABLE_GPA && r.mp_cpus == r.madt_cpus,
+		  "and the MP table, as acrn-dm writes it for OVMF too (%u processors)", r.mp_cpus);
 
 	static const struct {
 		enum spoil spoil;
@@ -221,7 +225,7 @@ static int run_vm(const char *arg, const char *model_opts, enum ending how, char
 	snprintf(hsm, sizeof(hsm), "acrn:model,%s", model_opts);
 	setenv("VDM_TEST_HSM", hsm, 1);
 	snprintf(logpath, sizeof(logpath), "%s/vdm.log", dir);
-	if (vdm_spawn(&p, (const char *const[]){ "-v", "--log-file", logpath, "-m", "64M", "--ovmf",
+	if (vdm_spawn(&p, (const char *const[]){ "-v", "--log-file", logpath, "-m", "128M", "--ovmf",
 						 arg, "-s", "0:0,hostbridge", "POST_STD_VM1", NULL },
 		      &st)) {
 		read_log(logpath, log, loglen);

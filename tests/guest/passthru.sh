@@ -72,18 +72,18 @@ once() {
 
 mkdir -p /tmp/dump
 # INTx as well (keep_gsi), and while it runs, a second vdm wants edu too.
-while_running='once taken --hsm acrn:model:/tmp/t.sock -m 64M -s 6,passthru,0/5/0'
-run intx --hsm acrn:model:/tmp/a.sock -m 64M --dump-config /tmp/dump \
+while_running='once taken --hsm acrn:model:/tmp/t.sock -m 128M -s 6,passthru,0/5/0'
+run intx --hsm acrn:model:/tmp/a.sock -m 128M --dump-config /tmp/dump \
 	-s 6,passthru,0/5/0,keep_gsi
 while_running=
 sed -n 1,2p /tmp/dump/06.0.lspci | sed 's/^/VDM: pt dump | /'
 # As acrn-dm: a function with MSI gets no INTx; lspci's spelling.
-run msi --hsm acrn:model:/tmp/b.sock -m 64M -s 6,passthru,00:05.0,no_reset
-once missing --hsm acrn:model:/tmp/c.sock -m 64M -s 6,passthru,0/7/0
-once spelling --hsm acrn:model:/tmp/d.sock -m 64M -s 6,passthru,0/5
-once driver --hsm acrn:model:/tmp/e.sock -m 64M -s 6,passthru,0/4/0
-once other_vm --hsm acrn:model,assigned=0/5/0:/tmp/f.sock -m 64M -v -s 6,passthru,0/5/0
-once undo --hsm acrn:model,refuse=SET_PTDEV_INTR:/tmp/g.sock -m 64M -v \
+run msi --hsm acrn:model:/tmp/b.sock -m 128M -s 6,passthru,00:05.0,no_reset
+once missing --hsm acrn:model:/tmp/c.sock -m 128M -s 6,passthru,0/7/0
+once spelling --hsm acrn:model:/tmp/d.sock -m 128M -s 6,passthru,0/5
+once driver --hsm acrn:model:/tmp/e.sock -m 128M -s 6,passthru,0/4/0
+once other_vm --hsm acrn:model,assigned=0/5/0:/tmp/f.sock -m 128M -v -s 6,passthru,0/5/0
+once undo --hsm acrn:model,refuse=SET_PTDEV_INTR:/tmp/g.sock -m 128M -v \
 	-s 6,passthru,0/5/0,keep_gsi
 EOS
 chmod +x "$root/extra/run"

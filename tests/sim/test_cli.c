@@ -63,6 +63,10 @@ int main(void)
 	bad("size without a suffix (bytes), below the minimum",
 	    (const char *const[]){ "-m", "256", NULL }, "256M?");
 	bad("size below the minimum", (const char *const[]){ "-m", "512K", NULL }, "1M minimum");
+	/* acrn-dm's minimum on ACRN, refused before the HSM is opened. */
+	bad("ACRN with less than 128M",
+	    (const char *const[]){ "--hsm", "acrn:/nonexistent/acrn_hsm", "-m", "127M", NULL },
+	    "ACRN needs at least 128M");
 	bad("unknown long option", (const char *const[]){ "--frob", NULL }, "--frob");
 	bad("unknown short option", (const char *const[]){ "-Z", NULL }, "-Z");
 	bad("missing argument", (const char *const[]){ "-m", NULL }, "-m");

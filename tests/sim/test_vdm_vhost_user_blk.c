@@ -378,6 +378,7 @@ static void command_line(void)
 		const char *says;
 	} cases[] = {
 		{ ",vhost=user:/x.sock", 2, "back-end owns the disk" },
+		{ ",vhost=auto", 2, "vhost= and reconnect= choose vdm's route" },
 		{ ",transitional", 2, "transitional is the front-end's" },
 		{ ",iothread", 2, "iothread is not served here yet" },
 		{ ",poll=off", 2, "poll= is not served here yet" },
