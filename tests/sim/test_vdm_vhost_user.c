@@ -13,7 +13,8 @@
  *     first stopped, and a front-end connecting while one is served is
  *     closed at once;
  *   - the command line: --help, emulations not yet served, virtio-net's
- *     refusals (missing TAP, mac_seed=, a group MAC), a file that is
+ *     refusals (missing TAP, mac_seed=, vhost=auto, a group MAC), a file
+ *     that is
  *     not a socket, a stale socket replaced; SIGTERM removes the socket and
  *     exits 0.
  */
@@ -302,6 +303,10 @@ static void command_line(void)
 						NULL }, out, sizeof(out));
 	drv_check(ret == 2 && strstr(out, "mac_seed= derives the MAC from vdm's slot"),
 		  "virtio-net: mac_seed= is refused, exit 2 (%d: %s)", ret, out);
+	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-net,tap=t0,vhost=auto",
+						NULL }, out, sizeof(out));
+	drv_check(ret == 2 && strstr(out, "vhost= and reconnect= choose vdm's route"),
+		  "virtio-net: vhost=auto is vdm's route, refused, exit 2 (%d: %s)", ret, out);
 	ret = daemon_run((const char *const[]){ "--socket", sock, "virtio-net,mac=01:00:00:00:00:01",
 						NULL }, out, sizeof(out));
 	drv_check(ret == 2 && strstr(out, "multicast"),
