@@ -14,9 +14,8 @@
  *     closed at once;
  *   - the command line: --help, emulations not yet served, virtio-net's
  *     refusals (missing TAP, mac_seed=, vhost=auto, a group MAC), a file
- *     that is
- *     not a socket, a stale socket replaced; SIGTERM removes the socket and
- *     exits 0.
+ *     that is not a socket, a stale socket replaced; SIGTERM removes the
+ *     socket and exits 0.
  */
 #include "drv.h"
 #include "drv_virtio.h"
