@@ -143,10 +143,13 @@ const char *vhost_dev_error(const struct vhost_dev *d);
  * Like the front-end, the server owns no event loop and no thread: the
  * caller watches vhost_server_listen_fd() and vhost_server_conn_fd() and
  * calls vhost_server_accept() and vhost_server_handle() when they are
- * readable.  Protocol features offered: MQ, REPLY_ACK, and CONFIG for a
- * device with a config space (read-only: SET_CONFIG is refused).  Not
- * served: dirty-page logging (LOG_ALL, SET_LOG_BASE: refused, so no live
- * migration), in-flight tracking, packed rings.
+ * readable.  Protocol features offered: MQ, REPLY_ACK, BACKEND_REQ, CONFIG
+ * for a device with a config space (read-only: SET_CONFIG is refused), and
+ * INFLIGHT_SHMFD for a device that tracks its rings' chains in flight
+ * (GET_INFLIGHT_FD makes a sealed memfd of the device's layout, which the
+ * front-end keeps and hands back with SET_INFLIGHT_FD, to this process or
+ * the next one on the socket).  Not served: dirty-page logging (LOG_ALL,
+ * SET_LOG_BASE: refused, so no live migration).
  */
 struct vhost_server;
 
@@ -159,6 +162,11 @@ struct vhost_server_ring {
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	int kick_fd;         /* the server's; readable when the driver kicked */
 	uint64_t features;   /* the virtio features the front-end set */
+	/* INFLIGHT_SHMFD: this ring's part of the front-end's in-flight region
+	 * (inflight_len bytes, at least inflight_queue_bytes(num)), or NULL
+	 * when it sent none or none for this ring. */
+	void *inflight;
+	size_t inflight_len;
 };
 
 /* The device a server serves.  Callbacks run inside vhost_server_handle
@@ -185,6 +193,10 @@ struct vhost_server_dev {
 	 * feature that makes a field writable. */
 	const void *config;
 	uint32_t config_len;
+	/* Bytes one ring of queue_size entries takes in the in-flight region
+	 * (INFLIGHT_SHMFD; libvbsu's vq_inflight_queue_bytes).  NULL: the
+	 * feature is not offered. */
+	size_t (*inflight_queue_bytes)(uint16_t queue_size);
 	void *opaque;
 };
 
