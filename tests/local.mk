@@ -198,6 +198,10 @@ EXTRA_DIST += tests/guest/vhost_user_rng.sh
 # ... and QEMU's vhost-user-blk-pci in a real guest, disk checksummed both ways.
 TESTS += tests/guest/vdm_vhost_user_blk.sh
 EXTRA_DIST += tests/guest/vdm_vhost_user_blk.sh
+# ... killed with SIGKILL 5 times under QEMU's reconnecting vhost-user-blk-pci:
+# INFLIGHT_SHMFD, no request lost.
+TESTS += tests/guest/vdm_vhost_user_reconnect.sh
+EXTRA_DIST += tests/guest/vdm_vhost_user_reconnect.sh
 # ... and UML's virtio_uml (a disk and a console; no QEMU, no PCI).
 TESTS += tests/guest/uml_vdm_vhost_user.sh
 EXTRA_DIST += tests/guest/uml_vdm_vhost_user.sh

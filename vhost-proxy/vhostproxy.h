@@ -104,6 +104,43 @@ int vhost_dev_vring_set_call(struct vhost_dev *d, unsigned idx, int call_fd);
  * back-end would have taken.  Stopping a ring that is not running is 0. */
 int vhost_dev_vring_stop(struct vhost_dev *d, unsigned idx, uint16_t *base);
 
+/*
+ * vhost-user in-flight tracking (INFLIGHT_SHMFD): a region of shared memory
+ * the back-end keeps its rings' requests in flight in, made by the back-end
+ * (vhost_dev_get_inflight), kept by vdm, and handed to each back-end that
+ * serves the device (vhost_dev_set_inflight) before its rings start, so one
+ * that replaces a dead one serves again what that one held.  vdm maps it
+ * too (read and write: zeroed when the guest resets the device).
+ */
+struct vhost_inflight {
+	int fd;               /* -1: no region */
+	void *map;            /* size bytes of fd from offset */
+	uint64_t size, offset;
+	uint16_t num_queues, queue_size;
+};
+
+/* True when the back-end tracks requests in flight (INFLIGHT_SHMFD). */
+bool vhost_dev_has_inflight(const struct vhost_dev *d);
+
+/*
+ * Ask the back-end for a region for num_queues rings of up to queue_size
+ * entries (after set_features, before the rings start).  *out gets the
+ * region, mapped, or out->fd = -1 when the back-end declined (a region of
+ * size 0).  A region that is not a file sealed against shrinking, or does
+ * not hold size bytes at offset, or is unreasonably large, is refused
+ * (-EPROTO): the back-end is hostile like any other input.  The caller
+ * frees it with vhost_inflight_free.
+ */
+int vhost_dev_get_inflight(struct vhost_dev *d, uint16_t num_queues, uint16_t queue_size,
+			   struct vhost_inflight *out);
+
+/* Hand the region to the back-end (after set_features, before the rings
+ * start). */
+int vhost_dev_set_inflight(struct vhost_dev *d, const struct vhost_inflight *in);
+
+/* Unmap and close a region; it becomes "none".  NULL or none allowed. */
+void vhost_inflight_free(struct vhost_inflight *in);
+
 /* Kernel vhost-net: the TAP fd serving ring idx (-1 detaches it). */
 int vhost_dev_net_set_backend(struct vhost_dev *d, unsigned idx, int tap_fd);
 

@@ -9,6 +9,10 @@
  *   - 32 requests posted at once all complete, each in the image;
  *   - the front-end killed (SIGKILL) with writes in flight: a second vdm on
  *     the same daemon reads back every write the first one saw completed;
+ *   - the daemon killed (SIGKILL) with 32 writes in flight, under vdm's
+ *     reconnect=1 route: a new daemon on the socket gets the in-flight
+ *     region (INFLIGHT_SHMFD) and serves them again; every write completes
+ *     OK and is in the image, and the device never needs a reset;
  *   - ro: the driver is offered RO and a write fails with IOERR;
  *   - vdm's options that mean nothing to the daemon are refused with one
  *     line (exit 2), a missing image too (exit 1); SIGTERM exits 0 and
@@ -76,17 +80,22 @@ static int daemon_run(const char *spec, char *out, size_t outlen)
 			out, outlen);
 }
 
-static bool vm_start(struct vm *m)
+/* vdm with the disk on the daemon; route_opts after vhost=user:SOCK, and
+ * vdm's log in log (NULL: the test's output). */
+static bool vm_start_with(struct vm *m, const char *route_opts, const char *log)
 {
-	char spec[160];
+	char spec[200];
 	struct drv_func funcs[8];
 	uint64_t mmio = 0xc0000000;
 	uint32_t io = 0xc000;
 	int st, n;
 
 	memset(m, 0, sizeof(*m));
-	snprintf(spec, sizeof(spec), "%d,virtio-blk,vhost=user:%s", SLOT, sock);
-	if (vdm_spawn(&m->p, (const char *const[]){ "-s", spec, NULL }, &st))
+	snprintf(spec, sizeof(spec), "%d,virtio-blk,vhost=user:%s%s", SLOT, sock, route_opts);
+	if (vdm_spawn(&m->p,
+		      log ? (const char *const[]){ "--log-file", log, "-s", spec, NULL }
+			  : (const char *const[]){ "-s", spec, NULL },
+		      &st))
 		return false;
 	drv_connect(&m->d, m->p.sock);
 	n = drv_enumerate(&m->d, funcs, 8);
@@ -102,6 +111,11 @@ static bool vm_start(struct vm *m)
 		m->r[i].data = drv_virtio_alloc(&m->v, 1 << 20, 4096);
 	}
 	return true;
+}
+
+static bool vm_start(struct vm *m)
+{
+	return vm_start_with(m, "", NULL);
 }
 
 static void vm_stop(struct vm *m, bool kill_it)
@@ -339,6 +353,147 @@ static void test_front_end_killed(void)
 	vm_stop(&m, false);
 }
 
+/* The pid of tracer's child (the program strace runs), or -1. */
+static pid_t child_of(pid_t tracer)
+{
+	char path[64];
+	FILE *f;
+	int pid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)tracer, (int)tracer);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
+/*
+ * The daemon dies (SIGKILL) with writes in flight and reads completed
+ * after them.  It runs under strace so that the writes are in flight when
+ * it dies, not already done: its inline page-cache writes (pwritev2) are
+ * refused with EAGAIN, so every write goes to its I/O threads, whose writes
+ * (pwritev) are held for a second each; reads are served from the page
+ * cache at once.  Requests alternate write, read: 16 writes in flight
+ * among 16 reads used, out of order, so the avail ring read again from the
+ * used index would redo 8 reads and 8 writes and lose the other 8 writes:
+ * only the in-flight region says which 16 to serve again.  vdm's route has
+ * reconnect=1: the next daemon on the socket gets the region, and the guest
+ * must see every request complete, with no DEVICE_NEEDS_RESET.
+ */
+static void test_daemon_killed(const char *spec)
+{
+	char vdm_log[128], log1[128], log2[128], held[256];
+	static uint8_t pat[REQ_BYTES];
+	uint16_t heads[NREQ], id;
+	bool done[NREQ] = { false };
+	int ndone = 0, early = 0, good = 0, st;
+	pid_t tracer, d1;
+	struct vm m;
+
+	if (access("/usr/bin/strace", X_OK)) {
+		printf("SKIP: the daemon killed with writes in flight (strace is not installed)\n");
+		return;
+	}
+	snprintf(vdm_log, sizeof(vdm_log), "%s/vdm.log", dir);
+	snprintf(log1, sizeof(log1), "%s/daemon-killed.log", dir);
+	snprintf(log2, sizeof(log2), "%s/daemon-next.log", dir);
+	snprintf(held, sizeof(held), "%s,aio=threads", spec);
+	tracer = peer_spawn((char *const[]){ "strace", "-f", "-qq", "-o", "/dev/null",
+					     "--seccomp-bpf", "-e", "trace=pwritev,pwritev2",
+					     "-e", "inject=pwritev2:error=EAGAIN",
+					     "-e", "inject=pwritev:delay_enter=1000000", daemon_bin,
+					     "--socket", sock, "-v", held, NULL },
+			    log1);
+	for (int i = 0; i < 200 && !peer_log_has(log1, "serving virtio-blk on"); i++)
+		sleep_ms(50);
+	if (!drv_check(peer_log_has(log1, "serving virtio-blk on"),
+		       "a daemon (under strace, its writes held) serves the disk") ||
+	    !drv_check(vm_start_with(&m, ",reconnect=1", vdm_log),
+		       "vdm starts with reconnect=1 on it") ||
+	    !drv_check(disk_init(&m, true), "... and its disk initialises")) {
+		peer_stop(&tracer, SIGKILL);
+		return;
+	}
+	for (int i = 0; i < NREQ; i++) {
+		blk_pattern(drv_gpa(&m.d, m.r[i].data, REQ_BYTES), REQ_BYTES, 700 + (unsigned)i);
+		bool write = i % 2 == 0;
+		struct virtio_blk_outhdr *h = drv_gpa(&m.d, m.r[i].hdr, sizeof(*h));
+		struct drv_buf out[2] = { { m.r[i].hdr, 16 }, { m.r[i].data, REQ_BYTES } };
+		struct drv_buf in[2] = { { m.r[i].data, REQ_BYTES }, { m.r[i].status, 1 } };
+		*h = (struct virtio_blk_outhdr){ .type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+						 .sector = burst_sector(i) };
+		*(uint8_t *)drv_gpa(&m.d, m.r[i].status, 1) = 0xee;
+		int head = write ? drv_virtio_post(&m.v, 0, out, 2, &in[1], 1, false)
+				 : drv_virtio_post(&m.v, 0, out, 1, in, 2, false);
+		heads[i] = head >= 0 ? (uint16_t)head : 0xffff;
+	}
+	drv_virtio_kick(&m.v, 0);
+	sleep_ms(300); /* the daemon takes them all; the reads finish, the writes cannot */
+	while (drv_virtio_get_used(&m.v, 0, &id, NULL) == 1) {
+		int i = req_of_head(NREQ, heads, id);
+
+		if (i >= 0 && !done[i]) {
+			done[i] = true;
+			early += i % 2;
+			ndone++;
+		}
+	}
+	d1 = child_of(tracer);
+	drv_check(d1 > 0 && ndone == NREQ / 2 && early == NREQ / 2 && kill(d1, SIGKILL) == 0,
+		  "the daemon is killed with %d writes in flight, the %d reads after them done (%d)",
+		  NREQ / 2, NREQ / 2, early);
+	waitpid(tracer, NULL, 0);
+	for (int i = 0; i < 100 && !peer_log_has(vdm_log, "rings wait for the next back-end"); i++)
+		sleep_ms(20);
+	drv_check(peer_log_has(vdm_log, "rings wait for the next back-end") &&
+			  !(drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "vdm keeps the rings for the next daemon; the device does not need a reset");
+
+	pid_t d2 = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", (char *)spec,
+					       NULL },
+			      log2);
+	/* Up to 10 s: vdm dials again each second, then 32 writes. */
+	for (int t = 0; t < 100 && ndone < NREQ; t++) {
+		while (ndone < NREQ && drv_virtio_wait_used(&m.v, 0, &id, NULL, 100) == 1) {
+			int i = req_of_head(NREQ, heads, id);
+
+			if (i >= 0 && !done[i]) {
+				done[i] = true;
+				ndone++;
+			}
+		}
+	}
+	for (int i = 0; i < NREQ; i += 2) {
+		blk_pattern(pat, REQ_BYTES, 700 + (unsigned)i);
+		good += done[i] && status_of(&m, i) == VIRTIO_BLK_S_OK &&
+			image_has(img, burst_sector(i) * 512, pat, REQ_BYTES);
+	}
+	drv_check(ndone == NREQ && good == NREQ / 2,
+		  "a new daemon: every request completes (%d of %d), each write OK and in the "
+		  "image (%d of %d)", ndone, NREQ, good, NREQ / 2);
+	drv_check(peer_log_has(log2, "16 requests a back-end before left in flight are served again"),
+		  "... the new daemon served again exactly the 16 writes the killed one held");
+	drv_check(peer_log_has(vdm_log, "the rings go on where they were") &&
+			  !peer_log_has(vdm_log, "needs reset") &&
+			  !(drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "vdm went on with the new daemon, and the device never needed a reset");
+	drv_check(round_trip(&m, 300, 4096, 9), "the disk serves on afterwards");
+	vm_stop(&m, false);
+	drv_check(waitpid(d2, &st, WNOHANG) == 0, "the new daemon lives on");
+	peer_stop(&d2, SIGTERM);
+	if (drv_result()) {
+		peer_dump_log("vdm's log", vdm_log);
+		peer_dump_log("the killed daemon's log", log1);
+		peer_dump_log("the next daemon's log", log2);
+	}
+	unlink(vdm_log);
+	unlink(log1);
+	unlink(log2);
+}
+
 static void test_read_only(void)
 {
 	struct vm m;
@@ -423,6 +578,8 @@ int main(void)
 		drv_check(waitpid(vvu, NULL, WNOHANG) == 0, "the daemon outlived three front-ends");
 		daemon_stop("read-write");
 	}
+	snprintf(spec, sizeof(spec), "virtio-blk,%s", img);
+	test_daemon_killed(spec);
 	snprintf(spec, sizeof(spec), "virtio-blk,%s,ro", img);
 	if (drv_check(daemon_start(spec), "vdm-vhost-user serves %s read-only", img)) {
 		test_read_only();
