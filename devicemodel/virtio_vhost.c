@@ -716,6 +716,20 @@ void virtio_vhost_set_base(struct virtio_vhost *vv, unsigned i, uint16_t base)
 	vv->fresh[i] = false;
 }
 
+const void *virtio_vhost_inflight_ring(const struct virtio_vhost *vv, unsigned i, size_t *len)
+{
+	const struct vhost_inflight *in = &vv->inflight;
+	size_t stride;
+
+	*len = 0;
+	if (in->fd < 0 || !in->map || i >= in->num_queues)
+		return NULL;
+	/* The spec lays the rings' parts out one after the other, alike. */
+	stride = (size_t)(in->size / in->num_queues) & ~(size_t)7;
+	*len = stride;
+	return (const uint8_t *)in->map + (size_t)i * stride;
+}
+
 bool virtio_vhost_connected(const struct virtio_vhost *vv)
 {
 	return vv->dev && !vhost_dev_disconnected(vv->dev);

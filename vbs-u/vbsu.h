@@ -285,6 +285,24 @@ size_t vq_inflight_queue_bytes(uint16_t queue_size);
  */
 int vq_inflight_attach(struct vqueue *vq, void *region, size_t len, uint16_t base);
 
+/*
+ * Another owner of the ring (a vhost-user back-end) died leaving region:
+ * hand out again, oldest first, the heads it says were in flight, and go
+ * on from used->idx plus their number, as vq_inflight_attach does, but
+ * without writing to the region or tracking anything in it (it is the
+ * dead owner's, and may go away as soon as this returns).  The number of
+ * heads to hand out again, or -EINVAL (vq->error says why) for a region
+ * that is not a recorded one for this ring or does not add up.
+ */
+int vq_inflight_adopt(struct vqueue *vq, const void *region, size_t len);
+
+/*
+ * How many heads a region (of a ring of size entries whose used->idx is
+ * ring_used) says are in flight, read only; -EINVAL for a region that is
+ * not a recorded one of that size or does not add up.
+ */
+int vq_inflight_pending(const void *region, size_t len, uint16_t size, uint16_t ring_used);
+
 /* Chains still to be handed out again (after vq_inflight_attach). */
 unsigned vq_inflight_resubmits(const struct vqueue *vq);
 

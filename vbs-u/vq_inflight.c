@@ -52,7 +52,7 @@ _Static_assert(offsetof(struct vq_inflight_queue, desc) == 16, "QueueRegionSplit
 #define REGION_ALIGN 64
 
 struct vq_tracker {
-	volatile struct vq_inflight_queue *q;
+	volatile struct vq_inflight_queue *q; /* NULL: adopted, nothing recorded */
 	uint64_t counter;   /* the next head taken gets this */
 	uint16_t *resubmit; /* heads to hand out again, oldest first */
 	uint16_t nresubmit, next_resubmit;
@@ -121,76 +121,135 @@ static const char *finish_last_batch(volatile struct vq_inflight_queue *q, uint1
 	return NULL;
 }
 
-int vq_inflight_attach(struct vqueue *vq, void *region, size_t len, uint16_t base)
+/*
+ * The heads a region says are in flight, oldest first, into taken[] (size
+ * entries): those marked, less the last used batch where the region's
+ * used_idx is behind the ring's (published, not yet cleared).  fix: also
+ * clear that batch and bring used_idx up in the region (a back-end taking
+ * the region over); else the region is only read.  The count, or -1 with
+ * *why set for a region that does not add up.
+ */
+static int collect(volatile struct vq_inflight_queue *q, size_t len, uint16_t size,
+		   uint16_t ring_used, bool fix, struct taken *taken, const char **why)
 {
-	volatile struct vq_inflight_queue *q = region;
-	struct vq_tracker *t;
-	struct taken *taken = NULL;
-	uint16_t size = vq->size, ring_used, version, n = 0;
-	uint64_t next_counter = 0;
-	const char *why;
+	uint16_t version = __atomic_load_n(&q->version, __ATOMIC_ACQUIRE), batch, head;
+	uint8_t *in_batch;
+	int n = 0;
 
-	if (!vq->ready || vq->packed) {
-		vq->error = "in-flight tracking needs a split ring that is set up";
-		return -EINVAL;
+	*why = NULL;
+	if (len < vq_inflight_queue_bytes(size))
+		*why = "in-flight region too small for the ring";
+	else if (version != REGION_VERSION)
+		*why = "in-flight region of an unknown version";
+	else if (q->desc_num != size)
+		*why = "in-flight region made for another ring size";
+	if (*why)
+		return -1;
+	if (fix) {
+		*why = finish_last_batch(q, size, ring_used);
+		if (*why)
+			return -1;
 	}
-	if (!region || len < vq_inflight_queue_bytes(size) || ((uintptr_t)region & 7)) {
-		vq->error = "in-flight region too small for the ring";
-		return -EINVAL;
+	batch = (uint16_t)(ring_used - q->used_idx);
+	if (batch > size) {
+		*why = "in-flight region: the used index is further from the ring's than the ring holds";
+		return -1;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		vq->error = "no memory for in-flight tracking";
-		return -ENOMEM;
+	in_batch = calloc(size, 1);
+	if (!in_batch) {
+		*why = "no memory for in-flight tracking";
+		return -1;
 	}
-	t->q = q;
-	ring_used = vq_used_idx_in_ring(vq);
-	version = __atomic_load_n(&q->version, __ATOMIC_ACQUIRE);
-	if (version == 0) {
-		/* Nothing recorded: as without tracking. */
-		region_init(q, size, ring_used);
-		vq->tracker = t;
-		vq_set_indexes(vq, base, ring_used);
-		return 0;
-	}
-	why = version != REGION_VERSION ? "in-flight region of an unknown version"
-	      : q->desc_num != size     ? "in-flight region made for another ring size"
-					: finish_last_batch(q, size, ring_used);
-	if (why)
-		goto fail;
-	taken = malloc((size_t)size * sizeof(*taken));
-	if (!taken) {
-		why = "no memory for in-flight tracking";
-		goto fail;
+	head = q->last_batch_head;
+	for (uint16_t i = 0; i < batch; i++) {
+		if (head >= size) {
+			*why = "in-flight region: the last batch names a head outside the ring";
+			free(in_batch);
+			return -1;
+		}
+		in_batch[head] = 1;
+		head = q->desc[head].next;
 	}
 	for (uint16_t i = 0; i < size; i++) {
 		uint8_t inflight = q->desc[i].inflight;
 
 		if (inflight > 1) {
-			why = "in-flight region: a head neither in flight nor free";
-			goto fail;
+			*why = "in-flight region: a head neither in flight nor free";
+			free(in_batch);
+			return -1;
 		}
-		if (!inflight)
+		if (!inflight || in_batch[i])
 			continue;
 		taken[n].counter = q->desc[i].counter;
 		taken[n].head = i;
-		if (taken[n].counter >= next_counter)
-			next_counter = taken[n].counter + 1;
 		n++;
 	}
+	free(in_batch);
+	qsort(taken, (size_t)n, sizeof(*taken), by_counter);
+	return n;
+}
+
+/* A tracker handing out n heads of taken[] again; NULL without memory. */
+static struct vq_tracker *tracker_new(volatile struct vq_inflight_queue *q,
+				      const struct taken *taken, int n)
+{
+	struct vq_tracker *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->q = q;
 	if (n) {
-		qsort(taken, n, sizeof(*taken), by_counter);
 		t->resubmit = malloc((size_t)n * sizeof(*t->resubmit));
 		if (!t->resubmit) {
-			why = "no memory for in-flight tracking";
-			goto fail;
+			free(t);
+			return NULL;
 		}
-		for (uint16_t i = 0; i < n; i++)
-			t->resubmit[i] = taken[i].head;
 	}
+	for (int i = 0; i < n; i++) {
+		t->resubmit[i] = taken[i].head;
+		if (taken[i].counter >= t->counter)
+			t->counter = taken[i].counter + 1;
+	}
+	t->nresubmit = (uint16_t)n;
+	return t;
+}
+
+/* Attach (region recorded in, fix) or adopt (only read) a region. */
+static int take_over(struct vqueue *vq, void *region, size_t len, bool fix)
+{
+	volatile struct vq_inflight_queue *q = region;
+	struct taken *taken;
+	struct vq_tracker *t;
+	uint16_t ring_used;
+	const char *why;
+	int n;
+
+	if (!vq->ready || vq->packed) {
+		vq->error = "in-flight tracking needs a split ring that is set up";
+		return -EINVAL;
+	}
+	if (!region || ((uintptr_t)region & 7)) {
+		vq->error = "in-flight region too small for the ring";
+		return -EINVAL;
+	}
+	taken = malloc((size_t)vq->size * sizeof(*taken));
+	if (!taken) {
+		vq->error = "no memory for in-flight tracking";
+		return -ENOMEM;
+	}
+	ring_used = vq_used_idx_in_ring(vq);
+	n = collect(q, len, vq->size, ring_used, fix, taken, &why);
+	t = n < 0 ? NULL : tracker_new(fix ? q : NULL, taken, n);
 	free(taken);
-	t->nresubmit = n;
-	t->counter = next_counter;
+	if (n < 0) {
+		vq->error = why;
+		return -EINVAL;
+	}
+	if (!t) {
+		vq->error = "no memory for in-flight tracking";
+		return -ENOMEM;
+	}
+	vq_inflight_detach(vq);
 	vq->tracker = t;
 	/*
 	 * Every avail entry up to used->idx + (heads in flight) was taken:
@@ -198,12 +257,52 @@ int vq_inflight_attach(struct vqueue *vq, void *region, size_t len, uint16_t bas
 	 * be behind (it could not ask a dead back-end where it stopped).
 	 */
 	vq_set_indexes(vq, (uint16_t)(ring_used + n), ring_used);
-	return 0;
-fail:
+	return n;
+}
+
+int vq_inflight_attach(struct vqueue *vq, void *region, size_t len, uint16_t base)
+{
+	volatile struct vq_inflight_queue *q = region;
+	int n;
+
+	if (vq->ready && !vq->packed && region && !((uintptr_t)region & 7) &&
+	    len >= vq_inflight_queue_bytes(vq->size) &&
+	    __atomic_load_n(&q->version, __ATOMIC_ACQUIRE) == 0) {
+		/* Nothing recorded: as without tracking. */
+		struct vq_tracker *t = tracker_new(q, NULL, 0);
+
+		if (!t) {
+			vq->error = "no memory for in-flight tracking";
+			return -ENOMEM;
+		}
+		region_init(q, vq->size, vq_used_idx_in_ring(vq));
+		vq_inflight_detach(vq);
+		vq->tracker = t;
+		vq_set_indexes(vq, base, vq_used_idx_in_ring(vq));
+		return 0;
+	}
+	n = take_over(vq, region, len, true);
+	return n < 0 ? n : 0;
+}
+
+int vq_inflight_adopt(struct vqueue *vq, const void *region, size_t len)
+{
+	return take_over(vq, (void *)(uintptr_t)region, len, false);
+}
+
+int vq_inflight_pending(const void *region, size_t len, uint16_t size, uint16_t ring_used)
+{
+	struct taken *taken = malloc((size_t)size * sizeof(*taken));
+	const char *why;
+	int n;
+
+	if (!taken || !region || ((uintptr_t)region & 7) || !size) {
+		free(taken);
+		return -EINVAL;
+	}
+	n = collect((void *)(uintptr_t)region, len, size, ring_used, false, taken, &why);
 	free(taken);
-	free(t);
-	vq->error = why;
-	return -EINVAL;
+	return n < 0 ? -EINVAL : n;
 }
 
 void vq_inflight_detach(struct vqueue *vq)
@@ -244,6 +343,8 @@ void vq_inflight_take(struct vqueue *vq, uint16_t head)
 {
 	volatile struct vq_inflight_queue *q = vq->tracker->q;
 
+	if (!q)
+		return;
 	/* The order the spec gives: counter first, then the mark, so a
 	 * marked head always has its place in the order. */
 	q->desc[head].counter = vq->tracker->counter++;
@@ -253,6 +354,8 @@ void vq_inflight_take(struct vqueue *vq, uint16_t head)
 
 void vq_inflight_untake(struct vqueue *vq)
 {
+	if (!vq->tracker->q)
+		return;
 	__atomic_store_n(&vq->tracker->q->desc[vq->tracker->last_taken].inflight, 0,
 			 __ATOMIC_RELEASE);
 }
@@ -261,6 +364,8 @@ void vq_inflight_batch(struct vqueue *vq, const uint16_t *heads, int n)
 {
 	volatile struct vq_inflight_queue *q = vq->tracker->q;
 
+	if (!q)
+		return;
 	for (int i = 0; i < n; i++) {
 		if (heads[i] >= vq->size)
 			continue; /* a device bug the used ring gets anyway */
@@ -274,6 +379,8 @@ void vq_inflight_used(struct vqueue *vq, const uint16_t *heads, int n)
 {
 	volatile struct vq_inflight_queue *q = vq->tracker->q;
 
+	if (!q)
+		return;
 	/* used->idx is already published (the caller's release store). */
 	for (int i = 0; i < n; i++)
 		if (heads[i] < vq->size)

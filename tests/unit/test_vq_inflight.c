@@ -10,7 +10,10 @@
  * used batch and clearing it is recovered from the batch list.  Regions a
  * hostile front-end could hand over (unknown version, another ring size,
  * a mark neither 0 nor 1, a used index further off than the ring holds, a
- * batch list leaving the ring, too short) refuse the start.  The region
+ * batch list leaving the ring, too short) refuse the start.  Another
+ * owner of the ring (vdm's VBS-U after a back-end died mid-switch) adopts
+ * a dead back-end's region: the same chains again, the region untouched;
+ * and the region is counted read-only for a front-end draining.  The region
  * layout is written out here from the spec, not shared with the code.
  */
 #include "vbsu.h"
@@ -195,6 +198,40 @@ static void basic(void)
 	vq_reset(&vq);
 }
 
+static void adopted(void)
+{
+	struct vqueue vq, other;
+	struct tregion before;
+	uint16_t heads[1] = { 2 };
+	uint32_t lens[1] = { 16 };
+
+	fresh("another owner adopts a dead back-end's region, read only");
+	CHECK(start(&vq, 0) == 0);
+	post(5);
+	post(2);
+	post(0);
+	CHECK(take(&vq) == 5 && take(&vq) == 2 && take(&vq) == 0);
+	vq_relchains(&vq, heads, lens, 1);
+	region->desc[2].inflight = 1; /* killed before clearing the batch */
+	region->used_idx = 0;
+	vq_reset(&vq);
+	CHECK(vq_inflight_pending(region, region_len, QSIZE, used->idx) == 2);
+	memcpy(&before, region, sizeof(before));
+	CHECK(setup(&other) == 0 && vq_inflight_adopt(&other, region, region_len) == 2);
+	CHECK(!memcmp(&before, region, sizeof(before)));
+	post(7);
+	CHECK(take(&other) == 5 && take(&other) == 0 && take(&other) == 7 && take(&other) == -1);
+	vq_relchain(&other, 0, 16);
+	vq_relchain(&other, 5, 16);
+	vq_relchain(&other, 7, 16);
+	CHECK(used->idx == 4 && !memcmp(&before, region, sizeof(before)));
+	vq_reset(&other);
+	region->version = 3;
+	CHECK(setup(&other) == 0 && vq_inflight_adopt(&other, region, region_len) == -EINVAL &&
+	      vq_inflight_pending(region, region_len, QSIZE, used->idx) == -EINVAL);
+	vq_reset(&other);
+}
+
 static void torn_batch(void)
 {
 	struct vqueue vq;
@@ -292,6 +329,7 @@ int main(void)
 		return 99;
 	basic();
 	torn_batch();
+	adopted();
 	hostile();
 	free(ram);
 	free(region);
