@@ -27,6 +27,10 @@ check_PROGRAMS += tests/unit/test_vhost_user
 tests_unit_test_vhost_user_LDADD = $(TEST_LDADD)
 tests_unit_test_vhost_user_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(VHOSTPROXY_INCLUDES)
 TESTS += tests/unit/test_vhost_user
+check_PROGRAMS += tests/unit/test_vhost_user_inflight
+tests_unit_test_vhost_user_inflight_LDADD = $(TEST_LDADD)
+tests_unit_test_vhost_user_inflight_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(VHOSTPROXY_INCLUDES)
+TESTS += tests/unit/test_vhost_user_inflight
 
 include $(srcdir)/tests/unit/local-vq.mk
 
