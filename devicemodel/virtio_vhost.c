@@ -200,6 +200,7 @@ static void watch_sock(struct virtio_vhost *vv, bool on)
 
 static int try_connect(struct virtio_vhost *vv, char *err, size_t errlen);
 static void suspend_rings(struct virtio_vhost *vv);
+static void end_suspension(struct virtio_vhost *vv);
 
 /* Whether losing the back-end now can be hidden from the guest: it runs,
  * another back-end may come (reconnect=), and the rings' state is in an
@@ -226,6 +227,13 @@ static int resume_rings(struct virtio_vhost *vv)
 	struct virtio_dev *vd = vv->vd;
 	int ret;
 
+	/* One that cannot take the region cannot know what was in flight. */
+	if (!vhost_dev_has_inflight(vv->dev)) {
+		log_err("%s: the vhost-user back-end %s that came back tracks no requests in "
+			"flight; what the lost one held is lost", vd->ops->name, vv->path);
+		end_suspension(vv);
+		return -EOPNOTSUPP;
+	}
 	vv->suspended = false;
 	for (unsigned i = 0; i < vv->nrings; i++)
 		if (vd->queues[i].enabled)
