@@ -45,10 +45,12 @@ struct vq_inflight_queue {
 };
 
 _Static_assert(sizeof(struct vq_inflight_desc) == 16, "DescStateSplit is 16 bytes");
-_Static_assert(offsetof(struct vq_inflight_queue, desc) == 16, "QueueRegionSplit header is 16 bytes");
+_Static_assert(offsetof(struct vq_inflight_queue, desc) == 16,
+	       "QueueRegionSplit header is 16 bytes");
 
 #define REGION_VERSION 1
 /* Each queue's region starts on its own cache line. */
+#define FAR_USED "in-flight region: its used index is further from the ring's than a ring holds"
 #define REGION_ALIGN 64
 
 struct vq_tracker {
@@ -110,7 +112,7 @@ static const char *finish_last_batch(volatile struct vq_inflight_queue *q, uint1
 	if (!batch)
 		return NULL;
 	if (batch > size)
-		return "in-flight region: the used index is further from the ring's than the ring holds";
+		return FAR_USED;
 	for (uint16_t i = 0; i < batch; i++) {
 		if (head >= size)
 			return "in-flight region: the last batch names a head outside the ring";
@@ -152,7 +154,7 @@ static int collect(volatile struct vq_inflight_queue *q, size_t len, uint16_t si
 	}
 	batch = (uint16_t)(ring_used - q->used_idx);
 	if (batch > size) {
-		*why = "in-flight region: the used index is further from the ring's than the ring holds";
+		*why = FAR_USED;
 		return -1;
 	}
 	in_batch = calloc(size, 1);

@@ -34,7 +34,8 @@ struct vhost_transport_ops {
 	int (*vsock_set_cid)(struct vhost_dev *d, uint64_t cid);
 	int (*vsock_set_running)(struct vhost_dev *d, bool running);
 	/* Optional: vhost-user in-flight tracking (vhost_dev_get_inflight). */
-	int (*get_inflight)(struct vhost_dev *d, uint16_t nq, uint16_t qs, struct vhost_inflight *o);
+	int (*get_inflight)(struct vhost_dev *d, uint16_t nq, uint16_t qs,
+			    struct vhost_inflight *o);
 	int (*set_inflight)(struct vhost_dev *d, const struct vhost_inflight *in);
 	/* Optional: a round trip behind every message sent (see vhost_dev_sync). */
 	int (*sync)(struct vhost_dev *d);

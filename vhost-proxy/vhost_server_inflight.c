@@ -70,7 +70,8 @@ int vs_inflight_get(struct vhost_server *s, const struct vu_inflight *req, struc
 	 * mapping; SET_INFLIGHT_FD asks for the seal. */
 	if (ftruncate(fd, (off_t)size) ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		ret = vs_error(s, -errno, "GET_INFLIGHT_FD: sizing the region: %s", strerror(errno));
+		ret = vs_error(s, -errno, "GET_INFLIGHT_FD: sizing the region: %s",
+			       strerror(errno));
 		close(fd);
 		return ret;
 	}

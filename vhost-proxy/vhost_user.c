@@ -31,8 +31,8 @@
 
 /* What vdm asks of a back-end's protocol features. */
 #define VU_WANTED_PROTOCOL                                                                        \
-	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK | 1ULL << VU_PROTOCOL_F_CONFIG | \
-	 1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD)
+	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK |                              \
+	 1ULL << VU_PROTOCOL_F_CONFIG | 1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD)
 #define VU_TIMEOUT_MS 5000
 #define VU_MAX_PAYLOAD 4096
 /* Largest in-flight region taken from a back-end: 8 rings of 32768
