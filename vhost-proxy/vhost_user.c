@@ -402,9 +402,11 @@ static int u_set_config(struct vhost_dev *d, uint32_t off, const void *buf, uint
 
 /*
  * GET_INFLIGHT_FD: the back-end's region for nq rings of qs entries.  Its
- * fd and size are hostile: the region must be a file sealed against
- * shrinking (so the back-end cannot cut it short under vdm's mapping: an
- * access past a file's end raises SIGBUS) that holds it at its offset.
+ * fd and size are hostile: the region must be a file that holds it at a
+ * page-aligned offset.  vdm maps it only when the file is sealed against
+ * shrinking, so the back-end cannot cut it short under the mapping (an
+ * access past a file's end raises SIGBUS); an unsealed one (DPDK's vhost
+ * library makes them so) is kept, unmapped, to be handed back.
  */
 static int u_get_inflight(struct vhost_dev *d, uint16_t nq, uint16_t qs, struct vhost_inflight *o)
 {
@@ -428,19 +430,21 @@ static int u_get_inflight(struct vhost_dev *d, uint16_t nq, uint16_t qs, struct 
 		ret = vhost_set_error(d, -EPROTO, "vhost-user %s: GET_INFLIGHT_FD: no fd", d->path);
 		goto fail;
 	}
-	seals = fcntl(fd, F_GET_SEALS);
 	if (in.mmap_size > VU_MAX_INFLIGHT || (in.mmap_offset & (page - 1)) ||
 	    in.mmap_offset > VU_MAX_INFLIGHT || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    seals < 0 || !(seals & F_SEAL_SHRINK) ||
 	    (uint64_t)st.st_size < in.mmap_offset + in.mmap_size) {
 		ret = vhost_set_error(d, -EPROTO,
 				      "vhost-user %s: GET_INFLIGHT_FD: a region of %llu bytes at "
-				      "%llu that is not a sealed file holding it", d->path,
+				      "%llu that is not a file holding it", d->path,
 				      (unsigned long long)in.mmap_size,
 				      (unsigned long long)in.mmap_offset);
 		goto fail;
 	}
-	p = mmap(NULL, in.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)in.mmap_offset);
+	seals = fcntl(fd, F_GET_SEALS);
+	p = seals >= 0 && (seals & F_SEAL_SHRINK)
+		    ? mmap(NULL, in.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   (off_t)in.mmap_offset)
+		    : NULL;
 	if (p == MAP_FAILED) {
 		ret = vhost_set_error(d, -errno, "vhost-user %s: mapping the in-flight region: %s",
 				      d->path, strerror(errno));

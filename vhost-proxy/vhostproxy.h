@@ -110,11 +110,12 @@ int vhost_dev_vring_stop(struct vhost_dev *d, unsigned idx, uint16_t *base);
  * (vhost_dev_get_inflight), kept by vdm, and handed to each back-end that
  * serves the device (vhost_dev_set_inflight) before its rings start, so one
  * that replaces a dead one serves again what that one held.  vdm maps it
- * too (read and write: zeroed when the guest resets the device).
+ * too where that is safe, to read what a back-end holds; a guest reset of
+ * the device makes vdm drop it and ask for a new one.
  */
 struct vhost_inflight {
 	int fd;               /* -1: no region */
-	void *map;            /* size bytes of fd from offset */
+	void *map;            /* size bytes of fd from offset; NULL: not mapped */
 	uint64_t size, offset;
 	uint16_t num_queues, queue_size;
 };
@@ -125,11 +126,13 @@ bool vhost_dev_has_inflight(const struct vhost_dev *d);
 /*
  * Ask the back-end for a region for num_queues rings of up to queue_size
  * entries (after set_features, before the rings start).  *out gets the
- * region, mapped, or out->fd = -1 when the back-end declined (a region of
- * size 0).  A region that is not a file sealed against shrinking, or does
- * not hold size bytes at offset, or is unreasonably large, is refused
- * (-EPROTO): the back-end is hostile like any other input.  The caller
- * frees it with vhost_inflight_free.
+ * region, or out->fd = -1 when the back-end declined (a region of size 0).
+ * It is mapped only when its file is sealed against shrinking (else the
+ * back-end could cut it short under the mapping); unsealed, it is only
+ * kept to be handed back.  A region whose fd is not a file holding size
+ * bytes at a page-aligned offset, or which is unreasonably large, is
+ * refused (-EPROTO): the back-end is hostile like any other input.  The
+ * caller frees it with vhost_inflight_free.
  */
 int vhost_dev_get_inflight(struct vhost_dev *d, uint16_t num_queues, uint16_t queue_size,
 			   struct vhost_inflight *out);
