@@ -233,7 +233,7 @@ bool vq_has_work(struct vqueue *vq)
 		return false;
 	if (vq->packed)
 		return vq_packed_has_work(vq);
-	if (vq_inflight_resubmits(vq))
+	if (vq->tracker && vq_inflight_resubmits(vq))
 		return true;
 	/*
 	 * Relaxed is enough for a hint: vq_getchain re-reads idx with acquire
@@ -388,7 +388,7 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, in
 
 	/* Chains a back-end before us took and never used come first, in
 	 * the order it took them (vq_inflight.c). */
-	if (vq_inflight_next(vq, &head)) {
+	if (vq->tracker && vq_inflight_next(vq, &head)) {
 		vq->last_resubmitted = true;
 		return walk_chain(vq, head, chain, iov, niov);
 	}
