@@ -13,6 +13,9 @@
  *     reconnect=1 route: a new daemon on the socket gets the in-flight
  *     region (INFLIGHT_SHMFD) and serves them again; every write completes
  *     OK and is in the image, and the device never needs a reset;
+ *   - the killed daemon replaced by a back-end that tracks nothing in flight
+ *     (vu-fault-peer, no protocol features): vdm cannot resume blind, the
+ *     device needs a reset, and says so;
  *   - a live switch (set-route) from the daemon to VBS-U with 16 writes in
  *     flight: drained by what the in-flight region says; and with the
  *     daemon killed in the middle of the switch: VBS-U takes over the
@@ -444,6 +447,49 @@ static pid_t child_of(pid_t tracer)
 	return pid;
 }
 
+/*
+ * The daemon dies under vdm's reconnect=1 route and what answers next on
+ * the socket is a back-end without INFLIGHT_SHMFD (vu-fault-peer, which
+ * offers every feature bit and no protocol feature): it could not know
+ * what the dead one held, so vdm must not resume the rings on it, but put
+ * the device in DEVICE_NEEDS_RESET with the reason.
+ */
+static void test_back_without_inflight(const char *spec)
+{
+	char vdm_log[128], peer_bin[512];
+	const char *b = getenv("VDM_BUILDDIR");
+	pid_t peer;
+	struct vm m;
+
+	snprintf(vdm_log, sizeof(vdm_log), "%s/vdm-noinflight.log", dir);
+	snprintf(peer_bin, sizeof(peer_bin), "%s/tests/sim/vu-fault-peer", b ? b : ".");
+	if (!drv_check(daemon_start(spec), "a daemon serves the disk") ||
+	    !drv_check(vm_start_with(&m, ",reconnect=1", vdm_log),
+		       "vdm starts with reconnect=1 on it") ||
+	    !drv_check(disk_init(&m, true) && round_trip(&m, 64, 4096, 21),
+		       "... and its disk serves")) {
+		peer_stop(&vvu, SIGKILL);
+		return;
+	}
+	peer_stop(&vvu, SIGKILL);
+	for (int i = 0; i < 100 && !peer_log_has(vdm_log, "rings wait for the next back-end"); i++)
+		sleep_ms(20);
+	unlink(sock);
+	peer = peer_spawn((char *const[]){ peer_bin, sock, "0xffffffffbfffffff", "die", "0", NULL },
+			  NULL);
+	for (int i = 0; i < 150 && !(drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET); i++)
+		sleep_ms(20);
+	drv_check(peer_log_has(vdm_log, "tracks no requests in flight") &&
+			  (drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "a back-end without in-flight tracking comes back: the device needs a reset");
+	vm_stop(&m, false);
+	peer_stop(&peer, SIGKILL);
+	if (drv_result())
+		peer_dump_log("vdm's log", vdm_log);
+	unlink(vdm_log);
+	unlink(sock);
+}
+
 /* A daemon on the socket under strace: inline writes refused (EAGAIN),
  * its threads' writes held hold_us each.  strace's pid; the daemon's log
  * in log. */
@@ -738,6 +784,8 @@ int main(void)
 	snprintf(spec, sizeof(spec), "virtio-blk,%s,locking=off", img);
 	test_switch_away(spec, false);
 	test_switch_away(spec, true);
+	snprintf(spec, sizeof(spec), "virtio-blk,%s", img);
+	test_back_without_inflight(spec);
 	snprintf(spec, sizeof(spec), "virtio-blk,%s,ro", img);
 	if (drv_check(daemon_start(spec), "vdm-vhost-user serves %s read-only", img)) {
 		test_read_only();
