@@ -195,9 +195,24 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 	 * Take up where the last owner stopped: its avail index, and the used
 	 * index the ring itself holds.  A packed ring holds none, and its base
 	 * is a position (wrap counter in bit 15): the last owner finished what
-	 * it took, so the used position is the avail one.
+	 * it took, so the used position is the avail one.  With an in-flight
+	 * region (split rings), the region says where, and which chains a
+	 * back-end that died held: they are served again first.
 	 */
-	vq_set_indexes(&r->vq, sr->base, r->vq.packed ? sr->base : vq_used_idx_in_ring(&r->vq));
+	if (sr->inflight && !r->vq.packed) {
+		ret = vq_inflight_attach(&r->vq, sr->inflight, sr->inflight_len, sr->base);
+		if (ret) {
+			snprintf(err, errlen, "%s", r->vq.error);
+			vq_reset(&r->vq);
+			return ret;
+		}
+		if (vq_inflight_resubmits(&r->vq))
+			log_info("ring %u: %u requests a back-end before left in flight are "
+				 "served again", idx, vq_inflight_resubmits(&r->vq));
+	} else {
+		vq_set_indexes(&r->vq, sr->base,
+			       r->vq.packed ? sr->base : vq_used_idx_in_ring(&r->vq));
+	}
 	ret = evloop_add_fd(dm->loop, sr->kick_fd, EPOLLIN, on_kick, r);
 	if (ret) {
 		snprintf(err, errlen, "cannot watch its kick fd: %s", strerror(-ret));
@@ -215,7 +230,8 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 		vq_reset(&r->vq);
 		return ret;
 	}
-	log_info("ring %u started: %u entries, from avail index %u", idx, sr->num, sr->base);
+	log_info("ring %u started: %u entries, from avail index %u%s", idx, sr->num,
+		 r->vq.last_avail, r->vq.tracker ? ", requests in flight tracked" : "");
 	/* Requests may wait from before (another owner stopped with work
 	 * posted): a ring must not depend on a kick to start. */
 	vvu_ring_serve(r);
@@ -479,6 +495,7 @@ static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t
 		.ring_start = ring_start,
 		.ring_stop = ring_stop,
 		.mem_changed = mem_changed,
+		.inflight_queue_bytes = vq_inflight_queue_bytes,
 		.opaque = dm,
 	};
 	int ret;

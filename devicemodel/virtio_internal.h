@@ -44,6 +44,9 @@ unsigned virtio_vhost_nrings(const struct virtio_vhost *vv);
 uint16_t virtio_vhost_base(const struct virtio_vhost *vv, unsigned i);
 void virtio_vhost_set_base(struct virtio_vhost *vv, unsigned i, uint16_t base);
 bool virtio_vhost_connected(const struct virtio_vhost *vv);
+/* Ring i's part of the back-end's in-flight region (INFLIGHT_SHMFD), *len
+ * bytes of it; NULL when there is none. */
+const void *virtio_vhost_inflight_ring(const struct virtio_vhost *vv, unsigned i, size_t *len);
 /* 0 once the back-end took every message so far (vhost_dev_sync), or -errno. */
 int virtio_vhost_sync(struct virtio_vhost *vv);
 

@@ -30,6 +30,14 @@
  * gives no ring bases: if its used rings caught up with the driver it held
  * nothing and the switch goes on, otherwise its requests are lost and the
  * device needs a reset, after which the new route serves it.
+ *
+ * An old vhost-user back-end that tracks its requests in flight
+ * (INFLIGHT_SHMFD, split rings) is drained exactly: after GET_VRING_BASE
+ * its region says which requests it still holds, and vdm waits (bounded)
+ * for those.  If it dies during a switch to VBS-U, the region says which
+ * requests it held: VBS-U takes them over and runs them again (a block
+ * read or write done twice leaves the disk as once) instead of the device
+ * needing a reset.  The log says which way each switch went.
  */
 #include "events.h"
 #include "virtio_internal.h"
@@ -162,24 +170,48 @@ static void close_fds(int *fds, unsigned n)
 		}
 }
 
-/* Wait until each running split ring's used index reached its base (a
+/* Requests ring i's in-flight region says the back-end holds, or -1
+ * when it has no region (or one that does not add up). */
+static int region_pending(const struct virtio_vhost *vv, const struct virtio_queue *q, unsigned i)
+{
+	size_t len;
+	const void *r = virtio_vhost_inflight_ring(vv, i, &len);
+
+	if (!r || q->vq.packed)
+		return -1;
+	return vq_inflight_pending(r, len, q->vq.size, vq_used_idx_in_ring(&q->vq));
+}
+
+/* Wait until each running split ring's back-end holds nothing: what its
+ * in-flight region says, or else its used index reaching its base (a
  * packed ring has none to wait for: it settled in vhost_settle). */
-static int vhost_drain(struct virtio_dev *vd, unsigned nrings, const uint16_t *base, char *err,
-		       size_t errlen)
+static int vhost_drain(struct virtio_dev *vd, const struct virtio_vhost *old, unsigned nrings,
+		       const uint16_t *base, char *err, size_t errlen)
 {
 	int64_t deadline = now_ms() + DRAIN_TIMEOUT_MS;
+	bool by_region = true;
 
 	for (;;) {
 		unsigned behind = 0;
 
 		for (unsigned i = 0; i < nrings; i++) {
 			struct virtio_queue *q = &vd->queues[i];
+			int held = q->enabled ? region_pending(old, q, i) : 0;
 
-			if (q->enabled && !q->vq.packed)
+			if (held < 0)
+				by_region = false;
+			if (held > 0)
+				behind += (unsigned)held;
+			else if (held < 0 && q->enabled && !q->vq.packed)
 				behind += (uint16_t)(base[i] - vq_used_idx_in_ring(&q->vq));
 		}
-		if (!behind)
+		if (!behind) {
+			log_info("00:%02x.%d %s: the old back-end holds nothing (%s)", vd->pci.slot,
+				 vd->pci.func, vd->ops->name,
+				 by_region ? "its in-flight region says so"
+					   : "its used rings caught up");
 			return 0;
+		}
 		if (now_ms() > deadline) {
 			snprintf(err, errlen, "the vhost back-end still holds %u request(s) after %d ms",
 				 behind, DRAIN_TIMEOUT_MS);
@@ -214,6 +246,38 @@ static unsigned lost_owner_bases(struct virtio_dev *vd, unsigned nrings, uint16_
 		base[i] = used;
 	}
 	return held;
+}
+
+/*
+ * The old back-end died during a switch to VBS-U holding requests: if its
+ * in-flight region names them on every ring, VBS-U takes them over (each
+ * ring hands them out again before anything new) and base[] is where the
+ * rings go on.  How many it held, or -1 (nothing changed) without a
+ * usable region.
+ */
+static int vbsu_adopt(struct virtio_dev *vd, const struct virtio_vhost *old, unsigned nrings,
+		      uint16_t *base)
+{
+	int total = 0;
+
+	for (unsigned i = 0; i < nrings; i++)
+		if (vd->queues[i].enabled && region_pending(old, &vd->queues[i], i) < 0)
+			return -1;
+	for (unsigned i = 0; i < nrings; i++) {
+		struct virtio_queue *q = &vd->queues[i];
+		size_t len;
+		const void *r = virtio_vhost_inflight_ring(old, i, &len);
+		int n;
+
+		if (!q->enabled)
+			continue;
+		n = vq_inflight_adopt(&q->vq, r, len);
+		if (n < 0) /* (checked above: only a lack of memory) */
+			return -1;
+		total += n;
+		base[i] = q->vq.last_avail;
+	}
+	return total;
 }
 
 /* Feature bits by name, for a refusal a person can read: the transport's,
@@ -420,7 +484,15 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 		for (unsigned i = 0; i < nrings; i++)
 			base[i] = virtio_vhost_base(old, i);
 		close_fds(old_kick, nrings); /* (the back-end holds its own copies) */
-		if (!virtio_vhost_connected(old) && virtio_dev_running(vd)) {
+		int adopted = -1;
+
+		if (!virtio_vhost_connected(old) && virtio_dev_running(vd) && !nv &&
+		    (adopted = vbsu_adopt(vd, old, nrings, base)) >= 0) {
+			log_info("00:%02x.%d %s: %s died during the route switch holding %d "
+				 "request(s); its in-flight region hands them to VBS-U, which runs "
+				 "them again", vd->pci.slot, vd->pci.func, vd->ops->name, from,
+				 adopted);
+		} else if (!virtio_vhost_connected(old) && virtio_dev_running(vd)) {
 			unsigned held = lost_owner_bases(vd, nrings, base);
 
 			if (held) {
@@ -444,7 +516,7 @@ int virtio_set_route(struct virtio_dev *vd, const struct vhost_route *route, cha
 				 "request, so the rings go on from their used indexes", vd->pci.slot,
 				 vd->pci.func, vd->ops->name, from);
 		} else if (virtio_dev_running(vd) &&
-			   (ret = vhost_drain(vd, nrings, base, why, sizeof(why))) != 0) {
+			   (ret = vhost_drain(vd, old, nrings, base, why, sizeof(why))) != 0) {
 			/* Not handed over: the old back-end goes on where it was. */
 			virtio_vhost_free(nv);
 			if (virtio_vhost_start(vd)) {

@@ -15,6 +15,16 @@
  * DEVICE_NEEDS_RESET; vdm and the other devices go on.  With reconnect=N,
  * vdm tries to connect again every N seconds, and the guest's reset of the
  * device brings it back once connected.
+ *
+ * A back-end that tracks its requests in flight (INFLIGHT_SHMFD) is given
+ * a region for that before its rings start, made by the first back-end and
+ * kept here until the guest resets the device.  With reconnect=N such a
+ * back-end that goes away does not cost the guest a reset: its rings are
+ * suspended (kicks pile up in their eventfds, nobody else serves them), and
+ * the back-end that answers next gets the same features, the region, the
+ * memory table and the rings from their used index; it serves again what
+ * the dead one held.  The guest sees a pause.  (Split rings: the region has
+ * no packed layout here, so a packed ring still needs the reset.)
  */
 #include "virtio_internal.h"
 #include "vdm.h"
@@ -43,6 +53,10 @@ struct virtio_vhost {
 	bool started;
 	bool watching_sock;
 	bool on_trial;                  /* being switched to: a loss is the switch's failure */
+	/* The back-end went away with the device running and an in-flight
+	 * region: the rings wait for the next one (reconnect=), still ours. */
+	bool suspended;
+	struct vhost_inflight inflight; /* INFLIGHT_SHMFD: kept until a reset */
 	/* The ring starts afresh (after open or a reset; base[] unset): at
 	 * what position depends on its layout (ring_base). */
 	bool fresh[VHOST_MAX_RINGS];
@@ -186,19 +200,79 @@ static void watch_sock(struct virtio_vhost *vv, bool on)
 }
 
 static int try_connect(struct virtio_vhost *vv, char *err, size_t errlen);
+static void suspend_rings(struct virtio_vhost *vv);
+static void end_suspension(struct virtio_vhost *vv);
+
+/* Whether losing the back-end now can be hidden from the guest: it runs,
+ * another back-end may come (reconnect=), and the rings' state is in an
+ * in-flight region (split rings). */
+static bool can_resume(const struct virtio_vhost *vv)
+{
+	if (!vv->reconnect_s || !vv->started || vv->inflight.fd < 0 ||
+	    !virtio_dev_running(vv->vd))
+		return false;
+	for (unsigned i = 0; i < vv->nrings; i++)
+		if (vv->ring_running[i] && vv->vd->queues[i].vq.packed)
+			return false;
+	return true;
+}
+
+/*
+ * A new back-end after a lost one: the rings go on from their used index
+ * (the dead one could not say where it stopped; the region tells the new
+ * one, which serves again what it finds in flight there), with the same
+ * features, region and memory table as before.
+ */
+static int resume_rings(struct virtio_vhost *vv)
+{
+	struct virtio_dev *vd = vv->vd;
+	int ret;
+
+	/* One that cannot take the region cannot know what was in flight. */
+	if (!vhost_dev_has_inflight(vv->dev)) {
+		log_err("%s: the vhost-user back-end %s that came back tracks no requests in "
+			"flight; what the lost one held is lost", vd->ops->name, vv->path);
+		end_suspension(vv);
+		return -EOPNOTSUPP;
+	}
+	vv->suspended = false;
+	for (unsigned i = 0; i < vv->nrings; i++)
+		if (vd->queues[i].enabled)
+			virtio_vhost_set_base(vv, i, vq_used_idx_in_ring(&vd->queues[i].vq));
+	ret = virtio_vhost_start(vd);
+	if (ret)
+		return ret;
+	/* Completions the dead one published without an interrupt: one each
+	 * covers them (a spare one is harmless). */
+	for (unsigned i = 0; i < vv->nrings; i++)
+		if (vd->queues[i].enabled)
+			virtio_queue_interrupt(&vd->queues[i]);
+	return 0;
+}
 
 static void reconnect_cb(void *arg)
 {
 	struct virtio_vhost *vv = arg;
+	struct virtio_dev *vd = vv->vd;
 	char err[200];
 
-	if (try_connect(vv, err, sizeof(err)) == 0) {
-		evloop_del_timer(vv->vd->ctx.loop, vv->reconnect_timer);
-		vv->reconnect_timer = 0;
+	if (try_connect(vv, err, sizeof(err)))
+		return;
+	evloop_del_timer(vd->ctx.loop, vv->reconnect_timer);
+	vv->reconnect_timer = 0;
+	if (!vv->suspended) {
 		log_info("00:%02x.%d %s: vhost-user back-end %s is back; the device works again "
 			 "after the guest resets it",
-			 vv->vd->pci.slot, vv->vd->pci.func, vv->vd->ops->name, vv->path);
+			 vd->pci.slot, vd->pci.func, vd->ops->name, vv->path);
+		return;
 	}
+	if (resume_rings(vv)) {
+		virtio_dev_needs_reset(vd, "the vhost-user back-end that came back did not start");
+		return;
+	}
+	log_info("00:%02x.%d %s: vhost-user back-end %s is back; the rings go on where they "
+		 "were, with what the lost one held in flight (no guest reset)",
+		 vd->pci.slot, vd->pci.func, vd->ops->name, vv->path);
 }
 
 /* The back-end is gone: the device needs a reset, vdm goes on. */
@@ -206,15 +280,24 @@ static void back_end_lost(struct virtio_vhost *vv, const char *why)
 {
 	struct virtio_dev *vd = vv->vd;
 
+	bool resume = !vv->on_trial && can_resume(vv);
+
 	log_err("00:%02x.%d %s: vhost-user back-end %s lost (%s)", vd->pci.slot, vd->pci.func,
 		vd->ops->name, vv->path, why);
 	watch_sock(vv, false);
-	stop_rings(vv);
+	if (resume)
+		suspend_rings(vv);
+	else
+		stop_rings(vv);
 	vhost_dev_close(vv->dev);
 	vv->dev = NULL;
 	if (vv->on_trial)
 		return; /* the live switch gives the rings back to the old owner */
-	virtio_dev_needs_reset(vd, "vhost-user back-end lost");
+	if (resume)
+		log_info("%s: its rings wait for the next back-end; the requests it held are in "
+			 "its in-flight region", vd->ops->name);
+	else
+		virtio_dev_needs_reset(vd, "vhost-user back-end lost");
 	if (vv->reconnect_s && !vv->reconnect_timer) {
 		int id = evloop_add_timer(vd->ctx.loop, vv->reconnect_s * 1000, true, reconnect_cb,
 					  vv);
@@ -265,6 +348,58 @@ static void stop_rings(struct virtio_vhost *vv)
 		virtio_queue_watch_kicks(&vd->queues[i], true);
 	}
 	vv->started = false;
+}
+
+/* The back-end went away: the rings stop here, but stay the back-end's
+ * (no kick watched by vdm, nothing served by VBS-U) for the next one. */
+static void suspend_rings(struct virtio_vhost *vv)
+{
+	struct virtio_dev *vd = vv->vd;
+
+	for (unsigned i = 0; i < vv->nrings; i++) {
+		if (!vv->ring_running[i])
+			continue;
+		vv->ring_running[i] = false;
+		vv->given_call[i] = -1;
+		evloop_del_fd(vd->ctx.loop, vv->call_fd[i]);
+	}
+	vv->started = false;
+	vv->suspended = true;
+}
+
+/* Rings suspended for a back-end that will not come now: vdm's again. */
+static void end_suspension(struct virtio_vhost *vv)
+{
+	if (!vv->suspended)
+		return;
+	vv->suspended = false;
+	for (unsigned i = 0; i < vv->nrings; i++)
+		virtio_queue_watch_kicks(&vv->vd->queues[i], true);
+}
+
+/*
+ * INFLIGHT_SHMFD: the region goes to the back-end before its rings start.
+ * The first start after open or a reset asks the back-end for one, sized
+ * for the rings as the driver set them up; later starts (a back-end that
+ * came back) hand the same one over.
+ */
+static int inflight_hand_over(struct virtio_vhost *vv)
+{
+	uint16_t qs = 0;
+	int ret;
+
+	if (!vhost_dev_has_inflight(vv->dev))
+		return 0;
+	if (vv->inflight.fd < 0) {
+		for (unsigned i = 0; i < vv->nrings; i++)
+			if (vv->vd->queues[i].size > qs)
+				qs = vv->vd->queues[i].size;
+		ret = vhost_dev_get_inflight(vv->dev, (uint16_t)vv->nrings, qs ? qs : 1,
+					     &vv->inflight);
+		if (ret || vv->inflight.fd < 0)
+			return ret;
+	}
+	return vhost_dev_set_inflight(vv->dev, &vv->inflight);
 }
 
 static int mem_table(struct virtio_vhost *vv)
@@ -404,6 +539,8 @@ int virtio_vhost_start(struct virtio_dev *vd)
 	}
 	ret = vhost_dev_set_features(vv->dev, vd->guest_features & vhost_dev_features(vv->dev));
 	if (!ret)
+		ret = inflight_hand_over(vv);
+	if (!ret)
 		ret = mem_table(vv);
 	vv->started = true; /* from here, stop_rings undoes what was done */
 	for (unsigned i = 0; !ret && i < vv->nrings; i++)
@@ -429,17 +566,20 @@ void virtio_vhost_reset(struct virtio_dev *vd)
 	if (!vv)
 		return;
 	stop_rings(vv);
+	end_suspension(vv);
 	check_lost(vv);
-	/* A reset device starts its rings afresh (ring_base). */
+	/* A reset device starts its rings afresh (ring_base), with a new
+	 * in-flight region: nothing of the old rings is in flight any more. */
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		vv->fresh[i] = true;
+	vhost_inflight_free(&vv->inflight);
 }
 
 bool virtio_vhost_owns(const struct virtio_queue *q)
 {
 	const struct virtio_vhost *vv = q->dev->vhost;
 
-	return vv && vv->started && (unsigned)q->index < vv->nrings;
+	return vv && (vv->started || vv->suspended) && (unsigned)q->index < vv->nrings;
 }
 
 /* ---- open / attach / detach ---- */
@@ -515,6 +655,7 @@ int virtio_vhost_open(struct virtio_vhost **out, const struct vhost_route *route
 	vv->reconnect_s = route->reconnect_s;
 	vv->nrings = p->nrings;
 	vv->params = p;
+	vv->inflight.fd = -1;
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++) {
 		vv->call_fd[i] = vv->given_call[i] = -1;
 		vv->fresh[i] = true;
@@ -565,6 +706,7 @@ void virtio_vhost_on_trial(struct virtio_vhost *vv, bool on)
 void virtio_vhost_stop(struct virtio_vhost *vv)
 {
 	stop_rings(vv);
+	end_suspension(vv);
 }
 
 unsigned virtio_vhost_nrings(const struct virtio_vhost *vv)
@@ -581,6 +723,20 @@ void virtio_vhost_set_base(struct virtio_vhost *vv, unsigned i, uint16_t base)
 {
 	vv->base[i] = base;
 	vv->fresh[i] = false;
+}
+
+const void *virtio_vhost_inflight_ring(const struct virtio_vhost *vv, unsigned i, size_t *len)
+{
+	const struct vhost_inflight *in = &vv->inflight;
+	size_t stride;
+
+	*len = 0;
+	if (in->fd < 0 || !in->map || i >= in->num_queues)
+		return NULL;
+	/* The spec lays the rings' parts out one after the other, alike. */
+	stride = (size_t)(in->size / in->num_queues) & ~(size_t)7;
+	*len = stride;
+	return (const uint8_t *)in->map + (size_t)i * stride;
 }
 
 bool virtio_vhost_connected(const struct virtio_vhost *vv)
@@ -649,6 +805,7 @@ void virtio_vhost_free(struct virtio_vhost *vv)
 				break;
 			}
 		stop_rings(vv);
+		end_suspension(vv);
 		watch_sock(vv, false);
 		if (vv->reconnect_timer)
 			evloop_del_timer(vv->vd->ctx.loop, vv->reconnect_timer);
@@ -656,6 +813,7 @@ void virtio_vhost_free(struct virtio_vhost *vv)
 			vv->vd->vhost = NULL;
 	}
 	vhost_dev_close(vv->dev);
+	vhost_inflight_free(&vv->inflight);
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		if (vv->call_fd[i] >= 0)
 			close(vv->call_fd[i]);

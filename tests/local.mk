@@ -27,6 +27,10 @@ check_PROGRAMS += tests/unit/test_vhost_user
 tests_unit_test_vhost_user_LDADD = $(TEST_LDADD)
 tests_unit_test_vhost_user_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(VHOSTPROXY_INCLUDES)
 TESTS += tests/unit/test_vhost_user
+check_PROGRAMS += tests/unit/test_vhost_user_inflight
+tests_unit_test_vhost_user_inflight_LDADD = $(TEST_LDADD)
+tests_unit_test_vhost_user_inflight_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(VHOSTPROXY_INCLUDES)
+TESTS += tests/unit/test_vhost_user_inflight
 
 include $(srcdir)/tests/unit/local-vq.mk
 
@@ -215,6 +219,10 @@ EXTRA_DIST += tests/guest/vhost_user_rng.sh
 # ... and QEMU's vhost-user-blk-pci in a real guest, disk checksummed both ways.
 TESTS += tests/guest/vdm_vhost_user_blk.sh
 EXTRA_DIST += tests/guest/vdm_vhost_user_blk.sh
+# ... killed with SIGKILL 5 times under QEMU's reconnecting vhost-user-blk-pci:
+# INFLIGHT_SHMFD, no request lost.
+TESTS += tests/guest/vdm_vhost_user_reconnect.sh
+EXTRA_DIST += tests/guest/vdm_vhost_user_reconnect.sh
 # ... and UML's virtio_uml (a disk and a console; no QEMU, no PCI).
 TESTS += tests/guest/uml_vdm_vhost_user.sh
 EXTRA_DIST += tests/guest/uml_vdm_vhost_user.sh

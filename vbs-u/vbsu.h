@@ -104,6 +104,10 @@ struct vqueue {
 	 */
 	uint16_t *inflight;
 	uint16_t ret_id;     /* packed: the chain vq_retchain gives back (UINT16_MAX: none) */
+	/* Split: vhost-user in-flight tracking (vq_inflight_attach), or NULL;
+	 * freed by vq_reset. */
+	struct vq_tracker *tracker;
+	bool last_resubmitted; /* the last chain taken was a resubmitted one */
 	/* What went through the queue (for the management API). */
 	uint64_t stat_chains, stat_bytes, stat_errors;
 };
@@ -254,6 +258,53 @@ bool vq_endchains(struct vqueue *vq);
  * close the race with a driver that just added work.
  */
 void vq_set_notify(struct vqueue *vq, bool enable);
+
+/* ---- vhost-user in-flight tracking, split rings (vq_inflight.c) ---- */
+
+/*
+ * Bytes of one queue's in-flight region for a ring of queue_size entries
+ * (vhost-user.rst, "Inflight I/O tracking", the split layout), rounded up
+ * so each queue's region starts on a cache line.  A back-end offering
+ * INFLIGHT_SHMFD sizes its shared region with it, queue after queue.
+ */
+size_t vq_inflight_queue_bytes(uint16_t queue_size);
+
+/*
+ * Track vq's chains in region (len bytes of shared memory, 8-aligned) from
+ * now on, instead of vq_set_indexes(vq, base, used->idx).  A region never
+ * written (version 0) is laid out for this ring and the queue goes on from
+ * base.  A region a back-end before us wrote is recovered: a used batch it
+ * published but did not clear is cleared, the heads still marked in flight
+ * are handed out again by vq_getchain, oldest first, before any new avail
+ * entry, and the queue goes on from used->idx plus their number (base is
+ * ignored: a front-end whose back-end died could not learn it).  The
+ * region is hostile memory: one of another version or ring size, or whose
+ * fields do not add up, is -EINVAL with vq->error set, and the queue is
+ * left untracked.  Split rings only (-EINVAL for a packed one).
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int vq_inflight_attach(struct vqueue *vq, void *region, size_t len, uint16_t base);
+
+/*
+ * Another owner of the ring (a vhost-user back-end) died leaving region:
+ * hand out again, oldest first, the heads it says were in flight, and go
+ * on from used->idx plus their number, as vq_inflight_attach does, but
+ * without writing to the region or tracking anything in it (it is the
+ * dead owner's, and may go away as soon as this returns).  The number of
+ * heads to hand out again, or -EINVAL (vq->error says why) for a region
+ * that is not a recorded one for this ring or does not add up.
+ */
+int vq_inflight_adopt(struct vqueue *vq, const void *region, size_t len);
+
+/*
+ * How many heads a region (of a ring of size entries whose used->idx is
+ * ring_used) says are in flight, read only; -EINVAL for a region that is
+ * not a recorded one of that size or does not add up.
+ */
+int vq_inflight_pending(const void *region, size_t len, uint16_t size, uint16_t ring_used);
+
+/* Chains still to be handed out again (after vq_inflight_attach). */
+unsigned vq_inflight_resubmits(const struct vqueue *vq);
 
 /* ---- virtio-rnd back-end (rnd.c) ---- */
 

@@ -157,6 +157,7 @@ int vq_remap(struct vqueue *vq)
 
 void vq_reset(struct vqueue *vq)
 {
+	vq_inflight_detach(vq);
 	free(vq->inflight);
 	memset(vq, 0, sizeof(*vq));
 }
@@ -232,6 +233,8 @@ bool vq_has_work(struct vqueue *vq)
 		return false;
 	if (vq->packed)
 		return vq_packed_has_work(vq);
+	if (vq->tracker && vq_inflight_resubmits(vq))
+		return true;
 	/*
 	 * Relaxed is enough for a hint: vq_getchain re-reads idx with acquire
 	 * before touching the ring.  Callers closing the notify race rely on
@@ -306,43 +309,21 @@ int vq_walk_buffer(struct vqueue *vq, struct vq_walk *w, uint64_t addr, uint32_t
 	return 0;
 }
 
-int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, int niov)
+/*
+ * Walk the chain whose head descriptor is head (< size) and fill iov and
+ * *chain: the number of iovecs, or the queue's errno with it broken.
+ */
+static int walk_chain(struct vqueue *vq, uint16_t head, struct vq_chain *chain, struct iovec *iov,
+		      int niov)
 {
-	const volatile uint8_t *table;
+	const volatile uint8_t *table = (const volatile uint8_t *)vq->desc;
 	struct vring_desc_le d;
 	struct vq_walk w = { 0 };
-	uint16_t avail_idx, pending, head, idx;
-	uint32_t table_entries;
+	uint32_t table_entries = vq->size;
+	uint16_t idx = head;
 	bool in_indirect = false;
 	int rc;
 
-	if (vq->broken)
-		return vq->broken_err;
-	if (!vq->ready)
-		return 0;
-	if (vq->packed)
-		return vq_packed_getchain(vq, chain, iov, niov);
-
-	/*
-	 * Acquire: pairs with the driver's barrier before its idx update
-	 * (virtio 1.2, 2.7.13.3.1) so the ring entry and descriptors we read
-	 * below are at least as new as the idx that exposed them.
-	 */
-	avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
-	pending = (uint16_t)(avail_idx - vq->last_avail);
-	if (pending == 0)
-		return 0;
-	/* virtio 1.2, 2.7.13: the avail ring holds at most Queue Size entries. */
-	if (pending > vq->size)
-		return vq_fail(vq, -EINVAL, "avail idx moved more than queue size past last_avail");
-
-	head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
-	if (head >= vq->size)
-		return vq_fail(vq, -EINVAL, "avail ring head index out of range");
-
-	table = (const volatile uint8_t *)vq->desc;
-	table_entries = vq->size;
-	idx = head;
 	for (;;) {
 		desc_fetch(table + (size_t)idx * DESC_SIZE, &d);
 		if (d.flags & VRING_DESC_F_INDIRECT) {
@@ -388,10 +369,55 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, in
 	chain->nwrite = w.n - w.nread;
 	chain->read_len = (uint32_t)w.read_len;
 	chain->write_len = (uint32_t)w.write_len;
-	vq->last_avail++;
 	vq->stat_chains++;
 	vq->stat_bytes += w.read_len + w.write_len;
 	return w.n;
+}
+
+int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov, int niov)
+{
+	uint16_t avail_idx, pending, head;
+	int n;
+
+	if (vq->broken)
+		return vq->broken_err;
+	if (!vq->ready)
+		return 0;
+	if (vq->packed)
+		return vq_packed_getchain(vq, chain, iov, niov);
+
+	/* Chains a back-end before us took and never used come first, in
+	 * the order it took them (vq_inflight.c). */
+	if (vq->tracker && vq_inflight_next(vq, &head)) {
+		vq->last_resubmitted = true;
+		return walk_chain(vq, head, chain, iov, niov);
+	}
+	/*
+	 * Acquire: pairs with the driver's barrier before its idx update
+	 * (virtio 1.2, 2.7.13.3.1) so the ring entry and descriptors we read
+	 * below are at least as new as the idx that exposed them.
+	 */
+	avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	pending = (uint16_t)(avail_idx - vq->last_avail);
+	if (pending == 0)
+		return 0;
+	/* virtio 1.2, 2.7.13: the avail ring holds at most Queue Size entries. */
+	if (pending > vq->size)
+		return vq_fail(vq, -EINVAL, "avail idx moved more than queue size past last_avail");
+
+	head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
+	if (head >= vq->size)
+		return vq_fail(vq, -EINVAL, "avail ring head index out of range");
+	n = walk_chain(vq, head, chain, iov, niov);
+	if (n < 0)
+		return n;
+	/* Recorded before we act on it, so a back-end that dies from here
+	 * on has it resubmitted by the next. */
+	if (vq->tracker)
+		vq_inflight_take(vq, head);
+	vq->last_resubmitted = false;
+	vq->last_avail++;
+	return n;
 }
 
 void vq_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used_idx)
@@ -421,10 +447,15 @@ void vq_retchain(struct vqueue *vq)
 {
 	if (!vq->ready || vq->broken)
 		return;
-	if (vq->packed)
+	if (vq->packed) {
 		vq_packed_retchain(vq);
-	else
+	} else if (vq->last_resubmitted) {
+		vq_inflight_unnext(vq);
+	} else {
 		vq->last_avail--;
+		if (vq->tracker)
+			vq_inflight_untake(vq);
+	}
 }
 
 /*
@@ -440,6 +471,10 @@ void vq_relchains(struct vqueue *vq, const uint16_t *heads, const uint32_t *lens
 		vq_packed_relchains(vq, heads, lens, n);
 		return;
 	}
+	/* In-flight tracking: the batch's list first, so a back-end dying
+	 * after the publication below can tell which heads it held. */
+	if (vq->tracker)
+		vq_inflight_batch(vq, heads, n);
 	for (int i = 0; i < n; i++) {
 		volatile struct vring_used_elem_le *e =
 			&vq->used->ring[vq->used_idx & (vq->size - 1)];
@@ -453,6 +488,8 @@ void vq_relchains(struct vqueue *vq, const uint16_t *heads, const uint32_t *lens
 	 * visible before the driver can observe the new idx (2.7.8.2).
 	 */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+	if (vq->tracker)
+		vq_inflight_used(vq, heads, n);
 }
 
 void vq_relchain(struct vqueue *vq, uint16_t head, uint32_t len)

@@ -39,6 +39,24 @@ bool vq_misaligned(uint64_t gpa, const void *hva, uint64_t align);
 int vq_walk_buffer(struct vqueue *vq, struct vq_walk *w, uint64_t addr, uint32_t len,
 		   bool writable, struct iovec *iov, int niov);
 
+/* ---- in-flight tracking, split rings (vq_inflight.c); vq->tracker set ---- */
+
+/* Free the tracker (vq_reset); the region stays as it is. */
+void vq_inflight_detach(struct vqueue *vq);
+/* The next head to resubmit, oldest first; false when none is left.
+ * Safe without a tracker. */
+bool vq_inflight_next(struct vqueue *vq, uint16_t *head);
+/* Give the head vq_inflight_next handed out last back (vq_retchain). */
+void vq_inflight_unnext(struct vqueue *vq);
+/* head was taken from the avail ring: mark it in flight. */
+void vq_inflight_take(struct vqueue *vq, uint16_t head);
+/* The head taken last was given back (vq_retchain): not in flight. */
+void vq_inflight_untake(struct vqueue *vq);
+/* Before n heads go on the used ring: record them as the last batch. */
+void vq_inflight_batch(struct vqueue *vq, const uint16_t *heads, int n);
+/* After used->idx was published: the batch is no longer in flight. */
+void vq_inflight_used(struct vqueue *vq, const uint16_t *heads, int n);
+
 /* ---- packed layout (vq_packed.c); callers have checked vq->ready ---- */
 
 /* The packed ring's three parts in host memory, or why they cannot be used. */

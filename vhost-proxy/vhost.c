@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 int vhost_set_error(struct vhost_dev *d, int ret, const char *fmt, ...)
@@ -241,6 +242,62 @@ int vhost_dev_vring_stop(struct vhost_dev *d, unsigned idx, uint16_t *base)
 	if (ret)
 		return ret;
 	return d->ops->vring_stop(d, idx, base);
+}
+
+bool vhost_dev_has_inflight(const struct vhost_dev *d)
+{
+	return d->has_inflight;
+}
+
+/* In-flight regions are set up between features and the rings' start. */
+static int check_inflight(struct vhost_dev *d)
+{
+	int ret = check_live(d);
+
+	if (ret)
+		return ret;
+	if (!d->has_inflight || !d->ops->get_inflight)
+		return vhost_set_error(d, -EOPNOTSUPP, "vhost %s: no in-flight tracking", d->path);
+	if (d->state < VHOST_FEATURES_SET || any_running(d))
+		return vhost_set_error(d, -EPROTO,
+				       "vhost %s: in-flight region outside features..ring start",
+				       d->path);
+	return 0;
+}
+
+int vhost_dev_get_inflight(struct vhost_dev *d, uint16_t num_queues, uint16_t queue_size,
+			   struct vhost_inflight *out)
+{
+	int ret = check_inflight(d);
+
+	*out = (struct vhost_inflight){ .fd = -1 };
+	if (ret)
+		return ret;
+	if (!num_queues || !queue_size)
+		return vhost_set_error(d, -EINVAL, "vhost %s: in-flight region for %u rings of %u",
+				       d->path, num_queues, queue_size);
+	return d->ops->get_inflight(d, num_queues, queue_size, out);
+}
+
+int vhost_dev_set_inflight(struct vhost_dev *d, const struct vhost_inflight *in)
+{
+	int ret = check_inflight(d);
+
+	if (ret)
+		return ret;
+	if (in->fd < 0)
+		return vhost_set_error(d, -EINVAL, "vhost %s: no in-flight region to set", d->path);
+	return d->ops->set_inflight(d, in);
+}
+
+void vhost_inflight_free(struct vhost_inflight *in)
+{
+	if (!in || in->fd < 0)
+		return;
+	if (in->map)
+		munmap(in->map, in->size);
+	close(in->fd);
+	*in = (struct vhost_inflight){ .fd = -1 };
 }
 
 int vhost_dev_net_set_backend(struct vhost_dev *d, unsigned idx, int tap_fd)

@@ -33,6 +33,10 @@ struct vhost_transport_ops {
 	int (*net_set_backend)(struct vhost_dev *d, unsigned idx, int fd);
 	int (*vsock_set_cid)(struct vhost_dev *d, uint64_t cid);
 	int (*vsock_set_running)(struct vhost_dev *d, bool running);
+	/* Optional: vhost-user in-flight tracking (vhost_dev_get_inflight). */
+	int (*get_inflight)(struct vhost_dev *d, uint16_t nq, uint16_t qs,
+			    struct vhost_inflight *o);
+	int (*set_inflight)(struct vhost_dev *d, const struct vhost_inflight *in);
 	/* Optional: a round trip behind every message sent (see vhost_dev_sync). */
 	int (*sync)(struct vhost_dev *d);
 };
@@ -49,6 +53,7 @@ struct vhost_dev {
 	/* vhost-user */
 	uint64_t protocol_features;  /* negotiated */
 	bool has_config;             /* the transport can get/set config space */
+	bool has_inflight;           /* INFLIGHT_SHMFD negotiated */
 	unsigned max_rings;          /* rings the back-end serves (GET_QUEUE_NUM); 0: not said */
 	uint64_t proto_feature_bit;  /* VHOST_USER_F_PROTOCOL_FEATURES if offered, else 0 */
 	bool disconnected;

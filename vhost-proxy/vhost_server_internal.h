@@ -35,6 +35,14 @@ struct vs_ring {
 	bool running;          /* the device serves it */
 };
 
+/* The in-flight region (GET/SET_INFLIGHT_FD), mapped here. */
+struct vs_inflight {
+	void *map;             /* NULL: none */
+	size_t len;
+	uint16_t num_queues, queue_size;
+	size_t stride;         /* one queue's bytes */
+};
+
 struct vhost_server {
 	struct vhost_server_dev dev;
 	char path[108];
@@ -48,6 +56,7 @@ struct vhost_server {
 	struct vs_mem mem;
 	int backend_req_fd;    /* SET_BACKEND_REQ_FD: kept, nothing sent on it yet */
 	struct vs_ring rings[VHOST_MAX_RINGS];
+	struct vs_inflight inflight;
 	char err[256];
 };
 
@@ -72,5 +81,25 @@ void vs_mem_unmap(struct vs_mem *m);
 /* A front-end user address -> guest-physical, through the table; false when
  * ua is in no region. */
 bool vs_mem_ua_to_gpa(const struct vs_mem *m, uint64_t ua, uint64_t *gpa);
+
+/*
+ * GET_INFLIGHT_FD: make a zeroed region for num_queues rings of queue_size
+ * entries in a sealed memfd (it cannot shrink or grow), map it as the one
+ * in force, and return its fd (the caller sends and closes it) with *out
+ * filled for the reply.  SET_INFLIGHT_FD: map the region in fd as in
+ * force.  Both check the request against the device (rings served, largest
+ * ring) and the fd (a sealed file holding the whole region); a region
+ * cannot change under a running ring.  0 / fd, or -errno with the reason
+ * in s (vhost_server_inflight.c).
+ */
+struct vu_inflight;
+int vs_inflight_get(struct vhost_server *s, const struct vu_inflight *req, struct vu_inflight *out);
+int vs_inflight_set(struct vhost_server *s, const struct vu_inflight *req, int fd);
+
+/* Unmap the region in force, if any. */
+void vs_inflight_unmap(struct vs_inflight *in);
+
+/* Ring idx's part of the region in force, or NULL (*len 0). */
+void *vs_inflight_ring(const struct vhost_server *s, unsigned idx, size_t *len);
 
 #endif /* VDM_VHOST_SERVER_INTERNAL_H */

@@ -17,10 +17,13 @@
 #include "vhost_user_proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -28,9 +31,13 @@
 
 /* What vdm asks of a back-end's protocol features. */
 #define VU_WANTED_PROTOCOL                                                                        \
-	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK | 1ULL << VU_PROTOCOL_F_CONFIG)
+	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK |                              \
+	 1ULL << VU_PROTOCOL_F_CONFIG | 1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD)
 #define VU_TIMEOUT_MS 5000
 #define VU_MAX_PAYLOAD 4096
+/* Largest in-flight region taken from a back-end: 8 rings of 32768
+ * entries of 16 bytes is 4 MiB; room for another layout's headers. */
+#define VU_MAX_INFLIGHT (64ULL << 20)
 _Static_assert(VHOST_MAX_MEM_REGIONS <= VU_MAX_MEM_REGIONS, "a memory table fits one message");
 
 static const char *req_name(uint32_t r)
@@ -96,8 +103,29 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read exactly len bytes by deadline (now_ms() time). */
-static int read_full(struct vhost_dev *d, uint32_t req, void *buf, size_t len, int64_t deadline)
+/* Keep the first fd that came with a message in *fd (when asked for and
+ * none yet); close any other. */
+static void take_fds(struct msghdr *mh, int *fd)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (fd && *fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
+}
+
+/* Read exactly len bytes by deadline (now_ms() time); an fd that comes
+ * with them goes to *fd (NULL: closed). */
+static int read_full(struct vhost_dev *d, uint32_t req, void *buf, size_t len, int64_t deadline,
+		     int *fd)
 {
 	size_t got = 0;
 
@@ -114,7 +142,17 @@ static int read_full(struct vhost_dev *d, uint32_t req, void *buf, size_t len, i
 				continue;
 			return lost(d, -errno, req, strerror(errno));
 		}
-		n = recv(d->fd, (char *)buf + got, len - got, 0);
+		union {
+			char b[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { (char *)buf + got, len - got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+				     .msg_controllen = sizeof(ctl.b) };
+
+		n = recvmsg(d->fd, &mh, MSG_CMSG_CLOEXEC);
+		if (n > 0)
+			take_fds(&mh, fd);
 		if (n == 0)
 			return lost(d, -ECONNRESET, req, "back-end closed the connection");
 		if (n < 0) {
@@ -132,12 +170,12 @@ static int read_full(struct vhost_dev *d, uint32_t req, void *buf, size_t len, i
  * its payload must be exactly len bytes (exact_len) or at most len bytes;
  * the payload size is stored in *got.
  */
-static int vu_recv(struct vhost_dev *d, uint32_t req, void *payload, uint32_t len, bool exact_len,
-		   uint32_t *got)
+static int vu_recv_fd(struct vhost_dev *d, uint32_t req, void *payload, uint32_t len,
+		      bool exact_len, uint32_t *got, int *fd)
 {
 	int64_t deadline = now_ms() + (d->reply_timeout_ms > 0 ? d->reply_timeout_ms : VU_TIMEOUT_MS);
 	struct vu_hdr hdr;
-	int ret = read_full(d, req, &hdr, sizeof(hdr), deadline);
+	int ret = read_full(d, req, &hdr, sizeof(hdr), deadline, fd);
 
 	if (ret)
 		return ret;
@@ -145,10 +183,16 @@ static int vu_recv(struct vhost_dev *d, uint32_t req, void *payload, uint32_t le
 		return lost(d, -EPROTO, req, "reply does not match the request");
 	if (hdr.size > len || (exact_len && hdr.size != len))
 		return lost(d, -EPROTO, req, "reply has the wrong size");
-	ret = read_full(d, req, payload, hdr.size, deadline);
+	ret = read_full(d, req, payload, hdr.size, deadline, fd);
 	if (!ret && got)
 		*got = hdr.size;
 	return ret;
+}
+
+static int vu_recv(struct vhost_dev *d, uint32_t req, void *payload, uint32_t len, bool exact_len,
+		   uint32_t *got)
+{
+	return vu_recv_fd(d, req, payload, len, exact_len, got, NULL);
 }
 
 /* A request with no reply but REPLY_ACK's, when the back-end offers it. */
@@ -201,6 +245,7 @@ int vhost_user_handshake(struct vhost_dev *d)
 			return ret;
 		d->protocol_features = pf;
 		d->has_config = pf >> VU_PROTOCOL_F_CONFIG & 1;
+		d->has_inflight = pf >> VU_PROTOCOL_F_INFLIGHT_SHMFD & 1;
 		/* With MQ the back-end says how many rings it serves. */
 		if (pf >> VU_PROTOCOL_F_MQ & 1) {
 			uint64_t n;
@@ -355,6 +400,72 @@ static int u_set_config(struct vhost_dev *d, uint32_t off, const void *buf, uint
 			  NULL, 0);
 }
 
+/*
+ * GET_INFLIGHT_FD: the back-end's region for nq rings of qs entries.  Its
+ * fd and size are hostile: the region must be a file that holds it at a
+ * page-aligned offset.  vdm maps it only when the file is sealed against
+ * shrinking, so the back-end cannot cut it short under the mapping (an
+ * access past a file's end raises SIGBUS); an unsealed one (DPDK's vhost
+ * library makes them so) is kept, unmapped, to be handed back.
+ */
+static int u_get_inflight(struct vhost_dev *d, uint16_t nq, uint16_t qs, struct vhost_inflight *o)
+{
+	struct vu_inflight in = { .num_queues = nq, .queue_size = qs };
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct stat st;
+	int fd = -1, seals, ret;
+	void *p;
+
+	ret = vu_send(d, VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0);
+	if (!ret)
+		ret = vu_recv_fd(d, VU_GET_INFLIGHT_FD, &in, sizeof(in), true, NULL, &fd);
+	if (ret)
+		goto fail;
+	if (in.mmap_size == 0) { /* the back-end tracks nothing for us */
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (fd < 0) {
+		ret = vhost_set_error(d, -EPROTO, "vhost-user %s: GET_INFLIGHT_FD: no fd", d->path);
+		goto fail;
+	}
+	if (in.mmap_size > VU_MAX_INFLIGHT || (in.mmap_offset & (page - 1)) ||
+	    in.mmap_offset > VU_MAX_INFLIGHT || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size < in.mmap_offset + in.mmap_size) {
+		ret = vhost_set_error(d, -EPROTO,
+				      "vhost-user %s: GET_INFLIGHT_FD: a region of %llu bytes at "
+				      "%llu that is not a file holding it", d->path,
+				      (unsigned long long)in.mmap_size,
+				      (unsigned long long)in.mmap_offset);
+		goto fail;
+	}
+	seals = fcntl(fd, F_GET_SEALS);
+	p = seals >= 0 && (seals & F_SEAL_SHRINK)
+		    ? mmap(NULL, in.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   (off_t)in.mmap_offset)
+		    : NULL;
+	if (p == MAP_FAILED) {
+		ret = vhost_set_error(d, -errno, "vhost-user %s: mapping the in-flight region: %s",
+				      d->path, strerror(errno));
+		goto fail;
+	}
+	*o = (struct vhost_inflight){ .fd = fd, .map = p, .size = in.mmap_size,
+				      .offset = in.mmap_offset, .num_queues = nq, .queue_size = qs };
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int u_set_inflight(struct vhost_dev *d, const struct vhost_inflight *r)
+{
+	struct vu_inflight in = { r->size, r->offset, r->num_queues, r->queue_size, 0 };
+
+	return vu_request(d, VU_SET_INFLIGHT_FD, &in, sizeof(in), &r->fd, 1);
+}
+
 /* Messages without REPLY_ACK get no answer: a GET_FEATURES one, answered
  * in order, shows the back-end took everything before it. */
 static int u_sync(struct vhost_dev *d)
@@ -374,5 +485,7 @@ const struct vhost_transport_ops vhost_user_ops = {
 	.vring_stop = u_vring_stop,
 	.get_config = u_get_config,
 	.set_config = u_set_config,
+	.get_inflight = u_get_inflight,
+	.set_inflight = u_set_inflight,
 	.sync = u_sync,
 };

@@ -36,6 +36,8 @@ enum vu_request {
 	VU_SET_BACKEND_REQ_FD = 21, /* the back-end's own channel to the front-end */
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
+	VU_GET_INFLIGHT_FD = 31, /* the back-end's in-flight region, made for the front-end */
+	VU_SET_INFLIGHT_FD = 32, /* ... and handed back at each start */
 };
 
 #define VU_VERSION 0x1u
@@ -48,6 +50,7 @@ enum vu_request {
 #define VU_PROTOCOL_F_REPLY_ACK 3
 #define VU_PROTOCOL_F_BACKEND_REQ 5
 #define VU_PROTOCOL_F_CONFIG 9
+#define VU_PROTOCOL_F_INFLIGHT_SHMFD 12
 #define VU_VRING_INDEX_MASK 0xffULL /* SET_VRING_KICK/CALL/ERR: ring index bits */
 #define VU_VRING_NOFD (1ULL << 8)   /* ... and "no fd comes with this one" */
 #define VU_VRING_F_LOG 1u           /* SET_VRING_ADDR flags: log the used ring */
@@ -95,6 +98,17 @@ struct vu_config {
 	uint8_t region[VU_MAX_CONFIG];
 };
 
+/* GET_INFLIGHT_FD / SET_INFLIGHT_FD: the region (the reply's, and what
+ * SET hands back with its fd) and the rings it tracks. */
+struct vu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint32_t padding; /* the C struct's tail padding, sent as part of it */
+};
+
+_Static_assert(sizeof(struct vu_inflight) == 24, "inflight payload is 24 bytes");
 _Static_assert(sizeof(struct vu_hdr) == 12, "vhost-user header is 12 bytes");
 _Static_assert(sizeof(struct vu_addr) == 40, "vring address payload is 40 bytes");
 _Static_assert(sizeof(struct vu_region) == 32, "memory region is 32 bytes");
@@ -125,6 +139,8 @@ static inline const char *vu_request_name(uint32_t r)
 		[VU_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
 		[VU_GET_CONFIG] = "GET_CONFIG",
 		[VU_SET_CONFIG] = "SET_CONFIG",
+		[VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+		[VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
 	};
 
 	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : NULL;

@@ -32,7 +32,7 @@
 #include <linux/virtio_config.h>
 
 #define VS_MSG_TIMEOUT_MS 1000
-/* Largest payload of any request served: a config message (no inflight). */
+/* Largest payload of any request served: a config message. */
 #define VS_MAX_PAYLOAD sizeof(struct vu_config)
 /* The config message's header: offset, size, flags. */
 #define VS_CONFIG_HDR offsetof(struct vu_config, region)
@@ -60,6 +60,7 @@ struct vs_msg {
 		struct vu_addr addr;
 		struct vu_mem mem;
 		struct vu_config config;
+		struct vu_inflight inflight;
 		uint8_t bytes[VS_MAX_PAYLOAD];
 	} p;
 	int fds[VS_MAX_FDS];
@@ -129,6 +130,7 @@ static int ring_update(struct vhost_server *s, unsigned idx)
 	sr.base = r->base;
 	sr.kick_fd = r->kick_fd;
 	sr.features = s->features;
+	sr.inflight = vs_inflight_ring(s, idx, &sr.inflight_len);
 	ret = s->dev.ring_start(s->dev.opaque, idx, &sr, why, sizeof(why));
 	if (ret)
 		return vs_error(s, ret, "ring %u: %s", idx, why[0] ? why : strerror(-ret));
@@ -237,12 +239,31 @@ static void close_msg_fds(struct vs_msg *m)
 	m->nfds = 0;
 }
 
-static int send_reply(struct vhost_server *s, uint32_t req, const void *payload, uint32_t len)
+/* A reply; fd >= 0 rides along (SCM_RIGHTS). */
+static int send_reply_fd(struct vhost_server *s, uint32_t req, const void *payload, uint32_t len,
+			 int fd)
 {
 	struct vu_hdr hdr = { .request = req, .flags = VU_VERSION | VU_FLAG_REPLY, .size = len };
 	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)payload, len } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
 	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
 
 	do
 		n = sendmsg(s->conn_fd, &mh, MSG_NOSIGNAL);
@@ -257,6 +278,11 @@ static int send_reply(struct vhost_server *s, uint32_t req, const void *payload,
 	return 0;
 }
 
+static int send_reply(struct vhost_server *s, uint32_t req, const void *payload, uint32_t len)
+{
+	return send_reply_fd(s, req, payload, len, -1);
+}
+
 static int reply_u64(struct vhost_server *s, uint32_t req, uint64_t v)
 {
 	return send_reply(s, req, &v, sizeof(v));
@@ -266,7 +292,8 @@ static int reply_u64(struct vhost_server *s, uint32_t req, uint64_t v)
 
 static uint64_t protocol_features_offered(const struct vhost_server *s)
 {
-	return VS_PROTOCOL_FEATURES | (s->dev.config ? 1ULL << VU_PROTOCOL_F_CONFIG : 0);
+	return VS_PROTOCOL_FEATURES | (s->dev.config ? 1ULL << VU_PROTOCOL_F_CONFIG : 0) |
+	       (s->dev.inflight_queue_bytes ? 1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD : 0);
 }
 
 static bool proto_features_on(const struct vhost_server *s)
@@ -484,6 +511,9 @@ static int payload_size(uint32_t req)
 		return 0;
 	case VU_SET_VRING_ADDR:
 		return sizeof(struct vu_addr);
+	case VU_GET_INFLIGHT_FD:
+	case VU_SET_INFLIGHT_FD:
+		return sizeof(struct vu_inflight);
 	case VU_SET_MEM_TABLE:
 	case VU_GET_CONFIG:
 	case VU_SET_CONFIG:
@@ -501,6 +531,7 @@ static void session_reset(struct vhost_server *s)
 		ring_clear(&s->rings[i]);
 	}
 	vs_mem_unmap(&s->mem);
+	vs_inflight_unmap(&s->inflight);
 	close_fd(&s->backend_req_fd);
 	s->owner = false;
 	s->features = 0;
@@ -520,7 +551,8 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 
 	/* Only the requests that carry fds may; they check their count. */
 	if (m->nfds && req != VU_SET_MEM_TABLE && req != VU_SET_VRING_KICK &&
-	    req != VU_SET_VRING_CALL && req != VU_SET_VRING_ERR && req != VU_SET_BACKEND_REQ_FD)
+	    req != VU_SET_VRING_CALL && req != VU_SET_VRING_ERR && req != VU_SET_BACKEND_REQ_FD &&
+	    req != VU_SET_INFLIGHT_FD)
 		return vs_error(s, -EINVAL, "%s: came with %d fds", vu_request_name(req), m->nfds);
 	switch (req) {
 	case VU_GET_FEATURES:
@@ -610,6 +642,21 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		return 0;
 	case VU_GET_CONFIG:
 		return get_config(s, m, replied);
+	case VU_GET_INFLIGHT_FD: {
+		struct vu_inflight out;
+		int fd = vs_inflight_get(s, &m->p.inflight, &out);
+
+		if (fd < 0)
+			return fd;
+		*replied = true;
+		ret = send_reply_fd(s, req, &out, sizeof(out), fd);
+		close(fd); /* the front-end has its copy; the mapping stays here */
+		return ret;
+	}
+	case VU_SET_INFLIGHT_FD:
+		if (m->nfds != 1)
+			return vs_error(s, -EINVAL, "SET_INFLIGHT_FD: %d fds (1 expected)", m->nfds);
+		return vs_inflight_set(s, &m->p.inflight, m->fds[0]);
 	case VU_SET_CONFIG:
 		ret = config_range(s, m);
 		return ret ? ret
@@ -654,7 +701,9 @@ int vhost_server_handle(struct vhost_server *s)
 		goto out;
 	}
 	/* Known, but their protocol feature was never offered. */
-	if ((m.hdr.request == VU_GET_CONFIG || m.hdr.request == VU_SET_CONFIG) && !s->dev.config) {
+	if (((m.hdr.request == VU_GET_CONFIG || m.hdr.request == VU_SET_CONFIG) && !s->dev.config) ||
+	    ((m.hdr.request == VU_GET_INFLIGHT_FD || m.hdr.request == VU_SET_INFLIGHT_FD) &&
+	     !s->dev.inflight_queue_bytes)) {
 		ret = vs_error(s, -ENOTSUP, "%s: not served (its protocol feature was not offered)",
 			       vu_request_name(m.hdr.request));
 		goto out;

@@ -104,6 +104,46 @@ int vhost_dev_vring_set_call(struct vhost_dev *d, unsigned idx, int call_fd);
  * back-end would have taken.  Stopping a ring that is not running is 0. */
 int vhost_dev_vring_stop(struct vhost_dev *d, unsigned idx, uint16_t *base);
 
+/*
+ * vhost-user in-flight tracking (INFLIGHT_SHMFD): a region of shared memory
+ * the back-end keeps its rings' requests in flight in, made by the back-end
+ * (vhost_dev_get_inflight), kept by vdm, and handed to each back-end that
+ * serves the device (vhost_dev_set_inflight) before its rings start, so one
+ * that replaces a dead one serves again what that one held.  vdm maps it
+ * too where that is safe, to read what a back-end holds; a guest reset of
+ * the device makes vdm drop it and ask for a new one.
+ */
+struct vhost_inflight {
+	int fd;               /* -1: no region */
+	void *map;            /* size bytes of fd from offset; NULL: not mapped */
+	uint64_t size, offset;
+	uint16_t num_queues, queue_size;
+};
+
+/* True when the back-end tracks requests in flight (INFLIGHT_SHMFD). */
+bool vhost_dev_has_inflight(const struct vhost_dev *d);
+
+/*
+ * Ask the back-end for a region for num_queues rings of up to queue_size
+ * entries (after set_features, before the rings start).  *out gets the
+ * region, or out->fd = -1 when the back-end declined (a region of size 0).
+ * It is mapped only when its file is sealed against shrinking (else the
+ * back-end could cut it short under the mapping); unsealed, it is only
+ * kept to be handed back.  A region whose fd is not a file holding size
+ * bytes at a page-aligned offset, or which is unreasonably large, is
+ * refused (-EPROTO): the back-end is hostile like any other input.  The
+ * caller frees it with vhost_inflight_free.
+ */
+int vhost_dev_get_inflight(struct vhost_dev *d, uint16_t num_queues, uint16_t queue_size,
+			   struct vhost_inflight *out);
+
+/* Hand the region to the back-end (after set_features, before the rings
+ * start). */
+int vhost_dev_set_inflight(struct vhost_dev *d, const struct vhost_inflight *in);
+
+/* Unmap and close a region; it becomes "none".  NULL or none allowed. */
+void vhost_inflight_free(struct vhost_inflight *in);
+
 /* Kernel vhost-net: the TAP fd serving ring idx (-1 detaches it). */
 int vhost_dev_net_set_backend(struct vhost_dev *d, unsigned idx, int tap_fd);
 
@@ -143,10 +183,13 @@ const char *vhost_dev_error(const struct vhost_dev *d);
  * Like the front-end, the server owns no event loop and no thread: the
  * caller watches vhost_server_listen_fd() and vhost_server_conn_fd() and
  * calls vhost_server_accept() and vhost_server_handle() when they are
- * readable.  Protocol features offered: MQ, REPLY_ACK, and CONFIG for a
- * device with a config space (read-only: SET_CONFIG is refused).  Not
- * served: dirty-page logging (LOG_ALL, SET_LOG_BASE: refused, so no live
- * migration), in-flight tracking, packed rings.
+ * readable.  Protocol features offered: MQ, REPLY_ACK, BACKEND_REQ, CONFIG
+ * for a device with a config space (read-only: SET_CONFIG is refused), and
+ * INFLIGHT_SHMFD for a device that tracks its rings' chains in flight
+ * (GET_INFLIGHT_FD makes a sealed memfd of the device's layout, which the
+ * front-end keeps and hands back with SET_INFLIGHT_FD, to this process or
+ * the next one on the socket).  Not served: dirty-page logging (LOG_ALL,
+ * SET_LOG_BASE: refused, so no live migration).
  */
 struct vhost_server;
 
@@ -159,6 +202,11 @@ struct vhost_server_ring {
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	int kick_fd;         /* the server's; readable when the driver kicked */
 	uint64_t features;   /* the virtio features the front-end set */
+	/* INFLIGHT_SHMFD: this ring's part of the front-end's in-flight region
+	 * (inflight_len bytes, at least inflight_queue_bytes(num)), or NULL
+	 * when it sent none or none for this ring. */
+	void *inflight;
+	size_t inflight_len;
 };
 
 /* The device a server serves.  Callbacks run inside vhost_server_handle
@@ -185,6 +233,10 @@ struct vhost_server_dev {
 	 * feature that makes a field writable. */
 	const void *config;
 	uint32_t config_len;
+	/* Bytes one ring of queue_size entries takes in the in-flight region
+	 * (INFLIGHT_SHMFD; libvbsu's vq_inflight_queue_bytes).  NULL: the
+	 * feature is not offered. */
+	size_t (*inflight_queue_bytes)(uint16_t queue_size);
 	void *opaque;
 };
 

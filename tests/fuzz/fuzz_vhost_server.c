@@ -5,14 +5,18 @@
  *
  * The input is a few bytes of guest RAM, then records, each one write of the
  * front-end's byte stream with the file descriptors it carries:
- *   u16 ram_len, ram_len bytes (the start of guest RAM, a memfd),
+ *   u16 ram_len, ram_len bytes (the start of guest RAM, a memfd; the same
+ *   bytes start the in-flight region file),
  *   then per record: u8 fds (bits 0-2: how many; bit 3: eventfds instead of
- *   the RAM memfd), u16 len, len bytes.
+ *   the RAM memfd; bit 4: the in-flight region file, a memfd sealed against
+ *   shrinking), u16 len, len bytes.
  * The records go to a front-end connected to a server of a device with two
- * rings and a 24-byte config space; then the front-end shuts its end and
- * the server handles messages until one ends the connection.  A ring that
- * starts is set up with libvbsu through the server's translation and its
- * chains are taken and given back, as vdm-vhost-user does.  Whatever the
+ * rings, a 24-byte config space and in-flight tracking (INFLIGHT_SHMFD);
+ * then the front-end shuts its end and the server handles messages until
+ * one ends the connection.  A ring that starts is set up with libvbsu
+ * through the server's translation, attached to its part of the in-flight
+ * region when there is one (hostile bytes: resubmissions, torn batches),
+ * and its chains are taken and given back, as vdm-vhost-user does.  Whatever the
  * bytes: no crash, nothing touched outside the memory table, and after the
  * disconnect not one fd more open than before.
  */
@@ -20,6 +24,7 @@
 #include "vhostproxy.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vhost_server *srv;
 static char sock_path[108];
-static int ram_fd = -1, ev_fd = -1;
+static int ram_fd = -1, ev_fd = -1, region_fd = -1;
 static uint8_t config[24];
 static struct vqueue vqs[NRINGS];
 static bool running[NRINGS];
@@ -58,7 +63,14 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 	if (vq_setup(&vqs[idx], &mem, r->num, 256, r->desc_gpa, r->avail_gpa, r->used_gpa,
 		     r->features))
 		return -22;
-	vq_set_indexes(&vqs[idx], r->base, vq_used_idx_in_ring(&vqs[idx]));
+	if (r->inflight) {
+		if (vq_inflight_attach(&vqs[idx], r->inflight, r->inflight_len, r->base)) {
+			vq_reset(&vqs[idx]);
+			return -22;
+		}
+	} else {
+		vq_set_indexes(&vqs[idx], r->base, vq_used_idx_in_ring(&vqs[idx]));
+	}
 	running[idx] = true;
 	/* Take what the guest RAM says is posted, and give it back used. */
 	for (int i = 0; i < 64 && vq_getchain(&vqs[idx], &c, iov, 64) > 0; i++)
@@ -112,6 +124,7 @@ static void setup_once(void)
 		.mem_changed = mem_changed,
 		.config = config,
 		.config_len = sizeof(config),
+		.inflight_queue_bytes = vq_inflight_queue_bytes,
 	};
 	char dir[] = "/tmp/vdm-fuzz-vserver-XXXXXX", err[256];
 
@@ -121,7 +134,10 @@ static void setup_once(void)
 		config[i] = (uint8_t)i;
 	ram_fd = memfd_create("fuzz-guest-ram", MFD_CLOEXEC);
 	ev_fd = eventfd(0, EFD_CLOEXEC);
-	if (ram_fd < 0 || ftruncate(ram_fd, RAM) || ev_fd < 0 || !mkdtemp(dir))
+	region_fd = memfd_create("fuzz-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (ram_fd < 0 || ftruncate(ram_fd, RAM) || ev_fd < 0 || region_fd < 0 ||
+	    ftruncate(region_fd, RAM) || fcntl(region_fd, F_ADD_SEALS, F_SEAL_SHRINK) ||
+	    !mkdtemp(dir))
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
 	if (vhost_server_open(&srv, sock_path, &dev, err, sizeof(err))) {
@@ -143,8 +159,9 @@ static int connect_fe(void)
 	return fd;
 }
 
-/* One write of len bytes carrying n fds (the RAM memfd or the eventfd). */
-static void send_record(int fd, const uint8_t *p, size_t len, int n, bool eventfds)
+/* One write of len bytes carrying n fds (the RAM memfd, the eventfd or the
+ * in-flight region file). */
+static void send_record(int fd, const uint8_t *p, size_t len, int n, int kind)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 7)];
@@ -158,7 +175,7 @@ static void send_record(int fd, const uint8_t *p, size_t len, int n, bool eventf
 		struct cmsghdr *c;
 
 		for (int i = 0; i < n; i++)
-			fds[i] = eventfds ? ev_fd : ram_fd;
+			fds[i] = kind & 16 ? region_fd : kind & 8 ? ev_fd : ram_fd;
 		memset(&ctl, 0, sizeof(ctl));
 		m.msg_control = ctl.buf;
 		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
@@ -187,8 +204,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		static const uint8_t zero[RAM];
 
-		if (pwrite(ram_fd, zero, RAM, 0) != RAM ||
-		    (ram_len && pwrite(ram_fd, data + 2, ram_len, 0) != (ssize_t)ram_len))
+		if (pwrite(ram_fd, zero, RAM, 0) != RAM || pwrite(region_fd, zero, RAM, 0) != RAM ||
+		    (ram_len && pwrite(ram_fd, data + 2, ram_len, 0) != (ssize_t)ram_len) ||
+		    (ram_len && pwrite(region_fd, data + 2, ram_len, 0) != (ssize_t)ram_len))
 			abort();
 	}
 	off += ram_len;
@@ -200,8 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	while (off + 3 <= size) {
-		int n = data[off] & 7;
-		bool ev = data[off] & 8;
+		int n = data[off] & 7, kind = data[off] & 0x18;
 		size_t len = (size_t)(data[off + 1] | data[off + 2] << 8);
 
 		off += 3;
@@ -211,7 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = 0;
 		nfds += n;
 		if (len)
-			send_record(fe, data + off, len, n, ev);
+			send_record(fe, data + off, len, n, kind);
 		off += len;
 	}
 	shutdown(fe, SHUT_WR);

@@ -5,7 +5,9 @@
  * The input is the whole byte stream the back-end sends, written into one
  * end of a socket pair (then shut for writing); vdm's front-end, on the
  * other end, runs the bring-up a device does: handshake (features,
- * protocol features, queue count, owner), config space, features, memory table, one
+ * protocol features, queue count, owner), config space, features, the
+ * in-flight region (GET_INFLIGHT_FD, with no fd ever attached: the reply's
+ * size and fields), memory table, one
  * ring's start and call change, the ring's stop, close.  Whatever the bytes,
  * the front-end must fail cleanly (an error, the stream marked lost) and
  * never crash, read past what it was sent, or report a ring state it was
@@ -71,8 +73,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (vhost_dev_has_config(d))
 			vhost_dev_get_config(d, 0, config, sizeof(config));
-		if (vhost_dev_set_features(d, vhost_dev_features(d)) == 0 &&
-		    vhost_dev_set_mem_table(d, &r, 1) == 0 && vhost_dev_vring_start(d, 0, &vr) == 0) {
+		struct vhost_inflight in = { .fd = -1 };
+		bool up = vhost_dev_set_features(d, vhost_dev_features(d)) == 0;
+
+		if (up && vhost_dev_has_inflight(d) && vhost_dev_get_inflight(d, 1, 16, &in) == 0 &&
+		    in.fd >= 0) {
+			fprintf(stderr, "fuzz_vhost_user: a region without an fd was taken\n");
+			abort();
+		}
+		vhost_inflight_free(&in);
+		if (up && vhost_dev_set_mem_table(d, &r, 1) == 0 &&
+		    vhost_dev_vring_start(d, 0, &vr) == 0) {
 			vhost_dev_vring_set_call(d, 0, call);
 			if (vhost_dev_vring_stop(d, 0, &base) != 0 && base != 0xbeef) {
 				fprintf(stderr, "fuzz_vhost_user: a failed stop reported a base\n");

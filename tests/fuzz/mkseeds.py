@@ -385,8 +385,9 @@ def qemu_seeds():
 def vhost_server_seeds():
     """fuzz_vhost_server: guest RAM, then records (fds, len, bytes) of a
     front-end's stream: a QEMU-like bring-up of ring 0 with a chain posted."""
-    def rec(data, nfds=0, eventfds=False):
-        return struct.pack('<BH', nfds | (8 if eventfds else 0), len(data)) + data
+    def rec(data, nfds=0, eventfds=False, region=False):
+        return struct.pack('<BH', nfds | (8 if eventfds else 0) | (16 if region else 0),
+                           len(data)) + data
 
     def msg(req, payload=b'', flags=1):
         return struct.pack('<III', req, flags, len(payload)) + payload
@@ -408,8 +409,29 @@ def vhost_server_seeds():
                 rec(msg(9, struct.pack('<II4Q', 0, 0, ua, ua + 0x2000, ua + 0x1000, 0))) +
                 rec(msg(13, u64(0)), 1, True) + rec(msg(12, u64(0)), 1, True) +
                 rec(msg(18, state(0, 1))))
+    # INFLIGHT_SHMFD: a region for 2 rings of 16 (320 bytes each, 64-aligned)
+    # taken and handed back at offset 0x3000 of the region file (which starts
+    # with the RAM bytes): empty, or saying head 0 was in flight.
+    def inflight_up(region):
+        iram = bytearray(ram) + bytes(0x3000 - len(ram)) + region
+        inflight = lambda size, off: struct.pack('<QQHHI', size, off, 2, 16, 0)
+        return (struct.pack('<H', len(iram)) + bytes(iram) +
+                rec(msg(16, u64(1 | 8 | 1 << 12))) +              # MQ, REPLY_ACK, INFLIGHT_SHMFD
+                rec(msg(2, u64(1 << 32 | 1 << 30 | 1 << 29))) +
+                rec(msg(31, inflight(0, 0))) +                     # GET_INFLIGHT_FD
+                rec(msg(32, inflight(640, 0x3000)), 1, region=True) +  # SET_INFLIGHT_FD
+                rec(msg(5, struct.pack('<II', 1, 0) + struct.pack('<4Q', 0, 1 << 16, ua, 0)), 1) +
+                rec(msg(8, state(0, 16))) + rec(msg(10, state(0, 0))) +
+                rec(msg(9, struct.pack('<II4Q', 0, 0, ua, ua + 0x2000, ua + 0x1000, 0))) +
+                rec(msg(13, u64(0)), 1, True) + rec(msg(12, u64(0)), 1, True) +
+                rec(msg(18, state(0, 1))) + rec(msg(11, state(0, 0))))
+    held = bytearray(16 + 16 * 16)
+    struct.pack_into('<QHHHH', held, 0, 0, 1, 16, 0, 0)        # version 1, 16 entries
+    struct.pack_into('<B5xHQ', held, 16, 1, 0, 5)              # head 0 in flight
     seeds = {
         'session': head + bring_up + rec(msg(11, state(0, 0))) + rec(msg(4)),
+        'inflight': inflight_up(bytes(640)),
+        'inflight-resubmit': inflight_up(bytes(held) + bytes(640 - len(held))),
         # A second table under the running ring, then one message cut short.
         'remap': head + bring_up +
                  rec(msg(5, struct.pack('<II', 1, 0) + struct.pack('<4Q', 0x100000, 1 << 16, ua, 0)), 1) +

@@ -9,11 +9,24 @@
  *   - 32 requests posted at once all complete, each in the image;
  *   - the front-end killed (SIGKILL) with writes in flight: a second vdm on
  *     the same daemon reads back every write the first one saw completed;
+ *   - the daemon killed (SIGKILL) with 32 writes in flight, under vdm's
+ *     reconnect=1 route: a new daemon on the socket gets the in-flight
+ *     region (INFLIGHT_SHMFD) and serves them again; every write completes
+ *     OK and is in the image, and the device never needs a reset;
+ *   - the killed daemon replaced by a back-end that tracks nothing in flight
+ *     (vu-fault-peer, no protocol features): vdm cannot resume blind, the
+ *     device needs a reset, and says so;
+ *   - a live switch (set-route) from the daemon to VBS-U with 16 writes in
+ *     flight: drained by what the in-flight region says; and with the
+ *     daemon killed in the middle of the switch: VBS-U takes over the
+ *     writes the region names and runs them; either way every request
+ *     completes OK, no reset;
  *   - ro: the driver is offered RO and a write fails with IOERR;
  *   - vdm's options that mean nothing to the daemon are refused with one
  *     line (exit 2), a missing image too (exit 1); SIGTERM exits 0 and
  *     removes the socket.
  */
+#include "api_client.h"
 #include "blk_guest.h"
 #include "peer.h"
 
@@ -76,17 +89,16 @@ static int daemon_run(const char *spec, char *out, size_t outlen)
 			out, outlen);
 }
 
-static bool vm_start(struct vm *m)
+/* vdm with args, its disk found and probed, request buffers allocated. */
+static bool vm_spawn(struct vm *m, const char *const *args)
 {
-	char spec[160];
 	struct drv_func funcs[8];
 	uint64_t mmio = 0xc0000000;
 	uint32_t io = 0xc000;
 	int st, n;
 
 	memset(m, 0, sizeof(*m));
-	snprintf(spec, sizeof(spec), "%d,virtio-blk,vhost=user:%s", SLOT, sock);
-	if (vdm_spawn(&m->p, (const char *const[]){ "-s", spec, NULL }, &st))
+	if (vdm_spawn(&m->p, args, &st))
 		return false;
 	drv_connect(&m->d, m->p.sock);
 	n = drv_enumerate(&m->d, funcs, 8);
@@ -102,6 +114,22 @@ static bool vm_start(struct vm *m)
 		m->r[i].data = drv_virtio_alloc(&m->v, 1 << 20, 4096);
 	}
 	return true;
+}
+
+/* vdm with the disk on the daemon; route_opts after vhost=user:SOCK, and
+ * vdm's log in log (NULL: the test's output). */
+static bool vm_start_with(struct vm *m, const char *route_opts, const char *log)
+{
+	char spec[200];
+
+	snprintf(spec, sizeof(spec), "%d,virtio-blk,vhost=user:%s%s", SLOT, sock, route_opts);
+	return vm_spawn(m, log ? (const char *const[]){ "--log-file", log, "-s", spec, NULL }
+			       : (const char *const[]){ "-s", spec, NULL });
+}
+
+static bool vm_start(struct vm *m)
+{
+	return vm_start_with(m, "", NULL);
 }
 
 static void vm_stop(struct vm *m, bool kill_it)
@@ -339,6 +367,334 @@ static void test_front_end_killed(void)
 	vm_stop(&m, false);
 }
 
+/*
+ * Post NREQ requests, one kick: even ones write seed's patterns (seed + i)
+ * at their own sectors, odd ones read theirs.  heads[i] is request i's.
+ */
+static void post_mixed(struct vm *m, unsigned seed, uint16_t *heads)
+{
+	for (int i = 0; i < NREQ; i++) {
+		bool write = i % 2 == 0;
+		struct virtio_blk_outhdr *h = drv_gpa(&m->d, m->r[i].hdr, sizeof(*h));
+		struct drv_buf out[2] = { { m->r[i].hdr, 16 }, { m->r[i].data, REQ_BYTES } };
+		struct drv_buf in[2] = { { m->r[i].data, REQ_BYTES }, { m->r[i].status, 1 } };
+		int head;
+
+		blk_pattern(drv_gpa(&m->d, m->r[i].data, REQ_BYTES), REQ_BYTES, seed + (unsigned)i);
+		*h = (struct virtio_blk_outhdr){ .type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+						 .sector = burst_sector(i) };
+		*(uint8_t *)drv_gpa(&m->d, m->r[i].status, 1) = 0xee;
+		head = write ? drv_virtio_post(&m->v, 0, out, 2, &in[1], 1, false)
+			     : drv_virtio_post(&m->v, 0, out, 1, in, 2, false);
+		heads[i] = head >= 0 ? (uint16_t)head : 0xffff;
+	}
+	drv_virtio_kick(&m->v, 0);
+}
+
+/* Take used entries (for up to wait_ms, or what is there now with 0),
+ * marking done[]: how many were new. */
+static int reap(struct vm *m, const uint16_t *heads, bool *done, int wait_ms)
+{
+	int n = 0, left = NREQ;
+	uint16_t id;
+
+	for (int i = 0; i < NREQ; i++)
+		left -= done[i];
+	for (int t = 0; n < left && t <= wait_ms; t += 100) {
+		while (n < left && (wait_ms ? drv_virtio_wait_used(&m->v, 0, &id, NULL, 100)
+					   : drv_virtio_get_used(&m->v, 0, &id, NULL)) == 1) {
+			int i = req_of_head(NREQ, heads, id);
+
+			if (i >= 0 && !done[i]) {
+				done[i] = true;
+				n++;
+			}
+		}
+		if (!wait_ms)
+			break;
+	}
+	return n;
+}
+
+/* post_mixed's writes that are done, OK and in the image. */
+static int mixed_writes_good(struct vm *m, unsigned seed, const bool *done)
+{
+	static uint8_t pat[REQ_BYTES];
+	int good = 0;
+
+	for (int i = 0; i < NREQ; i += 2) {
+		blk_pattern(pat, REQ_BYTES, seed + (unsigned)i);
+		good += done[i] && status_of(m, i) == VIRTIO_BLK_S_OK &&
+			image_has(img, burst_sector(i) * 512, pat, REQ_BYTES);
+	}
+	return good;
+}
+
+/* The pid of tracer's child (the program strace runs), or -1. */
+static pid_t child_of(pid_t tracer)
+{
+	char path[64];
+	FILE *f;
+	int pid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)tracer, (int)tracer);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
+/*
+ * The daemon dies under vdm's reconnect=1 route and what answers next on
+ * the socket is a back-end without INFLIGHT_SHMFD (vu-fault-peer, which
+ * offers every feature bit and no protocol feature): it could not know
+ * what the dead one held, so vdm must not resume the rings on it, but put
+ * the device in DEVICE_NEEDS_RESET with the reason.
+ */
+static void test_back_without_inflight(const char *spec)
+{
+	char vdm_log[128], peer_bin[512];
+	const char *b = getenv("VDM_BUILDDIR");
+	pid_t peer;
+	struct vm m;
+
+	snprintf(vdm_log, sizeof(vdm_log), "%s/vdm-noinflight.log", dir);
+	snprintf(peer_bin, sizeof(peer_bin), "%s/tests/sim/vu-fault-peer", b ? b : ".");
+	if (!drv_check(daemon_start(spec), "a daemon serves the disk") ||
+	    !drv_check(vm_start_with(&m, ",reconnect=1", vdm_log),
+		       "vdm starts with reconnect=1 on it") ||
+	    !drv_check(disk_init(&m, true) && round_trip(&m, 64, 4096, 21),
+		       "... and its disk serves")) {
+		peer_stop(&vvu, SIGKILL);
+		return;
+	}
+	peer_stop(&vvu, SIGKILL);
+	for (int i = 0; i < 100 && !peer_log_has(vdm_log, "rings wait for the next back-end"); i++)
+		sleep_ms(20);
+	unlink(sock);
+	peer = peer_spawn((char *const[]){ peer_bin, sock, "0xffffffffbfffffff", "die", "0", NULL },
+			  NULL);
+	for (int i = 0; i < 150 && !(drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET); i++)
+		sleep_ms(20);
+	drv_check(peer_log_has(vdm_log, "tracks no requests in flight") &&
+			  (drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "a back-end without in-flight tracking comes back: the device needs a reset");
+	vm_stop(&m, false);
+	peer_stop(&peer, SIGKILL);
+	if (drv_result())
+		peer_dump_log("vdm's log", vdm_log);
+	unlink(vdm_log);
+	unlink(sock);
+}
+
+/* A daemon on the socket under strace: inline writes refused (EAGAIN),
+ * its threads' writes held hold_us each.  strace's pid; the daemon's log
+ * in log. */
+static pid_t held_daemon(const char *spec, const char *hold_us, const char *log)
+{
+	char held[256], inject[64];
+	pid_t tracer;
+
+	snprintf(held, sizeof(held), "%s,aio=threads", spec);
+	snprintf(inject, sizeof(inject), "inject=pwritev:delay_enter=%s", hold_us);
+	tracer = peer_spawn((char *const[]){ "strace", "-f", "-qq", "-o", "/dev/null",
+					     "--seccomp-bpf", "-e", "trace=pwritev,pwritev2", "-e",
+					     "inject=pwritev2:error=EAGAIN", "-e", inject,
+					     daemon_bin, "--socket", sock, "-v", held, NULL },
+			    log);
+	for (int i = 0; i < 200 && !peer_log_has(log, "serving virtio-blk on"); i++)
+		sleep_ms(50);
+	return tracer;
+}
+
+/* Stop a held daemon: the signal goes to the daemon (strace blocks fatal
+ * signals, and killing it would only detach the daemon), then strace,
+ * left without a tracee, ends. */
+static void held_daemon_stop(pid_t *tracer, int sig)
+{
+	pid_t d = *tracer > 0 ? child_of(*tracer) : -1;
+
+	if (d > 0)
+		kill(d, sig);
+	if (*tracer > 0)
+		waitpid(*tracer, NULL, 0);
+	*tracer = -1;
+}
+
+/*
+ * The daemon dies (SIGKILL) with writes in flight and reads completed
+ * after them.  It runs under strace so that the writes are in flight when
+ * it dies, not already done: its inline page-cache writes (pwritev2) are
+ * refused with EAGAIN, so every write goes to its I/O threads, whose writes
+ * (pwritev) are held for a second each; reads are served from the page
+ * cache at once.  Requests alternate write, read: 16 writes in flight
+ * among 16 reads used, out of order, so the avail ring read again from the
+ * used index would redo 8 reads and 8 writes and lose the other 8 writes:
+ * only the in-flight region says which 16 to serve again.  vdm's route has
+ * reconnect=1: the next daemon on the socket gets the region, and the guest
+ * must see every request complete, with no DEVICE_NEEDS_RESET.
+ */
+static void test_daemon_killed(const char *spec)
+{
+	char vdm_log[128], log1[128], log2[128], held[128];
+	uint16_t heads[NREQ];
+	bool done[NREQ] = { false };
+	int ndone = 0, writes_done = 0, good = 0, inflight = 0, st;
+	pid_t tracer, d1;
+	struct vm m;
+
+	if (access("/usr/bin/strace", X_OK)) {
+		printf("SKIP: the daemon killed with writes in flight (strace is not installed)\n");
+		return;
+	}
+	snprintf(vdm_log, sizeof(vdm_log), "%s/vdm.log", dir);
+	snprintf(log1, sizeof(log1), "%s/daemon-killed.log", dir);
+	snprintf(log2, sizeof(log2), "%s/daemon-next.log", dir);
+	tracer = held_daemon(spec, "1000000", log1);
+	if (!drv_check(peer_log_has(log1, "serving virtio-blk on"),
+		       "a daemon (under strace, its writes held) serves the disk") ||
+	    !drv_check(vm_start_with(&m, ",reconnect=1", vdm_log),
+		       "vdm starts with reconnect=1 on it") ||
+	    !drv_check(disk_init(&m, true), "... and its disk initialises")) {
+		held_daemon_stop(&tracer, SIGKILL);
+		return;
+	}
+	post_mixed(&m, 700, heads);
+	/* The daemon takes them all; reads from the page cache finish, the
+	 * writes cannot.  At least one read done after a write in flight is
+	 * what makes the region, not the avail ring, the only record. */
+	for (int t = 0; t < 20 && !ndone; t++) {
+		sleep_ms(50);
+		ndone += reap(&m, heads, done, 0);
+	}
+	for (int i = 0; i < NREQ; i += 2)
+		writes_done += done[i];
+	d1 = child_of(tracer);
+	drv_check(d1 > 0 && ndone > 0 && !writes_done && kill(d1, SIGKILL) == 0,
+		  "the daemon is killed with %d writes in flight and %d of the reads after them "
+		  "done", NREQ / 2 - writes_done, ndone);
+	inflight = NREQ - ndone;
+	waitpid(tracer, NULL, 0);
+	for (int i = 0; i < 100 && !peer_log_has(vdm_log, "rings wait for the next back-end"); i++)
+		sleep_ms(20);
+	drv_check(peer_log_has(vdm_log, "rings wait for the next back-end") &&
+			  !(drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "vdm keeps the rings for the next daemon; the device does not need a reset");
+
+	pid_t d2 = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", (char *)spec,
+					       NULL },
+			      log2);
+	/* Up to 10 s: vdm dials again each second, then the writes. */
+	ndone += reap(&m, heads, done, 10000);
+	good = mixed_writes_good(&m, 700, done);
+	drv_check(ndone == NREQ && good == NREQ / 2,
+		  "a new daemon: every request completes (%d of %d), each write OK and in the "
+		  "image (%d of %d)", ndone, NREQ, good, NREQ / 2);
+	snprintf(held, sizeof(held), "%d requests a back-end before left in flight are served again",
+		 inflight);
+	drv_check(peer_log_has(log2, held),
+		  "... the new daemon served again exactly the %d requests the killed one held",
+		  inflight);
+	drv_check(peer_log_has(vdm_log, "the rings go on where they were") &&
+			  !peer_log_has(vdm_log, "needs reset") &&
+			  !(drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "vdm went on with the new daemon, and the device never needed a reset");
+	drv_check(round_trip(&m, 300, 4096, 9), "the disk serves on afterwards");
+	vm_stop(&m, false);
+	drv_check(waitpid(d2, &st, WNOHANG) == 0, "the new daemon lives on");
+	peer_stop(&d2, SIGTERM);
+	if (drv_result()) {
+		peer_dump_log("vdm's log", vdm_log);
+		peer_dump_log("the killed daemon's log", log1);
+		peer_dump_log("the next daemon's log", log2);
+	}
+	unlink(vdm_log);
+	unlink(log1);
+	unlink(log2);
+}
+
+/*
+ * A live switch (set-route) from the daemon to VBS-U with 16 writes the
+ * daemon holds (and 16 reads done after them).  kill_mid: the daemon is
+ * killed while the switch waits for it to stop (GET_VRING_BASE: it
+ * finishes its writes first): VBS-U must take over the writes its
+ * in-flight region names.  Else the daemon finishes them and the region
+ * says it holds nothing.  Every request completes OK, the writes are in the
+ * image, the disk serves on VBS-U, and nothing needs a reset.
+ */
+static void test_switch_away(const char *spec, bool kill_mid)
+{
+	char vdm_log[128], dlog[128], api[128], vspec[200], rep[1024], route[160];
+	const char *name = kill_mid ? "daemon killed mid-switch" : "daemon alive";
+	uint16_t heads[NREQ];
+	bool done[NREQ] = { false };
+	pid_t tracer, killer = -1;
+	int ndone, writes_done = 0;
+	struct vm m;
+
+	if (access("/usr/bin/strace", X_OK)) {
+		printf("SKIP: switching away with writes in flight (strace is not installed)\n");
+		return;
+	}
+	snprintf(vdm_log, sizeof(vdm_log), "%s/vdm-switch.log", dir);
+	snprintf(dlog, sizeof(dlog), "%s/daemon-switch.log", dir);
+	snprintf(api, sizeof(api), "%s/api.sock", dir);
+	snprintf(vspec, sizeof(vspec), "%d,virtio-blk,%s,locking=off", SLOT, img);
+	snprintf(route, sizeof(route), "vhost-user:%s", sock);
+	tracer = held_daemon(spec, "500000", dlog);
+	if (!drv_check(peer_log_has(dlog, "serving virtio-blk on"), "%s: the daemon serves", name) ||
+	    !drv_check(vm_spawn(&m, (const char *const[]){ "--log-file", vdm_log, "--api-socket",
+							     api, "-s", vspec, NULL }),
+		       "%s: vdm starts with the disk on VBS-U", name) ||
+	    !drv_check(disk_init(&m, true), "%s: the disk initialises", name) ||
+	    !drv_check(api_set_route(api, SLOT, route, rep, sizeof(rep)),
+		       "%s: set-route moves it onto the daemon (%s)", name, rep)) {
+		held_daemon_stop(&tracer, SIGKILL);
+		return;
+	}
+	post_mixed(&m, 900, heads);
+	sleep_ms(200);
+	ndone = reap(&m, heads, done, 0);
+	for (int i = 0; i < NREQ; i += 2)
+		writes_done += done[i];
+	drv_check(writes_done == 0, "%s: the daemon holds the 16 writes (%d reads done)", name,
+		  ndone);
+	if (kill_mid) {
+		killer = fork();
+		if (killer == 0) {
+			sleep_ms(300);
+			kill(child_of(tracer), SIGKILL);
+			_exit(0);
+		}
+	}
+	drv_check(api_set_route(api, SLOT, "vbs-u", rep, sizeof(rep)),
+		  "%s: set-route moves the disk back to VBS-U (%s)", name, rep);
+	if (killer > 0)
+		waitpid(killer, NULL, 0);
+	ndone += reap(&m, heads, done, 5000);
+	drv_check(ndone == NREQ && mixed_writes_good(&m, 900, done) == NREQ / 2,
+		  "%s: every request completes (%d of %d), each write OK and in the image", name,
+		  ndone, NREQ);
+	drv_check(kill_mid ? peer_log_has(vdm_log, "hands them to VBS-U, which runs them again")
+			   : peer_log_has(vdm_log, "holds nothing (its in-flight region says so)"),
+		  "%s: vdm's log says how the daemon's requests were accounted for", name);
+	drv_check(!peer_log_has(vdm_log, "needs reset") &&
+			  !(drv_virtio_status(&m.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+		  "%s: the device never needed a reset", name);
+	drv_check(round_trip(&m, 300, 4096, 11), "%s: the disk serves on VBS-U afterwards", name);
+	vm_stop(&m, false);
+	if (drv_result()) {
+		peer_dump_log("vdm's log", vdm_log);
+		peer_dump_log("the daemon's log", dlog);
+	}
+	held_daemon_stop(&tracer, SIGTERM);
+	unlink(vdm_log);
+	unlink(dlog);
+}
+
 static void test_read_only(void)
 {
 	struct vm m;
@@ -424,6 +780,13 @@ int main(void)
 		drv_check(waitpid(vvu, NULL, WNOHANG) == 0, "the daemon outlived three front-ends");
 		daemon_stop("read-write");
 	}
+	snprintf(spec, sizeof(spec), "virtio-blk,%s", img);
+	test_daemon_killed(spec);
+	snprintf(spec, sizeof(spec), "virtio-blk,%s,locking=off", img);
+	test_switch_away(spec, false);
+	test_switch_away(spec, true);
+	snprintf(spec, sizeof(spec), "virtio-blk,%s", img);
+	test_back_without_inflight(spec);
 	snprintf(spec, sizeof(spec), "virtio-blk,%s,ro", img);
 	if (drv_check(daemon_start(spec), "vdm-vhost-user serves %s read-only", img)) {
 		test_read_only();

@@ -17,7 +17,14 @@
  *   - a device with a config space: CONFIG offered, GET_CONFIG answers the
  *     bytes asked for, and config requests out of range (past the end,
  *     wrapping, sizes that do not match the payload or exceed 256 bytes),
- *     without the feature, or writing (SET_CONFIG) end the connection.
+ *     without the feature, or writing (SET_CONFIG) end the connection;
+ *   - a device that tracks requests in flight: INFLIGHT_SHMFD offered,
+ *     GET_INFLIGHT_FD answers a sealed, zeroed memfd of the device's size,
+ *     SET_INFLIGHT_FD maps one and each ring gets its own part; hostile
+ *     GET/SET_INFLIGHT_FD (no feature, ring counts and sizes out of range,
+ *     wrong payload, fd counts, a size that is not the layout's, an fd that
+ *     is not a file, not sealed, too short or at an unaligned offset, a
+ *     region changed under a running ring) end the connection.
  */
 #include "vhostproxy.h"
 
@@ -28,7 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -45,8 +54,9 @@ enum {
 	SET_VRING_NUM = 8, SET_VRING_ADDR = 9, SET_VRING_BASE = 10, GET_VRING_BASE = 11,
 	SET_VRING_KICK = 12, SET_VRING_CALL = 13, SET_VRING_ERR = 14, GET_PROTOCOL_FEATURES = 15,
 	SET_PROTOCOL_FEATURES = 16, GET_QUEUE_NUM = 17, SET_VRING_ENABLE = 18, GET_CONFIG = 24,
-	SET_CONFIG = 25, SET_BACKEND_REQ_FD = 21,
+	SET_CONFIG = 25, SET_BACKEND_REQ_FD = 21, GET_INFLIGHT_FD = 31, SET_INFLIGHT_FD = 32,
 };
+#define PF_INFLIGHT (1ULL << 12)
 #define PF_BACKEND_REQ (1ULL << 5)
 #define PF_CONFIG (1ULL << 9)
 #define V1 0x1u
@@ -68,6 +78,11 @@ struct addr {
 };
 struct state {
 	uint32_t idx, num;
+};
+struct inflight_msg {
+	uint64_t mmap_size, mmap_offset;
+	uint16_t num_queues, queue_size;
+	uint32_t pad;
 };
 struct config_msg {
 	uint32_t off, size, flags;
@@ -581,6 +596,8 @@ static void hostile(void)
 		  ret = req_u64(fd, SET_BACKEND_REQ_FD, 0, fds, 1); });
 	HOSTILE("GET_CONFIG, never offered", false, "not served",
 		ret = req(fd, GET_CONFIG, V1, big, 12, NULL, 0));
+	HOSTILE("GET_INFLIGHT_FD, never offered", false, "not served",
+		ret = req(fd, GET_INFLIGHT_FD, V1, big, 24, NULL, 0));
 
 	/* A ring that starts inside the table but runs past its region's end:
 	 * the translation the device sets the ring up through refuses it. */
@@ -700,6 +717,192 @@ static void config_space_cases(void)
 		  ret = config_req(fd, SET_CONFIG, 23, 2, 2); });
 }
 
+/* ---- a device that tracks requests in flight ---- */
+
+/* The device's layout: 16 bytes a ring, 16 an entry, rounded to 64. */
+static size_t fake_inflight_bytes(uint16_t n)
+{
+	return (16 + 16 * (size_t)n + 63) & ~(size_t)63;
+}
+
+/* The reply to GET_INFLIGHT_FD and the fd that came with it (-1: none). */
+static int recv_inflight(int fd, struct inflight_msg *out)
+{
+	struct hdr h;
+	struct iovec iov[2] = { { &h, sizeof(h) }, { out, sizeof(*out) } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *c;
+	int got = -1;
+
+	if (recvmsg(fd, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC) != sizeof(h) + sizeof(*out) ||
+	    h.req != GET_INFLIGHT_FD || h.size != sizeof(*out))
+		return -1;
+	c = CMSG_FIRSTHDR(&m);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&got, CMSG_DATA(c), sizeof(int));
+	return got;
+}
+
+static int inflight_conn(void)
+{
+	int fd = bring_up(true);
+
+	if (fd < 0 || req_u64(fd, SET_PROTOCOL_FEATURES, 1 << 0 | 1 << 3 | PF_INFLIGHT, NULL, 0))
+		return -1;
+	return fd;
+}
+
+static int get_inflight(int fd, uint16_t nq, uint16_t qs, struct inflight_msg *out)
+{
+	struct inflight_msg m = { .num_queues = nq, .queue_size = qs };
+
+	if (req(fd, GET_INFLIGHT_FD, V1, &m, sizeof(m), NULL, 0))
+		return -1;
+	return recv_inflight(fd, out);
+}
+
+static int set_inflight(int fd, uint64_t size, uint64_t off, uint16_t nq, uint16_t qs,
+			const int *fds, int nfds)
+{
+	struct inflight_msg m = { size, off, nq, qs, 0 };
+
+	return req(fd, SET_INFLIGHT_FD, V1, &m, sizeof(m), fds, nfds);
+}
+
+/* A memfd of size bytes, sealed against shrinking when sealed. */
+static int region_file(size_t size, bool sealed)
+{
+	int fd = memfd_create("test-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) ||
+	    (sealed && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)))
+		return -1;
+	return fd;
+}
+
+static void inflight_cases(void)
+{
+	size_t stride = fake_inflight_bytes(256), size = 2 * stride;
+	struct inflight_msg got = { 0 };
+	int fd, rfd, efd = eventfd(0, EFD_CLOEXEC);
+	uint64_t f = ~0ULL;
+	struct stat st;
+
+	fd = inflight_conn();
+	if (fd >= 0) {
+		send_msg(fd, GET_PROTOCOL_FEATURES, V1, NULL, 0, NULL, 0);
+		if (vhost_server_handle(srv) || !recv_reply(fd, GET_PROTOCOL_FEATURES, &f, sizeof(f)))
+			f = ~0ULL;
+	}
+	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ | PF_INFLIGHT),
+	      "a device that tracks requests in flight: INFLIGHT_SHMFD offered (%#llx)",
+	      (unsigned long long)f);
+	rfd = get_inflight(fd, 2, 256, &got);
+	check(rfd >= 0 && got.mmap_size == size && got.mmap_offset == 0 && got.num_queues == 2 &&
+		      got.queue_size == 256,
+	      "GET_INFLIGHT_FD: a region of 2 rings of 256 entries and its fd (%llu bytes)",
+	      (unsigned long long)got.mmap_size);
+	check(rfd >= 0 && fstat(rfd, &st) == 0 && (size_t)st.st_size == size &&
+		      (fcntl(rfd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW)) ==
+			      (F_SEAL_SHRINK | F_SEAL_GROW),
+	      "... a memfd of that size, sealed against shrinking and growing");
+	check(set_inflight(fd, size, 0, 2, 256, &rfd, 1) == 0,
+	      "SET_INFLIGHT_FD: the region handed back is taken");
+	uint8_t *map = rfd >= 0 ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0)
+				: MAP_FAILED;
+	check(map != MAP_FAILED && ring_setup(fd, 1, 256) == 0 &&
+		      req_state(fd, SET_VRING_ENABLE, 1, 1) == 0 && dev.last.inflight &&
+		      dev.last.inflight_len == stride,
+	      "ring 1 starts with its part of the region (%zu bytes)", dev.last.inflight_len);
+	if (map != MAP_FAILED && dev.last.inflight) {
+		memset(dev.last.inflight, 0x5a, 4);
+		check(map[stride] == 0x5a && map[stride + 3] == 0x5a && map[stride - 1] == 0,
+		      "... which is the second ring's part of the front-end's file");
+		munmap(map, size);
+	}
+	check(set_inflight(fd, size, 0, 2, 256, &rfd, 1) < 0 &&
+		      strstr(vhost_server_error(srv), "ring 1 runs"),
+	      "SET_INFLIGHT_FD under a running ring ends the connection (%s)",
+	      vhost_server_error(srv));
+	drop(fd);
+	fd = inflight_conn();
+	check(fd >= 0 && ring_setup(fd, 0, 64) == 0 && req_state(fd, SET_VRING_ENABLE, 0, 1) == 0 &&
+		      !dev.last.inflight,
+	      "without SET_INFLIGHT_FD a ring starts with no region");
+	drop(fd);
+	close(efd);
+	if (rfd >= 0)
+		close(rfd);
+}
+
+static void inflight_hostile(void)
+{
+	size_t size = 2 * fake_inflight_bytes(256);
+	int unsealed = region_file(size, false), sealed = region_file(size, true);
+	int two[2] = { sealed, sealed }, efd = eventfd(0, EFD_CLOEXEC);
+	struct inflight_msg ok = { .num_queues = 2, .queue_size = 256 };
+
+	HOSTILE("GET_INFLIGHT_FD without the protocol feature", true, "without the INFLIGHT_SHMFD",
+		ret = req(fd, GET_INFLIGHT_FD, V1, &ok, sizeof(ok), NULL, 0));
+	HOSTILE("GET_INFLIGHT_FD for no ring", true, "0 rings (1 to 2 served)",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  struct inflight_msg m = { .num_queues = 0, .queue_size = 256 };
+		  ret = req(fd, GET_INFLIGHT_FD, V1, &m, sizeof(m), NULL, 0); });
+	HOSTILE("GET_INFLIGHT_FD for 3 rings of 2", true, "3 rings (1 to 2 served)",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  struct inflight_msg m = { .num_queues = 3, .queue_size = 256 };
+		  ret = req(fd, GET_INFLIGHT_FD, V1, &m, sizeof(m), NULL, 0); });
+	HOSTILE("GET_INFLIGHT_FD for rings of 0 entries", true, "rings of 0 entries",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  struct inflight_msg m = { .num_queues = 1, .queue_size = 0 };
+		  ret = req(fd, GET_INFLIGHT_FD, V1, &m, sizeof(m), NULL, 0); });
+	HOSTILE("GET_INFLIGHT_FD for rings of 65535 entries", true, "rings of 65535 entries",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  struct inflight_msg m = { .num_queues = 1, .queue_size = 65535 };
+		  ret = req(fd, GET_INFLIGHT_FD, V1, &m, sizeof(m), NULL, 0); });
+	HOSTILE("GET_INFLIGHT_FD of 20 bytes", true, "payload of 20 bytes",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = req(fd, GET_INFLIGHT_FD, V1, &ok, 20, NULL, 0); });
+	HOSTILE("GET_INFLIGHT_FD with an fd", true, "came with 1 fds",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = req(fd, GET_INFLIGHT_FD, V1, &ok, sizeof(ok), &sealed, 1); });
+	HOSTILE("SET_INFLIGHT_FD without an fd", true, "0 fds (1 expected)",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size, 0, 2, 256, NULL, 0); });
+	HOSTILE("SET_INFLIGHT_FD with two fds", true, "2 fds (1 expected)",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size, 0, 2, 256, two, 2); });
+	HOSTILE("SET_INFLIGHT_FD whose size is not the layout's", true, "expected",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size - 64, 0, 2, 256, &sealed, 1); });
+	HOSTILE("SET_INFLIGHT_FD for 9 rings", true, "9 rings",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size, 0, 9, 256, &sealed, 1); });
+	HOSTILE("SET_INFLIGHT_FD with an eventfd", true, "not a file",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size, 0, 2, 256, &efd, 1); });
+	HOSTILE("SET_INFLIGHT_FD with a file that could shrink", true, "not sealed",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size, 0, 2, 256, &unsealed, 1); });
+	HOSTILE("SET_INFLIGHT_FD past the end of its file", true, "ends past its file",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size, 4096, 2, 256, &sealed, 1); });
+	HOSTILE("SET_INFLIGHT_FD at an unaligned offset", true, "offset",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size, 100, 2, 256, &sealed, 1); });
+	HOSTILE("SET_INFLIGHT_FD at an offset that wraps", true, "offset",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_INFLIGHT, NULL, 0);
+		  ret = set_inflight(fd, size, ~0ULL & ~4095ULL, 2, 256, &sealed, 1); });
+	close(unsealed);
+	close(sealed);
+	close(efd);
+}
+
 int main(void)
 {
 	static const struct vhost_server_dev d = {
@@ -733,6 +936,17 @@ int main(void)
 		return 1;
 	dev.s = srv;
 	config_space_cases();
+	vhost_server_close(srv);
+
+	/* The same device tracking requests in flight, on a new server. */
+	struct vhost_server_dev di = d;
+	di.inflight_queue_bytes = fake_inflight_bytes;
+	if (!check(vhost_server_open(&srv, sock_path, &di, err, sizeof(err)) == 0,
+		   "a server for a device that tracks requests in flight listens (%s)", err))
+		return 1;
+	dev.s = srv;
+	inflight_cases();
+	inflight_hostile();
 	vhost_server_close(srv);
 	check(access(sock_path, F_OK) != 0, "closing the server removes its socket");
 	rmdir(dir);
