@@ -281,7 +281,10 @@ int main(int argc, char **argv)
 					     .ovmf = opts.have_ovmf ? &opts.ovmf : NULL };
 	/* The RTC of a post-launched VM is the device model's on ACRN. */
 	if (vdm.caps.boot_cpu) {
-		rtc_init(&vdm.rtc, vdm.vm);
+		if (rtc_init(&vdm.rtc, vdm.vm, vdm.loop, err, sizeof(err))) {
+			fprintf(stderr, "vdm: %s\n", err);
+			goto out;
+		}
 		vdm.reset.rtc = &vdm.rtc;
 	}
 	for (int i = 0; i < UART_MAX; i++)
@@ -350,6 +353,7 @@ out:
 	destroy_devices(&vdm);
 	for (int i = 0; i < UART_MAX; i++)
 		uart_close(&vdm.uarts[i]);
+	rtc_close(&vdm.rtc);
 	hsm_close(vdm.vm);
 	vdm_events_destroy(vdm.events);
 	evloop_destroy(vdm.loop);

@@ -119,7 +119,7 @@ static void reboot(void *arg)
 				pci_bus_reset_function(pr->bus, (uint16_t)(slot << 3 | func));
 	/* acrn-dm starts its RTC afresh at a reset (vm_reset_vdevs). */
 	if (pr->rtc)
-		rtc_init(pr->rtc, pr->vm);
+		rtc_reset(pr->rtc);
 	if (hsm_reboot(pr->vm, HSM_REBOOT_RESET, err, sizeof(err)) ||
 	    platform_load_guest(pr, err, sizeof(err)) ||
 	    hsm_reboot(pr->vm, HSM_REBOOT_RUN, err, sizeof(err)))

@@ -70,7 +70,15 @@ struct acrn_model {
 	char vm_name[17];      /* vm=NAME: the one VM the hypervisor's configuration has */
 	uint8_t created_id[16]; /* what the last CREATE_VM carried in its name/UUID field */
 	uint64_t created_affinity;
-	unsigned isa_pulses[16];         /* rising pulses on each ISA line */
+	/* Every SET_IRQLINE by GSI: each operation counted, and the level
+	 * the hypervisor's IOAPIC holds for the pin (its pin_state, which
+	 * RESET_VM keeps); rises are the edges an edge-triggered pin
+	 * interrupts on (SET_HIGH from low, RAISING_PULSE). */
+	struct model_irqline {
+		unsigned ops[4]; /* by ACRN_GSI_SET_HIGH ... ACRN_GSI_FALLING_PULSE */
+		unsigned rises;
+		bool high;
+	} irqline[ACRN_VIOAPIC_PINS];
 	bool have_boot_regs;             /* SET_VCPU_REGS for vCPU 0 came */
 	struct acrn_vcpu_regs boot_regs;
 	struct acrn_model_boot boot;     /* the boot check's findings */
@@ -168,6 +176,8 @@ void model_link_stop(struct acrn_model *m);
 /* Interrupts to the driver.  Lock held. */
 void model_send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data);
 void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
+/* An ISA line's level after a SET_IRQLINE (SIM_IRQ_ISA).  Lock held. */
+void model_send_isa_locked(struct acrn_model *m, uint32_t gsi, bool high);
 /* START_VM after SET_VCPU_REGS: check what the device model loaded
  * (acrn_model_boot.c); disagreements are violations. */
 void model_boot_check_locked(struct acrn_model *m);

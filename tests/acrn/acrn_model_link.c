@@ -47,6 +47,13 @@ void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level)
 	}
 }
 
+void model_send_isa_locked(struct acrn_model *m, uint32_t gsi, bool high)
+{
+	struct sim_msg msg = { .type = SIM_IRQ, .arg = SIM_IRQ_ISA, .addr = gsi, .data = high };
+
+	model_send_irq_locked(m, &msg);
+}
+
 static void request_from_sim(const struct sim_msg *io, struct acrn_io_request *r)
 {
 	uint32_t dir = io->dir == HSM_IO_WRITE ? ACRN_IOREQ_DIR_WRITE : ACRN_IOREQ_DIR_READ;
