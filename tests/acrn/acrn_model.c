@@ -537,6 +537,7 @@ static void set_irqline_locked(struct acrn_model *m, uint32_t gsi, uint32_t op)
 	bool end = op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_FALLING_PULSE;
 
 	l->ops[op]++;
+	model_check_irqline_locked(m, gsi, op);
 	if (via) {
 		if (mid && !was)
 			l->rises++;
@@ -608,6 +609,7 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 			return -EPERM;
 		if (m->have_boot_regs)
 			model_boot_check_locked(m);
+		memset(m->line_written, 0, sizeof(m->line_written));
 		m->state = VM_RUNNING;
 		pthread_cond_broadcast(&m->cond);
 		return model_link_start_locked(m);

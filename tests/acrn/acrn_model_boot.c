@@ -169,8 +169,10 @@ static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 				problem(m, "the FADT's DSDT is missing or its checksum is wrong");
 			else
 				b->dsdt_gpa = dsdt, b->acpi_tables++;
-			if (d)
+			if (d) {
 				model_boot_read_prt(m, d, b->dsdt_len);
+				model_boot_read_isa_irqs(m, d, b->dsdt_len);
+			}
 			if (le(t + 36, 4))
 				acpi_range(b, le(t + 36, 4), 64); /* the FACS */
 			b->pm1a_cnt_port = (uint16_t)le(t + 64, 4);

@@ -115,6 +115,7 @@ struct acrn_model {
 	struct model_irqfd irqfds[MODEL_MAX_NOTIFIERS];
 	uint32_t irqfd_gen;
 	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
+	bool line_written[256];      /* the guest wrote the line since START_VM */
 	struct model_ptdev ptdevs[MODEL_MAX_PTDEVS];
 	bool slot_used[ACRN_IO_REQUEST_MAX];
 	unsigned violations;
@@ -174,8 +175,8 @@ int model_link_start_locked(struct acrn_model *m);
  * is set, lock not held). */
 void model_link_stop(struct acrn_model *m);
 /* Interrupts to the driver.  Lock held. */
+void model_send_irq_msg_locked(struct acrn_model *m, const struct sim_msg *msg);
 void model_send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data);
-void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
 /* An ISA line's level after a SET_IRQLINE (SIM_IRQ_ISA).  Lock held. */
 void model_send_isa_locked(struct acrn_model *m, uint32_t gsi, bool high);
 /* START_VM after SET_VCPU_REGS: check what the device model loaded
@@ -183,6 +184,19 @@ void model_send_isa_locked(struct acrn_model *m, uint32_t gsi, bool high);
 void model_boot_check_locked(struct acrn_model *m);
 /* PAUSE_VM of a running VM with ovmf_mark: write the next mark.  Lock held. */
 void model_ovmf_mark_locked(struct acrn_model *m);
+
+/* ---- acrn_model_irqroute.c: interrupt lines against the routing ---- */
+
+/* The ISA IRQs the DSDT's devices declare (_CRS) into m->boot.isa_irqs. */
+void model_boot_read_isa_irqs(struct acrn_model *m, const uint8_t *dsdt, uint64_t len);
+/* A SET_IRQLINE on a GSI nothing the guest was told accounts for is a
+ * violation (after a boot check read the tables).  Lock held. */
+void model_check_irqline_locked(struct acrn_model *m, uint32_t gsi, uint32_t op);
+/* The guest read function devfn's interrupt line register: it must be the
+ * _PRT's GSI until the guest writes it.  Lock held. */
+void model_check_line_read_locked(struct acrn_model *m, unsigned devfn, uint8_t line);
+/* An INTx level on gsi to the functions it reaches.  Lock held. */
+void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
 
 /* ---- acrn_model_boot.c, for acrn_model_boot_mp.c ---- */
 
