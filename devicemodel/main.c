@@ -278,7 +278,8 @@ int main(int argc, char **argv)
 	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs, 0 };
 	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
 					     .space = &vdm.space, .boot = opts.kernel ? &boot : NULL,
-					     .ovmf = opts.have_ovmf ? &opts.ovmf : NULL };
+					     .ovmf = opts.have_ovmf ? &opts.ovmf : NULL,
+					     .cpu_affinity = opts.cpu_affinity };
 	/* The RTC of a post-launched VM is the device model's on ACRN. */
 	if (vdm.caps.boot_cpu) {
 		if (rtc_init(&vdm.rtc, vdm.vm, vdm.loop, err, sizeof(err))) {

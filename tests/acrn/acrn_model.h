@@ -82,6 +82,7 @@ struct acrn_model_boot {
 	/* ACPI, when the zero page names an RSDP: tables found through the
 	 * XSDT with good checksums, the MADT's enabled processors, the DSDT. */
 	unsigned acpi_tables, madt_cpus;
+	uint8_t apic_ids[16]; /* the MADT's local APIC IDs, vCPU by vCPU */
 	bool madt_ioapic;
 	uint64_t dsdt_gpa, dsdt_len, fadt_gpa, madt_gpa;
 	uint16_t pm1a_cnt_port;

@@ -206,6 +206,14 @@ const uint8_t *model_guest(const struct acrn_model *m, uint64_t gpa, uint64_t le
 uint64_t model_le(const uint8_t *p, int bytes);
 /* A boot check finding: counted, logged, the first one kept. */
 void model_boot_problem(struct acrn_model *m, const char *what);
+/* vCPU vcpu's local APIC ID as the hypervisor gives it: its CPU's (the
+ * vcpu-th of CREATE_VM's affinity, /proc/cpuinfo), or vcpu without an
+ * affinity (the hypervisor's own placement, which vdm cannot see); -1 if
+ * the affinity has no such CPU. */
+int model_vcpu_apic_id(const struct acrn_model *m, unsigned vcpu);
+/* A table (where) gives vcpu the local APIC ID id: a problem unless it is
+ * model_vcpu_apic_id's. */
+void model_boot_apic_id(struct acrn_model *m, const char *where, unsigned vcpu, uint8_t id);
 /* Whether len bytes at p sum to 0 (mod 256). */
 bool model_sum_ok(const uint8_t *p, uint64_t len);
 

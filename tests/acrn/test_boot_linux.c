@@ -154,10 +154,10 @@ static void acpi_tables(void)
 
 	static const struct acpi_intx_route routes[] = { { 3, 1, 19 }, { 5, 1, 21 } };
 
-	drv_check(acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &rsdp, err, sizeof(err)) == 0 &&
+	drv_check(acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &rsdp, err, sizeof(err)) == 0 &&
 			  rsdp == ACPI_RSDP_GPA,
 		  "ACPI tables built for %u vCPUs (%s)", hsm_vcpu_count(vm), err);
-	drv_check(mptable_build(vm, hsm_vcpu_count(vm), routes, 2, err, sizeof(err)) == 0,
+	drv_check(mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) == 0,
 		  "an MP table built with the same routes (%s)", err);
 	a.acpi_rsdp = rsdp;
 	if (!drv_check(boot_linux_load(vm, &a, &cpu, err, sizeof(err)) == 0 &&
@@ -353,8 +353,8 @@ static void check_catches_mp(void)
 
 		if (!vm)
 			return;
-		if (acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
-		    mptable_build(vm, hsm_vcpu_count(vm), routes, 2, err, sizeof(err)) ||
+		if (acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
+		    mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) ||
 		    boot_linux_load(vm, &a, &cpu, err, sizeof(err))) {
 			drv_check(false, "tables and kernel load (%s)", err);
 			hsm_close(vm);
@@ -388,8 +388,8 @@ static void check_catches_irqline(void)
 	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
 	if (!vm)
 		return;
-	if (acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
-	    mptable_build(vm, hsm_vcpu_count(vm), routes, 2, err, sizeof(err)) ||
+	if (acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
+	    mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) ||
 	    boot_linux_load(vm, &a, &cpu, err, sizeof(err)) ||
 	    hsm_set_boot_cpu(vm, &cpu, err, sizeof(err)) || hsm_start(vm, err, sizeof(err))) {
 		drv_check(false, "tables, kernel and START_VM (%s)", err);
