@@ -160,10 +160,12 @@ int main(void)
 	drv_check(low >= 1 && high >= low,
 		  "00:03.0's INTx asserted (SET_LOW, %u) and released (SET_HIGH, %u) on GSI %u", low,
 		  high, line[0]);
-	if (drv_result())
+	int rc = drv_result();
+
+	if (rc)
 		fputs(log, stderr);
 	unlink(kernel);
 	unlink(logpath);
 	rmdir(dir);
-	return drv_result();
+	return rc;
 }
