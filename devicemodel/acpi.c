@@ -117,7 +117,7 @@ static size_t build_fadt(uint8_t *t, uint64_t facs, uint64_t dsdt)
 	return FADT_LEN;
 }
 
-static size_t build_madt(uint8_t *t, unsigned vcpus)
+static size_t build_madt(uint8_t *t, unsigned vcpus, const uint8_t *apic_ids)
 {
 	size_t n = 44;
 
@@ -128,7 +128,7 @@ static size_t build_madt(uint8_t *t, unsigned vcpus)
 		t[n] = MADT_LAPIC;
 		t[n + 1] = 8;
 		t[n + 2] = (uint8_t)i; /* ACPI processor UID */
-		t[n + 3] = (uint8_t)i; /* APIC ID */
+		t[n + 3] = apic_ids ? apic_ids[i] : (uint8_t)i; /* APIC ID */
 		put(t + n + 4, 1, 4);  /* enabled */
 	}
 	t[n] = MADT_IOAPIC;
@@ -253,8 +253,9 @@ static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_
 	return 0;
 }
 
-int acpi_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_route *routes,
-	       int nroutes, uint64_t *rsdp, char *err, size_t errlen)
+int acpi_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
+	       const struct acpi_intx_route *routes, int nroutes, uint64_t *rsdp, char *err,
+	       size_t errlen)
 {
 	static uint8_t fadt[FADT_LEN], madt[1024];
 	struct hsm_mem_region r[16];
@@ -276,7 +277,7 @@ int acpi_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_route *
 	uint64_t facs_at = ACPI_RSDP_GPA + 64, xsdt_at = facs_at + 64, fadt_at = xsdt_at + 64;
 	uint64_t madt_at = fadt_at + 288;
 	uint8_t facs[64] = { 'F', 'A', 'C', 'S', 64 };
-	size_t madt_len = build_madt(madt, vcpus);
+	size_t madt_len = build_madt(madt, vcpus, apic_ids);
 	uint64_t dsdt_at = (madt_at + madt_len + 15) & ~15ULL;
 
 	aml_init(&dsdt);

@@ -36,11 +36,13 @@ struct acpi_intx_route {
 };
 
 /*
- * Write the tables into vm's guest RAM for vcpus processors and the INTx
+ * Write the tables into vm's guest RAM for vcpus processors, vCPU i with
+ * local APIC ID apic_ids[i] (host_vcpu_apic_ids; NULL: i), and the INTx
  * routes given.  Returns 0 and the RSDP's address in *rsdp, or a negative
  * errno with one line in err.
  */
-int acpi_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_route *routes,
-	       int nroutes, uint64_t *rsdp, char *err, size_t errlen);
+int acpi_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
+	       const struct acpi_intx_route *routes, int nroutes, uint64_t *rsdp, char *err,
+	       size_t errlen);
 
 #endif /* VDM_ACPI_H */

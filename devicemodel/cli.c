@@ -2,6 +2,8 @@
  * cli.c - parsing and validating vdm's command line (ACRN style: -s, -U, -m).
  */
 #include "cli.h"
+
+#include "host_cpus.h"
 #include "uart.h"
 
 #include <errno.h>
@@ -157,10 +159,8 @@ static int parse_cpu_affinity(const char *arg, uint64_t *bitmap, char *err, size
 	*bitmap = 0;
 	while (*p) {
 		char *end;
-		int cpu = -1, processor = -1;
+		int cpu;
 		unsigned long id;
-		char line[256];
-		FILE *f;
 
 		errno = 0;
 		id = strtoul(p, &end, 10);
@@ -171,19 +171,7 @@ static int parse_cpu_affinity(const char *arg, uint64_t *bitmap, char *err, size
 				 arg);
 			return -EINVAL;
 		}
-		f = fopen("/proc/cpuinfo", "r");
-		while (f && fgets(line, sizeof(line), f)) {
-			unsigned long apic;
-
-			if (sscanf(line, "processor : %d", &processor) == 1)
-				continue;
-			if (sscanf(line, "apicid : %lu", &apic) == 1 && apic == id) {
-				cpu = processor;
-				break;
-			}
-		}
-		if (f)
-			fclose(f);
+		cpu = host_cpu_of_apic_id(id);
 		if (cpu < 0 || cpu >= 64) {
 			snprintf(err, errlen, "--cpu_affinity '%s': no CPU here has local APIC ID %lu",
 				 arg, id);

@@ -8,6 +8,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/platform_reset.h devicemodel/platform_reset.c \
 	devicemodel/aml.h devicemodel/aml.c devicemodel/acpi.h devicemodel/acpi.c \
 	devicemodel/mptable.h devicemodel/mptable.c devicemodel/rtc.h devicemodel/rtc.c \
+	devicemodel/rtc_internal.h devicemodel/rtc_irq.c devicemodel/host_cpus.h devicemodel/host_cpus.c \
 	devicemodel/uart.h devicemodel/uart.c \
 	devicemodel/evloop.h devicemodel/evloop.c devicemodel/iothread.h devicemodel/iothread.c \
 	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \

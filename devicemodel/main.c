@@ -278,10 +278,14 @@ int main(int argc, char **argv)
 	boot = (struct boot_linux_args){ opts.kernel, opts.initrd, opts.bootargs, 0 };
 	vdm.reset = (struct platform_reset){ .vm = vdm.vm, .bus = &vdm.bus, .loop = vdm.loop,
 					     .space = &vdm.space, .boot = opts.kernel ? &boot : NULL,
-					     .ovmf = opts.have_ovmf ? &opts.ovmf : NULL };
+					     .ovmf = opts.have_ovmf ? &opts.ovmf : NULL,
+					     .cpu_affinity = opts.cpu_affinity };
 	/* The RTC of a post-launched VM is the device model's on ACRN. */
 	if (vdm.caps.boot_cpu) {
-		rtc_init(&vdm.rtc, vdm.vm);
+		if (rtc_init(&vdm.rtc, vdm.vm, vdm.loop, err, sizeof(err))) {
+			fprintf(stderr, "vdm: %s\n", err);
+			goto out;
+		}
 		vdm.reset.rtc = &vdm.rtc;
 	}
 	for (int i = 0; i < UART_MAX; i++)
@@ -350,6 +354,7 @@ out:
 	destroy_devices(&vdm);
 	for (int i = 0; i < UART_MAX; i++)
 		uart_close(&vdm.uarts[i]);
+	rtc_close(&vdm.rtc);
 	hsm_close(vdm.vm);
 	vdm_events_destroy(vdm.events);
 	evloop_destroy(vdm.loop);

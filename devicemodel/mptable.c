@@ -113,8 +113,8 @@ static size_t isa_interrupts(uint8_t *t, unsigned *count)
 	return n;
 }
 
-int mptable_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_route *routes,
-		  int nroutes, char *err, size_t errlen)
+int mptable_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
+		  const struct acpi_intx_route *routes, int nroutes, char *err, size_t errlen)
 {
 	uint8_t t[TABLE_MAX] = { 0 };
 	uint8_t fp[FLOATING_LEN] = { '_', 'M', 'P', '_' };
@@ -128,7 +128,7 @@ int mptable_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_rout
 	}
 	for (unsigned i = 0; i < vcpus; i++, count++, n += PROCESSOR_LEN) {
 		t[n] = ENTRY_PROCESSOR;
-		t[n + 1] = (uint8_t)i; /* the MADT's APIC ID */
+		t[n + 1] = apic_ids ? apic_ids[i] : (uint8_t)i; /* the MADT's APIC ID */
 		t[n + 2] = LAPIC_VERSION;
 		t[n + 3] = PROCESSOR_ENABLED | (i == 0 ? PROCESSOR_BOOTSTRAP : 0);
 		put(t + n + 4, CPU_SIGNATURE, 4);

@@ -20,10 +20,11 @@
 
 /*
  * Write the floating pointer and the configuration table into vm's guest
- * RAM for vcpus processors and the PCI INTx routes given (the _PRT's).
- * Returns 0, or a negative errno with one line in err.
+ * RAM for vcpus processors (APIC IDs as acpi_build takes them, the same
+ * as the MADT's) and the PCI INTx routes given (the _PRT's).  Returns 0,
+ * or a negative errno with one line in err.
  */
-int mptable_build(struct hsm_vm *vm, unsigned vcpus, const struct acpi_intx_route *routes,
-		  int nroutes, char *err, size_t errlen);
+int mptable_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
+		  const struct acpi_intx_route *routes, int nroutes, char *err, size_t errlen);
 
 #endif /* VDM_MPTABLE_H */

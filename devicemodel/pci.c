@@ -240,6 +240,12 @@ static void update_bar_mappings(struct pci_dev *d)
 
 /* ---- INTx ---- */
 
+/* The IOAPIC pin INTx goes to: the platform's route, else the guest's. */
+static uint8_t intx_gsi(const struct pci_dev *d)
+{
+	return d->intx_routed_gsi ? d->intx_routed_gsi : d->cfg[PCI_INTERRUPT_LINE];
+}
+
 static void intx_sync(struct pci_dev *d)
 {
 	bool disabled = pci_cfg_read16(d, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE;
@@ -255,7 +261,7 @@ static void intx_sync(struct pci_dev *d)
 		.kind = HSM_IRQ_INTX,
 		.bdf = hsm_bdf(0, d->slot, d->func),
 		.pin = d->cfg[PCI_INTERRUPT_PIN],
-		.line = d->cfg[PCI_INTERRUPT_LINE],
+		.line = intx_gsi(d),
 	};
 	if (hsm_set_intx(d->bus->vm, &irq, line) == 0)
 		d->intx_line = line;
@@ -269,7 +275,7 @@ static void intx_sync(struct pci_dev *d)
  */
 static void intx_line_routed(struct pci_dev *d)
 {
-	uint8_t line = d->cfg[PCI_INTERRUPT_LINE];
+	uint8_t line = intx_gsi(d);
 
 	if (!d->cfg[PCI_INTERRUPT_PIN] || line == 0 || line == 0xff || d->intx_line || !d->bus ||
 	    !d->bus->vm || !d->bus->intx_active_low)
@@ -286,6 +292,7 @@ static void intx_line_routed(struct pci_dev *d)
 void pci_dev_route_intx(struct pci_dev *d, uint8_t line)
 {
 	pci_cfg_set8(d, PCI_INTERRUPT_LINE, line);
+	d->intx_routed_gsi = line;
 	intx_line_routed(d);
 }
 
@@ -371,8 +378,8 @@ void pci_cfg_guest_write(struct pci_dev *d, unsigned off, unsigned size, uint32_
 				touches_msix = true;
 		}
 	}
-	if (touches_line)
-		intx_line_routed(d);
+	if (touches_line && !d->intx_routed_gsi)
+		intx_line_routed(d); /* a route the guest chose */
 	if (touches_bars || touches_cmd)
 		update_bar_mappings(d);
 	if (touches_cmd)

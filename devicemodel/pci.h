@@ -96,6 +96,9 @@ struct pci_dev {
 	struct pci_msix msix;
 	bool intx_pending;             /* the function wants INTx asserted */
 	bool intx_line;                /* what we last told libhsm */
+	/* The GSI the platform routed INTx to (pci_dev_route_intx), 0 if it
+	 * did not: the line is then the interrupt line register's. */
+	uint8_t intx_routed_gsi;
 	/*
 	 * Set when the function's data plane runs on a thread of its own (an
 	 * I/O thread): held by that thread while it serves the function and
@@ -172,11 +175,14 @@ bool pci_msix_enabled(const struct pci_dev *d);
  * Returns 0, or -EINVAL for a vector out of range (the guest's choice). */
 int pci_msix_notify(struct pci_dev *d, int vec);
 
+/* The platform routes the function's INTx pin to line (an IOAPIC GSI):
+ * the interrupt line register a guest reads, the line started released.
+ * From then on INTx goes to that GSI whatever the guest writes into the
+ * register (a scratch byte for it, as on a PC), as acrn-dm asserts the
+ * pin it allocated (pci_irq_assert: lintr.ioapic_irq). */
+void pci_dev_route_intx(struct pci_dev *d, uint8_t line);
 /* Set or clear the function's INTx request; the line follows it unless the
  * command register's INTx-disable bit is set.  Status bit 3 mirrors it. */
-/* The platform routes the function's INTx pin to line (an IOAPIC GSI):
- * the interrupt line register a guest reads, the line started released. */
-void pci_dev_route_intx(struct pci_dev *d, uint8_t line);
 void pci_intx_set(struct pci_dev *d, bool pending);
 
 /* Device reset: config header back to power-on values (IDs kept), BARs

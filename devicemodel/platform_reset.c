@@ -11,9 +11,11 @@
 #include "platform_reset.h"
 
 #include "acpi.h"
+#include "host_cpus.h"
 #include "log.h"
 #include "mptable.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <linux/pci_regs.h>
 
@@ -76,11 +78,20 @@ int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen)
 	int nroutes = route_intx(pr, routes, PCI_NUM_SLOTS * 4);
 	struct hsm_boot_cpu cpu;
 	uint64_t rsdp = 0;
-	int ret = acpi_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes, &rsdp, err, errlen);
+	unsigned vcpus = hsm_vcpu_count(pr->vm);
+	uint8_t apic_ids[256];
+	/* The IDs the hypervisor gives the vCPUs, as acrn-dm writes them. */
+	int ret = vcpus > 255 ? -EINVAL : 0;
 
+	if (ret)
+		snprintf(err, errlen, "%u vCPUs: more than the tables can describe", vcpus);
+	if (!ret)
+		ret = host_vcpu_apic_ids(pr->cpu_affinity, vcpus, apic_ids, err, errlen);
+	if (!ret)
+		ret = acpi_build(pr->vm, vcpus, apic_ids, routes, nroutes, &rsdp, err, errlen);
 	/* acrn-dm writes the MP table whatever it loads next. */
 	if (!ret)
-		ret = mptable_build(pr->vm, hsm_vcpu_count(pr->vm), routes, nroutes, err, errlen);
+		ret = mptable_build(pr->vm, vcpus, apic_ids, routes, nroutes, err, errlen);
 	if (!ret && pr->ovmf) {
 		ret = ovmf_load(pr->ovmf, pr->vm, &cpu, err, errlen);
 	} else if (!ret) {
@@ -119,7 +130,7 @@ static void reboot(void *arg)
 				pci_bus_reset_function(pr->bus, (uint16_t)(slot << 3 | func));
 	/* acrn-dm starts its RTC afresh at a reset (vm_reset_vdevs). */
 	if (pr->rtc)
-		rtc_init(pr->rtc, pr->vm);
+		rtc_reset(pr->rtc);
 	if (hsm_reboot(pr->vm, HSM_REBOOT_RESET, err, sizeof(err)) ||
 	    platform_load_guest(pr, err, sizeof(err)) ||
 	    hsm_reboot(pr->vm, HSM_REBOOT_RUN, err, sizeof(err)))

@@ -17,44 +17,24 @@
  *     (month 13, BCD digits above 9...) stops the clock until a valid one
  *     is written, as acrn-dm does;
  *   - the dividers of register A (other than 010) also hold the clock;
- *   - register C reads 0 (no interrupt is ever flagged), register D 0x80
- *     (the battery is good);
+ *   - register C holds the interrupt flags rtc_irq.c raises (periodic,
+ *     alarm, update-ended, IRQF) and a read clears them; register D reads
+ *     0x80 (the battery is good);
  *   - the rest is NVRAM, with the RAM size in the bytes acrn-dm fills for
  *     firmware: 0x34-0x35 RAM from 16 MiB to the PCI hole, 0x5B-0x5D RAM
  *     above 4 GiB, in 64 KiB units.
- * Not emulated: the periodic, alarm and update-ended interrupts (IRQ 8):
- * the enable bits are stored, and no flag or interrupt follows.  Linux reads
- * the time at boot and writes it back (hwclock) without them.
+ * The interrupts themselves (ISA IRQ 8) and their timers are rtc_irq.c's.
  */
-#include "rtc.h"
+#include "rtc_internal.h"
 
 #include <string.h>
 
-#define REG_SECONDS 0x00
-#define REG_MINUTES 0x02
-#define REG_HOURS 0x04
-#define REG_WEEKDAY 0x06
-#define REG_DAY 0x07
-#define REG_MONTH 0x08
-#define REG_YEAR 0x09
-#define REG_A 0x0a
-#define REG_B 0x0b
-#define REG_C 0x0c
-#define REG_D 0x0d
-#define A_UIP 0x80
-#define A_DIVIDER_MASK 0x70
-#define A_DIVIDER_32K 0x20 /* the only divider setting that counts */
-#define B_SET 0x80
-#define B_UPDATE_IRQ 0x10
-#define B_BINARY 0x04
-#define B_24H 0x02
-#define D_VALID_RAM_TIME 0x80
 #define HOUR_PM 0x80
 #define SIXTEEN_MIB (16ULL << 20)
 #define FOUR_GIB (4ULL << 30)
 #define UNIT_64K (64ULL << 10)
 
-static time_t monotonic_seconds(void)
+time_t rtc_monotonic_seconds(void)
 {
 	struct timespec ts;
 
@@ -69,24 +49,22 @@ static bool is_time_register(unsigned reg)
 	       reg == RTC_CENTURY;
 }
 
-/* Whether the clock counts: dividers running, not SET, a valid time. */
-static bool running(const struct rtc *rtc)
+bool rtc_counting(const struct rtc *rtc)
 {
 	return (rtc->cmos[REG_A] & A_DIVIDER_MASK) == A_DIVIDER_32K &&
 	       !(rtc->cmos[REG_B] & B_SET) && !rtc->broken;
 }
 
-/* The guest's time now. */
-static time_t now(const struct rtc *rtc)
+time_t rtc_now(const struct rtc *rtc)
 {
-	return running(rtc) ? rtc->base + (monotonic_seconds() - rtc->base_mono) : rtc->base;
+	return rtc_counting(rtc) ? rtc->base + (rtc_monotonic_seconds() - rtc->base_mono) : rtc->base;
 }
 
 /* Hold the clock where it is (before it stops counting). */
 static void hold(struct rtc *rtc)
 {
-	rtc->base = now(rtc);
-	rtc->base_mono = monotonic_seconds();
+	rtc->base = rtc_now(rtc);
+	rtc->base_mono = rtc_monotonic_seconds();
 }
 
 static uint8_t encode(const struct rtc *rtc, unsigned v)
@@ -105,8 +83,7 @@ static int decode(const struct rtc *rtc, uint8_t v)
 	return (v >> 4) * 10 + (v & 0x0f);
 }
 
-/* The time registers from t. */
-static void render(struct rtc *rtc, time_t t)
+void rtc_render(struct rtc *rtc, time_t t)
 {
 	struct tm tm;
 	unsigned hour;
@@ -168,19 +145,22 @@ static void take_guest_time(struct rtc *rtc)
 	rtc->broken = t < 0;
 	if (t >= 0) {
 		rtc->base = t;
-		rtc->base_mono = monotonic_seconds();
+		rtc->base_mono = rtc_monotonic_seconds();
 	}
+	rtc_irq_time_set(rtc);
+	rtc_irq_rearm(rtc); /* a stopped clock ticks no update */
 }
 
 static void write_reg_a(struct rtc *rtc, uint8_t v)
 {
-	bool was = running(rtc);
+	bool was = rtc_counting(rtc);
 
 	if (was)
 		hold(rtc);
 	rtc->cmos[REG_A] = v & (uint8_t)~A_UIP; /* UIP is read-only */
-	if (!was && running(rtc))
-		rtc->base_mono = monotonic_seconds(); /* counts on from where it stood */
+	if (!was && rtc_counting(rtc))
+		rtc->base_mono = rtc_monotonic_seconds(); /* counts on from where it stood */
+	rtc_irq_rearm(rtc); /* the rate or the dividers may have changed */
 }
 
 static void write_reg_b(struct rtc *rtc, uint8_t v)
@@ -191,13 +171,15 @@ static void write_reg_b(struct rtc *rtc, uint8_t v)
 		/* The guest takes the registers: they hold the time at this
 		 * moment, in the old format, until it writes them. */
 		hold(rtc);
-		render(rtc, rtc->base);
-		rtc->cmos[REG_B] = v & (uint8_t)~B_UPDATE_IRQ;
+		rtc_render(rtc, rtc->base);
+		rtc->cmos[REG_B] = v & (uint8_t)~B_UPDATE_IRQ; /* as acrn-dm */
+		rtc_irq_rearm(rtc);
 		return;
 	}
 	rtc->cmos[REG_B] = v;
 	if ((old & B_SET) && !(v & B_SET))
 		take_guest_time(rtc);
+	rtc_irq_rearm(rtc); /* the enable bits may have changed */
 }
 
 static void write_data(struct rtc *rtc, unsigned reg, uint8_t v)
@@ -218,7 +200,7 @@ static void write_data(struct rtc *rtc, unsigned reg, uint8_t v)
 		 * fields as they read now (as written, if the clock stopped on
 		 * a bad time), this one as written. */
 		if (!rtc->broken)
-			render(rtc, now(rtc));
+			rtc_render(rtc, rtc_now(rtc));
 		rtc->cmos[reg] = reg == REG_SECONDS ? v & 0x7f : v;
 		take_guest_time(rtc);
 		return;
@@ -233,21 +215,23 @@ static uint8_t read_data(struct rtc *rtc, unsigned reg)
 	/* Under SET the guest owns the fields; a stopped clock (dividers
 	 * held) shows where it stands. */
 	if (is_time_register(reg) && !(rtc->cmos[REG_B] & B_SET) && !rtc->broken)
-		render(rtc, now(rtc));
+		rtc_render(rtc, rtc_now(rtc));
 	v = rtc->cmos[reg];
 	if (reg == REG_C)
-		rtc->cmos[REG_C] = 0; /* reading clears the flags */
+		rtc_irq_set_flags(rtc, 0); /* reading clears the flags, and IRQ 8 */
 	return v;
 }
 
-void rtc_init(struct rtc *rtc, struct hsm_vm *vm)
+void rtc_reset(struct rtc *rtc)
 {
+	struct hsm_vm *vm = rtc->vm;
 	struct hsm_mem_region r[16];
 	int nr = hsm_get_mem_regions(vm, r, 16);
 	uint64_t low = 0, high = 0;
 
-	memset(rtc, 0, sizeof(*rtc));
-	rtc->enabled = true;
+	rtc_irq_reset(rtc);
+	memset(rtc->cmos, 0, sizeof(rtc->cmos));
+	rtc->broken = false;
 	for (int i = 0; i < nr && i < 16; i++) {
 		if (r[i].gpa == 0)
 			low = r[i].size;
@@ -265,8 +249,32 @@ void rtc_init(struct rtc *rtc, struct hsm_vm *vm)
 	rtc->cmos[REG_D] = D_VALID_RAM_TIME;
 	rtc->index = REG_D; /* a harmless register until the guest picks one */
 	rtc->base = time(NULL);
-	rtc->base_mono = monotonic_seconds();
-	render(rtc, rtc->base);
+	rtc->base_mono = rtc_monotonic_seconds();
+	rtc_render(rtc, rtc->base);
+	rtc->updated_to = rtc->base;
+}
+
+int rtc_init(struct rtc *rtc, struct hsm_vm *vm, struct evloop *loop, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(rtc, 0, sizeof(*rtc));
+	rtc->vm = vm;
+	rtc->loop = loop;
+	ret = rtc_irq_open(rtc, err, errlen);
+	if (ret)
+		return ret;
+	rtc->enabled = true;
+	rtc_reset(rtc);
+	return 0;
+}
+
+void rtc_close(struct rtc *rtc)
+{
+	if (!rtc->enabled)
+		return;
+	rtc_irq_close(rtc);
+	rtc->enabled = false;
 }
 
 bool rtc_ioreq(struct rtc *rtc, struct hsm_ioreq *req)
@@ -281,6 +289,9 @@ bool rtc_ioreq(struct rtc *rtc, struct hsm_ioreq *req)
 			rtc->index = (uint8_t)req->data & 0x7f;
 		return true;
 	}
+	/* Flags first, as acrn-dm brings its clock up to date at each data
+	 * access: a read of C just after a second ended sees its flags. */
+	rtc_irq_catch_up(rtc);
 	if (req->dir == HSM_IO_READ)
 		req->data = read_data(rtc, rtc->index);
 	else

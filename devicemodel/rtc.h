@@ -9,6 +9,7 @@
 #ifndef VDM_RTC_H
 #define VDM_RTC_H
 
+#include "evloop.h"
 #include "hsm.h"
 
 #include <stdbool.h>
@@ -32,19 +33,40 @@
  */
 struct rtc {
 	bool enabled;
+	struct hsm_vm *vm;
+	struct evloop *loop;
 	uint8_t index;      /* the register port 0x71 reaches, from port 0x70 */
 	uint8_t cmos[128];  /* registers and NVRAM as the guest sees them */
 	time_t base;        /* the guest's time, seconds since 1970 UTC, at ... */
 	time_t base_mono;   /* ... this CLOCK_MONOTONIC second */
 	bool broken;        /* the guest wrote a time that is not one: stopped */
+	/* Interrupts (rtc_irq.c): two timerfds on the loop, disarmed while
+	 * no interrupt that needs them is enabled. */
+	int periodic_fd, update_fd;
+	uint64_t periodic_ns; /* periodic_fd's interval; 0: disarmed */
+	bool update_armed;    /* update_fd ticks at each second */
+	time_t updated_to;    /* the last second the alarm and UF were checked for */
+	bool irq_high;        /* ISA IRQ 8 as vdm last drove it */
+	unsigned irq_errors;  /* refused SET_IRQLINE calls (logged once) */
 };
 
 /*
- * Power-on state: the time from the host's clock, 24-hour BCD, no
- * interrupts enabled, and the RAM vm has in the CMOS bytes acrn-dm fills.
- * At start and at each guest reboot (acrn-dm initialises its RTC again).
+ * Set the RTC up for vm's guest, its timers on loop, in power-on state
+ * (rtc_reset).  Returns 0 or a negative errno with one line in err.
  */
-void rtc_init(struct rtc *rtc, struct hsm_vm *vm);
+int rtc_init(struct rtc *rtc, struct hsm_vm *vm, struct evloop *loop, char *err, size_t errlen);
+
+/*
+ * Power-on state: the time from the host's clock, 24-hour BCD, no
+ * interrupts enabled (timers disarmed), and the RAM vm has in the CMOS
+ * bytes acrn-dm fills.  At each guest reboot (acrn-dm initialises its RTC
+ * again), after the VM was paused: IRQ 8 is taken as low, as the
+ * hypervisor's reset leaves its IOAPIC.
+ */
+void rtc_reset(struct rtc *rtc);
+
+/* Take the timers off the loop and close them (vdm stops). */
+void rtc_close(struct rtc *rtc);
 
 /* A one-byte port request at 0x70 or 0x71: handled and true, else false. */
 bool rtc_ioreq(struct rtc *rtc, struct hsm_ioreq *req);

@@ -652,6 +652,20 @@ static int acrn_pulse_irq(struct hsm_vm *vm, uint32_t gsi)
 	return ret < 0 ? ret : 0;
 }
 
+/* An ISA line held: acrn-dm's RTC raises IRQ 8 with GSI_SET_HIGH and
+ * releases it with GSI_SET_LOW (vrtc_set_reg_c in hw/platform/rtc.c). */
+static int acrn_set_isa_irq(struct hsm_vm *vm, uint32_t gsi, bool high)
+{
+	uint32_t op = high ? ACRN_GSI_SET_HIGH : ACRN_GSI_SET_LOW;
+	int ret;
+
+	if (gsi >= 16)
+		return -EINVAL; /* ISA lines only */
+	ret = acrn_ioctl(acrn_of(vm), ACRN_IOCTL_SET_IRQLINE,
+			 (unsigned long)gsi | (unsigned long)op << 32);
+	return ret < 0 ? ret : 0;
+}
+
 static unsigned acrn_vcpu_count(struct hsm_vm *vm)
 {
 	return ((struct acrn *)vm->priv)->vcpus;
@@ -1056,6 +1070,7 @@ const struct hsm_backend_ops hsm_acrn_ops = {
 	.reboot = acrn_reboot,
 	.vcpu_count = acrn_vcpu_count,
 	.pulse_irq = acrn_pulse_irq,
+	.set_isa_irq = acrn_set_isa_irq,
 	.start = acrn_start,
 	.stop = acrn_stop,
 	.close = acrn_close,

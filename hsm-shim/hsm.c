@@ -194,6 +194,11 @@ int hsm_pulse_irq(struct hsm_vm *vm, uint32_t gsi)
 	return vm->ops->pulse_irq ? vm->ops->pulse_irq(vm, gsi) : -ENOTSUP;
 }
 
+int hsm_set_isa_irq(struct hsm_vm *vm, uint32_t gsi, bool high)
+{
+	return vm->ops->set_isa_irq ? vm->ops->set_isa_irq(vm, gsi, high) : -ENOTSUP;
+}
+
 unsigned hsm_vcpu_count(struct hsm_vm *vm)
 {
 	return vm->ops->vcpu_count ? vm->ops->vcpu_count(vm) : 0;

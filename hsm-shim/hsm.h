@@ -211,6 +211,12 @@ int hsm_reboot(struct hsm_vm *vm, enum hsm_reboot_step step, char *errbuf, size_
  * Returns 0 or a negative errno (-ENOTSUP elsewhere). */
 int hsm_pulse_irq(struct hsm_vm *vm, uint32_t gsi);
 
+/* Drive an ISA interrupt line (a GSI below 16, active high) high or low and
+ * leave it there, as a PC's RTC holds IRQ 8 until its flags are read; on a
+ * back-end with caps.boot_cpu.  An edge-triggered pin interrupts on the
+ * rise.  Returns 0 or a negative errno (-ENOTSUP elsewhere). */
+int hsm_set_isa_irq(struct hsm_vm *vm, uint32_t gsi, bool high);
+
 /* How many vCPUs the VM has, where the back-end knows (ACRN: what
  * CREATE_VM reported); 0 where it does not. */
 unsigned hsm_vcpu_count(struct hsm_vm *vm);

@@ -29,6 +29,8 @@ struct hsm_backend_ops {
 	int (*start)(struct hsm_vm *vm, char *errbuf, size_t errlen);
 	/* Optional: a rising pulse on an ISA line (hsm_pulse_irq). */
 	int (*pulse_irq)(struct hsm_vm *vm, uint32_t gsi);
+	/* Optional: an ISA line held high or low (hsm_set_isa_irq). */
+	int (*set_isa_irq)(struct hsm_vm *vm, uint32_t gsi, bool high);
 	/* Optional: the VM's vCPUs (hsm_vcpu_count). */
 	unsigned (*vcpu_count)(struct hsm_vm *vm);
 	/* Optional (caps.boot_cpu): one step of a guest reboot (hsm_reboot). */

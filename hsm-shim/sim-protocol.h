@@ -13,6 +13,9 @@
  *   vdm -> driver  SIM_IO_DONE data = value read (writes: 0)
  *   vdm -> driver  SIM_IRQ    arg = HSM_IRQ_MSI: addr/data = MSI message
  *                             arg = HSM_IRQ_INTX: bdf, pin, data = level
+ *                             arg = SIM_IRQ_ISA (the ACRN model only): an
+ *                             ISA line's level changed, addr = its IRQ,
+ *                             data = the level (a pulse: 1, then 0)
  */
 #ifndef VDM_SIM_PROTOCOL_H
 #define VDM_SIM_PROTOCOL_H
@@ -37,6 +40,9 @@ enum sim_role {
 	SIM_ROLE_VCPU = 1,
 	SIM_ROLE_IRQ = 2,
 };
+
+/* SIM_IRQ's arg beside enum hsm_irq_kind's values. */
+#define SIM_IRQ_ISA 2
 
 struct sim_msg {
 	uint32_t type;  /* enum sim_msg_type */

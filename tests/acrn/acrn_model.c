@@ -519,6 +519,44 @@ static void destroy_vm_locked(struct acrn_model *m)
 	pthread_cond_broadcast(&m->cond);
 }
 
+/*
+ * SET_IRQLINE: the pin's level as the hypervisor's vIOAPIC keeps it
+ * (vioapic_set_irqline_nolock: SET_HIGH/SET_LOW hold it, a pulse goes
+ * there and back), each call counted by GSI.  An ISA line's level goes to
+ * the driver; the pins PCI functions use are programmed level-triggered,
+ * active low (acrn-dm's routing): low asserts, high releases.
+ */
+static void set_irqline_locked(struct acrn_model *m, uint32_t gsi, uint32_t op)
+{
+	struct model_irqline *l = &m->irqline[gsi];
+	bool was = l->high;
+
+	/* A pulse passes through the other level first. */
+	bool via = op == ACRN_GSI_RAISING_PULSE || op == ACRN_GSI_FALLING_PULSE;
+	bool mid = op == ACRN_GSI_RAISING_PULSE;
+	bool end = op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_FALLING_PULSE;
+
+	l->ops[op]++;
+	model_check_irqline_locked(m, gsi, op);
+	if (via) {
+		if (mid && !was)
+			l->rises++;
+		if (gsi < 16 && mid != was)
+			model_send_isa_locked(m, gsi, mid);
+		was = mid;
+	}
+	if (end && !was)
+		l->rises++;
+	if (gsi < 16 && end != was)
+		model_send_isa_locked(m, gsi, end);
+	l->high = end;
+	if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_FALLING_PULSE)
+		model_send_intx_locked(m, gsi, true);
+	if (op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_FALLING_PULSE ||
+	    op == ACRN_GSI_RAISING_PULSE)
+		model_send_intx_locked(m, gsi, false);
+}
+
 static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long arg)
 {
 	struct acrn_vm_creation *cv;
@@ -571,6 +609,7 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 			return -EPERM;
 		if (m->have_boot_regs)
 			model_boot_check_locked(m);
+		memset(m->line_written, 0, sizeof(m->line_written));
 		m->state = VM_RUNNING;
 		pthread_cond_broadcast(&m->cond);
 		return model_link_start_locked(m);
@@ -686,18 +725,9 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 	case ACRN_IOCTL_SET_IRQLINE: {
 		uint32_t gsi = (uint32_t)arg, op = (uint32_t)((uint64_t)arg >> 32);
 
-		if (gsi >= ACRN_VIOAPIC_PINS)
+		if (gsi >= ACRN_VIOAPIC_PINS || op > ACRN_GSI_FALLING_PULSE)
 			return -EPERM; /* the hypercall refuses it */
-		/* ISA lines are edges: count the guest's interrupts. */
-		if (gsi < 16 && op == ACRN_GSI_RAISING_PULSE)
-			m->isa_pulses[gsi]++;
-		/* The pins PCI functions use are programmed level-triggered,
-		 * active low (acrn-dm's routing): low asserts, high releases. */
-		if (op == ACRN_GSI_SET_LOW || op == ACRN_GSI_FALLING_PULSE)
-			model_send_intx_locked(m, gsi, true);
-		if (op == ACRN_GSI_SET_HIGH || op == ACRN_GSI_FALLING_PULSE ||
-		    op == ACRN_GSI_RAISING_PULSE)
-			model_send_intx_locked(m, gsi, false);
+		set_irqline_locked(m, gsi, op);
 		return 0;
 	}
 	default:
@@ -938,10 +968,16 @@ void acrn_model_destroy(struct acrn_model *m)
 		"acrn model: %u I/O exits, at most %u vCPUs waiting at once, %u protocol "
 		"violations",
 		m->exits, m->max_waiting, m->violations);
-	for (int i = 0; i < 16; i++)
-		if (m->isa_pulses[i])
-			hsm_log(m->vm, HSM_LOG_INFO, "acrn model: ISA IRQ %d: %u rising pulses", i,
-				m->isa_pulses[i]);
+	for (unsigned i = 0; i < ACRN_VIOAPIC_PINS; i++) {
+		const struct model_irqline *l = &m->irqline[i];
+
+		if (l->ops[0] || l->ops[1] || l->ops[2] || l->ops[3])
+			hsm_log(m->vm, HSM_LOG_INFO,
+				"acrn model: %s %u: %u rising edges (SET_HIGH %u, SET_LOW %u, "
+				"RAISING_PULSE %u, FALLING_PULSE %u)",
+				i < 16 ? "ISA IRQ" : "GSI", i, l->rises, l->ops[0], l->ops[1],
+				l->ops[2], l->ops[3]);
+	}
 	if (m->irq_wake >= 0)
 		close(m->irq_wake);
 	if (m->irq_epoll >= 0)

@@ -82,6 +82,7 @@ struct acrn_model_boot {
 	/* ACPI, when the zero page names an RSDP: tables found through the
 	 * XSDT with good checksums, the MADT's enabled processors, the DSDT. */
 	unsigned acpi_tables, madt_cpus;
+	uint8_t apic_ids[16]; /* the MADT's local APIC IDs, vCPU by vCPU */
 	bool madt_ioapic;
 	uint64_t dsdt_gpa, dsdt_len, fadt_gpa, madt_gpa;
 	uint16_t pm1a_cnt_port;
@@ -103,6 +104,14 @@ struct acrn_model_boot {
 	unsigned mp_cpus, mp_isa_irqs, mp_npci;
 	bool mp_ioapic, mp_lint1_nmi;
 	struct acrn_model_intx mp_pci[64];
+	/* Interrupt lines against that routing (acrn_model_irqroute.c): the
+	 * ISA IRQs the DSDT's devices declare, SET_IRQLINE calls on a GSI
+	 * nothing accounts for (the first one's GSI), line registers read
+	 * with another GSI than the _PRT's. */
+	uint16_t isa_irqs;
+	unsigned stray_irqlines;
+	uint8_t first_stray_gsi;
+	unsigned line_disagreements;
 	/* OVMF (ovmf= options): where the image starts in guest memory. */
 	bool firmware;
 	uint64_t fw_gpa, fw_len;

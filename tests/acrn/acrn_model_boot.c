@@ -17,6 +17,7 @@
 #include "acrn_model_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -169,16 +170,20 @@ static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 				problem(m, "the FADT's DSDT is missing or its checksum is wrong");
 			else
 				b->dsdt_gpa = dsdt, b->acpi_tables++;
-			if (d)
+			if (d) {
 				model_boot_read_prt(m, d, b->dsdt_len);
+				model_boot_read_isa_irqs(m, d, b->dsdt_len);
+			}
 			if (le(t + 36, 4))
 				acpi_range(b, le(t + 36, 4), 64); /* the FACS */
 			b->pm1a_cnt_port = (uint16_t)le(t + 64, 4);
 		}
 		if (!memcmp(t, "APIC", 4)) {
 			for (uint64_t e = 44; e + 2 <= len && t[e + 1] >= 2; e += t[e + 1]) {
-				if (t[e] == 0 && t[e + 1] == 8 && (le(t + e + 4, 4) & 1))
+				if (t[e] == 0 && t[e + 1] == 8 && (le(t + e + 4, 4) & 1)) {
+					model_boot_apic_id(m, "the MADT", b->madt_cpus, t[e + 3]);
 					b->madt_cpus++;
+				}
 				if (t[e] == 1 && t[e + 1] == 12)
 					b->madt_ioapic = true;
 			}
@@ -345,8 +350,66 @@ static void check_ovmf(struct acrn_model *m)
 	model_boot_check_mp(m, e820_ok ? t + 8 : NULL, e820_ok ? n : 0, 0);
 }
 
+int model_vcpu_apic_id(const struct acrn_model *m, unsigned vcpu)
+{
+	unsigned cpu = 0, seen = 0;
+	char line[256];
+	long processor = -1, id = -1;
+
+	if (!m->created_affinity)
+		return (int)vcpu; /* the hypervisor's own placement: vdm numbers them */
+	for (; cpu < 64; cpu++)
+		if ((m->created_affinity >> cpu & 1) && seen++ == vcpu)
+			break;
+	if (cpu == 64)
+		return -1;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && id < 0 && fgets(line, sizeof(line), f)) {
+		const char *colon = strchr(line, ':');
+
+		if (!colon)
+			continue;
+		if (!strncmp(line, "processor", 9))
+			processor = strtol(colon + 1, NULL, 10);
+		else if (!strncmp(line, "apicid", 6) && processor == (long)cpu)
+			id = strtol(colon + 1, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return (int)id;
+}
+
+void model_boot_apic_id(struct acrn_model *m, const char *where, unsigned vcpu, uint8_t id)
+{
+	struct acrn_model_boot *b = &m->boot;
+	int want = model_vcpu_apic_id(m, vcpu);
+	char what[112];
+
+	if (!strcmp(where, "the MADT") && vcpu < sizeof(b->apic_ids))
+		b->apic_ids[vcpu] = id;
+	if (want == id)
+		return;
+	snprintf(what, sizeof(what),
+		 "%s gives vCPU %u local APIC ID %u; the hypervisor gives it %d (its CPU's)", where,
+		 vcpu, id, want);
+	problem(m, what);
+}
+
+/* The MADT's APIC IDs as "a,b,...", for the log. */
+static const char *apic_list(const struct acrn_model_boot *b, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < b->madt_cpus && i < sizeof(b->apic_ids) && n + 5 < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%u", i ? "," : "", b->apic_ids[i]);
+	return buf;
+}
+
 void model_boot_check_locked(struct acrn_model *m)
 {
+	char ids[80];
 	struct acrn_model_boot *b = &m->boot;
 	const struct acrn_regs *r = &m->boot_regs.vcpu_regs;
 	uint64_t rsi = r->gprs.rsi;
@@ -360,13 +423,13 @@ void model_boot_check_locked(struct acrn_model *m)
 		check_ovmf(m);
 		hsm_log(m->vm, HSM_LOG_INFO,
 			"acrn model: boot check: %s (OVMF, %llu bytes from %#llx, entry %#llx:%#llx, "
-			"%llu MiB RAM in e820, %u ACPI tables, %u processors in the MADT, MP table "
-			"at %#llx with %u processors, vars start \"%s\")",
+			"%llu MiB RAM in e820, %u ACPI tables, %u processors in the MADT (APIC IDs "
+			"%s), MP table at %#llx with %u processors, vars start \"%s\")",
 			b->problems ? "FAILED" : "passed", (unsigned long long)b->fw_len,
 			(unsigned long long)b->fw_gpa, (unsigned long long)r->cs_base,
 			(unsigned long long)r->rip, (unsigned long long)(b->e820_ram >> 20),
-			b->acpi_tables, b->madt_cpus, (unsigned long long)b->mp_gpa, b->mp_cpus,
-			b->vars_head);
+			b->acpi_tables, b->madt_cpus, apic_list(b, ids, sizeof(ids)),
+			(unsigned long long)b->mp_gpa, b->mp_cpus, b->vars_head);
 		return;
 	}
 	if (!(r->cr0 & 1) || (r->cr0 & 0x80000000u))
@@ -424,10 +487,11 @@ void model_boot_check_locked(struct acrn_model *m)
 				       b->mp_pci[i].gsi);
 	hsm_log(m->vm, HSM_LOG_INFO,
 		"acrn model: boot check: %s (entry %#llx, zero page %#llx, %llu MiB RAM in e820, "
-		"initrd %llu bytes, %u ACPI tables, %u processors in the MADT, MP table at %#llx "
-		"with %u processors and %u PCI interrupts%s, command line \"%s\")",
+		"initrd %llu bytes, %u ACPI tables, %u processors in the MADT (APIC IDs %s), MP "
+		"table at %#llx with %u processors and %u PCI interrupts%s, command line \"%s\")",
 		b->problems ? "FAILED" : "passed", (unsigned long long)b->rip,
 		(unsigned long long)b->rsi, (unsigned long long)(b->e820_ram >> 20),
 		(unsigned long long)b->initrd_size, b->acpi_tables, b->madt_cpus,
-		(unsigned long long)b->mp_gpa, b->mp_cpus, b->mp_npci, pci, b->cmdline);
+		apic_list(b, ids, sizeof(ids)), (unsigned long long)b->mp_gpa, b->mp_cpus,
+		b->mp_npci, pci, b->cmdline);
 }

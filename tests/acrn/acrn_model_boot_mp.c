@@ -279,6 +279,11 @@ void model_boot_check_mp(struct acrn_model *m, const uint8_t *e820, unsigned ent
 		if (t[e] > 4 || e + size > b->mp_table_len)
 			break;
 		if (t[e] == 0 && (t[e + 3] & 1)) {
+			model_boot_apic_id(m, "the MP table", b->mp_cpus, t[e + 1]);
+			/* The bootstrap processor is vCPU 0, the one ACRN starts. */
+			if ((t[e + 3] & 2) && b->mp_cpus != 0)
+				model_boot_problem(m, "the MP table's bootstrap processor is not "
+						      "vCPU 0");
 			b->mp_cpus++;
 			bsp += (t[e + 3] & 2) != 0;
 		}

@@ -70,7 +70,15 @@ struct acrn_model {
 	char vm_name[17];      /* vm=NAME: the one VM the hypervisor's configuration has */
 	uint8_t created_id[16]; /* what the last CREATE_VM carried in its name/UUID field */
 	uint64_t created_affinity;
-	unsigned isa_pulses[16];         /* rising pulses on each ISA line */
+	/* Every SET_IRQLINE by GSI: each operation counted, and the level
+	 * the hypervisor's IOAPIC holds for the pin (its pin_state, which
+	 * RESET_VM keeps); rises are the edges an edge-triggered pin
+	 * interrupts on (SET_HIGH from low, RAISING_PULSE). */
+	struct model_irqline {
+		unsigned ops[4]; /* by ACRN_GSI_SET_HIGH ... ACRN_GSI_FALLING_PULSE */
+		unsigned rises;
+		bool high;
+	} irqline[ACRN_VIOAPIC_PINS];
 	bool have_boot_regs;             /* SET_VCPU_REGS for vCPU 0 came */
 	struct acrn_vcpu_regs boot_regs;
 	struct acrn_model_boot boot;     /* the boot check's findings */
@@ -107,6 +115,7 @@ struct acrn_model {
 	struct model_irqfd irqfds[MODEL_MAX_NOTIFIERS];
 	uint32_t irqfd_gen;
 	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
+	bool line_written[256];      /* the guest wrote the line since START_VM */
 	struct model_ptdev ptdevs[MODEL_MAX_PTDEVS];
 	bool slot_used[ACRN_IO_REQUEST_MAX];
 	unsigned violations;
@@ -166,13 +175,28 @@ int model_link_start_locked(struct acrn_model *m);
  * is set, lock not held). */
 void model_link_stop(struct acrn_model *m);
 /* Interrupts to the driver.  Lock held. */
+void model_send_irq_msg_locked(struct acrn_model *m, const struct sim_msg *msg);
 void model_send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data);
-void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
+/* An ISA line's level after a SET_IRQLINE (SIM_IRQ_ISA).  Lock held. */
+void model_send_isa_locked(struct acrn_model *m, uint32_t gsi, bool high);
 /* START_VM after SET_VCPU_REGS: check what the device model loaded
  * (acrn_model_boot.c); disagreements are violations. */
 void model_boot_check_locked(struct acrn_model *m);
 /* PAUSE_VM of a running VM with ovmf_mark: write the next mark.  Lock held. */
 void model_ovmf_mark_locked(struct acrn_model *m);
+
+/* ---- acrn_model_irqroute.c: interrupt lines against the routing ---- */
+
+/* The ISA IRQs the DSDT's devices declare (_CRS) into m->boot.isa_irqs. */
+void model_boot_read_isa_irqs(struct acrn_model *m, const uint8_t *dsdt, uint64_t len);
+/* A SET_IRQLINE on a GSI nothing the guest was told accounts for is a
+ * violation (after a boot check read the tables).  Lock held. */
+void model_check_irqline_locked(struct acrn_model *m, uint32_t gsi, uint32_t op);
+/* The guest read function devfn's interrupt line register: it must be the
+ * _PRT's GSI until the guest writes it.  Lock held. */
+void model_check_line_read_locked(struct acrn_model *m, unsigned devfn, uint8_t line);
+/* An INTx level on gsi to the functions it reaches.  Lock held. */
+void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
 
 /* ---- acrn_model_boot.c, for acrn_model_boot_mp.c ---- */
 
@@ -182,6 +206,14 @@ const uint8_t *model_guest(const struct acrn_model *m, uint64_t gpa, uint64_t le
 uint64_t model_le(const uint8_t *p, int bytes);
 /* A boot check finding: counted, logged, the first one kept. */
 void model_boot_problem(struct acrn_model *m, const char *what);
+/* vCPU vcpu's local APIC ID as the hypervisor gives it: its CPU's (the
+ * vcpu-th of CREATE_VM's affinity, /proc/cpuinfo), or vcpu without an
+ * affinity (the hypervisor's own placement, which vdm cannot see); -1 if
+ * the affinity has no such CPU. */
+int model_vcpu_apic_id(const struct acrn_model *m, unsigned vcpu);
+/* A table (where) gives vcpu the local APIC ID id: a problem unless it is
+ * model_vcpu_apic_id's. */
+void model_boot_apic_id(struct acrn_model *m, const char *where, unsigned vcpu, uint8_t id);
 /* Whether len bytes at p sum to 0 (mod 256). */
 bool model_sum_ok(const uint8_t *p, uint64_t len);
 

@@ -4,10 +4,10 @@
  * format (sim-protocol.h).  Each driver vCPU connection is one vCPU with
  * its own ioreq slot: a request goes through the kernel's ioeventfd client
  * or becomes an I/O exit (acrn_model.c), and the value read goes back as
- * SIM_IO_DONE.  MSIs and INTx levels go to the interrupt connection; an
- * INTx GSI reaches the functions whose interrupt line register the guest
- * set to that GSI (config writes pass through here, so the model sees them,
- * as the hypervisor does).
+ * SIM_IO_DONE.  MSIs, INTx and ISA line levels go to the interrupt
+ * connection (which functions an INTx GSI reaches is
+ * acrn_model_irqroute.c's); config accesses to the interrupt line and pin
+ * pass through here, so the model sees them, as the hypervisor does.
  */
 #include "acrn_model_internal.h"
 
@@ -21,7 +21,7 @@
 
 /* ---- interrupts to the driver ---- */
 
-static void model_send_irq_locked(struct acrn_model *m, const struct sim_msg *msg)
+void model_send_irq_msg_locked(struct acrn_model *m, const struct sim_msg *msg)
 {
 	/* Never block: a driver that stops reading loses interrupts. */
 	if (m->irq_conn >= 0)
@@ -33,18 +33,14 @@ void model_send_msi_locked(struct acrn_model *m, uint64_t addr, uint64_t data)
 	struct sim_msg msg = { .type = SIM_IRQ, .arg = HSM_IRQ_MSI, .addr = addr,
 			       .data = (uint32_t)data };
 
-	model_send_irq_locked(m, &msg);
+	model_send_irq_msg_locked(m, &msg);
 }
 
-void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level)
+void model_send_isa_locked(struct acrn_model *m, uint32_t gsi, bool high)
 {
-	for (int devfn = 0; devfn < 256; devfn++) {
-		if (m->line[devfn] != gsi)
-			continue;
-		struct sim_msg msg = { .type = SIM_IRQ, .arg = HSM_IRQ_INTX, .bdf = (uint16_t)devfn,
-				       .pin = m->pin[devfn], .data = level };
-		model_send_irq_locked(m, &msg);
-	}
+	struct sim_msg msg = { .type = SIM_IRQ, .arg = SIM_IRQ_ISA, .addr = gsi, .data = high };
+
+	model_send_irq_msg_locked(m, &msg);
 }
 
 static void request_from_sim(const struct sim_msg *io, struct acrn_io_request *r)
@@ -92,10 +88,16 @@ static void snoop_cfg_locked(struct acrn_model *m, const struct sim_msg *io, uin
 		if (io->addr > reg || io->addr + io->size <= reg)
 			continue;
 		uint8_t byte = (uint8_t)(v >> (8 * (reg - io->addr)));
-		if (reg == 0x3c && io->dir == HSM_IO_WRITE)
-			m->line[io->bdf & 0xff] = byte;
-		else if (reg == 0x3d && io->dir == HSM_IO_READ)
-			m->pin[io->bdf & 0xff] = byte;
+		unsigned devfn = io->bdf & 0xff;
+
+		if (reg == 0x3c && io->dir == HSM_IO_WRITE) {
+			m->line[devfn] = byte;
+			m->line_written[devfn] = true;
+		} else if (reg == 0x3c) {
+			model_check_line_read_locked(m, devfn, byte);
+		} else if (io->dir == HSM_IO_READ) {
+			m->pin[devfn] = byte;
+		}
 	}
 }
 

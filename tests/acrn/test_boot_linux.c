@@ -154,10 +154,10 @@ static void acpi_tables(void)
 
 	static const struct acpi_intx_route routes[] = { { 3, 1, 19 }, { 5, 1, 21 } };
 
-	drv_check(acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &rsdp, err, sizeof(err)) == 0 &&
+	drv_check(acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &rsdp, err, sizeof(err)) == 0 &&
 			  rsdp == ACPI_RSDP_GPA,
 		  "ACPI tables built for %u vCPUs (%s)", hsm_vcpu_count(vm), err);
-	drv_check(mptable_build(vm, hsm_vcpu_count(vm), routes, 2, err, sizeof(err)) == 0,
+	drv_check(mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) == 0,
 		  "an MP table built with the same routes (%s)", err);
 	a.acpi_rsdp = rsdp;
 	if (!drv_check(boot_linux_load(vm, &a, &cpu, err, sizeof(err)) == 0 &&
@@ -353,8 +353,8 @@ static void check_catches_mp(void)
 
 		if (!vm)
 			return;
-		if (acpi_build(vm, hsm_vcpu_count(vm), routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
-		    mptable_build(vm, hsm_vcpu_count(vm), routes, 2, err, sizeof(err)) ||
+		if (acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
+		    mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) ||
 		    boot_linux_load(vm, &a, &cpu, err, sizeof(err))) {
 			drv_check(false, "tables and kernel load (%s)", err);
 			hsm_close(vm);
@@ -369,6 +369,58 @@ static void check_catches_mp(void)
 		hsm_stop(vm);
 		hsm_close(vm);
 	}
+}
+
+/* The model holds interrupt lines to the routing the guest was given: an
+ * INTx on its _PRT GSI and the RTC's IRQ 8 (declared in the DSDT) pass;
+ * an INTx on a GSI no _PRT entry names (vdm asserting a wrong line) and
+ * an ISA IRQ no device declares are each caught. */
+static void check_catches_irqline(void)
+{
+	static const struct acpi_intx_route routes[] = { { 3, 1, 19 }, { 5, 1, 21 } };
+	char kernel[200], err[256];
+	struct hsm_boot_cpu cpu;
+	struct acrn_model_boot rep;
+	struct hsm_vm *vm = open_vm("lines");
+	struct boot_linux_args a = { kernel, NULL, "x", 0 };
+	struct hsm_irq disk = { .kind = HSM_IRQ_INTX, .bdf = hsm_bdf(0, 3, 0), .pin = 1, .line = 19 };
+
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	if (!vm)
+		return;
+	if (acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
+	    mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) ||
+	    boot_linux_load(vm, &a, &cpu, err, sizeof(err)) ||
+	    hsm_set_boot_cpu(vm, &cpu, err, sizeof(err)) || hsm_start(vm, err, sizeof(err))) {
+		drv_check(false, "tables, kernel and START_VM (%s)", err);
+		hsm_close(vm);
+		return;
+	}
+	struct acrn_model *m = acrn_model_of(vm);
+	unsigned before = acrn_model_violations(m);
+
+	hsm_set_intx(vm, &disk, true);
+	hsm_set_intx(vm, &disk, false);
+	hsm_set_isa_irq(vm, 8, true);
+	hsm_set_isa_irq(vm, 8, false);
+	acrn_model_boot_report(m, &rep);
+	drv_check(rep.problems == 0 && rep.stray_irqlines == 0 && (rep.isa_irqs & (1u << 8)) &&
+			  acrn_model_violations(m) == before,
+		  "INTx on the _PRT's GSI 19 and the RTC's IRQ 8 (declared: ISA mask %#x) pass",
+		  rep.isa_irqs);
+	disk.line = 22; /* a GSI the tables give nobody */
+	hsm_set_intx(vm, &disk, true);
+	acrn_model_boot_report(m, &rep);
+	drv_check(rep.stray_irqlines == 1 && rep.first_stray_gsi == 22 &&
+			  acrn_model_violations(m) == before + 1,
+		  "an INTx on GSI 22, which no _PRT entry routes, is caught (%u stray, first GSI %u)",
+		  rep.stray_irqlines, rep.first_stray_gsi);
+	hsm_set_isa_irq(vm, 5, true);
+	acrn_model_boot_report(m, &rep);
+	drv_check(rep.stray_irqlines == 2 && acrn_model_violations(m) == before + 2,
+		  "and so is ISA IRQ 5, which no device declares");
+	hsm_stop(vm);
+	hsm_close(vm);
 }
 
 /* One bad input: boot_linux_load fails with a line holding want. */
@@ -408,6 +460,7 @@ int main(void)
 	acpi_tables();
 	check_catches();
 	check_catches_mp();
+	check_catches_irqline();
 
 	refused("a missing kernel", NULL, "/nonexistent/bzImage", 0, NULL, "No such file");
 	refused("a directory", NULL, "/tmp", 0, NULL, "not a regular file");

@@ -7,10 +7,23 @@
  * is none (the clock stops, as acrn-dm's), NVRAM, the RAM size in the
  * bytes acrn-dm fills for firmware (-m 3G: 2 GiB low, 1 GiB above 4 GiB),
  * and a guest reboot putting it back to the host's time.
+ *
+ * And its interrupts, as a driver serving IRQ 8 sees them (the model sends
+ * the level of ISA IRQ 8 at each SET_IRQLINE; the driver reads register C
+ * at each rise, as Linux's rtc-cmos does): a periodic rate gives
+ * interrupts with PF, an alarm set a few seconds ahead fires once with AF
+ * (also with "don't care" bytes), UIE gives one interrupt per second of
+ * the clock, reading C clears it and releases the line (unread, no second
+ * interrupt comes), with everything disabled none comes and no timer of
+ * vdm's is armed, a guest-set time keeps UIE ticking, and a reboot
+ * releases a line left high (the next UIE interrupt rises again).  Margins
+ * are seconds wide: this checks behaviour, not timing.
  */
 #include "drv.h"
 #include "fake_bzimage.h"
+#include "sim-protocol.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +194,203 @@ static void nvram_and_memory(struct drv *d)
 		  low, high);
 }
 
+/* ---- interrupts ---- */
+
+static long long ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The next level IRQ 8 goes to within ms (other interrupts are skipped):
+ * 1 or 0, or -1 if none came. */
+static int irq8_next(struct drv *d, int ms)
+{
+	long long end = ms_now() + ms;
+	struct drv_irq irq;
+
+	for (long long left = ms; left > 0; left = end - ms_now()) {
+		if (!drv_wait_irq(d, &irq, (int)left))
+			return -1;
+		if (irq.kind == SIM_IRQ_ISA && irq.addr == 8)
+			return (int)irq.data;
+	}
+	return -1;
+}
+
+/* Serve IRQ 8 for ms as a driver does: at each rise read C.  Returns the
+ * interrupts (rises); flags gets C's bits ORed; secs (if not NULL) the
+ * seconds register at each interrupt, up to 16. */
+static unsigned serve_irq8(struct drv *d, int ms, unsigned *flags, unsigned *secs)
+{
+	long long end = ms_now() + ms;
+	unsigned n = 0;
+
+	*flags = 0;
+	for (long long left = ms; left > 0; left = end - ms_now()) {
+		int level = irq8_next(d, (int)left);
+
+		if (level < 0)
+			break;
+		if (level != 1)
+			continue;
+		if (secs && n < 16)
+			secs[n] = cmos_read(d, 0x00);
+		n++;
+		*flags |= cmos_read(d, 0x0c);
+	}
+	return n;
+}
+
+/* Timerfds of vdm's that are armed (/proc/PID/fdinfo: it_value not 0). */
+static int armed_timers(pid_t pid)
+{
+	char path[320], link[64], line[160];
+	int armed = 0;
+	DIR *fds;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	fds = opendir(path);
+	if (!fds)
+		return -1;
+	while ((e = readdir(fds))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (!strstr(link, "timerfd"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid, e->d_name);
+		FILE *f = fopen(path, "r");
+
+		while (f && fgets(line, sizeof(line), f)) {
+			long long sec, nsec;
+
+			if (sscanf(line, "it_value: (%lld, %lld)", &sec, &nsec) == 2 && (sec || nsec))
+				armed++;
+		}
+		if (f)
+			fclose(f);
+	}
+	closedir(fds);
+	return armed;
+}
+
+static unsigned bcd(unsigned v)
+{
+	return (v / 10) << 4 | v % 10;
+}
+
+static void interrupts_off(struct drv *d, pid_t pid)
+{
+	unsigned flags;
+	int idle = armed_timers(pid);
+
+	cmos_write(d, 0x0a, 0x26); /* 1024 Hz selected, PIE not set */
+	drv_check(serve_irq8(d, 2000, &flags, NULL) == 0 && cmos_read(d, 0x0c) == 0,
+		  "everything disabled: no interrupt in 2 s, register C empty");
+	drv_check(idle >= 0 && armed_timers(pid) == idle,
+		  "and no timer armed for the RTC (%d armed before and after)", idle);
+
+	/* Periodic at 8 Hz. */
+	cmos_write(d, 0x0a, 0x2d);
+	cmos_write(d, 0x0b, 0x42);
+	drv_check(armed_timers(pid) > idle, "PIE set: a timer is armed");
+	unsigned n = serve_irq8(d, 2000, &flags, NULL);
+
+	drv_check(n >= 4 && n <= 40 && (flags & 0xf0) == 0xc0,
+		  "periodic at 8 Hz: %u interrupts in 2 s, C had PF and IRQF (%#x)", n, flags);
+	cmos_write(d, 0x0b, 0x02);
+	(void)cmos_read(d, 0x0c);
+	(void)serve_irq8(d, 300, &flags, NULL);
+	drv_check(serve_irq8(d, 1500, &flags, NULL) == 0 && armed_timers(pid) == idle,
+		  "PIE cleared: none after, its timer disarmed");
+}
+
+static void update_and_clear(struct drv *d)
+{
+	unsigned flags, secs[16];
+
+	cmos_write(d, 0x0b, 0x12); /* UIE, 24-hour BCD */
+	unsigned n = serve_irq8(d, 3500, &flags, secs);
+	bool each_new = n >= 2;
+
+	for (unsigned i = 1; i < n && i < 16; i++)
+		each_new &= from_bcd(secs[i]) != from_bcd(secs[i - 1]);
+	drv_check(n >= 2 && n <= 5 && (flags & 0xf0) == 0x90 && each_new,
+		  "UIE: %u interrupts in 3.5 s, each in a new second, C had UF and IRQF (%#x)", n,
+		  flags);
+
+	/* Not reading C: the line stays high, no second interrupt. */
+	int level = irq8_next(d, 2000);
+
+	drv_check(level == 1, "the next update-ended interrupt comes (%d)", level);
+	drv_check(irq8_next(d, 2500) == -1,
+		  "left unread, register C keeps IRQ 8 high: no other change for 2.5 s");
+	unsigned c = cmos_read(d, 0x0c);
+
+	level = irq8_next(d, 200);
+	drv_check(c == 0x90 && level == 0 && cmos_read(d, 0x0c) == 0,
+		  "reading C gives UF|IRQF (%#x), releases IRQ 8 (%d), and clears it", c, level);
+	cmos_write(d, 0x0b, 0x02);
+	(void)cmos_read(d, 0x0c);
+	(void)serve_irq8(d, 300, &flags, NULL);
+}
+
+/* The alarm at the RTC's time now + ahead seconds; hour and minute
+ * "don't care" when any. */
+static void set_alarm(struct drv *d, int ahead, bool any)
+{
+	time_t at = rtc_time(d) + ahead;
+	struct tm tm;
+
+	gmtime_r(&at, &tm);
+	cmos_write(d, 0x01, bcd((unsigned)tm.tm_sec));
+	cmos_write(d, 0x03, any ? 0xc0 : bcd((unsigned)tm.tm_min));
+	cmos_write(d, 0x05, any ? 0xff : bcd((unsigned)tm.tm_hour));
+}
+
+static void alarm_once(struct drv *d)
+{
+	unsigned flags;
+
+	set_alarm(d, 3, false);
+	cmos_write(d, 0x0b, 0x22); /* AIE */
+	unsigned n = serve_irq8(d, 7000, &flags, NULL);
+
+	drv_check(n == 1 && (flags & 0xf0) == 0xa0,
+		  "an alarm 3 s ahead fires once in 7 s, C had AF and IRQF, not UF (%u, %#x)", n,
+		  flags);
+	set_alarm(d, 2, true);
+	n = serve_irq8(d, 5000, &flags, NULL);
+	drv_check(n == 1 && (flags & 0xf0) == 0xa0,
+		  "with hour and minute \"don't care\" it fires once at its second (%u, %#x)", n,
+		  flags);
+	cmos_write(d, 0x0b, 0x02);
+}
+
+static void guest_time_keeps_ticking(struct drv *d)
+{
+	unsigned flags;
+
+	cmos_write(d, 0x0b, 0x12);
+	cmos_write(d, 0x0b, 0x92); /* SET: the clock and UIE stop */
+	cmos_write(d, 0x00, 0x10);
+	cmos_write(d, 0x02, 0x20);
+	cmos_write(d, 0x04, 0x05);
+	cmos_write(d, 0x0b, 0x12); /* the time taken, UIE again */
+	unsigned n = serve_irq8(d, 2500, &flags, NULL);
+
+	drv_check(n >= 1 && n <= 4 && (flags & 0x10),
+		  "after the guest sets the time, UIE goes on ticking (%u interrupts in 2.5 s)", n);
+}
+
 int main(void)
 {
 	char kernel[200], log[200];
@@ -205,6 +415,12 @@ int main(void)
 	clock_and_formats(&d);
 	guest_sets_time(&d);
 	nvram_and_memory(&d);
+	interrupts_off(&d, p.pid);
+	update_and_clear(&d);
+	alarm_once(&d);
+	guest_time_keeps_ticking(&d);
+	/* Left high for the reboot below: UIE on, C unread. */
+	drv_check(irq8_next(&d, 2000) == 1, "IRQ 8 high before the reboot");
 
 	/* A reboot starts the RTC afresh, as acrn-dm's vm_reset_vdevs. */
 	drv_pio_write(&d, 0xcf9, 1, 0x06);
@@ -215,6 +431,13 @@ int main(void)
 		fresh = near_host(rtc_time(&d)) && cmos_read(&d, 0x40) == 0;
 	}
 	drv_check(fresh, "after a guest reboot: the host's time again, NVRAM cleared");
+	unsigned flags;
+
+	drv_check(cmos_read(&d, 0x0b) == 0x02 && serve_irq8(&d, 1500, &flags, NULL) == 0,
+		  "and its interrupts off");
+	cmos_write(&d, 0x0b, 0x12);
+	drv_check(serve_irq8(&d, 2500, &flags, NULL) >= 1,
+		  "UIE after the reboot interrupts again: the line left high was released");
 	drv_disconnect(&d);
 	drv_check(vdm_stop(&p) == 0, "vdm stops cleanly");
 	unlink(kernel);
