@@ -113,6 +113,14 @@ void vvu_ring_completed(struct vvu_ring *r)
 		vhost_server_call(r->dm->server, r->idx);
 }
 
+/* Kicks on again (no hold-off, or it is over): true when work came meanwhile. */
+static bool kicks_on(struct vvu_ring *r)
+{
+	vq_set_notify(&r->vq, true);
+	holdoff_kicks_on(&r->holdoff);
+	return vq_has_work(&r->vq);
+}
+
 void vvu_ring_serve(struct vvu_ring *r)
 {
 	struct vvu_daemon *dm = r->dm;
@@ -120,6 +128,9 @@ void vvu_ring_serve(struct vvu_ring *r)
 
 	if (!r->running || r->vq.broken)
 		return;
+	/* While we serve, the driver need not kick. */
+	if (!r->device_paced)
+		vq_set_notify(&r->vq, false);
 	for (int pass = 0; pass < SERVE_PASSES; pass++) {
 		int n = dm->emul->process(dm, r, SERVE_BUDGET);
 
@@ -137,16 +148,48 @@ void vvu_ring_serve(struct vvu_ring *r)
 		if (r->blocked)
 			return;
 		if (n < SERVE_BUDGET) {
-			/* Ask for the next kick, then look once more: a chain
+			/* Empty: hold kicks off for a window (holdoff.h), or ask
+			 * for the next kick and look once more, since a chain
 			 * posted before the driver saw that would get none. */
-			vq_set_notify(&r->vq, true);
-			if (!vq_has_work(&r->vq))
+			if (!r->device_paced && holdoff_begin(&r->holdoff, r->busy))
+				return;
+			if (!kicks_on(r))
 				return;
 		}
 	}
 	/* Still busy: come back after the loop's other fds had their turn. */
 	if (write(r->resume_fd, &one, sizeof(one)) < 0)
 		log_debug("ring %u: resume: %s", r->idx, strerror(errno));
+}
+
+void vvu_ring_completions_sent(struct vvu_ring *r)
+{
+	if (r->running && !holdoff_completions_sent(&r->holdoff, r->busy) && kicks_on(r))
+		vvu_ring_serve(r);
+}
+
+static void on_holdoff(void *arg, int fd, uint32_t events)
+{
+	struct vvu_ring *r = arg;
+	bool live = r->running && !r->vq.broken;
+
+	(void)fd;
+	(void)events;
+	switch (holdoff_tick(&r->holdoff, live && vq_has_work(&r->vq))) {
+	case HOLDOFF_WORK:
+		vvu_ring_serve(r);
+		break;
+	case HOLDOFF_WAIT:
+		if (!live)
+			holdoff_stop(&r->holdoff);
+		break;
+	case HOLDOFF_KICKS_ON:
+		if (live && kicks_on(r))
+			vvu_ring_serve(r);
+		break;
+	case HOLDOFF_NOTHING:
+		break;
+	}
 }
 
 static void on_kick(void *arg, int fd, uint32_t events)
@@ -161,6 +204,7 @@ static void on_kick(void *arg, int fd, uint32_t events)
 		evloop_del_fd(r->dm->loop, fd);
 		return;
 	}
+	holdoff_kicked(&r->holdoff);
 	vvu_ring_serve(r);
 }
 
@@ -222,6 +266,8 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 	r->kick_fd = sr->kick_fd;
 	r->running = true;
 	r->blocked = false;
+	r->busy = false;
+	holdoff_reset(&r->holdoff);
 	if (dm->emul->ring_started &&
 	    (ret = dm->emul->ring_started(dm, r, sr->features, err, errlen)) != 0) {
 		evloop_del_fd(dm->loop, r->kick_fd);
@@ -250,6 +296,7 @@ static void ring_stop(void *opaque, unsigned idx, uint16_t *next_avail)
 	if (dm->emul->quiesce)
 		dm->emul->quiesce(dm);
 	evloop_del_fd(dm->loop, r->kick_fd);
+	holdoff_stop(&r->holdoff);
 	*next_avail = r->vq.last_avail;
 	vq_reset(&r->vq);
 	r->running = false;
@@ -503,7 +550,9 @@ static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t
 	dm->refused_rl = (struct ratelimit)RATELIMIT_INIT;
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		dm->rings[i] = (struct vvu_ring){ .dm = dm, .idx = i, .kick_fd = -1,
-						  .resume_fd = -1, .rl = RATELIMIT_INIT };
+						  .resume_fd = -1, .rl = RATELIMIT_INIT,
+						  .holdoff.fd = -1 };
+	dm->poll = (struct virtio_poll){ .mode = VIRTIO_POLL_AUTO };
 	dm->loop = evloop_create();
 	if (!dm->loop) {
 		snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
@@ -516,8 +565,11 @@ static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t
 		struct vvu_ring *r = &dm->rings[i];
 
 		r->resume_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		r->holdoff.poll = dm->poll;
 		if (r->resume_fd < 0 ||
-		    evloop_add_fd(dm->loop, r->resume_fd, EPOLLIN, on_resume, r)) {
+		    evloop_add_fd(dm->loop, r->resume_fd, EPOLLIN, on_resume, r) ||
+		    holdoff_init(&r->holdoff) ||
+		    evloop_add_fd(dm->loop, r->holdoff.fd, EPOLLIN, on_holdoff, r)) {
 			snprintf(err, errlen, "cannot set up ring %u: %s", i, strerror(errno));
 			return -EIO;
 		}
@@ -544,9 +596,11 @@ static void daemon_fini(struct vvu_daemon *dm)
 	vhost_server_close(dm->server);
 	if (dm->emul->close)
 		dm->emul->close(dm);
-	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++) {
 		if (dm->rings[i].resume_fd >= 0)
 			close(dm->rings[i].resume_fd);
+		holdoff_fini(&dm->rings[i].holdoff);
+	}
 	if (dm->loop)
 		evloop_destroy(dm->loop);
 }

@@ -10,6 +10,7 @@
 #define VDM_VDM_VHOST_USER_H
 
 #include "evloop.h"
+#include "holdoff.h"
 #include "log.h"
 #include "vbsu.h"
 #include "vhostproxy.h"
@@ -31,6 +32,13 @@ struct vvu_ring {
 	bool blocked;
 	int kick_fd;             /* the server's; watched while running */
 	int resume_fd;           /* ours: more work waits after a turn's budget */
+	/* Receive-style ring (set by the emulation's open): its buffers wait
+	 * for data from the host side, which brings it back, so no hold-off. */
+	bool device_paced;
+	/* Requests taken from the ring are in flight (set by the emulation):
+	 * their completions look at the ring (holdoff.h). */
+	bool busy;
+	struct holdoff holdoff;  /* kicks held off after the ring ran empty */
 	struct ratelimit rl;
 };
 
@@ -73,6 +81,7 @@ struct vvu_daemon {
 	unsigned nrings;
 	uint8_t config[256];     /* config space served with GET_CONFIG (CONFIG) */
 	uint32_t config_len;     /* 0: none, the CONFIG protocol feature is not offered */
+	struct virtio_poll poll; /* every ring's hold-off (poll=, else auto) */
 	void *dev;               /* the emulation's own state */
 	struct vvu_ring rings[VHOST_MAX_RINGS];
 	struct ratelimit refused_rl;
@@ -84,6 +93,10 @@ void vvu_ring_serve(struct vvu_ring *r);
 /* Requests of r completed outside vvu_ring_serve: interrupt the driver if
  * EVENT_IDX / NO_INTERRUPT let us. */
 void vvu_ring_completed(struct vvu_ring *r);
+
+/* After vvu_ring_completed outside vvu_ring_serve, with r->busy set anew:
+ * the driver is likely to post again soon (holdoff_completions_sent). */
+void vvu_ring_completions_sent(struct vvu_ring *r);
 
 /* The ring bits every emulation offers: VERSION_1, INDIRECT_DESC, EVENT_IDX. */
 uint64_t vvu_ring_features(void);

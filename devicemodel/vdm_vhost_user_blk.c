@@ -41,6 +41,10 @@ static void blk_reaped(void *arg, int fd, uint32_t events)
 
 	(void)fd;
 	(void)events;
+	uint16_t used_before[VHOST_MAX_RINGS];
+
+	for (unsigned i = 0; i < dm->nrings; i++)
+		used_before[i] = dm->rings[i].vq.used_idx;
 	vbsu_blk_reap(&b->be);
 	for (unsigned i = 0; i < dm->nrings; i++) {
 		struct vvu_ring *r = &dm->rings[i];
@@ -48,6 +52,12 @@ static void blk_reaped(void *arg, int fd, uint32_t events)
 		if (!r->running)
 			continue;
 		vvu_ring_completed(r);
+		/* A driver that just got completions posts again soon: look at
+		 * the ring often, as if nothing were in flight. */
+		r->busy = b->be.inflight > 0 && r->vq.used_idx == used_before[i];
+		vvu_ring_completions_sent(r);
+		if (!r->running)
+			continue;
 		if (r->blocked || vq_has_work(&r->vq)) {
 			r->blocked = false;
 			vvu_ring_serve(r);
@@ -84,6 +94,8 @@ static int blk_open(struct vvu_daemon *dm, const void *cfg, char *err, size_t er
 	}
 	b->path = vblk_image_path(cfg);
 	dm->dev = b;
+	if (vblk_poll(cfg).mode != VIRTIO_POLL_UNSET)
+		dm->poll = vblk_poll(cfg);
 	dm->nrings = nq;
 	dm->features = vvu_ring_features() | vblk_features(&b->be, nq);
 	vblk_fill_config((struct virtio_blk_config *)dm->config, &b->be, nq);
@@ -108,6 +120,7 @@ static int blk_process(struct vvu_daemon *dm, struct vvu_ring *r, int budget)
 	int n = vbsu_blk_process(&b->be, &r->vq, budget);
 
 	r->blocked = b->be.out_of_slots;
+	r->busy = b->be.inflight > 0;
 	return n;
 }
 
@@ -132,10 +145,17 @@ static void blk_close(struct vvu_daemon *dm)
 	if (b->reap_watched)
 		evloop_del_fd(dm->loop, vbsu_blk_event_fd(&b->be));
 	vbsu_blk_drain(&b->be);
-	log_info("virtio-blk: %s: %llu requests (%llu failed), %llu served at once, %llu through %s",
+	uint64_t hits = 0, misses = 0;
+
+	for (unsigned i = 0; i < dm->nrings; i++) {
+		hits += dm->rings[i].holdoff.hits;
+		misses += dm->rings[i].holdoff.misses;
+	}
+	log_info("virtio-blk: %s: %llu requests (%llu failed), %llu served at once, %llu through "
+		 "%s; hold-off %llu hits / %llu misses",
 		 b->path, (unsigned long long)b->be.requests, (unsigned long long)b->be.errors,
 		 (unsigned long long)b->be.inline_done, (unsigned long long)b->be.submitted,
-		 vbsu_blk_engine(&b->be));
+		 vbsu_blk_engine(&b->be), (unsigned long long)hits, (unsigned long long)misses);
 	/* Flushes the image: completed writes survive a clean stop. */
 	vbsu_blk_close(&b->be);
 	free(b);

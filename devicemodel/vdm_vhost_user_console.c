@@ -91,6 +91,8 @@ static int con_open(struct vvu_daemon *dm, const void *cfg, char *err, size_t er
 	}
 	dm->dev = c;
 	dm->nrings = 2;
+	/* Its receiveq waits for the host side: no hold-off there. */
+	dm->rings[RXQ].device_paced = true;
 	dm->features = vvu_ring_features();
 	return 0;
 }

@@ -123,6 +123,8 @@ static int net_open(struct vvu_daemon *dm, const void *cfg, char *err, size_t er
 	c->max_virtqueue_pairs = htole16(1);
 	dm->config_len = offsetof(struct virtio_net_config, mtu);
 	dm->nrings = 3;
+	/* Its receiveq waits for the host side: no hold-off there. */
+	dm->rings[RXQ].device_paced = true;
 	dm->features = vvu_ring_features() | vnet_features(cfg, &v->be);
 	/* Watched for nothing until a ring waits for it. */
 	ret = evloop_add_fd(dm->loop, v->be.tap_fd, 0, tap_event, v);

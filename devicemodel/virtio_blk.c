@@ -410,6 +410,11 @@ unsigned vblk_queues(const void *cfgp)
 	return ((const struct blk_cfg *)cfgp)->mq;
 }
 
+struct virtio_poll vblk_poll(const void *cfgp)
+{
+	return ((const struct blk_cfg *)cfgp)->poll;
+}
+
 const char *vblk_image_path(const void *cfgp)
 {
 	return ((const struct blk_cfg *)cfgp)->path;
@@ -421,8 +426,8 @@ int vblk_check_standalone(const void *cfgp, char *err, size_t errlen)
 	const char *what = cfg->route.given || cfg->route.reconnect_s
 				   ? "vhost= and reconnect= choose vdm's route"
 			   : cfg->transitional ? "transitional is the front-end's PCI function"
-			   : cfg->iothread	? "iothread is not served here yet"
-			   : cfg->poll.mode != VIRTIO_POLL_UNSET ? "poll= is not served here yet"
+			   : cfg->iothread ? "iothread: vdm-vhost-user serves its disk on a thread of "
+					     "its own already (the daemon's)"
 								  : NULL;
 
 	if (!what)

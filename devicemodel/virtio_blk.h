@@ -8,6 +8,7 @@
 #ifndef VDM_VIRTIO_BLK_H
 #define VDM_VIRTIO_BLK_H
 
+#include "holdoff.h"
 #include "vbsu.h"
 
 #include <stddef.h>
@@ -25,6 +26,8 @@ unsigned vblk_queues(const void *cfg);
 
 /* The image path the config names. */
 const char *vblk_image_path(const void *cfg);
+/* poll= as given (UNSET when not). */
+struct virtio_poll vblk_poll(const void *cfg);
 
 /*
  * For a disk served outside vdm (vdm-vhost-user): refuse the options that
