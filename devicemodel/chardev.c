@@ -2,7 +2,8 @@
  * chardev.c - the host side of a byte stream on the event loop (see
  * chardev.h), the part all kinds share: the user's calls, the output ring
  * and the watches on the peer's fds.  What a kind does to attach and lose
- * its peer is in chardev_stdio.c, chardev_pty.c and chardev_socket.c.
+ * its peer is in chardev_stdio.c, chardev_pty.c, chardev_socket.c,
+ * chardev_tty.c and chardev_file.c.
  *
  * Watches: the peer's fds are registered while something is attached.  Their
  * events follow the state: EPOLLIN while input is wanted, EPOLLOUT while the
@@ -45,8 +46,25 @@ int chardev_parse(const char *s, struct chardev_spec *spec, char *err, size_t er
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
+	} else if ((!strncmp(s, "tty", 3) && (s[3] == ':' || !s[3])) ||
+		   (!strncmp(s, "file", 4) && (s[4] == ':' || !s[4]))) {
+		bool tty = s[0] == 't';
+		const char *path = s + (tty ? 4 : 5);
+
+		if (!path[-1] || !*path) {
+			snprintf(err, errlen, "%s needs a path: %s:PATH", tty ? "tty" : "file",
+				 tty ? "tty" : "file");
+			return -EINVAL;
+		}
+		spec->kind = tty ? CHARDEV_TTY : CHARDEV_FILE;
+		spec->path = strdup(path);
+		if (!spec->path) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
 	} else {
-		snprintf(err, errlen, "unknown back-end '%s' (stdio, pty or socket:PATH)", s);
+		snprintf(err, errlen,
+			 "unknown back-end '%s' (stdio, pty, socket:PATH, tty:PATH or file:PATH)", s);
 		return -EINVAL;
 	}
 	return 0;
@@ -334,6 +352,8 @@ static const struct chardev_kind_ops *const kinds[] = {
 	[CHARDEV_STDIO] = &chardev_stdio_ops,
 	[CHARDEV_PTY] = &chardev_pty_ops,
 	[CHARDEV_SOCKET] = &chardev_socket_ops,
+	[CHARDEV_TTY] = &chardev_tty_ops,
+	[CHARDEV_FILE] = &chardev_file_ops,
 };
 
 int chardev_open(struct chardev **out, struct evloop *loop, const struct chardev_spec *spec,

@@ -1,8 +1,9 @@
 /*
  * chardev.h - the host side of a byte stream (the other end of a guest
  * console), served on vdm's event loop: the terminal vdm runs on (stdio), a
- * pseudo-terminal (pty), or a UNIX stream socket that takes one client at a
- * time (socket:PATH).
+ * pseudo-terminal (pty), a UNIX stream socket that takes one client at a
+ * time (socket:PATH), an existing terminal device (tty:PATH), or a file the
+ * output is appended to, with no input (file:PATH).
  *
  * It never blocks the loop: host fds are non-blocking, output waits in a
  * ring of at most CHARDEV_OUT_MAX bytes and chardev_write takes only what
@@ -10,7 +11,7 @@
  * read only while the user asked for it with chardev_want_input.
  *
  * With nothing attached (socket: no client; pty: no process has the slave
- * open; stdio: standard output gone) output is discarded, as a serial line
+ * open; stdio: standard output gone; tty: hung up; file: a write failed) output is discarded, as a serial line
  * with nothing plugged in loses it: a guest never stalls on a listener that
  * may never come.
  */
@@ -33,11 +34,13 @@ enum chardev_kind {
 	CHARDEV_STDIO,
 	CHARDEV_PTY,
 	CHARDEV_SOCKET,
+	CHARDEV_TTY,
+	CHARDEV_FILE,
 };
 
 struct chardev_spec {
 	enum chardev_kind kind;
-	char *path; /* socket only */
+	char *path; /* socket, tty and file */
 };
 
 /* Callbacks, run on the loop thread, never from inside a chardev_* call. */
@@ -52,7 +55,7 @@ struct chardev_cbs {
 };
 
 /*
- * Parse "stdio", "pty" or "socket:PATH" into *spec (PATH copied).  Returns 0,
+ * Parse "stdio", "pty", "socket:PATH", "tty:PATH" or "file:PATH" into *spec (PATH copied).  Returns 0,
  * or -EINVAL with a one-line reason in err; -ENOMEM.
  */
 int chardev_parse(const char *s, struct chardev_spec *spec, char *err, size_t errlen);
@@ -63,7 +66,9 @@ void chardev_spec_free(struct chardev_spec *spec);
  * standard input in raw mode (ISIG kept, so ^C still stops vdm) until
  * chardev_close; pty creates a pseudo-terminal and logs its slave's path;
  * socket listens on PATH (a stale socket file is replaced; anything else at
- * PATH is refused).  who names the owner in log lines (kept: it must outlive
+ * PATH is refused); tty opens the terminal at PATH in raw mode until
+ * chardev_close (refused if missing or not a terminal); file opens PATH
+ * for appending, creating it (refused if it cannot be written).  who names the owner in log lines (kept: it must outlive
  * the chardev).  Returns 0 with *out set, or a negative errno with a
  * one-line reason in err.
  */

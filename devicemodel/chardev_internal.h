@@ -42,6 +42,8 @@ struct chardev_kind_ops {
 extern const struct chardev_kind_ops chardev_stdio_ops;
 extern const struct chardev_kind_ops chardev_pty_ops;
 extern const struct chardev_kind_ops chardev_socket_ops;
+extern const struct chardev_kind_ops chardev_tty_ops;
+extern const struct chardev_kind_ops chardev_file_ops;
 
 struct chardev {
 	struct evloop *loop;
@@ -50,8 +52,8 @@ struct chardev {
 	void *opaque;
 	const char *who;
 
-	/* The peer: in and out are one fd (socket client, pty master) or two
-	 * (stdio).  With one fd only `in` is registered and carries both. */
+	/* The peer: in and out are one fd (socket client, pty master, tty) or
+	 * two (stdio); file has only out (in is -1).  With one fd only `in` is registered and carries both. */
 	struct cd_watch in, out;
 	bool attached;       /* something at the other end takes output */
 	bool in_eof;         /* the peer sends nothing more */

@@ -1,6 +1,7 @@
 /*
- * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH[,packed=on|off][,transitional]`
- * (or acrn-dm's `@stdio:NAME`, `@pty:NAME`, `@socket:NAME=PATH[:server]`)
+ * virtio_console.c - `-s N,virtio-console,stdio|pty|socket:PATH|tty:PATH|file:PATH
+ * [,packed=on|off][,transitional]` (or acrn-dm's `@stdio:NAME`, `@pty:NAME`,
+ * `@socket:NAME=PATH[:server]`, `@tty:NAME=PATH`, `@file:NAME=PATH`)
  * or `-s N,virtio-console,vhost=user:SOCKET[,reconnect=S][,transitional]`:
  * the console device (virtio 1.2, 5.3) with one port, the guest's hvc0,
  * and no MULTIPORT: queue 0 is the port's receiveq (host -> guest), queue 1
@@ -71,23 +72,27 @@ static void con_clear_cfg(void *cfg)
 
 /*
  * acrn-dm's port spelling, [@]BACKEND:NAME[=PATH][:server|client], as the
- * chardev spec vdm reads ("stdio", "pty", "socket:PATH") in out.  '@'
- * marks acrn-dm's console port, which is the one port vdm has.  Returns 1
- * when opt was in that spelling, 0 when it was not, -EINVAL (err) when it
- * asks for what vdm does not do.
+ * chardev spec vdm reads ("stdio", "pty", "socket:PATH", "tty:PATH",
+ * "file:PATH") in out.  '@' marks acrn-dm's console port, which is the one
+ * port vdm has.  Returns 1 when opt was in that spelling, 0 when it was
+ * not, -EINVAL (err) when it asks for what vdm does not do.
  */
 static int acrn_port(const char *opt, char *out, size_t outlen, char *err, size_t errlen)
 {
 	static const char *const kinds[] = { "stdio:", "pty:", "tty:", "file:", "socket:" };
 	bool console = opt[0] == '@';
 	const char *spec = console ? opt + 1 : opt, *name = NULL;
+	bool with_path;
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (!strncmp(spec, kinds[i], strlen(kinds[i])))
 			name = spec + strlen(kinds[i]);
+	with_path = name && (!strncmp(spec, "socket:", 7) || !strncmp(spec, "tty:", 4) ||
+			     !strncmp(spec, "file:", 5));
 	/* Without '@' only the unmistakable forms are acrn-dm's: vdm's own
-	 * "socket:PATH" has no "NAME=" in front of the path. */
-	if (!name || (!console && !strncmp(spec, "socket:", 7) && !strchr(name, '=')))
+	 * "socket:PATH", "tty:PATH" and "file:PATH" have no "NAME=" in front
+	 * of the path. */
+	if (!name || (!console && with_path && !strchr(name, '=')))
 		return 0;
 	if (!console) {
 		snprintf(err, errlen,
@@ -96,33 +101,32 @@ static int acrn_port(const char *opt, char *out, size_t outlen, char *err, size_
 			 opt, opt);
 		return -EINVAL;
 	}
-	if (!strncmp(spec, "stdio:", 6) || !strncmp(spec, "pty:", 4)) {
+	if (!with_path) { /* stdio, pty: the name is only the port's */
 		snprintf(out, outlen, "%.*s", (int)(name - spec - 1), spec);
 		return 1;
 	}
-	if (!strncmp(spec, "socket:", 7)) {
-		const char *path = strchr(name, '=');
-		const char *type = path ? strchr(path + 1, ':') : NULL;
-		size_t plen = type ? (size_t)(type - path - 1) : path ? strlen(path + 1) : 0;
+	const char *path = strchr(name, '=');
+	int kind_len = (int)(name - spec - 1);
+	bool socket = !strncmp(spec, "socket:", 7);
+	/* Only a socket has a type after the path; a tty's or file's path
+	 * is taken whole (it may hold ':'). */
+	const char *type = socket && path ? strchr(path + 1, ':') : NULL;
+	size_t plen = type ? (size_t)(type - path - 1) : path ? strlen(path + 1) : 0;
 
-		if (!path || !plen) {
-			snprintf(err, errlen, "'%s': expected @socket:NAME=PATH[:server]", opt);
-			return -EINVAL;
-		}
-		if (type && strcmp(type + 1, "server")) {
-			snprintf(err, errlen,
-				 "'%s': vdm's console socket listens (server); it does not dial out "
-				 "as '%s'",
-				 opt, type + 1);
-			return -EINVAL;
-		}
-		snprintf(out, outlen, "socket:%.*s", (int)plen, path + 1);
-		return 1;
+	if (!path || !plen) {
+		snprintf(err, errlen, "'%s': expected @%.*s:NAME=PATH%s", opt, kind_len, spec,
+			 socket ? "[:server]" : "");
+		return -EINVAL;
 	}
-	snprintf(err, errlen,
-		 "'%s': vdm's console has no %.*s back-end (it has stdio, pty and socket)", opt,
-		 (int)(name - spec - 1), spec);
-	return -EINVAL;
+	if (type && strcmp(type + 1, "server")) {
+		snprintf(err, errlen,
+			 "'%s': vdm's console socket listens (server); it does not dial out as "
+			 "'%s'",
+			 opt, type + 1);
+		return -EINVAL;
+	}
+	snprintf(out, outlen, "%.*s:%.*s", kind_len, spec, (int)plen, path + 1);
+	return 1;
 }
 
 static int con_option(void *cfg, const char *opt, char *err, size_t errlen)
@@ -154,12 +158,12 @@ static int con_options_done(void *cfg, char *err, size_t errlen)
 		c->route.kind = VHOST_ROUTE_NONE;
 	if (c->route.kind == VHOST_ROUTE_USER && c->have_backend) {
 		snprintf(err, errlen, "with vhost=user the back-end owns the console's host side: "
-				      "give no stdio, pty or socket:PATH");
+				      "give no stdio, pty, socket:PATH, tty:PATH or file:PATH");
 		return -EINVAL;
 	}
 	if (c->route.kind == VHOST_ROUTE_USER || c->have_backend)
 		return 0;
-	snprintf(err, errlen, "virtio-console needs a back-end: stdio, pty or socket:PATH");
+	snprintf(err, errlen, "virtio-console needs a back-end: stdio, pty, socket:PATH, tty:PATH or file:PATH");
 	return -EINVAL;
 }
 
@@ -408,15 +412,16 @@ static void con_destroy(struct pci_dev *d)
 			  (unsigned long long)c->be.rx_bytes);
 	virtio_vhost_free(c->vd.vhost);
 	virtio_dev_fini(&c->vd);
-	/* Restores the terminal (stdio) and removes the socket file. */
+	/* Restores the terminal (stdio, tty) and removes the socket file. */
 	chardev_close(c->cd);
 	free(c);
 }
 
 const struct devemu devemu_virtio_console = {
 	.name = "virtio-console",
-	.usage = "-s N,virtio-console,stdio|pty|socket:PATH|@stdio:NAME|@pty:NAME|"
-		 "@socket:NAME=PATH[,packed=on|off][,transitional] | "
+	.usage = "-s N,virtio-console,stdio|pty|socket:PATH|tty:PATH|file:PATH|@stdio:NAME|"
+		 "@pty:NAME|@socket:NAME=PATH|@tty:NAME=PATH|@file:NAME=PATH"
+		 "[,packed=on|off][,transitional] | "
 		 "-s N,virtio-console,vhost=user:SOCKET[,reconnect=S][,transitional]",
 	.cfg_size = sizeof(struct console_cfg),
 	.option = con_option,

@@ -155,9 +155,9 @@ int main(void)
 	bad("virtio-console socket client",
 	    (const char *const[]){ "-s", "3,virtio-console,@socket:p=/tmp/c.sock:client", NULL },
 	    "does not dial out");
-	bad("virtio-console tty port",
-	    (const char *const[]){ "-s", "3,virtio-console,@tty:p=/dev/tty1", NULL },
-	    "no tty back-end");
+	bad("virtio-console tty port without a path",
+	    (const char *const[]){ "-s", "3,virtio-console,@tty:p", NULL },
+	    "expected @tty:NAME=PATH");
 	bad("virtio-net mac_seed longer than 256 bytes",
 	    (const char *const[]){ "-s",
 				   "5,virtio-net,tap=t0,mac_seed="

@@ -19,9 +19,19 @@
  * runs and restored when it stops; VIRTIO_CONSOLE_F_SIZE reports the
  * terminal's size and a resize raises a config change.
  *
+ * tty:PATH and acrn-dm's @tty:NAME=PATH (the slave of a pty the test holds
+ * as the existing terminal): raw while vdm runs and restored when it
+ * stops; bytes both ways, untranslated.
+ *
+ * file:PATH and acrn-dm's @file:NAME=PATH: the guest's output is appended
+ * to the file byte for byte (an existing file keeps what it held; a
+ * missing one is created).
+ *
  * With transitional, the transitional IDs.  Then the start-up errors: no
- * back-end, an unknown one, socket without a path, two back-ends, and a
- * path that exists but is not a socket; and a stale socket file replaced.
+ * back-end, an unknown one, socket, tty or file without a path, two
+ * back-ends, a path that exists but is not a socket, a tty path that is
+ * missing or not a terminal, a file path that cannot be written; and a
+ * stale socket file replaced.
  */
 #include "drv.h"
 #include "drv_virtio.h"
@@ -715,9 +725,147 @@ out_pty:
 	rmdir(dir);
 }
 
+/*
+ * tty: an existing terminal, here the slave of a pty the test holds (the
+ * test is the far end, on the master).  fmt is the -s spec with %s for the
+ * slave's path, in acrn-dm's or vdm's spelling.
+ */
+static void tty_backend(const char *fmt, const char *what)
+{
+	char spec[256];
+	struct drv_func funcs[8], *cf;
+	struct termios before, during, after;
+	struct con c = { 0 };
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+	struct vdm_proc p;
+	struct drv d;
+	int st, n, m, s;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) || unlockpt(m) || (s = open(ptsname(m), O_RDWR | O_NOCTTY)) < 0) {
+		drv_check(false, "%s: a pty pair for the terminal", what);
+		if (m >= 0)
+			close(m);
+		return;
+	}
+	tcgetattr(s, &before);
+	snprintf(spec, sizeof(spec), fmt, ptsname(m));
+	if (vdm_spawn(&p, (const char *const[]){ "-s", spec, NULL }, &st)) {
+		drv_check(false, "%s: vdm starts with -s %s (exit %d)", what, spec, st);
+		goto out_pty;
+	}
+	drv_connect(&d, p.sock);
+	c.d = &d;
+	n = drv_enumerate(&d, funcs, 8);
+	tcgetattr(s, &during);
+	drv_check((before.c_lflag & (ICANON | ECHO | ISIG)) == (ICANON | ECHO | ISIG) &&
+			  !(during.c_lflag & (ICANON | ECHO | ISIG)) && !(during.c_oflag & OPOST),
+		  "%s: the terminal is raw while vdm runs (no echo, no signals)", what);
+	cf = find(funcs, n, CON_SLOT);
+	if (!drv_check(cf != NULL, "%s: function enumerates", what))
+		goto out;
+	drv_assign_bars(&d, cf, &mmio, &io);
+	if (!drv_check(con_up(&c, cf, 1ULL << VIRTIO_F_VERSION_1, true), "%s: device set up", what))
+		goto out;
+	drv_check(guest_to_host(&c, m, "VDM-CONSOLE-OUT tty\n\r\n"),
+		  "%s: guest -> host through the terminal, exactly (no CR/NL translation)", what);
+	drv_check(host_to_guest(&c, m, "typed\x03\r"),
+		  "%s: host -> guest through the terminal, raw (^C and CR are bytes)", what);
+	drv_check(guest_to_host(&c, m, "second line\n") && host_to_guest(&c, m, "more\n"),
+		  "%s: both ways again", what);
+out:
+	drv_virtio_fini(&c.v);
+	drv_disconnect(&d);
+	st = vdm_stop(&p);
+	drv_check(st == 0, "%s: vdm stops cleanly (%d)", what, st);
+	tcgetattr(s, &after);
+	drv_check(after.c_lflag == before.c_lflag && after.c_iflag == before.c_iflag &&
+			  after.c_oflag == before.c_oflag,
+		  "%s: the terminal's settings are restored when vdm stops", what);
+out_pty:
+	close(s);
+	close(m);
+}
+
+/*
+ * file: the guest's output is appended to the file byte for byte (what it
+ * held is kept; a missing file is created).  fmt is the -s spec with %s
+ * for the file's path.
+ */
+static void file_backend(const char *fmt, const char *what, bool existing)
+{
+	static const char old[] = "kept from before\n";
+	static const char out1[] = "VDM-CONSOLE-OUT file\r\n";
+	static const char out2[] = "\0\x01\xff binary\x03\n"; /* sizeof - 1 bytes */
+	char dir[] = "/tmp/vdm-con-XXXXXX", path[128], spec[256], want[256], got[512];
+	struct drv_func funcs[8], *cf;
+	struct con c = { 0 };
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+	struct vdm_proc p;
+	struct drv d;
+	size_t wlen = 0;
+	ssize_t glen = -1;
+	int st, n, fd;
+
+	if (!mkdtemp(dir))
+		return;
+	snprintf(path, sizeof(path), "%s/console.log", dir);
+	if (existing) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, old, sizeof(old) - 1) != (ssize_t)sizeof(old) - 1) {
+			drv_check(false, "%s: an existing file", what);
+			goto out_dir;
+		}
+		close(fd);
+		memcpy(want, old, sizeof(old) - 1);
+		wlen = sizeof(old) - 1;
+	}
+	snprintf(spec, sizeof(spec), fmt, path);
+	if (vdm_spawn(&p, (const char *const[]){ "-s", spec, NULL }, &st)) {
+		drv_check(false, "%s: vdm starts with -s %s (exit %d)", what, spec, st);
+		goto out_file;
+	}
+	drv_connect(&d, p.sock);
+	c.d = &d;
+	n = drv_enumerate(&d, funcs, 8);
+	cf = find(funcs, n, CON_SLOT);
+	if (!drv_check(cf != NULL, "%s: function enumerates", what))
+		goto out;
+	drv_assign_bars(&d, cf, &mmio, &io);
+	if (!drv_check(con_up(&c, cf, 1ULL << VIRTIO_F_VERSION_1, true), "%s: device set up", what))
+		goto out;
+	drv_check(guest_send(&c, out1, sizeof(out1) - 1) && guest_send(&c, out2, sizeof(out2) - 1),
+		  "%s: the guest's output completes", what);
+	memcpy(want + wlen, out1, sizeof(out1) - 1);
+	wlen += sizeof(out1) - 1;
+	memcpy(want + wlen, out2, sizeof(out2) - 1);
+	wlen += sizeof(out2) - 1;
+	/* A used transmit buffer was written to the file already (a regular
+	 * file takes every write at once). */
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		glen = read(fd, got, sizeof(got));
+		close(fd);
+	}
+	drv_check(glen == (ssize_t)wlen && !memcmp(got, want, wlen),
+		  "%s: the file holds %sthe guest's bytes exactly (%zd of %zu bytes)", what,
+		  existing ? "what it held, then " : "", glen, wlen);
+out:
+	drv_virtio_fini(&c.v);
+	drv_disconnect(&d);
+	st = vdm_stop(&p);
+	drv_check(st == 0, "%s: vdm stops cleanly (%d)", what, st);
+out_file:
+	unlink(path);
+out_dir:
+	rmdir(dir);
+}
+
 static void errors(void)
 {
-	char dir[] = "/tmp/vdm-con-XXXXXX", hsm[128], file[128], spec[200], out[512];
+	char dir[] = "/tmp/vdm-con-XXXXXX", hsm[128], file[128], spec[200], nottty[200], out[512];
 	struct {
 		const char *opts;
 		int status;
@@ -729,6 +877,18 @@ static void errors(void)
 		{ "4,virtio-console,socket:", 2, "socket needs a path" },
 		{ "4,virtio-console,pty,stdio", 2, "unknown virtio-console option 'stdio'" },
 		{ spec, 1, "exists and is not a socket" },
+		{ "4,virtio-console,tty", 2, "tty needs a path" },
+		{ "4,virtio-console,file:", 2, "file needs a path" },
+		{ "4,virtio-console,@tty:con", 2, "expected @tty:NAME=PATH" },
+		{ "4,virtio-console,@file:con=", 2, "expected @file:NAME=PATH" },
+		{ "4,virtio-console,tty:/nonexistent/ttyX", 1,
+		  "tty: cannot open /nonexistent/ttyX: No such file or directory" },
+		{ "4,virtio-console,@tty:con=/dev/null", 1, "tty: /dev/null is not a terminal" },
+		{ nottty, 1, "is not a terminal" },
+		{ "4,virtio-console,file:/nonexistent/dir/log", 1,
+		  "file: cannot open /nonexistent/dir/log for writing" },
+		{ "4,virtio-console,@file:con=/tmp", 1,
+		  "file: cannot open /tmp for writing: Is a directory" },
 	};
 	int fd;
 
@@ -737,6 +897,7 @@ static void errors(void)
 	snprintf(hsm, sizeof(hsm), "sim:%s/sim.sock", dir);
 	snprintf(file, sizeof(file), "%s/plain", dir);
 	snprintf(spec, sizeof(spec), "4,virtio-console,socket:%s", file);
+	snprintf(nottty, sizeof(nottty), "4,virtio-console,tty:%s", file);
 	fd = open(file, O_WRONLY | O_CREAT, 0644);
 	if (fd >= 0)
 		close(fd);
@@ -753,7 +914,8 @@ static void errors(void)
 			  cases[i].opts, cases[i].status, st, out);
 	}
 	struct stat sb;
-	drv_check(stat(file, &sb) == 0 && S_ISREG(sb.st_mode), "error: the file was left alone");
+	drv_check(stat(file, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0,
+		  "error: the file was left alone");
 	unlink(file);
 	unlink(hsm + 4);
 
@@ -816,6 +978,10 @@ int main(void)
 	socket_backend();
 	pty_backend();
 	stdio_backend();
+	tty_backend("4,virtio-console,@tty:vcon=%s", "@tty");
+	tty_backend("4,virtio-console,tty:%s", "tty");
+	file_backend("4,virtio-console,@file:vcon=%s", "@file", true);
+	file_backend("4,virtio-console,file:%s", "file", false);
 	transitional();
 	errors();
 	return drv_result();
