@@ -66,14 +66,18 @@ int uart_parse(const char *arg, int *unit, struct chardev_spec *spec, char *err,
 		snprintf(err, errlen, "-l '%s': expected com1,BACKEND or com2,BACKEND", arg);
 		return -EINVAL;
 	}
-	if (comma[1] == '/') {
-		snprintf(err, errlen,
-			 "-l '%s': vdm's UARTs use stdio, pty or socket:PATH, not a host tty", arg);
-		return -EINVAL;
-	}
-	char why[160];
+	char why[160], tty[300];
+	const char *backend = comma + 1;
 
-	if (chardev_parse(comma + 1, spec, why, sizeof(why))) {
+	/* acrn-dm's spelling for an existing terminal is its bare path. */
+	if (backend[0] == '/') {
+		if ((size_t)snprintf(tty, sizeof(tty), "tty:%s", backend) >= sizeof(tty)) {
+			snprintf(err, errlen, "-l '%s': the tty path is too long", arg);
+			return -EINVAL;
+		}
+		backend = tty;
+	}
+	if (chardev_parse(backend, spec, why, sizeof(why))) {
 		snprintf(err, errlen, "-l '%s': %s", arg, why);
 		return -EINVAL;
 	}

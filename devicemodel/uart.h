@@ -32,7 +32,8 @@ struct uart {
 
 /*
  * acrn-dm's -l: "com1,BACKEND" or "com2,BACKEND", BACKEND as vdm's chardevs
- * take it (stdio, pty, socket:PATH).  Fills *unit (0 or 1) and *spec.
+ * take it (stdio, pty, socket:PATH, tty:PATH, file:PATH) or acrn-dm's bare
+ * /PATH of an existing terminal (tty:PATH).  Fills *unit (0 or 1) and *spec.
  * Returns 0 or -EINVAL with a one-line reason in err.
  */
 int uart_parse(const char *arg, int *unit, struct chardev_spec *spec, char *err, size_t errlen);

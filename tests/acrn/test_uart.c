@@ -4,11 +4,14 @@
  * loopback with the modem lines mapped, divisor latch), bytes both ways
  * between the guest's port accesses and a client on the UART's socket,
  * and the receive interrupt as rising pulses on ISA IRQ 4 (counted by the
- * model, logged at exit).
+ * model, logged at exit).  Then acrn-dm's -l com1,/dev/PATH: an existing
+ * terminal (the slave of a pty the test holds), bytes both ways through it,
+ * and a PATH that is not a terminal refused.
  */
 #include "drv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +79,61 @@ static size_t guest_read(struct drv *d, char *buf, size_t len)
 			usleep(10000);
 	}
 	return got;
+}
+
+/* -l com1,/dev/pts/N: acrn-dm's tty back-end, a terminal the test holds. */
+static void tty_backend(void)
+{
+	char spec[220], buf[64];
+	struct vdm_proc p;
+	struct drv d;
+	int st, m, s;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) || unlockpt(m) || (s = open(ptsname(m), O_RDWR | O_NOCTTY)) < 0) {
+		drv_check(false, "tty: a pty pair for the terminal");
+		return;
+	}
+	snprintf(spec, sizeof(spec), "com1,%s", ptsname(m));
+	if (vdm_spawn(&p, (const char *const[]){ "-l", spec, "-s", "0:0,hostbridge", NULL },
+		      &st)) {
+		drv_check(false, "tty: vdm starts with -l %s (exit %d)", spec, st);
+		goto out;
+	}
+	drv_connect(&d, p.sock);
+	out8(&d, 3, 0x03); /* 8N1 */
+	out8(&d, 4, 0x0b);
+	const char *hello = "on the tty\r\n";
+	for (const char *c = hello; *c; c++)
+		out8(&d, 0, (uint8_t)*c);
+	size_t n = client_read(m, buf, strlen(hello));
+	drv_check(n == strlen(hello) && !memcmp(buf, hello, n),
+		  "tty: the guest's bytes reach the terminal untranslated (%zu bytes)", n);
+	if (write(m, "keys\r", 5) != 5)
+		drv_check(false, "tty: the far end writes");
+	n = guest_read(&d, buf, 5);
+	drv_check(n == 5 && !memcmp(buf, "keys\r", 5), "tty: the terminal's bytes reach the guest (%zu)",
+		  n);
+	drv_disconnect(&d);
+	st = vdm_stop(&p);
+	drv_check(st == 0, "tty: vdm stops cleanly (%d)", st);
+out:
+	close(s);
+	close(m);
+
+	/* Refused before the VM starts: the model never sees a driver. */
+	char out[1024], hsm[160], tmp[] = "/tmp/vdm-uart-XXXXXX";
+
+	if (!mkdtemp(tmp))
+		return;
+	snprintf(hsm, sizeof(hsm), "acrn:model:%s/r.sock", tmp);
+	st = vdm_run((const char *const[]){ "--hsm", hsm, "-l", "com1,/dev/null", "-s",
+					    "0:0,hostbridge", NULL },
+		     out, sizeof(out));
+	drv_check(st == 1 && strstr(out, "/dev/null is not a terminal"),
+		  "tty: -l com1,/dev/null is refused naming it, exit 1 (%d: %s)", st, out);
+	unlink(hsm + strlen("acrn:model:"));
+	rmdir(tmp);
 }
 
 int main(void)
@@ -147,5 +205,6 @@ int main(void)
 		  "the receive interrupt reached the model as pulses on ISA IRQ 4");
 	unlink(logpath);
 	rmdir(dir);
+	tty_backend();
 	return drv_result();
 }

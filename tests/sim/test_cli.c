@@ -130,8 +130,8 @@ int main(void)
 	bad("-l off ACRN", (const char *const[]){ "-l", "com1,stdio", NULL },
 	    "only the ACRN back-end leaves the COM ports");
 	bad("-l com3", (const char *const[]){ "-l", "com3,stdio", NULL }, "com1,BACKEND or com2");
-	bad("-l on a host tty", (const char *const[]){ "-l", "com1,/dev/ttyS0", NULL },
-	    "not a host tty");
+	bad("-l with an empty tty: path", (const char *const[]){ "-l", "com1,tty:", NULL },
+	    "tty needs a path");
 	bad("-l com1 twice",
 	    (const char *const[]){ "--hsm", "acrn", "-l", "com1,stdio", "-l", "com1,pty", NULL },
 	    "COM1 is given twice");
