@@ -72,7 +72,7 @@ void cli_usage(FILE *f)
 		"      --ovmf [w,]PATH | [w,]code=PATH,vars=PATH\n"
 		"                        ACRN: start the VM in OVMF, the image ending at 4 GiB\n"
 		"                        (vars then code); w writes the vars back to their file\n"
-		"  -l, --lpc com1|com2,stdio|pty|socket:PATH\n"
+		"  -l, --lpc com1|com2,stdio|pty|socket:PATH|tty:PATH|file:PATH|/PATH\n"
 		"                        ACRN: a 16550 UART at COM1 (0x3f8, IRQ 4) or COM2\n"
 		"                        (0x2f8, IRQ 3) on that host side\n"
 		"      --cpu_affinity LAPIC-ID[,LAPIC-ID...]\n"

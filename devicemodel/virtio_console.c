@@ -163,7 +163,8 @@ static int con_options_done(void *cfg, char *err, size_t errlen)
 	}
 	if (c->route.kind == VHOST_ROUTE_USER || c->have_backend)
 		return 0;
-	snprintf(err, errlen, "virtio-console needs a back-end: stdio, pty, socket:PATH, tty:PATH or file:PATH");
+	snprintf(err, errlen,
+		 "virtio-console needs a back-end: stdio, pty, socket:PATH, tty:PATH or file:PATH");
 	return -EINVAL;
 }
 

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-/* Open the host side (stdio, pty or socket:PATH) a parsed virtio-console
+/* Open the host side (stdio, pty, socket:PATH, tty:PATH, file:PATH) a parsed virtio-console
  * config names, on loop, with cbs called with opaque.  0 with *out set, or
  * -errno with a one-line reason in err. */
 int vcon_open_host(const void *cfg, struct evloop *loop, const struct chardev_cbs *cbs,
