@@ -68,7 +68,7 @@ start_daemon() { # vvu|qsd SOCKET LOG CPU
 	rm -f "$2"
 	if [ "$1" = vvu ]; then
 		taskset -c "$4" "$build/devicemodel/vdm-vhost-user" --socket "$2" --log-file "$3" \
-			virtio-blk,"$img" &
+			virtio-blk,"$img"${VVU_OPTS:-} &
 	else
 		taskset -c "$4" qemu-storage-daemon \
 			--blockdev driver=file,node-name=d0,filename="$img",cache.direct=off \

@@ -81,7 +81,7 @@ struct vvu_daemon {
 	unsigned nrings;
 	uint8_t config[256];     /* config space served with GET_CONFIG (CONFIG) */
 	uint32_t config_len;     /* 0: none, the CONFIG protocol feature is not offered */
-	struct virtio_poll poll; /* every ring's hold-off (poll=, else auto) */
+	struct virtio_poll poll; /* every ring's hold-off (poll=, else off) */
 	void *dev;               /* the emulation's own state */
 	struct vvu_ring rings[VHOST_MAX_RINGS];
 	struct ratelimit refused_rl;
