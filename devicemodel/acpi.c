@@ -19,6 +19,7 @@
 #include "acpi.h"
 
 #include "aml.h"
+#include "fw_bytes.h"
 #include "rtc.h"
 
 #include <errno.h>
@@ -53,33 +54,18 @@ struct table {
 	size_t len;
 };
 
-static void put(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)-sum;
-}
-
 static void header(uint8_t *t, const char *sig, size_t len, uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	put(t + 4, len, 4);
+	fw_put_le(t + 4, len, 4);
 	t[8] = rev;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	put(t + 24, 1, 4);
+	fw_put_le(t + 24, 1, 4);
 	memcpy(t + 28, CREATOR_ID, 4);
-	put(t + 32, 1, 4);
+	fw_put_le(t + 32, 1, 4);
 	t[9] = 0;
-	t[9] = checksum(t, len);
+	t[9] = fw_checksum(t, len);
 }
 
 /* A Generic Address Structure (5.2.3.2) in the I/O space. */
@@ -89,28 +75,28 @@ static void gas_io(uint8_t *p, uint8_t bits, uint8_t access, uint64_t port)
 	p[1] = bits;
 	p[2] = 0;
 	p[3] = access;
-	put(p + 4, port, 8);
+	fw_put_le(p + 4, port, 8);
 }
 
 static size_t build_fadt(uint8_t *t, uint64_t facs, uint64_t dsdt)
 {
 	memset(t, 0, FADT_LEN);
-	put(t + 36, facs, 4);
-	put(t + 40, dsdt, 4);
-	put(t + 46, ACPI_SCI_IRQ, 2);
-	put(t + 56, ACPI_PM1A_EVT_PORT, 4);
-	put(t + 64, ACPI_PM1A_CNT_PORT, 4);
+	fw_put_le(t + 36, facs, 4);
+	fw_put_le(t + 40, dsdt, 4);
+	fw_put_le(t + 46, ACPI_SCI_IRQ, 2);
+	fw_put_le(t + 56, ACPI_PM1A_EVT_PORT, 4);
+	fw_put_le(t + 64, ACPI_PM1A_CNT_PORT, 4);
 	t[88] = 4; /* PM1_EVT_LEN: status and enable, two bytes each */
 	t[89] = 2; /* PM1_CNT_LEN */
 	t[108] = RTC_CENTURY; /* the CMOS byte holding the century (rtc.c) */
-	put(t + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
+	fw_put_le(t + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
 			     FADT_RESET_REG_SUP,
 	    4);
 	gas_io(t + 116, 8, GAS_ACCESS_BYTE, 0xcf9);
 	t[128] = 0x06; /* RESET_VALUE: a system reset through the CPU reset line */
 	t[131] = 4;    /* FADT minor version: 6.4 */
-	put(t + 132, facs, 8);
-	put(t + 140, dsdt, 8);
+	fw_put_le(t + 132, facs, 8);
+	fw_put_le(t + 140, dsdt, 8);
 	gas_io(t + 148, 32, GAS_ACCESS_WORD, ACPI_PM1A_EVT_PORT);
 	gas_io(t + 172, 16, GAS_ACCESS_WORD, ACPI_PM1A_CNT_PORT);
 	header(t, "FACP", FADT_LEN, 6);
@@ -122,32 +108,32 @@ static size_t build_madt(uint8_t *t, unsigned vcpus, const uint8_t *apic_ids)
 	size_t n = 44;
 
 	memset(t, 0, 1024);
-	put(t + 36, ACPI_LAPIC_GPA, 4);
-	put(t + 40, MADT_PCAT_COMPAT, 4);
+	fw_put_le(t + 36, ACPI_LAPIC_GPA, 4);
+	fw_put_le(t + 40, MADT_PCAT_COMPAT, 4);
 	for (unsigned i = 0; i < vcpus; i++, n += 8) {
 		t[n] = MADT_LAPIC;
 		t[n + 1] = 8;
 		t[n + 2] = (uint8_t)i; /* ACPI processor UID */
 		t[n + 3] = apic_ids ? apic_ids[i] : (uint8_t)i; /* APIC ID */
-		put(t + n + 4, 1, 4);  /* enabled */
+		fw_put_le(t + n + 4, 1, 4);  /* enabled */
 	}
 	t[n] = MADT_IOAPIC;
 	t[n + 1] = 12;
 	t[n + 2] = ACPI_IOAPIC_ID;
-	put(t + n + 4, ACPI_IOAPIC_GPA, 4);
-	put(t + n + 8, 0, 4); /* GSI base */
+	fw_put_le(t + n + 4, ACPI_IOAPIC_GPA, 4);
+	fw_put_le(t + n + 8, 0, 4); /* GSI base */
 	n += 12;
 	/* The PC's IRQ 0 is on IOAPIC pin 2; the SCI is level, active low. */
 	t[n] = MADT_ISO, t[n + 1] = 10, t[n + 2] = 0, t[n + 3] = 0;
-	put(t + n + 4, 2, 4);
+	fw_put_le(t + n + 4, 2, 4);
 	n += 10;
 	t[n] = MADT_ISO, t[n + 1] = 10, t[n + 2] = 0, t[n + 3] = ACPI_SCI_IRQ;
-	put(t + n + 4, ACPI_SCI_IRQ, 4);
-	put(t + n + 8, ISO_ACTIVE_LOW_LEVEL, 2);
+	fw_put_le(t + n + 4, ACPI_SCI_IRQ, 4);
+	fw_put_le(t + n + 8, ISO_ACTIVE_LOW_LEVEL, 2);
 	n += 10;
 	/* LINT1 of every processor is the NMI, edge, active high. */
 	t[n] = MADT_LAPIC_NMI, t[n + 1] = 6, t[n + 2] = 0xff;
-	put(t + n + 3, 0x0005, 2);
+	fw_put_le(t + n + 3, 0x0005, 2);
 	t[n + 5] = 1;
 	n += 6;
 	header(t, "APIC", n, 5);
@@ -165,11 +151,11 @@ static void pci_crs(struct aml *a, uint64_t mem_start)
 	uint8_t end[2] = { 0x79, 0 };
 	uint64_t mem_end = ACPI_IOAPIC_GPA - 1;
 
-	put(bus + 8, 0, 2), put(bus + 10, 0, 2), put(bus + 14, 1, 2);
-	put(io_lo + 8, 0x0000, 2), put(io_lo + 10, 0x0cf7, 2), put(io_lo + 14, 0x0cf8, 2);
-	put(io_hi + 8, 0x0d00, 2), put(io_hi + 10, 0xffff, 2), put(io_hi + 14, 0xf300, 2);
-	put(mem + 10, mem_start, 4), put(mem + 14, mem_end, 4);
-	put(mem + 22, mem_end - mem_start + 1, 4);
+	fw_put_le(bus + 8, 0, 2), fw_put_le(bus + 10, 0, 2), fw_put_le(bus + 14, 1, 2);
+	fw_put_le(io_lo + 8, 0x0000, 2), fw_put_le(io_lo + 10, 0x0cf7, 2), fw_put_le(io_lo + 14, 0x0cf8, 2);
+	fw_put_le(io_hi + 8, 0x0d00, 2), fw_put_le(io_hi + 10, 0xffff, 2), fw_put_le(io_hi + 14, 0xf300, 2);
+	fw_put_le(mem + 10, mem_start, 4), fw_put_le(mem + 14, mem_end, 4);
+	fw_put_le(mem + 22, mem_end - mem_start + 1, 4);
 	aml_buffer(a);
 	aml_raw(a, bus, sizeof(bus));
 	aml_raw(a, cfg, sizeof(cfg));
@@ -288,16 +274,16 @@ int acpi_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
 	}
 	facs[32] = 2; /* version; no waking vector, no global lock */
 	build_fadt(fadt, facs_at, dsdt_at);
-	put(xsdt + SDT_HEADER, fadt_at, 8);
-	put(xsdt + SDT_HEADER + 8, madt_at, 8);
+	fw_put_le(xsdt + SDT_HEADER, fadt_at, 8);
+	fw_put_le(xsdt + SDT_HEADER + 8, madt_at, 8);
 	header(xsdt, "XSDT", sizeof(xsdt), 1);
 	memcpy(rsd, "RSD PTR ", 8);
 	memcpy(rsd + 9, OEM_ID, 6);
 	rsd[15] = 2; /* ACPI 2.0 and later: the XSDT */
-	put(rsd + 20, sizeof(rsd), 4);
-	put(rsd + 24, xsdt_at, 8);
-	rsd[8] = checksum(rsd, 20);
-	rsd[32] = checksum(rsd, 36);
+	fw_put_le(rsd + 20, sizeof(rsd), 4);
+	fw_put_le(rsd + 24, xsdt_at, 8);
+	rsd[8] = fw_checksum(rsd, 20);
+	rsd[32] = fw_checksum(rsd, 36);
 
 	const struct {
 		uint64_t at;

@@ -19,6 +19,7 @@
 #include "boot_linux.h"
 
 #include "e820.h"
+#include "fw_bytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,12 +64,6 @@ static uint32_t rd32(const uint8_t *p)
 static uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* A whole regular file into memory; *len its size. */
@@ -238,14 +233,14 @@ int boot_linux_load(struct hsm_vm *vm, const struct boot_linux_args *args, struc
 		}
 		if (!to_guest(vm, at, initrd, initrd_len))
 			goto no_ram;
-		wr32(zp + HDR_RAMDISK_IMAGE, (uint32_t)at);
-		wr32(zp + HDR_RAMDISK_SIZE, (uint32_t)initrd_len);
+		fw_put_le(zp + HDR_RAMDISK_IMAGE, (uint32_t)at, 4);
+		fw_put_le(zp + HDR_RAMDISK_SIZE, (uint32_t)initrd_len, 4);
 	}
 	zp[HDR_LOADER_TYPE] = 0xff; /* a boot loader without an assigned ID */
 	/* No real-mode setup runs: no heap for it either. */
 	zp[HDR_LOADFLAGS] = (uint8_t)(zp[HDR_LOADFLAGS] & ~CAN_USE_HEAP);
-	wr32(zp + HDR_CODE32_START, (uint32_t)BOOT_KERNEL_GPA);
-	wr32(zp + HDR_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_GPA);
+	fw_put_le(zp + HDR_CODE32_START, (uint32_t)BOOT_KERNEL_GPA, 4);
+	fw_put_le(zp + HDR_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_GPA, 4);
 	/* Where the ACPI tables are (the kernel also searches the BIOS area). */
 	for (int i = 0; i < 8; i++)
 		zp[ZP_ACPI_RSDP + i] = (uint8_t)(args->acpi_rsdp >> (8 * i));

@@ -4,6 +4,8 @@
  */
 #include "e820.h"
 
+#include "fw_bytes.h"
+
 #include <errno.h>
 
 static int add(struct e820_entry *out, int n, int max, uint64_t a, uint64_t b, uint32_t type)
@@ -47,17 +49,11 @@ int e820_build(struct hsm_vm *vm, uint64_t fw_gpa, struct e820_entry *out, int m
 	return n;
 }
 
-static void le(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void e820_write(uint8_t *dst, const struct e820_entry *e, int n)
 {
 	for (int i = 0; i < n; i++, dst += E820_ENTRY_SIZE) {
-		le(dst, e[i].addr, 8);
-		le(dst + 8, e[i].len, 8);
-		le(dst + 16, e[i].type, 4);
+		fw_put_le(dst, e[i].addr, 8);
+		fw_put_le(dst + 8, e[i].len, 8);
+		fw_put_le(dst + 16, e[i].type, 4);
 	}
 }

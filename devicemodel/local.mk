@@ -4,7 +4,7 @@ noinst_LIBRARIES += devicemodel/libdm.a
 devicemodel_libdm_a_CPPFLAGS = $(DM_CPPFLAGS)
 devicemodel_libdm_a_SOURCES = \
 	devicemodel/log.h devicemodel/log.c devicemodel/boot_linux.h devicemodel/boot_linux.c \
-	devicemodel/e820.h devicemodel/e820.c devicemodel/boot_ovmf.h devicemodel/boot_ovmf.c \
+	devicemodel/e820.h devicemodel/e820.c devicemodel/fw_bytes.h devicemodel/boot_ovmf.h devicemodel/boot_ovmf.c \
 	devicemodel/platform_reset.h devicemodel/platform_reset.c \
 	devicemodel/aml.h devicemodel/aml.c devicemodel/acpi.h devicemodel/acpi.c \
 	devicemodel/mptable.h devicemodel/mptable.c devicemodel/rtc.h devicemodel/rtc.c \

@@ -20,6 +20,8 @@
  */
 #include "mptable.h"
 
+#include "fw_bytes.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,28 +62,13 @@
  * IOAPIC, 16 ISA and 128 PCI interrupts, 2 local ones. */
 #define TABLE_MAX (CONFIG_HEADER_LEN + 255 * PROCESSOR_LEN + (2 + 1 + 16 + 128 + 2) * ENTRY_LEN)
 
-static void put(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)-sum;
-}
-
 /* An I/O or local interrupt entry: both are 8 bytes of the same shape. */
 static size_t interrupt(uint8_t *e, uint8_t entry, uint8_t type, uint16_t flags, uint8_t bus,
 			uint8_t bus_irq, uint8_t dest_id, uint8_t dest_pin)
 {
 	e[0] = entry;
 	e[1] = type;
-	put(e + 2, flags, 2);
+	fw_put_le(e + 2, flags, 2);
 	e[4] = bus;
 	e[5] = bus_irq;
 	e[6] = dest_id;
@@ -131,8 +118,8 @@ int mptable_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
 		t[n + 1] = apic_ids ? apic_ids[i] : (uint8_t)i; /* the MADT's APIC ID */
 		t[n + 2] = LAPIC_VERSION;
 		t[n + 3] = PROCESSOR_ENABLED | (i == 0 ? PROCESSOR_BOOTSTRAP : 0);
-		put(t + n + 4, CPU_SIGNATURE, 4);
-		put(t + n + 8, CPU_FEATURES, 4);
+		fw_put_le(t + n + 4, CPU_SIGNATURE, 4);
+		fw_put_le(t + n + 8, CPU_FEATURES, 4);
 	}
 	t[n] = ENTRY_BUS, t[n + 1] = BUS_PCI, memcpy(t + n + 2, "PCI   ", 6);
 	n += ENTRY_LEN, count++;
@@ -142,7 +129,7 @@ int mptable_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
 	t[n + 1] = ACPI_IOAPIC_ID;
 	t[n + 2] = IOAPIC_VERSION;
 	t[n + 3] = IOAPIC_ENABLED;
-	put(t + n + 4, ACPI_IOAPIC_GPA, 4);
+	fw_put_le(t + n + 4, ACPI_IOAPIC_GPA, 4);
 	n += ENTRY_LEN, count++;
 	n += isa_interrupts(t + n, &count);
 	/* A PCI source: bits 6-2 the device, bits 1-0 the pin (0 = INTA#),
@@ -158,20 +145,20 @@ int mptable_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
 	count++;
 
 	memcpy(t, "PCMP", 4);
-	put(t + 4, n, 2); /* base table length */
+	fw_put_le(t + 4, n, 2); /* base table length */
 	t[6] = SPEC_REV_1_4;
 	memcpy(t + 8, "VDM     ", 8);
 	memcpy(t + 16, "ACRN UVM    ", 12);
-	put(t + 34, count, 2);
-	put(t + 36, ACPI_LAPIC_GPA, 4);
-	t[7] = checksum(t, n);
+	fw_put_le(t + 34, count, 2);
+	fw_put_le(t + 36, ACPI_LAPIC_GPA, 4);
+	t[7] = fw_checksum(t, n);
 
-	put(fp + 4, MPTABLE_GPA + FLOATING_LEN, 4);
+	fw_put_le(fp + 4, MPTABLE_GPA + FLOATING_LEN, 4);
 	fp[8] = 1; /* length in 16-byte units */
 	fp[9] = SPEC_REV_1_4;
 	/* Feature bytes 0: the configuration table is there (no default
 	 * configuration), and no IMCR (virtual wire mode). */
-	fp[10] = checksum(fp, FLOATING_LEN);
+	fp[10] = fw_checksum(fp, FLOATING_LEN);
 
 	uint8_t *dst = MPTABLE_GPA + FLOATING_LEN + n <= MPTABLE_END
 			       ? hsm_gpa_to_hva(vm, MPTABLE_GPA, FLOATING_LEN + n)
