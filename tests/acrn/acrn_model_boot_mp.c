@@ -27,9 +27,7 @@
 #define E820_RAM 1
 #define ISA_SCI_DEFAULT 9
 
-/* An AML PkgLength at *p (ACPI 6.4, 20.2.4): the length it encodes (from
- * its first byte on), its own bytes skipped.  0 if it runs past end. */
-static uint64_t pkg_length(const uint8_t **p, const uint8_t *end)
+uint64_t model_aml_pkg_length(const uint8_t **p, const uint8_t *end)
 {
 	const uint8_t *q = *p;
 	unsigned follow;
@@ -85,7 +83,7 @@ static bool prt_entry(const uint8_t **p, const uint8_t *end, struct acrn_model_i
 	if (q >= end || *q++ != AML_PACKAGE_OP)
 		return false;
 	start = q;
-	len = pkg_length(&q, end);
+	len = model_aml_pkg_length(&q, end);
 	if (!len || len > (uint64_t)(end - start) || q >= start + len || *q++ != 4)
 		return false;
 	for (int i = 0; i < 4; i++)
@@ -117,7 +115,7 @@ void model_boot_read_prt(struct acrn_model *m, const uint8_t *dsdt, uint64_t len
 	if (!p)
 		return; /* no PCI interrupt routed */
 	start = p;
-	uint64_t plen = pkg_length(&p, end);
+	uint64_t plen = model_aml_pkg_length(&p, end);
 
 	if (!plen || plen > (uint64_t)(end - start) || p >= start + plen) {
 		model_boot_problem(m, "the DSDT's _PRT package runs past the table");

@@ -216,6 +216,9 @@ int model_vcpu_apic_id(const struct acrn_model *m, unsigned vcpu);
 void model_boot_apic_id(struct acrn_model *m, const char *where, unsigned vcpu, uint8_t id);
 /* Whether len bytes at p sum to 0 (mod 256). */
 bool model_sum_ok(const uint8_t *p, uint64_t len);
+/* An AML PkgLength at *p (ACPI 6.4, 20.2.4): the length it encodes (from
+ * its first byte on), its own bytes skipped.  0 if it runs past end. */
+uint64_t model_aml_pkg_length(const uint8_t **p, const uint8_t *end);
 
 /* ---- acrn_model_boot_mp.c ---- */
 

@@ -31,25 +31,6 @@
 #define RES_LARGE_EXT_IRQ 0x09 /* large item name: extended interrupt */
 #define LEGACY_COM_IRQS ((1u << 4) | (1u << 3))
 
-/* An AML PkgLength (ACPI 6.4, 20.2.4) at *p, its bytes skipped; 0 if bad. */
-static uint64_t pkg_len(const uint8_t **p, const uint8_t *end)
-{
-	const uint8_t *q = *p;
-	unsigned follow;
-	uint64_t len;
-
-	if (q >= end)
-		return 0;
-	follow = q[0] >> 6;
-	if ((uint64_t)(end - q) < 1 + follow)
-		return 0;
-	len = follow ? (uint64_t)(q[0] & 0x0f) : (uint64_t)(q[0] & 0x3f);
-	for (unsigned i = 0; i < follow; i++)
-		len |= (uint64_t)q[1 + i] << (4 + 8 * i);
-	*p = q + 1 + follow;
-	return len;
-}
-
 /* The IRQs of one resource template (len bytes at p) into *mask. */
 static void resource_irqs(const uint8_t *p, uint64_t len, uint16_t *mask)
 {
@@ -95,7 +76,7 @@ void model_boot_read_isa_irqs(struct acrn_model *m, const uint8_t *dsdt, uint64_
 		    dsdt[off + 5] != AML_BUFFER_OP)
 			continue;
 		const uint8_t *p = dsdt + off + 6, *start = p;
-		uint64_t plen = pkg_len(&p, end), size;
+		uint64_t plen = model_aml_pkg_length(&p, end), size;
 
 		if (!plen || plen > (uint64_t)(end - start))
 			continue;
