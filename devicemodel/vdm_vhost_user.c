@@ -325,6 +325,13 @@ static int mem_changed(void *opaque, char *err, size_t errlen)
 
 /* ---- the front-end's connection ---- */
 
+static void drop_front_end(struct vvu_daemon *dm, int fd)
+{
+	evloop_del_fd(dm->loop, fd);
+	vhost_server_disconnect(dm->server);
+	log_info("waiting for a front-end on %s", dm->path);
+}
+
 static void on_conn(void *arg, int fd, uint32_t events)
 {
 	struct vvu_daemon *dm = arg;
@@ -337,9 +344,28 @@ static void on_conn(void *arg, int fd, uint32_t events)
 		log_info("the front-end disconnected");
 	else
 		log_warn("front-end dropped: %s", vhost_server_error(dm->server));
-	evloop_del_fd(dm->loop, fd);
-	vhost_server_disconnect(dm->server);
-	log_info("waiting for a front-end on %s", dm->path);
+	drop_front_end(dm, fd);
+}
+
+/* The front-end shrank a file of its memory table under our mapping
+ * (vhost_server_guard_memory): the page read as zeros; it goes now. */
+static void on_mem_fault(void *arg, int fd, uint32_t events)
+{
+	struct vvu_daemon *dm = arg;
+	int conn = vhost_server_conn_fd(dm->server);
+	uint64_t gpa;
+
+	(void)fd;
+	(void)events;
+	if (!vhost_server_guard_fault(dm->server, &gpa) || conn < 0)
+		return;
+	if (gpa != UINT64_MAX)
+		log_warn("front-end dropped: guest memory at 0x%llx is gone (the front-end shrank "
+			 "the file behind its memory table)", (unsigned long long)gpa);
+	else
+		log_warn("front-end dropped: a page of its memory table is gone (the front-end "
+			 "shrank the file behind it)");
+	drop_front_end(dm, conn);
 }
 
 /*
@@ -587,6 +613,11 @@ static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t
 	ret = vhost_server_open(&dm->server, dm->path, &dev, err, errlen);
 	if (ret)
 		return ret;
+	ret = vhost_server_guard_memory();
+	if (ret < 0 || (ret = evloop_add_fd(dm->loop, ret, EPOLLIN, on_mem_fault, dm))) {
+		snprintf(err, errlen, "cannot guard the front-end's memory: %s", strerror(-ret));
+		return ret;
+	}
 	ret = evloop_add_fd(dm->loop, vhost_server_listen_fd(dm->server), EPOLLIN, on_listen, dm);
 	if (ret)
 		snprintf(err, errlen, "cannot watch %s: %s", dm->path, strerror(-ret));

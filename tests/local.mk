@@ -219,6 +219,10 @@ TESTS += tests/sim/test_vdm_vhost_user_console
 # vdm-vhost-user's NIC on a TAP, with vdm's NIC routed to it (test_virtio_net).
 TESTS += tests/sim/vdm_vhost_user_net.sh
 EXTRA_DIST += tests/sim/vdm_vhost_user_net.sh
+# A hostile front-end truncating the file behind its memory table: dropped,
+# the daemon stays up (its SIGBUS guard).
+TESTS += tests/sim/vdm_vhost_user_shrink.sh
+EXTRA_DIST += tests/sim/vdm_vhost_user_shrink.sh
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh

@@ -5,4 +5,4 @@ vhost_proxy_libvhostproxy_a_SOURCES = vhost-proxy/vhostproxy.h vhost-proxy/vhost
 	vhost-proxy/vhost_user_proto.h \
 	vhost-proxy/vhost.c vhost-proxy/vhost_kernel.c vhost-proxy/vhost_user.c \
 	vhost-proxy/vhost_server_internal.h vhost-proxy/vhost_user_server.c vhost-proxy/vhost_server_mem.c \
-	vhost-proxy/vhost_server_inflight.c
+	vhost-proxy/vhost_server_inflight.c vhost-proxy/vhost_server_guard.c

@@ -78,6 +78,12 @@ int vs_mem_map(struct vhost_server *s, struct vs_mem *out, const struct vu_regio
 /* Unmap every region of m and empty it. */
 void vs_mem_unmap(struct vs_mem *m);
 
+/* A mapping of the front-end's file whose pages may vanish under us
+ * (vhost_server_guard.c): watched from just after mmap to just before
+ * munmap. */
+void vs_guard_add(void *map, size_t len);
+void vs_guard_remove(void *map);
+
 /* A front-end user address -> guest-physical, through the table; false when
  * ua is in no region. */
 bool vs_mem_ua_to_gpa(const struct vs_mem *m, uint64_t ua, uint64_t *gpa);

@@ -6,7 +6,8 @@
  *
  * The front-end is hostile: a region that wraps, overlaps another or lies
  * beyond its file would let a guest address reach memory it should not (or
- * raise SIGBUS here), so each is refused before anything is mapped.
+ * raise SIGBUS here), so each is refused before anything is mapped.  A file
+ * shrunk after it was mapped is vhost_server_guard.c's.
  */
 #include "vhost_server_internal.h"
 #include "vhost_user_proto.h"
@@ -86,6 +87,7 @@ int vs_mem_map(struct vhost_server *s, struct vs_mem *out, const struct vu_regio
 			vs_mem_unmap(out);
 			return ret;
 		}
+		vs_guard_add(p, len);
 		out->r[i] = (struct vs_region){ .gpa = r->gpa, .size = r->size, .uaddr = r->uaddr,
 						.map = p, .map_len = len,
 						.host = (uint8_t *)p + (r->mmap_offset - start) };
@@ -96,8 +98,10 @@ int vs_mem_map(struct vhost_server *s, struct vs_mem *out, const struct vu_regio
 
 void vs_mem_unmap(struct vs_mem *m)
 {
-	for (int i = 0; i < m->n; i++)
+	for (int i = 0; i < m->n; i++) {
+		vs_guard_remove(m->r[i].map);
 		munmap(m->r[i].map, m->r[i].map_len);
+	}
 	memset(m, 0, sizeof(*m));
 }
 

@@ -297,4 +297,20 @@ void vhost_server_ring_error(struct vhost_server *s, unsigned idx);
 /* One line describing the last failure or refusal. */
 const char *vhost_server_error(const struct vhost_server *s);
 
+/*
+ * Survive a front-end that truncates a file of its memory table after
+ * sending it (a hostile one; a file not sealed against shrinking lets it):
+ * from now on a SIGBUS in a mapped region backs the page with zeros instead
+ * of killing the process, and makes the returned eventfd readable.  The
+ * owner watches it and, when vhost_server_guard_fault says so, drops the
+ * front-end.  Process-wide (a SIGBUS handler); call once, before serving.
+ * Returns the fd (the process keeps it), or -errno.
+ */
+int vhost_server_guard_memory(void);
+
+/* The guard's fd fired (it is read here): true if a page of s's table
+ * faulted, *gpa its guest-physical address (UINT64_MAX when no longer in
+ * the table). */
+bool vhost_server_guard_fault(const struct vhost_server *s, uint64_t *gpa);
+
 #endif /* VDM_VHOSTPROXY_H */
