@@ -600,27 +600,75 @@ static void disk_warm_up(const char *img)
 	fio_ceiling(img);
 }
 
+/* Rounds of disk-direct: the disk's speed swings by a fifth within minutes
+ * (a shared host's storage), so one pass of each side says little. */
+#define DISK_ROUNDS 3
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+static int cmp_double(const void *a, const void *b);
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+/* Each figure of a row: its median over n rounds. */
+static struct point median_point(const struct point *pts, int n)
+{
+	double v[7][DISK_ROUNDS];
+	struct point m = { 0 };
+
+	for (int r = 0; r < n; r++) {
+		const struct point *p = &pts[r];
+
+		v[0][r] = p->iops, v[1][r] = p->mean_us, v[2][r] = p->p99_us;
+		v[3][r] = p->vdm_cpu_us, v[4][r] = p->be_cpu_us;
+		v[5][r] = p->kicks, v[6][r] = p->irqs;
+	}
+	m.iops = median(v[0], n), m.mean_us = median(v[1], n), m.p99_us = median(v[2], n);
+	m.vdm_cpu_us = median(v[3], n), m.be_cpu_us = median(v[4], n);
+	m.kicks = median(v[5], n), m.irqs = median(v[6], n);
+	return m;
+}
+
 static void run_setting(const struct setting *st, const char *sock)
 {
 	struct point vb[NROWS] = { 0 }, vu[NROWS] = { 0 };
-	bool ok;
+	struct point vbr[NROWS][DISK_ROUNDS], vur[NROWS][DISK_ROUNDS];
+	double fio[DISK_ROUNDS] = { 0 }, ceiling[DISK_ROUNDS] = { 0 };
+	bool ok = true;
 
 	dev_cpu = st->dev_cpu;
 	drv_cpu = st->drv_cpu;
 	pin_for_driver();
-	/* The disk's speed drifts (a shared host's storage): fio runs right
-	 * after vdm's rows, so the ceiling compares neighbours in time. */
 	bool disk = !strcmp(st->name, "disk-direct");
-	double fio = 0;
+	int rounds = disk ? DISK_ROUNDS : 1;
 	/* Warm first, so the side measured first does not pay for a cold disk. */
 	if (disk)
 		disk_warm_up(st->img);
-	ok = run_rows(vb, st, sock, true, "");
-	if (ok && disk)
-		fio = fio_ceiling(st->img);
-	ok = ok && run_rows(vu, st, sock, false, "");
-	printf("\nsetting %s: vdm%s on CPU %d, driver on CPU %d; qemu-storage-daemon %s\n",
-	       st->name, st->vdm_opts, st->dev_cpu, st->drv_cpu, st->qsd_opts);
+	/* vdm, fio, qemu-storage-daemon in turn, `rounds` times: fio runs right
+	 * after vdm's rows, so each round's ceiling compares neighbours in time,
+	 * and the figures printed are medians over the rounds. */
+	for (int r = 0; r < rounds && ok; r++) {
+		struct point a[NROWS] = { 0 }, b[NROWS] = { 0 };
+
+		ok = run_rows(a, st, sock, true, "");
+		if (ok && disk) {
+			fio[r] = fio_ceiling(st->img);
+			ceiling[r] = fio[r] > 0 ? a[1].iops / fio[r] : 0;
+		}
+		ok = ok && run_rows(b, st, sock, false, "");
+		for (int i = 0; i < NROWS; i++)
+			vbr[i][r] = a[i], vur[i][r] = b[i];
+	}
+	if (ok)
+		for (int i = 0; i < NROWS; i++)
+			vb[i] = median_point(vbr[i], rounds), vu[i] = median_point(vur[i], rounds);
+	printf("\nsetting %s: vdm%s on CPU %d, driver on CPU %d; qemu-storage-daemon %s%s\n",
+	       st->name, st->vdm_opts, st->dev_cpu, st->drv_cpu, st->qsd_opts,
+	       rounds > 1 ? "; medians of " XSTR(DISK_ROUNDS) " rounds" : "");
 	if (!ok) {
 		printf("  (did not run: vdm or qemu-storage-daemon did not start)\n");
 		return;
@@ -660,8 +708,13 @@ static void run_setting(const struct setting *st, const char *sock)
 		printf("\n");
 	}
 	if (disk) {
-		printf("fio O_DIRECT io_uring randread qd32 on the same file: %.0f IOPS\n", fio);
-		printf("ceiling randread qd32 %s: %.2f\n", st->name, fio > 0 ? vb[1].iops / fio : 0);
+		printf("fio O_DIRECT io_uring randread qd32 on the same file, each round:");
+		for (int r = 0; r < rounds; r++)
+			printf(" %.0f", fio[r]);
+		printf(" IOPS\nceiling (vdm / fio) each round:");
+		for (int r = 0; r < rounds; r++)
+			printf(" %.2f", ceiling[r]);
+		printf("\nceiling randread qd32 %s: %.2f\n", st->name, median(ceiling, rounds));
 	}
 }
 
