@@ -25,10 +25,11 @@ builddir=${1:-$top/build}
 # ip(8) for the TAPs in network namespaces (iproute2), iasl to check the
 # ACPI tables vdm writes (acpica-tools), real OVMF images for --ovmf (ovmf),
 # User-Mode Linux as a vhost-user front-end for vdm-vhost-user's tests and
-# bench part 8, fio, which UML runs from the host's file system there, and
-# python3 (the UML tests' helpers, a hostile vhost-user front-end).
+# bench part 8, fio, which UML runs from the host's file system there,
+# python3 (the UML tests' helpers, a hostile vhost-user front-end) and strace
+# (tests that kill vdm-vhost-user at a chosen message hold it with strace).
 deps="build-essential autoconf automake pkg-config uuid-dev libssl-dev libpciaccess-dev liburing-dev libjson-c-dev pciutils
-	qemu-system-x86 qemu-system-common seabios ovmf cpio iproute2 acpica-tools user-mode-linux fio python3"
+	qemu-system-x86 qemu-system-common seabios ovmf cpio iproute2 acpica-tools user-mode-linux fio python3 strace"
 [ -z "$fuzz" ] || deps="$deps clang libclang-rt-14-dev"
 missing=
 for p in $deps; do
