@@ -323,6 +323,22 @@ static int mem_changed(void *opaque, char *err, size_t errlen)
 	return 0;
 }
 
+/* STATUS: what the front-end's driver did with the device, for the log
+ * (the server judged it; rings follow it there). */
+static void status_changed(void *opaque, uint8_t old, uint8_t status, const char *why)
+{
+	struct vvu_daemon *dm = opaque;
+
+	if (*why)
+		log_ratelimited(&dm->status_rl, LOG_WARN, "device status %#x -> %#x: %s", old,
+				status, why);
+	else
+		log_info("device status %#x -> %#x%s", old, status,
+			 status & VIRTIO_CONFIG_S_DRIVER_OK ? " (DRIVER_OK)"
+			 : status == 0			      ? " (reset)"
+							      : "");
+}
+
 /* ---- the front-end's connection ---- */
 
 static void on_conn(void *arg, int fd, uint32_t events)
@@ -543,11 +559,13 @@ static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t
 		.ring_stop = ring_stop,
 		.mem_changed = mem_changed,
 		.inflight_queue_bytes = vq_inflight_queue_bytes,
+		.status_changed = status_changed,
 		.opaque = dm,
 	};
 	int ret;
 
 	dm->refused_rl = (struct ratelimit)RATELIMIT_INIT;
+	dm->status_rl = (struct ratelimit)RATELIMIT_INIT;
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		dm->rings[i] = (struct vvu_ring){ .dm = dm, .idx = i, .kick_fd = -1,
 						  .resume_fd = -1, .rl = RATELIMIT_INIT,

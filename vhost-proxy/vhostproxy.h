@@ -183,7 +183,12 @@ const char *vhost_dev_error(const struct vhost_dev *d);
  * Like the front-end, the server owns no event loop and no thread: the
  * caller watches vhost_server_listen_fd() and vhost_server_conn_fd() and
  * calls vhost_server_accept() and vhost_server_handle() when they are
- * readable.  Protocol features offered: MQ, REPLY_ACK, BACKEND_REQ, CONFIG
+ * readable.  Protocol features offered: MQ, REPLY_ACK, BACKEND_REQ, STATUS
+ * (the driver's device status: with it negotiated, rings are served only
+ * while the status has DRIVER_OK and neither NEEDS_RESET nor FAILED;
+ * FEATURES_OK is refused, left out of GET_STATUS's answer, when the
+ * features set are not acceptable; SET_STATUS 0 stops the rings where they
+ * are, as a reset), CONFIG
  * for a device with a config space (read-only: SET_CONFIG is refused), and
  * INFLIGHT_SHMFD for a device that tracks its rings' chains in flight
  * (GET_INFLIGHT_FD makes a sealed memfd of the device's layout, which the
@@ -237,6 +242,10 @@ struct vhost_server_dev {
 	 * (INFLIGHT_SHMFD; libvbsu's vq_inflight_queue_bytes).  NULL: the
 	 * feature is not offered. */
 	size_t (*inflight_queue_bytes)(uint16_t queue_size);
+	/* Optional: the device status byte changed (STATUS: SET_STATUS, or a
+	 * ring reported broken); why says what the server refused or set on
+	 * its own ("" when it took the driver's value as it came). */
+	void (*status_changed)(void *opaque, uint8_t old_status, uint8_t status, const char *why);
 	void *opaque;
 };
 
@@ -291,7 +300,8 @@ void *vhost_server_translate(void *opaque, uint64_t gpa, uint64_t len);
 /* Interrupt the driver for ring idx (write its call fd; none: nothing). */
 void vhost_server_call(struct vhost_server *s, unsigned idx);
 
-/* Tell the front-end ring idx is broken (write its error fd, if it gave one). */
+/* Tell the front-end ring idx is broken (write its error fd, if it gave one;
+ * with STATUS the device status gets NEEDS_RESET as well). */
 void vhost_server_ring_error(struct vhost_server *s, unsigned idx);
 
 /* One line describing the last failure or refusal. */
