@@ -57,6 +57,10 @@ struct vhost_vring {
 	uint64_t desc, avail, used;
 	int kick_fd;         /* the back-end waits on it for the driver's kicks */
 	int call_fd;         /* the back-end writes it to interrupt the driver */
+	/* The back-end writes it when it gives up on the ring (a malformed
+	 * one: vhost-user SET_VRING_ERR, kernel VHOST_SET_VRING_ERR); -1:
+	 * none given, and a broken ring stays silent until a reset. */
+	int err_fd;
 };
 
 /*
@@ -93,8 +97,8 @@ int vhost_dev_set_features(struct vhost_dev *d, uint64_t features);
 /* Guest memory as the back-end sees it; replaces any earlier table. */
 int vhost_dev_set_mem_table(struct vhost_dev *d, const struct vhost_mem_region *r, int n);
 
-/* Start ring idx: NUM, BASE, ADDR, KICK, CALL and, for vhost-user with
- * protocol features, ENABLE. */
+/* Start ring idx: NUM, BASE, ADDR, CALL, ERR (when vr->err_fd >= 0), KICK
+ * and, for vhost-user with protocol features, ENABLE. */
 int vhost_dev_vring_start(struct vhost_dev *d, unsigned idx, const struct vhost_vring *vr);
 
 /* Point a running ring's interrupts at another eventfd. */
