@@ -49,11 +49,11 @@ uint64_t vvu_ring_features(void)
 
 /*
  * libvbsu's rings do both layouts, but the daemon offers the packed one
- * only with packed=on among the emulation's options: a front-end that
- * negotiates it must start the ring at its wrap counter (SET_VRING_BASE
- * 0x8000), and User-Mode Linux's virtio_uml (Debian's 6.1) takes the
- * packed ring and then serves nothing on it; split works with every
- * front-end tried.
+ * only with packed=on among the emulation's options: a packed ring has no
+ * in-flight tracking (a daemon that dies costs the guest a reset), and
+ * User-Mode Linux's virtio_uml (6.1) starts every ring with SET_VRING_BASE
+ * 0, a split ring's base, which ring_start can only read right on a fresh
+ * ring (vq_packed_start_base); split works with every front-end tried.
  */
 /* Whether opts holds nothing but packed=on|off: an emulation without
  * options of its own still takes the ring layout. */
@@ -253,9 +253,16 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 		if (vq_inflight_resubmits(&r->vq))
 			log_info("ring %u: %u requests a back-end before left in flight are "
 				 "served again", idx, vq_inflight_resubmits(&r->vq));
+	} else if (r->vq.packed) {
+		uint16_t base = vq_packed_start_base(&r->vq, sr->base);
+
+		if (base != sr->base)
+			log_info("ring %u: a fresh packed ring given base %#x, a split ring's: "
+				 "started at wrap counter 1 (%#x), where the driver starts",
+				 idx, sr->base, base);
+		vq_set_indexes(&r->vq, base, base);
 	} else {
-		vq_set_indexes(&r->vq, sr->base,
-			       r->vq.packed ? sr->base : vq_used_idx_in_ring(&r->vq));
+		vq_set_indexes(&r->vq, sr->base, vq_used_idx_in_ring(&r->vq));
 	}
 	ret = evloop_add_fd(dm->loop, sr->kick_fd, EPOLLIN, on_kick, r);
 	if (ret) {
