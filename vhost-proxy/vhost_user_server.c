@@ -99,13 +99,18 @@ static bool status_on(const struct vhost_server *s)
 	return s->protocol_features >> VU_PROTOCOL_F_STATUS & 1;
 }
 
-/* With STATUS, the device serves no ring before the driver's DRIVER_OK
- * (virtio 1.2, 3.1.1), nor once it or the device gave up. */
+/*
+ * With STATUS, no ring runs once the driver (FAILED) or the device
+ * (NEEDS_RESET) gave up.  DRIVER_OK is not waited for: a ring runs from
+ * KICK and ENABLE as vhost-user's ring states say, because a front-end may
+ * negotiate STATUS and never send DRIVER_OK (QEMU 7.2's vhost-user-rng-pci
+ * sends FEATURES_OK and nothing more: tests/guest/vhost_user_rng.sh); the
+ * front-end gives KICK/ENABLE only when its driver is ready anyway.
+ */
 static bool status_lets_rings_run(const struct vhost_server *s)
 {
 	return !status_on(s) ||
-	       ((s->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-		!(s->status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)));
+	       !(s->status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED));
 }
 
 static void ring_stop(struct vhost_server *s, unsigned idx)
@@ -539,8 +544,8 @@ static int rings_follow_status(struct vhost_server *s)
 /*
  * SET_STATUS: the driver's status byte, judged as vdm's own transport
  * judges a driver's write (virtio 1.2, 2.1 and 3.1.1).  0 is a reset: the
- * rings stop where they are (GET_VRING_BASE still says where), the
- * negotiated state stays for the front-end to set again.  FEATURES_OK is
+ * rings stop where they are (GET_VRING_BASE still says where) until their
+ * next KICK, the negotiated state stays for the front-end to set again.  FEATURES_OK is
  * refused (left out, for GET_STATUS to show) unless SET_FEATURES came with
  * VERSION_1; DRIVER_OK without FEATURES_OK, or a bit taken back without a
  * reset, puts the device in NEEDS_RESET.  None of this ends the connection:
@@ -556,8 +561,15 @@ static int set_status(struct vhost_server *s, uint64_t v)
 		return vs_error(s, -EINVAL, "SET_STATUS: %#llx is not a status byte",
 				(unsigned long long)v);
 	if (v == 0) {
+		/* A reset: every ring stops where it is, as GET_VRING_BASE
+		 * stops it (which still says where), until its next KICK. */
 		status_set(s, 0, "");
-		return rings_follow_status(s);
+		for (unsigned i = 0; i < s->dev.nrings; i++) {
+			s->rings[i].started = false;
+			ring_stop(s, i);
+			close_fd(&s->rings[i].kick_fd);
+		}
+		return 0;
 	}
 	/* NEEDS_RESET is the device's to set: a driver writing back what it
 	 * read neither sets nor clears it. */

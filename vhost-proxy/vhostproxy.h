@@ -188,11 +188,12 @@ const char *vhost_dev_error(const struct vhost_dev *d);
  * caller watches vhost_server_listen_fd() and vhost_server_conn_fd() and
  * calls vhost_server_accept() and vhost_server_handle() when they are
  * readable.  Protocol features offered: MQ, REPLY_ACK, BACKEND_REQ, STATUS
- * (the driver's device status: with it negotiated, rings are served only
- * while the status has DRIVER_OK and neither NEEDS_RESET nor FAILED;
- * FEATURES_OK is refused, left out of GET_STATUS's answer, when the
- * features set are not acceptable; SET_STATUS 0 stops the rings where they
- * are, as a reset), CONFIG
+ * (the driver's device status: with it negotiated, no ring is served while
+ * the status has NEEDS_RESET or FAILED; FEATURES_OK is refused, left out of
+ * GET_STATUS's answer, when the features set are not acceptable;
+ * SET_STATUS 0 stops the rings where they are, as a reset, until their next
+ * KICK; DRIVER_OK is not waited for, as some front-ends never send it),
+ * CONFIG
  * for a device with a config space (read-only: SET_CONFIG is refused), and
  * INFLIGHT_SHMFD for a device that tracks its rings' chains in flight
  * (GET_INFLIGHT_FD makes a sealed memfd of the device's layout, which the

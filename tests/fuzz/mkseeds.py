@@ -432,8 +432,8 @@ def vhost_server_seeds():
         'session': head + bring_up + rec(msg(11, state(0, 0))) + rec(msg(4)),
         'inflight': inflight_up(bytes(640)),
         'inflight-resubmit': inflight_up(bytes(held) + bytes(640 - len(held))),
-        # STATUS: the ring set up and enabled waits for DRIVER_OK, runs, and
-        # stops at SET_STATUS 0 (QEMU 7.2's order), then GET_VRING_BASE.
+        # STATUS: FEATURES_OK, the ring set up and enabled, DRIVER_OK, then
+        # SET_STATUS 0 stopping it (QEMU 7.2's order) and GET_VRING_BASE.
         'status': head +
                   rec(msg(16, u64(1 | 8 | 1 << 16))) +                 # MQ, REPLY_ACK, STATUS
                   rec(msg(2, u64(1 << 32 | 1 << 30 | 1 << 29))) +
