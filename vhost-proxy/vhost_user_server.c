@@ -545,11 +545,12 @@ static int rings_follow_status(struct vhost_server *s)
  * SET_STATUS: the driver's status byte, judged as vdm's own transport
  * judges a driver's write (virtio 1.2, 2.1 and 3.1.1).  0 is a reset: the
  * rings stop where they are (GET_VRING_BASE still says where) until their
- * next KICK, the negotiated state stays for the front-end to set again.  FEATURES_OK is
- * refused (left out, for GET_STATUS to show) unless SET_FEATURES came with
- * VERSION_1; DRIVER_OK without FEATURES_OK, or a bit taken back without a
- * reset, puts the device in NEEDS_RESET.  None of this ends the connection:
- * it is the status a driver may get wrong.  A value wider than a byte does.
+ * next KICK, the negotiated state stays for the front-end to set again.
+ * FEATURES_OK is refused (left out, for GET_STATUS to show) unless
+ * SET_FEATURES came with VERSION_1; DRIVER_OK without FEATURES_OK, or a bit
+ * taken back without a reset, puts the device in NEEDS_RESET.  None of this
+ * ends the connection: it is the status a driver may get wrong.  A value
+ * wider than a byte does.
  */
 static int set_status(struct vhost_server *s, uint64_t v)
 {
