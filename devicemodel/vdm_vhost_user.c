@@ -49,11 +49,11 @@ uint64_t vvu_ring_features(void)
 
 /*
  * libvbsu's rings do both layouts, but the daemon offers the packed one
- * only with packed=on among the emulation's options: a front-end that
- * negotiates it must start the ring at its wrap counter (SET_VRING_BASE
- * 0x8000), and User-Mode Linux's virtio_uml (Debian's 6.1) takes the
- * packed ring and then serves nothing on it; split works with every
- * front-end tried.
+ * only with packed=on among the emulation's options: a packed ring has no
+ * in-flight tracking (a daemon that dies costs the guest a reset), and
+ * User-Mode Linux's virtio_uml (6.1) starts every ring with SET_VRING_BASE
+ * 0, a split ring's base, which ring_start can only read right on a fresh
+ * ring (vq_packed_start_base); split works with every front-end tried.
  */
 /* Whether opts holds nothing but packed=on|off: an emulation without
  * options of its own still takes the ring layout. */
@@ -253,9 +253,16 @@ static int ring_start(void *opaque, unsigned idx, const struct vhost_server_ring
 		if (vq_inflight_resubmits(&r->vq))
 			log_info("ring %u: %u requests a back-end before left in flight are "
 				 "served again", idx, vq_inflight_resubmits(&r->vq));
+	} else if (r->vq.packed) {
+		uint16_t base = vq_packed_start_base(&r->vq, sr->base);
+
+		if (base != sr->base)
+			log_info("ring %u: a fresh packed ring given base %#x, a split ring's: "
+				 "started at wrap counter 1 (%#x), where the driver starts",
+				 idx, sr->base, base);
+		vq_set_indexes(&r->vq, base, base);
 	} else {
-		vq_set_indexes(&r->vq, sr->base,
-			       r->vq.packed ? sr->base : vq_used_idx_in_ring(&r->vq));
+		vq_set_indexes(&r->vq, sr->base, vq_used_idx_in_ring(&r->vq));
 	}
 	ret = evloop_add_fd(dm->loop, sr->kick_fd, EPOLLIN, on_kick, r);
 	if (ret) {
@@ -321,6 +328,22 @@ static int mem_changed(void *opaque, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/* STATUS: what the front-end's driver did with the device, for the log
+ * (the server judged it; rings follow it there). */
+static void status_changed(void *opaque, uint8_t old, uint8_t status, const char *why)
+{
+	struct vvu_daemon *dm = opaque;
+
+	if (*why)
+		log_ratelimited(&dm->status_rl, LOG_WARN, "device status %#x -> %#x: %s", old,
+				status, why);
+	else
+		log_info("device status %#x -> %#x%s", old, status,
+			 status & VIRTIO_CONFIG_S_DRIVER_OK ? " (DRIVER_OK)"
+			 : status == 0			      ? " (reset)"
+							      : "");
 }
 
 /* ---- the front-end's connection ---- */
@@ -569,11 +592,13 @@ static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t
 		.ring_stop = ring_stop,
 		.mem_changed = mem_changed,
 		.inflight_queue_bytes = vq_inflight_queue_bytes,
+		.status_changed = status_changed,
 		.opaque = dm,
 	};
 	int ret;
 
 	dm->refused_rl = (struct ratelimit)RATELIMIT_INIT;
+	dm->status_rl = (struct ratelimit)RATELIMIT_INIT;
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
 		dm->rings[i] = (struct vvu_ring){ .dm = dm, .idx = i, .kick_fd = -1,
 						  .resume_fd = -1, .rl = RATELIMIT_INIT,

@@ -85,6 +85,7 @@ struct vvu_daemon {
 	void *dev;               /* the emulation's own state */
 	struct vvu_ring rings[VHOST_MAX_RINGS];
 	struct ratelimit refused_rl;
+	struct ratelimit status_rl;   /* the front-end's driver status refused */
 };
 
 /* Serve r now (its device has room again, or work waits). */

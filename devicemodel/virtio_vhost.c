@@ -12,7 +12,13 @@
  * setting ISR and raising INTx (the only per-request work vdm does then).
  *
  * A vhost-user back-end that goes away puts the device in
- * DEVICE_NEEDS_RESET; vdm and the other devices go on.  With reconnect=N,
+ * DEVICE_NEEDS_RESET; vdm and the other devices go on.  So does a ring the
+ * back-end gives up on: each ring has an error eventfd (SET_VRING_ERR) vdm
+ * watches while the back-end runs it, written when the back-end finds the
+ * ring malformed (vdm-vhost-user: a chain that breaks a rule; kernel vhost:
+ * a descriptor it cannot use).  That is the driver's doing, so another
+ * back-end would find the ring as broken: reconnect= changes nothing, the
+ * guest's reset starts the ring afresh.  With reconnect=N,
  * vdm tries to connect again every N seconds, and the guest's reset of the
  * device brings it back once connected.
  *
@@ -66,6 +72,7 @@ struct virtio_vhost {
 	 * across a stop. */
 	uint16_t base[VHOST_MAX_RINGS];
 	int call_fd[VHOST_MAX_RINGS];    /* vdm's eventfd per ring (INTx, no vector) */
+	int err_fd[VHOST_MAX_RINGS];     /* the back-end writes it on a ring it gave up on */
 	int given_call[VHOST_MAX_RINGS]; /* the call fd the back-end has now */
 	struct vhost_vring ring[VHOST_MAX_RINGS]; /* as started */
 };
@@ -177,6 +184,27 @@ void virtio_vhost_irq_changed(struct virtio_dev *vd)
 		else
 			log_err("%s: %s", vd->ops->name, vhost_dev_error(vv->dev));
 	}
+}
+
+/* ---- a ring the back-end gave up on ---- */
+
+static void err_cb(void *arg, int fd, uint32_t events)
+{
+	struct virtio_queue *q = arg;
+	struct virtio_dev *vd = q->dev;
+	struct virtio_vhost *vv = vd->vhost;
+	char why[320];
+	eventfd_t n;
+
+	(void)events;
+	if (eventfd_read(fd, &n) || !vv || !vv->ring_running[q->index])
+		return;
+	/* virtio_dev_needs_reset logs it, once per reset, rate-limited. */
+	snprintf(why, sizeof(why),
+		 "queue %d: vhost back-end %s gave up on the ring (its error fd): the driver's "
+		 "ring is malformed, or the back-end failed on it",
+		 q->index, vv->path);
+	virtio_dev_needs_reset(vd, why);
 }
 
 /* ---- losing and finding a vhost-user back-end ---- */
@@ -345,6 +373,7 @@ static void stop_rings(struct virtio_vhost *vv)
 		vv->ring_running[i] = false;
 		vv->given_call[i] = -1;
 		evloop_del_fd(vd->ctx.loop, vv->call_fd[i]);
+		evloop_del_fd(vd->ctx.loop, vv->err_fd[i]);
 		virtio_queue_watch_kicks(&vd->queues[i], true);
 	}
 	vv->started = false;
@@ -362,6 +391,7 @@ static void suspend_rings(struct virtio_vhost *vv)
 		vv->ring_running[i] = false;
 		vv->given_call[i] = -1;
 		evloop_del_fd(vd->ctx.loop, vv->call_fd[i]);
+		evloop_del_fd(vd->ctx.loop, vv->err_fd[i]);
 	}
 	vv->started = false;
 	vv->suspended = true;
@@ -466,7 +496,9 @@ static int start_ring(struct virtio_vhost *vv, unsigned i)
 		.used = (uint64_t)(uintptr_t)part[2],
 		.kick_fd = q->kick_fd,
 		.call_fd = wanted_call_fd(vv, q),
+		.err_fd = vv->err_fd[i],
 	};
+	eventfd_t stale;
 
 	/* vq_setup checked this layout when the queue was enabled. */
 	if (!part[0] || !part[1] || !part[2])
@@ -474,10 +506,19 @@ static int start_ring(struct virtio_vhost *vv, unsigned i)
 	ret = evloop_add_fd(vd->ctx.loop, vv->call_fd[i], EPOLLIN, call_cb, q);
 	if (ret)
 		return ret;
+	/* An error the last back-end reported before a reset is old news. */
+	if (eventfd_read(vv->err_fd[i], &stale)) {
+	}
+	ret = evloop_add_fd(vd->ctx.loop, vv->err_fd[i], EPOLLIN, err_cb, q);
+	if (ret) {
+		evloop_del_fd(vd->ctx.loop, vv->call_fd[i]);
+		return ret;
+	}
 	/* The back-end takes the kicks from here on. */
 	virtio_queue_watch_kicks(q, false);
 	ret = vhost_dev_vring_start(vv->dev, i, &vr);
 	if (ret) {
+		evloop_del_fd(vd->ctx.loop, vv->err_fd[i]);
 		evloop_del_fd(vd->ctx.loop, vv->call_fd[i]);
 		virtio_queue_watch_kicks(q, true);
 		return ret;
@@ -657,12 +698,13 @@ int virtio_vhost_open(struct virtio_vhost **out, const struct vhost_route *route
 	vv->params = p;
 	vv->inflight.fd = -1;
 	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++) {
-		vv->call_fd[i] = vv->given_call[i] = -1;
+		vv->call_fd[i] = vv->given_call[i] = vv->err_fd[i] = -1;
 		vv->fresh[i] = true;
 	}
 	for (unsigned i = 0; i < vv->nrings; i++) {
 		vv->call_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vv->call_fd[i] < 0) {
+		vv->err_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vv->call_fd[i] < 0 || vv->err_fd[i] < 0) {
 			snprintf(err, errlen, "eventfd: %s", strerror(errno));
 			virtio_vhost_free(vv);
 			return -errno;
@@ -814,8 +856,11 @@ void virtio_vhost_free(struct virtio_vhost *vv)
 	}
 	vhost_dev_close(vv->dev);
 	vhost_inflight_free(&vv->inflight);
-	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++)
+	for (unsigned i = 0; i < VHOST_MAX_RINGS; i++) {
 		if (vv->call_fd[i] >= 0)
 			close(vv->call_fd[i]);
+		if (vv->err_fd[i] >= 0)
+			close(vv->err_fd[i]);
+	}
 	free(vv);
 }

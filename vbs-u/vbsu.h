@@ -208,6 +208,15 @@ int vq_getchain(struct vqueue *vq, struct vq_chain *chain, struct iovec *iov,
 void vq_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used_idx);
 
 /*
+ * Packed ring: the position a front-end's base (SET_VRING_BASE) means.  A
+ * base of 0 (slot 0, wrap counter 0) on a ring whose descriptor 0 has neither
+ * AVAIL nor USED set is no state a used ring can be in: it is a fresh ring
+ * given a split ring's base (UML's virtio_uml sends 0 for every ring), and
+ * starts at VQ_PACKED_WRAP.  Any other base, or a split ring's, as it is.
+ */
+uint16_t vq_packed_start_base(const struct vqueue *vq, uint16_t base);
+
+/*
  * The used ring's idx as the guest sees it (another owner may have moved it).
  * Packed ring: guest memory holds no used index, so this is the device's
  * own used position (VQ_PACKED_WRAP encoding); a vhost back-end's must come

@@ -303,6 +303,27 @@ void vq_packed_set_indexes(struct vqueue *vq, uint16_t last_avail, uint16_t used
 	vq->ret_id = VQ_NO_ID;
 }
 
+/*
+ * A base of 0 puts the device at slot 0 with wrap counter 0: it has gone
+ * round the ring an odd number of times.  Slot 0 then holds either the head
+ * the driver made available there in the lap before (AVAIL set), the used
+ * element the device wrote there in that lap (AVAIL and USED set), or one
+ * the driver made available in this lap (USED set): never neither bit.  A
+ * slot 0 with neither is a ring nobody has used (drivers zero the ring: Linux
+ * allocates it with __GFP_ZERO), started with a split ring's base 0 where a
+ * packed ring's is 0x8000 (2.8.1: the wrap counters start at 1).  UML's
+ * virtio_uml sends 0 for every ring.  Any other base is taken as it is.
+ */
+uint16_t vq_packed_start_base(const struct vqueue *vq, uint16_t base)
+{
+	uint16_t flags;
+
+	if (!vq->ready || !vq->packed || base != 0)
+		return base;
+	flags = __atomic_load_n(&vq->pdesc[0].flags, __ATOMIC_ACQUIRE);
+	return flags & (F_AVAIL | F_USED) ? base : (uint16_t)VQ_PACKED_WRAP;
+}
+
 void vq_packed_retchain(struct vqueue *vq)
 {
 	uint16_t id = vq->ret_id;

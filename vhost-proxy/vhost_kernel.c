@@ -90,6 +90,7 @@ static int k_vring_start(struct vhost_dev *d, unsigned idx, const struct vhost_v
 	};
 	struct vhost_vring_file kick = { .index = idx, .fd = vr->kick_fd };
 	struct vhost_vring_file call = { .index = idx, .fd = vr->call_fd };
+	struct vhost_vring_file error = { .index = idx, .fd = vr->err_fd };
 	int ret;
 
 	ret = kioctl(d, VHOST_SET_VRING_NUM, &num, "VHOST_SET_VRING_NUM");
@@ -99,6 +100,9 @@ static int k_vring_start(struct vhost_dev *d, unsigned idx, const struct vhost_v
 		ret = kioctl(d, VHOST_SET_VRING_ADDR, &addr, "VHOST_SET_VRING_ADDR");
 	if (!ret)
 		ret = kioctl(d, VHOST_SET_VRING_CALL, &call, "VHOST_SET_VRING_CALL");
+	/* The kernel signals it on a descriptor it cannot use. */
+	if (!ret && vr->err_fd >= 0)
+		ret = kioctl(d, VHOST_SET_VRING_ERR, &error, "VHOST_SET_VRING_ERR");
 	if (!ret)
 		ret = kioctl(d, VHOST_SET_VRING_KICK, &kick, "VHOST_SET_VRING_KICK");
 	return ret;

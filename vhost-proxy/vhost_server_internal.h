@@ -51,6 +51,11 @@ struct vhost_server {
 	int listen_fd, conn_fd;
 	bool owner;
 	uint64_t features;     /* set by the front-end */
+	bool features_set;     /* SET_FEATURES came */
+	/* STATUS: the device status byte (virtio 1.2, 2.1) as the driver set
+	 * it through SET_STATUS, less what the device refused (FEATURES_OK),
+	 * plus what it set itself (NEEDS_RESET). */
+	uint8_t status;
 	uint64_t protocol_features;
 	bool protocol_features_set; /* SET_PROTOCOL_FEATURES came (maybe before SET_FEATURES) */
 	struct vs_mem mem;

@@ -336,6 +336,10 @@ static int u_vring_start(struct vhost_dev *d, unsigned idx, const struct vhost_v
 	 * what it completes (libvhost-user gives up on the connection). */
 	if (!ret)
 		ret = vring_fd(d, VU_SET_VRING_CALL, idx, vr->call_fd);
+	/* Before the kick too: a ring the back-end finds broken at once can
+	 * say so. */
+	if (!ret && vr->err_fd >= 0)
+		ret = vring_fd(d, VU_SET_VRING_ERR, idx, vr->err_fd);
 	if (!ret)
 		ret = vring_fd(d, VU_SET_VRING_KICK, idx, vr->kick_fd);
 	if (!ret && d->proto_feature_bit)

@@ -38,6 +38,8 @@ enum vu_request {
 	VU_SET_CONFIG = 25,
 	VU_GET_INFLIGHT_FD = 31, /* the back-end's in-flight region, made for the front-end */
 	VU_SET_INFLIGHT_FD = 32, /* ... and handed back at each start */
+	VU_SET_STATUS = 39,      /* the driver's device status byte (STATUS) */
+	VU_GET_STATUS = 40,      /* ... and the device's, as the driver re-reads it */
 };
 
 #define VU_VERSION 0x1u
@@ -51,6 +53,7 @@ enum vu_request {
 #define VU_PROTOCOL_F_BACKEND_REQ 5
 #define VU_PROTOCOL_F_CONFIG 9
 #define VU_PROTOCOL_F_INFLIGHT_SHMFD 12
+#define VU_PROTOCOL_F_STATUS 16
 #define VU_VRING_INDEX_MASK 0xffULL /* SET_VRING_KICK/CALL/ERR: ring index bits */
 #define VU_VRING_NOFD (1ULL << 8)   /* ... and "no fd comes with this one" */
 #define VU_VRING_F_LOG 1u           /* SET_VRING_ADDR flags: log the used ring */
@@ -141,6 +144,8 @@ static inline const char *vu_request_name(uint32_t r)
 		[VU_SET_CONFIG] = "SET_CONFIG",
 		[VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
 		[VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
+		[VU_SET_STATUS] = "SET_STATUS",
+		[VU_GET_STATUS] = "GET_STATUS",
 	};
 
 	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : NULL;

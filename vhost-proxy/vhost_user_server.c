@@ -47,7 +47,7 @@
  */
 #define VS_PROTOCOL_FEATURES                                                                       \
 	(1ULL << VU_PROTOCOL_F_MQ | 1ULL << VU_PROTOCOL_F_REPLY_ACK |                              \
-	 1ULL << VU_PROTOCOL_F_BACKEND_REQ)
+	 1ULL << VU_PROTOCOL_F_BACKEND_REQ | 1ULL << VU_PROTOCOL_F_STATUS)
 
 _Static_assert(sizeof(struct vu_config) >= sizeof(struct vu_mem), "the largest payload");
 
@@ -94,6 +94,25 @@ static void ring_clear(struct vs_ring *r)
 
 /* ---- rings ---- */
 
+static bool status_on(const struct vhost_server *s)
+{
+	return s->protocol_features >> VU_PROTOCOL_F_STATUS & 1;
+}
+
+/*
+ * With STATUS, no ring runs once the driver (FAILED) or the device
+ * (NEEDS_RESET) gave up.  DRIVER_OK is not waited for: a ring runs from
+ * KICK and ENABLE as vhost-user's ring states say, because a front-end may
+ * negotiate STATUS and never send DRIVER_OK (QEMU 7.2's vhost-user-rng-pci
+ * sends FEATURES_OK and nothing more: tests/guest/vhost_user_rng.sh); the
+ * front-end gives KICK/ENABLE only when its driver is ready anyway.
+ */
+static bool status_lets_rings_run(const struct vhost_server *s)
+{
+	return !status_on(s) ||
+	       !(s->status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED));
+}
+
 static void ring_stop(struct vhost_server *s, unsigned idx)
 {
 	struct vs_ring *r = &s->rings[idx];
@@ -108,7 +127,7 @@ static void ring_stop(struct vhost_server *s, unsigned idx)
 static int ring_update(struct vhost_server *s, unsigned idx)
 {
 	struct vs_ring *r = &s->rings[idx];
-	bool want = r->started && r->enabled;
+	bool want = r->started && r->enabled && status_lets_rings_run(s);
 	struct vhost_server_ring sr;
 	char why[160] = "";
 	int ret;
@@ -328,6 +347,7 @@ static int set_features(struct vhost_server *s, uint64_t f)
 			return vs_error(s, -EBUSY,
 					"SET_FEATURES: features change while ring %u runs", i);
 	s->features = f;
+	s->features_set = true;
 	/* Without protocol features a ring is enabled from the start
 	 * (vhost-user.rst, "Ring states"); with them it waits for ENABLE. */
 	if (!proto_features_on(s)) {
@@ -498,6 +518,85 @@ static int get_config(struct vhost_server *s, struct vs_msg *m, bool *replied)
 	return send_reply(s, VU_GET_CONFIG, c, (uint32_t)VS_CONFIG_HDR + c->size);
 }
 
+/* ---- the device status (STATUS) ---- */
+
+static void status_set(struct vhost_server *s, uint8_t status, const char *why)
+{
+	uint8_t old = s->status;
+
+	s->status = status;
+	if (s->dev.status_changed && (old != status || *why))
+		s->dev.status_changed(s->dev.opaque, old, status, why);
+}
+
+/* Start or stop every ring as the status now allows. */
+static int rings_follow_status(struct vhost_server *s)
+{
+	for (unsigned i = 0; i < s->dev.nrings; i++) {
+		int ret = ring_update(s, i);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * SET_STATUS: the driver's status byte, judged as vdm's own transport
+ * judges a driver's write (virtio 1.2, 2.1 and 3.1.1).  0 is a reset: the
+ * rings stop where they are (GET_VRING_BASE still says where) until their
+ * next KICK, the negotiated state stays for the front-end to set again.
+ * FEATURES_OK is refused (left out, for GET_STATUS to show) unless
+ * SET_FEATURES came with VERSION_1; DRIVER_OK without FEATURES_OK, or a bit
+ * taken back without a reset, puts the device in NEEDS_RESET.  None of this
+ * ends the connection: it is the status a driver may get wrong.  A value
+ * wider than a byte does.
+ */
+static int set_status(struct vhost_server *s, uint64_t v)
+{
+	const uint8_t device_bits = VIRTIO_CONFIG_S_NEEDS_RESET;
+	uint8_t old = s->status & (uint8_t)~device_bits, val, added;
+	const char *why = "";
+
+	if (v > 0xff)
+		return vs_error(s, -EINVAL, "SET_STATUS: %#llx is not a status byte",
+				(unsigned long long)v);
+	if (v == 0) {
+		/* A reset: every ring stops where it is, as GET_VRING_BASE
+		 * stops it (which still says where), until its next KICK. */
+		status_set(s, 0, "");
+		for (unsigned i = 0; i < s->dev.nrings; i++) {
+			s->rings[i].started = false;
+			ring_stop(s, i);
+			close_fd(&s->rings[i].kick_fd);
+		}
+		return 0;
+	}
+	/* NEEDS_RESET is the device's to set: a driver writing back what it
+	 * read neither sets nor clears it. */
+	val = (uint8_t)v & (uint8_t)~device_bits;
+	added = val & (uint8_t)~old;
+	if (old & ~val) {
+		val = s->status | VIRTIO_CONFIG_S_NEEDS_RESET;
+		why = "the driver cleared a status bit without a reset";
+	} else {
+		if ((added & VIRTIO_CONFIG_S_FEATURES_OK) &&
+		    (!s->features_set || !(s->features >> VIRTIO_F_VERSION_1 & 1))) {
+			val &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
+			why = s->features_set ? "FEATURES_OK refused: the features set lack VERSION_1"
+					      : "FEATURES_OK refused: no SET_FEATURES came";
+		}
+		if ((val & VIRTIO_CONFIG_S_DRIVER_OK) && !(val & VIRTIO_CONFIG_S_FEATURES_OK)) {
+			val = (uint8_t)(val & ~VIRTIO_CONFIG_S_DRIVER_OK) |
+			      VIRTIO_CONFIG_S_NEEDS_RESET;
+			why = "DRIVER_OK without FEATURES_OK";
+		}
+		val |= s->status & device_bits;
+	}
+	status_set(s, val, why);
+	return rings_follow_status(s);
+}
+
 /* The payload size each request must have (-1: checked by its handler). */
 static int payload_size(uint32_t req)
 {
@@ -508,6 +607,7 @@ static int payload_size(uint32_t req)
 	case VU_GET_PROTOCOL_FEATURES:
 	case VU_GET_QUEUE_NUM:
 	case VU_SET_BACKEND_REQ_FD:
+	case VU_GET_STATUS:
 		return 0;
 	case VU_SET_VRING_ADDR:
 		return sizeof(struct vu_addr);
@@ -535,6 +635,8 @@ static void session_reset(struct vhost_server *s)
 	close_fd(&s->backend_req_fd);
 	s->owner = false;
 	s->features = 0;
+	s->features_set = false;
+	s->status = 0;
 	s->protocol_features = 0;
 	s->protocol_features_set = false;
 }
@@ -662,6 +764,15 @@ static int dispatch(struct vhost_server *s, struct vs_msg *m, bool *replied)
 		return ret ? ret
 			   : vs_error(s, -ENOTSUP, "SET_CONFIG: the config space of %s is read-only",
 				      s->dev.name);
+	case VU_SET_STATUS:
+	case VU_GET_STATUS:
+		if (!status_on(s))
+			return vs_error(s, -EPROTO, "%s without the STATUS protocol feature",
+					vu_request_name(req));
+		if (req == VU_SET_STATUS)
+			return set_status(s, m->p.u64);
+		*replied = true;
+		return reply_u64(s, req, s->status);
 	case VU_SET_VRING_ENABLE:
 		/* QEMU's virtio-net enables its rings when the driver writes
 		 * its features, before it sends SET_FEATURES (with
@@ -883,8 +994,11 @@ void vhost_server_call(struct vhost_server *s, unsigned idx)
 
 void vhost_server_ring_error(struct vhost_server *s, unsigned idx)
 {
-	if (idx < VHOST_MAX_RINGS)
-		signal_fd(s->rings[idx].err_fd);
+	if (idx >= VHOST_MAX_RINGS)
+		return;
+	if (status_on(s) && !(s->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		status_set(s, s->status | VIRTIO_CONFIG_S_NEEDS_RESET, "a ring is broken");
+	signal_fd(s->rings[idx].err_fd);
 }
 
 const char *vhost_server_error(const struct vhost_server *s)

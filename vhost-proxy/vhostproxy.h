@@ -57,6 +57,10 @@ struct vhost_vring {
 	uint64_t desc, avail, used;
 	int kick_fd;         /* the back-end waits on it for the driver's kicks */
 	int call_fd;         /* the back-end writes it to interrupt the driver */
+	/* The back-end writes it when it gives up on the ring (a malformed
+	 * one: vhost-user SET_VRING_ERR, kernel VHOST_SET_VRING_ERR); -1:
+	 * none given, and a broken ring stays silent until a reset. */
+	int err_fd;
 };
 
 /*
@@ -93,8 +97,8 @@ int vhost_dev_set_features(struct vhost_dev *d, uint64_t features);
 /* Guest memory as the back-end sees it; replaces any earlier table. */
 int vhost_dev_set_mem_table(struct vhost_dev *d, const struct vhost_mem_region *r, int n);
 
-/* Start ring idx: NUM, BASE, ADDR, KICK, CALL and, for vhost-user with
- * protocol features, ENABLE. */
+/* Start ring idx: NUM, BASE, ADDR, CALL, ERR (when vr->err_fd >= 0), KICK
+ * and, for vhost-user with protocol features, ENABLE. */
 int vhost_dev_vring_start(struct vhost_dev *d, unsigned idx, const struct vhost_vring *vr);
 
 /* Point a running ring's interrupts at another eventfd. */
@@ -183,7 +187,13 @@ const char *vhost_dev_error(const struct vhost_dev *d);
  * Like the front-end, the server owns no event loop and no thread: the
  * caller watches vhost_server_listen_fd() and vhost_server_conn_fd() and
  * calls vhost_server_accept() and vhost_server_handle() when they are
- * readable.  Protocol features offered: MQ, REPLY_ACK, BACKEND_REQ, CONFIG
+ * readable.  Protocol features offered: MQ, REPLY_ACK, BACKEND_REQ, STATUS
+ * (the driver's device status: with it negotiated, no ring is served while
+ * the status has NEEDS_RESET or FAILED; FEATURES_OK is refused, left out of
+ * GET_STATUS's answer, when the features set are not acceptable;
+ * SET_STATUS 0 stops the rings where they are, as a reset, until their next
+ * KICK; DRIVER_OK is not waited for, as some front-ends never send it),
+ * CONFIG
  * for a device with a config space (read-only: SET_CONFIG is refused), and
  * INFLIGHT_SHMFD for a device that tracks its rings' chains in flight
  * (GET_INFLIGHT_FD makes a sealed memfd of the device's layout, which the
@@ -237,6 +247,10 @@ struct vhost_server_dev {
 	 * (INFLIGHT_SHMFD; libvbsu's vq_inflight_queue_bytes).  NULL: the
 	 * feature is not offered. */
 	size_t (*inflight_queue_bytes)(uint16_t queue_size);
+	/* Optional: the device status byte changed (STATUS: SET_STATUS, or a
+	 * ring reported broken); why says what the server refused or set on
+	 * its own ("" when it took the driver's value as it came). */
+	void (*status_changed)(void *opaque, uint8_t old_status, uint8_t status, const char *why);
 	void *opaque;
 };
 
@@ -291,7 +305,8 @@ void *vhost_server_translate(void *opaque, uint64_t gpa, uint64_t len);
 /* Interrupt the driver for ring idx (write its call fd; none: nothing). */
 void vhost_server_call(struct vhost_server *s, unsigned idx);
 
-/* Tell the front-end ring idx is broken (write its error fd, if it gave one). */
+/* Tell the front-end ring idx is broken (write its error fd, if it gave one;
+ * with STATUS the device status gets NEEDS_RESET as well). */
 void vhost_server_ring_error(struct vhost_server *s, unsigned idx);
 
 /* One line describing the last failure or refusal. */

@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct vhost_vring vr = { .num = 16, .base = 0, .desc = (uintptr_t)ram,
 					  .avail = (uintptr_t)ram + 0x1000,
 					  .used = (uintptr_t)ram + 0x2000, .kick_fd = kick,
-					  .call_fd = call };
+					  .call_fd = call, .err_fd = call };
 
 		if (vhost_dev_has_config(d))
 			vhost_dev_get_config(d, 0, config, sizeof(config));

@@ -432,6 +432,18 @@ def vhost_server_seeds():
         'session': head + bring_up + rec(msg(11, state(0, 0))) + rec(msg(4)),
         'inflight': inflight_up(bytes(640)),
         'inflight-resubmit': inflight_up(bytes(held) + bytes(640 - len(held))),
+        # STATUS: FEATURES_OK, the ring set up and enabled, DRIVER_OK, then
+        # SET_STATUS 0 stopping it (QEMU 7.2's order) and GET_VRING_BASE.
+        'status': head +
+                  rec(msg(16, u64(1 | 8 | 1 << 16))) +                 # MQ, REPLY_ACK, STATUS
+                  rec(msg(2, u64(1 << 32 | 1 << 30 | 1 << 29))) +
+                  rec(msg(39, u64(8))) + rec(msg(40)) +               # FEATURES_OK, GET_STATUS
+                  rec(msg(5, struct.pack('<II', 1, 0) + struct.pack('<4Q', 0, 1 << 16, ua, 0)), 1) +
+                  rec(msg(8, state(0, 16))) + rec(msg(10, state(0, 0))) +
+                  rec(msg(9, struct.pack('<II4Q', 0, 0, ua, ua + 0x2000, ua + 0x1000, 0))) +
+                  rec(msg(13, u64(0)), 1, True) + rec(msg(12, u64(0)), 1, True) +
+                  rec(msg(18, state(0, 1))) + rec(msg(39, u64(0xf))) +
+                  rec(msg(39, u64(0))) + rec(msg(11, state(0, 0))),
         # A second table under the running ring, then one message cut short.
         'remap': head + bring_up +
                  rec(msg(5, struct.pack('<II', 1, 0) + struct.pack('<4Q', 0x100000, 1 << 16, ua, 0)), 1) +

@@ -7,7 +7,8 @@
 # the same daemon (the image stayed open), reads that pattern back.  Then the
 # daemon stops on SIGTERM with status 0 and its socket removed.  Guest 3 has
 # two vCPUs and QEMU's device two queues, on a daemon started with mq=2:
-# both rings run and the disk reads the same.
+# both rings run and the disk reads the same.  QEMU negotiates STATUS with
+# the daemon: its rings run from DRIVER_OK, and no status is refused.
 set -eu
 qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
 	{ echo "SKIP: this QEMU has no vhost-user-blk-pci"; exit 77; }
@@ -74,6 +75,15 @@ check "guest 2, same daemon: reads guest 1's pattern (sha256 matches)" \
 connected=$(grep -c "a front-end connected" "$dir/daemon.log" || true)
 [ "$connected" -eq 2 ] && echo "ok: one daemon served both QEMUs, one after the other" ||
 	{ echo "FAIL: the daemon saw $connected front-ends (2 expected)"; fail=1; }
+# QEMU 7.2+ negotiates STATUS: FEATURES_OK after SET_FEATURES, then
+# ACKNOWLEDGE|DRIVER|DRIVER_OK once its rings are set up; the rings run
+# from DRIVER_OK on, and no status QEMU sent was refused.
+grep -q "device status 0x8 -> 0xf (DRIVER_OK)" "$dir/daemon.log" &&
+	echo "ok: QEMU negotiated STATUS: FEATURES_OK, then DRIVER_OK reached the daemon" ||
+	{ echo "FAIL: no DRIVER_OK from QEMU in the daemon's log (STATUS)"; fail=1; }
+grep -q "device status .*: " "$dir/daemon.log" &&
+	{ echo "FAIL: the daemon refused a status QEMU set"; fail=1; } ||
+	echo "ok: the daemon took every status QEMU set"
 grep -q "front-end dropped" "$dir/daemon.log" &&
 	{ echo "FAIL: the daemon dropped a front-end"; fail=1; } ||
 	echo "ok: QEMU sent nothing the daemon refused"

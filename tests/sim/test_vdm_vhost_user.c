@@ -8,6 +8,10 @@
  *     a reset must start the ring afresh (position 0x8000) although the
  *     daemon stopped it mid-ring;
  *   - a device reset stops the ring (GET_VRING_BASE) and it starts again;
+ *   - a ring the driver breaks (a buffer outside guest RAM): the daemon
+ *     gives up on it and writes its error fd (SET_VRING_ERR), vdm puts the
+ *     device in DEVICE_NEEDS_RESET with the ring and the reason in its log,
+ *     and the driver's reset brings it back to serving;
  *   - more requests than one turn's budget (a full ring, many times);
  *   - the daemon outlives its front-end: a second vdm is served after the
  *     first stopped, and a front-end connecting while one is served is
@@ -106,18 +110,91 @@ static int64_t read_random(struct drv_virtio *v, uint64_t gpa, uint32_t len)
 	return got;
 }
 
-static bool vm_start(struct vdm_proc *p, struct drv *d)
+/* vdm with virtio-rnd on the daemon; its log to vdm_log when given. */
+static bool vm_start_logged(struct vdm_proc *p, struct drv *d, const char *vdm_log)
 {
 	char spec[160];
 	int st;
 
 	snprintf(spec, sizeof(spec), "%d,virtio-rnd,vhost=user:%s", RND_SLOT, sock);
-	if (vdm_spawn(p, (const char *const[]){ "-s", spec, NULL }, &st)) {
+	if (vdm_spawn(p,
+		      vdm_log ? (const char *const[]){ "--log-file", vdm_log, "-s", spec, NULL }
+			      : (const char *const[]){ "-s", spec, NULL },
+		      &st)) {
 		drv_check(false, "vdm starts on vdm-vhost-user (exit %d)", st);
 		return false;
 	}
 	drv_connect(d, p->sock);
 	return true;
+}
+
+static bool vm_start(struct vdm_proc *p, struct drv *d)
+{
+	return vm_start_logged(p, d, NULL);
+}
+
+/* Wait up to ms for DEVICE_NEEDS_RESET in the device status. */
+static bool wait_needs_reset(struct drv_virtio *v, int ms)
+{
+	for (int t = 0; t < ms; t += 20) {
+		if (drv_virtio_status(v) & VIRTIO_CONFIG_S_NEEDS_RESET)
+			return true;
+		sleep_ms(20);
+	}
+	return false;
+}
+
+/*
+ * The driver breaks its ring behind vdm's back: the daemon finds a buffer
+ * outside guest RAM, gives up on the ring and writes its error fd; vdm,
+ * which handed it over with SET_VRING_ERR, puts the device in
+ * DEVICE_NEEDS_RESET and says which queue and why.  The driver's reset
+ * starts the ring afresh on the same daemon.
+ */
+static void broken_ring(void)
+{
+	struct drv_func f = { 0 };
+	struct drv_virtio v = { 0 };
+	struct vdm_proc p;
+	struct drv d;
+	char vdm_log[160];
+
+	snprintf(vdm_log, sizeof(vdm_log), "%s/vdm.log", dir);
+	if (!vm_start_logged(&p, &d, vdm_log))
+		return;
+	if (!drv_check(setup(&d, &f, &v, true, 1ULL << VIRTIO_F_VERSION_1),
+		       "broken ring: device set up"))
+		goto out;
+	drv_virtio_driver_ok(&v);
+	uint64_t a = drv_virtio_alloc(&v, 4096, 64);
+	drv_check(read_random(&v, a, 64) == 64, "broken ring: the ring serves at first");
+	struct drv_buf outside = { 1ULL << 40, 64 };
+	drv_check(drv_virtio_post(&v, 0, NULL, 0, &outside, 1, false) >= 0,
+		  "broken ring: a buffer outside guest RAM posted");
+	drv_virtio_kick(&v, 0);
+	drv_check(wait_needs_reset(&v, 5000),
+		  "broken ring: the daemon's error fd puts vdm's device in DEVICE_NEEDS_RESET");
+	drv_check(peer_log_has(log_path, "ring 0: the driver broke it"),
+		  "broken ring: the daemon logged which ring the driver broke");
+	drv_check(peer_log_has(vdm_log, "device needs reset: queue 0: vhost back-end") &&
+			  peer_log_has(vdm_log, "gave up on the ring (its error fd)"),
+		  "broken ring: vdm's log names the queue and the reason");
+	drv_virtio_set_status(&v, 0);
+	drv_check(drv_virtio_status(&v) == 0, "broken ring: the reset reads back status 0");
+	drv_check(drv_virtio_negotiate(&v, 1ULL << VIRTIO_F_VERSION_1) == 0 &&
+			  drv_virtio_setup_irq(&v, true) == 0 && drv_virtio_setup_vq(&v, 0, 0) == 0,
+		  "broken ring: the device comes back after the reset");
+	drv_virtio_driver_ok(&v);
+	drv_check(!(drv_virtio_status(&v) & VIRTIO_CONFIG_S_NEEDS_RESET) &&
+			  read_random(&v, a, 128) == 128 && read_random(&v, a, 64) == 64,
+		  "broken ring: after the reset the daemon serves the ring again");
+out:
+	drv_virtio_fini(&v);
+	drv_disconnect(&d);
+	drv_check(vdm_stop(&p) == 0, "broken ring: vdm stops cleanly");
+	if (drv_result())
+		peer_dump_log("vdm's log", vdm_log);
+	unlink(vdm_log);
 }
 
 static void serve(bool msix)
@@ -361,11 +438,12 @@ int main(void)
 		serve(false);
 		event_idx_and_volume(false);
 		event_idx_and_volume(true);
+		broken_ring();
 		second_front_end();
 		drv_check(peer_log_has(log_path, "refused a second front-end"),
 			  "the daemon logged the refusal");
 		drv_check(waitpid(vvu, &status, WNOHANG) == 0,
-			  "the daemon outlived five front-ends one after the other");
+			  "the daemon outlived six front-ends one after the other");
 		kill(vvu, SIGTERM);
 		waitpid(vvu, &status, 0);
 		vvu = -1;

@@ -24,7 +24,15 @@
  *     GET/SET_INFLIGHT_FD (no feature, ring counts and sizes out of range,
  *     wrong payload, fd counts, a size that is not the layout's, an fd that
  *     is not a file, not sealed, too short or at an unaligned offset, a
- *     region changed under a running ring) end the connection.
+ *     region changed under a running ring) end the connection;
+ *   - the driver's status (STATUS): offered, rings run from KICK and ENABLE
+ *     without DRIVER_OK, SET_STATUS 0 stops them where they are until their
+ *     next KICK, FEATURES_OK refused without
+ *     VERSION_1 (GET_STATUS shows it), DRIVER_OK without FEATURES_OK and a
+ *     bit cleared without a reset give NEEDS_RESET and stop the rings, a
+ *     broken ring sets NEEDS_RESET and writes its error fd; hostile
+ *     SET/GET_STATUS (a value wider than a byte, wrong sizes, without the
+ *     feature) end the connection.
  */
 #include "vhostproxy.h"
 
@@ -55,7 +63,15 @@ enum {
 	SET_VRING_KICK = 12, SET_VRING_CALL = 13, SET_VRING_ERR = 14, GET_PROTOCOL_FEATURES = 15,
 	SET_PROTOCOL_FEATURES = 16, GET_QUEUE_NUM = 17, SET_VRING_ENABLE = 18, GET_CONFIG = 24,
 	SET_CONFIG = 25, SET_BACKEND_REQ_FD = 21, GET_INFLIGHT_FD = 31, SET_INFLIGHT_FD = 32,
+	SET_STATUS = 39, GET_STATUS = 40,
 };
+#define PF_STATUS (1ULL << 16)
+/* Device status bits (virtio 1.2, 2.1). */
+#define S_ACK 1u
+#define S_DRIVER 2u
+#define S_DRIVER_OK 4u
+#define S_FEATURES_OK 8u
+#define S_NEEDS_RESET 0x40u
 #define PF_INFLIGHT (1ULL << 12)
 #define PF_BACKEND_REQ (1ULL << 5)
 #define PF_CONFIG (1ULL << 9)
@@ -108,6 +124,9 @@ static bool check(bool ok, const char *fmt, ...)
 
 static struct {
 	int starts, stops, mem_changes;
+	int status_changes;
+	uint8_t status;      /* as the last status_changed said */
+	char status_why[128];
 	struct vhost_server_ring last;
 	bool translated;     /* ring_start could reach the whole ring */
 	struct vhost_server *s;
@@ -133,6 +152,15 @@ static void fake_stop(void *opaque, unsigned idx, uint16_t *next)
 	(void)idx;
 	dev.stops++;
 	*next = (uint16_t)(dev.last.base + 7); /* as if seven chains were taken */
+}
+
+static void fake_status_changed(void *opaque, uint8_t old, uint8_t status, const char *why)
+{
+	(void)opaque;
+	(void)old;
+	dev.status_changes++;
+	dev.status = status;
+	snprintf(dev.status_why, sizeof(dev.status_why), "%s", why);
 }
 
 static int fake_mem_changed(void *opaque, char *err, size_t errlen)
@@ -328,10 +356,11 @@ static void good_front_end(void)
 	check(f == (F_VERSION_1 | F_PROTOCOL), "GET_FEATURES: VERSION_1 and PROTOCOL_FEATURES (%#llx)",
 	      (unsigned long long)f);
 	f = get_u64(fd, GET_PROTOCOL_FEATURES);
-	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ),
-	      "GET_PROTOCOL_FEATURES: MQ, REPLY_ACK and BACKEND_REQ, no CONFIG (%#llx)",
+	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ | PF_STATUS),
+	      "GET_PROTOCOL_FEATURES: MQ, REPLY_ACK, BACKEND_REQ and STATUS, no CONFIG (%#llx)",
 	      (unsigned long long)f);
-	check(req_u64(fd, SET_PROTOCOL_FEATURES, f, NULL, 0) == 0, "SET_PROTOCOL_FEATURES taken");
+	check(req_u64(fd, SET_PROTOCOL_FEATURES, f & ~PF_STATUS, NULL, 0) == 0,
+	      "SET_PROTOCOL_FEATURES taken");
 	check(get_u64(fd, GET_QUEUE_NUM) == NRINGS, "GET_QUEUE_NUM says %d", NRINGS);
 	{
 		int sv[2], before = count_fds();
@@ -666,8 +695,8 @@ static void config_good(void)
 		if (vhost_server_handle(srv) || !recv_reply(fd, GET_PROTOCOL_FEATURES, &f, sizeof(f)))
 			f = ~0ULL;
 	}
-	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ | PF_CONFIG),
-	      "a device with a config space: MQ, REPLY_ACK, BACKEND_REQ and CONFIG offered (%#llx)",
+	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ | PF_STATUS | PF_CONFIG),
+	      "a device with a config space: MQ, REPLY_ACK, BACKEND_REQ, STATUS and CONFIG offered (%#llx)",
 	      (unsigned long long)f);
 	drop(fd);
 
@@ -799,7 +828,7 @@ static void inflight_cases(void)
 		if (vhost_server_handle(srv) || !recv_reply(fd, GET_PROTOCOL_FEATURES, &f, sizeof(f)))
 			f = ~0ULL;
 	}
-	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ | PF_INFLIGHT),
+	check(f == (1 << 0 | 1 << 3 | PF_BACKEND_REQ | PF_STATUS | PF_INFLIGHT),
 	      "a device that tracks requests in flight: INFLIGHT_SHMFD offered (%#llx)",
 	      (unsigned long long)f);
 	rfd = get_inflight(fd, 2, 256, &got);
@@ -903,11 +932,141 @@ static void inflight_hostile(void)
 	close(efd);
 }
 
+/* ---- the driver's status (STATUS) ---- */
+
+/* Connect and negotiate with STATUS (and features f), up to a memory table. */
+static int bring_up_status(uint64_t f)
+{
+	struct mem m = two_regions();
+	int fd = connect_fe();
+
+	if (fd < 0 || vhost_server_accept(srv) ||
+	    req_u64(fd, SET_PROTOCOL_FEATURES, 1 << 0 | 1 << 3 | PF_STATUS, NULL, 0) ||
+	    req_u64(fd, SET_FEATURES, f, NULL, 0) || send_mem(fd, &m, 2))
+		return -1;
+	return fd;
+}
+
+static uint8_t status_of(int fd)
+{
+	return (uint8_t)get_u64(fd, GET_STATUS);
+}
+
+static void status_cases(void)
+{
+	int fd = bring_up_status(F_VERSION_1 | F_PROTOCOL), starts = dev.starts, stops;
+	struct state st = { 0, 0 };
+	uint64_t ack = ~0ULL;
+
+	check(fd >= 0 && status_of(fd) == 0, "STATUS negotiated: GET_STATUS says 0 at first");
+	check(req_u64(fd, SET_STATUS, S_FEATURES_OK, NULL, 0) == 0 &&
+		      status_of(fd) == S_FEATURES_OK,
+	      "SET_STATUS FEATURES_OK (as QEMU sends after SET_FEATURES) is kept");
+	check(ring_setup(fd, 0, 64) == 0 && req_state(fd, SET_VRING_ENABLE, 0, 1) == 0 &&
+		      dev.starts == starts + 1 && dev.last.base == 5,
+	      "a ring runs from KICK and ENABLE without DRIVER_OK (QEMU 7.2's vhost-user-rng "
+	      "never sends it)");
+	check(req(fd, SET_STATUS, V1 | NEED_REPLY, &(uint64_t){ 0xf }, 8, NULL, 0) == 0 &&
+		      recv_reply(fd, SET_STATUS, &ack, sizeof(ack)) && ack == 0 &&
+		      status_of(fd) == 0xf && dev.starts == starts + 1,
+	      "SET_STATUS DRIVER_OK (acknowledged) is kept; the ring runs on");
+	check(dev.status == 0xf && !dev.status_why[0], "... and the device is told the status");
+	stops = dev.stops;
+	check(req_u64(fd, SET_STATUS, 0, NULL, 0) == 0 && dev.stops == stops + 1 &&
+		      status_of(fd) == 0,
+	      "SET_STATUS 0 (QEMU's stop) stops the ring: a reset");
+	check(req(fd, GET_VRING_BASE, V1, &st, sizeof(st), NULL, 0) == 0 &&
+		      recv_reply(fd, GET_VRING_BASE, &st, sizeof(st)) && st.num == 12,
+	      "... GET_VRING_BASE after it still says where the ring stopped (%u)", st.num);
+	check(req_u64(fd, SET_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK, NULL, 0) == 0 &&
+		      dev.starts == starts + 1 && ring_setup(fd, 0, 64) == 0 &&
+		      dev.starts == starts + 2 && req_u64(fd, SET_STATUS, 0xf, NULL, 0) == 0,
+	      "after the reset the ring runs again from its next KICK");
+	stops = dev.stops;
+	check(req_u64(fd, SET_STATUS, S_ACK | S_DRIVER | S_DRIVER_OK, NULL, 0) == 0 &&
+		      status_of(fd) == (0xf | S_NEEDS_RESET) && dev.stops == stops + 1 &&
+		      strstr(dev.status_why, "without a reset"),
+	      "FEATURES_OK taken back without a reset: NEEDS_RESET, the ring stops (%s)",
+	      dev.status_why);
+	check(req_u64(fd, SET_STATUS, 0xf | S_NEEDS_RESET, NULL, 0) == 0 &&
+		      status_of(fd) == (0xf | S_NEEDS_RESET) && dev.starts == starts + 2,
+	      "... writing back what it read changes nothing: only a reset helps");
+	{
+		int kick = eventfd(0, EFD_CLOEXEC);
+
+		check(req_u64(fd, SET_VRING_KICK, 0, &kick, 1) == 0 && dev.starts == starts + 2,
+		      "... not even a new KICK: the ring stays stopped while NEEDS_RESET");
+		close(kick);
+	}
+	check(req_u64(fd, SET_STATUS, 0, NULL, 0) == 0 && status_of(fd) == 0 &&
+		      ring_setup(fd, 0, 64) == 0 && dev.starts == starts + 3 &&
+		      req_u64(fd, SET_STATUS, 0xf, NULL, 0) == 0 && status_of(fd) == 0xf,
+	      "... after SET_STATUS 0 the ring runs again from its next KICK");
+	{
+		int err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		uint64_t n = 0;
+
+		check(req_u64(fd, SET_VRING_ERR, 0, &err, 1) == 0, "SET_VRING_ERR is taken");
+		vhost_server_ring_error(srv, 0);
+		check(status_of(fd) == (0xf | S_NEEDS_RESET) && read(err, &n, 8) == 8 && n == 1,
+		      "a broken ring: NEEDS_RESET in the status, and its error fd written");
+		close(err);
+	}
+	stops = dev.stops;
+	drop(fd);
+	check(dev.stops == stops + 1, "disconnect stops the ring");
+
+	starts = dev.starts;
+	stops = dev.stops;
+	fd = bring_up_status(F_PROTOCOL); /* no VERSION_1 */
+	check(fd >= 0 && ring_setup(fd, 0, 64) == 0 && req_state(fd, SET_VRING_ENABLE, 0, 1) == 0 &&
+		      req_u64(fd, SET_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK, NULL, 0) == 0 &&
+		      status_of(fd) == (S_ACK | S_DRIVER) && strstr(dev.status_why, "VERSION_1"),
+	      "features without VERSION_1: FEATURES_OK refused, GET_STATUS shows it (%s)",
+	      dev.status_why);
+	check(req_u64(fd, SET_STATUS, 0xf, NULL, 0) == 0 &&
+		      status_of(fd) == (S_ACK | S_DRIVER | S_NEEDS_RESET) &&
+		      dev.starts == starts + 1 && dev.stops == stops + 1,
+	      "... DRIVER_OK then: NEEDS_RESET, and the ring stops");
+	drop(fd);
+
+	fd = connect_fe();
+	check(fd >= 0 && vhost_server_accept(srv) == 0 &&
+		      req_u64(fd, SET_PROTOCOL_FEATURES, PF_STATUS, NULL, 0) == 0 &&
+		      req_u64(fd, SET_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK, NULL, 0) == 0 &&
+		      status_of(fd) == (S_ACK | S_DRIVER) && strstr(dev.status_why, "no SET_FEATURES"),
+	      "FEATURES_OK before any SET_FEATURES is refused (%s)", dev.status_why);
+	drop(fd);
+}
+
+static void status_hostile(void)
+{
+	HOSTILE("SET_STATUS wider than a byte", false, "not a status byte",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_STATUS, NULL, 0);
+		  ret = req_u64(fd, SET_STATUS, 0x10f, NULL, 0); });
+	HOSTILE("SET_STATUS of 4 bytes", false, "payload of 4 bytes",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_STATUS, NULL, 0);
+		  ret = req(fd, SET_STATUS, V1, &(uint32_t){ 0xf }, 4, NULL, 0); });
+	HOSTILE("GET_STATUS with a payload", false, "payload of 8 bytes",
+		{ req_u64(fd, SET_PROTOCOL_FEATURES, PF_STATUS, NULL, 0);
+		  ret = req_u64(fd, GET_STATUS, 0, NULL, 0); });
+	HOSTILE("SET_STATUS without STATUS", true, "without the STATUS",
+		ret = req_u64(fd, SET_STATUS, 0xf, NULL, 0));
+	HOSTILE("GET_STATUS without STATUS", false, "without the STATUS",
+		ret = req(fd, GET_STATUS, V1, NULL, 0, NULL, 0));
+	HOSTILE("SET_STATUS with an fd", false, "came with 1 fds",
+		{ int e = eventfd(0, EFD_CLOEXEC);
+		  req_u64(fd, SET_PROTOCOL_FEATURES, PF_STATUS, NULL, 0);
+		  ret = req_u64(fd, SET_STATUS, 0xf, &e, 1);
+		  close(e); });
+}
+
 int main(void)
 {
 	static const struct vhost_server_dev d = {
 		.name = "test", .features = F_VERSION_1, .nrings = NRINGS, .max_ring_size = 32768,
 		.ring_start = fake_start, .ring_stop = fake_stop, .mem_changed = fake_mem_changed,
+		.status_changed = fake_status_changed,
 	};
 	char dir[] = "/tmp/vdm-vserver-XXXXXX", err[256] = "";
 
@@ -923,6 +1082,8 @@ int main(void)
 	dev.s = srv;
 	good_front_end();
 	hostile();
+	status_cases();
+	status_hostile();
 	vhost_server_close(srv);
 
 	/* The same device with a config space, on a new server. */

@@ -8,7 +8,8 @@
  * skipping as many slots as each buffer id's list took, as a real driver
  * must.  Checks ring sizes that are not powers of two, many laps round the
  * ring, out-of-order completion, indirect tables, both directions of event
- * suppression, vq_retchain, vq_set_indexes' positions, vq_setup's layout
+ * suppression, vq_retchain, vq_set_indexes' positions, the start position a
+ * front-end's base means (vq_packed_start_base), vq_setup's layout
  * checks, and every malformed ring rule.  Each case starts from a freshly
  * zeroed RAM and ring.  A last stress run has a racing "guest" thread
  * rewrite the ring and indirect tables while chains are taken.  Exits 0 on
@@ -582,6 +583,51 @@ static void test_indexes(void)
 	CHECK(r->vq.broken && r->vq.last_avail == W);
 }
 
+/*
+ * A front-end's base as a start position: 0 on a fresh (zeroed) ring is a
+ * split ring's base and means wrap counter 1; 0 where slot 0 shows the ring
+ * was used is a real position (slot 0, wrap counter 0) and stays.
+ */
+static void test_start_base(void)
+{
+	struct pring *r = &R;
+	struct vq_chain ch;
+	uint16_t id, fl;
+	uint32_t len;
+
+	cur = "start_base";
+	ring_init(r, 4, 0);
+	CHECK(vq_packed_start_base(&r->vq, 0) == W);
+	CHECK(vq_packed_start_base(&r->vq, W) == W && vq_packed_start_base(&r->vq, 2) == 2);
+	/* Started where it says, the driver's first chain is served. */
+	vq_set_indexes(&r->vq, vq_packed_start_base(&r->vq, 0), vq_packed_start_base(&r->vq, 0));
+	post_n(r, 1, 1);
+	CHECK(take(r, &ch, 8) == 1 && ch.head == 1);
+	vq_relchain(&r->vq, 1, 4);
+	CHECK(reap(r, &id, &len, &fl) && id == 1);
+	/* One lap later (4 slots used), slot 0 is not zero any more: a base
+	 * of 0 then means slot 0 of the lap with wrap counter 0. */
+	for (uint16_t i = 2; i < 5; i++) {
+		post_n(r, i % 4, 1);
+		CHECK(take(r, &ch, 8) == 1);
+		vq_relchain(&r->vq, ch.head, 4);
+		CHECK(reap(r, &id, &len, &fl));
+	}
+	CHECK(r->vq.last_avail == 0);
+	CHECK(vq_packed_start_base(&r->vq, 0) == 0);
+	/* ... and so does a slot 0 the driver made available in that lap. */
+	ring_init(r, 4, 0);
+	put(r, 0, gpa(OFF_DATA), 64, 0, D_USED | D_WRITE);
+	CHECK(vq_packed_start_base(&r->vq, 0) == 0);
+	/* Split rings take their base as it is. */
+	vq_reset(&r->vq);
+	memset(ram, 0, RAM_SIZE);
+	CHECK(vq_setup(&r->vq, &mem, 4, 4, gpa(OFF_DESC), gpa(OFF_DRV), gpa(OFF_DRV + 0x100), 0) ==
+	      0);
+	CHECK(!r->vq.packed && vq_packed_start_base(&r->vq, 0) == 0);
+	vq_reset(&r->vq);
+}
+
 static void test_malformed(void)
 {
 	struct pring *r = &R;
@@ -1036,6 +1082,7 @@ int main(void)
 	test_notify();
 	test_retchain();
 	test_indexes();
+	test_start_base();
 	test_malformed();
 	test_len_overflow();
 	test_setup();
