@@ -51,7 +51,7 @@ bin_PROGRAMS += devicemodel/vdm-vhost-user
 # what vdm links.
 devicemodel_vdm_vhost_user_SOURCES = devicemodel/vdm_vhost_user.h devicemodel/vdm_vhost_user.c \
 	devicemodel/vdm_vhost_user_blk.c devicemodel/vdm_vhost_user_console.c \
-	devicemodel/vdm_vhost_user_net.c
+	devicemodel/vdm_vhost_user_net.c devicemodel/vdm_vhost_user_placement.c
 devicemodel_vdm_vhost_user_CPPFLAGS = $(DM_CPPFLAGS)
 devicemodel_vdm_vhost_user_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 devicemodel_vdm_vhost_user_LDADD = devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a \

@@ -436,6 +436,11 @@ static void on_listen(void *arg, int fd, uint32_t events)
 		return;
 	}
 	log_info("a front-end connected");
+	/* Its rings start later (SET_VRING_KICK), with this hold-off. */
+	struct virtio_poll poll = vvu_front_end_poll(dm, vhost_server_conn_fd(dm->server));
+
+	for (unsigned i = 0; i < dm->nrings; i++)
+		dm->rings[i].holdoff.poll = poll;
 }
 
 /* ---- command line ---- */
@@ -603,11 +608,9 @@ static int daemon_init(struct vvu_daemon *dm, const void *cfg, char *err, size_t
 		dm->rings[i] = (struct vvu_ring){ .dm = dm, .idx = i, .kick_fd = -1,
 						  .resume_fd = -1, .rl = RATELIMIT_INIT,
 						  .holdoff.fd = -1 };
-	/* No hold-off unless poll= asks: with UML's virtio_uml as the front-end
-	 * (bench part 8) its timer ticks took the CPU the front-end needed when
-	 * both shared one (0.77-0.83x qemu-storage-daemon against 1.32-1.42x
-	 * without), for +15-30% at QD32 when the daemon had a CPU of its own. */
-	dm->poll = (struct virtio_poll){ .mode = VIRTIO_POLL_OFF };
+	/* Unless poll= says otherwise, each front-end's placement decides
+	 * (vvu_front_end_poll); until one connects there is nothing to hold. */
+	dm->poll = (struct virtio_poll){ .mode = VIRTIO_POLL_UNSET };
 	dm->loop = evloop_create();
 	if (!dm->loop) {
 		snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));

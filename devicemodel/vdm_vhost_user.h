@@ -81,12 +81,18 @@ struct vvu_daemon {
 	unsigned nrings;
 	uint8_t config[256];     /* config space served with GET_CONFIG (CONFIG) */
 	uint32_t config_len;     /* 0: none, the CONFIG protocol feature is not offered */
-	struct virtio_poll poll; /* every ring's hold-off (poll=, else off) */
+	struct virtio_poll poll; /* poll= as given (UNSET is auto) */
 	void *dev;               /* the emulation's own state */
 	struct vvu_ring rings[VHOST_MAX_RINGS];
 	struct ratelimit refused_rl;
 	struct ratelimit status_rl;   /* the front-end's driver status refused */
 };
+
+/* The hold-off for the rings of the front-end on conn_fd: poll=off or
+ * USECS as given; auto (the default) is off when that front-end and the
+ * daemon are held to the very same CPU and vdm's adaptive hold-off
+ * otherwise (vdm_vhost_user_placement.c).  Logged. */
+struct virtio_poll vvu_front_end_poll(struct vvu_daemon *dm, int conn_fd);
 
 /* Serve r now (its device has room again, or work waits). */
 void vvu_ring_serve(struct vvu_ring *r);

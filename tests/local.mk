@@ -223,6 +223,10 @@ EXTRA_DIST += tests/sim/vdm_vhost_user_net.sh
 # the daemon stays up (its SIGBUS guard).
 TESTS += tests/sim/vdm_vhost_user_shrink.sh
 EXTRA_DIST += tests/sim/vdm_vhost_user_shrink.sh
+# poll=auto in the daemon: the hold-off off only when the front-end shares
+# the daemon's single CPU (the log says what was chosen).
+TESTS += tests/sim/vdm_vhost_user_placement.sh
+EXTRA_DIST += tests/sim/vdm_vhost_user_placement.sh
 # ... and to QEMU's vhost-user-rng-pci in a real guest.
 TESTS += tests/guest/vhost_user_rng.sh
 EXTRA_DIST += tests/guest/vhost_user_rng.sh
