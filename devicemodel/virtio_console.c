@@ -561,7 +561,7 @@ static int con_create(const struct devemu_ctx *ctx, const void *cfgp, struct pci
 	if (c->multiport)
 		c->vd.queues[VCON_CTRL_RXQ].device_paced = true;
 	if (c->multiport)
-		log_info("virtio-console: %d ports (MULTIPORT)", c->nports);
+		log_info("virtio-console: %d port%s (MULTIPORT)", c->nports, c->nports == 1 ? "" : "s");
 	*out = &c->vd.pci;
 	return 0;
 }

@@ -64,6 +64,10 @@ TESTS += tests/sim/test_virtio_fs
 tests_sim_test_virtio_console_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_console_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_console
+check_PROGRAMS += tests/sim/test_console_multiport
+tests_sim_test_console_multiport_LDADD = $(TEST_LDADD)
+tests_sim_test_console_multiport_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_console_multiport
 
 # The qemu back-end against a stand-in that speaks x-pci-proxy-dev's format.
 check_PROGRAMS += tests/qemu/fake-qemu
