@@ -81,6 +81,9 @@ EXTRA_DIST += tests/guest/blk_rnd.sh tests/guest/lib.sh
 check_PROGRAMS += tests/guest/sockpeer
 TESTS += tests/guest/console.sh
 EXTRA_DIST += tests/guest/console.sh
+# acrn-dm's MULTIPORT ports in a real guest: names, hvc0, bytes per port.
+TESTS += tests/guest/console_multiport.sh
+EXTRA_DIST += tests/guest/console_multiport.sh
 # The split ring in a real guest (packed=off), packed being the default.
 TESTS += tests/guest/split_rings.sh
 EXTRA_DIST += tests/guest/split_rings.sh
