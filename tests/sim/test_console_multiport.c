@@ -18,7 +18,8 @@
  * DEVICE_NEEDS_RESET, and after a reset the handshake runs again.
  *
  * A one-port '@' line offers no MULTIPORT (2 queues, as before); one port
- * without '@' offers it with max_nr_ports 1.  Refusals before the guest
+ * without '@' offers it with max_nr_ports 1, among them the client line
+ * ACRN's launch-script generator writes.  Refusals before the guest
  * runs: a client port with nothing listening (no socket file; a socket file
  * nobody listens on), 17 ports, two ports with one name, a socket type
  * that is neither server nor client.
@@ -53,6 +54,7 @@ struct mp {
 	struct drv_virtio v;
 	uint64_t buf_gpa[DRV_VIRTIO_MAX_VQ][DRV_VQ_MAX_SIZE]; /* posted buffer per head */
 	uint64_t tx_area;
+	struct drv_func funcs[8]; /* the driver keeps a pointer to the console's */
 };
 
 /* A control message as the driver received it. */
@@ -354,7 +356,7 @@ static struct drv_func *find(struct drv_func *funcs, int n)
 /* Start vdm with spec, enumerate and probe the console. */
 static bool start(struct mp *m, struct vdm_proc *p, const char *spec, const char *what)
 {
-	struct drv_func funcs[8], *f;
+	struct drv_func *funcs = m->funcs, *f;
 	uint64_t mmio = 0xc0000000;
 	uint32_t io = 0xc000;
 	int st, n;
@@ -513,6 +515,49 @@ static void one_port(const char *spec, bool multiport)
 	free(m);
 }
 
+/*
+ * The line ACRN's launch-script generator writes for a "Virtio serial port"
+ * on a "sock client" back-end (launch_cfg_gen.py): one port without '@',
+ * named after the socket file, connecting to it.  One MULTIPORT port, not
+ * a console, bytes both ways with the listener.
+ */
+static void generator_client(void)
+{
+	static const char *const names[1] = { "vm1_sock" };
+	static const bool console[1] = { false };
+	char dir[] = "/tmp/vdm-mp-XXXXXX", path[128], spec[256];
+	struct mp *m = calloc(1, sizeof(*m));
+	struct vdm_proc p;
+	int lfd, fd = -1;
+
+	if (!m || !mkdtemp(dir)) {
+		free(m);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/vm1_sock.sock", dir);
+	snprintf(spec, sizeof(spec), "%d,virtio-console,socket:vm1_sock=%s:client", CON_SLOT, path);
+	lfd = sock_listen(path);
+	if (drv_check(lfd >= 0, "generator's client line: the test listens") &&
+	    start(m, &p, spec, "generator's client line")) {
+		fd = accept_within(lfd, 5000);
+		drv_check(fd >= 0, "generator's client line: vdm connected");
+		if (drv_check(mp_up(m, 4, 1, CTRL_BUF), "generator's client line: 4 queues set up") &&
+		    handshake(m, names, console, 1, "generator's client line"))
+			drv_check(fd >= 0 && to_host(m, 0, fd, "from the serial port\n") &&
+					  to_guest(m, 0, fd, "to the serial port\n"),
+				  "generator's client line: bytes both ways");
+		drv_disconnect(&m->d);
+		drv_check(vdm_stop(&p) == 0, "generator's client line: vdm stops cleanly");
+	}
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
+	unlink(path);
+	rmdir(dir);
+	free(m);
+}
+
 static void refusals(void)
 {
 	char dir[] = "/tmp/vdm-mp-XXXXXX", hsm[128], nobody[128], dead[128], c1[256], c2[256],
@@ -571,6 +616,7 @@ int main(void)
 	three_ports();
 	one_port("4,virtio-console,@pty:con0", false);
 	one_port("4,virtio-console,pty:solo", true);
+	generator_client();
 	refusals();
 	return drv_result();
 }
