@@ -351,9 +351,13 @@ static int con_notify(struct virtio_dev *vd, struct virtio_queue *q)
 	struct virtio_console *c = to_con(vd);
 	int qi = q->index;
 
-	if (c->multiport && qi == VCON_CTRL_RXQ)
+	/* Without MULTIPORT negotiated only port 0 exists (5.3.2): a driver
+	 * kicking the other queues finds nothing served there. */
+	if (qi >= 2 && !virtio_has_feature(vd, VIRTIO_CONSOLE_F_MULTIPORT))
+		return 0;
+	if (qi == VCON_CTRL_RXQ)
 		return vcon_ctrl_rx_run(c); /* buffers posted: send what waits */
-	if (c->multiport && qi == VCON_CTRL_TXQ)
+	if (qi == VCON_CTRL_TXQ)
 		return vcon_ctrl_tx_run(c);
 	struct vcon_port *p = &c->ports[qi < 2 ? 0 : (qi - 2) / 2];
 

@@ -147,7 +147,8 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
 	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn \
-	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn
+	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn \
+	tests/acrn/test_console_multiport.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
 	tests/acrn/test_boot_linux tests/acrn/boot_linux.sh tests/acrn/test_guest_reboot tests/acrn/test_uart \
 	tests/acrn/test_ovmf tests/acrn/test_launch_script tests/acrn/test_rtc tests/acrn/test_intx_routes tests/acrn/test_lapic_ids tests/acrn/test_reboot_race \
