@@ -351,10 +351,13 @@ static int con_notify(struct virtio_dev *vd, struct virtio_queue *q)
 	struct virtio_console *c = to_con(vd);
 	int qi = q->index;
 
-	/* Without MULTIPORT negotiated only port 0 exists (5.3.2): a driver
-	 * kicking the other queues finds nothing served there. */
-	if (qi >= 2 && !virtio_has_feature(vd, VIRTIO_CONSOLE_F_MULTIPORT))
-		return 0;
+	/* Without MULTIPORT negotiated only port 0 exists (5.3.2).  A driver
+	 * posting on the other queues broke the rules; left in the ring, its
+	 * buffers would bring the transport back to this queue forever. */
+	if (qi >= 2 && !virtio_has_feature(vd, VIRTIO_CONSOLE_F_MULTIPORT)) {
+		vq_mark_broken(&q->vq, "a queue past port 0's used without MULTIPORT negotiated");
+		return -EPROTO;
+	}
 	if (qi == VCON_CTRL_RXQ)
 		return vcon_ctrl_rx_run(c); /* buffers posted: send what waits */
 	if (qi == VCON_CTRL_TXQ)

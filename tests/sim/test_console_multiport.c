@@ -15,7 +15,9 @@
  * running, answers nothing more, and data still flows); a message shorter
  * than its header, a device-writable buffer on the control transmitq and
  * a control receive buffer too small for a name each put the device in
- * DEVICE_NEEDS_RESET, and after a reset the handshake runs again.
+ * DEVICE_NEEDS_RESET, and after a reset the handshake runs again.  A
+ * driver without MULTIPORT has port 0 alone: a buffer on another queue
+ * puts the device in DEVICE_NEEDS_RESET.
  *
  * A one-port '@' line offers no MULTIPORT (2 queues, as before); one port
  * without '@' offers it with max_nr_ports 1, among them the client line
@@ -485,6 +487,65 @@ out:
 	free(m);
 }
 
+/*
+ * A driver that does not negotiate MULTIPORT on a two-port device: only
+ * port 0 exists for it (virtio 1.2, 5.3.2), so a buffer on queue 3 breaks
+ * the rules (DEVICE_NEEDS_RESET, not a control message taken, nor a queue
+ * left to spin on); after a reset port 0 moves bytes both ways.
+ */
+static void not_negotiated(void)
+{
+	char dir[] = "/tmp/vdm-mp-XXXXXX", c0[128], spec[256];
+	struct mp *m = calloc(1, sizeof(*m));
+	struct vdm_proc p;
+	int fd = -1;
+
+	if (!m || !mkdtemp(dir)) {
+		free(m);
+		return;
+	}
+	snprintf(c0, sizeof(c0), "%s/c0.sock", dir);
+	snprintf(spec, sizeof(spec), "%d,virtio-console,@socket:con0=%s,pty:p1", CON_SLOT, c0);
+	if (start(m, &p, spec, "without MULTIPORT")) {
+		bool up = drv_virtio_negotiate(&m->v, 1ULL << VIRTIO_F_VERSION_1) == 0 &&
+			  drv_virtio_setup_irq(&m->v, true) == 0 &&
+			  drv_virtio_setup_vq(&m->v, 0, 0) == 0 &&
+			  drv_virtio_setup_vq(&m->v, 1, 0) == 0 &&
+			  drv_virtio_setup_vq(&m->v, CTRL_TXQ, 0) == 0;
+
+		if (drv_check(up, "without MULTIPORT: queues 0, 1 and 3 set up")) {
+			struct drv_buf out = { 0, 4 };
+
+			drv_virtio_driver_ok(&m->v);
+			m->tx_area = drv_virtio_alloc(&m->v, 4096, 64);
+			out.gpa = m->tx_area;
+			stock(m, 0, NRX, RXBUF);
+			drv_virtio_post(&m->v, CTRL_TXQ, &out, 1, NULL, 0, false);
+			drv_virtio_kick(&m->v, CTRL_TXQ);
+			drv_check(needs_reset(m),
+				  "without MULTIPORT: a buffer on queue 3, which does not exist for "
+				  "the driver -> DEVICE_NEEDS_RESET");
+			up = drv_virtio_negotiate(&m->v, 1ULL << VIRTIO_F_VERSION_1) == 0 &&
+			     drv_virtio_setup_irq(&m->v, true) == 0 &&
+			     drv_virtio_setup_vq(&m->v, 0, 0) == 0 &&
+			     drv_virtio_setup_vq(&m->v, 1, 0) == 0;
+			drv_check(up, "without MULTIPORT: set up again after the reset");
+			drv_virtio_driver_ok(&m->v);
+			stock(m, 0, NRX, RXBUF);
+			fd = sock_connect(c0);
+			drv_check(fd >= 0 && to_host(m, 0, fd, "port 0 alone\n") &&
+					  to_guest(m, 0, fd, "back to port 0\n"),
+				  "without MULTIPORT: port 0 moves bytes both ways");
+		}
+		drv_disconnect(&m->d);
+		drv_check(vdm_stop(&p) == 0, "without MULTIPORT: vdm stops cleanly");
+	}
+	if (fd >= 0)
+		close(fd);
+	rmdir(dir);
+	free(m);
+}
+
 /* One '@' port: no MULTIPORT, two queues.  One plain port: MULTIPORT. */
 static void one_port(const char *spec, bool multiport)
 {
@@ -617,6 +678,7 @@ int main(void)
 	one_port("4,virtio-console,@pty:con0", false);
 	one_port("4,virtio-console,pty:solo", true);
 	generator_client();
+	not_negotiated();
 	refusals();
 	return drv_result();
 }
