@@ -71,6 +71,8 @@ static size_t iov_get(const struct iovec *iov, int n, void *dst, size_t len)
 	for (int i = 0; i < n && got < len; i++) {
 		size_t k = iov[i].iov_len < len - got ? iov[i].iov_len : len - got;
 
+		if (!k) /* an empty buffer may have no address at all */
+			continue;
 		memcpy(p + got, iov[i].iov_base, k);
 		got += k;
 	}
