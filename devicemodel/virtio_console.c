@@ -100,7 +100,7 @@ static int acrn_port(const char *opt, struct con_port_cfg *port, char *err, size
 	static const char *const kinds[] = { "stdio:", "pty:", "tty:", "file:", "socket:" };
 	bool console = opt[0] == '@';
 	const char *spec = console ? opt + 1 : opt, *name = NULL;
-	char buf[300];
+	char buf[4200]; /* KIND:PATH, PATH up to PATH_MAX */
 	bool with_path;
 	int r;
 
@@ -115,8 +115,12 @@ static int acrn_port(const char *opt, struct con_port_cfg *port, char *err, size
 	if (!name || (!console && with_path && !strchr(name, '=')))
 		return 0;
 	int kind_len = (int)(name - spec - 1);
-	const char *path = with_path ? strchr(name, '=') : NULL;
+	const char *path = strchr(name, '=');
+	/* acrn-dm ends every NAME at '=' and ignores a stdio's or pty's PATH. */
 	size_t name_len = path ? (size_t)(path - name) : strlen(name);
+
+	if (!with_path)
+		path = NULL;
 	bool socket = !strncmp(spec, "socket:", 7), client = false;
 
 	if (name_len > VCON_NAME_MAX) {
@@ -126,6 +130,10 @@ static int acrn_port(const char *opt, struct con_port_cfg *port, char *err, size
 	}
 	if (!with_path) { /* stdio, pty: the name is only the port's */
 		snprintf(buf, sizeof(buf), "%.*s", kind_len, spec);
+	} else if (strlen(opt) >= sizeof(buf)) {
+		snprintf(err, errlen, "'%.40s...': the path is longer than %zu bytes", opt,
+			 sizeof(buf) - 8);
+		return -EINVAL;
 	} else {
 		/* Only a socket has a type after the path; a tty's or file's
 		 * path is taken whole (it may hold ':'). */
