@@ -21,7 +21,9 @@
  *
  * A one-port '@' line offers no MULTIPORT (2 queues, as before); one port
  * without '@' offers it with max_nr_ports 1, among them the client line
- * ACRN's launch-script generator writes.  Refusals before the guest
+ * ACRN's launch-script generator writes; an '@' socket client alone is the
+ * one-port device, connected, moving bytes both ways, and its output
+ * discarded once the listener is gone.  Refusals before the guest
  * runs: a client port with nothing listening (no socket file; a socket file
  * nobody listens on), 17 ports, two ports with one name, a socket type
  * that is neither server nor client.
@@ -488,6 +490,74 @@ out:
 }
 
 /*
+ * acrn-dm's console port as a socket client, alone: the one-port device
+ * (no MULTIPORT), vdm connected to the test's listener before the guest
+ * runs, bytes both ways.
+ */
+static void console_client(void)
+{
+	char dir[] = "/tmp/vdm-mp-XXXXXX", path[128], spec[256];
+	struct mp *m = calloc(1, sizeof(*m));
+	struct vdm_proc p;
+	int lfd, fd = -1;
+
+	if (!m || !mkdtemp(dir)) {
+		free(m);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/host.sock", dir);
+	snprintf(spec, sizeof(spec), "%d,virtio-console,@socket:con0=%s:client", CON_SLOT, path);
+	lfd = sock_listen(path);
+	if (drv_check(lfd >= 0, "@socket client: the test listens") &&
+	    start(m, &p, spec, "@socket client")) {
+		fd = accept_within(lfd, 5000);
+		drv_check(fd >= 0, "@socket client: vdm connected");
+		drv_check(!(drv_virtio_device_features(&m->v) & (1ULL << VIRTIO_CONSOLE_F_MULTIPORT)),
+			  "@socket client: one port, no MULTIPORT");
+		bool up = drv_virtio_negotiate(&m->v, 1ULL << VIRTIO_F_VERSION_1) == 0 &&
+			  drv_virtio_setup_irq(&m->v, true) == 0 &&
+			  drv_virtio_setup_vq(&m->v, 0, 0) == 0 &&
+			  drv_virtio_setup_vq(&m->v, 1, 0) == 0;
+
+		if (drv_check(up, "@socket client: both queues set up")) {
+			drv_virtio_driver_ok(&m->v);
+			m->tx_area = drv_virtio_alloc(&m->v, 4096, 64);
+			stock(m, 0, NRX, RXBUF);
+			drv_check(fd >= 0 && to_host(m, 0, fd, "guest to listener\n") &&
+					  to_guest(m, 0, fd, "listener to guest\n"),
+				  "@socket client: bytes both ways");
+			/* The listener goes away: output is discarded, the guest
+			 * never waits on it. */
+			struct drv_buf out = { m->tx_area, 64 };
+			uint16_t head;
+
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+			for (int i = 0; i < 4; i++) {
+				drv_virtio_post(&m->v, 1, &out, 1, NULL, 0, false);
+				drv_virtio_kick(&m->v, 1);
+			}
+			int used = 0;
+			while (used < 4 && drv_virtio_wait_used(&m->v, 1, &head, NULL, 5000) == 1)
+				used++;
+			drv_check(used == 4 && running(m),
+				  "@socket client: with the listener gone, output completes "
+				  "(discarded)");
+		}
+		drv_disconnect(&m->d);
+		drv_check(vdm_stop(&p) == 0, "@socket client: vdm stops cleanly");
+	}
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
+	unlink(path);
+	rmdir(dir);
+	free(m);
+}
+
+/*
  * A driver that does not negotiate MULTIPORT on a two-port device: only
  * port 0 exists for it (virtio 1.2, 5.3.2), so a buffer on queue 3 breaks
  * the rules (DEVICE_NEEDS_RESET, not a control message taken, nor a queue
@@ -679,6 +749,7 @@ int main(void)
 	one_port("4,virtio-console,pty:solo", true);
 	generator_client();
 	not_negotiated();
+	console_client();
 	refusals();
 	return drv_result();
 }
