@@ -197,8 +197,11 @@ static void handle(struct virtio_console *c, const struct virtio_console_control
 		port_ready(c, p, value);
 		return;
 	}
+	/* Guest-driven, so rate-limited like its mistakes: a guest opening
+	 * and closing in a loop must not flood the log. */
 	if (p->guest_open != (value != 0))
-		log_info("%s: the guest %s the port", p->who, value ? "opened" : "closed");
+		log_ratelimited(&c->vd.rl, LOG_INFO, "%s: the guest %s the port", p->who,
+				value ? "opened" : "closed");
 	p->guest_open = value != 0;
 }
 
