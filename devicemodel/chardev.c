@@ -3,7 +3,7 @@
  * chardev.h), the part all kinds share: the user's calls, the output ring
  * and the watches on the peer's fds.  What a kind does to attach and lose
  * its peer is in chardev_stdio.c, chardev_pty.c, chardev_socket.c,
- * chardev_tty.c and chardev_file.c.
+ * chardev_socket_client.c, chardev_tty.c and chardev_file.c.
  *
  * Watches: the peer's fds are registered while something is attached.  Their
  * events follow the state: EPOLLIN while input is wanted, EPOLLOUT while the
@@ -354,6 +354,7 @@ static const struct chardev_kind_ops *const kinds[] = {
 	[CHARDEV_SOCKET] = &chardev_socket_ops,
 	[CHARDEV_TTY] = &chardev_tty_ops,
 	[CHARDEV_FILE] = &chardev_file_ops,
+	[CHARDEV_SOCKET_CLIENT] = &chardev_socket_client_ops,
 };
 
 int chardev_open(struct chardev **out, struct evloop *loop, const struct chardev_spec *spec,

@@ -2,8 +2,9 @@
  * chardev.h - the host side of a byte stream (the other end of a guest
  * console), served on vdm's event loop: the terminal vdm runs on (stdio), a
  * pseudo-terminal (pty), a UNIX stream socket that takes one client at a
- * time (socket:PATH), an existing terminal device (tty:PATH), or a file the
- * output is appended to, with no input (file:PATH).
+ * time (socket:PATH), a UNIX stream socket someone else listens on (acrn-dm's
+ * socket:NAME=PATH:client), an existing terminal device (tty:PATH), or a file
+ * the output is appended to, with no input (file:PATH).
  *
  * It never blocks the loop: host fds are non-blocking, output waits in a
  * ring of at most CHARDEV_OUT_MAX bytes and chardev_write takes only what
@@ -36,11 +37,14 @@ enum chardev_kind {
 	CHARDEV_SOCKET,
 	CHARDEV_TTY,
 	CHARDEV_FILE,
+	/* Connects to a socket someone else listens on (acrn-dm's
+	 * socket:NAME=PATH:client); no spelling of chardev_parse's. */
+	CHARDEV_SOCKET_CLIENT,
 };
 
 struct chardev_spec {
 	enum chardev_kind kind;
-	char *path; /* socket, tty and file */
+	char *path; /* socket, socket client, tty and file */
 };
 
 /* Callbacks, run on the loop thread, never from inside a chardev_* call. */
@@ -66,7 +70,8 @@ void chardev_spec_free(struct chardev_spec *spec);
  * standard input in raw mode (ISIG kept, so ^C still stops vdm) until
  * chardev_close; pty creates a pseudo-terminal and logs its slave's path;
  * socket listens on PATH (a stale socket file is replaced; anything else at
- * PATH is refused); tty opens the terminal at PATH in raw mode until
+ * PATH is refused); socket client connects to PATH once (refused when nothing
+ * listens there); tty opens the terminal at PATH in raw mode until
  * chardev_close (refused if missing or not a terminal); file opens PATH
  * for appending, creating it (refused if it cannot be written).  who names the owner in log lines (kept: it must outlive
  * the chardev).  Returns 0 with *out set, or a negative errno with a

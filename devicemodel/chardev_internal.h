@@ -1,8 +1,8 @@
 /*
  * chardev_internal.h - what the chardev core (chardev.c: the user's calls,
  * the output ring, the watches on the peer's fds) shares with the three
- * kinds of host side, one file each: chardev_stdio.c, chardev_pty.c and
- * chardev_socket.c.  A kind sets up its fds and tells the core when its
+ * kinds of host side, one file each: chardev_stdio.c, chardev_pty.c,
+ * chardev_socket.c, chardev_socket_client.c, chardev_tty.c and chardev_file.c.  A kind sets up its fds and tells the core when its
  * peer comes and goes; the core does all reading and writing.
  */
 #ifndef VDM_CHARDEV_INTERNAL_H
@@ -44,6 +44,7 @@ extern const struct chardev_kind_ops chardev_pty_ops;
 extern const struct chardev_kind_ops chardev_socket_ops;
 extern const struct chardev_kind_ops chardev_tty_ops;
 extern const struct chardev_kind_ops chardev_file_ops;
+extern const struct chardev_kind_ops chardev_socket_client_ops;
 
 struct chardev {
 	struct evloop *loop;

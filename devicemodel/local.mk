@@ -23,8 +23,10 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/virtio_legacy.c devicemodel/virtio_blk.h devicemodel/virtio_blk.c devicemodel/virtio_rnd.c \
 	devicemodel/chardev.h devicemodel/chardev_internal.h devicemodel/chardev.c \
 	devicemodel/chardev_stdio.c devicemodel/chardev_pty.c devicemodel/chardev_socket.c \
+	devicemodel/chardev_socket_client.c \
 	devicemodel/chardev_tty.c devicemodel/chardev_file.c \
 	devicemodel/virtio_console.h devicemodel/virtio_console.c \
+	devicemodel/virtio_console_internal.h devicemodel/virtio_console_ctrl.c \
 	devicemodel/virtio_net.h devicemodel/virtio_net.c devicemodel/virtio_vhost.c \
 	devicemodel/virtio_vsock.c devicemodel/virtio_fs.c
 

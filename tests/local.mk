@@ -64,6 +64,10 @@ TESTS += tests/sim/test_virtio_fs
 tests_sim_test_virtio_console_LDADD = $(TEST_LDADD)
 tests_sim_test_virtio_console_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 TESTS += tests/sim/test_virtio_console
+check_PROGRAMS += tests/sim/test_console_multiport
+tests_sim_test_console_multiport_LDADD = $(TEST_LDADD)
+tests_sim_test_console_multiport_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
+TESTS += tests/sim/test_console_multiport
 
 # The qemu back-end against a stand-in that speaks x-pci-proxy-dev's format.
 check_PROGRAMS += tests/qemu/fake-qemu
@@ -77,6 +81,9 @@ EXTRA_DIST += tests/guest/blk_rnd.sh tests/guest/lib.sh
 check_PROGRAMS += tests/guest/sockpeer
 TESTS += tests/guest/console.sh
 EXTRA_DIST += tests/guest/console.sh
+# acrn-dm's MULTIPORT ports in a real guest: names, hvc0, bytes per port.
+TESTS += tests/guest/console_multiport.sh
+EXTRA_DIST += tests/guest/console_multiport.sh
 # The split ring in a real guest (packed=off), packed being the default.
 TESTS += tests/guest/split_rings.sh
 EXTRA_DIST += tests/guest/split_rings.sh
@@ -140,7 +147,8 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_virtio_blk.acrn tests/acrn/test_malformed.acrn \
 	tests/acrn/test_virtio_console.acrn tests/acrn/test_virtio_net.acrn tests/acrn/lspci.acrn \
 	tests/acrn/test_vhost_user_blk.acrn tests/acrn/test_virtio_fs.acrn tests/acrn/test_vhost_user_net.acrn \
-	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn
+	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn \
+	tests/acrn/test_console_multiport.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
 	tests/acrn/test_boot_linux tests/acrn/boot_linux.sh tests/acrn/test_guest_reboot tests/acrn/test_uart \
 	tests/acrn/test_ovmf tests/acrn/test_launch_script tests/acrn/test_rtc tests/acrn/test_intx_routes tests/acrn/test_lapic_ids tests/acrn/test_reboot_race \

@@ -14,6 +14,11 @@
  *
  * Input: a sequence of operations (see enum op; fields little-endian).
  * Built as fuzz_pci_cfg with FUZZ_CFG_ONLY, config-space operations only.
+ * Built as fuzz_console with FUZZ_CONSOLE, the two functions are
+ * virtio-consoles instead: at 00:03.0 three MULTIPORT ports (a console and
+ * two plain ports, all writing to /dev/null), whose control queues (2 and 3)
+ * take the guest's control messages; at 00:04.0 one plain port, so also
+ * MULTIPORT, transitional.
  */
 #include "evloop.h"
 #include "hsm.h"
@@ -122,8 +127,14 @@ static void init(void)
 	if (!ram || img < 0 || ftruncate(img, 64 << 10))
 		abort();
 	snprintf(opts, sizeof(opts), "/proc/self/fd/%d", img);
+#ifdef FUZZ_CONSOLE
+	add_device("virtio-console", "@file:con0=/dev/null,file:p1=/dev/null,file:p2=/dev/null",
+		   dev_slot[0]);
+	add_device("virtio-console", "file:solo=/dev/null,transitional", dev_slot[1]);
+#else
 	add_device("virtio-blk", opts, dev_slot[0]);
 	add_device("virtio-rnd", "transitional", dev_slot[1]);
+#endif
 	pci_bus_finalize(&vdm.bus);
 }
 

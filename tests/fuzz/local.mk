@@ -44,6 +44,12 @@ tests_fuzz_fuzz_pci_cfg_CPPFLAGS = $(FUZZ_DM_CPPFLAGS) -DFUZZ_CFG_ONLY
 tests_fuzz_fuzz_pci_cfg_LDADD = $(FUZZ_DM_LDADD)
 tests_fuzz_fuzz_pci_cfg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
+FUZZ_TARGETS += tests/fuzz/fuzz_console
+tests_fuzz_fuzz_console_SOURCES = tests/fuzz/fuzz_virtio_pci.c
+tests_fuzz_fuzz_console_CPPFLAGS = $(FUZZ_DM_CPPFLAGS) -DFUZZ_CONSOLE
+tests_fuzz_fuzz_console_LDADD = $(FUZZ_DM_LDADD)
+tests_fuzz_fuzz_console_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
 FUZZ_TARGETS += tests/fuzz/fuzz_net
 tests_fuzz_fuzz_net_SOURCES = tests/fuzz/fuzz_net.c tests/fuzz/fuzz_ram.h
 tests_fuzz_fuzz_net_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
@@ -76,6 +82,10 @@ FUZZ_REPLAYS = tests/fuzz/replay_vq tests/fuzz/replay_blk tests/fuzz/replay_virt
 tests_fuzz_replay_net_SOURCES = tests/fuzz/fuzz_net.c tests/fuzz/replay.c
 tests_fuzz_replay_net_CPPFLAGS = $(FUZZ_VBSU_CPPFLAGS)
 tests_fuzz_replay_net_LDADD = vbs-u/libvbsu.a
+FUZZ_REPLAYS += tests/fuzz/replay_console
+tests_fuzz_replay_console_SOURCES = tests/fuzz/fuzz_virtio_pci.c tests/fuzz/replay.c
+tests_fuzz_replay_console_CPPFLAGS = $(FUZZ_DM_CPPFLAGS) -DFUZZ_CONSOLE
+tests_fuzz_replay_console_LDADD = $(FUZZ_DM_LDADD)
 FUZZ_REPLAYS += tests/fuzz/replay_qemu
 tests_fuzz_replay_qemu_SOURCES = tests/fuzz/fuzz_qemu.c tests/fuzz/replay.c
 tests_fuzz_replay_qemu_CPPFLAGS = $(FUZZ_HSM_CPPFLAGS)
@@ -122,7 +132,7 @@ FUZZ_LOG_COMPILER = $(SHELL) $(abs_top_srcdir)/tests/fuzz/run-fuzz.sh
 FUZZ_TESTS = $(FUZZ_TARGETS:tests/fuzz/fuzz_%=tests/fuzz/%.fuzz)
 EXTRA_DIST += tests/fuzz/vq.fuzz tests/fuzz/vq_packed.fuzz tests/fuzz/blk.fuzz tests/fuzz/virtio_pci.fuzz \
 	tests/fuzz/pci_cfg.fuzz tests/fuzz/net.fuzz tests/fuzz/qemu.fuzz tests/fuzz/vhost_user.fuzz \
-	tests/fuzz/vhost_server.fuzz
+	tests/fuzz/vhost_server.fuzz tests/fuzz/console.fuzz
 
 # The tests run FUZZ_JOBS at a time whatever -j the caller gave: the inner
 # make gets MAKEFLAGS of its own (a -j beside an inherited jobserver would

@@ -282,6 +282,65 @@ def virtio_pci_seeds():
     return seeds
 
 
+def console_up(o, dev, queues):
+    """3.1.1 on console dev with MULTIPORT (INTx): each queue (index, gpa) of 8
+    entries, desc at gpa, avail at +0x1000, used at +0x2000."""
+    o.common(dev, C_STATUS, 1, 0)
+    o.common(dev, C_STATUS, 1, 1)
+    o.common(dev, C_STATUS, 1, 3)
+    o.common(dev, C_GFSEL, 4, 0)
+    o.common(dev, C_GF, 4, 2)  # VIRTIO_CONSOLE_F_MULTIPORT
+    o.common(dev, C_GFSEL, 4, 1)
+    o.common(dev, C_GF, 4, 1)  # VERSION_1
+    o.common(dev, C_STATUS, 1, 0xb)
+    for q, gpa in queues:
+        o.common(dev, C_QSEL, 2, q)
+        o.common(dev, C_QSIZE, 2, 8)
+        o.common(dev, C_QDESC, 8, gpa)
+        o.common(dev, C_QAVAIL, 8, gpa + 0x1000)
+        o.common(dev, C_QUSED, 8, gpa + 0x2000)
+        o.common(dev, C_QENABLE, 2, 1)
+    o.common(dev, C_STATUS, 1, 0xf)
+
+
+def console_seeds():
+    """fuzz_console: the control queue handshake of Linux's driver, and a
+    control message shorter than its header."""
+    ctrl_rx, ctrl_tx, rx_bufs, tx_bufs = 0x10000, 0x14000, 0x20000, 0x30000
+
+    def desc(i, addr, length, flags):
+        return struct.pack('<QIHH', addr, length, flags, 0)
+
+    def avail(heads):
+        return struct.pack('<HH', 0, len(heads)) + b''.join(struct.pack('<H', h) for h in heads)
+
+    def msg(id_, event, value):
+        return struct.pack('<IHH', id_, event, value)
+
+    seeds = {}
+    for name, dev, tx_msgs in (
+            ('handshake', 0, [(msg(0xffffffff, 0, 1), 8), (msg(0, 3, 1), 8), (msg(1, 3, 1), 8),
+                              (msg(2, 3, 1), 8), (msg(1, 6, 1), 8)]),
+            ('short-message', 0, [(msg(0xffffffff, 0, 1), 8), (msg(0, 3, 1), 4)]),
+            ('solo-port', 1, [(msg(0xffffffff, 0, 1), 8), (msg(0, 3, 1), 8), (msg(7, 3, 1), 8)])):
+        o = Ops()
+        console_up(o, dev, [(2, ctrl_rx), (3, ctrl_tx)])
+        # The driver's receive buffers for the device's messages.
+        o.ram(ctrl_rx, b''.join(desc(i, rx_bufs + 64 * i, 64, F_WRITE) for i in range(8)))
+        o.ram(ctrl_rx + 0x1000, avail(range(8)))
+        o.bar(dev, 0, NOTIFY + 2 * 4, 2, 2)
+        # Each message on the transmitq, one kick each.
+        for i, (m, length) in enumerate(tx_msgs):
+            o.ram(tx_bufs + 16 * i, m)
+            o.ram(ctrl_tx + 16 * i, desc(i, tx_bufs + 16 * i, length, 0))
+            o.ram(ctrl_tx + 0x1000, avail(range(i + 1)))
+            o.bar(dev, 0, NOTIFY + 3 * 4, 2, 3)
+        o.bar(dev, 0, 0x1000, 1, write=False)  # ISR
+        o.bar(dev, 0, 0x2000 + 4, 4, write=False)  # max_nr_ports
+        seeds[name] = bytes(o.b)
+    return seeds
+
+
 def pci_cfg_seeds():
     seeds = {}
     # Enumeration as firmware does it: IDs, header, BAR sizing, capabilities.
@@ -457,7 +516,7 @@ def main():
     for target, seeds in (('vq', vq_seeds()), ('vq_packed', vq_packed_seeds()), ('blk', blk_seeds()),
                           ('virtio_pci', virtio_pci_seeds()), ('pci_cfg', pci_cfg_seeds()),
                           ('net', net_seeds()), ('qemu', qemu_seeds()),
-                          ('vhost_server', vhost_server_seeds())):
+                          ('vhost_server', vhost_server_seeds()), ('console', console_seeds())):
         d = os.path.join(out, target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():

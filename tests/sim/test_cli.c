@@ -150,11 +150,12 @@ int main(void)
 	bad("--logger_setting unknown logger",
 	    (const char *const[]){ "--logger_setting", "console,level=4;syslog,level=3", NULL },
 	    "'console,level=4;syslog,level=3'");
-	bad("virtio-console port without '@' (a MULTIPORT port)",
-	    (const char *const[]){ "-s", "3,virtio-console,stdio:stdio_port", NULL }, "MULTIPORT");
-	bad("virtio-console socket client",
-	    (const char *const[]){ "-s", "3,virtio-console,@socket:p=/tmp/c.sock:client", NULL },
-	    "does not dial out");
+	bad("virtio-console MULTIPORT ports with one name",
+	    (const char *const[]){ "-s", "3,virtio-console,@stdio:a,pty:a", NULL },
+	    "two ports named 'a'");
+	bad("virtio-console socket neither server nor client",
+	    (const char *const[]){ "-s", "3,virtio-console,@socket:p=/tmp/c.sock:dial", NULL },
+	    "':server' or ':client', not 'dial'");
 	bad("virtio-console tty port without a path",
 	    (const char *const[]){ "-s", "3,virtio-console,@tty:p", NULL },
 	    "expected @tty:NAME=PATH");
