@@ -114,6 +114,10 @@ static int acrn_port(const char *opt, struct con_port_cfg *port, char *err, size
 	 * of the path. */
 	if (!name || (!console && with_path && !strchr(name, '=')))
 		return 0;
+	/* A port name has no '/': "socket:/tmp/a=b" is vdm's socket:PATH
+	 * with a path that holds '=', not a port "/tmp/a" on socket "b". */
+	if (!console && with_path && memchr(name, '/', (size_t)(strchr(name, '=') - name)))
+		return 0;
 	int kind_len = (int)(name - spec - 1);
 	const char *path = strchr(name, '=');
 	/* acrn-dm ends every NAME at '=' and ignores a stdio's or pty's PATH. */

@@ -421,7 +421,8 @@ static void socket_backend(void)
 
 	if (!mkdtemp(dir))
 		return;
-	snprintf(path, sizeof(path), "%s/con.sock", dir);
+	/* A path holding '=' is still vdm's socket:PATH, not acrn-dm's NAME=PATH. */
+	snprintf(path, sizeof(path), "%s/con=1.sock", dir);
 	snprintf(spec, sizeof(spec), "%d,virtio-console,socket:%s", CON_SLOT, path);
 	if (vdm_spawn(&p, (const char *const[]){ "-s", spec, "-s", "5,virtio-rnd", NULL }, &st)) {
 		drv_check(false, "socket: vdm starts (exit %d)", st);
