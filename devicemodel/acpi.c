@@ -12,13 +12,12 @@
  * GSIs 0-23, a local APIC per vCPU, a fixed-hardware PM1 block without a
  * timer (ACPI is always on: no SMI command port), the reset register at
  * 0xCF9, \_S5 for power-off, the RTC (rtc.c, its century byte named in
- * the FADT), and a _PRT routing each PCI slot's INTx
+ * the FADT) and the COM ports of -l (acpi_isa.c), and a _PRT routing each PCI slot's INTx
  * pins to the GSIs vdm gave them (level-triggered, active low, as PCI
  * interrupts in a _PRT without link devices are).
  */
-#include "acpi.h"
+#include "acpi_internal.h"
 
-#include "aml.h"
 #include "fw_bytes.h"
 #include "rtc.h"
 
@@ -182,28 +181,8 @@ static void pci_prt(struct aml *a, const struct acpi_intx_route *routes, int n)
 	aml_close(a);
 }
 
-/* The RTC/CMOS of rtc.c, as acrn-dm declares it (PNP0B00: ports
- * 0x70-0x71, ISA IRQ 8), so the guest's rtc-cmos driver finds it. */
-static void rtc_device(struct aml *a)
-{
-	uint8_t io[8] = { 0x47, 1, RTC_INDEX_PORT, 0, RTC_INDEX_PORT, 0, 1, 2 };
-	uint8_t irq[3] = { 0x22, (uint8_t)(1u << RTC_IRQ), (uint8_t)((1u << RTC_IRQ) >> 8) };
-	uint8_t end[2] = { 0x79, 0 };
-
-	aml_device(a, "RTC");
-	aml_name_decl(a, "_HID");
-	aml_eisaid(a, "PNP0B00");
-	aml_name_decl(a, "_CRS");
-	aml_buffer(a);
-	aml_raw(a, io, sizeof(io));
-	aml_raw(a, irq, sizeof(irq));
-	aml_raw(a, end, sizeof(end));
-	aml_close(a);
-	aml_close(a);
-}
-
 static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_route *routes,
-		      int nroutes)
+		      int nroutes, const struct acpi_isa *isa)
 {
 	uint8_t hdr[SDT_HEADER] = { 0 };
 
@@ -222,7 +201,7 @@ static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_
 	pci_crs(a, mem_start);
 	if (nroutes)
 		pci_prt(a, routes, nroutes);
-	rtc_device(a);
+	acpi_isa_devices(a, isa);
 	aml_close(a); /* PCI0 */
 	aml_close(a); /* \_SB */
 	/* Soft-off: SLP_TYPa and SLP_TYPb, then two reserved. */
@@ -240,8 +219,8 @@ static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_
 }
 
 int acpi_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
-	       const struct acpi_intx_route *routes, int nroutes, uint64_t *rsdp, char *err,
-	       size_t errlen)
+	       const struct acpi_intx_route *routes, int nroutes, const struct acpi_isa *isa,
+	       uint64_t *rsdp, char *err, size_t errlen)
 {
 	static uint8_t fadt[FADT_LEN], madt[1024];
 	struct hsm_mem_region r[16];
@@ -267,7 +246,7 @@ int acpi_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
 	uint64_t dsdt_at = (madt_at + madt_len + 15) & ~15ULL;
 
 	aml_init(&dsdt);
-	if (build_dsdt(&dsdt, low_top, routes, nroutes) || dsdt_at + dsdt.len > ACPI_TABLES_END) {
+	if (build_dsdt(&dsdt, low_top, routes, nroutes, isa) || dsdt_at + dsdt.len > ACPI_TABLES_END) {
 		aml_free(&dsdt);
 		snprintf(err, errlen, "ACPI tables: cannot build the DSDT");
 		return -ENOMEM;

@@ -6,7 +6,8 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/log.h devicemodel/log.c devicemodel/boot_linux.h devicemodel/boot_linux.c \
 	devicemodel/e820.h devicemodel/e820.c devicemodel/fw_bytes.h devicemodel/boot_ovmf.h devicemodel/boot_ovmf.c \
 	devicemodel/platform_reset.h devicemodel/platform_reset.c \
-	devicemodel/aml.h devicemodel/aml.c devicemodel/acpi.h devicemodel/acpi.c \
+	devicemodel/aml.h devicemodel/aml.c devicemodel/acpi.h devicemodel/acpi_internal.h devicemodel/acpi.c \
+	devicemodel/acpi_isa.c \
 	devicemodel/mptable.h devicemodel/mptable.c devicemodel/rtc.h devicemodel/rtc.c \
 	devicemodel/rtc_internal.h devicemodel/rtc_irq.c devicemodel/host_cpus.h devicemodel/host_cpus.c \
 	devicemodel/uart.h devicemodel/uart.c \

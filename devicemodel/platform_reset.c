@@ -88,7 +88,8 @@ int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen)
 	if (!ret)
 		ret = host_vcpu_apic_ids(pr->cpu_affinity, vcpus, apic_ids, err, errlen);
 	if (!ret)
-		ret = acpi_build(pr->vm, vcpus, apic_ids, routes, nroutes, &rsdp, err, errlen);
+		ret = acpi_build(pr->vm, vcpus, apic_ids, routes, nroutes, &pr->isa, &rsdp, err,
+				 errlen);
 	/* acrn-dm writes the MP table whatever it loads next. */
 	if (!ret)
 		ret = mptable_build(pr->vm, vcpus, apic_ids, routes, nroutes, err, errlen);

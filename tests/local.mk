@@ -150,7 +150,8 @@ ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tes
 check_LIBRARIES += tests/acrn/libacrnmodel.a
 tests_acrn_libacrnmodel_a_SOURCES = tests/acrn/acrn_model.h tests/acrn/acrn_model_internal.h \
 	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c \
-	tests/acrn/acrn_model_boot.c tests/acrn/acrn_model_boot_mp.c tests/acrn/acrn_model_irqroute.c tests/acrn/acrn_model_ptdev.c
+	tests/acrn/acrn_model_boot.c tests/acrn/acrn_model_boot_mp.c tests/acrn/acrn_model_irqroute.c tests/acrn/acrn_model_ptdev.c \
+	tests/acrn/acrn_model_com.c
 tests_acrn_libacrnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 check_PROGRAMS += tests/acrn/vdm-acrn-model
 tests_acrn_vdm_acrn_model_SOURCES = devicemodel/main.c tests/acrn/vdm_acrn_model.c

@@ -109,6 +109,16 @@ struct acrn_model_boot {
 	 * nothing accounts for (the first one's GSI), line registers read
 	 * with another GSI than the _PRT's. */
 	uint16_t isa_irqs;
+	/* The DSDT's serial ports (PNP0501; acrn_model_com.c): device name,
+	 * _UID, the I/O descriptor's base, maximum base and length, IRQs. */
+	unsigned ncom;
+	struct acrn_model_com {
+		char name[5];
+		unsigned uid;
+		uint16_t port, port_max;
+		uint8_t nports;
+		uint16_t irq_mask;
+	} com[4];
 	unsigned stray_irqlines;
 	uint8_t first_stray_gsi;
 	unsigned line_disagreements;

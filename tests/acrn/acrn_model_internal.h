@@ -198,6 +198,11 @@ void model_check_line_read_locked(struct acrn_model *m, unsigned devfn, uint8_t 
 /* An INTx level on gsi to the functions it reaches.  Lock held. */
 void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
 
+/* ---- acrn_model_com.c ---- */
+
+/* The DSDT's COM ports into m->boot.com, each checked against a PC's. */
+void model_boot_read_coms(struct acrn_model *m, const uint8_t *dsdt, uint64_t len);
+
 /* ---- acrn_model_boot.c, for acrn_model_boot_mp.c ---- */
 
 /* Host pointer for [gpa, gpa + len) inside one SET_MEMSEG segment, or NULL. */
