@@ -17,7 +17,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/passthru.h devicemodel/passthru.c devicemodel/passthru_opts.c \
 	devicemodel/passthru_host.c \
 	devicemodel/vdm.h devicemodel/devemu.h devicemodel/devemu.c devicemodel/hostbridge.c devicemodel/lpc.c \
-	devicemodel/cli.h devicemodel/cli.c \
+	devicemodel/cli.h devicemodel/cli.c devicemodel/cli_acrn.h devicemodel/cli_acrn.c \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/holdoff.h devicemodel/holdoff.c devicemodel/virtio_route.c \
 	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c devicemodel/events.h devicemodel/events.c \
 	devicemodel/unix_listen.h devicemodel/unix_listen.c \

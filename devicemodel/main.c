@@ -225,6 +225,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	for (int i = 0; i < opts.nacrn_notes; i++)
+		log_info("%s", opts.acrn_notes[i]);
 	if (opts.have_uuid)
 		memcpy(vdm.uuid, opts.uuid, sizeof(vdm.uuid));
 	else
