@@ -13,7 +13,7 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/uart.h devicemodel/uart.c \
 	devicemodel/evloop.h devicemodel/evloop.c devicemodel/iothread.h devicemodel/iothread.c \
 	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \
-	devicemodel/pci_space.h devicemodel/pci_space.c \
+	devicemodel/pci_space.h devicemodel/pci_space.c devicemodel/pci_assign.c \
 	devicemodel/passthru.h devicemodel/passthru.c devicemodel/passthru_opts.c \
 	devicemodel/passthru_host.c \
 	devicemodel/vdm.h devicemodel/devemu.h devicemodel/devemu.c devicemodel/hostbridge.c devicemodel/lpc.c \

@@ -284,6 +284,8 @@ int main(int argc, char **argv)
 	vdm.caps = hsm_get_caps(vdm.vm);
 	vdm.bus.vm = vdm.vm;
 	pci_space_init(&vdm.space);
+	/* acrn-dm booting OVMF puts every 64-bit BAR above 4 GiB. */
+	vdm.space.mem64_high = opts.have_ovmf;
 	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;
 	vdm.bus.intx_active_low = vdm.caps.intx_active_low;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),

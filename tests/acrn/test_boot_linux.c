@@ -252,6 +252,10 @@ static void acpi_tables(void)
 		/* The COM ports of -l inside the LPC bridge's device, as acrn-dm
 		 * declares them: PNP0501, _UID the COM number, 8 ports, the IRQ. */
 		{ "dsdt", "Device(ISA){Name(_ADR,0x00010000)" },
+		/* The 64-bit BAR window, acrn-dm's: 256 GiB to 512 GiB. */
+		{ "dsdt", "QWordMemory(ResourceProducer,PosDecode,MinFixed,MaxFixed,NonCacheable,"
+			  "ReadWrite,0x0000000000000000,0x0000004000000000,0x0000007FFFFFFFFF,"
+			  "0x0000000000000000,0x0000004000000000," },
 		{ "dsdt", "Device(COM1){Name(_HID,EisaId(\"PNP0501\"))Name(_UID,One)Name(_CRS,"
 			  "ResourceTemplate(){IO(Decode16,0x03F8,0x03F8,0x01,0x08,)IRQNoFlags(){4}})}" },
 		{ "dsdt", "Device(COM2){Name(_HID,EisaId(\"PNP0501\"))Name(_UID,0x02)Name(_CRS,"
