@@ -131,6 +131,14 @@ void model_boot_read_coms(struct acrn_model *m, const uint8_t *dsdt, uint64_t le
 	static const uint8_t pc_irq[5] = { 0, 4, 3, 4, 3 };
 	struct acrn_model_boot *b = &m->boot;
 	const uint8_t *end = dsdt + len;
+	/* The Devices around the one at p, innermost last: where each COM is
+	 * declared (acrn-dm: in the LPC bridge's, named by its _ADR). */
+	struct {
+		const uint8_t *end;
+		char name[5];
+		long long adr;
+	} open[8];
+	int nopen = 0;
 
 	for (const uint8_t *p = dsdt + 36; p + 2 < end; p++) {
 		if (p[0] != AML_EXT_PREFIX || p[1] != AML_DEVICE_OP)
@@ -141,6 +149,19 @@ void model_boot_read_coms(struct acrn_model *m, const uint8_t *dsdt, uint64_t le
 		if (!plen || plen > (uint64_t)(end - start) || q + 4 > start + plen)
 			continue;
 		const uint8_t *body = q + 4, *body_end = start + plen;
+		char parent[48] = "";
+
+		while (nopen && open[nopen - 1].end <= p)
+			nopen--;
+		if (nopen)
+			snprintf(parent, sizeof(parent), " (in %s, _ADR %#llx)", open[nopen - 1].name,
+				 open[nopen - 1].adr);
+		if (nopen < 8) {
+			open[nopen].end = body_end;
+			memcpy(open[nopen].name, q, 4);
+			open[nopen].name[4] = '\0';
+			open[nopen++].adr = name_int(body, body_end, "_ADR");
+		}
 		/* Name (_HID, DWordConst) with PNP0501's bytes. */
 		const uint8_t *h = own_name(body, body_end, "_HID");
 		bool com = h && h + 10 <= body_end && h[5] == AML_DWORD_PREFIX &&
@@ -156,8 +177,9 @@ void model_boot_read_coms(struct acrn_model *m, const uint8_t *dsdt, uint64_t le
 		bool ok = read_com(body, body_end, c);
 
 		hsm_log(m->vm, HSM_LOG_INFO,
-			"acrn model: DSDT %s: PNP0501, _UID %u, ports %#x-%#x, IRQ mask %#x", c->name,
-			c->uid, c->port, c->port + (c->nports ? c->nports - 1 : 0), c->irq_mask);
+			"acrn model: DSDT %s%s: PNP0501, _UID %u, ports %#x-%#x, IRQ mask %#x", c->name,
+			parent, c->uid, c->port, c->port + (c->nports ? c->nports - 1 : 0),
+			c->irq_mask);
 		if (!ok || c->uid < 1 || c->uid > 4 || c->port != pc_port[c->uid] ||
 		    c->port_max != c->port || c->nports != 8 || c->irq_mask != 1u << pc_irq[c->uid]) {
 			snprintf(what, sizeof(what),

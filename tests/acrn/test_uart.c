@@ -142,8 +142,8 @@ out:
 }
 
 /*
- * -k with -l com2 only, no LPC bridge: vdm's DSDT declares COM2 and not
- * COM1.  The model's boot check reads the serial ports from the DSDT with
+ * -k with -l com2 only and acrn-dm's LPC bridge at 1:0: vdm's DSDT declares
+ * COM2, inside the bridge's device, and not COM1.  The model's boot check reads the serial ports from the DSDT with
  * its own parser and logs them; the UART vdm serves answers at the ports
  * declared (scratch register, bytes from the socket) and its receive
  * interrupt comes on the IRQ declared, which the model counts as a
@@ -162,7 +162,7 @@ static void dsdt_declares(void)
 	snprintf(spec, sizeof(spec), "com2,socket:%s", sock);
 	write_kernel(kernel, &fake_good);
 	if (vdm_spawn(&p, (const char *const[]){ "--log-file", logpath, "-k", kernel, "-l", spec,
-						 "-s", "0:0,hostbridge", NULL },
+						 "-s", "0:0,hostbridge", "-s", "1:0,lpc", NULL },
 		      &st)) {
 		drv_check(false, "vdm starts with -k and -l com2 (exit %d)", st);
 		return;
@@ -194,9 +194,10 @@ static void dsdt_declares(void)
 	if (f)
 		fclose(f);
 	drv_check(st == 0, "vdm stops cleanly (%d)", st);
-	drv_check(strstr(log, "acrn model: DSDT COM2: PNP0501, _UID 2, ports 0x2f8-0x2ff, IRQ "
-			      "mask 0x8") != NULL,
-		  "the model's boot check reads COM2 from the DSDT: 0x2f8-0x2ff, IRQ 3");
+	drv_check(strstr(log, "acrn model: DSDT COM2 (in ISA_, _ADR 0x10000): PNP0501, _UID 2, "
+			      "ports 0x2f8-0x2ff, IRQ mask 0x8") != NULL,
+		  "the model's boot check reads COM2 from the DSDT, in the LPC bridge's device at "
+		  "1:0: 0x2f8-0x2ff, IRQ 3");
 	drv_check(strstr(log, "DSDT COM1") == NULL, "and no COM1, which -l did not enable");
 	drv_check(strstr(log, "acrn model: ISA IRQ 3:") != NULL &&
 			  strstr(log, " 0 protocol violations") != NULL,
