@@ -12,14 +12,14 @@
  * GSIs 0-23, a local APIC per vCPU, a fixed-hardware PM1 block without a
  * timer (ACPI is always on: no SMI command port), the reset register at
  * 0xCF9, \_S5 for power-off, the RTC (rtc.c, its century byte named in
- * the FADT), and a _PRT routing each PCI slot's INTx
+ * the FADT) and the COM ports of -l (acpi_isa.c), and a _PRT routing each PCI slot's INTx
  * pins to the GSIs vdm gave them (level-triggered, active low, as PCI
  * interrupts in a _PRT without link devices are).
  */
-#include "acpi.h"
+#include "acpi_internal.h"
 
-#include "aml.h"
 #include "fw_bytes.h"
+#include "pci_space.h"
 #include "rtc.h"
 
 #include <errno.h>
@@ -141,13 +141,17 @@ static size_t build_madt(uint8_t *t, unsigned vcpus, const uint8_t *apic_ids)
 }
 
 /* The PCI root bridge's resources: bus 0, its config ports, the rest of
- * the I/O space, and memory between low RAM and the IOAPIC for BARs. */
+ * the I/O space, memory between low RAM and the IOAPIC for BARs, and the
+ * 64-bit window above guest RAM that pci_space.c lays large (with OVMF,
+ * all) 64-bit BARs in, as acrn-dm declares it: a QWordMemory, read-write,
+ * not cacheable. */
 static void pci_crs(struct aml *a, uint64_t mem_start)
 {
 	uint8_t bus[16] = { 0x88, 13, 0, 2, 0x0c, 0 };
 	uint8_t cfg[8] = { 0x47, 1, 0xf8, 0x0c, 0xf8, 0x0c, 1, 8 };
 	uint8_t io_lo[16] = { 0x88, 13, 0, 1, 0x0c, 3 }, io_hi[16] = { 0x88, 13, 0, 1, 0x0c, 3 };
 	uint8_t mem[26] = { 0x87, 23, 0, 0, 0x0c, 3 };
+	uint8_t mem64[46] = { 0x8a, 43, 0, 0, 0x0c, 1 };
 	uint8_t end[2] = { 0x79, 0 };
 	uint64_t mem_end = ACPI_IOAPIC_GPA - 1;
 
@@ -156,12 +160,16 @@ static void pci_crs(struct aml *a, uint64_t mem_start)
 	fw_put_le(io_hi + 8, 0x0d00, 2), fw_put_le(io_hi + 10, 0xffff, 2), fw_put_le(io_hi + 14, 0xf300, 2);
 	fw_put_le(mem + 10, mem_start, 4), fw_put_le(mem + 14, mem_end, 4);
 	fw_put_le(mem + 22, mem_end - mem_start + 1, 4);
+	fw_put_le(mem64 + 14, PCI_SPACE_MEM64_BASE, 8);
+	fw_put_le(mem64 + 22, PCI_SPACE_MEM64_LIMIT - 1, 8);
+	fw_put_le(mem64 + 38, PCI_SPACE_MEM64_LIMIT - PCI_SPACE_MEM64_BASE, 8);
 	aml_buffer(a);
 	aml_raw(a, bus, sizeof(bus));
 	aml_raw(a, cfg, sizeof(cfg));
 	aml_raw(a, io_lo, sizeof(io_lo));
 	aml_raw(a, io_hi, sizeof(io_hi));
 	aml_raw(a, mem, sizeof(mem));
+	aml_raw(a, mem64, sizeof(mem64));
 	aml_raw(a, end, sizeof(end));
 	aml_close(a);
 }
@@ -182,28 +190,8 @@ static void pci_prt(struct aml *a, const struct acpi_intx_route *routes, int n)
 	aml_close(a);
 }
 
-/* The RTC/CMOS of rtc.c, as acrn-dm declares it (PNP0B00: ports
- * 0x70-0x71, ISA IRQ 8), so the guest's rtc-cmos driver finds it. */
-static void rtc_device(struct aml *a)
-{
-	uint8_t io[8] = { 0x47, 1, RTC_INDEX_PORT, 0, RTC_INDEX_PORT, 0, 1, 2 };
-	uint8_t irq[3] = { 0x22, (uint8_t)(1u << RTC_IRQ), (uint8_t)((1u << RTC_IRQ) >> 8) };
-	uint8_t end[2] = { 0x79, 0 };
-
-	aml_device(a, "RTC");
-	aml_name_decl(a, "_HID");
-	aml_eisaid(a, "PNP0B00");
-	aml_name_decl(a, "_CRS");
-	aml_buffer(a);
-	aml_raw(a, io, sizeof(io));
-	aml_raw(a, irq, sizeof(irq));
-	aml_raw(a, end, sizeof(end));
-	aml_close(a);
-	aml_close(a);
-}
-
 static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_route *routes,
-		      int nroutes)
+		      int nroutes, const struct acpi_isa *isa)
 {
 	uint8_t hdr[SDT_HEADER] = { 0 };
 
@@ -222,7 +210,7 @@ static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_
 	pci_crs(a, mem_start);
 	if (nroutes)
 		pci_prt(a, routes, nroutes);
-	rtc_device(a);
+	acpi_isa_devices(a, isa);
 	aml_close(a); /* PCI0 */
 	aml_close(a); /* \_SB */
 	/* Soft-off: SLP_TYPa and SLP_TYPb, then two reserved. */
@@ -240,8 +228,8 @@ static int build_dsdt(struct aml *a, uint64_t mem_start, const struct acpi_intx_
 }
 
 int acpi_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
-	       const struct acpi_intx_route *routes, int nroutes, uint64_t *rsdp, char *err,
-	       size_t errlen)
+	       const struct acpi_intx_route *routes, int nroutes, const struct acpi_isa *isa,
+	       uint64_t *rsdp, char *err, size_t errlen)
 {
 	static uint8_t fadt[FADT_LEN], madt[1024];
 	struct hsm_mem_region r[16];
@@ -250,9 +238,17 @@ int acpi_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
 	struct aml dsdt;
 	uint8_t rsd[36] = { 0 }, xsdt[SDT_HEADER + 16] = { 0 };
 
-	for (int i = 0; i < nr && i < 16; i++)
+	for (int i = 0; i < nr && i < 16; i++) {
 		if (r[i].gpa == 0)
 			low_top = r[i].size;
+		/* The DSDT's 64-bit window must not hide RAM the e820 map reports. */
+		if (r[i].gpa < PCI_SPACE_MEM64_LIMIT && r[i].gpa + r[i].size > PCI_SPACE_MEM64_BASE) {
+			snprintf(err, errlen, "ACPI tables: guest RAM reaches into the 64-bit PCI "
+					      "window at %#llx",
+				 (unsigned long long)PCI_SPACE_MEM64_BASE);
+			return -EINVAL;
+		}
+	}
 	if (vcpus == 0 || vcpus > 255 || low_top < ACPI_AREA_END || nroutes < 0 || nroutes > 255) {
 		snprintf(err, errlen, "ACPI tables: %u vCPUs and %llu bytes of low RAM cannot be "
 				      "described",
@@ -267,7 +263,7 @@ int acpi_build(struct hsm_vm *vm, unsigned vcpus, const uint8_t *apic_ids,
 	uint64_t dsdt_at = (madt_at + madt_len + 15) & ~15ULL;
 
 	aml_init(&dsdt);
-	if (build_dsdt(&dsdt, low_top, routes, nroutes) || dsdt_at + dsdt.len > ACPI_TABLES_END) {
+	if (build_dsdt(&dsdt, low_top, routes, nroutes, isa) || dsdt_at + dsdt.len > ACPI_TABLES_END) {
 		aml_free(&dsdt);
 		snprintf(err, errlen, "ACPI tables: cannot build the DSDT");
 		return -ENOMEM;

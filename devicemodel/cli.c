@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include "cli_acrn.h"
 #include "host_cpus.h"
 #include "uart.h"
 
@@ -24,8 +25,6 @@ enum {
 	OPT_CPU_AFFINITY,
 	OPT_LOGGER,
 	OPT_OVMF,
-	OPT_NO_RTVM,   /* acrn-dm's real-time VM options: refused by name */
-	OPT_NO_WINDOWS,
 };
 
 static const struct option long_opts[] = {
@@ -43,16 +42,26 @@ static const struct option long_opts[] = {
 	{ "lpc", required_argument, NULL, 'l' },
 	{ "ovmf", required_argument, NULL, OPT_OVMF },
 	{ "logger_setting", required_argument, NULL, OPT_LOGGER },
-	{ "rtvm", no_argument, NULL, OPT_NO_RTVM },
-	{ "lapic_pt", no_argument, NULL, OPT_NO_RTVM },
-	{ "windows", no_argument, NULL, OPT_NO_WINDOWS },
 	{ "pci_slot", required_argument, NULL, 's' },
 	{ "slot", required_argument, NULL, 's' },
 	{ "uuid", required_argument, NULL, 'U' },
 	{ "memsize", required_argument, NULL, 'm' },
 	{ "verbose", no_argument, NULL, 'v' },
-	{ NULL, 0, NULL, 0 },
 };
+
+/* vdm's options, then acrn-dm's that cli_acrn.c decides on, terminated. */
+static const struct option *all_options(void)
+{
+	static struct option all[sizeof(long_opts) / sizeof(long_opts[0]) + 64];
+	size_t n = sizeof(long_opts) / sizeof(long_opts[0]), nacrn;
+	const struct option *acrn = cli_acrn_options(&nacrn);
+
+	memcpy(all, long_opts, sizeof(long_opts));
+	for (size_t i = 0; i < nacrn && n + 1 < sizeof(all) / sizeof(all[0]); i++)
+		all[n++] = acrn[i];
+	all[n] = (struct option){ NULL, 0, NULL, 0 };
+	return all;
+}
 
 void cli_usage(FILE *f)
 {
@@ -98,6 +107,9 @@ void cli_usage(FILE *f)
 		"                        acrn-dm's log levels (3 errors .. 7 debug): console's\n"
 		"                        is vdm's (stderr or --log-file); kmsg and disk are\n"
 		"                        taken and not used\n"
+		"  -A, -Y, -i, -G, --vsbl, --part_info, --pm_by_vuart, --mac_seed, --iasl\n"
+		"                        acrn-dm's, taken and ignored (noted in the log); its\n"
+		"                        other options vdm lacks are refused naming them\n"
 		"  VM-NAME               the VM's name, as acrn-dm's last argument (1 to 15\n"
 		"                        characters): ACRN looks the VM up by it; in logs\n"
 		"      --help            show this help and exit\n"
@@ -443,10 +455,12 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 
 	if (argc > 0 && argv[0] && !strcmp(prog ? prog + 1 : argv[0], "acrn-dm"))
 		o->hsm = "acrn";
+	const struct option *opts = all_options();
+
 	opterr = 0; /* we print our own one-line messages */
 	optind = 1;
 	for (;;) {
-		c = getopt_long(argc, argv, "+:s:U:m:vk:r:B:l:", long_opts, NULL);
+		c = getopt_long(argc, argv, "+:s:U:m:vk:r:B:l:" CLI_ACRN_SHORT, opts, NULL);
 		if (c == -1) {
 			/* Stopped at a word that is not an option: the VM's name
 			 * (acrn-dm's last argument), unless it ended at "--". */
@@ -528,15 +542,6 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 				return -EINVAL;
 			o->have_ovmf = true;
 			break;
-		case OPT_NO_RTVM:
-			snprintf(err, errlen,
-				 "'%s': vdm does not serve real-time VMs (LAPIC pass-through, polled "
-				 "I/O completion)",
-				 argv[optind - 1]);
-			return -EINVAL;
-		case OPT_NO_WINDOWS:
-			snprintf(err, errlen, "'--windows': vdm has no Windows guest support");
-			return -EINVAL;
 		case OPT_LOGGER:
 			if (parse_logger(optarg, o, err, errlen))
 				return -EINVAL;
@@ -592,12 +597,27 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 		case ':':
 			snprintf(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
 			return -EINVAL;
-		default:
+		default: {
+			const char *note = NULL;
+			int r = cli_acrn_option(c, &note, err, errlen);
+
+			if (r < 0)
+				return -EINVAL;
+			if (r == 0) {
+				bool seen = false;
+
+				for (int i = 0; i < o->nacrn_notes; i++)
+					seen |= o->acrn_notes[i] == note;
+				if (!seen && o->nacrn_notes < VDM_MAX_ACRN_NOTES)
+					o->acrn_notes[o->nacrn_notes++] = note;
+				break;
+			}
 			if (optopt)
 				snprintf(err, errlen, "unknown option '-%c'", optopt);
 			else
 				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
 			return -EINVAL;
+		}
 		}
 	}
 	if (optind < argc) {

@@ -20,6 +20,8 @@ struct dev_spec {
 	void *cfg; /* from emu->parse */
 };
 
+#define VDM_MAX_ACRN_NOTES 16 /* more than cli_acrn.c takes */
+
 struct vdm_options {
 	int ndevs;
 	struct dev_spec devs[VDM_MAX_DEVICES];
@@ -40,6 +42,9 @@ struct vdm_options {
 	const char *dump_dir; /* --dump-config DIR */
 	uint32_t virtio_poll_us; /* --virtio_poll: acrn-dm's poll mode, 0 = off */
 	const char *api_socket;  /* --api-socket PATH */
+	/* acrn-dm options taken and ignored (cli_acrn.c): a line each for the log. */
+	const char *acrn_notes[VDM_MAX_ACRN_NOTES];
+	int nacrn_notes;
 	bool help;
 	bool version;
 	int extra_argc;       /* after "--" */

@@ -6,17 +6,18 @@ devicemodel_libdm_a_SOURCES = \
 	devicemodel/log.h devicemodel/log.c devicemodel/boot_linux.h devicemodel/boot_linux.c \
 	devicemodel/e820.h devicemodel/e820.c devicemodel/fw_bytes.h devicemodel/boot_ovmf.h devicemodel/boot_ovmf.c \
 	devicemodel/platform_reset.h devicemodel/platform_reset.c \
-	devicemodel/aml.h devicemodel/aml.c devicemodel/acpi.h devicemodel/acpi.c \
+	devicemodel/aml.h devicemodel/aml.c devicemodel/acpi.h devicemodel/acpi_internal.h devicemodel/acpi.c \
+	devicemodel/acpi_isa.c \
 	devicemodel/mptable.h devicemodel/mptable.c devicemodel/rtc.h devicemodel/rtc.c \
 	devicemodel/rtc_internal.h devicemodel/rtc_irq.c devicemodel/host_cpus.h devicemodel/host_cpus.c \
 	devicemodel/uart.h devicemodel/uart.c \
 	devicemodel/evloop.h devicemodel/evloop.c devicemodel/iothread.h devicemodel/iothread.c \
 	devicemodel/pci.h devicemodel/pci.c devicemodel/pci_msix.c devicemodel/pci_bus.c \
-	devicemodel/pci_space.h devicemodel/pci_space.c \
+	devicemodel/pci_space.h devicemodel/pci_space.c devicemodel/pci_assign.c \
 	devicemodel/passthru.h devicemodel/passthru.c devicemodel/passthru_opts.c \
 	devicemodel/passthru_host.c \
 	devicemodel/vdm.h devicemodel/devemu.h devicemodel/devemu.c devicemodel/hostbridge.c devicemodel/lpc.c \
-	devicemodel/cli.h devicemodel/cli.c \
+	devicemodel/cli.h devicemodel/cli.c devicemodel/cli_acrn.h devicemodel/cli_acrn.c \
 	devicemodel/virtio.h devicemodel/virtio_internal.h devicemodel/virtio_pci.c devicemodel/virtio_pacing.c devicemodel/holdoff.h devicemodel/holdoff.c devicemodel/virtio_route.c \
 	devicemodel/api.h devicemodel/api.c devicemodel/api_cmds.c devicemodel/events.h devicemodel/events.c \
 	devicemodel/unix_listen.h devicemodel/unix_listen.c \

@@ -177,6 +177,22 @@ static int dump_config(struct vdm *vdm, const char *dir)
 	return 0;
 }
 
+/* What the DSDT declares of the ISA side (acpi_isa.c): the LPC bridge of
+ * -s SLOT,lpc, if given, and the COM ports -l opened. */
+static void describe_isa(struct acpi_isa *isa, const struct vdm_options *o,
+			 const struct uart uarts[UART_MAX])
+{
+	*isa = (struct acpi_isa){ 0 };
+	for (int i = 0; i < o->ndevs; i++)
+		if (!strcmp(o->devs[i].emu->name, "lpc"))
+			*isa = (struct acpi_isa){ .lpc = true, .lpc_slot = (uint8_t)o->devs[i].slot,
+						  .lpc_func = (uint8_t)o->devs[i].func };
+	for (int i = 0; i < UART_MAX && isa->ncom < ACPI_MAX_COM; i++)
+		if (o->have_uart[i])
+			isa->com[isa->ncom++] = (struct acpi_com){ (uint8_t)(i + 1), uarts[i].port,
+								   uarts[i].irq };
+}
+
 int main(int argc, char **argv)
 {
 	static struct vdm vdm;
@@ -209,6 +225,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	for (int i = 0; i < opts.nacrn_notes; i++)
+		log_info("%s", opts.acrn_notes[i]);
 	if (opts.have_uuid)
 		memcpy(vdm.uuid, opts.uuid, sizeof(vdm.uuid));
 	else
@@ -266,6 +284,8 @@ int main(int argc, char **argv)
 	vdm.caps = hsm_get_caps(vdm.vm);
 	vdm.bus.vm = vdm.vm;
 	pci_space_init(&vdm.space);
+	/* acrn-dm booting OVMF puts every 64-bit BAR above 4 GiB. */
+	vdm.space.mem64_high = opts.have_ovmf;
 	vdm.bus.caps_native_irqfd = vdm.caps.native_irqfd;
 	vdm.bus.intx_active_low = vdm.caps.intx_active_low;
 	log_info("HSM back-end %s, %llu MiB guest RAM", hsm_backend_name(vdm.vm),
@@ -294,6 +314,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vdm: -l com%d: %s\n", i + 1, err);
 			goto out;
 		}
+	describe_isa(&vdm.reset.isa, &opts, vdm.uarts);
 	if (opts.kernel) {
 		if (platform_load_guest(&vdm.reset, err, sizeof(err))) {
 			fprintf(stderr, "vdm: %s\n", err);

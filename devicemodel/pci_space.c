@@ -14,6 +14,7 @@ void pci_space_init(struct pci_space *s)
 	memset(s, 0, sizeof(*s));
 	s->mem32_next = PCI_SPACE_MEM32_BASE;
 	s->mem64_next = PCI_SPACE_MEM64_BASE;
+	s->io_next = PCI_SPACE_IO_BASE;
 }
 
 static uint64_t round_pow2(uint64_t v)
@@ -36,13 +37,39 @@ static uint64_t take(uint64_t *next, uint64_t limit, uint64_t size)
 	return base;
 }
 
-static int layout_io(struct pci_space *s, int i, const struct pci_space_bar *b, int *nio,
-		     char *err, size_t errlen)
+/* The first ports from *next, aligned to size, that no function has;
+ * 0 when the window is full. */
+static uint32_t take_io(const struct pci_space *s, int nio, uint32_t *next, uint32_t size)
+{
+	uint32_t base = (*next + size - 1) & ~(size - 1);
+
+	for (int j = 0; j < nio && base + size <= PCI_SPACE_IO_LIMIT; j++) {
+		if (base < s->io[j].base + s->io[j].size && s->io[j].base < base + size) {
+			base = (s->io[j].base + s->io[j].size + size - 1) & ~(size - 1);
+			j = -1; /* look at them all again */
+		}
+	}
+	if (base + size > PCI_SPACE_IO_LIMIT)
+		return 0;
+	*next = base + size;
+	return base;
+}
+
+static int layout_io(struct pci_space *s, int i, struct pci_space_bar *b, int *nio,
+		     uint32_t *next_io, char *err, size_t errlen)
 {
 	if (b->size < 4 || b->size > 256 || (b->size & (b->size - 1))) {
 		snprintf(err, errlen, "I/O BAR %d: %llu bytes, not a power of two from 4 to 256", i,
 			 (unsigned long long)b->size);
 		return -EINVAL;
+	}
+	if (b->emulated) {
+		b->host_addr = take_io(s, *nio, next_io, (uint32_t)b->size);
+		if (!b->host_addr) {
+			snprintf(err, errlen, "I/O BAR %d: no room for %llu ports", i,
+				 (unsigned long long)b->size);
+			return -ENOSPC;
+		}
 	}
 	if (b->host_addr == 0 || b->host_addr > 0xffff || 0x10000 - b->host_addr < b->size ||
 	    (b->host_addr & (b->size - 1))) {
@@ -75,10 +102,11 @@ int pci_space_layout_bars(struct pci_space *s, const struct pci_space_bar bars[P
 {
 	/* Work on copies: a failure leaves s as it was. */
 	uint64_t next32 = s->mem32_next, next64 = s->mem64_next;
+	uint32_t next_io = s->io_next;
 	int nio = s->nio, ret;
 
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
-		const struct pci_space_bar *b = &bars[i];
+		struct pci_space_bar bar = bars[i], *b = &bar;
 		uint64_t sz;
 		bool low;
 
@@ -86,7 +114,7 @@ int pci_space_layout_bars(struct pci_space *s, const struct pci_space_bar bars[P
 		if (b->type == PCI_BAR_NONE)
 			continue;
 		if (b->type == PCI_BAR_IO) {
-			ret = layout_io(s, i, b, &nio, err, errlen);
+			ret = layout_io(s, i, b, &nio, &next_io, err, errlen);
 			if (ret)
 				return ret;
 			addr[i] = b->host_addr;
@@ -104,7 +132,7 @@ int pci_space_layout_bars(struct pci_space *s, const struct pci_space_bar bars[P
 			return -EINVAL;
 		}
 		sz = round_pow2(b->size < PCI_SPACE_PAGE ? PCI_SPACE_PAGE : b->size);
-		low = b->type == PCI_BAR_MEM32 || sz <= PCI_SPACE_MEM64_LOW_MAX;
+		low = b->type == PCI_BAR_MEM32 || (!s->mem64_high && sz <= PCI_SPACE_MEM64_LOW_MAX);
 		addr[i] = sz ? (low ? take(&next32, PCI_SPACE_MEM32_LIMIT, sz)
 				    : take(&next64, PCI_SPACE_MEM64_LIMIT, sz))
 			     : 0;
@@ -119,6 +147,7 @@ int pci_space_layout_bars(struct pci_space *s, const struct pci_space_bar bars[P
 	}
 	s->mem32_next = next32;
 	s->mem64_next = next64;
+	s->io_next = next_io;
 	s->nio = nio;
 	return 0;
 }

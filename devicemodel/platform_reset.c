@@ -75,20 +75,26 @@ static int route_intx(struct platform_reset *pr, struct acpi_intx_route *routes,
 int platform_load_guest(struct platform_reset *pr, char *err, size_t errlen)
 {
 	struct acpi_intx_route routes[PCI_NUM_SLOTS * 4];
+	/* Every BAR programmed, as acrn-dm leaves them (pci_assign.c). */
+	int ret = pci_space_assign_bars(pr->space, pr->bus, err, errlen);
+
+	if (ret)
+		return ret;
 	int nroutes = route_intx(pr, routes, PCI_NUM_SLOTS * 4);
 	struct hsm_boot_cpu cpu;
 	uint64_t rsdp = 0;
 	unsigned vcpus = hsm_vcpu_count(pr->vm);
 	uint8_t apic_ids[256];
 	/* The IDs the hypervisor gives the vCPUs, as acrn-dm writes them. */
-	int ret = vcpus > 255 ? -EINVAL : 0;
+	ret = vcpus > 255 ? -EINVAL : 0;
 
 	if (ret)
 		snprintf(err, errlen, "%u vCPUs: more than the tables can describe", vcpus);
 	if (!ret)
 		ret = host_vcpu_apic_ids(pr->cpu_affinity, vcpus, apic_ids, err, errlen);
 	if (!ret)
-		ret = acpi_build(pr->vm, vcpus, apic_ids, routes, nroutes, &rsdp, err, errlen);
+		ret = acpi_build(pr->vm, vcpus, apic_ids, routes, nroutes, &pr->isa, &rsdp, err,
+				 errlen);
 	/* acrn-dm writes the MP table whatever it loads next. */
 	if (!ret)
 		ret = mptable_build(pr->vm, vcpus, apic_ids, routes, nroutes, err, errlen);

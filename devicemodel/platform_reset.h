@@ -6,6 +6,7 @@
 #ifndef VDM_PLATFORM_RESET_H
 #define VDM_PLATFORM_RESET_H
 
+#include "acpi.h"
 #include "boot_linux.h"
 #include "boot_ovmf.h"
 #include "evloop.h"
@@ -25,6 +26,7 @@ struct platform_reset {
 	struct boot_linux_args *boot;       /* a kernel to load (-k), or NULL */
 	struct ovmf *ovmf;                   /* firmware to load (--ovmf), or NULL */
 	struct rtc *rtc;                     /* set to power-on state at reboot; or NULL */
+	struct acpi_isa isa;                 /* the LPC bridge and COM ports, for the DSDT */
 	uint64_t cpu_affinity;               /* --cpu_affinity's CPUs, 0 if not given */
 	uint8_t reset_control;               /* port 0xCF9 as last written */
 	uint16_t pm1_status, pm1_enable, pm1_control; /* the ACPI PM1 block */

@@ -150,7 +150,7 @@ ACRN_WRAPPED = tests/acrn/test_hostbridge.acrn tests/acrn/test_virtio_rnd.acrn \
 	tests/acrn/test_route_switch.acrn tests/acrn/test_acrn_cmdline.acrn \
 	tests/acrn/test_console_multiport.acrn
 ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tests/acrn/launch.sh \
-	tests/acrn/test_boot_linux tests/acrn/boot_linux.sh tests/acrn/test_guest_reboot tests/acrn/test_uart \
+	tests/acrn/test_boot_linux tests/acrn/boot_linux.sh tests/acrn/test_guest_reboot tests/acrn/test_uart tests/acrn/test_bar_windows \
 	tests/acrn/test_ovmf tests/acrn/test_launch_script tests/acrn/test_rtc tests/acrn/test_intx_routes tests/acrn/test_lapic_ids tests/acrn/test_reboot_race \
 	tests/acrn/no_model.sh
 # The model is test-only: a library of its own, and vdm-acrn-model, vdm's
@@ -158,7 +158,8 @@ ACRN_TESTS = $(ACRN_WRAPPED) tests/acrn/test_acrn_vcpus tests/acrn/test_acrn tes
 check_LIBRARIES += tests/acrn/libacrnmodel.a
 tests_acrn_libacrnmodel_a_SOURCES = tests/acrn/acrn_model.h tests/acrn/acrn_model_internal.h \
 	tests/acrn/acrn_model.c tests/acrn/acrn_model_link.c tests/acrn/acrn_model_backend.c \
-	tests/acrn/acrn_model_boot.c tests/acrn/acrn_model_boot_mp.c tests/acrn/acrn_model_irqroute.c tests/acrn/acrn_model_ptdev.c
+	tests/acrn/acrn_model_boot.c tests/acrn/acrn_model_boot_mp.c tests/acrn/acrn_model_irqroute.c tests/acrn/acrn_model_ptdev.c \
+	tests/acrn/acrn_model_com.c tests/acrn/acrn_model_windows.c
 tests_acrn_libacrnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(HSM_INCLUDES)
 check_PROGRAMS += tests/acrn/vdm-acrn-model
 tests_acrn_vdm_acrn_model_SOURCES = devicemodel/main.c tests/acrn/vdm_acrn_model.c
@@ -183,6 +184,9 @@ tests_acrn_test_ovmf_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/devicemodel
 check_PROGRAMS += tests/acrn/test_launch_script
 tests_acrn_test_launch_script_LDADD = $(TEST_LDADD)
 tests_acrn_test_launch_script_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/tests/sim
+check_PROGRAMS += tests/acrn/test_bar_windows
+tests_acrn_test_bar_windows_LDADD = $(TEST_LDADD)
+tests_acrn_test_bar_windows_CPPFLAGS = $(SIM_TEST_CPPFLAGS)
 check_PROGRAMS += tests/acrn/test_uart
 tests_acrn_test_uart_LDADD = $(TEST_LDADD)
 tests_acrn_test_uart_CPPFLAGS = $(SIM_TEST_CPPFLAGS)

@@ -610,6 +610,8 @@ static int ioctl_locked(struct acrn_model *m, unsigned long cmd, unsigned long a
 		if (m->have_boot_regs)
 			model_boot_check_locked(m);
 		memset(m->line_written, 0, sizeof(m->line_written));
+		memset(m->bar_written, 0, sizeof(m->bar_written));
+		memset(m->bar_read, 0, sizeof(m->bar_read));
 		m->state = VM_RUNNING;
 		pthread_cond_broadcast(&m->cond);
 		return model_link_start_locked(m);
@@ -859,6 +861,8 @@ static int parse_opts(struct acrn_model *m, char *opts, char *errbuf, size_t err
 				return -EINVAL;
 			}
 			snprintf(dst, cap, "%s", eq);
+		} else if (!strcmp(o, "no_qword_windows")) {
+			m->no_qword_windows = true;
 		} else if (!strncmp(o, "refuse=", 7)) {
 			char *slash = strchr(o + 7, '/');
 
@@ -968,6 +972,11 @@ void acrn_model_destroy(struct acrn_model *m)
 		"acrn model: %u I/O exits, at most %u vCPUs waiting at once, %u protocol "
 		"violations",
 		m->exits, m->max_waiting, m->violations);
+	if (m->boot.nwin)
+		hsm_log(m->vm, HSM_LOG_INFO,
+			"acrn model: %u programmed memory BARs read, %u outside the DSDT's %u PCI "
+			"windows",
+			m->boot.bars_checked, m->boot.bars_outside, m->boot.nwin);
 	for (unsigned i = 0; i < ACRN_VIOAPIC_PINS; i++) {
 		const struct model_irqline *l = &m->irqline[i];
 

@@ -37,6 +37,9 @@ int acrn_model_register(void);
  *   ovmf_vars=PATH, ovmf_code=PATH   the same for split images
  *   ovmf_mark=TEXT  at each pause of the running VM the firmware writes
  *                   "TEXT-N" (N counting pauses) at the start of its vars
+ *   no_qword_windows  the boot check reads the DSDT as if it declared no
+ *                   QWordMemory window (so that a 64-bit BAR placed in one
+ *                   shows the BAR check catching a BAR outside the windows)
  * The model logs every VM-lifecycle ioctl at debug level ("acrn model:
  * ACRN_IOCTL_... -> 0") so tests can check the order of calls, and what
  * each passthrough ioctl carried ("acrn model: ASSIGN_PCIDEV virt 00:06.0
@@ -109,6 +112,23 @@ struct acrn_model_boot {
 	 * nothing accounts for (the first one's GSI), line registers read
 	 * with another GSI than the _PRT's. */
 	uint16_t isa_irqs;
+	/* The DSDT's serial ports (PNP0501; acrn_model_com.c): device name,
+	 * _UID, the I/O descriptor's base, maximum base and length, IRQs. */
+	unsigned ncom;
+	struct acrn_model_com {
+		char name[5];
+		unsigned uid;
+		uint16_t port, port_max;
+		uint8_t nports;
+		uint16_t irq_mask;
+	} com[4];
+	/* The DSDT's PCI memory windows (acrn_model_windows.c), inclusive, and
+	 * the programmed memory BARs the guest read in them and outside. */
+	unsigned nwin;
+	struct {
+		uint64_t min, max;
+	} win[8];
+	unsigned bars_checked, bars_outside;
 	unsigned stray_irqlines;
 	uint8_t first_stray_gsi;
 	unsigned line_disagreements;

@@ -173,6 +173,8 @@ static void check_acpi(struct acrn_model *m, uint64_t rsdp)
 			if (d) {
 				model_boot_read_prt(m, d, b->dsdt_len);
 				model_boot_read_isa_irqs(m, d, b->dsdt_len);
+				model_boot_read_coms(m, d, b->dsdt_len);
+				model_boot_read_windows(m, d, b->dsdt_len);
 			}
 			if (le(t + 36, 4))
 				acpi_range(b, le(t + 36, 4), 64); /* the FACS */

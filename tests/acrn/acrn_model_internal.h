@@ -66,6 +66,7 @@ struct acrn_model {
 	unsigned vcpus;
 	uint16_t report_vcpus; /* what CREATE_VM says, if not 0 (tests) */
 	char refuse[32];
+	bool no_qword_windows; /* option: the boot check skips QWordMemory windows */
 	int refuse_errno;
 	char vm_name[17];      /* vm=NAME: the one VM the hypervisor's configuration has */
 	uint8_t created_id[16]; /* what the last CREATE_VM carried in its name/UUID field */
@@ -116,6 +117,10 @@ struct acrn_model {
 	uint32_t irqfd_gen;
 	uint8_t line[256], pin[256]; /* bus 0 functions, as the guest set them */
 	bool line_written[256];      /* the guest wrote the line since START_VM */
+	/* BAR registers of bus-0 functions since START_VM (acrn_model_windows.c):
+	 * a bit per BAR the guest wrote, or read before writing (its value). */
+	uint8_t bar_written[256], bar_read[256];
+	uint32_t bar_val[256][6];
 	struct model_ptdev ptdevs[MODEL_MAX_PTDEVS];
 	bool slot_used[ACRN_IO_REQUEST_MAX];
 	unsigned violations;
@@ -197,6 +202,19 @@ void model_check_irqline_locked(struct acrn_model *m, uint32_t gsi, uint32_t op)
 void model_check_line_read_locked(struct acrn_model *m, unsigned devfn, uint8_t line);
 /* An INTx level on gsi to the functions it reaches.  Lock held. */
 void model_send_intx_locked(struct acrn_model *m, uint32_t gsi, bool level);
+
+/* ---- acrn_model_windows.c: BARs against the DSDT's PCI windows ---- */
+
+/* The DSDT's PCI memory windows into m->boot.win; each clear of RAM. */
+void model_boot_read_windows(struct acrn_model *m, const uint8_t *dsdt, uint64_t len);
+/* The guest read BAR idx (a dword) of function devfn: before it wrote it,
+ * a memory BAR's address must be 0 or in a window.  Lock held. */
+void model_check_bar_read_locked(struct acrn_model *m, unsigned devfn, unsigned idx, uint32_t val);
+
+/* ---- acrn_model_com.c ---- */
+
+/* The DSDT's COM ports into m->boot.com, each checked against a PC's. */
+void model_boot_read_coms(struct acrn_model *m, const uint8_t *dsdt, uint64_t len);
 
 /* ---- acrn_model_boot.c, for acrn_model_boot_mp.c ---- */
 

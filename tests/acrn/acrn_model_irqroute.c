@@ -6,9 +6,9 @@
  *   - every SET_IRQLINE must name a GSI something accounts for: at or
  *     above 16, one a _PRT entry (and, when there is an MP table, one of
  *     its PCI entries) routes a pin to; below 16, an ISA IRQ a DSDT device
- *     declares or a legacy COM port's (4 and 3, which a PC fixes and Linux
- *     probes without ACPI); anything else is a "stray" line, counted as a
- *     protocol violation;
+ *     declares (the COM ports' too: a UART vdm serves but does not declare
+ *     interrupts on a line the guest was not told of); anything else is a
+ *     "stray" line, counted as a protocol violation;
  *   - the interrupt line register of a bus-0 function, read by the guest
  *     before it wrote the register itself, must hold the GSI the _PRT
  *     names for its slot and pin;
@@ -29,7 +29,6 @@
 #define RES_SMALL_IRQ 0x04   /* small item type: IRQ descriptor */
 #define RES_SMALL_END 0x0f
 #define RES_LARGE_EXT_IRQ 0x09 /* large item name: extended interrupt */
-#define LEGACY_COM_IRQS ((1u << 4) | (1u << 3))
 
 /* The IRQs of one resource template (len bytes at p) into *mask. */
 static void resource_irqs(const uint8_t *p, uint64_t len, uint16_t *mask)
@@ -108,7 +107,7 @@ static bool gsi_accounted(const struct acrn_model_boot *b, uint32_t gsi)
 	bool in_prt = false, in_mp = b->mp_table_gpa == 0;
 
 	if (gsi < 16)
-		return (b->isa_irqs | LEGACY_COM_IRQS) & (1u << gsi);
+		return b->isa_irqs & (1u << gsi);
 	for (unsigned i = 0; i < b->nprt; i++)
 		in_prt |= b->prt[i].gsi == gsi;
 	for (unsigned i = 0; i < b->mp_npci; i++)

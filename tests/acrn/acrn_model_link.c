@@ -84,6 +84,15 @@ static void snoop_cfg_locked(struct acrn_model *m, const struct sim_msg *io, uin
 
 	if (io->arg != HSM_IO_PCICFG || io->bdf >> 8)
 		return;
+	/* A whole BAR register (0x10-0x27): written, or read as programmed. */
+	if (io->size == 4 && io->addr >= 0x10 && io->addr < 0x28 && !(io->addr & 3)) {
+		unsigned idx = (unsigned)(io->addr - 0x10) / 4, devfn = io->bdf & 0xff;
+
+		if (io->dir == HSM_IO_WRITE)
+			m->bar_written[devfn] |= (uint8_t)(1u << idx);
+		else
+			model_check_bar_read_locked(m, devfn, idx, (uint32_t)v);
+	}
 	for (unsigned reg = 0x3c; reg <= 0x3d; reg++) {
 		if (io->addr > reg || io->addr + io->size <= reg)
 			continue;

@@ -135,13 +135,60 @@ static bool dump(struct hsm_vm *vm, uint64_t gpa, uint64_t len, const char *path
 	return ok;
 }
 
+/*
+ * iasl -d on len bytes of guest RAM at gpa: its exit status, and the
+ * disassembly in text with comments and all white space taken out, so
+ * that a declaration spread over lines reads as one string (iasl pads and
+ * annotates as it likes).  -1 when the bytes or the files are missing.
+ */
+static int iasl_text(struct hsm_vm *vm, uint64_t gpa, uint64_t len, const char *name, char *text,
+		     size_t textlen)
+{
+	char path[200], dsl[200], cmd[600];
+	size_t n = 0;
+	int c, st;
+
+	snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
+	snprintf(dsl, sizeof(dsl), "%s/%s.dsl", dir, name);
+	snprintf(cmd, sizeof(cmd), "iasl -d %s >%s/iasl.out 2>&1", path, dir);
+	st = dump(vm, gpa, len, path) ? system(cmd) : -1;
+	FILE *f = fopen(dsl, "r");
+
+	while (f && (c = fgetc(f)) != EOF && n + 1 < textlen) {
+		int next = c == '/' ? fgetc(f) : EOF;
+
+		if (next == '/') { /* to the end of the line */
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+		} else if (next == '*') { /* to the closing star-slash */
+			for (int prev = 0; (c = fgetc(f)) != EOF && !(prev == '*' && c == '/');)
+				prev = c;
+		} else {
+			if (next != EOF)
+				ungetc(next, f);
+			if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+				text[n++] = (char)c;
+		}
+	}
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	else
+		st = -1;
+	unlink(path);
+	unlink(dsl);
+	snprintf(path, sizeof(path), "%s/iasl.out", dir);
+	unlink(path);
+	return st;
+}
+
 /* With ACPI tables: the boot check follows the zero page's RSDP through
  * every checksum, and Debian's iasl disassembles each table vdm wrote
  * without an error (it checks the binary layout of the FADT and MADT and
  * parses the DSDT's AML). */
 static void acpi_tables(void)
 {
-	char kernel[200], err[256] = "", cmd[600], path[200];
+	char kernel[200], err[256] = "";
 	struct hsm_boot_cpu cpu;
 	struct acrn_model_boot rep;
 	struct hsm_vm *vm = open_vm("acpi");
@@ -153,8 +200,11 @@ static void acpi_tables(void)
 	struct boot_linux_args a = { kernel, NULL, "console=ttyS0", 0 };
 
 	static const struct acpi_intx_route routes[] = { { 3, 1, 19 }, { 5, 1, 21 } };
+	/* acrn-dm's layout: the LPC bridge at 1:0, COM1 and COM2 of -l. */
+	static const struct acpi_isa isa = { true, 1, 0, 2, { { 1, 0x3f8, 4 }, { 2, 0x2f8, 3 } } };
 
-	drv_check(acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &rsdp, err, sizeof(err)) == 0 &&
+	drv_check(acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &isa, &rsdp, err,
+			     sizeof(err)) == 0 &&
 			  rsdp == ACPI_RSDP_GPA,
 		  "ACPI tables built for %u vCPUs (%s)", hsm_vcpu_count(vm), err);
 	drv_check(mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) == 0,
@@ -173,6 +223,14 @@ static void acpi_tables(void)
 		  "the boot check finds RSDP, XSDT, FADT, DSDT and a MADT with 8 processors and "
 		  "the IOAPIC (%u tables, %u processors; %s)",
 		  rep.acpi_tables, rep.madt_cpus, rep.first_problem);
+	drv_check(rep.ncom == 2 && !strcmp(rep.com[0].name, "COM1") && rep.com[0].uid == 1 &&
+			  rep.com[0].port == 0x3f8 && rep.com[0].nports == 8 &&
+			  rep.com[0].irq_mask == 1u << 4 && !strcmp(rep.com[1].name, "COM2") &&
+			  rep.com[1].uid == 2 && rep.com[1].port == 0x2f8 && rep.com[1].nports == 8 &&
+			  rep.com[1].irq_mask == 1u << 3,
+		  "the boot check reads COM1 (0x3f8, IRQ 4) and COM2 (0x2f8, IRQ 3) from the "
+		  "DSDT (%u serial ports)",
+		  rep.ncom);
 	drv_check(rep.mp_gpa == MPTABLE_GPA && rep.mp_cpus == 8 && rep.mp_ioapic &&
 			  rep.mp_lint1_nmi && rep.mp_isa_irqs == 15,
 		  "the boot check finds the MP table's floating pointer at %#llx, 8 processors, "
@@ -184,50 +242,42 @@ static void acpi_tables(void)
 			  !memcmp(rep.mp_pci, rep.prt, sizeof(rep.prt[0]) * 2),
 		  "the _PRT read from the DSDT's AML and the MP table's PCI entries are the two "
 		  "routes given: 03.A on GSI 19, 05.A on GSI 21");
+	/* What iasl shows, white space and comments taken out (iasl_text). */
 	static const struct {
 		const char *file;
 		const char *must; /* in the disassembly */
-	} tables[] = { { "dsdt", "Name (_PRT, Package (0x02)" },
-		       { "dsdt", "EisaId (\"PNP0B00\")" },
-		       { "facp", "PM1A Control Block Address : 00000404" },
-		       { "facp", "RTC Century Index : 32" },
-		       { "apic", "Local Apic Address : FEE00000" } };
-	uint64_t where[5][2] = { { rep.dsdt_gpa, rep.dsdt_len }, { rep.dsdt_gpa, rep.dsdt_len },
-				 { rep.fadt_gpa, 276 }, { rep.fadt_gpa, 276 },
-				 { rep.madt_gpa, 0 } };
+	} tables[] = {
+		{ "dsdt", "Name(_PRT,Package(0x02)" },
+		{ "dsdt", "EisaId(\"PNP0B00\"))" },
+		/* The COM ports of -l inside the LPC bridge's device, as acrn-dm
+		 * declares them: PNP0501, _UID the COM number, 8 ports, the IRQ. */
+		{ "dsdt", "Device(ISA){Name(_ADR,0x00010000)" },
+		/* The 64-bit BAR window, acrn-dm's: 256 GiB to 512 GiB. */
+		{ "dsdt", "QWordMemory(ResourceProducer,PosDecode,MinFixed,MaxFixed,NonCacheable,"
+			  "ReadWrite,0x0000000000000000,0x0000004000000000,0x0000007FFFFFFFFF,"
+			  "0x0000000000000000,0x0000004000000000," },
+		{ "dsdt", "Device(COM1){Name(_HID,EisaId(\"PNP0501\"))Name(_UID,One)Name(_CRS,"
+			  "ResourceTemplate(){IO(Decode16,0x03F8,0x03F8,0x01,0x08,)IRQNoFlags(){4}})}" },
+		{ "dsdt", "Device(COM2){Name(_HID,EisaId(\"PNP0501\"))Name(_UID,0x02)Name(_CRS,"
+			  "ResourceTemplate(){IO(Decode16,0x02F8,0x02F8,0x01,0x08,)IRQNoFlags(){3}})}" },
+		{ "facp", "PM1AControlBlockAddress:00000404" },
+		{ "facp", "RTCCenturyIndex:32" },
+		{ "apic", "LocalApicAddress:FEE00000" },
+	};
 	const uint8_t *madt = hsm_gpa_to_hva(vm, rep.madt_gpa, 8);
+	uint64_t madt_len = madt ? (uint64_t)madt[4] | (uint64_t)madt[5] << 8 : 0;
+	static char text[65536];
 
-	where[4][1] = madt ? (uint64_t)madt[4] | (uint64_t)madt[5] << 8 : 0;
-	for (int i = 0; i < 5; i++) {
-		char dsl[200], line[512];
-		bool found = false;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		bool dsdt = !strcmp(tables[i].file, "dsdt"), facp = !strcmp(tables[i].file, "facp");
+		int st = iasl_text(vm, dsdt ? rep.dsdt_gpa : facp ? rep.fadt_gpa : rep.madt_gpa,
+				   dsdt ? rep.dsdt_len : facp ? 276 : madt_len, tables[i].file, text,
+				   sizeof(text));
 
-		snprintf(path, sizeof(path), "%s/%s.dat", dir, tables[i].file);
-		snprintf(dsl, sizeof(dsl), "%s/%s.dsl", dir, tables[i].file);
-		snprintf(cmd, sizeof(cmd), "iasl -d %s >%s/iasl.out 2>&1", path, dir);
-		int st = dump(vm, where[i][0], where[i][1], path) ? system(cmd) : -1;
-		FILE *f = fopen(dsl, "r");
-
-		while (f && fgets(line, sizeof(line), f)) {
-			/* iasl pads its field names: squeeze runs of spaces. */
-			char squeezed[512];
-			size_t n = 0;
-
-			for (const char *c = line; *c && n + 1 < sizeof(squeezed); c++)
-				if (!(*c == ' ' && n && squeezed[n - 1] == ' '))
-					squeezed[n++] = *c;
-			squeezed[n] = 0;
-			found |= strstr(squeezed, tables[i].must) != NULL;
-		}
-		if (f)
-			fclose(f);
-		drv_check(st == 0 && found, "iasl -d takes the %s and shows %s (exit %d)",
-			  tables[i].file, tables[i].must, st);
-		unlink(path);
-		unlink(dsl);
+		drv_check(st == 0 && strstr(text, tables[i].must),
+			  "iasl -d takes the %s and shows %s (exit %d)", tables[i].file,
+			  tables[i].must, st);
 	}
-	snprintf(path, sizeof(path), "%s/iasl.out", dir);
-	unlink(path);
 	hsm_stop(vm);
 	hsm_close(vm);
 }
@@ -353,7 +403,8 @@ static void check_catches_mp(void)
 
 		if (!vm)
 			return;
-		if (acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
+		if (acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, NULL, &a.acpi_rsdp, err,
+			       sizeof(err)) ||
 		    mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) ||
 		    boot_linux_load(vm, &a, &cpu, err, sizeof(err))) {
 			drv_check(false, "tables and kernel load (%s)", err);
@@ -388,7 +439,8 @@ static void check_catches_irqline(void)
 	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
 	if (!vm)
 		return;
-	if (acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, &a.acpi_rsdp, err, sizeof(err)) ||
+	if (acpi_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, NULL, &a.acpi_rsdp, err,
+		       sizeof(err)) ||
 	    mptable_build(vm, hsm_vcpu_count(vm), NULL, routes, 2, err, sizeof(err)) ||
 	    boot_linux_load(vm, &a, &cpu, err, sizeof(err)) ||
 	    hsm_set_boot_cpu(vm, &cpu, err, sizeof(err)) || hsm_start(vm, err, sizeof(err))) {
@@ -419,8 +471,50 @@ static void check_catches_irqline(void)
 	acrn_model_boot_report(m, &rep);
 	drv_check(rep.stray_irqlines == 2 && acrn_model_violations(m) == before + 2,
 		  "and so is ISA IRQ 5, which no device declares");
+	hsm_set_isa_irq(vm, 4, true);
+	acrn_model_boot_report(m, &rep);
+	drv_check(rep.stray_irqlines == 3 && acrn_model_violations(m) == before + 3,
+		  "and COM1's IRQ 4 where the DSDT declares no COM1");
 	hsm_stop(vm);
 	hsm_close(vm);
+}
+
+/* A COM port declared other than as a PC has it (COM1 on IRQ 3, COM2 at
+ * COM1's ports) is a boot problem naming the device. */
+static void check_catches_com(void)
+{
+	static const struct acpi_isa wrong[] = {
+		{ false, 0, 0, 1, { { 1, 0x3f8, 3 } } },
+		{ true, 1, 0, 1, { { 2, 0x3f8, 3 } } },
+	};
+	char kernel[200], err[256];
+
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	for (int k = 0; k < 2; k++) {
+		struct hsm_boot_cpu cpu;
+		struct acrn_model_boot rep;
+		struct hsm_vm *vm = open_vm("com");
+		struct boot_linux_args a = { kernel, NULL, "x", 0 };
+
+		if (!vm)
+			return;
+		if (acpi_build(vm, hsm_vcpu_count(vm), NULL, NULL, 0, &wrong[k], &a.acpi_rsdp, err,
+			       sizeof(err)) ||
+		    mptable_build(vm, hsm_vcpu_count(vm), NULL, NULL, 0, err, sizeof(err)) ||
+		    boot_linux_load(vm, &a, &cpu, err, sizeof(err)) ||
+		    hsm_set_boot_cpu(vm, &cpu, err, sizeof(err)) || hsm_start(vm, err, sizeof(err))) {
+			drv_check(false, "tables, kernel and START_VM (%s)", err);
+			hsm_close(vm);
+			return;
+		}
+		acrn_model_boot_report(acrn_model_of(vm), &rep);
+		drv_check(rep.problems == 1 && rep.ncom == 1 &&
+				  strstr(rep.first_problem, k ? "COM2 is not COM2" : "COM1 is not COM1"),
+			  "the boot check finds COM%d declared at %#x, IRQ 3 (%s)", k + 1,
+			  wrong[k].com[0].port, rep.first_problem);
+		hsm_stop(vm);
+		hsm_close(vm);
+	}
 }
 
 /* One bad input: boot_linux_load fails with a line holding want. */
@@ -461,6 +555,7 @@ int main(void)
 	check_catches();
 	check_catches_mp();
 	check_catches_irqline();
+	check_catches_com();
 
 	refused("a missing kernel", NULL, "/nonexistent/bzImage", 0, NULL, "No such file");
 	refused("a directory", NULL, "/tmp", 0, NULL, "not a regular file");

@@ -65,7 +65,7 @@ static void index_numbering_caught(unsigned cpu, long apic_id, const char *kerne
 
 	if (!drv_check(vm != NULL, "a VM on CPU %u over the model (%s)", cpu, vm ? "ok" : err))
 		return;
-	if (acpi_build(vm, 1, NULL, NULL, 0, &a.acpi_rsdp, err, sizeof(err)) ||
+	if (acpi_build(vm, 1, NULL, NULL, 0, NULL, &a.acpi_rsdp, err, sizeof(err)) ||
 	    mptable_build(vm, 1, NULL, NULL, 0, err, sizeof(err)) ||
 	    boot_linux_load(vm, &a, &bc, err, sizeof(err)) ||
 	    hsm_set_boot_cpu(vm, &bc, err, sizeof(err)) || hsm_start(vm, err, sizeof(err))) {

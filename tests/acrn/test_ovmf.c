@@ -150,7 +150,7 @@ static struct acrn_model_boot load_and_check(const char *arg, const char *model_
 	}
 	struct hsm_vm *vm = open_vm("direct", model_opts, ovmf_fw_size(&o));
 
-	if (vm && acpi_build(vm, hsm_vcpu_count(vm), NULL, NULL, 0, &rsdp, err, sizeof(err)) == 0 &&
+	if (vm && acpi_build(vm, hsm_vcpu_count(vm), NULL, NULL, 0, NULL, &rsdp, err, sizeof(err)) == 0 &&
 	    mptable_build(vm, hsm_vcpu_count(vm), NULL, NULL, 0, err, sizeof(err)) == 0 &&
 	    ovmf_load(&o, vm, &cpu, err, sizeof(err)) == 0) {
 		uint64_t size = o.image ? o.image_size : o.code_size + o.vars_size;

@@ -6,9 +6,12 @@
  * and the receive interrupt as rising pulses on ISA IRQ 4 (counted by the
  * model, logged at exit).  Then acrn-dm's -l com1,/dev/PATH: an existing
  * terminal (the slave of a pty the test holds), bytes both ways through it,
- * and a PATH that is not a terminal refused.
+ * and a PATH that is not a terminal refused.  Last, with -k: the COM port
+ * the DSDT declares, as the model's boot check reads it, is the UART vdm
+ * serves (dsdt_declares).
  */
 #include "drv.h"
+#include "fake_bzimage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,16 +24,18 @@
 #include <unistd.h>
 
 #define COM1 0x3f8
+#define COM2 0x2f8
 static char dir[] = "/tmp/vdm-uart-XXXXXX";
+static unsigned com_base = COM1; /* the UART in8 and out8 drive */
 
 static uint8_t in8(struct drv *d, unsigned reg)
 {
-	return (uint8_t)drv_pio_read(d, COM1 + reg, 1);
+	return (uint8_t)drv_pio_read(d, com_base + reg, 1);
 }
 
 static void out8(struct drv *d, unsigned reg, uint8_t v)
 {
-	drv_pio_write(d, COM1 + reg, 1, v);
+	drv_pio_write(d, com_base + reg, 1, v);
 }
 
 static int client_connect(const char *path)
@@ -136,6 +141,71 @@ out:
 	rmdir(tmp);
 }
 
+/*
+ * -k with -l com2 only and acrn-dm's LPC bridge at 1:0: vdm's DSDT declares
+ * COM2, inside the bridge's device, and not COM1.  The model's boot check reads the serial ports from the DSDT with
+ * its own parser and logs them; the UART vdm serves answers at the ports
+ * declared (scratch register, bytes from the socket) and its receive
+ * interrupt comes on the IRQ declared, which the model counts as a
+ * violation when no DSDT device declares it.
+ */
+static void dsdt_declares(void)
+{
+	char kernel[200], sock[200], logpath[200], spec[220], log[16384], buf[8];
+	struct vdm_proc p;
+	struct drv d;
+	int st, cl;
+
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	snprintf(sock, sizeof(sock), "%s/com2.sock", dir);
+	snprintf(logpath, sizeof(logpath), "%s/vdm-k.log", dir);
+	snprintf(spec, sizeof(spec), "com2,socket:%s", sock);
+	write_kernel(kernel, &fake_good);
+	if (vdm_spawn(&p, (const char *const[]){ "--log-file", logpath, "-k", kernel, "-l", spec,
+						 "-s", "0:0,hostbridge", "-s", "1:0,lpc", NULL },
+		      &st)) {
+		drv_check(false, "vdm starts with -k and -l com2 (exit %d)", st);
+		return;
+	}
+	drv_connect(&d, p.sock);
+	cl = client_connect(sock);
+	com_base = COM2;
+	out8(&d, 7, 0xa5);
+	drv_check(in8(&d, 7) == 0xa5, "COM2's scratch register answers at 0x2ff");
+	out8(&d, 3, 0x03);
+	out8(&d, 4, 0x0b); /* OUT2: the interrupt reaches the line */
+	out8(&d, 1, 0x01); /* receive interrupt on */
+	if (cl >= 0 && write(cl, "dsdt", 4) != 4)
+		drv_check(false, "the client writes");
+	size_t n = guest_read(&d, buf, 4);
+
+	drv_check(n == 4 && !memcmp(buf, "dsdt", 4), "the client's bytes reach the guest (%zu)", n);
+	out8(&d, 1, 0x00);
+	com_base = COM1;
+	if (cl >= 0)
+		close(cl);
+	drv_disconnect(&d);
+	st = vdm_stop(&p);
+
+	FILE *f = fopen(logpath, "r");
+	size_t len = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
+
+	log[len] = 0;
+	if (f)
+		fclose(f);
+	drv_check(st == 0, "vdm stops cleanly (%d)", st);
+	drv_check(strstr(log, "acrn model: DSDT COM2 (in ISA_, _ADR 0x10000): PNP0501, _UID 2, "
+			      "ports 0x2f8-0x2ff, IRQ mask 0x8") != NULL,
+		  "the model's boot check reads COM2 from the DSDT, in the LPC bridge's device at "
+		  "1:0: 0x2f8-0x2ff, IRQ 3");
+	drv_check(strstr(log, "DSDT COM1") == NULL, "and no COM1, which -l did not enable");
+	drv_check(strstr(log, "acrn model: ISA IRQ 3:") != NULL &&
+			  strstr(log, " 0 protocol violations") != NULL,
+		  "the receive interrupt came on IRQ 3, which the DSDT declares: no violation");
+	unlink(logpath);
+	unlink(kernel);
+}
+
 int main(void)
 {
 	char sock[200], logpath[200], spec[220], log[16384], buf[64];
@@ -204,6 +274,7 @@ int main(void)
 	drv_check(strstr(log, "acrn model: ISA IRQ 4:") != NULL,
 		  "the receive interrupt reached the model as pulses on ISA IRQ 4");
 	unlink(logpath);
+	dsdt_declares();
 	rmdir(dir);
 	tty_backend();
 	return drv_result();

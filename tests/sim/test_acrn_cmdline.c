@@ -12,7 +12,14 @@
  * --cpu_affinity (ACRN only, test_acrn).  The driver then finds every function where the script put
  * it, reads the MAC acrn-dm would have derived from mac_seed (worked out
  * here independently: MD5 of "4-0-SEED" by Python's hashlib, fixed below),
- * and vdm's log names the VM.
+ * and vdm's log names the VM.  The same command line also carries the
+ * acrn-dm options vdm takes without acting on them (-A, --mptgen, the
+ * obsolete ones acrn-dm ignores too, --iasl), each noted in the log.
+ *
+ * First, acrn-dm's options vdm does not support (acrn_only_refused): each
+ * exits 2 with exactly one line naming it as acrn-dm's, before vdm touches
+ * anything (the --log-file and the COM1 file given ahead of it are not
+ * created).
  */
 #include "blk_guest.h"
 #include "drv.h"
@@ -38,6 +45,69 @@ static bool has_function(const struct drv_func *f, int n, int slot, uint16_t dev
 	return false;
 }
 
+#define NOT_SUPPORTED "an acrn-dm option vdm does not support: "
+#define REAL_TIME "real-time VMs (LAPIC pass-through, polled I/O completion)"
+
+static void acrn_only_refused(void)
+{
+	static const struct {
+		const char *opt, *arg, *line;
+	} cases[] = {
+		{ "-E", "vm.elf", "'-E/--elf_file': " NOT_SUPPORTED
+				  "loading an ELF guest image (vdm loads -k or --ovmf)" },
+		{ "--elf_file", "vm.elf", "'-E/--elf_file': " NOT_SUPPORTED
+					  "loading an ELF guest image (vdm loads -k or --ovmf)" },
+		{ "--enable_trusty", NULL, "'--enable_trusty': " NOT_SUPPORTED "a Trusty secure world" },
+		{ "--debugexit", NULL, "'--debugexit': " NOT_SUPPORTED "the debug-exit port" },
+		{ "--intr_monitor", "10000,10,1,100",
+		  "'--intr_monitor': " NOT_SUPPORTED "the interrupt-storm monitor" },
+		{ "--cmd_monitor", "/run/acrn/vm1.monitor",
+		  "'--cmd_monitor': " NOT_SUPPORTED
+		  "the command monitor socket (vdm's management API is --api-socket)" },
+		{ "--acpidev_pt", "MSFT0101", "'--acpidev_pt': " NOT_SUPPORTED "passing ACPI devices through" },
+		{ "--mmiodev_pt", "0xFED40000,0x00005000",
+		  "'--mmiodev_pt': " NOT_SUPPORTED "passing MMIO devices through" },
+		{ "--vtpm2", "sock_path=/run/swtpm.sock", "'--vtpm2': " NOT_SUPPORTED "a virtual TPM 2.0" },
+		{ "--lapic_pt", NULL, "'--lapic_pt': " NOT_SUPPORTED REAL_TIME },
+		{ "--rtvm", NULL, "'--rtvm': " NOT_SUPPORTED REAL_TIME },
+		{ "--ssram", NULL, "'--ssram': " NOT_SUPPORTED "software SRAM for real-time VMs" },
+		{ "--pm_notify_channel", "uart",
+		  "'--pm_notify_channel': " NOT_SUPPORTED "power-event notification channels" },
+		{ "--windows", NULL, "'--windows': " NOT_SUPPORTED "Windows guests (Oracle's virtio driver IDs)" },
+		{ "--virtio_msi", NULL, "'--virtio_msi': " NOT_SUPPORTED
+					"single-vector MSI for virtio devices (vdm offers MSI-X)" },
+	};
+	char dir[] = "/tmp/vdm-acrn-only-XXXXXX", logpath[200], com[220], out[1024], want[300];
+
+	if (!mkdtemp(dir)) {
+		drv_check(false, "a directory for the refusals");
+		return;
+	}
+	snprintf(logpath, sizeof(logpath), "%s/vdm.log", dir);
+	snprintf(com, sizeof(com), "com1,file:%s/com1.out", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[12] = { "--log-file", logpath, "-l", com, "-s", "0:0,hostbridge",
+					 cases[i].opt };
+		int n = 7;
+
+		if (cases[i].arg)
+			args[n++] = cases[i].arg;
+		args[n++] = "-s";
+		args[n++] = "3,virtio-rnd";
+		args[n++] = "POST_STD_VM1";
+		snprintf(want, sizeof(want), "vdm: %s\n", cases[i].line);
+		int st = vdm_run(args, out, sizeof(out));
+		char com_out[240];
+
+		snprintf(com_out, sizeof(com_out), "%s/com1.out", dir);
+		drv_check(st == 2 && !strcmp(out, want) && access(logpath, F_OK) != 0 &&
+				  access(com_out, F_OK) != 0,
+			  "%s: exit %d, the one line \"%.*s\", no log file or COM1 file made", cases[i].opt,
+			  st, (int)strcspn(out, "\n"), out);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	char img[] = "/tmp/vdm-acrn-cmdline-XXXXXX", con[160], blk[200], logarg[200], log[8192];
@@ -46,9 +116,11 @@ int main(void)
 	struct drv d;
 	int st, fd;
 
+	acrn_only_refused();
 	if (!netns_tap("RT", 1500, "10.0.9.1/24")) {
-		printf("SKIP: needs root, /dev/net/tun and ip(8) for a TAP in a namespace\n");
-		return 77;
+		printf("SKIP: the launch script's devices need root, /dev/net/tun and ip(8) for a "
+		       "TAP in a namespace\n");
+		return drv_result();
 	}
 	fd = mkstemp(img);
 	if (fd < 0 || ftruncate(fd, 8 << 20))
@@ -67,7 +139,10 @@ int main(void)
 					     "4,virtio-net,tap=RT,mac_seed=" SEED, "-s", blk, "-s",
 					     "6.0,virtio-rnd", "--logger_setting",
 					     "console,level=6;kmsg,level=3;disk,level=5", "--log-file",
-					     logarg, "POST_RT_VM1", NULL },
+					     logarg, "-A", "--mptgen", "-i", "ioc0", "-G", "1,2,3",
+					     "--vsbl", "vsbl.bin", "--part_info", "p", "--pm_by_vuart",
+					     "pty,/run/acrn/life_mngr", "--mac_seed", "seed", "--iasl",
+					     "/usr/sbin/iasl", "POST_RT_VM1", NULL },
 		      &st)) {
 		drv_check(false, "vdm takes the acrn-dm command line (exit %d)", st);
 		return 1;
@@ -138,6 +213,23 @@ int main(void)
 		fclose(f);
 	drv_check(strstr(log, "VM POST_RT_VM1, UUID") != NULL, "vdm's log names the VM");
 	drv_check(strstr(log, "mac 00:16:3e:88:75:12") != NULL, "and the MAC it gave the NIC");
+	static const char *const notes[] = {
+		"acrn-dm's -A/--acpi taken and ignored: vdm always writes ACPI tables for the guest "
+		"it loads",
+		"acrn-dm's -Y/--mptgen taken and ignored: vdm always writes an MP table for the "
+		"guest it loads",
+		"acrn-dm's -i/--ioc_node taken and ignored: obsolete in acrn-dm, which ignores it too",
+		"acrn-dm's -G/--gvtargs taken and ignored: obsolete in acrn-dm, which ignores it too",
+		"acrn-dm's --vsbl taken and ignored: obsolete in acrn-dm, which ignores it too",
+		"acrn-dm's --part_info taken and ignored: obsolete in acrn-dm, which ignores it too",
+		"acrn-dm's --pm_by_vuart taken and ignored: obsolete in acrn-dm, which ignores it too",
+		"acrn-dm's --mac_seed taken and ignored: obsolete in acrn-dm, which ignores it too: "
+		"virtio-net's mac_seed= sets the MAC",
+		"acrn-dm's --iasl taken and ignored: vdm writes AML itself and runs no ASL compiler",
+	};
+
+	for (size_t i = 0; i < sizeof(notes) / sizeof(notes[0]); i++)
+		drv_check(strstr(log, notes[i]) != NULL, "the log says: %s", notes[i]);
 	unlink(logarg);
 	snprintf(con, sizeof(con), "%s/con.sock", dir);
 	unlink(con);

@@ -219,6 +219,35 @@ static void test_layout(void)
 	drv_check(ret == 0 && addr[0] < 4 * GB, "a 32 MiB 64-bit BAR still below 4 GiB (%#llx)",
 		  (unsigned long long)addr[0]);
 
+	/* acrn-dm booting OVMF: every 64-bit BAR above 4 GiB, the 32-bit
+	 * ones still below. */
+	pci_space_init(&s);
+	s.mem64_high = true;
+	struct pci_space_bar virtio[PCI_NUM_BARS] = {
+		{ 0 }, mem(PCI_BAR_MEM32, 4096, false, 0), { 0 }, { 0 },
+		mem(PCI_BAR_MEM64, 16384, true, 0),
+	};
+	ret = layout(&s, virtio, addr, size, err);
+	drv_check(ret == 0 && addr[4] == PCI_SPACE_MEM64_BASE && addr[1] == PCI_SPACE_MEM32_BASE,
+		  "mem64_high: a 16 KiB 64-bit BAR from 256 GiB (%#llx), the 32-bit one below",
+		  (unsigned long long)addr[4]);
+
+	/* vdm's own I/O BARs get ports from 0x2000, around a passthrough
+	 * function's. */
+	pci_space_init(&s);
+	struct pci_space_bar host_io[PCI_NUM_BARS] = { io(32, 0x2000) };
+	struct pci_space_bar own_io[PCI_NUM_BARS] = { io(64, 0) };
+
+	own_io[0].emulated = true;
+	ret = layout(&s, host_io, addr, size, err);
+	ret |= layout(&s, own_io, addr, size, err);
+	drv_check(ret == 0 && addr[0] == 0x2040,
+		  "an emulated 64-port I/O BAR after the host's ports at 0x2000 (%#llx)",
+		  (unsigned long long)addr[0]);
+	ret = layout(&s, own_io, addr, size, err);
+	drv_check(ret == 0 && addr[0] == 0x2080, "the next one after it (%#llx)",
+		  (unsigned long long)addr[0]);
+
 	/* Full windows: nothing is taken on failure. */
 	pci_space_init(&s);
 	struct pci_space_bar huge32[PCI_NUM_BARS] = {
