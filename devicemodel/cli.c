@@ -112,7 +112,7 @@ void cli_usage(FILE *f)
 		"                        other options vdm lacks are refused naming them\n"
 		"  VM-NAME               the VM's name, as acrn-dm's last argument (1 to 15\n"
 		"                        characters): ACRN looks the VM up by it; in logs\n"
-		"      --help            show this help and exit\n"
+		"  -h, --help            show this help and exit\n"
 		"      --version         show the version and exit\n\n"
 		"Emulations:\n",
 		VDM_DEFAULT_HSM);
@@ -460,7 +460,7 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 	opterr = 0; /* we print our own one-line messages */
 	optind = 1;
 	for (;;) {
-		c = getopt_long(argc, argv, "+:s:U:m:vk:r:B:l:" CLI_ACRN_SHORT, opts, NULL);
+		c = getopt_long(argc, argv, "+:hs:U:m:vk:r:B:l:" CLI_ACRN_SHORT, opts, NULL);
 		if (c == -1) {
 			/* Stopped at a word that is not an option: the VM's name
 			 * (acrn-dm's last argument), unless it ended at "--". */
@@ -588,6 +588,7 @@ int cli_parse(int argc, char **argv, struct vdm_options *o, char *err, size_t er
 			o->virtio_poll_us = (uint32_t)(ns / 1000);
 			break;
 		}
+		case 'h': /* acrn-dm's spelling */
 		case OPT_HELP:
 			o->help = true;
 			break;

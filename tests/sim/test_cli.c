@@ -44,6 +44,10 @@ int main(void)
 		}
 	drv_check(st == 0 && all, "--help exits 0 and lists every option");
 
+	char out_h[8192];
+	st = vdm_run((const char *const[]){ "-h", NULL }, out_h, sizeof(out_h));
+	drv_check(st == 0 && !strcmp(out, out_h), "-h (acrn-dm's spelling) prints the same help");
+
 	st = vdm_run((const char *const[]){ "--version", NULL }, out, sizeof(out));
 	drv_check(st == 0 && !strncmp(out, "vdm ", 4), "--version: %s", out);
 
