@@ -464,7 +464,7 @@ static void usage(FILE *f)
 		"                        any other file is refused)\n"
 		"  -v, --verbose         more log detail (repeat for more)\n"
 		"      --log-file PATH   log to PATH instead of stderr\n"
-		"      --help            show this help and exit\n"
+		"  -h, --help            show this help and exit\n"
 		"      --version         show the version and exit\n"
 		"\n"
 		"Emulations, with vdm's options for them (as after the slot in vdm -s):\n"
@@ -498,7 +498,7 @@ static int parse(int argc, char **argv, struct options *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":v", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hv", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOCKET:
 			o->socket = optarg;
@@ -509,6 +509,7 @@ static int parse(int argc, char **argv, struct options *o)
 		case OPT_LOG_FILE:
 			o->log_file = optarg;
 			break;
+		case 'h':
 		case OPT_HELP:
 			o->help = true;
 			return 0;
