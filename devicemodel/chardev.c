@@ -170,6 +170,30 @@ static void ring_consume(struct chardev *c, size_t n)
 		c->ring_head = 0;
 }
 
+int cd_path_priv_new(struct chardev *c, size_t size, const char *path, char *err, size_t errlen)
+{
+	struct cd_path_priv *p = calloc(1, size);
+
+	if (!p || !(p->path = strdup(path))) {
+		free(p);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->priv = p;
+	return 0;
+}
+
+void cd_path_priv_free(struct chardev *c)
+{
+	struct cd_path_priv *p = c->priv;
+
+	if (!p)
+		return;
+	free(p->path);
+	free(p);
+	c->priv = NULL;
+}
+
 void cd_detach(struct chardev *c)
 {
 	c->attached = false;

@@ -16,23 +16,16 @@
 #include <string.h>
 #include <unistd.h>
 
-struct cd_file {
-	char *path;
-};
-
 static int file_open(struct chardev *c, const struct chardev_spec *spec, char *err,
 		     size_t errlen)
 {
-	struct cd_file *p;
+	struct cd_path_priv *p;
 	int fd, ret;
 
-	p = calloc(1, sizeof(*p));
-	if (!p || !(p->path = strdup(spec->path))) {
-		free(p);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	c->priv = p;
+	ret = cd_path_priv_new(c, sizeof(*p), spec->path, err, errlen);
+	if (ret)
+		return ret;
+	p = c->priv;
 	fd = open(p->path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		ret = -errno;
@@ -59,7 +52,7 @@ static int file_open(struct chardev *c, const struct chardev_spec *spec, char *e
 /* A write failed: the file takes nothing more. */
 static void file_gone(struct chardev *c, int fd, const char *why)
 {
-	struct cd_file *p = c->priv;
+	struct cd_path_priv *p = c->priv;
 
 	(void)fd;
 	log_warn("%s: cannot write %s (%s); guest output is discarded from now on", c->who,
@@ -68,19 +61,8 @@ static void file_gone(struct chardev *c, int fd, const char *why)
 	cd_detach(c);
 }
 
-static void file_close(struct chardev *c)
-{
-	struct cd_file *p = c->priv;
-
-	if (!p)
-		return;
-	free(p->path);
-	free(p);
-	c->priv = NULL;
-}
-
 const struct chardev_kind_ops chardev_file_ops = {
 	.open = file_open,
 	.gone = file_gone,
-	.close = file_close,
+	.close = cd_path_priv_free,
 };

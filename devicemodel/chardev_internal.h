@@ -82,4 +82,15 @@ void cd_detach(struct chardev *c);
  * translation.  With keep_signals, ^C and friends still signal vdm. */
 void cd_make_raw(struct termios *t, bool keep_signals);
 
+/* The kinds whose peer is one path (file:, tty:, a socket client) keep a
+ * copy of it first in their priv. */
+struct cd_path_priv {
+	char *path;
+};
+/* c->priv = size zeroed bytes (a struct starting with struct cd_path_priv)
+ * holding a copy of path.  0, or -ENOMEM with the reason in err. */
+int cd_path_priv_new(struct chardev *c, size_t size, const char *path, char *err, size_t errlen);
+/* Free what cd_path_priv_new made (nothing: nothing). */
+void cd_path_priv_free(struct chardev *c);
+
 #endif /* VDM_CHARDEV_INTERNAL_H */

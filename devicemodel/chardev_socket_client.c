@@ -20,24 +20,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-struct cd_client {
-	char *path;
-};
-
 static int client_open(struct chardev *c, const struct chardev_spec *spec, char *err,
 		       size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct cd_client *p;
+	struct cd_path_priv *p;
 	int fd, ret;
 
-	p = calloc(1, sizeof(*p));
-	if (!p || !(p->path = strdup(spec->path))) {
-		free(p);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	c->priv = p;
+	ret = cd_path_priv_new(c, sizeof(*p), spec->path, err, errlen);
+	if (ret)
+		return ret;
+	p = c->priv;
 	/* chardev_parse bounded the path by sun_path. */
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -77,7 +70,7 @@ static int client_open(struct chardev *c, const struct chardev_spec *spec, char 
 /* The listener closed or failed: output is discarded from now on. */
 static void client_gone(struct chardev *c, int fd, const char *why)
 {
-	struct cd_client *p = c->priv;
+	struct cd_path_priv *p = c->priv;
 
 	(void)fd;
 	log_warn("%s: %s closed the connection (%s); output is discarded from now on", c->who,
@@ -96,21 +89,10 @@ static ssize_t client_send(struct chardev *c, const struct iovec *v, int n)
 	return sendmsg(c->out.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-static void client_close(struct chardev *c)
-{
-	struct cd_client *p = c->priv;
-
-	if (!p)
-		return;
-	free(p->path);
-	free(p);
-	c->priv = NULL;
-}
-
 const struct chardev_kind_ops chardev_socket_client_ops = {
 	.open = client_open,
 	.gone = client_gone,
 	.send = client_send,
-	.close = client_close,
+	.close = cd_path_priv_free,
 	.half_close = true,
 };

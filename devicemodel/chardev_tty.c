@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 struct cd_tty {
-	char *path;
+	struct cd_path_priv base; /* first: the path */
 	bool tio_saved;
 	struct termios saved_tio;
 };
@@ -29,29 +29,26 @@ static int tty_open(struct chardev *c, const struct chardev_spec *spec, char *er
 	struct cd_tty *p;
 	int fd, ret;
 
-	p = calloc(1, sizeof(*p));
-	if (!p || !(p->path = strdup(spec->path))) {
-		free(p);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	c->priv = p;
+	ret = cd_path_priv_new(c, sizeof(*p), spec->path, err, errlen);
+	if (ret)
+		return ret;
+	p = c->priv;
 	/* O_NOCTTY: the guest's terminal must not become vdm's controlling
 	 * one (its ^C would then stop vdm). */
-	fd = open(p->path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	fd = open(p->base.path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "tty: cannot open %s: %s", p->path, strerror(errno));
+		snprintf(err, errlen, "tty: cannot open %s: %s", p->base.path, strerror(errno));
 		return ret;
 	}
 	c->in.fd = c->out.fd = fd;
 	if (!isatty(fd)) {
-		snprintf(err, errlen, "tty: %s is not a terminal", p->path);
+		snprintf(err, errlen, "tty: %s is not a terminal", p->base.path);
 		return -ENOTTY;
 	}
 	if (tcgetattr(fd, &p->saved_tio)) {
 		ret = -errno;
-		snprintf(err, errlen, "tty: cannot read the settings of %s: %s", p->path,
+		snprintf(err, errlen, "tty: cannot read the settings of %s: %s", p->base.path,
 			 strerror(errno));
 		return ret;
 	}
@@ -62,17 +59,17 @@ static int tty_open(struct chardev *c, const struct chardev_spec *spec, char *er
 	cd_make_raw(&t, false);
 	if (tcsetattr(fd, TCSANOW, &t)) {
 		ret = -errno;
-		snprintf(err, errlen, "tty: cannot make %s raw: %s", p->path, strerror(errno));
+		snprintf(err, errlen, "tty: cannot make %s raw: %s", p->base.path, strerror(errno));
 		return ret;
 	}
 	ret = cd_watch_add(c, &c->in);
 	if (ret) {
-		snprintf(err, errlen, "tty: cannot watch %s: %s", p->path, strerror(-ret));
+		snprintf(err, errlen, "tty: cannot watch %s: %s", p->base.path, strerror(-ret));
 		return ret;
 	}
 	c->attached = true;
 	cd_update_watches(c);
-	log_info("%s: guest console on %s", c->who, p->path);
+	log_info("%s: guest console on %s", c->who, p->base.path);
 	return 0;
 }
 
@@ -83,7 +80,7 @@ static void tty_gone(struct chardev *c, int fd, const char *why)
 	struct cd_tty *p = c->priv;
 
 	(void)fd;
-	log_warn("%s: %s hung up (%s); guest output is discarded from now on", c->who, p->path,
+	log_warn("%s: %s hung up (%s); guest output is discarded from now on", c->who, p->base.path,
 		 why);
 	cd_watch_del(c, &c->in);
 	cd_detach(c);
@@ -98,9 +95,7 @@ static void tty_close(struct chardev *c)
 	/* Leave the device as it was found (best effort: it may be gone). */
 	if (p->tio_saved && c->in.fd >= 0)
 		(void)tcsetattr(c->in.fd, TCSANOW, &p->saved_tio);
-	free(p->path);
-	free(p);
-	c->priv = NULL;
+	cd_path_priv_free(c);
 }
 
 const struct chardev_kind_ops chardev_tty_ops = {
