@@ -78,7 +78,7 @@ EXTRA_DIST += tests/qemu/proxy.sh tests/qemu/vhost_remap.sh tests/qemu/vbsu_rema
 
 # A real Linux guest under QEMU TCG, with vdm as its device process.
 TESTS += tests/guest/blk_rnd.sh
-EXTRA_DIST += tests/guest/blk_rnd.sh tests/guest/lib.sh
+EXTRA_DIST += tests/guest/blk_rnd.sh tests/guest/lib.sh tests/guest/uml_lib.sh
 check_PROGRAMS += tests/guest/sockpeer
 TESTS += tests/guest/console.sh
 EXTRA_DIST += tests/guest/console.sh
