@@ -23,7 +23,6 @@
  */
 #include "drv.h"
 #include "drv_virtio.h"
-#include "hsm.h"
 #include "peer.h"
 
 #include <errno.h>
@@ -49,21 +48,10 @@ static pid_t vvu = -1;
  * sock would not say it listens). */
 static bool daemon_start(void)
 {
-	int st;
-
-	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", "virtio-rnd,packed=on",
-					  NULL },
-			 log_path);
-	for (int i = 0; i < 100; i++) {
-		if (peer_log_has(log_path, "serving virtio-rnd on"))
-			return true;
-		if (waitpid(vvu, &st, WNOHANG) == vvu) {
-			vvu = -1;
-			return false;
-		}
-		sleep_ms(50);
-	}
-	return false;
+	return peer_start_ready(&vvu,
+				(char *const[]){ daemon_bin, "--socket", sock, "-v",
+						 "virtio-rnd,packed=on", NULL },
+				log_path, "serving virtio-rnd on", 5000);
 }
 
 /* Run the daemon with args to its end; its exit status, its output in out. */
@@ -82,16 +70,7 @@ static int daemon_run(const char *const *args, char *out, size_t outlen)
 static bool setup(struct drv *d, struct drv_func *f, struct drv_virtio *v, bool msix,
 		  uint64_t features)
 {
-	struct drv_func funcs[8];
-	uint64_t mmio = 0xc0000000;
-	uint32_t io = 0xc000;
-	int n = drv_enumerate(d, funcs, 8);
-
-	for (int i = 0; i < n; i++)
-		if (funcs[i].bdf == hsm_bdf(0, RND_SLOT, 0))
-			*f = funcs[i];
-	drv_assign_bars(d, f, &mmio, &io);
-	return drv_virtio_probe(v, d, f, 16 << 20) == 0 && drv_virtio_negotiate(v, features) == 0 &&
+	return drv_virtio_probe_slot(v, d, f, RND_SLOT) == 0 && drv_virtio_negotiate(v, features) == 0 &&
 	       drv_virtio_setup_irq(v, msix) == 0 && drv_virtio_setup_vq(v, 0, 0) == 0;
 }
 
