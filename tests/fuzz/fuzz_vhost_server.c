@@ -121,10 +121,8 @@ static void setup_once(void)
 		config[i] = (uint8_t)i;
 	ram_fd = memfd_create("fuzz-guest-ram", MFD_CLOEXEC);
 	ev_fd = eventfd(0, EFD_CLOEXEC);
-	region_fd = memfd_create("fuzz-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (ram_fd < 0 || ftruncate(ram_fd, RAM) || ev_fd < 0 || region_fd < 0 ||
-	    ftruncate(region_fd, RAM) || fcntl(region_fd, F_ADD_SEALS, F_SEAL_SHRINK) ||
-	    !mkdtemp(dir))
+	region_fd = vu_region_file("fuzz-inflight", RAM, true);
+	if (ram_fd < 0 || ftruncate(ram_fd, RAM) || ev_fd < 0 || region_fd < 0 || !mkdtemp(dir))
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
 	if (vhost_server_open(&srv, sock_path, &dev, err, sizeof(err))) {

@@ -34,6 +34,9 @@
 #   front_ends_check LOG          the daemon logging to LOG served two
 #                                 front-ends, one after the other
 #   daemon_term_check             SIGTERM to $daemon: it must exit 0
+#   daemon_end_checks LOG SOCKET  after QEMU: the daemon logging to LOG
+#                                 dropped no front-end; daemon_term_check;
+#                                 SOCKET is gone
 #   guest_checks_end [LABEL FILE]...
 #                                 the guest's own FAIL lines and its "done";
 #                                 on any failure, dump the console, vdm's log
@@ -180,6 +183,20 @@ daemon_term_check() {
 		echo "ok: SIGTERM: vdm-vhost-user exited 0"
 	else
 		echo "FAIL: vdm-vhost-user exited with status $_dt_status"; fail=1
+	fi
+}
+
+daemon_end_checks() {
+	if grep -q "front-end dropped" "$1"; then
+		echo "FAIL: the daemon dropped a front-end"; fail=1
+	else
+		echo "ok: QEMU sent nothing the daemon refused"
+	fi
+	daemon_term_check
+	if [ ! -e "$2" ]; then
+		echo "ok: ... and removed its socket"
+	else
+		echo "FAIL: the socket is still there"; fail=1
 	fi
 }
 

@@ -128,12 +128,7 @@ static void done(struct vhost_dev *d)
 /* A memfd of size bytes, sealed against shrinking when sealed. */
 static int region_file(size_t size, bool sealed)
 {
-	int fd = memfd_create("test-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0 || ftruncate(fd, (off_t)size) ||
-	    (sealed && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)))
-		return -1;
-	return fd;
+	return vu_region_file("test-inflight", size, sealed);
 }
 
 /* The front-end gets reply r with fd: the call's return, *out as left. */

@@ -7,10 +7,24 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+int vu_region_file(const char *name, size_t size, bool sealed)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd >= 0 && (ftruncate(fd, (off_t)size) ||
+			(sealed && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 int vu_count_fds(void)
 {

@@ -9,6 +9,8 @@
 #ifndef VDM_TESTS_VU_MSG_H
 #define VDM_TESTS_VU_MSG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -22,6 +24,10 @@ struct vu_hdr {
 /* The most fds one call sends or receives: more than any request carries
  * (a memory table's 8), so a test can send too many. */
 #define VU_MAX_FDS 16
+
+/* A memfd called name of size bytes (an in-flight region's file), sealed
+ * against shrinking when sealed: its fd, or -1. */
+int vu_region_file(const char *name, size_t size, bool sealed);
 
 /* How many fds this process holds now. */
 int vu_count_fds(void);
