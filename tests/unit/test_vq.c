@@ -798,11 +798,8 @@ static void test_remap(void)
 
 int main(void)
 {
-	ram = aligned_alloc(4096, RAM_SIZE);
-	if (!ram) {
-		perror("aligned_alloc");
+	if (!ram_alloc())
 		return 2;
-	}
 	test_simple();
 	test_multi();
 	test_indirect();
@@ -816,10 +813,5 @@ int main(void)
 	test_remap();
 	test_stress();
 	free(ram);
-	if (failures) {
-		fprintf(stderr, "test_vq: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_vq: all checks passed\n");
-	return 0;
+	return checks_result("test_vq");
 }

@@ -974,11 +974,8 @@ static void test_stress(void)
 
 int main(void)
 {
-	ram = aligned_alloc(4096, RAM_SIZE);
-	if (!ram) {
-		perror("aligned_alloc");
+	if (!ram_alloc())
 		return 2;
-	}
 	test_simple();
 	test_wrap();
 	test_out_of_order();
@@ -995,10 +992,5 @@ int main(void)
 	test_stress();
 	vq_reset(&R.vq);
 	free(ram);
-	if (failures) {
-		fprintf(stderr, "test_vq_packed: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_vq_packed: all checks passed\n");
-	return 0;
+	return checks_result("test_vq_packed");
 }

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -39,6 +40,28 @@ static inline bool check(bool ok, const char *what, const char *file, int line)
 		failures++;
 	}
 	return ok;
+}
+
+/* ram := RAM_SIZE bytes, page-aligned; false (said on stderr) when there
+ * are none. */
+static inline bool ram_alloc(void)
+{
+	ram = aligned_alloc(4096, RAM_SIZE);
+	if (!ram)
+		perror("aligned_alloc");
+	return ram != NULL;
+}
+
+/* The verdict of the test called name, printed: its exit status, 0, or 1
+ * after a failed check. */
+static inline int checks_result(const char *name)
+{
+	if (failures) {
+		fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
+		return 1;
+	}
+	printf("%s: all checks passed\n", name);
+	return 0;
 }
 
 static inline uint64_t gpa(uint32_t off)
