@@ -7,6 +7,10 @@
 # it started), $sink (tcp-sink's pid).
 #
 # Set-up:
+#   qemu_guest_ready [DEVICE]     for QEMU booted directly: skip the test
+#                                 (exit 77) when QEMU has no DEVICE, then
+#                                 build the test guest into $guest
+#                                 ($VDM_GUEST_DIR, or the shared cache)
 #   wait_socket PATH              wait (10 s at most) for a UNIX socket
 #   netns_up                      make $ns: IPv6 off, lo up
 #   inns CMD...                   run CMD in $ns
@@ -43,6 +47,15 @@
 #                                 and each extra FILE under its LABEL; exits
 #                                 with the result
 # Failures set fail=1; each check prints "ok: ..." or "FAIL: ...".
+
+qemu_guest_ready() {
+	if [ -n "${1:-}" ]; then
+		qemu-system-x86_64 -device help 2>/dev/null | grep -q "\"$1\"" ||
+			{ echo "SKIP: this QEMU has no $1"; exit 77; }
+	fi
+	guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
+	"$VDM_SRCDIR/samples/guest/build-image.sh" "$guest" >&2
+}
 
 wait_socket() {
 	_ws_n=0

@@ -11,8 +11,8 @@ set -eu
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || [ ! -c /dev/net/tun ]; then
 	echo "SKIP: needs root, ip(8) and /dev/net/tun"; exit 77
 fi
-guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
-"$VDM_SRCDIR/samples/guest/build-image.sh" "$guest" >&2
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+qemu_guest_ready
 dir=$(mktemp -d /tmp/vdm-guest-vvunet-XXXXXX)
 ns=vdm-gvvunet-$$
 bytes=$((16 * 1024 * 1024))
@@ -25,7 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 : >"$dir/vdm.log" # lib.sh shows vdm's log on failure: there is no vdm here
-. "$VDM_SRCDIR/tests/guest/lib.sh"
 netns_up
 inns ip tuntap add dev vdmgtap1 mode tap
 inns ip link set vdmgtap1 up

@@ -10,10 +10,8 @@
 # both rings run and the disk reads the same.  QEMU negotiates STATUS with
 # the daemon: its rings run from DRIVER_OK, and no status is refused.
 set -eu
-qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
-	{ echo "SKIP: this QEMU has no vhost-user-blk-pci"; exit 77; }
-guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
-"$VDM_SRCDIR/samples/guest/build-image.sh" "$guest" >&2
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+qemu_guest_ready vhost-user-blk-pci
 dir=$(mktemp -d /tmp/vdm-guest-vublk2-XXXXXX)
 daemon=
 cleanup() {
@@ -34,7 +32,6 @@ guest_sum=$(yes vdm-guest-write | head -c $size | sha256sum | cut -d' ' -f1)
 "$VDM_BUILDDIR/devicemodel/vdm-vhost-user" --socket "$dir/blk.sock" --log-file "$dir/daemon.log" \
 	virtio-blk,"$dir/disk.img" &
 daemon=$!
-. "$VDM_SRCDIR/tests/guest/lib.sh"
 wait_socket "$dir/blk.sock"
 
 boot() { # EXTRA-KERNEL-ARGS [VCPUS [DEVICE-OPTIONS]]

@@ -20,11 +20,9 @@
 # stays in flight that long.  In each part at least one daemon must say it
 # served such requests again, or the test did not test what it says.
 set -eu
-qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-blk-pci"' ||
-	{ echo "SKIP: this QEMU has no vhost-user-blk-pci"; exit 77; }
 command -v strace >/dev/null || { echo "SKIP: strace is not installed"; exit 77; }
-guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
-"$VDM_SRCDIR/samples/guest/build-image.sh" "$guest" >&2
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+qemu_guest_ready vhost-user-blk-pci
 dir=$(mktemp -d /tmp/vdm-guest-vureconn-XXXXXX)
 tracer=
 front=
@@ -96,7 +94,18 @@ common_checks() {
 		echo "ok: $1: the front-end sent nothing a daemon refused"
 }
 
-. "$VDM_SRCDIR/tests/guest/lib.sh"
+# Once the front-end ($front) runs: the kills, its end, the last daemon
+# stopped; $1 names the part.
+front_end_done() {
+	kill_daemons
+	status=0
+	wait "$front" || status=$?
+	front=
+	stop_daemon
+	[ "$status" -eq 0 ] && echo "ok: $1: it exited 0 after the guest powered off" ||
+		{ echo "FAIL: $1: it exited with status $status"; fail=1; }
+}
+
 fail=0
 
 # ---- 1. QEMU's vhost-user-blk-pci ----
@@ -106,13 +115,7 @@ qemu_shared_ram -b 400 "vdm.run=enum,blkloop vdm.blkloop=45" \
 	-chardev socket,id=blk0,path="$dir/blk.sock",reconnect=1 \
 	-device vhost-user-blk-pci,chardev=blk0,addr=4 >"$dir/qemu.log" 2>&1
 front=$!
-kill_daemons
-status=0
-wait "$front" || status=$?
-front=
-stop_daemon
-[ "$status" -eq 0 ] && echo "ok: QEMU: it exited 0 after the guest powered off" ||
-	{ echo "FAIL: QEMU: it exited with status $status"; fail=1; }
+front_end_done QEMU
 common_checks QEMU
 check "QEMU: guest finished its tests" "^VDM: done"
 for f in console daemon; do mv "$dir/$f.log" "$dir/$f-qemu.log"; done
@@ -124,13 +127,7 @@ start_daemon
 "$VDM_SRCDIR/samples/guest/boot-guest.sh" -o "$dir" -t 400 -r enum,blkloop -a vdm.blkloop=45 -- \
 	-m 256M -s 4,virtio-blk,vhost=user:"$dir/blk.sock",reconnect=1 &
 front=$!
-kill_daemons
-status=0
-wait "$front" || status=$?
-front=
-stop_daemon
-[ "$status" -eq 0 ] && echo "ok: vdm: it exited 0 after the guest powered off" ||
-	{ echo "FAIL: vdm: it exited with status $status"; fail=1; }
+front_end_done vdm
 common_checks vdm
 resumed=$(grep -c "the rings go on where they were" "$dir/vdm.log" || true)
 [ "$resumed" -eq 5 ] && echo "ok: vdm: the rings went on where they were after each kill" ||

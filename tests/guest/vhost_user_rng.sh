@@ -7,10 +7,8 @@
 # stop on SIGTERM with status 0 and its socket removed.  QEMU negotiates
 # STATUS and sends FEATURES_OK but no DRIVER_OK: the ring runs regardless.
 set -eu
-qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-rng-pci"' ||
-	{ echo "SKIP: this QEMU has no vhost-user-rng-pci"; exit 77; }
-guest=${VDM_GUEST_DIR:-/var/cache/vdm-guest}
-"$VDM_SRCDIR/samples/guest/build-image.sh" "$guest" >&2
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+qemu_guest_ready vhost-user-rng-pci
 dir=$(mktemp -d /tmp/vdm-guest-vurng-XXXXXX)
 daemon=
 cleanup() {
@@ -23,7 +21,6 @@ trap cleanup EXIT
 "$VDM_BUILDDIR/devicemodel/vdm-vhost-user" --socket "$dir/rng.sock" --log-file "$dir/daemon.log" \
 	virtio-rnd &
 daemon=$!
-. "$VDM_SRCDIR/tests/guest/lib.sh"
 wait_socket "$dir/rng.sock"
 
 fail=0
