@@ -42,19 +42,11 @@ hz=$(getconf CLK_TCK)
 # UML's init: virtio_blk from /usr/lib/uml/modules (python3's finit_module:
 # the host may have no kmod), then one fio job named on the kernel's
 # command line (VVU_RW, VVU_QD, VVU_SECS reach init as its environment).
-cat >"$dir/init.sh" <<'GUEST'
-#!/bin/sh
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+. "$top/tests/guest/uml_lib.sh"
+uml_init drivers/block/virtio_blk.ko
+cat >>"$dir/init.sh" <<'GUEST'
 mount -t proc proc /proc
 mount -t tmpfs tmpfs /tmp
-M=/usr/lib/uml/modules/$(uname -r)/kernel
-python3 -c '
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-fd = os.open(sys.argv[1], os.O_RDONLY)
-if libc.syscall(313, fd, b"", 0) != 0:  # finit_module
-    print("UML: FAIL loading", sys.argv[1], os.strerror(ctypes.get_errno()))
-' $M/drivers/block/virtio_blk.ko
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; sleep 0.5; done
 cd /tmp
 fio --name=uml --filename=/dev/vda --rw="$VVU_RW" --bs=4k --iodepth="$VVU_QD" \
@@ -62,7 +54,6 @@ fio --name=uml --filename=/dev/vda --rw="$VVU_RW" --bs=4k --iodepth="$VVU_QD" \
 	--output-format=terse --terse-version=3 2>&1 | sed 's/^/UML: fio /'
 exec halt -f
 GUEST
-chmod +x "$dir/init.sh"
 
 start_daemon() { # vvu|qsd SOCKET LOG CPU
 	rm -f "$2"
@@ -98,10 +89,8 @@ point() {
 		return 0
 	fi
 	t0=$(ticks "$daemon")
-	TMPDIR=$dir timeout -k 10 $((secs + 120)) taskset -c 0 linux.uml mem=256M root=/dev/root \
-		rootfstype=hostfs rootflags=/ ro init="$dir/init.sh" VVU_RW="$2" VVU_QD="$3" \
-		VVU_SECS="$secs" virtio_uml.device="$dir/blk.sock:2" con=null con0=fd:0,fd:1 \
-		</dev/null >"$dir/$tag.console.log" 2>&1 || true
+	uml_boot -c 0 $((secs + 120)) 256M "$dir/$tag.console.log" VVU_RW="$2" VVU_QD="$3" \
+		VVU_SECS="$secs" virtio_uml.device="$dir/blk.sock:2" || true
 	t1=$(ticks "$daemon")
 	kill -TERM "$daemon"
 	wait "$daemon" 2>/dev/null || true

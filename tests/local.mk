@@ -10,6 +10,10 @@ noinst_PROGRAMS += tests/driver/vdm-enum
 tests_driver_vdm_enum_SOURCES = tests/driver/vdm-enum.c
 tests_driver_vdm_enum_LDADD = tests/driver/libdrv.a
 
+# A test's vhost-user peer at the socket level (unit tests, fuzz_vhost_server).
+VU_MSG_SOURCES = tests/unit/vu_msg.h tests/unit/vu_msg.c
+VU_MSG_INCLUDES = -I$(srcdir)/tests/unit
+
 # Simulator tests see the test driver and libhsm's header (bdfs, irqs).
 SIM_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(HSM_INCLUDES)
 TEST_LDADD = tests/driver/libdrv.a devicemodel/libdm.a vbs-u/libvbsu.a vhost-proxy/libvhostproxy.a hsm-shim/libhsm.a \
@@ -28,8 +32,9 @@ tests_unit_test_vhost_user_LDADD = $(TEST_LDADD)
 tests_unit_test_vhost_user_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(VHOSTPROXY_INCLUDES)
 TESTS += tests/unit/test_vhost_user
 check_PROGRAMS += tests/unit/test_vhost_user_inflight
+tests_unit_test_vhost_user_inflight_SOURCES = tests/unit/test_vhost_user_inflight.c $(VU_MSG_SOURCES)
 tests_unit_test_vhost_user_inflight_LDADD = $(TEST_LDADD)
-tests_unit_test_vhost_user_inflight_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(VHOSTPROXY_INCLUDES)
+tests_unit_test_vhost_user_inflight_CPPFLAGS = $(AM_CPPFLAGS) $(DRV_INCLUDES) $(VHOSTPROXY_INCLUDES) $(VU_MSG_INCLUDES)
 TESTS += tests/unit/test_vhost_user_inflight
 
 include $(srcdir)/tests/unit/local-vq.mk
@@ -77,7 +82,7 @@ EXTRA_DIST += tests/qemu/proxy.sh tests/qemu/vhost_remap.sh tests/qemu/vbsu_rema
 
 # A real Linux guest under QEMU TCG, with vdm as its device process.
 TESTS += tests/guest/blk_rnd.sh
-EXTRA_DIST += tests/guest/blk_rnd.sh tests/guest/lib.sh
+EXTRA_DIST += tests/guest/blk_rnd.sh tests/guest/lib.sh tests/guest/uml_lib.sh
 check_PROGRAMS += tests/guest/sockpeer
 TESTS += tests/guest/console.sh
 EXTRA_DIST += tests/guest/console.sh
@@ -208,8 +213,9 @@ EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests
 
 # libvhostproxy's vhost-user server against a hostile front-end speaking raw vhost-user.
 check_PROGRAMS += tests/unit/test_vhost_server
+tests_unit_test_vhost_server_SOURCES = tests/unit/test_vhost_server.c $(VU_MSG_SOURCES)
 tests_unit_test_vhost_server_LDADD = vhost-proxy/libvhostproxy.a
-tests_unit_test_vhost_server_CPPFLAGS = $(AM_CPPFLAGS) $(VHOSTPROXY_INCLUDES)
+tests_unit_test_vhost_server_CPPFLAGS = $(AM_CPPFLAGS) $(VHOSTPROXY_INCLUDES) $(VU_MSG_INCLUDES)
 TESTS += tests/unit/test_vhost_server
 
 # vdm-vhost-user serving virtio-rnd to vdm's own vhost=user: route.

@@ -7,6 +7,7 @@
 #include "drv_virtio_internal.h"
 #include "hsm.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -343,6 +344,25 @@ int drv_virtio_probe(struct drv_virtio *v, struct drv *d, struct drv_func *f, ui
 	v->device_cfg = v->caps[VIRTIO_PCI_CAP_DEVICE_CFG].addr;
 	v->num_queues = (uint16_t)drv_virtio_common_read(v, VIRTIO_PCI_COMMON_NUMQ, 2);
 	return 0;
+}
+
+int drv_virtio_probe_slot(struct drv_virtio *v, struct drv *d, struct drv_func *f, unsigned slot)
+{
+	struct drv_func funcs[8];
+	uint64_t mmio = 0xc0000000;
+	uint32_t io = 0xc000;
+	int n = drv_enumerate(d, funcs, 8);
+	bool found = false;
+
+	for (int i = 0; i < n; i++)
+		if (funcs[i].bdf == hsm_bdf(0, slot, 0)) {
+			*f = funcs[i];
+			found = true;
+		}
+	if (!found)
+		return -ENODEV;
+	drv_assign_bars(d, f, &mmio, &io);
+	return drv_virtio_probe(v, d, f, 16 << 20);
 }
 
 static void vq_forget(struct drv_vq *vq)

@@ -177,6 +177,14 @@ struct drv_buf {
  */
 int drv_virtio_probe(struct drv_virtio *v, struct drv *d, struct drv_func *f, uint64_t heap_base);
 
+/*
+ * What most tests do first: find the function at 00:SLOT.0 on d (into *f),
+ * assign its BARs (MMIO from 0xc0000000, I/O from 0xc000) and probe it with
+ * the heap at 16 MiB.  Returns 0, -ENODEV if no function is in that slot,
+ * or drv_virtio_probe's -1.
+ */
+int drv_virtio_probe_slot(struct drv_virtio *v, struct drv *d, struct drv_func *f, unsigned slot);
+
 /* Forget the driver's queues (the device is not touched; guest RAM is not
  * reclaimed).  Nothing is allocated on the host, so this is optional, and
  * safe to call more than once. */

@@ -92,4 +92,30 @@ static inline int fuzz_vq_setup(struct vqueue *vq, struct fuzz_ram *r, const uin
 	return vq_setup(vq, &mem, size, max_size, FUZZ_DESC, FUZZ_AVAIL, FUZZ_USED, features);
 }
 
+/*
+ * Touch every byte of a chain's n buffers as a device would: read each one
+ * (memchr, intercepted by ASan, so the whole range is checked) and write
+ * the device-writable ones.  Whether the byte totals match c's summary.
+ */
+static inline bool fuzz_touch_chain(const struct vq_chain *c, const struct iovec *iov, int n)
+{
+	volatile uint8_t sink = 0;
+	uint64_t rl = 0, wl = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint8_t *p = iov[i].iov_base;
+
+		if (i < c->nread)
+			rl += iov[i].iov_len;
+		else
+			wl += iov[i].iov_len;
+		if (iov[i].iov_len && memchr(p, 0x5a, iov[i].iov_len))
+			sink++;
+		if (i >= c->nread && iov[i].iov_len)
+			memset(p, 0xa5, iov[i].iov_len);
+	}
+	(void)sink;
+	return rl == c->read_len && wl == c->write_len;
+}
+
 #endif /* VDM_FUZZ_RAM_H */

@@ -22,8 +22,8 @@
  */
 #include "vbsu.h"
 #include "vhostproxy.h"
+#include "vu_msg.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +31,6 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -100,18 +99,6 @@ static int mem_changed(void *opaque, char *err, size_t errlen)
 	return 0;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static void setup_once(void)
 {
 	static const struct vhost_server_dev dev = {
@@ -134,10 +121,8 @@ static void setup_once(void)
 		config[i] = (uint8_t)i;
 	ram_fd = memfd_create("fuzz-guest-ram", MFD_CLOEXEC);
 	ev_fd = eventfd(0, EFD_CLOEXEC);
-	region_fd = memfd_create("fuzz-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (ram_fd < 0 || ftruncate(ram_fd, RAM) || ev_fd < 0 || region_fd < 0 ||
-	    ftruncate(region_fd, RAM) || fcntl(region_fd, F_ADD_SEALS, F_SEAL_SHRINK) ||
-	    !mkdtemp(dir))
+	region_fd = vu_region_file("fuzz-inflight", RAM, true);
+	if (ram_fd < 0 || ftruncate(ram_fd, RAM) || ev_fd < 0 || region_fd < 0 || !mkdtemp(dir))
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
 	if (vhost_server_open(&srv, sock_path, &dev, err, sizeof(err))) {
@@ -146,46 +131,16 @@ static void setup_once(void)
 	}
 }
 
-static int connect_fe(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* One write of len bytes carrying n fds (the RAM memfd, the eventfd or the
  * in-flight region file). */
 static void send_record(int fd, const uint8_t *p, size_t len, int n, int kind)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 7)];
-		struct cmsghdr align;
-	} ctl;
 	struct iovec iov = { (void *)p, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fds[7];
 
-	if (n) {
-		int fds[7];
-		struct cmsghdr *c;
-
-		for (int i = 0; i < n; i++)
-			fds[i] = kind & 16 ? region_fd : kind & 8 ? ev_fd : ram_fd;
-		memset(&ctl, 0, sizeof(ctl));
-		m.msg_control = ctl.buf;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
-	}
-	if (sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+	for (int i = 0; i < n; i++)
+		fds[i] = kind & 16 ? region_fd : kind & 8 ? ev_fd : ram_fd;
+	if (vu_send_fds(fd, &iov, 1, fds, n, MSG_DONTWAIT) < 0) {
 		/* The server's buffer is full: what was sent is the input. */
 	}
 }
@@ -210,8 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	off += ram_len;
-	before = count_fds();
-	fe = connect_fe();
+	before = vu_count_fds();
+	fe = vu_connect(sock_path);
 	if (fe < 0 || vhost_server_accept(srv)) {
 		if (fe >= 0)
 			close(fe);
@@ -239,8 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < NRINGS; i++)
 		if (running[i])
 			abort(); /* a ring left running after the front-end went */
-	if (count_fds() != before) {
-		fprintf(stderr, "fuzz_vhost_server: %d fds before, %d after\n", before, count_fds());
+	if (vu_count_fds() != before) {
+		fprintf(stderr, "fuzz_vhost_server: %d fds before, %d after\n", before, vu_count_fds());
 		abort();
 	}
 	return 0;

@@ -69,8 +69,8 @@ tests_fuzz_fuzz_vhost_user_LDADD = vhost-proxy/libvhostproxy.a
 tests_fuzz_fuzz_vhost_user_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz_vhost_server
-tests_fuzz_fuzz_vhost_server_SOURCES = tests/fuzz/fuzz_vhost_server.c
-tests_fuzz_fuzz_vhost_server_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS) $(VBSU_INCLUDES)
+tests_fuzz_fuzz_vhost_server_SOURCES = tests/fuzz/fuzz_vhost_server.c $(VU_MSG_SOURCES)
+tests_fuzz_fuzz_vhost_server_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS) $(VBSU_INCLUDES) $(VU_MSG_INCLUDES)
 tests_fuzz_fuzz_vhost_server_LDADD = vhost-proxy/libvhostproxy.a vbs-u/libvbsu.a
 tests_fuzz_fuzz_vhost_server_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
@@ -111,8 +111,8 @@ tests_fuzz_replay_vhost_user_SOURCES = tests/fuzz/fuzz_vhost_user.c tests/fuzz/r
 tests_fuzz_replay_vhost_user_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS)
 tests_fuzz_replay_vhost_user_LDADD = vhost-proxy/libvhostproxy.a
 FUZZ_REPLAYS += tests/fuzz/replay_vhost_server
-tests_fuzz_replay_vhost_server_SOURCES = tests/fuzz/fuzz_vhost_server.c tests/fuzz/replay.c
-tests_fuzz_replay_vhost_server_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS) $(VBSU_INCLUDES)
+tests_fuzz_replay_vhost_server_SOURCES = tests/fuzz/fuzz_vhost_server.c tests/fuzz/replay.c $(VU_MSG_SOURCES)
+tests_fuzz_replay_vhost_server_CPPFLAGS = $(FUZZ_VHOST_CPPFLAGS) $(VBSU_INCLUDES) $(VU_MSG_INCLUDES)
 tests_fuzz_replay_vhost_server_LDADD = vhost-proxy/libvhostproxy.a vbs-u/libvbsu.a
 check_PROGRAMS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)

@@ -47,10 +47,8 @@ if [ "$peer" = testpmd ]; then
 	[ $st -ne 77 ] || { echo "SKIP: DPDK's testpmd: $(tail -n 1 "$dir/fetch.log")"; exit 77; }
 	[ $st -eq 0 ] || { cat "$dir/fetch.log"; exit 1; }
 fi
-ip netns add "$ns"
-inns() { ip netns exec "$ns" "$@"; }
-inns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
-inns ip link set lo up
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+netns_up
 if [ "$peer" = testpmd ]; then
 	# Not through inns: $! must be testpmd.sh's own pid (ip netns exec
 	# execs it), for the cleanup's kill to reach it.
@@ -70,35 +68,20 @@ fi
 inns ip link set vdmgtap0 up
 inns ip addr add 10.0.3.1/24 dev vdmgtap0
 
-ip netns exec "$ns" "$VDM_BUILDDIR/tests/guest/tcp-sink" 10.0.3.1 5000 $bytes 400 \
-	>"$dir/sink.out" 2>&1 &
-sink=$!
+tcp_sink_start $bytes
 status=0
 inns "$VDM_SRCDIR/samples/guest/boot-guest.sh" -o "$dir" -t 400 -r enum,net \
 	-a "vdm.ip=10.0.3.2/24 vdm.peer=10.0.3.1 vdm.port=5000 vdm.bytes=$bytes" -- \
 	-m 256M -s "$nic$nicopt" || status=$?
-# The sink is done once the guest has sent everything; do not wait for a
-# guest that never connected.
-i=0
-while kill -0 "$sink" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-kill "$sink" 2>/dev/null || true
-wait "$sink" 2>/dev/null || true
-sink=
+tcp_sink_stop
 
-. "$VDM_SRCDIR/tests/guest/lib.sh"
 guest_checks_begin $status
 check "virtio-net enumerates as 1af4:1041, bound to virtio-pci" \
 	"^VDM: pci 0000:00:04.0 vendor=0x1af4 device=0x1041 driver=virtio-pci"
 check "virtio-net runs the $layout ring" "^VDM: ring pci=0000:00:04.0 .* layout=$layout"
 check "the guest's interface is up with its address" "^VDM: net link=up ip=10.0.3.2"
 check "the guest pings the host side of the TAP" "^VDM: net ping=ok"
-sent=$(tr -d '\r' <"$dir/console.log" | sed -n 's/^VDM: net sent bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p')
-got=$(sed -n 's/^bytes=\([0-9]*\) sha256=\([0-9a-f]*\)/\1 \2/p' "$dir/sink.out")
-if [ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${got%% *}" -eq $bytes ]; then
-	echo "ok: 16 MiB over TCP, same SHA-256 at both ends ($got)"
-else
-	echo "FAIL: TCP transfer: guest sent '$sent', host received '$got'"; fail=1
-fi
+tcp_transfer_check net $bytes "16 MiB over TCP, same SHA-256 at both ends"
 if [ "$peer" = testpmd ]; then
 	grep -q "data plane on user vhost" "$dir/vdm.log" &&
 		echo "ok: vdm routed 00:04.0 to testpmd's vhost-user port" ||

@@ -33,19 +33,10 @@ done | awk '{ printf "%-4095s\n", $0 }' >"$dir/disk.orig"
 host_sum=$(sha256sum <"$dir/disk.orig" | cut -d' ' -f1)
 guest_sum=$(yes uml-guest-write | head -c $size | sha256sum | cut -d' ' -f1)
 
-cat >"$dir/init.sh" <<'GUEST'
-#!/bin/sh
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-M=/usr/lib/uml/modules/$(uname -r)/kernel
-python3 -c '
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-for path in sys.argv[1:]:
-    fd = os.open(path, os.O_RDONLY)
-    if libc.syscall(313, fd, b"", 0) != 0:  # finit_module
-        print("UML: FAIL loading", path, os.strerror(ctypes.get_errno()))
-    os.close(fd)
-' $M/drivers/block/virtio_blk.ko $M/drivers/char/virtio_console.ko
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+. "$VDM_SRCDIR/tests/guest/uml_lib.sh"
+uml_init drivers/block/virtio_blk.ko drivers/char/virtio_console.ko
+cat >>"$dir/init.sh" <<'GUEST'
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && [ -c /dev/hvc0 ] && break; sleep 0.5; done
 # UML's own sysfs (/sys here is the host's, through hostfs).
 mount -t sysfs sysfs /sys &&
@@ -61,7 +52,6 @@ echo "UML: hvc0 read $(timeout 20 head -n 1 <&3)"
 echo "UML: done"
 exec halt -f
 GUEST
-chmod +x "$dir/init.sh"
 
 vvu=$VDM_BUILDDIR/devicemodel/vdm-vhost-user
 fail=0
@@ -78,11 +68,8 @@ run() {
 	blkd=$!
 	"$vvu" --socket "$dir/con.sock" --log-file "$dir/con.log" virtio-console,socket:"$dir/hvc0.sock"$opts &
 	cond=$!
-	i=0
-	while { [ ! -S "$dir/blk.sock" ] || [ ! -S "$dir/hvc0.sock" ]; } && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_socket "$dir/blk.sock"
+	wait_socket "$dir/hvc0.sock"
 	# The console's client: wait for the guest's line, answer with ours.
 	python3 - "$dir/hvc0.sock" >"$dir/client.out" 2>&1 <<-'CLIENT' &
 	import socket, sys, time
@@ -102,9 +89,8 @@ run() {
 	client=$!
 
 	status=0
-	TMPDIR=$dir timeout -k 10 300 linux.uml mem=192M root=/dev/root rootfstype=hostfs rootflags=/ ro \
-		init="$dir/init.sh" virtio_uml.device="$dir/blk.sock:2" virtio_uml.device="$dir/con.sock:3" \
-		con=null con0=fd:0,fd:1 </dev/null >"$dir/console.log" 2>&1 || status=$?
+	uml_boot 300 192M "$dir/console.log" \
+		virtio_uml.device="$dir/blk.sock:2" virtio_uml.device="$dir/con.sock:3" || status=$?
 	wait "$client" 2>/dev/null || true
 
 	has() { tr -d '\r' <"$dir/console.log" | grep -q -- "$1"; }

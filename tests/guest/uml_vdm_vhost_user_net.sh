@@ -34,21 +34,12 @@ ip addr add 10.0.2.1/24 dev $tap
 bytes=$((8 * 1024 * 1024))
 pattern_sum=$(yes uml-net-stream | head -c $bytes | sha256sum | cut -d' ' -f1)
 
-cat >"$dir/init.sh" <<'GUEST'
-#!/bin/sh
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+. "$VDM_SRCDIR/tests/guest/lib.sh"
+. "$VDM_SRCDIR/tests/guest/uml_lib.sh"
+uml_init net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko
+cat >>"$dir/init.sh" <<'GUEST'
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-M=/usr/lib/uml/modules/$(uname -r)/kernel
-python3 -c '
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-for path in sys.argv[1:]:
-    fd = os.open(path, os.O_RDONLY)
-    if libc.syscall(313, fd, b"", 0) != 0:  # finit_module
-        print("UML: FAIL loading", path, os.strerror(ctypes.get_errno()))
-    os.close(fd)
-' $M/net/core/failover.ko $M/drivers/net/net_failover.ko $M/drivers/net/virtio_net.ko
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/class/net/eth0 ] && break; sleep 0.5; done
 echo "UML: eth0 $(cat /sys/class/net/eth0/address)"
 ip link set lo up
@@ -107,17 +98,12 @@ PY
 echo "UML: done"
 exec halt -f
 GUEST
-chmod +x "$dir/init.sh"
 
 vvu=$VDM_BUILDDIR/devicemodel/vdm-vhost-user
 "$vvu" --socket "$dir/net.sock" --log-file "$dir/net.log" -v \
 	virtio-net,tap=$tap,mac=52:54:00:12:34:56 &
 netd=$!
-i=0
-while [ ! -S "$dir/net.sock" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_socket "$dir/net.sock"
 
 fail=0
 ok() { echo "ok: $1"; }
@@ -128,10 +114,8 @@ has() { tr -d '\r' <"$dir/console-$1.log" | grep -q -- "$2"; }
 uml() {
 	echo "$2" >"$dir/mode"
 	s=0
-	VVU_DIR=$dir TMPDIR=$dir timeout -k 10 300 linux.uml mem=192M root=/dev/root \
-		rootfstype=hostfs rootflags=/ ro init="$dir/init.sh" VVU_DIR="$dir" \
-		virtio_uml.device="$dir/net.sock:1" con=null con0=fd:0,fd:1 \
-		</dev/null >"$dir/console-$1.log" 2>&1 || s=$?
+	uml_boot 300 192M "$dir/console-$1.log" VVU_DIR="$dir" \
+		virtio_uml.device="$dir/net.sock:1" || s=$?
 	[ "$s" -eq 0 ] && ok "UML $1 halted (status 0)" || bad "UML $1 exited with status $s"
 	has "$1" "^UML: eth0 52:54:00:12:34:56" && ok "UML $1: eth0 has the daemon's mac=" ||
 		bad "UML $1: no eth0 with mac 52:54:00:12:34:56"

@@ -1,5 +1,5 @@
 # Back-end faults, durability and fairness between devices (virtio-blk).
-EXTRA_DIST += tests/sim/blk_guest.h tests/sim/netns_tap.h tests/sim/peer.h
+EXTRA_DIST += tests/sim/blk_guest.h tests/sim/net_guest.h tests/sim/rnd_guest.h tests/sim/netns_tap.h tests/sim/peer.h
 check_PROGRAMS += tests/sim/test_blk_durability
 tests_sim_test_blk_durability_LDADD = $(TEST_LDADD)
 tests_sim_test_blk_durability_CPPFLAGS = $(SIM_TEST_CPPFLAGS)

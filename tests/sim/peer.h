@@ -106,6 +106,29 @@ static inline bool peer_log_has(const char *log, const char *what)
 	return strstr(buf, what) != NULL;
 }
 
+/*
+ * Start argv with its output in log (an old log removed first) and wait up
+ * to timeout_ms for ready in that log: a socket file alone could be a stale
+ * one, what the peer logs once it listens is not.  true when it came; false
+ * when the peer ended first (*pid is then -1) or on timeout.
+ */
+static inline bool peer_start_ready(pid_t *pid, char *const argv[], const char *log,
+				    const char *ready, int timeout_ms)
+{
+	unlink(log);
+	*pid = peer_spawn(argv, log);
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		if (peer_log_has(log, ready))
+			return true;
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = -1;
+			return false;
+		}
+		sleep_ms(50);
+	}
+	return false;
+}
+
 /* Run argv to its end with its output in log: its exit status (128+N for
  * signal N), and the output's start in out. */
 static inline int peer_run(char *const argv[], const char *log, char *out, size_t outlen)

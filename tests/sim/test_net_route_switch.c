@@ -34,6 +34,7 @@
  */
 #include "api_client.h"
 #include "blk_guest.h"
+#include "net_guest.h"
 #include "peer.h"
 
 #include <arpa/inet.h>
@@ -57,9 +58,6 @@
 #define SWITCHES 20
 #define PINGS_PER_ROUTE 20
 #define HDR 12 /* virtio_net_hdr_v1 */
-#define BUF 2048
-#define NRX 64
-#define NTX 64
 
 static char dir[] = "/tmp/vdm-netswitch-XXXXXX";
 static char api_sock[96], pmd_sock[96], pmdlog[96], vdmlog[96];
@@ -77,7 +75,7 @@ static char first_failure[512];
 
 struct net {
 	struct drv_virtio v;
-	uint64_t rx[NRX], tx[NTX];
+	uint64_t rx[NET_NRX], tx[NET_NTX];
 	int next_tx, tx_posted, tx_used;
 };
 
@@ -242,24 +240,6 @@ static int check_reply(const uint8_t *f, size_t len, unsigned seq, unsigned *got
 	return (*got & 0xffff) == (seq & 0xffff) ? 1 : 2;
 }
 
-static void post_rx(struct net *n, int i)
-{
-	struct drv_buf in = { n->rx[i], BUF };
-
-	drv_virtio_post(&n->v, 0, NULL, 0, &in, 1, false);
-}
-
-static int rx_slot(struct net *n, uint16_t id)
-{
-	uint64_t addr;
-
-	memcpy(&addr, drv_gpa(n->v.d, n->v.vq[0].desc_gpa + 16ULL * id, 8), 8);
-	for (int i = 0; i < NRX; i++)
-		if (n->rx[i] == addr)
-			return i;
-	return -1;
-}
-
 static void reap_tx(struct net *n)
 {
 	while (drv_virtio_get_used(&n->v, 1, NULL, NULL) == 1)
@@ -271,17 +251,17 @@ static void reap_tx(struct net *n)
 static bool send_frame(struct net *n, unsigned seq, const uint8_t *arp_of, size_t arp_len)
 {
 	int slot = n->next_tx;
-	uint8_t *p = drv_gpa(n->v.d, n->tx[slot], BUF);
+	uint8_t *p = drv_gpa(n->v.d, n->tx[slot], NET_BUF);
 
 	reap_tx(n);
-	if (n->tx_posted - n->tx_used >= NTX)
+	if (n->tx_posted - n->tx_used >= NET_NTX)
 		return false;
 	memset(p, 0, HDR);
 	size_t len = arp_of ? arp_answer(arp_of, arp_len, p + HDR) : make_ping(p + HDR, seq);
 	struct drv_buf out = { n->tx[slot], (uint32_t)(HDR + len) };
 	if (drv_virtio_post(&n->v, 1, &out, 1, NULL, 0, false) < 0)
 		return false;
-	n->next_tx = (slot + 1) % NTX;
+	n->next_tx = (slot + 1) % NET_NTX;
 	n->tx_posted++;
 	drv_virtio_kick(&n->v, 1);
 	return true;
@@ -301,18 +281,18 @@ static int wait_reply(struct net *n, unsigned seq, int timeout_ms, unsigned *lat
 		uint32_t used;
 
 		while (drv_virtio_get_used(&n->v, 0, &id, &used) == 1) {
-			int slot = rx_slot(n, id);
+			int slot = net_rx_slot(&n->v, n->rx, id);
 			unsigned got;
 
 			if (slot < 0)
 				return -1;
-			const uint8_t *f = drv_gpa(n->v.d, n->rx[slot] + HDR, BUF - HDR);
+			const uint8_t *f = drv_gpa(n->v.d, n->rx[slot] + HDR, NET_BUF - HDR);
 			size_t flen = used > HDR ? used - HDR : 0;
 			int r = check_reply(f, flen, seq, &got);
 
 			if (r == 0 && arp_answer(f, flen, (uint8_t[60]){ 0 }))
 				send_frame(n, 0, f, flen);
-			post_rx(n, slot);
+			net_post_rx(&n->v, n->rx[slot]);
 			drv_virtio_kick(&n->v, 0);
 			if (r < 0)
 				return -1;
@@ -553,10 +533,10 @@ static void relay(struct net *n)
 		bool rx_posted = false;
 
 		reap_tx(n);
-		poll(&pfd, n->tx_posted - n->tx_used < NTX ? 1 : 0, 1);
-		while (n->tx_posted - n->tx_used < NTX) {
+		poll(&pfd, n->tx_posted - n->tx_used < NET_NTX ? 1 : 0, 1);
+		while (n->tx_posted - n->tx_used < NET_NTX) {
 			int slot = n->next_tx;
-			ssize_t len = read(tap, drv_gpa(n->v.d, n->tx[slot], BUF), BUF);
+			ssize_t len = read(tap, drv_gpa(n->v.d, n->tx[slot], NET_BUF), NET_BUF);
 			struct drv_buf out = { n->tx[slot], (uint32_t)len };
 
 			if (len <= HDR)
@@ -565,24 +545,24 @@ static void relay(struct net *n)
 				snprintf(relay_failure, sizeof(relay_failure), ": transmit post failed");
 				return;
 			}
-			n->next_tx = (slot + 1) % NTX;
+			n->next_tx = (slot + 1) % NET_NTX;
 			n->tx_posted++;
 			drv_virtio_kick(&n->v, 1);
 			reap_tx(n);
 		}
 		while (drv_virtio_get_used(&n->v, 0, &id, &used) == 1) {
-			int slot = rx_slot(n, id);
+			int slot = net_rx_slot(&n->v, n->rx, id);
 
-			if (slot < 0 || used > BUF) {
+			if (slot < 0 || used > NET_BUF) {
 				snprintf(relay_failure, sizeof(relay_failure),
 					 ": a receive buffer we did not post (id %u, %u bytes)", id, used);
 				return;
 			}
 			/* (a frame gst0 refuses is as good as lost on the wire) */
-			if (used > HDR && write(tap, drv_gpa(n->v.d, n->rx[slot], BUF), used) < 0 &&
+			if (used > HDR && write(tap, drv_gpa(n->v.d, n->rx[slot], NET_BUF), used) < 0 &&
 			    errno != EINVAL && errno != EAGAIN)
 				snprintf(relay_failure, sizeof(relay_failure), ": gst0: %s", strerror(errno));
-			post_rx(n, slot);
+			net_post_rx(&n->v, n->rx[slot]);
 			rx_posted = true;
 		}
 		if (rx_posted)
@@ -642,14 +622,7 @@ static bool nic_up(struct net *n, struct drv *d, struct drv_func *funcs, int nf,
 {
 	if (virtio_guest_up(&n->v, d, funcs, nf, slot, heap, features, 3, mmio, io))
 		return false;
-	for (int i = 0; i < NRX; i++) {
-		n->rx[i] = drv_virtio_alloc(&n->v, BUF, 64);
-		post_rx(n, i);
-	}
-	for (int i = 0; i < NTX; i++)
-		n->tx[i] = drv_virtio_alloc(&n->v, BUF, 64);
-	drv_virtio_kick(&n->v, 0);
-	n->v.irq_grace_ms = 0;
+	net_buffers_up(&n->v, n->rx, n->tx);
 	return true;
 }
 

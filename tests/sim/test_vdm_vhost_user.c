@@ -21,10 +21,8 @@
  *     that is not a socket, a stale socket replaced; SIGTERM removes the
  *     socket and exits 0.
  */
-#include "drv.h"
-#include "drv_virtio.h"
-#include "hsm.h"
 #include "peer.h"
+#include "rnd_guest.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -49,21 +47,10 @@ static pid_t vvu = -1;
  * sock would not say it listens). */
 static bool daemon_start(void)
 {
-	int st;
-
-	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", "virtio-rnd,packed=on",
-					  NULL },
-			 log_path);
-	for (int i = 0; i < 100; i++) {
-		if (peer_log_has(log_path, "serving virtio-rnd on"))
-			return true;
-		if (waitpid(vvu, &st, WNOHANG) == vvu) {
-			vvu = -1;
-			return false;
-		}
-		sleep_ms(50);
-	}
-	return false;
+	return peer_start_ready(&vvu,
+				(char *const[]){ daemon_bin, "--socket", sock, "-v",
+						 "virtio-rnd,packed=on", NULL },
+				log_path, "serving virtio-rnd on", 5000);
 }
 
 /* Run the daemon with args to its end; its exit status, its output in out. */
@@ -82,32 +69,7 @@ static int daemon_run(const char *const *args, char *out, size_t outlen)
 static bool setup(struct drv *d, struct drv_func *f, struct drv_virtio *v, bool msix,
 		  uint64_t features)
 {
-	struct drv_func funcs[8];
-	uint64_t mmio = 0xc0000000;
-	uint32_t io = 0xc000;
-	int n = drv_enumerate(d, funcs, 8);
-
-	for (int i = 0; i < n; i++)
-		if (funcs[i].bdf == hsm_bdf(0, RND_SLOT, 0))
-			*f = funcs[i];
-	drv_assign_bars(d, f, &mmio, &io);
-	return drv_virtio_probe(v, d, f, 16 << 20) == 0 && drv_virtio_negotiate(v, features) == 0 &&
-	       drv_virtio_setup_irq(v, msix) == 0 && drv_virtio_setup_vq(v, 0, 0) == 0;
-}
-
-/* Read len random bytes with one request; returns the used length. */
-static int64_t read_random(struct drv_virtio *v, uint64_t gpa, uint32_t len)
-{
-	struct drv_buf in = { gpa, len };
-	uint16_t id;
-	uint32_t got;
-
-	if (drv_virtio_post(v, 0, NULL, 0, &in, 1, false) < 0)
-		return -1;
-	drv_virtio_kick(v, 0);
-	if (drv_virtio_wait_used(v, 0, &id, &got, 5000) != 1)
-		return -1;
-	return got;
+	return rnd_up(d, f, v, RND_SLOT, msix, features);
 }
 
 /* vdm with virtio-rnd on the daemon; its log to vdm_log when given. */
@@ -167,7 +129,7 @@ static void broken_ring(void)
 		goto out;
 	drv_virtio_driver_ok(&v);
 	uint64_t a = drv_virtio_alloc(&v, 4096, 64);
-	drv_check(read_random(&v, a, 64) == 64, "broken ring: the ring serves at first");
+	drv_check(rnd_read(&v, a, 64) == 64, "broken ring: the ring serves at first");
 	struct drv_buf outside = { 1ULL << 40, 64 };
 	drv_check(drv_virtio_post(&v, 0, NULL, 0, &outside, 1, false) >= 0,
 		  "broken ring: a buffer outside guest RAM posted");
@@ -186,7 +148,7 @@ static void broken_ring(void)
 		  "broken ring: the device comes back after the reset");
 	drv_virtio_driver_ok(&v);
 	drv_check(!(drv_virtio_status(&v) & VIRTIO_CONFIG_S_NEEDS_RESET) &&
-			  read_random(&v, a, 128) == 128 && read_random(&v, a, 64) == 64,
+			  rnd_read(&v, a, 128) == 128 && rnd_read(&v, a, 64) == 64,
 		  "broken ring: after the reset the daemon serves the ring again");
 out:
 	drv_virtio_fini(&v);
@@ -217,12 +179,12 @@ static void serve(bool msix)
 	uint64_t a = drv_virtio_alloc(&v, 4096, 64), b = drv_virtio_alloc(&v, 4096, 64);
 	memset(drv_gpa(&d, a, 4096), 0, 4096);
 	memset(drv_gpa(&d, b, 4096), 0, 4096);
-	drv_check(read_random(&v, a, 64) == 64, "%s: 64-byte read returns 64 bytes", mode);
-	drv_check(read_random(&v, b, 64) == 64, "%s: second read returns 64 bytes", mode);
+	drv_check(rnd_read(&v, a, 64) == 64, "%s: 64-byte read returns 64 bytes", mode);
+	drv_check(rnd_read(&v, b, 64) == 64, "%s: second read returns 64 bytes", mode);
 	drv_check(memcmp(drv_gpa(&d, a, 64), drv_gpa(&d, b, 64), 64) != 0 &&
 			  memcmp(drv_gpa(&d, a, 64), zero, 64) != 0,
 		  "%s: the bytes are not zero and successive reads differ", mode);
-	drv_check(read_random(&v, a, 4000) == 4000, "%s: 4000-byte read returns 4000", mode);
+	drv_check(rnd_read(&v, a, 4000) == 4000, "%s: 4000-byte read returns 4000", mode);
 	drv_check(msix ? v.msi_count > 0 && v.intx_count == 0 : v.intx_count > 0 && v.msi_count == 0,
 		  "%s: completions arrived through %s (msi %d, intx %d)", mode, mode, v.msi_count,
 		  v.intx_count);
@@ -235,7 +197,7 @@ static void serve(bool msix)
 			  drv_virtio_setup_irq(&v, msix) == 0 && drv_virtio_setup_vq(&v, 0, 0) == 0,
 		  "%s: device comes back after reset", mode);
 	drv_virtio_driver_ok(&v);
-	drv_check(read_random(&v, b, 256) == 256, "%s: reads work after reset", mode);
+	drv_check(rnd_read(&v, b, 256) == 256, "%s: reads work after reset", mode);
 out:
 	drv_virtio_fini(&v);
 	drv_disconnect(&d);
@@ -267,24 +229,7 @@ static void event_idx_and_volume(bool packed)
 		  "%s: EVENT_IDX negotiated through vdm with vdm-vhost-user", layout);
 	drv_virtio_driver_ok(&v);
 	uint64_t buf = drv_virtio_alloc(&v, 64 * 32, 64);
-	for (int burst = 0; burst < 25; burst++) {
-		for (int i = 0; i < 4; i++) {
-			struct drv_buf in = { buf + 32 * (uint64_t)i, 32 };
-
-			drv_virtio_post(&v, 0, NULL, 0, &in, 1, false);
-		}
-		if (drv_virtio_kick_needed(&v, 0)) {
-			drv_virtio_kick(&v, 0);
-			kicks++;
-		}
-		for (int i = 0; i < 4; i++) {
-			uint16_t id;
-			uint32_t len;
-
-			if (drv_virtio_wait_used(&v, 0, &id, &len, 2000) == 1 && len == 32)
-				done++;
-		}
-	}
+	done = rnd_bursts(&v, buf, &kicks);
 	drv_check(done == 100,
 		  "%s: EVENT_IDX: 100 requests completed with suppressed kicks (%d, %d kicks)",
 		  layout, done, kicks);
@@ -321,7 +266,7 @@ static void event_idx_and_volume(bool packed)
 		  "%s: device comes back after reset", layout);
 	drv_virtio_driver_ok(&v);
 	v.irq_grace_ms = DRV_VIRTIO_IRQ_GRACE_MS;
-	drv_check(read_random(&v, buf, 256) == 256 && read_random(&v, buf, 64) == 64,
+	drv_check(rnd_read(&v, buf, 256) == 256 && rnd_read(&v, buf, 64) == 64,
 		  "%s: reads work after reset", layout);
 out:
 	drv_virtio_fini(&v);
@@ -352,7 +297,7 @@ static void second_front_end(void)
 		      "the first front-end still sets its device up")) {
 		drv_virtio_driver_ok(&v);
 		uint64_t a = drv_virtio_alloc(&v, 4096, 64);
-		drv_check(read_random(&v, a, 512) == 512, "... and is served");
+		drv_check(rnd_read(&v, a, 512) == 512, "... and is served");
 	}
 	drv_virtio_fini(&v);
 	drv_disconnect(&d);

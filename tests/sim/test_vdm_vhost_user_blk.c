@@ -65,21 +65,9 @@ struct vm {
 
 static bool daemon_start(const char *spec)
 {
-	int st;
-
-	unlink(log_path);
-	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", sock, "-v", (char *)spec, NULL },
-			 log_path);
-	for (int i = 0; i < 100; i++) {
-		if (peer_log_has(log_path, "serving virtio-blk on"))
-			return true;
-		if (waitpid(vvu, &st, WNOHANG) == vvu) {
-			vvu = -1;
-			return false;
-		}
-		sleep_ms(50);
-	}
-	return false;
+	return peer_start_ready(&vvu,
+				(char *const[]){ daemon_bin, "--socket", sock, "-v", (char *)spec, NULL },
+				log_path, "serving virtio-blk on", 5000);
 }
 
 /* Run the daemon with one emulation spec to its end: status, output in out. */
@@ -92,21 +80,13 @@ static int daemon_run(const char *spec, char *out, size_t outlen)
 /* vdm with args, its disk found and probed, request buffers allocated. */
 static bool vm_spawn(struct vm *m, const char *const *args)
 {
-	struct drv_func funcs[8];
-	uint64_t mmio = 0xc0000000;
-	uint32_t io = 0xc000;
-	int st, n;
+	int st;
 
 	memset(m, 0, sizeof(*m));
 	if (vdm_spawn(&m->p, args, &st))
 		return false;
 	drv_connect(&m->d, m->p.sock);
-	n = drv_enumerate(&m->d, funcs, 8);
-	for (int i = 0; i < n; i++)
-		if (funcs[i].bdf == hsm_bdf(0, SLOT, 0))
-			m->f = funcs[i];
-	drv_assign_bars(&m->d, &m->f, &mmio, &io);
-	if (drv_virtio_probe(&m->v, &m->d, &m->f, 16 << 20))
+	if (drv_virtio_probe_slot(&m->v, &m->d, &m->f, SLOT))
 		return false;
 	for (int i = 0; i < NREQ; i++) {
 		m->r[i].hdr = drv_virtio_alloc(&m->v, 16, 16);

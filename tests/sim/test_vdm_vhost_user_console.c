@@ -16,7 +16,6 @@
  */
 #include "drv.h"
 #include "drv_virtio.h"
-#include "hsm.h"
 #include "peer.h"
 
 #include <errno.h>
@@ -89,22 +88,14 @@ static size_t read_for(int fd, void *buf, size_t len, int timeout_ms)
 static bool vm_start(struct vm *m, const char *extra)
 {
 	char spec[200];
-	struct drv_func funcs[8];
-	uint64_t mmio = 0xc0000000;
-	uint32_t io = 0xc000;
-	int st, n;
+	int st;
 
 	memset(m, 0, sizeof(*m));
 	snprintf(spec, sizeof(spec), "%d,virtio-console,vhost=user:%s%s", SLOT, vsock, extra);
 	if (vdm_spawn(&m->p, (const char *const[]){ "-s", spec, NULL }, &st))
 		return false;
 	drv_connect(&m->d, m->p.sock);
-	n = drv_enumerate(&m->d, funcs, 8);
-	for (int i = 0; i < n; i++)
-		if (funcs[i].bdf == hsm_bdf(0, SLOT, 0))
-			m->f = funcs[i];
-	drv_assign_bars(&m->d, &m->f, &mmio, &io);
-	if (drv_virtio_probe(&m->v, &m->d, &m->f, 16 << 20))
+	if (drv_virtio_probe_slot(&m->v, &m->d, &m->f, SLOT))
 		return false;
 	m->tx_area = drv_virtio_alloc(&m->v, (uint64_t)NTX * TXCHUNK, 4096);
 	return true;
@@ -309,12 +300,9 @@ int main(void)
 	snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
 
 	command_line();
-	unlink(log_path);
 	snprintf(spec, sizeof(spec), "virtio-console,socket:%s", csock);
-	vvu = peer_spawn((char *const[]){ daemon_bin, "--socket", vsock, "-v", spec, NULL },
-			 log_path);
-	for (int i = 0; i < 100 && !peer_log_has(log_path, "serving virtio-console on"); i++)
-		sleep_ms(50);
+	peer_start_ready(&vvu, (char *const[]){ daemon_bin, "--socket", vsock, "-v", spec, NULL },
+			 log_path, "serving virtio-console on", 5000);
 	fd = client_connect();
 	if (drv_check(fd >= 0, "vdm-vhost-user serves a console; a client connects to %s", csock)) {
 		test_serve(fd);

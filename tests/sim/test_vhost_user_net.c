@@ -11,6 +11,7 @@
  * Needs root; skipped when testpmd cannot be fetched or run.
  */
 #include "blk_guest.h"
+#include "net_guest.h"
 #include "peer.h"
 
 #include <fcntl.h>
@@ -20,10 +21,6 @@
 
 #define NET_SLOT 5
 #define HDR 12 /* virtio_net_hdr_v1 */
-#define RXBUF 2048
-#define NRX 64
-#define TXBUF 2048
-#define NTX 64
 #define BURST_FRAMES 300
 
 static char dir[] = "/tmp/vdm-vunet-XXXXXX";
@@ -35,7 +32,7 @@ static const uint8_t mac_b[6] = { 0x52, 0x54, 0x00, 0xbb, 0x00, 0x02 };
 
 struct net {
 	struct drv_virtio v;
-	uint64_t rx[NRX], tx[NTX];
+	uint64_t rx[NET_NRX], tx[NET_NTX];
 	int next_tx;
 };
 
@@ -50,24 +47,6 @@ static int pmd_start(void)
 	/* The first run fetches DPDK (a minute at most on a slow mirror). */
 	int st = peer_wait_socket(&pmd, sock, 180000);
 	return st == 0 ? 0 : st == 77 && pmd < 0 ? 77 : -1;
-}
-
-static void post_rx(struct net *n, int i)
-{
-	struct drv_buf in = { n->rx[i], RXBUF };
-
-	drv_virtio_post(&n->v, 0, NULL, 0, &in, 1, false);
-}
-
-static int rx_slot(struct net *n, uint16_t id)
-{
-	uint64_t addr;
-
-	memcpy(&addr, drv_gpa(n->v.d, n->v.vq[0].desc_gpa + 16ULL * id, 8), 8);
-	for (int i = 0; i < NRX; i++)
-		if (n->rx[i] == addr)
-			return i;
-	return -1;
 }
 
 /* A frame from a to b, EtherType 0x88b5, len bytes in all, its payload
@@ -85,14 +64,14 @@ static void make_frame(uint8_t *f, size_t len, unsigned seq)
 static bool send_frame(struct net *n, size_t len, unsigned seq)
 {
 	int slot = n->next_tx;
-	uint8_t *p = drv_gpa(n->v.d, n->tx[slot], TXBUF);
+	uint8_t *p = drv_gpa(n->v.d, n->tx[slot], NET_BUF);
 	struct drv_buf out = { n->tx[slot], (uint32_t)(HDR + len) };
 
 	memset(p, 0, HDR);
 	make_frame(p + HDR, len, seq);
 	if (drv_virtio_post(&n->v, 1, &out, 1, NULL, 0, false) < 0)
 		return false;
-	n->next_tx = (slot + 1) % NTX;
+	n->next_tx = (slot + 1) % NET_NTX;
 	return true;
 }
 
@@ -101,21 +80,21 @@ static bool send_frame(struct net *n, size_t len, unsigned seq)
  * nothing arrived within timeout_ms.  The buffer is posted again. */
 static int recv_frame(struct net *n, size_t len, unsigned seq, int timeout_ms)
 {
-	uint8_t want[TXBUF];
+	uint8_t want[NET_BUF];
 	uint16_t id;
 	uint32_t used;
 	int slot, ok;
 
 	if (drv_virtio_wait_used(&n->v, 0, &id, &used, timeout_ms) != 1)
 		return -1;
-	slot = rx_slot(n, id);
+	slot = net_rx_slot(&n->v, n->rx, id);
 	if (slot < 0)
 		return 0;
-	uint8_t *b = drv_gpa(n->v.d, n->rx[slot], RXBUF);
+	uint8_t *b = drv_gpa(n->v.d, n->rx[slot], NET_BUF);
 	make_frame(want, len, seq);
 	ok = used == HDR + len && !memcmp(b + HDR, mac_a, 6) && !memcmp(b + HDR + 6, mac_b, 6) &&
 	     !memcmp(b + HDR + 12, want + 12, len - 12);
-	post_rx(n, slot);
+	net_post_rx(&n->v, n->rx[slot]);
 	drv_virtio_kick(&n->v, 0);
 	return ok;
 }
@@ -138,7 +117,7 @@ static void traffic(struct net *n)
 	/* Several ringfuls, up to 32 frames in flight: sizes 60..1514, in order. */
 	int got = 0, bad = 0, sent = 0;
 	while (got + bad < BURST_FRAMES) {
-		while (sent < BURST_FRAMES && sent - (got + bad) < NRX / 2 &&
+		while (sent < BURST_FRAMES && sent - (got + bad) < NET_NRX / 2 &&
 		       send_frame(n, 60 + (size_t)(sent * 97) % 1455, (unsigned)sent + 1))
 			sent++;
 		drv_virtio_kick(&n->v, 1);
@@ -206,14 +185,7 @@ int main(void)
 		mac[i] = (uint8_t)drv_virtio_cfg_read(&n.v, (unsigned)i, 1);
 	drv_check(!memcmp(mac, mac_a, 6) && drv_virtio_cfg_read(&n.v, 6, 2) == VIRTIO_NET_S_LINK_UP,
 		  "vdm serves the config space: mac= and link up");
-	for (int i = 0; i < NRX; i++) {
-		n.rx[i] = drv_virtio_alloc(&n.v, RXBUF, 64);
-		post_rx(&n, i);
-	}
-	for (int i = 0; i < NTX; i++)
-		n.tx[i] = drv_virtio_alloc(&n.v, TXBUF, 64);
-	drv_virtio_kick(&n.v, 0);
-	n.v.irq_grace_ms = 0;
+	net_buffers_up(&n.v, n.rx, n.tx);
 	traffic(&n);
 
 	/* The back-end dies: this device needs a reset, vdm goes on. */

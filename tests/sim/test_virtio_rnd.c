@@ -5,10 +5,10 @@
  * through INTx + ISR, a device reset mid-flight and reuse afterwards, and the
  * transitional device through its legacy I/O BAR.
  */
-#include "drv.h"
-#include "drv_virtio.h"
 #include "hsm.h"
+#include "rnd_guest.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/virtio_config.h>
@@ -19,33 +19,7 @@
 
 static bool setup(struct drv *d, struct drv_func *f, struct drv_virtio *v, bool msix)
 {
-	struct drv_func funcs[8];
-	uint64_t mmio = 0xc0000000;
-	uint32_t io = 0xc000;
-	int n = drv_enumerate(d, funcs, 8);
-
-	for (int i = 0; i < n; i++)
-		if (funcs[i].bdf == hsm_bdf(0, RND_SLOT, 0))
-			*f = funcs[i];
-	drv_assign_bars(d, f, &mmio, &io);
-	return drv_virtio_probe(v, d, f, 16 << 20) == 0 &&
-	       drv_virtio_negotiate(v, 1ULL << VIRTIO_F_VERSION_1) == 0 &&
-	       drv_virtio_setup_irq(v, msix) == 0 && drv_virtio_setup_vq(v, 0, 0) == 0;
-}
-
-/* Read len random bytes with one request; returns the used length. */
-static int64_t read_random(struct drv_virtio *v, uint64_t gpa, uint32_t len)
-{
-	struct drv_buf in = { gpa, len };
-	uint16_t id;
-	uint32_t got;
-
-	if (drv_virtio_post(v, 0, NULL, 0, &in, 1, false) < 0)
-		return -1;
-	drv_virtio_kick(v, 0);
-	if (drv_virtio_wait_used(v, 0, &id, &got, 5000) != 1)
-		return -1;
-	return got;
+	return rnd_up(d, f, v, RND_SLOT, msix, 1ULL << VIRTIO_F_VERSION_1);
 }
 
 static void run(bool msix)
@@ -75,13 +49,13 @@ static void run(bool msix)
 	uint64_t a = drv_virtio_alloc(&v, 4096, 64), b = drv_virtio_alloc(&v, 4096, 64);
 	memset(drv_gpa(&d, a, 4096), 0, 4096);
 	memset(drv_gpa(&d, b, 4096), 0, 4096);
-	drv_check(read_random(&v, a, 64) == 64, "%s: 64-byte read returns 64 bytes", mode);
-	drv_check(read_random(&v, b, 64) == 64, "%s: second read returns 64 bytes", mode);
+	drv_check(rnd_read(&v, a, 64) == 64, "%s: 64-byte read returns 64 bytes", mode);
+	drv_check(rnd_read(&v, b, 64) == 64, "%s: second read returns 64 bytes", mode);
 	drv_check(memcmp(drv_gpa(&d, a, 64), drv_gpa(&d, b, 64), 64) != 0,
 		  "%s: successive reads differ", mode);
 	static const uint8_t zero[64];
 	drv_check(memcmp(drv_gpa(&d, a, 64), zero, 64) != 0, "%s: bytes are not zero", mode);
-	drv_check(read_random(&v, a, 4000) == 4000, "%s: 4000-byte read returns 4000", mode);
+	drv_check(rnd_read(&v, a, 4000) == 4000, "%s: 4000-byte read returns 4000", mode);
 	drv_check(msix ? v.msi_count > 0 && v.intx_count == 0 : v.intx_count > 0 && v.msi_count == 0,
 		  "%s: completions arrived through %s (msi %d, intx %d)", mode, mode, v.msi_count,
 		  v.intx_count);
@@ -97,7 +71,7 @@ static void run(bool msix)
 			  drv_virtio_setup_irq(&v, msix) == 0 && drv_virtio_setup_vq(&v, 0, 0) == 0,
 		  "%s: device comes back after reset", mode);
 	drv_virtio_driver_ok(&v);
-	drv_check(read_random(&v, b, 256) == 256, "%s: reads work after reset", mode);
+	drv_check(rnd_read(&v, b, 256) == 256, "%s: reads work after reset", mode);
 out:
 	drv_virtio_fini(&v);
 	drv_disconnect(&d);
@@ -196,51 +170,24 @@ out:
 static void event_idx(void)
 {
 	struct vdm_proc p;
-	struct drv_func funcs[8], *f = NULL;
+	struct drv_func f = { 0 };
 	struct drv_virtio v = { 0 };
-	uint64_t mmio = 0xc0000000;
-	uint32_t io = 0xc000;
 	struct drv d;
-	int st, n, done = 0, kicks = 0;
+	int st, done, kicks = 0;
 
 	if (vdm_spawn(&p, (const char *const[]){ "-s", "4,virtio-rnd", NULL }, &st)) {
 		drv_check(false, "vdm starts (exit %d)", st);
 		return;
 	}
 	drv_connect(&d, p.sock);
-	n = drv_enumerate(&d, funcs, 8);
-	for (int i = 0; i < n; i++)
-		if (funcs[i].bdf == hsm_bdf(0, RND_SLOT, 0))
-			f = &funcs[i];
-	drv_assign_bars(&d, f, &mmio, &io);
-	if (!drv_check(drv_virtio_probe(&v, &d, f, 16 << 20) == 0 &&
-			       drv_virtio_negotiate(&v, (1ULL << VIRTIO_F_VERSION_1) |
-							(1ULL << VIRTIO_RING_F_EVENT_IDX)) == 0 &&
-			       drv_virtio_setup_irq(&v, true) == 0 &&
-			       drv_virtio_setup_vq(&v, 0, 0) == 0,
+	if (!drv_check(rnd_up(&d, &f, &v, RND_SLOT, true,
+			      (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX)),
 		       "EVENT_IDX: device set up"))
 		goto out;
 	drv_check(v.features & (1ULL << VIRTIO_RING_F_EVENT_IDX), "EVENT_IDX negotiated");
 	drv_virtio_driver_ok(&v);
 	uint64_t buf = drv_virtio_alloc(&v, 4 * 32, 64);
-	for (int burst = 0; burst < 25; burst++) {
-		for (int i = 0; i < 4; i++) {
-			struct drv_buf in = { buf + 32 * (uint64_t)i, 32 };
-
-			drv_virtio_post(&v, 0, NULL, 0, &in, 1, false);
-		}
-		if (drv_virtio_kick_needed(&v, 0)) {
-			drv_virtio_kick(&v, 0);
-			kicks++;
-		}
-		for (int i = 0; i < 4; i++) {
-			uint16_t id;
-			uint32_t len;
-
-			if (drv_virtio_wait_used(&v, 0, &id, &len, 2000) == 1 && len == 32)
-				done++;
-		}
-	}
+	done = rnd_bursts(&v, buf, &kicks);
 	drv_check(done == 100, "EVENT_IDX: 100 requests completed with suppressed kicks (%d, %d kicks)",
 		  done, kicks);
 out:

@@ -35,8 +35,8 @@
  *     feature) end the connection.
  */
 #include "vhostproxy.h"
+#include "vu_msg.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,7 +47,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define NRINGS 2
@@ -78,9 +77,6 @@ enum {
 #define V1 0x1u
 #define NEED_REPLY 0x8u
 
-struct hdr {
-	uint32_t req, flags, size;
-} __attribute__((packed));
 struct region {
 	uint64_t gpa, size, uaddr, off;
 };
@@ -178,59 +174,15 @@ static char sock_path[64];
 static struct vhost_server *srv;
 static int ram_fd;          /* guest RAM: a memfd of RAM_SIZE */
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static int connect_fe(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return -1;
-	return fd;
-}
-
-static int send_msg(int fd, uint32_t req, uint32_t flags, const void *p, uint32_t len,
-		    const int *fds, int nfds)
-{
-	struct hdr h = { req, flags, len };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, len } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		m.msg_control = ctl.buf;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	return sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + len) ? 0 : -1;
+	return vu_connect(sock_path);
 }
 
 /* Read a reply to req with a payload of len bytes into p. */
 static bool recv_reply(int fd, uint32_t req, void *p, uint32_t len)
 {
-	struct hdr h;
+	struct vu_hdr h;
 
 	if (recv(fd, &h, sizeof(h), MSG_WAITALL) != sizeof(h) || h.req != req ||
 	    h.flags != (V1 | 0x4) || h.size != len)
@@ -242,7 +194,7 @@ static uint64_t get_u64(int fd, uint32_t req)
 {
 	uint64_t v = ~0ULL;
 
-	send_msg(fd, req, V1, NULL, 0, NULL, 0);
+	vu_send_msg(fd, req, V1, NULL, 0, NULL, 0);
 	if (vhost_server_handle(srv) || !recv_reply(fd, req, &v, sizeof(v)))
 		return ~0ULL;
 	return v;
@@ -252,7 +204,7 @@ static uint64_t get_u64(int fd, uint32_t req)
 static int req(int fd, uint32_t r, uint32_t flags, const void *p, uint32_t len, const int *fds,
 	       int nfds)
 {
-	if (send_msg(fd, r, flags, p, len, fds, nfds))
+	if (vu_send_msg(fd, r, flags, p, len, fds, nfds))
 		return -999;
 	return vhost_server_handle(srv);
 }
@@ -363,7 +315,7 @@ static void good_front_end(void)
 	      "SET_PROTOCOL_FEATURES taken");
 	check(get_u64(fd, GET_QUEUE_NUM) == NRINGS, "GET_QUEUE_NUM says %d", NRINGS);
 	{
-		int sv[2], before = count_fds();
+		int sv[2], before = vu_count_fds();
 
 		socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
 		check(req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, &sv[1], 1) == 0,
@@ -371,7 +323,7 @@ static void good_front_end(void)
 		close(sv[1]);
 		/* Ours: sv[0]; the server's: its copy of sv[1]. */
 		check(req(fd, SET_BACKEND_REQ_FD, V1, NULL, 0, &sv[0], 1) == 0 &&
-			      count_fds() == before + 2,
+			      vu_count_fds() == before + 2,
 		      "... a second one replaces it (the first closed)");
 		close(sv[0]);
 	}
@@ -481,7 +433,7 @@ static void good_front_end(void)
  * be left behind. */
 #define HOSTILE(name, up, want, ...)                                                              \
 	do {                                                                                      \
-		int before = count_fds(), fd = up ? bring_up(true) : connect_fe();                \
+		int before = vu_count_fds(), fd = up ? bring_up(true) : connect_fe();             \
 		int ret = -999;                                                                   \
 		if (!up && fd >= 0 && vhost_server_accept(srv))                                   \
 			fd = -1;                                                                  \
@@ -491,7 +443,7 @@ static void good_front_end(void)
 		check(fd >= 0 && ret < 0 && ret != -999 && strstr(vhost_server_error(srv), want), \
 		      "%s: the connection ends (%d: %s)", name, ret, vhost_server_error(srv));    \
 		drop(fd);                                                                         \
-		check(count_fds() == before, "%s: no fd left open", name);                        \
+		check(vu_count_fds() == before, "%s: no fd left open", name);                     \
 	} while (0)
 
 static void hostile(void)
@@ -514,16 +466,16 @@ static void hostile(void)
 		ret = req(fd, SET_FEATURES, V1, big, 4, NULL, 0));
 	/* The size is refused from the header: the payload is never read. */
 	HOSTILE("a 64 KiB payload", false, "payload of 65536",
-		{ struct hdr h = { SET_FEATURES, V1, 65536 };
+		{ struct vu_hdr h = { SET_FEATURES, V1, 65536 };
 		  send(fd, &h, sizeof(h), 0);
 		  ret = vhost_server_handle(srv); });
 	HOSTILE("a message cut short", false, "part of a message",
-		{ struct hdr h = { SET_FEATURES, V1, 8 };
+		{ struct vu_hdr h = { SET_FEATURES, V1, 8 };
 		  send(fd, &h, sizeof(h), 0);
 		  send(fd, big, 3, 0);
 		  ret = vhost_server_handle(srv); });
 	HOSTILE("closed in the middle of a message", false, "middle",
-		{ struct hdr h = { SET_FEATURES, V1, 8 };
+		{ struct vu_hdr h = { SET_FEATURES, V1, 8 };
 		  send(fd, &h, sizeof(h), 0);
 		  shutdown(fd, SHUT_WR);
 		  ret = vhost_server_handle(srv); });
@@ -691,7 +643,7 @@ static void config_good(void)
 	int fd = config_conn(false);
 
 	if (fd >= 0) {
-		send_msg(fd, GET_PROTOCOL_FEATURES, V1, NULL, 0, NULL, 0);
+		vu_send_msg(fd, GET_PROTOCOL_FEATURES, V1, NULL, 0, NULL, 0);
 		if (vhost_server_handle(srv) || !recv_reply(fd, GET_PROTOCOL_FEATURES, &f, sizeof(f)))
 			f = ~0ULL;
 	}
@@ -714,7 +666,7 @@ static void config_good(void)
 
 static void config_space_cases(void)
 {
-	struct hdr h;
+	struct vu_hdr h;
 
 	config_good();
 	HOSTILE("GET_CONFIG without the CONFIG protocol feature", true, "without the CONFIG",
@@ -757,23 +709,13 @@ static size_t fake_inflight_bytes(uint16_t n)
 /* The reply to GET_INFLIGHT_FD and the fd that came with it (-1: none). */
 static int recv_inflight(int fd, struct inflight_msg *out)
 {
-	struct hdr h;
+	struct vu_hdr h;
 	struct iovec iov[2] = { { &h, sizeof(h) }, { out, sizeof(*out) } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf,
-			    .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c;
-	int got = -1;
+	int got;
 
-	if (recvmsg(fd, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC) != sizeof(h) + sizeof(*out) ||
+	if (vu_recv_fd(fd, iov, 2, MSG_WAITALL, &got) != sizeof(h) + sizeof(*out) ||
 	    h.req != GET_INFLIGHT_FD || h.size != sizeof(*out))
 		return -1;
-	c = CMSG_FIRSTHDR(&m);
-	if (c && c->cmsg_type == SCM_RIGHTS)
-		memcpy(&got, CMSG_DATA(c), sizeof(int));
 	return got;
 }
 
@@ -806,12 +748,7 @@ static int set_inflight(int fd, uint64_t size, uint64_t off, uint16_t nq, uint16
 /* A memfd of size bytes, sealed against shrinking when sealed. */
 static int region_file(size_t size, bool sealed)
 {
-	int fd = memfd_create("test-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0 || ftruncate(fd, (off_t)size) ||
-	    (sealed && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)))
-		return -1;
-	return fd;
+	return vu_region_file("test-inflight", size, sealed);
 }
 
 static void inflight_cases(void)
@@ -824,7 +761,7 @@ static void inflight_cases(void)
 
 	fd = inflight_conn();
 	if (fd >= 0) {
-		send_msg(fd, GET_PROTOCOL_FEATURES, V1, NULL, 0, NULL, 0);
+		vu_send_msg(fd, GET_PROTOCOL_FEATURES, V1, NULL, 0, NULL, 0);
 		if (vhost_server_handle(srv) || !recv_reply(fd, GET_PROTOCOL_FEATURES, &f, sizeof(f)))
 			f = ~0ULL;
 	}

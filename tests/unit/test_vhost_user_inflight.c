@@ -19,8 +19,8 @@
  */
 #include "drv.h"
 #include "vhost_internal.h"
+#include "vu_msg.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,9 +39,6 @@
 #define F_PROTOCOL (1ULL << 30)
 #define F_VERSION_1 (1ULL << 32)
 
-struct hdr {
-	uint32_t req, flags, size;
-} __attribute__((packed));
 struct inflight {
 	uint64_t size, offset;
 	uint16_t nq, qs;
@@ -50,42 +47,13 @@ struct inflight {
 
 static int be; /* the back-end's end */
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /* A reply from the back-end, with fd (-1: none). */
 static void reply(uint32_t req, const void *p, uint32_t len, int fd)
 {
-	struct hdr h = { req, 0x5, len };
+	struct vu_hdr h = { req, 0x5, len };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, len } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
 
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		m.msg_control = ctl.buf;
-		m.msg_controllen = sizeof(ctl.buf);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	if (sendmsg(be, &m, MSG_NOSIGNAL) < 0)
+	if (vu_send_fds(be, iov, 2, &fd, fd >= 0, 0) < 0)
 		perror("sendmsg");
 }
 
@@ -98,23 +66,14 @@ static void reply_u64(uint32_t req, uint64_t v)
  * len bytes), an fd that came with it in *fd. */
 static uint32_t next_request(void *p, size_t len, int *fd)
 {
-	struct hdr h = { 0 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} ctl;
+	struct vu_hdr h = { 0 };
 	struct iovec iov = { &h, sizeof(h) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			    .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c;
 	uint8_t skip[512];
 
-	*fd = -1;
-	if (recvmsg(be, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != sizeof(h))
+	if (vu_recv_fd(be, &iov, 1, MSG_DONTWAIT, fd) != sizeof(h)) {
+		*fd = -1;
 		return 0;
-	c = CMSG_FIRSTHDR(&m);
-	if (c && c->cmsg_type == SCM_RIGHTS)
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	}
 	if (h.size > len)
 		return recv(be, skip, h.size, 0) < 0 ? 0 : h.req;
 	return recv(be, p, h.size, 0) == (ssize_t)h.size ? h.req : 0;
@@ -169,12 +128,7 @@ static void done(struct vhost_dev *d)
 /* A memfd of size bytes, sealed against shrinking when sealed. */
 static int region_file(size_t size, bool sealed)
 {
-	int fd = memfd_create("test-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0 || ftruncate(fd, (off_t)size) ||
-	    (sealed && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)))
-		return -1;
-	return fd;
+	return vu_region_file("test-inflight", size, sealed);
 }
 
 /* The front-end gets reply r with fd: the call's return, *out as left. */
@@ -238,12 +192,12 @@ static void refused(const char *what, const void *r, uint32_t rlen, int fd)
 {
 	struct vhost_inflight in = { .fd = -1 };
 	struct vhost_dev *d = front_end(PF_INFLIGHT, true);
-	int before = count_fds(), ret;
+	int before = vu_count_fds(), ret;
 
 	if (!d)
 		return;
 	ret = get_with(d, r, rlen, fd, &in);
-	drv_check(ret < 0 && in.fd == -1 && !in.map && count_fds() == before,
+	drv_check(ret < 0 && in.fd == -1 && !in.map && vu_count_fds() == before,
 		  "%s: refused, nothing kept (%d: %s)", what, ret, vhost_dev_error(d));
 	done(d);
 }

@@ -8,19 +8,13 @@
  * ring.  A last stress run has a racing "guest" thread rewrite the rings while
  * chains are taken.  Exits 0 on success; prints each failed check and exits 1 otherwise.
  */
-#include "vbsu.h"
-
-#include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <linux/virtio_ring.h>
-
 #define RAM_BASE 0x40000000ull		/* non-zero, so gpa/offset mix-ups show */
 #define RAM_SIZE (1u << 20)
+#include "vq_test.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <linux/virtio_ring.h>
 
 /* Offsets inside RAM; room for rings of up to 4096 entries. */
 #define OFF_DESC  0x00000u
@@ -31,7 +25,6 @@
 
 #define F_INDIRECT (1ull << VIRTIO_RING_F_INDIRECT_DESC)
 #define F_EVENT    (1ull << VIRTIO_RING_F_EVENT_IDX)
-#define MAX_IOV 4096
 
 /* The driver's view of the rings (same layout as the spec's, 2.7.5-2.7.8). */
 struct tdesc {
@@ -68,47 +61,21 @@ struct ring {
 	struct vqueue vq;
 };
 
-static uint8_t *ram;
-static int failures;
-static const char *cur;
 static bool naive_translate;	/* model a callback that forgets wrap-around */
-static struct iovec iov[MAX_IOV];
 
-#define CHECK(c) check((c), #c, __LINE__)
-
-static bool check(bool ok, const char *what, int line)
+/* ram_translate, or (naive_translate) one that forgets wrap-around. */
+static void *translate(void *opaque, uint64_t g, uint64_t len)
 {
-	if (!ok) {
-		fprintf(stderr, "test_vq.c:%d: [%s] check failed: %s\n", line, cur, what);
-		failures++;
-	}
-	return ok;
-}
-
-/* Refuses len 0, wrap-around and anything not wholly inside RAM. */
-static void *translate(void *opaque, uint64_t gpa, uint64_t len)
-{
-	uint64_t off;
-
+	(void)opaque;
 	if (naive_translate) {
-		if (gpa < RAM_BASE || gpa + len > RAM_BASE + RAM_SIZE)
+		if (g < RAM_BASE || g + len > RAM_BASE + RAM_SIZE)
 			return NULL;
-		return ram + (gpa - RAM_BASE);
+		return ram + (g - RAM_BASE);
 	}
-	if (len == 0 || gpa + len < gpa || gpa < RAM_BASE)
-		return NULL;
-	off = gpa - RAM_BASE;
-	if (off > RAM_SIZE || len > RAM_SIZE - off)
-		return NULL;
-	return ram + off;
+	return ram_translate(g, len);
 }
 
 static const struct vq_mem mem = { translate, NULL };
-
-static uint64_t gpa(uint32_t off)
-{
-	return RAM_BASE + off;
-}
 
 static void *ind_table(uint32_t off)
 {
@@ -152,8 +119,7 @@ static void ring_init(struct ring *r, uint16_t size, uint64_t features)
 
 static int take(struct ring *r, struct vq_chain *ch, int niov)
 {
-	memset(ch, 0xa5, sizeof(*ch));
-	return vq_getchain(&r->vq, ch, iov, niov);
+	return take_chain(&r->vq, ch, niov);
 }
 
 /*
@@ -164,16 +130,8 @@ static int take(struct ring *r, struct vq_chain *ch, int niov)
 static void expect_broken(struct ring *r, int niov, int want, const char *rule)
 {
 	struct vq_chain ch;
-	int rc = take(r, &ch, niov);
 
-	if (!CHECK(rc == want))
-		fprintf(stderr, "    got %d, want %d\n", rc, want);
-	CHECK(r->vq.broken);
-	if (CHECK(r->vq.error != NULL) && !CHECK(strstr(r->vq.error, rule) != NULL))
-		fprintf(stderr, "    error \"%s\", want \"%s\"\n", r->vq.error, rule);
-	CHECK(take(r, &ch, niov) == want);
-	CHECK(!vq_has_work(&r->vq));
-
+	expect_broken_queue(&r->vq, niov, want, rule);
 	vq_reset(&r->vq);
 	CHECK(!r->vq.ready && !r->vq.broken && r->vq.error == NULL);
 	ring_init(r, r->size, r->features);
@@ -618,22 +576,6 @@ static void test_len_overflow(void)
  * and using another) shows up as an iovec disagreeing with the totals or
  * leaving RAM.  Atomic stores keep the test's own racing writes well defined.
  */
-#define STRESS_SIZE 16u
-#ifndef STRESS_SECONDS
-#define STRESS_SECONDS 0.5
-#endif
-static bool stress_stop;
-
-static uint32_t xorshift(uint32_t *st)
-{
-	*st ^= *st << 13;
-	*st ^= *st >> 17;
-	*st ^= *st << 5;
-	return *st;
-}
-
-#define STRESS_IND_OFF (RAM_SIZE - 16 * 16)	/* indirect slots end where RAM ends */
-
 static uint8_t *race_slot(uint32_t x)
 {
 	uint32_t i = x & (STRESS_SIZE - 1);
@@ -713,70 +655,26 @@ static void *stress_guest(void *arg)
 	return NULL;
 }
 
+/* After a break: the "driver" restarts where it is, both indices resynced to it. */
+static void stress_restart(void *arg)
+{
+	struct ring *r = arg;
+
+	CHECK(vq_setup(&r->vq, &mem, STRESS_SIZE, STRESS_SIZE, gpa(OFF_DESC), gpa(OFF_AVAIL),
+		       gpa(OFF_USED), F_INDIRECT) == 0);
+	r->vq.last_avail = __atomic_load_n(&r->avail->idx, __ATOMIC_ACQUIRE);
+	r->vq.used_idx = r->vq.last_avail;
+	__atomic_store_n(&r->used->idx, r->vq.used_idx, __ATOMIC_RELEASE);
+}
+
 static void test_stress(void)
 {
 	struct ring r;
-	struct vq_chain ch;
-	pthread_t guest;
-	long chains = 0, broken = 0;
-	struct timespec t0, now;
-	double elapsed = 0;
+	struct stress_ops ops = { stress_guest, stress_restart, NULL, &r };
 
 	cur = "stress";
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ring_init(&r, STRESS_SIZE, F_INDIRECT);
-	if (!CHECK(pthread_create(&guest, NULL, stress_guest, &r) == 0))
-		return;
-	/*
-	 * Race for STRESS_SECONDS, longer if scheduling starved either outcome
-	 * (10 s at most): the longer the race, the likelier a double fetch shows.
-	 */
-	while (failures == 0 && elapsed < 10 &&
-	       (elapsed < STRESS_SECONDS || chains < 1000 || broken < 1000)) {
-		uint64_t rsum = 0, wsum = 0;
-		int n;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		elapsed = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) * 1e-9;
-		n = take(&r, &ch, 64);
-		if (n < 0) {
-			broken++;
-			CHECK(r.vq.broken && r.vq.error != NULL);
-			vq_reset(&r.vq);
-			CHECK(vq_setup(&r.vq, &mem, STRESS_SIZE, STRESS_SIZE, gpa(OFF_DESC),
-				       gpa(OFF_AVAIL), gpa(OFF_USED), F_INDIRECT) == 0);
-			/* The "driver" restarts where it is: resync both indices to it. */
-			r.vq.last_avail = __atomic_load_n(&r.avail->idx, __ATOMIC_ACQUIRE);
-			r.vq.used_idx = r.vq.last_avail;
-			__atomic_store_n(&r.used->idx, r.vq.used_idx, __ATOMIC_RELEASE);
-			continue;
-		}
-		if (n == 0) {
-			sched_yield();	/* let the guest run even on one CPU */
-			continue;
-		}
-		chains++;
-		CHECK(n <= (int)STRESS_SIZE && ch.nread + ch.nwrite == n && ch.head < STRESS_SIZE);
-		for (int i = 0; i < n; i++) {
-			uint8_t *b = iov[i].iov_base;
-
-			if (i < ch.nread)
-				rsum += iov[i].iov_len;
-			else
-				wsum += iov[i].iov_len;
-			if (iov[i].iov_len == 0)
-				CHECK(b == NULL);
-			else
-				CHECK(b >= ram && iov[i].iov_len <= (size_t)(ram + RAM_SIZE - b));
-		}
-		CHECK(rsum == ch.read_len && wsum == ch.write_len);
-		vq_relchain(&r.vq, ch.head, 0);
-	}
-	__atomic_store_n(&stress_stop, true, __ATOMIC_RELAXED);
-	pthread_join(guest, NULL);
-	/* Both outcomes must have been exercised for the run to mean anything. */
-	if (!CHECK(chains >= 1000 && broken >= 1000))
-		fprintf(stderr, "    chains %ld, broken %ld\n", chains, broken);
+	stress_race(&r.vq, &ops);
 }
 
 static void expect_setup_fails(uint16_t size, uint16_t max, uint64_t d, uint64_t a, uint64_t u,
@@ -900,11 +798,8 @@ static void test_remap(void)
 
 int main(void)
 {
-	ram = aligned_alloc(4096, RAM_SIZE);
-	if (!ram) {
-		perror("aligned_alloc");
+	if (!ram_alloc())
 		return 2;
-	}
 	test_simple();
 	test_multi();
 	test_indirect();
@@ -918,10 +813,5 @@ int main(void)
 	test_remap();
 	test_stress();
 	free(ram);
-	if (failures) {
-		fprintf(stderr, "test_vq: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_vq: all checks passed\n");
-	return 0;
+	return checks_result("test_vq");
 }

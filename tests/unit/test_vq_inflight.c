@@ -16,16 +16,14 @@
  * and the region is counted read-only for a front-end draining.  The region
  * layout is written out here from the spec, not shared with the code.
  */
-#include "vbsu.h"
-
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <linux/virtio_ring.h>
-
 #define RAM_BASE 0x10000000ull
 #define RAM_SIZE (256u << 10)
+#include "vq_test.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <linux/virtio_ring.h>
+
 #define QSIZE 8
 #define OFF_DESC 0x0000u
 #define OFF_AVAIL 0x1000u
@@ -59,24 +57,10 @@ struct tregion {
 	struct tstate desc[QSIZE];
 };
 
-static uint8_t *ram;
 static struct tregion *region;
 static size_t region_len;
 static struct tavail *avail;
 static struct tused *used;
-static int failures;
-static const char *cur;
-
-#define CHECK(c) check((c), #c, __LINE__)
-static bool check(bool ok, const char *what, int line)
-{
-	if (!ok) {
-		fprintf(stderr, "test_vq_inflight.c:%d: [%s] check failed: %s\n", line, cur, what);
-		failures++;
-	}
-	return ok;
-}
-
 static void *translate(void *opaque, uint64_t gpa, uint64_t len)
 {
 	(void)opaque;
@@ -123,8 +107,7 @@ static int start(struct vqueue *vq, uint16_t base)
 static int take(struct vqueue *vq)
 {
 	struct vq_chain c;
-	struct iovec iov[4];
-	int n = vq_getchain(vq, &c, iov, 4);
+	int n = take_chain(vq, &c, 4);
 
 	return n > 0 ? c.head : n == 0 ? -1 : -2;
 }

@@ -15,20 +15,14 @@
  * rewrite the ring and indirect tables while chains are taken.  Exits 0 on
  * success; prints each failed check and exits 1 otherwise.
  */
-#include "vbsu.h"
-
-#include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <linux/virtio_config.h>
-#include <linux/virtio_ring.h>
-
 #define RAM_BASE 0x40000000ull		/* non-zero, so gpa/offset mix-ups show */
 #define RAM_SIZE (1u << 20)
+#include "vq_test.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
 
 #define OFF_DESC  0x00000u		/* room for 4096 descriptors */
 #define OFF_DRV   0x10000u		/* driver event suppression area */
@@ -46,7 +40,6 @@
 #define D_USED     (1u << VRING_PACKED_DESC_F_USED)
 #define W          VQ_PACKED_WRAP
 #define MAX_Q      4096
-#define MAX_IOV    4096
 
 /* The driver's view of the ring (2.8.13, 2.8.14). */
 struct pdesc {
@@ -79,43 +72,15 @@ struct pring {
 	struct vqueue vq;
 };
 
-static uint8_t *ram;
-static int failures;
-static const char *cur;
-static struct iovec iov[MAX_IOV];
 static struct pring R;		/* one ring at a time; static for its size */
 
-#define CHECK(c) check((c), #c, __LINE__)
-
-static bool check(bool ok, const char *what, int line)
+static void *translate(void *opaque, uint64_t g, uint64_t len)
 {
-	if (!ok) {
-		fprintf(stderr, "test_vq_packed.c:%d: [%s] check failed: %s\n", line, cur, what);
-		failures++;
-	}
-	return ok;
-}
-
-/* Refuses len 0, wrap-around and anything not wholly inside RAM. */
-static void *translate(void *opaque, uint64_t gpa, uint64_t len)
-{
-	uint64_t off;
-
 	(void)opaque;
-	if (len == 0 || gpa + len < gpa || gpa < RAM_BASE)
-		return NULL;
-	off = gpa - RAM_BASE;
-	if (off > RAM_SIZE || len > RAM_SIZE - off)
-		return NULL;
-	return ram + off;
+	return ram_translate(g, len);
 }
 
 static const struct vq_mem mem = { translate, NULL };
-
-static uint64_t gpa(uint32_t off)
-{
-	return RAM_BASE + off;
-}
 
 /* AVAIL/USED bits of a descriptor the driver makes available in lap wrap (2.8.1). */
 static uint16_t avail_bits(bool wrap)
@@ -222,23 +187,13 @@ static bool reap(struct pring *r, uint16_t *id, uint32_t *len, uint16_t *flags)
 
 static int take(struct pring *r, struct vq_chain *ch, int niov)
 {
-	memset(ch, 0xa5, sizeof(*ch));
-	return vq_getchain(&r->vq, ch, iov, niov);
+	return take_chain(&r->vq, ch, niov);
 }
 
 /* The ring holds a list breaking one rule: it breaks with want, naming the rule, and stays so. */
 static void expect_broken(struct pring *r, int niov, int want, const char *rule)
 {
-	struct vq_chain ch;
-	int rc = take(r, &ch, niov);
-
-	if (!CHECK(rc == want))
-		fprintf(stderr, "    got %d, want %d\n", rc, want);
-	CHECK(r->vq.broken);
-	if (CHECK(r->vq.error != NULL) && !CHECK(strstr(r->vq.error, rule) != NULL))
-		fprintf(stderr, "    error \"%s\", want \"%s\"\n", r->vq.error, rule);
-	CHECK(take(r, &ch, niov) == want);
-	CHECK(!vq_has_work(&r->vq));
+	expect_broken_queue(&r->vq, niov, want, rule);
 }
 
 static void test_simple(void)
@@ -924,21 +879,6 @@ static void test_remap(void)
  * totals or leaving RAM.  Atomic stores keep the test's own racing writes
  * well defined.
  */
-#define STRESS_SIZE 16u
-#ifndef STRESS_SECONDS
-#define STRESS_SECONDS 0.5
-#endif
-#define STRESS_IND_OFF (RAM_SIZE - 16 * 16)	/* indirect slots end where RAM ends */
-static bool stress_stop;
-
-static uint32_t xorshift(uint32_t *st)
-{
-	*st ^= *st << 13;
-	*st ^= *st >> 17;
-	*st ^= *st << 5;
-	return *st;
-}
-
 /* Now and then long enough to leave RAM from the data area. */
 static uint32_t race_len(uint32_t r)
 {
@@ -1006,74 +946,36 @@ static void *stress_guest(void *arg)
 	return NULL;
 }
 
+static void stress_restart(void *arg)
+{
+	struct pring *r = arg;
+
+	CHECK(vq_setup(&r->vq, &mem, STRESS_SIZE, STRESS_SIZE, gpa(OFF_DESC), gpa(OFF_DRV),
+		       gpa(OFF_DEV), F_PACKED | F_INDIRECT) == 0);
+}
+
+/* The device's positions stay inside the ring, and all it took went back. */
+static void stress_after_chain(void *arg)
+{
+	struct pring *r = arg;
+
+	CHECK((r->vq.last_avail & (W - 1)) < STRESS_SIZE);
+	CHECK(r->vq.used_idx == r->vq.last_avail);
+}
+
 static void test_stress(void)
 {
-	struct pring *r = &R;
-	struct vq_chain ch;
-	pthread_t guest;
-	long chains = 0, broken = 0;
-	struct timespec t0, now;
-	double elapsed = 0;
+	struct stress_ops ops = { stress_guest, stress_restart, stress_after_chain, &R };
 
 	cur = "stress";
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ring_init(r, STRESS_SIZE, F_INDIRECT);
-	if (!CHECK(pthread_create(&guest, NULL, stress_guest, NULL) == 0))
-		return;
-	/* Race for STRESS_SECONDS, longer if scheduling starved either outcome (10 s at most). */
-	while (failures == 0 && elapsed < 10 &&
-	       (elapsed < STRESS_SECONDS || chains < 1000 || broken < 1000)) {
-		uint64_t rsum = 0, wsum = 0;
-		int n;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		elapsed = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) * 1e-9;
-		n = take(r, &ch, 64);
-		if (n < 0) {
-			broken++;
-			CHECK(r->vq.broken && r->vq.error != NULL);
-			vq_reset(&r->vq);
-			CHECK(vq_setup(&r->vq, &mem, STRESS_SIZE, STRESS_SIZE, gpa(OFF_DESC),
-				       gpa(OFF_DRV), gpa(OFF_DEV), F_PACKED | F_INDIRECT) == 0);
-			continue;
-		}
-		if (n == 0) {
-			sched_yield();	/* let the guest run even on one CPU */
-			continue;
-		}
-		chains++;
-		CHECK(n <= (int)STRESS_SIZE && ch.nread + ch.nwrite == n && ch.head < STRESS_SIZE);
-		CHECK((r->vq.last_avail & (W - 1)) < STRESS_SIZE);
-		for (int i = 0; i < n; i++) {
-			uint8_t *b = iov[i].iov_base;
-
-			if (i < ch.nread)
-				rsum += iov[i].iov_len;
-			else
-				wsum += iov[i].iov_len;
-			if (iov[i].iov_len == 0)
-				CHECK(b == NULL);
-			else
-				CHECK(b >= ram && iov[i].iov_len <= (size_t)(ram + RAM_SIZE - b));
-		}
-		CHECK(rsum == ch.read_len && wsum == ch.write_len);
-		vq_relchain(&r->vq, ch.head, 0);
-		CHECK(r->vq.used_idx == r->vq.last_avail);
-	}
-	__atomic_store_n(&stress_stop, true, __ATOMIC_RELAXED);
-	pthread_join(guest, NULL);
-	/* Both outcomes must have been exercised for the run to mean anything. */
-	if (!CHECK(chains >= 1000 && broken >= 1000))
-		fprintf(stderr, "    chains %ld, broken %ld\n", chains, broken);
+	ring_init(&R, STRESS_SIZE, F_INDIRECT);
+	stress_race(&R.vq, &ops);
 }
 
 int main(void)
 {
-	ram = aligned_alloc(4096, RAM_SIZE);
-	if (!ram) {
-		perror("aligned_alloc");
+	if (!ram_alloc())
 		return 2;
-	}
 	test_simple();
 	test_wrap();
 	test_out_of_order();
@@ -1090,10 +992,5 @@ int main(void)
 	test_stress();
 	vq_reset(&R.vq);
 	free(ram);
-	if (failures) {
-		fprintf(stderr, "test_vq_packed: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_vq_packed: all checks passed\n");
-	return 0;
+	return checks_result("test_vq_packed");
 }
