@@ -73,8 +73,13 @@ static bool same_files(const char *a, const char *b)
 	bool same = x && y;
 	int c, d;
 
-	while (same && ((c = fgetc(x)) != EOF) | ((d = fgetc(y)) != EOF))
+	while (same) {
+		c = fgetc(x);
+		d = fgetc(y);
 		same = c == d;
+		if (c == EOF || d == EOF)
+			break;
+	}
 	if (x)
 		fclose(x);
 	if (y)
