@@ -173,7 +173,9 @@ struct drv_buf {
  * addresses.  f's BARs must already be assigned (drv_assign_bars).  The
  * guest-RAM heap starts at heap_base.  Returns 0, or -1 (with a message) if
  * COMMON, NOTIFY or ISR is missing or lies outside its BAR, or the notify
- * multiplier is invalid.  DEVICE_CFG and PCI_CFG are optional.
+ * multiplier is invalid.  DEVICE_CFG and PCI_CFG are optional.  v keeps
+ * the pointer f, not a copy: f must outlive v (an array of functions on a
+ * helper's stack does not, and broke a test that way once).
  */
 int drv_virtio_probe(struct drv_virtio *v, struct drv *d, struct drv_func *f, uint64_t heap_base);
 
