@@ -12,6 +12,7 @@
  */
 #include "drv.h"
 #include "fake_bzimage.h"
+#include "vdm_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -187,12 +188,7 @@ static void dsdt_declares(void)
 	drv_disconnect(&d);
 	st = vdm_stop(&p);
 
-	FILE *f = fopen(logpath, "r");
-	size_t len = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
-
-	log[len] = 0;
-	if (f)
-		fclose(f);
+	read_log(logpath, log, sizeof(log));
 	drv_check(st == 0, "vdm stops cleanly (%d)", st);
 	drv_check(strstr(log, "acrn model: DSDT COM2 (in ISA_, _ADR 0x10000): PNP0501, _UID 2, "
 			      "ports 0x2f8-0x2ff, IRQ mask 0x8") != NULL,
@@ -263,12 +259,7 @@ int main(void)
 		close(cl);
 	drv_disconnect(&d);
 	st = vdm_stop(&p);
-	FILE *f = fopen(logpath, "r");
-	size_t len = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
-
-	log[len] = 0;
-	if (f)
-		fclose(f);
+	read_log(logpath, log, sizeof(log));
 	drv_check(st == 0, "vdm stops cleanly (%d)", st);
 	drv_check(strstr(log, "COM1 at 0x3f8, IRQ 4") != NULL, "vdm names COM1");
 	drv_check(strstr(log, "acrn model: ISA IRQ 4:") != NULL,
