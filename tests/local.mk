@@ -240,7 +240,7 @@ EXTRA_DIST += tests/sim/vdm_vhost_user_net.sh
 # A hostile front-end truncating the file behind its memory table: dropped,
 # the daemon stays up (its SIGBUS guard).
 TESTS += tests/sim/vdm_vhost_user_shrink.sh
-EXTRA_DIST += tests/sim/vdm_vhost_user_shrink.sh
+EXTRA_DIST += tests/sim/vdm_vhost_user_shrink.sh tests/sim/vvu_lib.sh
 # poll=auto in the daemon: the hold-off off only when the front-end shares
 # the daemon's single CPU (the log says what was chosen).
 TESTS += tests/sim/vdm_vhost_user_placement.sh

@@ -1,7 +1,8 @@
 /*
  * acrn_model_boot_mp.c - the boot check's view of PCI interrupt routing:
  * the DSDT's _PRT read from its AML, and the MP table (Intel MP spec 1.4)
- * found the way a guest finds it, by scanning for the floating pointer.
+ * found the way a guest finds it, by scanning for the floating pointer;
+ * and the AML walking the other boot checks share (PkgLength, _CRS buffers).
  * Written from the specs, not from vdm's builders (devicemodel/acpi.c,
  * aml.c, mptable.c), so a mistake in them is not repeated here.
  *
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #define AML_NAME_OP 0x08
+#define AML_BUFFER_OP 0x11
 #define AML_PACKAGE_OP 0x12
 #define MP_SCAN_START 0xf0000ULL
 #define MP_SCAN_END 0x100000ULL
@@ -43,6 +45,34 @@ uint64_t model_aml_pkg_length(const uint8_t **p, const uint8_t *end)
 		len |= (uint64_t)q[1 + i] << (4 + 8 * i);
 	*p = q + 1 + follow;
 	return len;
+}
+
+void model_aml_each_crs(struct acrn_model *m, const uint8_t *dsdt, uint64_t len,
+			void (*fn)(struct acrn_model *m, const uint8_t *tmpl, uint64_t size))
+{
+	const uint8_t *end = dsdt + len;
+
+	/* Name (_CRS, Buffer (size) { template }) */
+	for (uint64_t off = 36; off + 7 <= len; off++) {
+		if (dsdt[off] != AML_NAME_OP || memcmp(dsdt + off + 1, "_CRS", 4) ||
+		    dsdt[off + 5] != AML_BUFFER_OP)
+			continue;
+		const uint8_t *p = dsdt + off + 6, *start = p;
+		uint64_t plen = model_aml_pkg_length(&p, end), size;
+
+		if (!plen || plen > (uint64_t)(end - start))
+			continue;
+		/* The buffer's size: a byte or word constant. */
+		if (*p == 0x0a && p + 2 <= start + plen)
+			size = p[1], p += 2;
+		else if (*p == 0x0b && p + 3 <= start + plen)
+			size = model_le(p + 1, 2), p += 3;
+		else
+			continue;
+		if (size > (uint64_t)(start + plen - p))
+			size = (uint64_t)(start + plen - p);
+		fn(m, p, size);
+	}
 }
 
 /* An AML integer at *p (ZeroOp, OneOp, OnesOp, Byte/Word/DWord/QWord

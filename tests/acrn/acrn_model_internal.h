@@ -237,6 +237,11 @@ bool model_sum_ok(const uint8_t *p, uint64_t len);
 /* An AML PkgLength at *p (ACPI 6.4, 20.2.4): the length it encodes (from
  * its first byte on), its own bytes skipped.  0 if it runs past end. */
 uint64_t model_aml_pkg_length(const uint8_t **p, const uint8_t *end);
+/* Each resource template of the DSDT (len bytes at dsdt), a _CRS buffer
+ * (Name (_CRS, Buffer (size) { template })), to fn: its bytes, cut to the
+ * buffer's package. */
+void model_aml_each_crs(struct acrn_model *m, const uint8_t *dsdt, uint64_t len,
+			void (*fn)(struct acrn_model *m, const uint8_t *tmpl, uint64_t size));
 
 /* ---- acrn_model_boot_mp.c ---- */
 

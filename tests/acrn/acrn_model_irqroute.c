@@ -24,8 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define AML_NAME_OP 0x08
-#define AML_BUFFER_OP 0x11
 #define RES_SMALL_IRQ 0x04   /* small item type: IRQ descriptor */
 #define RES_SMALL_END 0x0f
 #define RES_LARGE_EXT_IRQ 0x09 /* large item name: extended interrupt */
@@ -65,31 +63,14 @@ static void resource_irqs(const uint8_t *p, uint64_t len, uint16_t *mask)
 	}
 }
 
+static void template_isa_irqs(struct acrn_model *m, const uint8_t *tmpl, uint64_t size)
+{
+	resource_irqs(tmpl, size, &m->boot.isa_irqs);
+}
+
 void model_boot_read_isa_irqs(struct acrn_model *m, const uint8_t *dsdt, uint64_t len)
 {
-	const uint8_t *end = dsdt + len;
-
-	/* Name (_CRS, Buffer (size) { template }) */
-	for (uint64_t off = 36; off + 7 <= len; off++) {
-		if (dsdt[off] != AML_NAME_OP || memcmp(dsdt + off + 1, "_CRS", 4) ||
-		    dsdt[off + 5] != AML_BUFFER_OP)
-			continue;
-		const uint8_t *p = dsdt + off + 6, *start = p;
-		uint64_t plen = model_aml_pkg_length(&p, end), size;
-
-		if (!plen || plen > (uint64_t)(end - start))
-			continue;
-		/* The buffer's size: a byte or word constant. */
-		if (*p == 0x0a && p + 2 <= start + plen)
-			size = p[1], p += 2;
-		else if (*p == 0x0b && p + 3 <= start + plen)
-			size = (uint64_t)(p[1] | p[2] << 8), p += 3;
-		else
-			continue;
-		if (size > (uint64_t)(start + plen - p))
-			size = (uint64_t)(start + plen - p);
-		resource_irqs(p, size, &m->boot.isa_irqs);
-	}
+	model_aml_each_crs(m, dsdt, len, template_isa_irqs);
 }
 
 /* The _PRT's GSI for slot and pin (1 = INTA#), or 0. */

@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define AML_NAME_OP 0x08
-#define AML_BUFFER_OP 0x11
 #define RES_END 0x0f
 #define RES_DWORD_SPACE 0x07 /* large item names */
 #define RES_QWORD_SPACE 0x0a
@@ -78,28 +76,7 @@ static void template_windows(struct acrn_model *m, const uint8_t *p, uint64_t si
 
 void model_boot_read_windows(struct acrn_model *m, const uint8_t *dsdt, uint64_t len)
 {
-	const uint8_t *end = dsdt + len;
-
-	/* Name (_CRS, Buffer (size) { template }) */
-	for (uint64_t off = 36; off + 7 <= len; off++) {
-		if (dsdt[off] != AML_NAME_OP || memcmp(dsdt + off + 1, "_CRS", 4) ||
-		    dsdt[off + 5] != AML_BUFFER_OP)
-			continue;
-		const uint8_t *p = dsdt + off + 6, *start = p;
-		uint64_t plen = model_aml_pkg_length(&p, end), size;
-
-		if (!plen || plen > (uint64_t)(end - start))
-			continue;
-		if (*p == 0x0a && p + 2 <= start + plen)
-			size = p[1], p += 2;
-		else if (*p == 0x0b && p + 3 <= start + plen)
-			size = model_le(p + 1, 2), p += 3;
-		else
-			continue;
-		if (size > (uint64_t)(start + plen - p))
-			size = (uint64_t)(start + plen - p);
-		template_windows(m, p, size);
-	}
+	model_aml_each_crs(m, dsdt, len, template_windows);
 }
 
 static bool in_window(const struct acrn_model_boot *b, uint64_t addr)

@@ -18,6 +18,7 @@
 #include "drv.h"
 #include "fake_bzimage.h"
 #include "hsm.h"
+#include "vdm_log.h"
 
 #include <linux/pci_regs.h>
 #include <stdio.h>
@@ -26,16 +27,6 @@
 #include <unistd.h>
 
 static char dir[] = "/tmp/vdm-bars-XXXXXX";
-
-static void read_log(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-
-	buf[n] = '\0';
-	if (f)
-		fclose(f);
-}
 
 struct bars {
 	uint32_t reg[6];
@@ -90,13 +81,7 @@ static int run(const char *model_opts, const char *load, const char *what, struc
 	drv_cfg_write(&d, hsm_bdf(0, 3, 0), PCI_COMMAND, 2, 0);
 	if (reboot) {
 		drv_pio_write(&d, 0xcf9, 1, 0x06);
-		for (int i = 0; i < 500; i++) {
-			read_log(logpath, log, loglen);
-			if (strstr(log, "guest rebooted (1 so far)"))
-				break;
-			usleep(10000);
-		}
-		drv_check(strstr(log, "guest rebooted (1 so far)") != NULL,
+		drv_check(wait_log(logpath, log, loglen, "guest rebooted (1 so far)"),
 			  "%s: the guest reboots (0xCF9), its functions reset", load);
 		again[0] = read_bars(&d, 3);
 		again[1] = read_bars(&d, 4);

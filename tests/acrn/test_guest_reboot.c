@@ -17,6 +17,7 @@
 #include "drv_virtio.h"
 #include "fake_bzimage.h"
 #include "hsm.h"
+#include "vdm_log.h"
 
 #include <fcntl.h>
 #include <linux/pci_regs.h>
@@ -78,16 +79,6 @@ static bool log_has(const char *log, const char *what, int times)
 	for (const char *p = strstr(log, what); p; p = strstr(p + 1, what))
 		n++;
 	return n == times;
-}
-
-static void read_log(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t got = f ? fread(buf, 1, len - 1, f) : 0;
-
-	buf[got] = 0;
-	if (f)
-		fclose(f);
 }
 
 /* The ioctls the model logged from the first reset request on, in order. */

@@ -19,6 +19,7 @@
 #include "drv_virtio.h"
 #include "fake_bzimage.h"
 #include "hsm.h"
+#include "vdm_log.h"
 
 #include <linux/pci_regs.h>
 #include <stdio.h>
@@ -140,12 +141,7 @@ int main(void)
 	drv_disconnect(&d);
 	st = vdm_stop(&p);
 
-	FILE *f = fopen(logpath, "r");
-	size_t len = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
-
-	log[len] = 0;
-	if (f)
-		fclose(f);
+	read_log(logpath, log, sizeof(log));
 	char gsi[48];
 
 	snprintf(gsi, sizeof(gsi), "acrn model: GSI %u: ", line[0]);

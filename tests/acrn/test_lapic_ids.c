@@ -21,6 +21,7 @@
 #include "host_cpus.h"
 #include "hsm.h"
 #include "mptable.h"
+#include "vdm_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,12 +101,7 @@ static void vdm_numbers_as_acrn(long apic_id, const char *kernel)
 		return;
 	}
 	st = vdm_stop(&p);
-	FILE *f = fopen(logpath, "r");
-	size_t len = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
-
-	log[len] = 0;
-	if (f)
-		fclose(f);
+	read_log(logpath, log, sizeof(log));
 	snprintf(want, sizeof(want), "1 processors in the MADT (APIC IDs %ld)", apic_id);
 	drv_check(st == 0 && strstr(log, "boot check: passed") && strstr(log, want),
 		  "vdm --cpu_affinity %s: the MADT and the MP table give the vCPU local APIC ID "

@@ -21,6 +21,7 @@
 #include "drv.h"
 #include "hsm.h"
 #include "mptable.h"
+#include "vdm_log.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -96,16 +97,6 @@ static bool starts_with(const char *path, const char *text)
 	if (f)
 		fclose(f);
 	return n == strlen(text) + 1 && !memcmp(buf, text, n);
-}
-
-static void read_log(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t got = f ? fread(buf, 1, len - 1, f) : 0;
-
-	buf[got] = 0;
-	if (f)
-		fclose(f);
 }
 
 static int count(const char *log, const char *what)
@@ -240,12 +231,7 @@ static int run_vm(const char *arg, const char *model_opts, enum ending how, char
 	drv_connect(&d, p.sock);
 	if (how == REBOOT_THEN_STOP) {
 		drv_pio_write(&d, 0xcf9, 1, 0x06);
-		for (int i = 0; i < 500; i++) {
-			read_log(logpath, log, loglen);
-			if (strstr(log, "guest rebooted (1 so far)"))
-				break;
-			usleep(10000);
-		}
+		wait_log(logpath, log, loglen, "guest rebooted (1 so far)");
 	}
 	if (how == POWER_OFF) {
 		drv_pio_write(&d, 0x404, 2, 5 << 10 | 1 << 13);

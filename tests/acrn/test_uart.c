@@ -12,6 +12,7 @@
  */
 #include "drv.h"
 #include "fake_bzimage.h"
+#include "vdm_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -141,6 +142,21 @@ out:
 	rmdir(tmp);
 }
 
+/* The end of a run: the socket client leaves, the driver disconnects, vdm
+ * stops (it must exit 0) and its log is read into log. */
+static void stop_and_read_log(struct drv *d, struct vdm_proc *p, int cl, const char *logpath,
+			      char *log, size_t len)
+{
+	int st;
+
+	if (cl >= 0)
+		close(cl);
+	drv_disconnect(d);
+	st = vdm_stop(p);
+	read_log(logpath, log, len);
+	drv_check(st == 0, "vdm stops cleanly (%d)", st);
+}
+
 /*
  * -k with -l com2 only and acrn-dm's LPC bridge at 1:0: vdm's DSDT declares
  * COM2, inside the bridge's device, and not COM1.  The model's boot check reads the serial ports from the DSDT with
@@ -182,18 +198,7 @@ static void dsdt_declares(void)
 	drv_check(n == 4 && !memcmp(buf, "dsdt", 4), "the client's bytes reach the guest (%zu)", n);
 	out8(&d, 1, 0x00);
 	com_base = COM1;
-	if (cl >= 0)
-		close(cl);
-	drv_disconnect(&d);
-	st = vdm_stop(&p);
-
-	FILE *f = fopen(logpath, "r");
-	size_t len = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
-
-	log[len] = 0;
-	if (f)
-		fclose(f);
-	drv_check(st == 0, "vdm stops cleanly (%d)", st);
+	stop_and_read_log(&d, &p, cl, logpath, log, sizeof(log));
 	drv_check(strstr(log, "acrn model: DSDT COM2 (in ISA_, _ADR 0x10000): PNP0501, _UID 2, "
 			      "ports 0x2f8-0x2ff, IRQ mask 0x8") != NULL,
 		  "the model's boot check reads COM2 from the DSDT, in the LPC bridge's device at "
@@ -259,17 +264,7 @@ int main(void)
 		  n);
 	drv_check((in8(&d, 2) & 0x0f) == 0x01, "IIR reads no interrupt once RBR is drained");
 	out8(&d, 1, 0x00);
-	if (cl >= 0)
-		close(cl);
-	drv_disconnect(&d);
-	st = vdm_stop(&p);
-	FILE *f = fopen(logpath, "r");
-	size_t len = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
-
-	log[len] = 0;
-	if (f)
-		fclose(f);
-	drv_check(st == 0, "vdm stops cleanly (%d)", st);
+	stop_and_read_log(&d, &p, cl, logpath, log, sizeof(log));
 	drv_check(strstr(log, "COM1 at 0x3f8, IRQ 4") != NULL, "vdm names COM1");
 	drv_check(strstr(log, "acrn model: ISA IRQ 4:") != NULL,
 		  "the receive interrupt reached the model as pulses on ISA IRQ 4");

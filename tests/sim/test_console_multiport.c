@@ -28,6 +28,7 @@
  * nobody listens on), 17 ports, two ports with one name, a socket type
  * that is neither server nor client.
  */
+#include "console_host.h"
 #include "drv.h"
 #include "drv_virtio.h"
 #include "hsm.h"
@@ -73,38 +74,7 @@ static int rxq_of(int port)
 	return port == 0 ? 0 : 2 + 2 * port;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- host side ---- */
-
-/* path into sa (false when it does not fit). */
-static bool set_path(struct sockaddr_un *sa, const char *path)
-{
-	size_t n = strlen(path);
-
-	if (n >= sizeof(sa->sun_path))
-		return false;
-	memcpy(sa->sun_path, path, n + 1);
-	return true;
-}
-
-static int sock_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = set_path(&sa, path) ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
-
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
 
 static int sock_listen(const char *path)
 {
@@ -125,26 +95,6 @@ static int accept_within(int lfd, int timeout_ms)
 	if (poll(&p, 1, timeout_ms) != 1)
 		return -1;
 	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-}
-
-static ssize_t read_for(int fd, void *buf, size_t len, int timeout_ms)
-{
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = (int64_t)(end - now_ms());
-		ssize_t r;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			break;
-		r = read(fd, (char *)buf + got, len - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
 }
 
 /* ---- guest side ---- */
@@ -378,6 +328,47 @@ static bool start(struct mp *m, struct vdm_proc *p, const char *spec, const char
 	return drv_check(drv_virtio_probe(&m->v, &m->d, f, 16 << 20) == 0, "%s: probe", what);
 }
 
+/* A port vdm connects to as a socket client: the test's listener in a
+ * directory of its own, and the connection vdm made to it. */
+struct client_port {
+	char dir[32], path[128], spec[256];
+	int lfd, fd;
+};
+
+/* Listen on SOCKFILE in a new directory, start vdm with PORT (a port line
+ * up to its path, e.g. "@socket:con0") as a client of it, and take vdm's
+ * connection.  False when vdm did not start; cp_close() undoes it all. */
+static bool start_client(struct mp *m, struct vdm_proc *p, struct client_port *cp,
+			 const char *port, const char *sockfile, const char *what)
+{
+	snprintf(cp->dir, sizeof(cp->dir), "/tmp/vdm-mp-XXXXXX");
+	cp->path[0] = '\0';
+	cp->lfd = cp->fd = -1;
+	if (!mkdtemp(cp->dir))
+		return false;
+	snprintf(cp->path, sizeof(cp->path), "%s/%s", cp->dir, sockfile);
+	snprintf(cp->spec, sizeof(cp->spec), "%d,virtio-console,%s=%s:client", CON_SLOT, port,
+		 cp->path);
+	cp->lfd = sock_listen(cp->path);
+	if (!drv_check(cp->lfd >= 0, "%s: the test listens", what) || !start(m, p, cp->spec, what))
+		return false;
+	cp->fd = accept_within(cp->lfd, 5000);
+	drv_check(cp->fd >= 0, "%s: vdm connected", what);
+	return true;
+}
+
+static void cp_close(struct client_port *cp)
+{
+	if (cp->fd >= 0)
+		close(cp->fd);
+	if (cp->lfd >= 0)
+		close(cp->lfd);
+	if (cp->path[0]) {
+		unlink(cp->path);
+		rmdir(cp->dir);
+	}
+}
+
 static void three_ports(void)
 {
 	static const char *const names[NPORTS] = { "con0", "p1", "p2" };
@@ -496,22 +487,13 @@ out:
  */
 static void console_client(void)
 {
-	char dir[] = "/tmp/vdm-mp-XXXXXX", path[128], spec[256];
 	struct mp *m = calloc(1, sizeof(*m));
+	struct client_port cp;
 	struct vdm_proc p;
-	int lfd, fd = -1;
 
-	if (!m || !mkdtemp(dir)) {
-		free(m);
+	if (!m)
 		return;
-	}
-	snprintf(path, sizeof(path), "%s/host.sock", dir);
-	snprintf(spec, sizeof(spec), "%d,virtio-console,@socket:con0=%s:client", CON_SLOT, path);
-	lfd = sock_listen(path);
-	if (drv_check(lfd >= 0, "@socket client: the test listens") &&
-	    start(m, &p, spec, "@socket client")) {
-		fd = accept_within(lfd, 5000);
-		drv_check(fd >= 0, "@socket client: vdm connected");
+	if (start_client(m, &p, &cp, "@socket:con0", "host.sock", "@socket client")) {
 		drv_check(!(drv_virtio_device_features(&m->v) & (1ULL << VIRTIO_CONSOLE_F_MULTIPORT)),
 			  "@socket client: one port, no MULTIPORT");
 		bool up = drv_virtio_negotiate(&m->v, 1ULL << VIRTIO_F_VERSION_1) == 0 &&
@@ -523,17 +505,17 @@ static void console_client(void)
 			drv_virtio_driver_ok(&m->v);
 			m->tx_area = drv_virtio_alloc(&m->v, 4096, 64);
 			stock(m, 0, NRX, RXBUF);
-			drv_check(fd >= 0 && to_host(m, 0, fd, "guest to listener\n") &&
-					  to_guest(m, 0, fd, "listener to guest\n"),
+			drv_check(cp.fd >= 0 && to_host(m, 0, cp.fd, "guest to listener\n") &&
+					  to_guest(m, 0, cp.fd, "listener to guest\n"),
 				  "@socket client: bytes both ways");
 			/* The listener goes away: output is discarded, the guest
 			 * never waits on it. */
 			struct drv_buf out = { m->tx_area, 64 };
 			uint16_t head;
 
-			if (fd >= 0)
-				close(fd);
-			fd = -1;
+			if (cp.fd >= 0)
+				close(cp.fd);
+			cp.fd = -1;
 			for (int i = 0; i < 4; i++) {
 				drv_virtio_post(&m->v, 1, &out, 1, NULL, 0, false);
 				drv_virtio_kick(&m->v, 1);
@@ -548,12 +530,7 @@ static void console_client(void)
 		drv_disconnect(&m->d);
 		drv_check(vdm_stop(&p) == 0, "@socket client: vdm stops cleanly");
 	}
-	if (fd >= 0)
-		close(fd);
-	if (lfd >= 0)
-		close(lfd);
-	unlink(path);
-	rmdir(dir);
+	cp_close(&cp);
 	free(m);
 }
 
@@ -656,36 +633,22 @@ static void generator_client(void)
 {
 	static const char *const names[1] = { "vm1_sock" };
 	static const bool console[1] = { false };
-	char dir[] = "/tmp/vdm-mp-XXXXXX", path[128], spec[256];
 	struct mp *m = calloc(1, sizeof(*m));
+	struct client_port cp;
 	struct vdm_proc p;
-	int lfd, fd = -1;
 
-	if (!m || !mkdtemp(dir)) {
-		free(m);
+	if (!m)
 		return;
-	}
-	snprintf(path, sizeof(path), "%s/vm1_sock.sock", dir);
-	snprintf(spec, sizeof(spec), "%d,virtio-console,socket:vm1_sock=%s:client", CON_SLOT, path);
-	lfd = sock_listen(path);
-	if (drv_check(lfd >= 0, "generator's client line: the test listens") &&
-	    start(m, &p, spec, "generator's client line")) {
-		fd = accept_within(lfd, 5000);
-		drv_check(fd >= 0, "generator's client line: vdm connected");
+	if (start_client(m, &p, &cp, "socket:vm1_sock", "vm1_sock.sock", "generator's client line")) {
 		if (drv_check(mp_up(m, 4, 1, CTRL_BUF), "generator's client line: 4 queues set up") &&
 		    handshake(m, names, console, 1, "generator's client line"))
-			drv_check(fd >= 0 && to_host(m, 0, fd, "from the serial port\n") &&
-					  to_guest(m, 0, fd, "to the serial port\n"),
+			drv_check(cp.fd >= 0 && to_host(m, 0, cp.fd, "from the serial port\n") &&
+					  to_guest(m, 0, cp.fd, "to the serial port\n"),
 				  "generator's client line: bytes both ways");
 		drv_disconnect(&m->d);
 		drv_check(vdm_stop(&p) == 0, "generator's client line: vdm stops cleanly");
 	}
-	if (fd >= 0)
-		close(fd);
-	if (lfd >= 0)
-		close(lfd);
-	unlink(path);
-	rmdir(dir);
+	cp_close(&cp);
 	free(m);
 }
 

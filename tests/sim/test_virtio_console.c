@@ -33,9 +33,11 @@
  * missing or not a terminal, a file path that cannot be written; and a
  * stale socket file replaced.
  */
+#include "console_host.h"
 #include "drv.h"
 #include "drv_virtio.h"
 #include "hsm.h"
+#include "rnd_guest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,14 +71,6 @@ struct con {
 	uint64_t tx_area;                 /* TXSLOTS buffers of TXCHUNK bytes */
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* CPU time vdm used over ms milliseconds, in milliseconds. */
 static long cpu_used_ms(pid_t pid, int ms)
 {
@@ -108,44 +102,6 @@ static long cpu_used_ms(pid_t pid, int ms)
 }
 
 /* ---- host side: a client of the console socket ---- */
-
-static int client_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Read up to len bytes within timeout_ms; returns what arrived (stops at
- * end of file), -1 on error. */
-static ssize_t read_for(int fd, void *buf, size_t len, int timeout_ms)
-{
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = (int64_t)(end - now_ms());
-		ssize_t r;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			break;
-		r = read(fd, (char *)buf + got, len - got);
-		if (r < 0)
-			return got ? (ssize_t)got : -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
 
 /* True when fd reaches end of file (or a reset) within timeout_ms without
  * having received any byte. */
@@ -272,18 +228,6 @@ static bool needs_reset(struct con *c)
 		usleep(10000);
 	}
 	return false;
-}
-
-static int64_t rnd_read(struct drv_virtio *v, uint64_t gpa, uint32_t len)
-{
-	struct drv_buf in = { gpa, len };
-	uint16_t id;
-	uint32_t got;
-
-	if (drv_virtio_post(v, 0, NULL, 0, &in, 1, false) < 0)
-		return -1;
-	drv_virtio_kick(v, 0);
-	return drv_virtio_wait_used(v, 0, &id, &got, 5000) == 1 ? (int64_t)got : -1;
 }
 
 static uint8_t pattern(uint64_t off)
@@ -465,7 +409,7 @@ static void socket_backend(void)
 	drv_check(guest_send(&c, "nobody hears this\n", 18),
 		  "socket: output with no client completes (discarded)");
 
-	fd1 = client_connect(path);
+	fd1 = sock_connect(path);
 	if (!drv_check(fd1 >= 0, "socket: client connects"))
 		goto out;
 	drv_check(host_to_guest(&c, fd1, "hello-from-host\n"),
@@ -473,7 +417,7 @@ static void socket_backend(void)
 	drv_check(guest_to_host(&c, fd1, "VDM-CONSOLE-OUT hello-from-guest\n"),
 		  "socket: guest -> host: the client reads exactly the guest's line");
 
-	fd2 = client_connect(path);
+	fd2 = sock_connect(path);
 	drv_check(fd2 >= 0 && closed_quietly(fd2, 3000),
 		  "socket: a second client is closed while one is connected");
 	drv_check(guest_to_host(&c, fd1, "still-first\n") && host_to_guest(&c, fd1, "first-again\n"),
@@ -499,7 +443,7 @@ static void socket_backend(void)
 	usleep(100000);
 	drv_check(guest_send(&c, "into the void\n", 14),
 		  "socket: output after the client left completes (discarded)");
-	fd3 = client_connect(path);
+	fd3 = sock_connect(path);
 	if (!drv_check(fd3 >= 0, "socket: a new client connects after the first left"))
 		goto out;
 	drv_check(host_to_guest(&c, fd3, "third-client\n"), "socket: new client: host -> guest");
@@ -934,7 +878,7 @@ static void errors(void)
 
 		/* vdm's simulator socket accepts before the devices are made. */
 		for (int i = 0; i < 500 && c < 0; i++) {
-			c = client_connect(sa.sun_path);
+			c = sock_connect(sa.sun_path);
 			if (c < 0)
 				usleep(10000);
 		}

@@ -7,16 +7,8 @@
 # taskset that connects and asks for the features; the daemon's log says
 # what it chose and why.  Which is faster where is bench part 8's business.
 set -u
-dir=$(mktemp -d /tmp/vdm-vvu-place-XXXXXX)
-daemon=
-cleanup() {
-	[ -z "$daemon" ] || kill "$daemon" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
+. "$VDM_SRCDIR/tests/sim/vvu_lib.sh"
+vvu_scratch place
 ncpu=$(nproc)
 
 # front_end CPU: connect from a process on CPU, ask for the features, leave.
@@ -37,11 +29,7 @@ case_() {
 	taskset -c "$1" "$VDM_BUILDDIR/devicemodel/vdm-vhost-user" --socket "$dir/blk.sock" \
 		--log-file "$dir/daemon.log" virtio-blk,"$dir/disk.img$3" &
 	daemon=$!
-	i=0
-	while [ ! -S "$dir/blk.sock" ] && kill -0 "$daemon" 2>/dev/null && [ $i -lt 500 ]; do
-		sleep 0.02
-		i=$((i + 1))
-	done
+	wait_socket "$dir/blk.sock"
 	front_end "$2" || bad "$5: the front-end could not talk to the daemon"
 	i=0
 	while ! grep -q "a front-end connected" "$dir/daemon.log" && [ $i -lt 100 ]; do

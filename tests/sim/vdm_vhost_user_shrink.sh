@@ -7,26 +7,13 @@
 # (asked here for its features).  The front-end is written here in Python,
 # from the vhost-user specification.
 set -u
-dir=$(mktemp -d /tmp/vdm-vvu-shrink-XXXXXX)
-daemon=
-cleanup() {
-	[ -z "$daemon" ] || kill "$daemon" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
+. "$VDM_SRCDIR/tests/sim/vvu_lib.sh"
+vvu_scratch shrink
 
 "$VDM_BUILDDIR/devicemodel/vdm-vhost-user" --socket "$dir/rnd.sock" --log-file "$dir/daemon.log" \
 	virtio-rnd &
 daemon=$!
-i=0
-while [ ! -S "$dir/rnd.sock" ] && kill -0 "$daemon" 2>/dev/null && [ $i -lt 500 ]; do
-	sleep 0.02
-	i=$((i + 1))
-done
-[ -S "$dir/rnd.sock" ] || { echo "FAIL: vdm-vhost-user did not start"; cat "$dir/daemon.log"; exit 1; }
+wait_socket "$dir/rnd.sock" || { echo "FAIL: vdm-vhost-user did not start"; cat "$dir/daemon.log"; exit 1; }
 
 python3 - "$dir/rnd.sock" >"$dir/front-end.out" 2>&1 <<'FRONTEND'
 import mmap, os, socket, struct, sys, time
