@@ -209,7 +209,8 @@ tests_acrn_test_guest_reboot_LDADD = $(TEST_LDADD)
 tests_acrn_test_guest_reboot_CPPFLAGS = $(SIM_TEST_CPPFLAGS) -I$(srcdir)/tests/sim
 TESTS += $(ACRN_TESTS)
 EXTRA_DIST += tests/acrn/over-acrn.sh $(ACRN_WRAPPED) tests/acrn/launch.sh tests/acrn/no_model.sh \
-	tests/acrn/boot_linux.sh tests/acrn/fake_bzimage.h
+	tests/acrn/boot_linux.sh tests/acrn/fake_bzimage.h tests/acrn/vdm_log.h tests/acrn/null_loop.h \
+	tests/sim/console_host.h
 
 # libvhostproxy's vhost-user server against a hostile front-end speaking raw vhost-user.
 check_PROGRAMS += tests/unit/test_vhost_server

@@ -16,6 +16,7 @@
 #include "fake_bzimage.h"
 #include "hsm.h"
 #include "mptable.h"
+#include "null_loop.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,23 +28,6 @@
 #define RAM (128ULL << 20)
 
 static char dir[] = "/tmp/vdm-boot-XXXXXX";
-
-static int add_fd(void *loop, int fd, uint32_t events, hsm_fd_cb cb, void *arg)
-{
-	(void)loop, (void)fd, (void)events, (void)cb, (void)arg;
-	return 0; /* nothing here runs the VM's requests */
-}
-
-static int del_fd(void *loop, int fd)
-{
-	(void)loop, (void)fd;
-	return 0;
-}
-
-static void handler(void *opaque, struct hsm_ioreq *req)
-{
-	(void)opaque, (void)req;
-}
 
 static void write_initrd(const char *path, size_t len)
 {
@@ -61,8 +45,8 @@ static struct hsm_vm *open_vm(const char *name)
 
 	snprintf(spec, sizeof(spec), "acrn:model:%s/%s.sock", dir, name);
 	struct hsm_vm_config cfg = {
-		.backend = spec, .ram_size = RAM, .ioreq = handler,
-		.loop = { .add_fd = add_fd, .del_fd = del_fd },
+		.backend = spec, .ram_size = RAM, .ioreq = null_ioreq,
+		.loop = { .add_fd = null_add_fd, .del_fd = null_del_fd },
 	};
 	struct hsm_vm *vm = hsm_open(&cfg, &ret, err, sizeof(err));
 

@@ -21,6 +21,7 @@
 #include "host_cpus.h"
 #include "hsm.h"
 #include "mptable.h"
+#include "null_loop.h"
 #include "vdm_log.h"
 
 #include <stdio.h>
@@ -29,23 +30,6 @@
 #include <unistd.h>
 
 static char dir[] = "/tmp/vdm-lapic-XXXXXX";
-
-static int add_fd(void *loop, int fd, uint32_t events, hsm_fd_cb cb, void *arg)
-{
-	(void)loop, (void)fd, (void)events, (void)cb, (void)arg;
-	return 0; /* nothing here runs the VM's requests */
-}
-
-static int del_fd(void *loop, int fd)
-{
-	(void)loop, (void)fd;
-	return 0;
-}
-
-static void handler(void *opaque, struct hsm_ioreq *req)
-{
-	(void)opaque, (void)req;
-}
 
 /* Tables numbered by vCPU index on a VM of host CPU cpu: the model's boot
  * check finds the MADT's ID wrong. */
@@ -56,8 +40,8 @@ static void index_numbering_caught(unsigned cpu, long apic_id, const char *kerne
 
 	snprintf(spec, sizeof(spec), "acrn:model,vcpus=1:%s/index.sock", dir);
 	struct hsm_vm_config cfg = {
-		.backend = spec, .ram_size = 128 << 20, .ioreq = handler,
-		.loop = { .add_fd = add_fd, .del_fd = del_fd }, .cpu_affinity = 1ULL << cpu,
+		.backend = spec, .ram_size = 128 << 20, .ioreq = null_ioreq,
+		.loop = { .add_fd = null_add_fd, .del_fd = null_del_fd }, .cpu_affinity = 1ULL << cpu,
 	};
 	struct hsm_vm *vm = hsm_open(&cfg, &ret, err, sizeof(err));
 	struct boot_linux_args a = { kernel, NULL, "x", 0 };
