@@ -42,7 +42,7 @@ static void uring_commit(struct aio_engine *e)
  * whole batch is built; behind a virtio disk that serves a request as soon
  * as it is kicked, that costs more than the system calls it saves: 4 KiB
  * O_DIRECT randread at guest QD32 on this machine's disk went from
- * 58 000-60 000 IOPS (one submit per ring walk) to 70 000-74 000 (pairs),
+ * 57 000-60 000 IOPS (one submit per ring walk) to 65 000-74 000 (pairs),
  * the device's own time per read from ~410 to ~285 us (bench/README.md).
  */
 #define SUBMIT_CHUNK 2
