@@ -38,12 +38,12 @@ static void uring_commit(struct aio_engine *e)
 
 /*
  * Hand the kernel at most this many entries per io_uring_enter.  The kernel
- * plugs a batch of three or more, so the disk gets none of it until the
- * whole batch is built; behind a virtio disk that serves a request as soon
- * as it is kicked, that costs more than the system calls it saves: 4 KiB
- * O_DIRECT randread at guest QD32 on this machine's disk went from
- * 57 000-60 000 IOPS (one submit per ring walk) to 65 000-74 000 (pairs),
- * the device's own time per read from ~410 to ~285 us (bench/README.md).
+ * plugs a submission of three or more, and the virtio disk of the machine
+ * this was measured on serves plugged batches slower than the system calls
+ * saved are worth: 4 KiB O_DIRECT randread at guest QD32 went from
+ * 57 000-60 000 IOPS (one submit per ring walk) to 65 000-74 000 (pairs);
+ * singles did as well as pairs for more CPU (bench/README.md, "What each
+ * lever gave").
  */
 #define SUBMIT_CHUNK 2
 
